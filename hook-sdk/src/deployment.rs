@@ -1,0 +1,448 @@
+//! Finding out what a hook has to test: the deployment, its phase and its targets.
+//!
+//! CodeDeploy tells a hook only the deployment id. Discovery reads the rest:
+//! `GetDeployment` → `deploymentInfo.revision`, whose `appSpecContent.content` or
+//! `string.content` is the AppSpec; when the deployment carries no content (CodeDeploy
+//! often returns only its sha256), `GetApplicationRevision` with the same revision
+//! location. The hook's phase is where its own function name stands in the AppSpec
+//! `Hooks`; each `AWS::Lambda::Function` resource is a [`Target`].
+
+use aws_sdk_codedeploy::error::DisplayErrorContext;
+use aws_sdk_codedeploy::types::{RevisionLocation, RevisionLocationType};
+use serde::Serialize;
+
+use crate::appspec::{AppSpec, AppSpecError};
+use crate::event::Phase;
+use crate::target::{BadTargetOverride, Target};
+
+/// What discovery found: everything a hook needs to know about its deployment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deployment {
+    /// The deployment id, `d-...`.
+    pub id: String,
+    /// The CodeDeploy application.
+    pub application: Option<String>,
+    /// The deployment group.
+    pub deployment_group: Option<String>,
+    /// The deployment configuration, e.g. `CodeDeployDefault.LambdaCanary10Percent5Minutes`.
+    pub config_name: Option<String>,
+    /// The lifecycle event this hook runs in.
+    pub phase: Phase,
+    /// The function versions to test.
+    pub targets: Vec<Target>,
+}
+
+/// How discovery decides phase and targets, beyond what the deployment says.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoverySettings {
+    /// The hook's own function name (`AWS_LAMBDA_FUNCTION_NAME`), matched against the AppSpec hooks.
+    pub function_name: String,
+    /// A phase that replaces matching by name (`HOOK_PHASE`).
+    pub phase: Option<Phase>,
+    /// Targets that replace the AppSpec's (`HOOK_TARGET`).
+    pub targets: Option<Vec<Target>>,
+}
+
+impl DiscoverySettings {
+    /// Reads `AWS_LAMBDA_FUNCTION_NAME`, `HOOK_PHASE` and `HOOK_TARGET`.
+    pub fn from_env() -> Result<Self, DiscoveryError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), with the variables from `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, DiscoveryError> {
+        let phase = match get("HOOK_PHASE").filter(|v| !v.trim().is_empty()) {
+            Some(v) => Some(v.parse().map_err(|e: crate::event::UnknownPhase| {
+                DiscoveryError::BadPhaseOverride {
+                    message: e.to_string(),
+                }
+            })?),
+            None => None,
+        };
+        let targets = match get("HOOK_TARGET").filter(|v| !v.trim().is_empty()) {
+            Some(v) => Some(Target::parse_override(&v).map_err(DiscoveryError::BadTargetOverride)?),
+            None => None,
+        };
+        Ok(DiscoverySettings {
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
+            phase,
+            targets,
+        })
+    }
+}
+
+/// Why a hook could not find out what to test.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiscoveryError {
+    /// `GetDeployment` failed.
+    #[error("GetDeployment({deployment_id}) failed: {message}")]
+    GetDeployment {
+        /// The deployment asked for.
+        deployment_id: String,
+        /// The SDK's error, with context.
+        message: String,
+    },
+    /// `GetApplicationRevision` failed.
+    #[error(
+        "GetApplicationRevision({application}) failed: {message}. The hook's role needs \
+         codedeploy:GetApplicationRevision on the application"
+    )]
+    GetApplicationRevision {
+        /// The application asked for.
+        application: String,
+        /// The SDK's error, with context.
+        message: String,
+    },
+    /// The deployment has no revision at all.
+    #[error("deployment {deployment_id} has no revision: is it a Lambda deployment?")]
+    NoRevision {
+        /// The deployment.
+        deployment_id: String,
+    },
+    /// The revision lives somewhere the SDK does not read (S3, GitHub).
+    #[error(
+        "the revision of deployment {deployment_id} is stored as {kind}, not as AppSpec content: \
+         set HOOK_TARGET=NAME:VERSION on the hook to name the version to test"
+    )]
+    ContentNotInline {
+        /// The deployment.
+        deployment_id: String,
+        /// The revision type.
+        kind: String,
+    },
+    /// The AppSpec could not be parsed.
+    #[error("deployment {deployment_id}: {source}")]
+    AppSpec {
+        /// The deployment.
+        deployment_id: String,
+        /// The parse error.
+        source: AppSpecError,
+    },
+    /// The AppSpec has no Lambda function to test.
+    #[error(
+        "the AppSpec of deployment {deployment_id} has no AWS::Lambda::Function resource: \
+         hook-sdk tests Lambda deployments only"
+    )]
+    NoLambdaFunctions {
+        /// The deployment.
+        deployment_id: String,
+    },
+    /// A Lambda resource lacks `Name` or `TargetVersion`.
+    #[error("AppSpec resource `{logical_id}` has no `{missing}` property")]
+    ResourceIncomplete {
+        /// The resource key.
+        logical_id: String,
+        /// The missing property.
+        missing: &'static str,
+    },
+    /// The hook's own name is not among the AppSpec hooks.
+    #[error(
+        "cannot tell this hook's phase: function `{function}` is not named in the AppSpec ({hooks}). \
+         Name the hook in the DeploymentPreference Hooks, or set HOOK_PHASE=before|after"
+    )]
+    PhaseUnknown {
+        /// The hook's function name.
+        function: String,
+        /// The AppSpec hooks.
+        hooks: String,
+    },
+    /// The hook is named for both phases.
+    #[error(
+        "function `{function}` is the hook of both BeforeAllowTraffic and AfterAllowTraffic, and the \
+         event does not say which one runs: use one function per phase, or set HOOK_PHASE"
+    )]
+    PhaseAmbiguous {
+        /// The hook's function name.
+        function: String,
+    },
+    /// `HOOK_TARGET` is malformed.
+    #[error(transparent)]
+    BadTargetOverride(BadTargetOverride),
+    /// `HOOK_PHASE` is malformed.
+    #[error("HOOK_PHASE: {message}")]
+    BadPhaseOverride {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Reads the deployment and works out phase and targets.
+pub async fn discover(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    deployment_id: &str,
+    settings: &DiscoverySettings,
+) -> Result<Deployment, DiscoveryError> {
+    let out = codedeploy
+        .get_deployment()
+        .deployment_id(deployment_id)
+        .send()
+        .await
+        .map_err(|e| DiscoveryError::GetDeployment {
+            deployment_id: deployment_id.to_string(),
+            message: DisplayErrorContext(e).to_string(),
+        })?;
+    let info = out.deployment_info();
+    let application = info.and_then(|i| i.application_name()).map(str::to_string);
+    let mut deployment = Deployment {
+        id: deployment_id.to_string(),
+        application: application.clone(),
+        deployment_group: info.and_then(|i| i.deployment_group_name()).map(str::to_string),
+        config_name: info.and_then(|i| i.deployment_config_name()).map(str::to_string),
+        phase: Phase::BeforeAllowTraffic,
+        targets: Vec::new(),
+    };
+
+    let appspec = if settings.phase.is_some() && settings.targets.is_some() {
+        None
+    } else {
+        let revision = info
+            .and_then(|i| i.revision())
+            .ok_or_else(|| DiscoveryError::NoRevision {
+                deployment_id: deployment_id.to_string(),
+            })?;
+        let text = match inline_content(revision) {
+            Some(text) => text,
+            None => {
+                let application = application.unwrap_or_default();
+                let out = codedeploy
+                    .get_application_revision()
+                    .application_name(&application)
+                    .revision(revision.clone())
+                    .send()
+                    .await
+                    .map_err(|e| DiscoveryError::GetApplicationRevision {
+                        application: application.clone(),
+                        message: DisplayErrorContext(e).to_string(),
+                    })?;
+                out.revision()
+                    .and_then(inline_content)
+                    .ok_or_else(|| DiscoveryError::ContentNotInline {
+                        deployment_id: deployment_id.to_string(),
+                        kind: revision
+                            .revision_type()
+                            .map(|t| t.as_str().to_string())
+                            .unwrap_or_else(|| "an unknown type".to_string()),
+                    })?
+            }
+        };
+        Some(AppSpec::parse(&text).map_err(|source| DiscoveryError::AppSpec {
+            deployment_id: deployment_id.to_string(),
+            source,
+        })?)
+    };
+
+    deployment.phase = match (settings.phase, &appspec) {
+        (Some(phase), _) => phase,
+        (None, Some(spec)) => phase_of(spec, &settings.function_name)?,
+        (None, None) => unreachable!("the AppSpec is read whenever no phase is set"),
+    };
+    deployment.targets = match (&settings.targets, &appspec) {
+        (Some(targets), _) => targets.clone(),
+        (None, Some(spec)) => targets_of(spec, deployment_id)?,
+        (None, None) => unreachable!("the AppSpec is read whenever no targets are set"),
+    };
+    Ok(deployment)
+}
+
+fn inline_content(revision: &RevisionLocation) -> Option<String> {
+    let from_appspec = revision.app_spec_content().and_then(|c| c.content());
+    let from_string = revision.string().and_then(|s| s.content());
+    let text = match revision.revision_type() {
+        Some(RevisionLocationType::String) => from_string.or(from_appspec),
+        _ => from_appspec.or(from_string),
+    }?;
+    (!text.trim().is_empty()).then(|| text.to_string())
+}
+
+fn phase_of(spec: &AppSpec, function: &str) -> Result<Phase, DiscoveryError> {
+    match spec.phases_of(function).as_slice() {
+        [phase] => Ok(*phase),
+        [] => Err(DiscoveryError::PhaseUnknown {
+            function: if function.is_empty() {
+                "(AWS_LAMBDA_FUNCTION_NAME is not set)".to_string()
+            } else {
+                function.to_string()
+            },
+            hooks: spec.to_string(),
+        }),
+        _ => Err(DiscoveryError::PhaseAmbiguous {
+            function: function.to_string(),
+        }),
+    }
+}
+
+fn targets_of(spec: &AppSpec, deployment_id: &str) -> Result<Vec<Target>, DiscoveryError> {
+    let mut targets = Vec::new();
+    for r in spec.lambda_functions() {
+        let missing = |missing| DiscoveryError::ResourceIncomplete {
+            logical_id: r.logical_id.clone(),
+            missing,
+        };
+        targets.push(Target {
+            logical_id: r.logical_id.clone(),
+            function: r.name.clone().ok_or_else(|| missing("Name"))?,
+            alias: r.alias.clone(),
+            current_version: r.current_version.clone(),
+            target_version: r.target_version.clone().ok_or_else(|| missing("TargetVersion"))?,
+        });
+    }
+    if targets.is_empty() {
+        return Err(DiscoveryError::NoLambdaFunctions {
+            deployment_id: deployment_id.to_string(),
+        });
+    }
+    Ok(targets)
+}
+
+#[cfg(test)]
+#[allow(deprecated)] // the String revision type is deprecated, yet deployments still carry it
+mod tests {
+    use super::*;
+    use aws_sdk_codedeploy::operation::get_application_revision::GetApplicationRevisionOutput;
+    use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput;
+    use aws_sdk_codedeploy::types::{AppSpecContent, DeploymentInfo, RawString, S3Location};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    const SPEC: &str = r#"{"version":0.0,"Resources":[{"HelloFunction":{"Type":"AWS::Lambda::Function","Properties":{"Name":"hello-fn","Alias":"live","CurrentVersion":"1","TargetVersion":"2"}}}],"Hooks":[{"BeforeAllowTraffic":"CodeDeployHook_pre"},{"AfterAllowTraffic":"CodeDeployHook_post"}]}"#;
+
+    fn settings(name: &str) -> DiscoverySettings {
+        DiscoverySettings {
+            function_name: name.to_string(),
+            ..Default::default()
+        }
+    }
+
+    fn info(revision: RevisionLocation) -> GetDeploymentOutput {
+        GetDeploymentOutput::builder()
+            .deployment_info(
+                DeploymentInfo::builder()
+                    .application_name("app")
+                    .deployment_group_name("group")
+                    .deployment_config_name("CodeDeployDefault.LambdaAllAtOnce")
+                    .revision(revision)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn reads_appspec_content() {
+        let rev = RevisionLocation::builder()
+            .revision_type(RevisionLocationType::AppSpecContent)
+            .app_spec_content(AppSpecContent::builder().content(SPEC).build())
+            .build();
+        let get = mock!(aws_sdk_codedeploy::Client::get_deployment)
+            .match_requests(|r| r.deployment_id() == Some("d-1"))
+            .then_output(move || info(rev.clone()));
+        let client = mock_client!(aws_sdk_codedeploy, [&get]);
+        let d = discover(&client, "d-1", &settings("CodeDeployHook_post")).await.unwrap();
+        assert_eq!(d.phase, Phase::AfterAllowTraffic);
+        assert_eq!(d.application.as_deref(), Some("app"));
+        assert_eq!(d.deployment_group.as_deref(), Some("group"));
+        assert_eq!(d.targets[0].function, "hello-fn");
+        assert_eq!(d.targets[0].target_version, "2");
+        assert_eq!(d.targets[0].current_version.as_deref(), Some("1"));
+    }
+
+    #[tokio::test]
+    async fn reads_string_revision() {
+        let rev = RevisionLocation::builder()
+            .revision_type(RevisionLocationType::String)
+            .string(RawString::builder().content(SPEC).build())
+            .build();
+        let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || info(rev.clone()));
+        let client = mock_client!(aws_sdk_codedeploy, [&get]);
+        let d = discover(&client, "d-1", &settings("CodeDeployHook_pre")).await.unwrap();
+        assert_eq!(d.phase, Phase::BeforeAllowTraffic);
+    }
+
+    #[tokio::test]
+    async fn falls_back_to_get_application_revision() {
+        let bare = RevisionLocation::builder()
+            .revision_type(RevisionLocationType::AppSpecContent)
+            .app_spec_content(AppSpecContent::builder().sha256("abc").build())
+            .build();
+        let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || info(bare.clone()));
+        let rev = mock!(aws_sdk_codedeploy::Client::get_application_revision)
+            .match_requests(|r| {
+                r.application_name() == Some("app")
+                    && r.revision().and_then(|r| r.app_spec_content()).and_then(|c| c.sha256()) == Some("abc")
+            })
+            .then_output(|| {
+                GetApplicationRevisionOutput::builder()
+                    .revision(
+                        RevisionLocation::builder()
+                            .revision_type(RevisionLocationType::AppSpecContent)
+                            .app_spec_content(AppSpecContent::builder().content(SPEC).sha256("abc").build())
+                            .build(),
+                    )
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&get, &rev]);
+        let d = discover(&client, "d-1", &settings("CodeDeployHook_pre")).await.unwrap();
+        assert_eq!(d.targets.len(), 1);
+        assert_eq!(rev.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn s3_revision_says_to_set_hook_target() {
+        let s3 = RevisionLocation::builder()
+            .revision_type(RevisionLocationType::S3)
+            .s3_location(S3Location::builder().bucket("b").key("k").build())
+            .build();
+        let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || info(s3.clone()));
+        let rev = mock!(aws_sdk_codedeploy::Client::get_application_revision)
+            .then_output(|| GetApplicationRevisionOutput::builder().build());
+        let client = mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&get, &rev]);
+        let e = discover(&client, "d-1", &settings("CodeDeployHook_pre")).await.unwrap_err();
+        assert!(e.to_string().contains("stored as S3"), "{e}");
+        assert!(e.to_string().contains("HOOK_TARGET"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn unknown_phase_is_an_error_not_a_guess() {
+        let rev = RevisionLocation::builder()
+            .app_spec_content(AppSpecContent::builder().content(SPEC).build())
+            .build();
+        let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || info(rev.clone()));
+        let client = mock_client!(aws_sdk_codedeploy, [&get]);
+        let e = discover(&client, "d-1", &settings("my-hook")).await.unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("`my-hook` is not named"), "{text}");
+        assert!(text.contains("BeforeAllowTraffic: CodeDeployHook_pre"), "{text}");
+        assert!(text.contains("HOOK_PHASE"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn overrides_skip_the_appspec() {
+        let get = mock!(aws_sdk_codedeploy::Client::get_deployment)
+            .then_output(|| GetDeploymentOutput::builder().build());
+        let client = mock_client!(aws_sdk_codedeploy, [&get]);
+        let settings = DiscoverySettings::from_lookup(|k| match k {
+            "HOOK_PHASE" => Some("after".into()),
+            "HOOK_TARGET" => Some("fn-a:4".into()),
+            _ => None,
+        })
+        .unwrap();
+        let d = discover(&client, "d-1", &settings).await.unwrap();
+        assert_eq!(d.phase, Phase::AfterAllowTraffic);
+        assert_eq!(d.targets[0].function, "fn-a");
+        assert_eq!(d.targets[0].target_version, "4");
+    }
+
+    #[test]
+    fn bad_overrides_are_reported() {
+        let e = DiscoverySettings::from_lookup(|k| (k == "HOOK_PHASE").then(|| "during".into())).unwrap_err();
+        assert!(e.to_string().starts_with("HOOK_PHASE: unknown phase `during`"), "{e}");
+        let e = DiscoverySettings::from_lookup(|k| (k == "HOOK_TARGET").then(|| "fn".into())).unwrap_err();
+        assert!(e.to_string().contains("NAME:VERSION"), "{e}");
+    }
+
+    #[test]
+    fn incomplete_resource_is_named() {
+        let spec = AppSpec::parse(r#"{"Resources":[{"F":{"Type":"AWS::Lambda::Function","Properties":{"Name":"x"}}}]}"#).unwrap();
+        let e = targets_of(&spec, "d-1").unwrap_err();
+        assert_eq!(e.to_string(), "AppSpec resource `F` has no `TargetVersion` property");
+    }
+}

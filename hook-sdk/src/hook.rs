@@ -1,0 +1,521 @@
+//! The hook: handlers per phase, run under a deadline and a panic guard, reported once.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, SystemTime};
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::budget::Budget;
+use crate::check::error_chain;
+use crate::deployment::{Deployment, DiscoverySettings, discover};
+use crate::event::{LifecycleEvent, MalformedEvent, Phase};
+use crate::status::{self, Backoff, HookStatus, ReportOutcome};
+use crate::target::TargetFunction;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+type Handler = Arc<dyn Fn(HookContext) -> BoxFuture<Result<(), String>> + Send + Sync>;
+
+/// What a handler sees: the deployment, its targets, the clients and the time left.
+#[derive(Clone)]
+pub struct HookContext {
+    inner: Arc<ContextInner>,
+}
+
+struct ContextInner {
+    event: LifecycleEvent,
+    deployment: Deployment,
+    targets: Vec<TargetFunction>,
+    clients: Clients,
+    deadline: Instant,
+    lambda_context: lambda_runtime::Context,
+}
+
+impl fmt::Debug for HookContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookContext")
+            .field("deployment", &self.inner.deployment)
+            .field("time_left", &self.time_left())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HookContext {
+    /// The deployment this hook runs in.
+    pub fn deployment(&self) -> &Deployment {
+        &self.inner.deployment
+    }
+
+    /// The deployment id.
+    pub fn deployment_id(&self) -> &str {
+        &self.inner.event.deployment_id
+    }
+
+    /// The lifecycle event this hook runs in.
+    pub fn phase(&self) -> Phase {
+        self.inner.deployment.phase
+    }
+
+    /// The function versions to test, ready to invoke.
+    pub fn targets(&self) -> &[TargetFunction] {
+        &self.inner.targets
+    }
+
+    /// The Lambda client (from aws-config's default chain).
+    pub fn lambda(&self) -> &aws_sdk_lambda::Client {
+        &self.inner.clients.lambda
+    }
+
+    /// The CodeDeploy client. Reporting the status is the SDK's job: don't call
+    /// `PutLifecycleEventHookExecutionStatus` yourself.
+    pub fn codedeploy(&self) -> &aws_sdk_codedeploy::Client {
+        &self.inner.clients.codedeploy
+    }
+
+    /// When the handler is stopped and `Failed` is reported: the Lambda deadline less the reserve.
+    pub fn deadline(&self) -> Instant {
+        self.inner.deadline
+    }
+
+    /// Time left until [`deadline`](Self::deadline).
+    pub fn time_left(&self) -> Duration {
+        self.inner.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// The Lambda context of the hook's own invocation.
+    pub fn lambda_context(&self) -> &lambda_runtime::Context {
+        &self.inner.lambda_context
+    }
+}
+
+/// The AWS clients a hook uses.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// For discovery (standard retries).
+    pub codedeploy: aws_sdk_codedeploy::Client,
+    /// For the status report: retries are the SDK's own, so the client's should be off.
+    pub status: aws_sdk_codedeploy::Client,
+    /// For invoking targets.
+    pub lambda: aws_sdk_lambda::Client,
+}
+
+impl Clients {
+    /// Clients from an SDK config, with the status client's retries off.
+    pub fn from_conf(config: &aws_config::SdkConfig) -> Self {
+        let status = aws_sdk_codedeploy::config::Builder::from(config)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        Clients {
+            codedeploy: aws_sdk_codedeploy::Client::new(config),
+            status: aws_sdk_codedeploy::Client::from_conf(status),
+            lambda: aws_sdk_lambda::Client::new(config),
+        }
+    }
+}
+
+/// A CodeDeploy lifecycle hook: handlers per phase, and the guarantees around them.
+///
+/// ```no_run
+/// use hook_sdk::{CheckError, Hook, HookContext};
+///
+/// async fn smoke(ctx: HookContext) -> Result<(), CheckError> {
+///     for target in ctx.targets() {
+///         let out = target.invoke_json(&serde_json::json!({"name": "canary"})).await?;
+///         out.expect_no_function_error()?;
+///         hook_sdk::ensure!(out.json()?["statusCode"] == 200, "statusCode was {}", out.json()?["statusCode"]);
+///     }
+///     Ok(())
+/// }
+///
+/// # async fn run() -> Result<(), lambda_runtime::Error> {
+/// Hook::new().before_allow_traffic(smoke).run().await
+/// # }
+/// ```
+///
+/// Whatever happens, each invocation reports exactly one status: `Succeeded` only when
+/// the phase's handler returned `Ok`; `Failed` when it returned `Err`, panicked, had no
+/// handler for its phase, could not discover its deployment, or ran into the deadline
+/// reserve.
+#[derive(Clone)]
+pub struct Hook {
+    before: Option<Handler>,
+    after: Option<Handler>,
+    reserve: Option<Duration>,
+    fallback_budget: Duration,
+    backoff: Backoff,
+}
+
+impl Default for Hook {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hook")
+            .field("before_allow_traffic", &self.before.is_some())
+            .field("after_allow_traffic", &self.after.is_some())
+            .field("reserve", &self.reserve)
+            .field("fallback_budget", &self.fallback_budget)
+            .finish()
+    }
+}
+
+fn boxed<F, Fut, E>(f: F) -> Handler
+where
+    F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    Arc::new(move |ctx| {
+        let fut = f(ctx);
+        Box::pin(async move { fut.await.map_err(|e| e.to_string()) })
+    })
+}
+
+impl Hook {
+    /// A hook with no handlers yet.
+    pub fn new() -> Self {
+        Hook {
+            before: None,
+            after: None,
+            reserve: None,
+            fallback_budget: Duration::from_secs(60),
+            backoff: Backoff::default(),
+        }
+    }
+
+    /// The handler of BeforeAllowTraffic: test the target version before it gets traffic.
+    pub fn before_allow_traffic<F, Fut, E>(mut self, f: F) -> Self
+    where
+        F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        self.before = Some(boxed(f));
+        self
+    }
+
+    /// The handler of AfterAllowTraffic: test the alias once all traffic is on the target.
+    pub fn after_allow_traffic<F, Fut, E>(mut self, f: F) -> Self
+    where
+        F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        self.after = Some(boxed(f));
+        self
+    }
+
+    /// One handler for both phases (it can ask [`HookContext::phase`]).
+    pub fn any_phase<F, Fut, E>(mut self, f: F) -> Self
+    where
+        F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        let h = boxed(f);
+        self.before = Some(h.clone());
+        self.after = Some(h);
+        self
+    }
+
+    /// Time kept before the Lambda deadline to stop the handler and report. By default a
+    /// fifth of the invocation's time, between 250 ms and 5 s.
+    pub fn reserve(mut self, reserve: Duration) -> Self {
+        self.reserve = Some(reserve);
+        self
+    }
+
+    /// The time an invocation may take when the deadline Lambda gives is missing, past or
+    /// absurd, as local emulators send. Default 60 s.
+    pub fn fallback_budget(mut self, budget: Duration) -> Self {
+        self.fallback_budget = budget;
+        self
+    }
+
+    /// The backoff of status report retries.
+    pub fn report_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The tower service that handles lifecycle events, with explicit clients and settings.
+    ///
+    /// `settings` is a `Result` so that a bad `HOOK_TARGET` or `HOOK_PHASE` fails each
+    /// invocation with a report instead of stopping the function before it can report.
+    pub fn into_service(self, clients: Clients, settings: Result<DiscoverySettings, String>) -> HookService {
+        HookService {
+            inner: Arc::new(ServiceInner {
+                hook: self,
+                clients,
+                settings,
+            }),
+        }
+    }
+
+    /// Runs the hook as a Lambda function: logs through tracing (JSON in Lambda), AWS
+    /// clients from aws-config's default chain, then the Lambda runtime loop.
+    pub async fn run(self) -> Result<(), lambda_runtime::Error> {
+        crate::logging::init();
+        let config = aws_config::load_from_env().await;
+        let settings = DiscoverySettings::from_env().map_err(|e| e.to_string());
+        if let Err(e) = &settings {
+            tracing::error!(error = %e, "bad hook settings: every invocation will report Failed");
+        }
+        let service = self.into_service(Clients::from_conf(&config), settings);
+        lambda_runtime::run(service).await
+    }
+}
+
+/// What a hook invocation returns to Lambda once its status is recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct HookResponse {
+    /// The deployment.
+    pub deployment_id: String,
+    /// The phase, when discovery got that far.
+    pub phase: Option<Phase>,
+    /// The status reported.
+    pub status: HookStatus,
+    /// Why the status is `Failed`.
+    pub reason: Option<String>,
+    /// How the report went.
+    pub report: ReportOutcome,
+    /// Time from the event to the report, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// Why a hook invocation ends in a Lambda error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HookError {
+    /// The event is not a lifecycle event: there is nothing to report to.
+    #[error(transparent)]
+    MalformedEvent(#[from] MalformedEvent),
+    /// CodeDeploy did not record the status.
+    #[error("the {status} status was not recorded by CodeDeploy: {detail}")]
+    StatusNotRecorded {
+        /// The status the hook tried to report.
+        status: HookStatus,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+impl From<HookError> for Diagnostic {
+    fn from(e: HookError) -> Self {
+        let error_type = match &e {
+            HookError::MalformedEvent(_) => "HookSdk.MalformedEvent",
+            HookError::StatusNotRecorded { .. } => "HookSdk.StatusNotRecorded",
+        };
+        Diagnostic {
+            error_type: error_type.to_string(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// The hook as a tower `Service` over raw Lambda events, as `lambda_runtime` runs it.
+#[derive(Clone)]
+pub struct HookService {
+    inner: Arc<ServiceInner>,
+}
+
+impl fmt::Debug for HookService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookService").field("hook", &self.inner.hook).finish_non_exhaustive()
+    }
+}
+
+struct ServiceInner {
+    hook: Hook,
+    clients: Clients,
+    settings: Result<DiscoverySettings, String>,
+}
+
+impl tower::Service<LambdaEvent<serde_json::Value>> for HookService {
+    type Response = HookResponse;
+    type Error = HookError;
+    type Future = BoxFuture<Result<HookResponse, HookError>>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: LambdaEvent<serde_json::Value>) -> Self::Future {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.handle(req).await })
+    }
+}
+
+impl ServiceInner {
+    async fn handle(self: Arc<Self>, req: LambdaEvent<serde_json::Value>) -> Result<HookResponse, HookError> {
+        let started = Instant::now();
+        let event = LifecycleEvent::from_value(&req.payload).inspect_err(|e| {
+            tracing::error!(error = %e, "not a lifecycle event; nothing to report");
+        })?;
+        let span = tracing::info_span!("hook", deployment_id = %event.deployment_id);
+        self.handle_event(event, req.context, started).instrument(span).await
+    }
+
+    async fn handle_event(
+        self: Arc<Self>,
+        event: LifecycleEvent,
+        context: lambda_runtime::Context,
+        started: Instant,
+    ) -> Result<HookResponse, HookError> {
+        let budget = Budget::from_deadline(context.deadline, SystemTime::now(), self.hook.fallback_budget);
+        if !budget.known {
+            tracing::warn!(
+                deadline_ms = context.deadline,
+                fallback_s = budget.total.as_secs_f64(),
+                "the Lambda deadline is missing, past or absurd (a local emulator?): using the fallback budget"
+            );
+        }
+        let reserve = self.hook.reserve.unwrap_or_else(|| budget.default_reserve()).min(budget.total);
+        let deadline = started + budget.total;
+        let work_deadline = deadline - reserve;
+        // The report must be done before Lambda's own deadline, with a little time to answer.
+        let report_deadline = deadline - (reserve / 4).min(Duration::from_millis(100));
+
+        tracing::info!(
+            budget_ms = budget.total.as_millis() as u64,
+            reserve_ms = reserve.as_millis() as u64,
+            "lifecycle event received"
+        );
+
+        let (phase_tx, phase_rx) = tokio::sync::oneshot::channel();
+        let work = tokio::spawn(run_handler(self.clone(), event.clone(), context, work_deadline, phase_tx).in_current_span());
+        let abort = work.abort_handle();
+        let (status, reason) = match tokio::time::timeout_at(work_deadline, work).await {
+            Ok(Ok(Ok(()))) => (HookStatus::Succeeded, None),
+            Ok(Ok(Err(reason))) => (HookStatus::Failed, Some(reason)),
+            Ok(Err(join)) if join.is_panic() => {
+                let payload = join.into_panic();
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(no message)".to_string());
+                (HookStatus::Failed, Some(format!("the handler panicked: {message}")))
+            }
+            Ok(Err(join)) => (HookStatus::Failed, Some(format!("the handler task ended: {join}"))),
+            Err(_) => {
+                abort.abort();
+                (
+                    HookStatus::Failed,
+                    Some(format!(
+                        "the checks did not finish in {:.1} s, the invocation's time less a {:.1} s reserve for reporting",
+                        (budget.total - reserve).as_secs_f64(),
+                        reserve.as_secs_f64()
+                    )),
+                )
+            }
+        };
+        let phase = phase_rx.await.ok();
+        match &reason {
+            None => tracing::info!(phase = ?phase, "checks passed"),
+            Some(reason) => tracing::error!(phase = ?phase, reason = %reason, "checks failed"),
+        }
+
+        let outcome = status::report(&self.clients.status, &event, status, report_deadline, self.hook.backoff).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &outcome {
+            ReportOutcome::Accepted { attempts } => {
+                tracing::info!(status = %status, attempts, elapsed_ms, "status reported")
+            }
+            ReportOutcome::AlreadyCompleted { .. } => tracing::warn!(
+                status = %status,
+                "CodeDeploy already has a status for this lifecycle event (an earlier delivery reported it); not reporting again"
+            ),
+            ReportOutcome::Rejected { code, message, .. } => {
+                tracing::error!(status = %status, code = %code, error = %message, "CodeDeploy refused the status report")
+            }
+            ReportOutcome::GaveUp { attempts, message } => {
+                tracing::error!(status = %status, attempts, error = %message, "the status report failed until the deadline")
+            }
+        }
+        if !outcome.is_recorded() {
+            let detail = match &outcome {
+                ReportOutcome::Rejected { code, message, .. } if code.contains("AccessDenied") => format!(
+                    "{message}. The hook's role needs codedeploy:PutLifecycleEventHookExecutionStatus on the deployment group"
+                ),
+                ReportOutcome::Rejected { message, .. } | ReportOutcome::GaveUp { message, .. } => message.clone(),
+                _ => String::new(),
+            };
+            return Err(HookError::StatusNotRecorded { status, detail });
+        }
+        Ok(HookResponse {
+            deployment_id: event.deployment_id,
+            phase,
+            status,
+            reason,
+            report: outcome,
+            elapsed_ms,
+        })
+    }
+}
+
+async fn run_handler(
+    service: Arc<ServiceInner>,
+    event: LifecycleEvent,
+    lambda_context: lambda_runtime::Context,
+    deadline: Instant,
+    phase_tx: tokio::sync::oneshot::Sender<Phase>,
+) -> Result<(), String> {
+    let settings = service.settings.as_ref().map_err(Clone::clone)?;
+    let deployment = discover(&service.clients.codedeploy, &event.deployment_id, settings)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let _ = phase_tx.send(deployment.phase);
+    tracing::info!(
+        phase = %deployment.phase,
+        application = deployment.application.as_deref().unwrap_or("?"),
+        deployment_group = deployment.deployment_group.as_deref().unwrap_or("?"),
+        config = deployment.config_name.as_deref().unwrap_or("?"),
+        "deployment discovered"
+    );
+    for t in &deployment.targets {
+        tracing::info!(target_function = %t.function, version = %t.target_version, alias = t.alias.as_deref().unwrap_or("-"), "target");
+    }
+    let handler = match deployment.phase {
+        Phase::BeforeAllowTraffic => service.hook.before.clone(),
+        Phase::AfterAllowTraffic => service.hook.after.clone(),
+    }
+    .ok_or_else(|| {
+        format!(
+            "this hook runs in {} but has no handler for it: register one with Hook::{}",
+            deployment.phase,
+            match deployment.phase {
+                Phase::BeforeAllowTraffic => "before_allow_traffic",
+                Phase::AfterAllowTraffic => "after_allow_traffic",
+            }
+        )
+    })?;
+    let targets = deployment
+        .targets
+        .iter()
+        .map(|t| TargetFunction::new(t.clone(), service.clients.lambda.clone()))
+        .collect();
+    let ctx = HookContext {
+        inner: Arc::new(ContextInner {
+            event,
+            deployment,
+            targets,
+            clients: service.clients.clone(),
+            deadline,
+            lambda_context,
+        }),
+    };
+    let started = Instant::now();
+    let result = handler(ctx).await;
+    tracing::info!(handler_ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "handler finished");
+    result
+}

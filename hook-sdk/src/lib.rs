@@ -1,0 +1,55 @@
+//! Write AWS CodeDeploy lifecycle hooks for Lambda deployments that find their target
+//! version themselves and report their status exactly once, whatever happens.
+//!
+//! CodeDeploy sends a hook only `{"DeploymentId", "LifecycleEventHookExecutionId"}`.
+//! A [`Hook`] reads the deployment's AppSpec to find its phase and the function versions
+//! to test ([`deployment`]), runs the handler of its phase with those targets
+//! ([`HookContext::targets`]), and reports `Succeeded` or `Failed` through the one call
+//! site of `PutLifecycleEventHookExecutionStatus` ([`status`]): `Failed` when the handler
+//! returns an error, panics, or is about to run into the Lambda deadline.
+//!
+//! ```no_run
+//! use hook_sdk::{CheckError, Hook, HookContext};
+//!
+//! async fn smoke(ctx: HookContext) -> Result<(), CheckError> {
+//!     for target in ctx.targets() {
+//!         let out = target.invoke_json(&serde_json::json!({"name": "canary"})).await?;
+//!         out.expect_no_function_error()?;
+//!         hook_sdk::ensure!(out.json()?["statusCode"] == 200, "statusCode was {}", out.json()?["statusCode"]);
+//!     }
+//!     Ok(())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), lambda_runtime::Error> {
+//!     Hook::new().before_allow_traffic(smoke).run().await
+//! }
+//! ```
+//!
+//! Environment variables a hook reads besides AWS's own:
+//!
+//! | variable | effect |
+//! | --- | --- |
+//! | `HOOK_TARGET` | `NAME:VERSION` or a qualified ARN (comma-separated for several): test these instead of the AppSpec's targets |
+//! | `HOOK_PHASE` | `before` or `after`: the phase, instead of finding the hook's name in the AppSpec |
+//!
+//! Release builds must unwind on panic (`panic = "unwind"` in `[profile.release]`;
+//! `cargo lambda build` otherwise switches to abort): a hook that aborts cannot report.
+#![warn(missing_docs)]
+
+pub mod appspec;
+pub mod budget;
+pub mod check;
+pub mod deployment;
+pub mod event;
+pub mod hook;
+pub mod logging;
+pub mod status;
+pub mod target;
+
+pub use check::CheckError;
+pub use deployment::{Deployment, DiscoveryError, DiscoverySettings};
+pub use event::{LifecycleEvent, Phase};
+pub use hook::{Clients, Hook, HookContext, HookError, HookResponse, HookService};
+pub use status::{HookStatus, ReportOutcome};
+pub use target::{Invocation, InvokeError, ReportLine, Target, TargetFunction};

@@ -1,0 +1,320 @@
+//! The function versions a deployment shifts traffic to, and invoking them.
+
+use std::fmt;
+use std::ops::Deref;
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::LogType;
+use base64::Engine as _;
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::check::CheckError;
+
+/// One function of a deployment: the version to test and where traffic comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    /// The AppSpec resource key (the SAM logical id), or `HOOK_TARGET` when set by override.
+    pub logical_id: String,
+    /// The function name or ARN, as the AppSpec gives it.
+    pub function: String,
+    /// The alias whose traffic shifts, when known.
+    pub alias: Option<String>,
+    /// The version traffic shifts away from, when known.
+    pub current_version: Option<String>,
+    /// The version under test: every invoke of this target uses it as qualifier.
+    pub target_version: String,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.function, self.target_version)?;
+        if let Some(alias) = &self.alias {
+            let from = self.current_version.as_deref().unwrap_or("?");
+            write!(f, " (alias {alias}: {from} -> {})", self.target_version)?;
+        }
+        Ok(())
+    }
+}
+
+/// `HOOK_TARGET` could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "HOOK_TARGET entry `{entry}` names no version: give a qualified function ARN \
+     (arn:aws:lambda:REGION:ACCOUNT:function:NAME:VERSION) or NAME:VERSION, several separated by commas"
+)]
+pub struct BadTargetOverride {
+    /// The entry that could not be read.
+    pub entry: String,
+}
+
+impl Target {
+    /// Reads the `HOOK_TARGET` override: comma-separated qualified ARNs or `name:version` pairs.
+    pub fn parse_override(value: &str) -> Result<Vec<Target>, BadTargetOverride> {
+        let mut targets = Vec::new();
+        for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let bad = || BadTargetOverride {
+                entry: entry.to_string(),
+            };
+            let (function, version) = entry.rsplit_once(':').ok_or_else(bad)?;
+            let is_bare_arn = entry.starts_with("arn:") && !function.contains(":function:");
+            if version.is_empty() || function.is_empty() || is_bare_arn || function.ends_with(":function") {
+                return Err(bad());
+            }
+            targets.push(Target {
+                logical_id: "HOOK_TARGET".to_string(),
+                function: function.to_string(),
+                alias: None,
+                current_version: None,
+                target_version: version.to_string(),
+            });
+        }
+        if targets.is_empty() {
+            return Err(BadTargetOverride {
+                entry: value.to_string(),
+            });
+        }
+        Ok(targets)
+    }
+}
+
+/// A [`Target`] with a Lambda client: what a handler invokes.
+#[derive(Debug, Clone)]
+pub struct TargetFunction {
+    target: Target,
+    lambda: aws_sdk_lambda::Client,
+}
+
+impl Deref for TargetFunction {
+    type Target = Target;
+    fn deref(&self) -> &Target {
+        &self.target
+    }
+}
+
+/// An invoke of a target that did not get an answer from Lambda.
+///
+/// A function that ran and failed is not this error: it is an [`Invocation`] with a
+/// `function_error`.
+#[derive(Debug, thiserror::Error)]
+#[error("invoking {function}:{version} failed")]
+pub struct InvokeError {
+    /// The function invoked.
+    pub function: String,
+    /// The qualifier used.
+    pub version: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl TargetFunction {
+    /// Binds a target to a Lambda client.
+    pub fn new(target: Target, lambda: aws_sdk_lambda::Client) -> Self {
+        TargetFunction { target, lambda }
+    }
+
+    /// The plain target.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Invokes the target version with raw payload bytes, synchronously, with the log tail.
+    pub async fn invoke(&self, payload: impl Into<Vec<u8>>) -> Result<Invocation, InvokeError> {
+        let started = Instant::now();
+        let result = self
+            .lambda
+            .invoke()
+            .function_name(&self.target.function)
+            .qualifier(&self.target.target_version)
+            .log_type(LogType::Tail)
+            .payload(Blob::new(payload.into()))
+            .send()
+            .await;
+        let elapsed = started.elapsed();
+        let out = result.map_err(|e| InvokeError {
+            function: self.target.function.clone(),
+            version: self.target.target_version.clone(),
+            source: Box::new(e),
+        })?;
+        let log_tail = out.log_result().and_then(|b64| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .ok()
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        });
+        let report = log_tail.as_deref().and_then(ReportLine::find);
+        Ok(Invocation {
+            status_code: out.status_code(),
+            function_error: out.function_error().map(str::to_string),
+            executed_version: out.executed_version().map(str::to_string),
+            payload: out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default(),
+            log_tail,
+            report,
+            elapsed,
+        })
+    }
+
+    /// Invokes the target version with a JSON payload.
+    pub async fn invoke_json<T: Serialize + ?Sized>(&self, payload: &T) -> Result<Invocation, InvokeError> {
+        let bytes = serde_json::to_vec(payload).map_err(|e| InvokeError {
+            function: self.target.function.clone(),
+            version: self.target.target_version.clone(),
+            source: Box::new(e),
+        })?;
+        self.invoke(bytes).await
+    }
+}
+
+/// What one invoke of a target returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    /// The HTTP status of the Invoke call (200 for a synchronous invoke that ran).
+    pub status_code: i32,
+    /// `Unhandled` or `Handled` when the function failed; the payload then holds the error.
+    pub function_error: Option<String>,
+    /// The version that ran, as Lambda reports it.
+    pub executed_version: Option<String>,
+    /// The response payload.
+    pub payload: Vec<u8>,
+    /// The last 4 KB of the function's log, decoded.
+    pub log_tail: Option<String>,
+    /// The `REPORT` line of the log tail, when present.
+    pub report: Option<ReportLine>,
+    /// Wall time of the Invoke call as the hook saw it.
+    pub elapsed: Duration,
+}
+
+impl Invocation {
+    /// The payload parsed as JSON.
+    pub fn json(&self) -> Result<serde_json::Value, CheckError> {
+        serde_json::from_slice(&self.payload).map_err(|e| {
+            CheckError::new(format!(
+                "the payload is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.payload)
+            ))
+        })
+    }
+
+    /// The payload as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.payload).into_owned()
+    }
+
+    /// Fails when the function returned an error.
+    pub fn expect_no_function_error(&self) -> Result<(), CheckError> {
+        match &self.function_error {
+            None => Ok(()),
+            Some(kind) => Err(CheckError::new(format!(
+                "function error ({kind}): {}",
+                self.text()
+            ))),
+        }
+    }
+}
+
+/// The `REPORT` line Lambda writes at the end of every invoke.
+///
+/// `REPORT RequestId: ...\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\tInit Duration: 25.11 ms`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportLine {
+    /// `RequestId`.
+    pub request_id: Option<String>,
+    /// `Duration`: time the handler ran.
+    pub duration: Option<Duration>,
+    /// `Billed Duration`.
+    pub billed_duration: Option<Duration>,
+    /// `Memory Size`, MB.
+    pub memory_size_mb: Option<u64>,
+    /// `Max Memory Used`, MB.
+    pub max_memory_used_mb: Option<u64>,
+    /// `Init Duration`: present on a cold start.
+    pub init_duration: Option<Duration>,
+}
+
+impl ReportLine {
+    /// Finds and parses the last `REPORT` line of a log tail.
+    pub fn find(log: &str) -> Option<ReportLine> {
+        log.lines().rev().find_map(|l| l.trim_start().strip_prefix("REPORT ").map(Self::parse_fields))
+    }
+
+    fn parse_fields(fields: &str) -> ReportLine {
+        let mut r = ReportLine {
+            request_id: None,
+            duration: None,
+            billed_duration: None,
+            memory_size_mb: None,
+            max_memory_used_mb: None,
+            init_duration: None,
+        };
+        for field in fields.split('\t') {
+            let Some((key, value)) = field.split_once(':') else { continue };
+            let value = value.trim();
+            match key.trim() {
+                "RequestId" => r.request_id = Some(value.to_string()),
+                "Duration" => r.duration = millis(value),
+                "Billed Duration" => r.billed_duration = millis(value),
+                "Init Duration" => r.init_duration = millis(value),
+                "Memory Size" => r.memory_size_mb = megabytes(value),
+                "Max Memory Used" => r.max_memory_used_mb = megabytes(value),
+                _ => {}
+            }
+        }
+        r
+    }
+}
+
+fn millis(v: &str) -> Option<Duration> {
+    let ms: f64 = v.strip_suffix("ms")?.trim().parse().ok()?;
+    (ms.is_finite() && ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1000.0))
+}
+
+fn megabytes(v: &str) -> Option<u64> {
+    v.strip_suffix("MB")?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_report_line() {
+        let log = "START RequestId: abc Version: 2\nhello\nEND RequestId: abc\nREPORT RequestId: abc\tDuration: 1.25 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\tInit Duration: 25.50 ms\t\n";
+        let r = ReportLine::find(log).unwrap();
+        assert_eq!(r.request_id.as_deref(), Some("abc"));
+        assert_eq!(r.duration, Some(Duration::from_micros(1250)));
+        assert_eq!(r.billed_duration, Some(Duration::from_millis(2)));
+        assert_eq!(r.memory_size_mb, Some(128));
+        assert_eq!(r.max_memory_used_mb, Some(20));
+        assert_eq!(r.init_duration, Some(Duration::from_micros(25500)));
+        assert_eq!(ReportLine::find("no report here"), None);
+    }
+
+    #[test]
+    fn warm_report_has_no_init_duration() {
+        let r = ReportLine::find("REPORT RequestId: x\tDuration: 3 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 9 MB").unwrap();
+        assert_eq!(r.init_duration, None);
+        assert_eq!(r.max_memory_used_mb, Some(9));
+    }
+
+    #[test]
+    fn override_accepts_arns_and_pairs() {
+        let t = Target::parse_override(
+            "arn:aws:lambda:eu-west-1:123456789012:function:hello:7, other-fn:3",
+        )
+        .unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].function, "arn:aws:lambda:eu-west-1:123456789012:function:hello");
+        assert_eq!(t[0].target_version, "7");
+        assert_eq!(t[1].function, "other-fn");
+        assert_eq!(t[1].target_version, "3");
+    }
+
+    #[test]
+    fn override_rejects_unqualified() {
+        for bad in ["hello", "arn:aws:lambda:eu-west-1:123456789012:function:hello", "hello:", ""] {
+            let e = Target::parse_override(bad).unwrap_err();
+            assert!(e.to_string().contains("NAME:VERSION"), "{bad}: {e}");
+        }
+    }
+}
