@@ -146,9 +146,7 @@ impl AppSpec {
 
     /// The Lambda function resources.
     pub fn lambda_functions(&self) -> impl Iterator<Item = &Resource> {
-        self.resources
-            .iter()
-            .filter(|r| r.kind == LAMBDA_FUNCTION_TYPE)
+        self.resources.iter().filter(|r| r.kind == LAMBDA_FUNCTION_TYPE)
     }
 
     /// The phases whose hook is `function` (a name, or an ARN with or without qualifier).

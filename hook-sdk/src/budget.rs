@@ -57,7 +57,13 @@ mod tests {
     fn reads_a_real_deadline() {
         let now = 1_800_000_000_000;
         let b = Budget::from_deadline(now + 3_000, at(now), FALLBACK);
-        assert_eq!(b, Budget { total: Duration::from_secs(3), known: true });
+        assert_eq!(
+            b,
+            Budget {
+                total: Duration::from_secs(3),
+                known: true
+            }
+        );
     }
 
     #[test]
@@ -65,13 +71,26 @@ mod tests {
         let now = 1_800_000_000_000;
         for deadline in [0, 1_000, now - 1, now, now + 17 * 60 * 1000] {
             let b = Budget::from_deadline(deadline, at(now), FALLBACK);
-            assert_eq!(b, Budget { total: FALLBACK, known: false }, "deadline {deadline}");
+            assert_eq!(
+                b,
+                Budget {
+                    total: FALLBACK,
+                    known: false
+                },
+                "deadline {deadline}"
+            );
         }
     }
 
     #[test]
     fn reserve_scales_and_is_bounded() {
-        let r = |ms| Budget { total: Duration::from_millis(ms), known: true }.default_reserve();
+        let r = |ms| {
+            Budget {
+                total: Duration::from_millis(ms),
+                known: true,
+            }
+            .default_reserve()
+        };
         assert_eq!(r(3_000), Duration::from_millis(600));
         assert_eq!(r(900_000), Duration::from_secs(5));
         assert_eq!(r(1_000), Duration::from_millis(250));

@@ -52,11 +52,12 @@ impl DiscoverySettings {
     /// Like [`from_env`](Self::from_env), with the variables from `get`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, DiscoveryError> {
         let phase = match get("HOOK_PHASE").filter(|v| !v.trim().is_empty()) {
-            Some(v) => Some(v.parse().map_err(|e: crate::event::UnknownPhase| {
-                DiscoveryError::BadPhaseOverride {
-                    message: e.to_string(),
-                }
-            })?),
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|e: crate::event::UnknownPhase| DiscoveryError::BadPhaseOverride {
+                        message: e.to_string(),
+                    })?,
+            ),
             None => None,
         };
         let targets = match get("HOOK_TARGET").filter(|v| !v.trim().is_empty()) {
@@ -336,7 +337,9 @@ mod tests {
             .match_requests(|r| r.deployment_id() == Some("d-1"))
             .then_output(move || info(rev.clone()));
         let client = mock_client!(aws_sdk_codedeploy, [&get]);
-        let d = discover(&client, "d-1", &settings("CodeDeployHook_post")).await.unwrap();
+        let d = discover(&client, "d-1", &settings("CodeDeployHook_post"))
+            .await
+            .unwrap();
         assert_eq!(d.phase, Phase::AfterAllowTraffic);
         assert_eq!(d.application.as_deref(), Some("app"));
         assert_eq!(d.deployment_group.as_deref(), Some("group"));
@@ -395,7 +398,9 @@ mod tests {
         let rev = mock!(aws_sdk_codedeploy::Client::get_application_revision)
             .then_output(|| GetApplicationRevisionOutput::builder().build());
         let client = mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&get, &rev]);
-        let e = discover(&client, "d-1", &settings("CodeDeployHook_pre")).await.unwrap_err();
+        let e = discover(&client, "d-1", &settings("CodeDeployHook_pre"))
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("stored as S3"), "{e}");
         assert!(e.to_string().contains("HOOK_TARGET"), "{e}");
     }
@@ -416,8 +421,8 @@ mod tests {
 
     #[tokio::test]
     async fn overrides_skip_the_appspec() {
-        let get = mock!(aws_sdk_codedeploy::Client::get_deployment)
-            .then_output(|| GetDeploymentOutput::builder().build());
+        let get =
+            mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| GetDeploymentOutput::builder().build());
         let client = mock_client!(aws_sdk_codedeploy, [&get]);
         let settings = DiscoverySettings::from_lookup(|k| match k {
             "HOOK_PHASE" => Some("after".into()),
@@ -441,7 +446,9 @@ mod tests {
 
     #[test]
     fn incomplete_resource_is_named() {
-        let spec = AppSpec::parse(r#"{"Resources":[{"F":{"Type":"AWS::Lambda::Function","Properties":{"Name":"x"}}}]}"#).unwrap();
+        let spec =
+            AppSpec::parse(r#"{"Resources":[{"F":{"Type":"AWS::Lambda::Function","Properties":{"Name":"x"}}}]}"#)
+                .unwrap();
         let e = targets_of(&spec, "d-1").unwrap_err();
         assert_eq!(e.to_string(), "AppSpec resource `F` has no `TargetVersion` property");
     }

@@ -81,12 +81,13 @@ impl LifecycleEvent {
             });
         }
         let event: CodeDeployLifecycleEvent =
-            serde_json::from_value(value.clone()).map_err(|e| MalformedEvent {
-                problem: e.to_string(),
-            })?;
+            serde_json::from_value(value.clone()).map_err(|e| MalformedEvent { problem: e.to_string() })?;
         for (field, v) in [
             ("DeploymentId", &event.deployment_id),
-            ("LifecycleEventHookExecutionId", &event.lifecycle_event_hook_execution_id),
+            (
+                "LifecycleEventHookExecutionId",
+                &event.lifecycle_event_hook_execution_id,
+            ),
         ] {
             if v.trim().is_empty() {
                 return Err(MalformedEvent {
@@ -119,10 +120,8 @@ mod tests {
 
     #[test]
     fn reads_both_ids() {
-        let e = LifecycleEvent::from_value(
-            &json!({"DeploymentId": "d-1", "LifecycleEventHookExecutionId": "x"}),
-        )
-        .unwrap();
+        let e =
+            LifecycleEvent::from_value(&json!({"DeploymentId": "d-1", "LifecycleEventHookExecutionId": "x"})).unwrap();
         assert_eq!(e.deployment_id, "d-1");
         assert_eq!(e.execution_id, "x");
     }
@@ -131,10 +130,8 @@ mod tests {
     fn names_the_missing_field() {
         let e = LifecycleEvent::from_value(&json!({"DeploymentId": "d-1"})).unwrap_err();
         assert!(e.to_string().contains("LifecycleEventHookExecutionId"), "{e}");
-        let e = LifecycleEvent::from_value(
-            &json!({"DeploymentId": " ", "LifecycleEventHookExecutionId": "x"}),
-        )
-        .unwrap_err();
+        let e = LifecycleEvent::from_value(&json!({"DeploymentId": " ", "LifecycleEventHookExecutionId": "x"}))
+            .unwrap_err();
         assert!(e.to_string().contains("field `DeploymentId` is empty"), "{e}");
         let e = LifecycleEvent::from_value(&json!("hello")).unwrap_err();
         assert!(e.to_string().contains("a string, not a JSON object"), "{e}");

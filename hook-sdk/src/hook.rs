@@ -330,7 +330,9 @@ pub struct HookService {
 
 impl fmt::Debug for HookService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HookService").field("hook", &self.inner.hook).finish_non_exhaustive()
+        f.debug_struct("HookService")
+            .field("hook", &self.inner.hook)
+            .finish_non_exhaustive()
     }
 }
 
@@ -379,7 +381,11 @@ impl ServiceInner {
                 "the Lambda deadline is missing, past or absurd (a local emulator?): using the fallback budget"
             );
         }
-        let reserve = self.hook.reserve.unwrap_or_else(|| budget.default_reserve()).min(budget.total);
+        let reserve = self
+            .hook
+            .reserve
+            .unwrap_or_else(|| budget.default_reserve())
+            .min(budget.total);
         let deadline = started + budget.total;
         let work_deadline = deadline - reserve;
         // The report must be done before Lambda's own deadline, with a little time to answer.
@@ -392,7 +398,8 @@ impl ServiceInner {
         );
 
         let (phase_tx, phase_rx) = tokio::sync::oneshot::channel();
-        let work = tokio::spawn(run_handler(self.clone(), event.clone(), context, work_deadline, phase_tx).in_current_span());
+        let work =
+            tokio::spawn(run_handler(self.clone(), event.clone(), context, work_deadline, phase_tx).in_current_span());
         let abort = work.abort_handle();
         let (status, reason) = match tokio::time::timeout_at(work_deadline, work).await {
             Ok(Ok(Ok(()))) => (HookStatus::Succeeded, None),
@@ -420,9 +427,10 @@ impl ServiceInner {
             }
         };
         let phase = phase_rx.await.ok();
+        let phase_name = phase.map_or("unknown", Phase::as_str);
         match &reason {
-            None => tracing::info!(phase = ?phase, "checks passed"),
-            Some(reason) => tracing::error!(phase = ?phase, reason = %reason, "checks failed"),
+            None => tracing::info!(phase = phase_name, "checks passed"),
+            Some(reason) => tracing::error!(phase = phase_name, reason = %reason, "checks failed"),
         }
 
         let outcome = status::report(&self.clients.status, &event, status, report_deadline, self.hook.backoff).await;
@@ -516,6 +524,10 @@ async fn run_handler(
     };
     let started = Instant::now();
     let result = handler(ctx).await;
-    tracing::info!(handler_ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "handler finished");
+    tracing::info!(
+        handler_ms = started.elapsed().as_millis() as u64,
+        ok = result.is_ok(),
+        "handler finished"
+    );
     result
 }

@@ -22,7 +22,13 @@ pub fn init() {
     let builder = fmt().with_env_filter(filter).with_target(false).without_time();
     // `try_init` leaves a subscriber the application installed itself in place.
     let _ = if json {
-        builder.json().flatten_event(true).with_current_span(true).finish().try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .finish()
+            .try_init()
     } else {
         builder.finish().try_init()
     };

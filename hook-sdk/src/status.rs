@@ -69,7 +69,10 @@ pub enum ReportOutcome {
 impl ReportOutcome {
     /// Whether the status is now recorded by CodeDeploy (by this hook or an earlier one).
     pub fn is_recorded(&self) -> bool {
-        matches!(self, ReportOutcome::Accepted { .. } | ReportOutcome::AlreadyCompleted { .. })
+        matches!(
+            self,
+            ReportOutcome::Accepted { .. } | ReportOutcome::AlreadyCompleted { .. }
+        )
     }
 }
 
@@ -201,9 +204,7 @@ mod tests {
     use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::{
         PutLifecycleEventHookExecutionStatusError as PutError, PutLifecycleEventHookExecutionStatusOutput as PutOutput,
     };
-    use aws_sdk_codedeploy::types::error::{
-        DeploymentDoesNotExistException, LifecycleEventAlreadyCompletedException,
-    };
+    use aws_sdk_codedeploy::types::error::{DeploymentDoesNotExistException, LifecycleEventAlreadyCompletedException};
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use aws_smithy_runtime_api::http::{Response, StatusCode};
     use aws_smithy_types::body::SdkBody;
@@ -241,7 +242,9 @@ mod tests {
     async fn already_completed_stops_at_once() {
         let put = mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status).then_error(|| {
             PutError::LifecycleEventAlreadyCompletedException(
-                LifecycleEventAlreadyCompletedException::builder().message("done").build(),
+                LifecycleEventAlreadyCompletedException::builder()
+                    .message("done")
+                    .build(),
             )
         });
         let client = mock_client!(aws_sdk_codedeploy, [&put]);

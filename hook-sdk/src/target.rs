@@ -108,6 +108,12 @@ pub struct InvokeError {
     source: Box<dyn std::error::Error + Send + Sync>,
 }
 
+impl fmt::Display for TargetFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.target.fmt(f)
+    }
+}
+
 impl TargetFunction {
     /// Binds a target to a Lambda client.
     pub fn new(target: Target, lambda: aws_sdk_lambda::Client) -> Self {
@@ -144,6 +150,15 @@ impl TargetFunction {
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         });
         let report = log_tail.as_deref().and_then(ReportLine::find);
+        tracing::info!(
+            target_function = %self.target.function,
+            version = %self.target.target_version,
+            executed_version = out.executed_version().unwrap_or("?"),
+            function_error = out.function_error().unwrap_or("none"),
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            reported_duration_ms = report.as_ref().and_then(|r| r.duration).map(|d| d.as_secs_f64() * 1000.0),
+            "target invoked"
+        );
         Ok(Invocation {
             status_code: out.status_code(),
             function_error: out.function_error().map(str::to_string),
@@ -205,10 +220,7 @@ impl Invocation {
     pub fn expect_no_function_error(&self) -> Result<(), CheckError> {
         match &self.function_error {
             None => Ok(()),
-            Some(kind) => Err(CheckError::new(format!(
-                "function error ({kind}): {}",
-                self.text()
-            ))),
+            Some(kind) => Err(CheckError::new(format!("function error ({kind}): {}", self.text()))),
         }
     }
 }
@@ -235,7 +247,9 @@ pub struct ReportLine {
 impl ReportLine {
     /// Finds and parses the last `REPORT` line of a log tail.
     pub fn find(log: &str) -> Option<ReportLine> {
-        log.lines().rev().find_map(|l| l.trim_start().strip_prefix("REPORT ").map(Self::parse_fields))
+        log.lines()
+            .rev()
+            .find_map(|l| l.trim_start().strip_prefix("REPORT ").map(Self::parse_fields))
     }
 
     fn parse_fields(fields: &str) -> ReportLine {
@@ -248,7 +262,9 @@ impl ReportLine {
             init_duration: None,
         };
         for field in fields.split('\t') {
-            let Some((key, value)) = field.split_once(':') else { continue };
+            let Some((key, value)) = field.split_once(':') else {
+                continue;
+            };
             let value = value.trim();
             match key.trim() {
                 "RequestId" => r.request_id = Some(value.to_string()),
@@ -292,17 +308,17 @@ mod tests {
 
     #[test]
     fn warm_report_has_no_init_duration() {
-        let r = ReportLine::find("REPORT RequestId: x\tDuration: 3 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 9 MB").unwrap();
+        let r = ReportLine::find(
+            "REPORT RequestId: x\tDuration: 3 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 9 MB",
+        )
+        .unwrap();
         assert_eq!(r.init_duration, None);
         assert_eq!(r.max_memory_used_mb, Some(9));
     }
 
     #[test]
     fn override_accepts_arns_and_pairs() {
-        let t = Target::parse_override(
-            "arn:aws:lambda:eu-west-1:123456789012:function:hello:7, other-fn:3",
-        )
-        .unwrap();
+        let t = Target::parse_override("arn:aws:lambda:eu-west-1:123456789012:function:hello:7, other-fn:3").unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(t[0].function, "arn:aws:lambda:eu-west-1:123456789012:function:hello");
         assert_eq!(t[0].target_version, "7");
@@ -312,7 +328,12 @@ mod tests {
 
     #[test]
     fn override_rejects_unqualified() {
-        for bad in ["hello", "arn:aws:lambda:eu-west-1:123456789012:function:hello", "hello:", ""] {
+        for bad in [
+            "hello",
+            "arn:aws:lambda:eu-west-1:123456789012:function:hello",
+            "hello:",
+            "",
+        ] {
             let e = Target::parse_override(bad).unwrap_err();
             assert!(e.to_string().contains("NAME:VERSION"), "{bad}: {e}");
         }

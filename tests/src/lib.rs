@@ -1,1 +1,172 @@
+//! Support for the end-to-end tests: release binaries, hook-sim set-ups, moto server.
+#![allow(missing_docs)]
 
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, InvokeOutcome, ProcessConfig, RuntimeFunction, Sim};
+use serde_json::Value;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The target directory the workspace builds into.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// A binary of the workspace, built in release (as `cargo lambda build --release` would,
+/// with the workspace's `panic = "unwind"`). Cargo runs once per test process, so the
+/// binaries are never stale.
+pub fn release_bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let status = Command::new(cargo)
+            .current_dir(workspace_root())
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "hook-examples",
+                "-p",
+                "integration-tests",
+                "--bins",
+            ])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build --release of the example binaries failed");
+    });
+    let path = target_dir().join("release").join(name);
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+pub const DEPLOYMENT: &str = "d-HOOKSIM01";
+pub const HOOK_NAME: &str = "CodeDeployHook_pre";
+
+/// A hook binary running in hook-sim, with a deployment to report to.
+pub struct HookSetup {
+    pub sim: Sim,
+    pub hook: Arc<RuntimeFunction>,
+}
+
+impl HookSetup {
+    /// Starts hook-sim with `deployment` and the hook binary `bin` as function `HOOK_NAME`.
+    pub async fn start(bin: &str, deployment: DeploymentSetup, timeout: Duration) -> HookSetup {
+        let sim = Sim::start().await.expect("hook-sim starts");
+        sim.add_deployment(deployment);
+        let hook = sim
+            .runtime(ProcessConfig::new(HOOK_NAME, release_bin(bin)).timeout(timeout))
+            .await
+            .expect("runtime API starts");
+        HookSetup { sim, hook }
+    }
+
+    /// Adds a function with versions.
+    pub fn function(&self, name: &str, setup: FunctionSetup) {
+        self.sim.add_function(name, setup);
+    }
+
+    /// Opens a lifecycle event and invokes the hook with it, as CodeDeploy does.
+    pub async fn run(&self, lifecycle_event: &str) -> (String, InvokeOutcome) {
+        let execution = self.sim.open_lifecycle_event(DEPLOYMENT, lifecycle_event);
+        let out = self.deliver(&execution).await;
+        (execution, out)
+    }
+
+    /// Delivers the lifecycle event of `execution` to the hook (again).
+    pub async fn deliver(&self, execution: &str) -> InvokeOutcome {
+        let payload = Sim::lifecycle_event_payload(DEPLOYMENT, execution);
+        self.hook.invoke(payload.to_string().into_bytes()).await
+    }
+
+    /// The hook's log, for failure messages.
+    pub fn logs(&self) -> String {
+        self.hook.logs().join("\n")
+    }
+}
+
+/// `hello` as a real process for version `version`.
+pub async fn hello_process(sim: &Sim, name: &str, version: &str) -> Behavior {
+    let f = sim
+        .runtime(ProcessConfig::new(name, release_bin("hello")).version(version))
+        .await
+        .expect("runtime API starts");
+    Behavior::Process(f)
+}
+
+/// Reads a JSON payload.
+pub fn json(out: &InvokeOutcome) -> Value {
+    out.json()
+}
+
+/// A moto server on a free loopback port, stopped on drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts `moto_server` from `target/venv` (made by `scripts/python-tools`) and waits
+    /// until it answers.
+    pub fn start() -> Moto {
+        let bin = target_dir().join("venv/bin/moto_server");
+        if !bin.exists() {
+            let status = Command::new(workspace_root().join("scripts/python-tools"))
+                .status()
+                .expect("scripts/python-tools runs");
+            assert!(
+                status.success(),
+                "scripts/python-tools failed: it installs moto[server] into target/venv"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("moto_server starts");
+        // Ready when werkzeug says it runs; keep draining stderr afterwards.
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("Running on")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("moto_server did not start within 60 s");
+        Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,265 @@
+//! The CodeDeploy API (awsJson1_1) as hooks use it.
+//!
+//! `POST /` with `x-amz-target: CodeDeploy_20141006.<Operation>`; errors are HTTP 400
+//! `{"__type": "...Exception", "message": "..."}`.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+/// Where a deployment's AppSpec is stored, which decides what `GetDeployment` returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevisionStorage {
+    /// `revision.appSpecContent.content` carries the AppSpec.
+    AppSpecContent,
+    /// `revision.string.content` carries it (the deprecated String revision type).
+    String,
+    /// `GetDeployment` returns only `appSpecContent.sha256`, as CodeDeploy often does;
+    /// the content comes from `GetApplicationRevision`.
+    ApplicationRevision,
+    /// The revision is a bundle in S3: no AppSpec content anywhere.
+    S3 {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+}
+
+/// A deployment hook-sim knows.
+#[derive(Debug, Clone)]
+pub struct DeploymentSetup {
+    /// `d-...`.
+    pub id: String,
+    /// Application name.
+    pub application: String,
+    /// Deployment group name.
+    pub group: String,
+    /// Deployment config name.
+    pub config: String,
+    /// The AppSpec text (JSON or YAML).
+    pub appspec: String,
+    /// How the revision is stored.
+    pub storage: RevisionStorage,
+}
+
+impl DeploymentSetup {
+    /// A Lambda deployment with its AppSpec in `appSpecContent`.
+    pub fn new(id: &str, appspec: &str) -> Self {
+        DeploymentSetup {
+            id: id.to_string(),
+            application: "hello-app".to_string(),
+            group: "hello-group".to_string(),
+            config: "CodeDeployDefault.LambdaAllAtOnce".to_string(),
+            appspec: appspec.to_string(),
+            storage: RevisionStorage::AppSpecContent,
+        }
+    }
+
+    /// Sets how the revision is stored.
+    pub fn storage(mut self, storage: RevisionStorage) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// Sets the deployment config name.
+    pub fn config(mut self, config: &str) -> Self {
+        self.config = config.to_string();
+        self
+    }
+}
+
+/// An AppSpec for one function shifting `alias` from `current` to `target`, with hooks.
+pub fn lambda_appspec(function: &str, alias: &str, current: &str, target: &str, hooks: &[(&str, &str)]) -> String {
+    let hooks: Vec<Value> = hooks.iter().map(|(event, f)| json!({ *event: f })).collect();
+    json!({
+        "version": 0.0,
+        "Resources": [{
+            "HelloFunction": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {"Name": function, "Alias": alias, "CurrentVersion": current, "TargetVersion": target}
+            }
+        }],
+        "Hooks": hooks,
+    })
+    .to_string()
+}
+
+#[derive(Debug)]
+pub(crate) struct Deployment {
+    pub(crate) setup: DeploymentSetup,
+    pub(crate) create_time: f64,
+    /// execution id → lifecycle event name and status.
+    pub(crate) executions: HashMap<String, Execution>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Execution {
+    pub(crate) lifecycle_event: String,
+    pub(crate) status: String,
+}
+
+pub(crate) fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A CodeDeploy error answer.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiError {
+    pub(crate) status: u16,
+    pub(crate) error_type: String,
+    pub(crate) message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(error_type: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: 400,
+            error_type: error_type.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+fn field<'a>(body: &'a Value, name: &str, missing: &str) -> Result<&'a str, ApiError> {
+    body.get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::new(missing, format!("{name} is required")))
+}
+
+fn revision_json(d: &Deployment, in_get_deployment: bool) -> Value {
+    let content = &d.setup.appspec;
+    let sha = sha256_hex(content);
+    match &d.setup.storage {
+        RevisionStorage::AppSpecContent => {
+            json!({"revisionType": "AppSpecContent", "appSpecContent": {"content": content, "sha256": sha}})
+        }
+        RevisionStorage::String => json!({"revisionType": "String", "string": {"content": content, "sha256": sha}}),
+        RevisionStorage::ApplicationRevision if in_get_deployment => {
+            json!({"revisionType": "AppSpecContent", "appSpecContent": {"sha256": sha}})
+        }
+        RevisionStorage::ApplicationRevision => {
+            json!({"revisionType": "AppSpecContent", "appSpecContent": {"content": content, "sha256": sha}})
+        }
+        RevisionStorage::S3 { bucket, key } => {
+            json!({"revisionType": "S3", "s3Location": {"bucket": bucket, "key": key, "bundleType": "zip"}})
+        }
+    }
+}
+
+pub(crate) fn get_deployment(deployments: &HashMap<String, Deployment>, body: &Value) -> Result<Value, ApiError> {
+    let id = field(body, "deploymentId", "DeploymentIdRequiredException")?;
+    let d = deployments.get(id).ok_or_else(|| {
+        ApiError::new(
+            "DeploymentDoesNotExistException",
+            format!("The deployment {id} could not be found."),
+        )
+    })?;
+    Ok(json!({
+        "deploymentInfo": {
+            "applicationName": d.setup.application,
+            "deploymentGroupName": d.setup.group,
+            "deploymentConfigName": d.setup.config,
+            "deploymentId": d.setup.id,
+            "revision": revision_json(d, true),
+            "status": "InProgress",
+            "createTime": d.create_time,
+            "creator": "user",
+            "computePlatform": "Lambda",
+            "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        }
+    }))
+}
+
+pub(crate) fn get_application_revision(
+    deployments: &HashMap<String, Deployment>,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let app = field(body, "applicationName", "ApplicationNameRequiredException")?;
+    let revision = body
+        .get("revision")
+        .filter(|r| r.is_object())
+        .ok_or_else(|| ApiError::new("RevisionRequiredException", "revision is required"))?;
+    let mut of_app = deployments.values().filter(|d| d.setup.application == app).peekable();
+    if of_app.peek().is_none() {
+        return Err(ApiError::new(
+            "ApplicationDoesNotExistException",
+            format!("No application found for name: {app}"),
+        ));
+    }
+    let wanted_sha = revision
+        .pointer("/appSpecContent/sha256")
+        .or_else(|| revision.pointer("/string/sha256"))
+        .and_then(Value::as_str);
+    let wanted_s3 = revision.pointer("/s3Location/key").and_then(Value::as_str);
+    let found = of_app.find(|d| {
+        let sha = sha256_hex(&d.setup.appspec);
+        match &d.setup.storage {
+            RevisionStorage::S3 { key, .. } => wanted_s3 == Some(key.as_str()),
+            _ => wanted_sha == Some(sha.as_str()),
+        }
+    });
+    let d = found.ok_or_else(|| ApiError::new("RevisionDoesNotExistException", "The revision could not be found."))?;
+    Ok(json!({
+        "applicationName": app,
+        "revision": revision_json(d, false),
+        "revisionInfo": {
+            "description": "Application revision registered by Deployment ID: ".to_string() + &d.setup.id,
+            "deploymentGroups": [d.setup.group],
+            "registerTime": d.create_time,
+            "firstUsedTime": d.create_time,
+            "lastUsedTime": d.create_time,
+        }
+    }))
+}
+
+/// Applies a status report; returns the response and the accepted (deployment, execution, status).
+pub(crate) fn put_status(
+    deployments: &mut HashMap<String, Deployment>,
+    body: &Value,
+) -> Result<(Value, (String, String, String)), ApiError> {
+    let id = field(body, "deploymentId", "DeploymentIdRequiredException")?;
+    let exec_id = field(
+        body,
+        "lifecycleEventHookExecutionId",
+        "InvalidLifecycleEventHookExecutionIdException",
+    )?;
+    let status = body.get("status").and_then(Value::as_str).unwrap_or_default();
+    if !matches!(status, "Succeeded" | "Failed") {
+        return Err(ApiError::new(
+            "InvalidLifecycleEventHookExecutionStatusException",
+            format!("Invalid lifecycle event hook execution status {status:?}: use Succeeded or Failed"),
+        ));
+    }
+    let d = deployments.get_mut(id).ok_or_else(|| {
+        ApiError::new(
+            "DeploymentDoesNotExistException",
+            format!("The deployment {id} could not be found."),
+        )
+    })?;
+    let e = d.executions.get_mut(exec_id).ok_or_else(|| {
+        ApiError::new(
+            "InvalidLifecycleEventHookExecutionIdException",
+            "A lifecycle event hook execution id is invalid or does not belong to this deployment.",
+        )
+    })?;
+    if e.status != "Pending" && e.status != "InProgress" {
+        return Err(ApiError::new(
+            "LifecycleEventAlreadyCompletedException",
+            format!(
+                "The lifecycle event {} is already completed with status {}.",
+                e.lifecycle_event, e.status
+            ),
+        ));
+    }
+    e.status = status.to_string();
+    Ok((
+        json!({"lifecycleEventHookExecutionId": exec_id}),
+        (id.to_string(), exec_id.to_string(), status.to_string()),
+    ))
+}

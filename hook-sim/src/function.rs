@@ -1,0 +1,201 @@
+//! Lambda functions as hook-sim runs them: versions, aliases, and what each version does.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::runtime::RuntimeFunction;
+
+/// What a function version does when invoked.
+#[derive(Clone)]
+pub enum Behavior {
+    /// Return this JSON.
+    Respond(Value),
+    /// Fail as an unhandled error with this type and message.
+    FunctionError {
+        /// `errorType`.
+        error_type: String,
+        /// `errorMessage`.
+        message: String,
+    },
+    /// Wait, then behave as the inner behavior.
+    Delay(Duration, Box<Behavior>),
+    /// Never return (the caller's timeout decides).
+    Hang,
+    /// Compute the behavior from the payload.
+    Custom(Arc<dyn Fn(&Value) -> Behavior + Send + Sync>),
+    /// Run a real binary through the Lambda Runtime API.
+    Process(Arc<RuntimeFunction>),
+}
+
+impl fmt::Debug for Behavior {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Behavior::Respond(v) => f.debug_tuple("Respond").field(v).finish(),
+            Behavior::FunctionError { error_type, message } => f
+                .debug_struct("FunctionError")
+                .field("error_type", error_type)
+                .field("message", message)
+                .finish(),
+            Behavior::Delay(d, b) => f.debug_tuple("Delay").field(d).field(b).finish(),
+            Behavior::Hang => f.write_str("Hang"),
+            Behavior::Custom(_) => f.write_str("Custom(..)"),
+            Behavior::Process(p) => f.debug_tuple("Process").field(&p.name()).finish(),
+        }
+    }
+}
+
+impl Behavior {
+    /// The `hello` contract: `{"statusCode":200,"body":"{\"message\":\"Hello, NAME!\"}"}`.
+    pub fn hello(version: &str) -> Behavior {
+        let version = version.to_string();
+        Behavior::Custom(Arc::new(move |payload| {
+            let name = payload.get("name").and_then(Value::as_str).unwrap_or("world");
+            Behavior::Respond(serde_json::json!({
+                "statusCode": 200,
+                "headers": {"content-type": "application/json"},
+                "body": serde_json::json!({"message": format!("Hello, {name}!"), "version": version}).to_string(),
+            }))
+        }))
+    }
+}
+
+/// What an invocation produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvokeOutcome {
+    /// The response or error payload.
+    pub payload: Vec<u8>,
+    /// `Unhandled` when the function failed.
+    pub function_error: Option<String>,
+    /// The function's log for this invocation, `START` to `REPORT`.
+    pub log: String,
+    /// The version that ran.
+    pub executed_version: String,
+}
+
+impl InvokeOutcome {
+    /// The payload as JSON, or `Value::Null` when it is not JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.payload).unwrap_or(Value::Null)
+    }
+}
+
+/// Writes a Lambda-style log for one invocation around `body`.
+pub(crate) fn lambda_log(
+    request_id: &str,
+    version: &str,
+    body: &str,
+    duration: Duration,
+    memory_mb: u32,
+    max_used_mb: u64,
+    init: Option<Duration>,
+) -> String {
+    let ms = duration.as_secs_f64() * 1000.0;
+    let mut log = format!("START RequestId: {request_id} Version: {version}\n");
+    log.push_str(body);
+    if !body.is_empty() && !body.ends_with('\n') {
+        log.push('\n');
+    }
+    log.push_str(&format!("END RequestId: {request_id}\n"));
+    log.push_str(&format!(
+        "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {memory_mb} MB\tMax Memory Used: {max_used_mb} MB\t",
+        ms.ceil().max(1.0) as u64
+    ));
+    if let Some(init) = init {
+        log.push_str(&format!("Init Duration: {:.2} ms\t", init.as_secs_f64() * 1000.0));
+    }
+    log.push('\n');
+    log
+}
+
+/// Runs a scripted behavior.
+pub(crate) async fn run_scripted(
+    behavior: &Behavior,
+    payload: &[u8],
+    version: &str,
+    request_id: &str,
+) -> InvokeOutcome {
+    let started = Instant::now();
+    let input: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
+    let mut current = behavior.clone();
+    loop {
+        match current {
+            Behavior::Respond(v) => {
+                return InvokeOutcome {
+                    payload: serde_json::to_vec(&v).expect("JSON values serialize"),
+                    function_error: None,
+                    log: lambda_log(request_id, version, "", started.elapsed(), 128, 16, None),
+                    executed_version: version.to_string(),
+                };
+            }
+            Behavior::FunctionError { error_type, message } => {
+                let body = serde_json::json!({"errorType": error_type, "errorMessage": message});
+                let line = format!("ERROR Invoke Error {body}");
+                return InvokeOutcome {
+                    payload: body.to_string().into_bytes(),
+                    function_error: Some("Unhandled".to_string()),
+                    log: lambda_log(request_id, version, &line, started.elapsed(), 128, 16, None),
+                    executed_version: version.to_string(),
+                };
+            }
+            Behavior::Delay(d, inner) => {
+                tokio::time::sleep(d).await;
+                current = *inner;
+            }
+            Behavior::Hang => std::future::pending::<()>().await,
+            Behavior::Custom(f) => current = f(&input),
+            Behavior::Process(p) => return p.invoke(payload.to_vec()).await,
+        }
+    }
+}
+
+/// A function: its versions and aliases.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionSetup {
+    pub(crate) versions: BTreeMap<String, Behavior>,
+    pub(crate) aliases: BTreeMap<String, String>,
+}
+
+impl FunctionSetup {
+    /// A function with no versions yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a version (`"1"`, `"2"`, or `"$LATEST"`).
+    pub fn version(mut self, version: &str, behavior: Behavior) -> Self {
+        self.versions.insert(version.to_string(), behavior);
+        self
+    }
+
+    /// Points an alias at a version.
+    pub fn alias(mut self, alias: &str, version: &str) -> Self {
+        self.aliases.insert(alias.to_string(), version.to_string());
+        self
+    }
+
+    /// The version a qualifier selects: none or `$LATEST` → `$LATEST` (or the highest
+    /// version), an alias → its version, a version → itself.
+    pub(crate) fn resolve(&self, qualifier: Option<&str>) -> Option<(String, Behavior)> {
+        let version = match qualifier {
+            None | Some("$LATEST") => {
+                if self.versions.contains_key("$LATEST") {
+                    "$LATEST".to_string()
+                } else {
+                    self.versions
+                        .keys()
+                        .filter_map(|v| v.parse::<u64>().ok())
+                        .max()?
+                        .to_string()
+                }
+            }
+            Some(q) => self.aliases.get(q).cloned().unwrap_or_else(|| q.to_string()),
+        };
+        let behavior = self.versions.get(&version)?.clone();
+        Some((version, behavior))
+    }
+}

@@ -1,0 +1,130 @@
+//! The record of every call that crossed the wire, and of every status CodeDeploy accepted.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// The service a call was made to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Service {
+    /// The CodeDeploy API (awsJson1_1).
+    CodeDeploy,
+    /// The Lambda API (restJson1).
+    Lambda,
+    /// A function's Lambda Runtime API.
+    Runtime,
+}
+
+/// One call as hook-sim saw it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Call {
+    /// Which API.
+    pub service: Service,
+    /// The operation: `GetDeployment`, `Invoke`, `Next`, `Response`, ...
+    pub operation: String,
+    /// The request body as JSON (or a summary for non-JSON bodies), with the qualifier for `Invoke`.
+    pub request: serde_json::Value,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The error type answered, if any (e.g. `ThrottlingException`).
+    pub error: Option<String>,
+    /// When it arrived, relative to the simulator's start.
+    #[serde(serialize_with = "millis")]
+    pub at: Duration,
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}
+
+/// A status CodeDeploy accepted from a hook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HookStatusRecord {
+    /// The deployment.
+    pub deployment_id: String,
+    /// The lifecycle event hook execution.
+    pub execution_id: String,
+    /// `Succeeded` or `Failed`.
+    pub status: String,
+    /// When it was accepted, relative to the simulator's start.
+    #[serde(serialize_with = "millis")]
+    pub at: Duration,
+}
+
+/// Calls and statuses, with a signal for waiters.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    started: Instant,
+    calls: Mutex<Vec<Call>>,
+    statuses: Mutex<Vec<HookStatusRecord>>,
+    changed: watch::Sender<u64>,
+}
+
+impl Recorder {
+    pub(crate) fn new() -> Self {
+        Recorder {
+            started: Instant::now(),
+            calls: Mutex::new(Vec::new()),
+            statuses: Mutex::new(Vec::new()),
+            changed: watch::channel(0).0,
+        }
+    }
+
+    pub(crate) fn since_start(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub(crate) fn call(
+        &self,
+        service: Service,
+        operation: &str,
+        request: serde_json::Value,
+        status: u16,
+        error: Option<String>,
+    ) {
+        let call = Call {
+            service,
+            operation: operation.to_string(),
+            request,
+            status,
+            error,
+            at: self.since_start(),
+        };
+        self.calls.lock().expect("call record poisoned").push(call);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    pub(crate) fn status(&self, record: HookStatusRecord) {
+        self.statuses.lock().expect("status record poisoned").push(record);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    pub(crate) fn calls(&self) -> Vec<Call> {
+        self.calls.lock().expect("call record poisoned").clone()
+    }
+
+    pub(crate) fn statuses(&self) -> Vec<HookStatusRecord> {
+        self.statuses.lock().expect("status record poisoned").clone()
+    }
+
+    /// Waits until `done` holds for the record, checking after every change.
+    pub(crate) async fn wait_until<T>(&self, mut done: impl FnMut(&[Call], &[HookStatusRecord]) -> Option<T>) -> T {
+        let mut rx = self.changed.subscribe();
+        loop {
+            let found = {
+                let calls = self.calls.lock().expect("call record poisoned");
+                let statuses = self.statuses.lock().expect("status record poisoned");
+                done(&calls, &statuses)
+            };
+            if let Some(found) = found {
+                return found;
+            }
+            if rx.changed().await.is_err() {
+                unreachable!("the recorder owns the sender");
+            }
+        }
+    }
+}

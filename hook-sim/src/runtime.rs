@@ -1,0 +1,624 @@
+//! A Lambda Runtime API that runs a real `bootstrap` binary as a function version.
+//!
+//! Each [`RuntimeFunction`] is one execution environment: its own Runtime API on a
+//! loopback port, and a process started on the first invoke (a cold start, whose
+//! `Init Duration` is the time to the first `/next`) and started again after it exits
+//! or times out. Invocations run one at a time, as in one Lambda execution environment.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::{Notify, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::function::{InvokeOutcome, lambda_log};
+use crate::record::{Recorder, Service};
+use crate::{ACCOUNT_ID, REGION};
+
+/// How to run a function version as a process.
+#[derive(Debug, Clone)]
+pub struct ProcessConfig {
+    /// The function name (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub name: String,
+    /// The version (`AWS_LAMBDA_FUNCTION_VERSION`).
+    pub version: String,
+    /// The `bootstrap` binary.
+    pub binary: PathBuf,
+    /// Extra environment: the function's own variables.
+    pub env: Vec<(String, String)>,
+    /// The function timeout.
+    pub timeout: Duration,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, MB.
+    pub memory_mb: u32,
+}
+
+impl ProcessConfig {
+    /// Version `1`, a 3 s timeout (SAM's default) and 128 MB.
+    pub fn new(name: &str, binary: impl Into<PathBuf>) -> Self {
+        ProcessConfig {
+            name: name.to_string(),
+            version: "1".to_string(),
+            binary: binary.into(),
+            env: Vec::new(),
+            timeout: Duration::from_secs(3),
+            memory_mb: 128,
+        }
+    }
+
+    /// Sets the version.
+    pub fn version(mut self, version: &str) -> Self {
+        self.version = version.to_string();
+        self
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets the timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
+enum RuntimeResult {
+    Response { body: Vec<u8>, duration: Duration },
+    Error { body: Vec<u8>, duration: Duration },
+    InitError { body: Vec<u8> },
+}
+
+struct Pending {
+    request_id: String,
+    deadline_ms: u64,
+    payload: Vec<u8>,
+    tx: oneshot::Sender<RuntimeResult>,
+}
+
+struct InFlight {
+    tx: oneshot::Sender<RuntimeResult>,
+    dispatched: Instant,
+}
+
+struct ProcessHandle {
+    pid: Option<u32>,
+    spawned: Instant,
+    exited: watch::Receiver<Option<String>>,
+    kill: Option<oneshot::Sender<()>>,
+}
+
+struct Shared {
+    name: String,
+    version: String,
+    recorder: Arc<Recorder>,
+    pending: Mutex<VecDeque<Pending>>,
+    in_flight: Mutex<HashMap<String, InFlight>>,
+    arrived: Notify,
+    first_next: Mutex<Option<Instant>>,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+/// One execution environment of a function version, backed by a real binary.
+pub struct RuntimeFunction {
+    config: ProcessConfig,
+    aws_env: Vec<(String, String)>,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    process: tokio::sync::Mutex<Option<ProcessHandle>>,
+    request_counter: Mutex<u64>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for RuntimeFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeFunction")
+            .field("name", &self.config.name)
+            .field("version", &self.config.version)
+            .field("runtime_api", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RuntimeFunction {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.process.try_lock()
+            && let Some(handle) = p.as_mut()
+            && let Some(kill) = handle.kill.take()
+        {
+            let _ = kill.send(());
+        }
+        self.server.abort();
+    }
+}
+
+impl RuntimeFunction {
+    pub(crate) async fn start(
+        config: ProcessConfig,
+        aws_env: Vec<(String, String)>,
+        recorder: Arc<Recorder>,
+    ) -> std::io::Result<Arc<RuntimeFunction>> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            name: config.name.clone(),
+            version: config.version.clone(),
+            recorder,
+            pending: Mutex::new(VecDeque::new()),
+            in_flight: Mutex::new(HashMap::new()),
+            arrived: Notify::new(),
+            first_next: Mutex::new(None),
+            logs: Arc::new(Mutex::new(Vec::new())),
+        });
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Arc::new(RuntimeFunction {
+            config,
+            aws_env,
+            addr,
+            shared,
+            process: tokio::sync::Mutex::new(None),
+            request_counter: Mutex::new(0),
+            server,
+        }))
+    }
+
+    /// The function name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The version this environment runs.
+    pub fn version(&self) -> &str {
+        &self.config.version
+    }
+
+    /// `host:port` of this environment's Runtime API (`AWS_LAMBDA_RUNTIME_API`).
+    pub fn runtime_api(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Everything the process wrote to stdout and stderr so far, a line an entry.
+    pub fn logs(&self) -> Vec<String> {
+        self.shared.logs.lock().expect("logs poisoned").clone()
+    }
+
+    /// The pid of the running process, if one runs.
+    pub async fn pid(&self) -> Option<u32> {
+        let p = self.process.lock().await;
+        p.as_ref().filter(|h| h.exited.borrow().is_none()).and_then(|h| h.pid)
+    }
+
+    /// Peak resident memory of the running process, in kB (Linux `VmHWM`).
+    pub async fn peak_rss_kb(&self) -> Option<u64> {
+        peak_rss_kb(self.pid().await?)
+    }
+
+    /// Stops the process, if one runs.
+    pub async fn stop(&self) {
+        let mut p = self.process.lock().await;
+        if let Some(mut handle) = p.take()
+            && let Some(kill) = handle.kill.take()
+        {
+            let _ = kill.send(());
+            let _ = handle.exited.wait_for(Option::is_some).await;
+        }
+    }
+
+    /// Invokes the function synchronously, as Lambda's `Invoke` would, starting the
+    /// process first when none runs.
+    pub async fn invoke(&self, payload: Vec<u8>) -> InvokeOutcome {
+        self.invoke_with_timeout(payload, self.config.timeout).await
+    }
+
+    /// Invokes with a timeout other than the configured one.
+    pub async fn invoke_with_timeout(&self, payload: Vec<u8>, timeout: Duration) -> InvokeOutcome {
+        let mut process = self.process.lock().await;
+        let running = process.as_ref().is_some_and(|h| h.exited.borrow().is_none());
+        let mut cold_start = None;
+        if !running {
+            *self.shared.first_next.lock().expect("poisoned") = None;
+            match self.spawn() {
+                Ok(handle) => {
+                    cold_start = Some(handle.spawned);
+                    *process = Some(handle);
+                }
+                Err(e) => {
+                    return self.failure(
+                        "",
+                        "Runtime.InvalidEntrypoint",
+                        &format!("cannot start {}: {e}", self.config.binary.display()),
+                        Duration::ZERO,
+                        None,
+                    );
+                }
+            }
+        }
+        let handle = process.as_mut().expect("a process runs");
+        let request_id = self.next_request_id();
+        let deadline_ms = (SystemTime::now() + timeout)
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let (tx, rx) = oneshot::channel();
+        let log_start = self.shared.logs.lock().expect("poisoned").len();
+        self.shared.pending.lock().expect("poisoned").push_back(Pending {
+            request_id: request_id.clone(),
+            deadline_ms,
+            payload,
+            tx,
+        });
+        self.shared.arrived.notify_one();
+        let started = Instant::now();
+        let mut exited = handle.exited.clone();
+        let result = tokio::select! {
+            r = rx => r.ok(),
+            _ = tokio::time::sleep(timeout) => None,
+            _ = exited.wait_for(Option::is_some) => None,
+        };
+        let init = cold_start.and_then(|spawned| {
+            self.shared
+                .first_next
+                .lock()
+                .expect("poisoned")
+                .map(|first| first - spawned)
+        });
+        let max_used_mb = handle.pid.and_then(peak_rss_kb).map_or(0, |kb| kb.div_ceil(1024));
+        let body_log = || self.shared.logs.lock().expect("poisoned")[log_start..].join("\n");
+        match result {
+            Some(RuntimeResult::Response { body, duration }) => InvokeOutcome {
+                payload: body,
+                function_error: None,
+                log: lambda_log(
+                    &request_id,
+                    &self.config.version,
+                    &body_log(),
+                    duration,
+                    self.config.memory_mb,
+                    max_used_mb,
+                    init,
+                ),
+                executed_version: self.config.version.clone(),
+            },
+            Some(RuntimeResult::Error { body, duration }) => InvokeOutcome {
+                payload: body,
+                function_error: Some("Unhandled".to_string()),
+                log: lambda_log(
+                    &request_id,
+                    &self.config.version,
+                    &body_log(),
+                    duration,
+                    self.config.memory_mb,
+                    max_used_mb,
+                    init,
+                ),
+                executed_version: self.config.version.clone(),
+            },
+            Some(RuntimeResult::InitError { body }) => {
+                self.kill_locked(&mut process).await;
+                InvokeOutcome {
+                    payload: body,
+                    function_error: Some("Unhandled".to_string()),
+                    log: lambda_log(
+                        &request_id,
+                        &self.config.version,
+                        &body_log(),
+                        started.elapsed(),
+                        self.config.memory_mb,
+                        max_used_mb,
+                        init,
+                    ),
+                    executed_version: self.config.version.clone(),
+                }
+            }
+            None => {
+                self.shared
+                    .pending
+                    .lock()
+                    .expect("poisoned")
+                    .retain(|p| p.request_id != request_id);
+                self.shared.in_flight.lock().expect("poisoned").remove(&request_id);
+                let exit = handle.exited.borrow().clone();
+                let (error_type, message) = match exit {
+                    Some(status) => (
+                        "Runtime.ExitError",
+                        format!("RequestId: {request_id} Error: Runtime exited with error: {status}"),
+                    ),
+                    None => (
+                        "Sandbox.Timedout",
+                        format!(
+                            "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+                            timeout.as_secs_f64()
+                        ),
+                    ),
+                };
+                self.kill_locked(&mut process).await;
+                let log = body_log();
+                self.failure(&request_id, error_type, &message, started.elapsed(), Some(log))
+            }
+        }
+    }
+
+    fn failure(
+        &self,
+        request_id: &str,
+        error_type: &str,
+        message: &str,
+        duration: Duration,
+        log: Option<String>,
+    ) -> InvokeOutcome {
+        let body = json!({"errorType": error_type, "errorMessage": message});
+        let mut text = log.unwrap_or_default();
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(message);
+        InvokeOutcome {
+            payload: body.to_string().into_bytes(),
+            function_error: Some("Unhandled".to_string()),
+            log: lambda_log(
+                request_id,
+                &self.config.version,
+                &text,
+                duration,
+                self.config.memory_mb,
+                0,
+                None,
+            ),
+            executed_version: self.config.version.clone(),
+        }
+    }
+
+    async fn kill_locked(&self, process: &mut Option<ProcessHandle>) {
+        if let Some(mut handle) = process.take()
+            && let Some(kill) = handle.kill.take()
+        {
+            let _ = kill.send(());
+            let _ = handle.exited.wait_for(Option::is_some).await;
+        }
+    }
+
+    fn next_request_id(&self) -> String {
+        let mut n = self.request_counter.lock().expect("poisoned");
+        *n += 1;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos();
+        format!("{:08x}-{:04x}-4000-8000-{:012x}", nanos, self.addr.port(), *n)
+    }
+
+    fn spawn(&self) -> std::io::Result<ProcessHandle> {
+        let c = &self.config;
+        let mut cmd = tokio::process::Command::new(&c.binary);
+        cmd.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("LANG", "en_US.UTF-8")
+            .env("TZ", ":UTC")
+            .env("_HANDLER", "bootstrap")
+            .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+            .env("AWS_LAMBDA_RUNTIME_API", self.runtime_api())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &c.name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", &c.version)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", c.memory_mb.to_string())
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", c.name))
+            .env(
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                format!("2026/01/01/[{}]hook-sim", c.version),
+            )
+            .env("AWS_REGION", REGION)
+            .env("AWS_DEFAULT_REGION", REGION)
+            .envs(self.aws_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(dir) = c.binary.parent().filter(|d| !d.as_os_str().is_empty()) {
+            cmd.env("LAMBDA_TASK_ROOT", dir);
+        }
+        let mut child = cmd.spawn()?;
+        let spawned = Instant::now();
+        let pid = child.id();
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let logs = self.shared.logs.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(pipe).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    logs.lock().expect("poisoned").push(line);
+                }
+            });
+        }
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let (kill_tx, kill_rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                status = child.wait() => status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                _ = kill_rx => {
+                    let _ = child.kill().await;
+                    "killed".to_string()
+                }
+            };
+            let _ = exit_tx.send(Some(status));
+        });
+        Ok(ProcessHandle {
+            pid,
+            spawned,
+            exited: exit_rx,
+            kill: Some(kill_tx),
+        })
+    }
+}
+
+/// Peak resident memory of a process in kB, from `/proc/PID/status`.
+pub fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn runtime_error(status: StatusCode, error_type: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"errorType": error_type, "errorMessage": message})),
+    )
+        .into_response()
+}
+
+async fn next(State(shared): State<Arc<Shared>>) -> Response {
+    {
+        let mut first = shared.first_next.lock().expect("poisoned");
+        if first.is_none() {
+            *first = Some(Instant::now());
+        }
+    }
+    let pending = loop {
+        if let Some(p) = shared.pending.lock().expect("poisoned").pop_front() {
+            break p;
+        }
+        shared.arrived.notified().await;
+    };
+    shared.in_flight.lock().expect("poisoned").insert(
+        pending.request_id.clone(),
+        InFlight {
+            tx: pending.tx,
+            dispatched: Instant::now(),
+        },
+    );
+    shared.recorder.call(
+        Service::Runtime,
+        "Next",
+        json!({"function": shared.name, "requestId": pending.request_id}),
+        200,
+        None,
+    );
+    let mut headers = HeaderMap::new();
+    let arn = format!(
+        "arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{}:{}",
+        shared.name, shared.version
+    );
+    for (k, v) in [
+        ("lambda-runtime-aws-request-id", pending.request_id.as_str()),
+        ("lambda-runtime-deadline-ms", &pending.deadline_ms.to_string()),
+        ("lambda-runtime-invoked-function-arn", &arn),
+        (
+            "lambda-runtime-trace-id",
+            "Root=1-00000000-000000000000000000000000;Sampled=0",
+        ),
+        ("content-type", "application/json"),
+    ] {
+        headers.insert(k, HeaderValue::from_str(v).expect("header values are ASCII"));
+    }
+    (StatusCode::OK, headers, pending.payload).into_response()
+}
+
+fn finish(
+    shared: &Shared,
+    id: &str,
+    operation: &str,
+    make: impl FnOnce(Duration) -> RuntimeResult,
+    error: Option<String>,
+) -> Response {
+    let entry = shared.in_flight.lock().expect("poisoned").remove(id);
+    let Some(entry) = entry else {
+        shared.recorder.call(
+            Service::Runtime,
+            operation,
+            json!({"function": shared.name, "requestId": id}),
+            400,
+            Some("InvalidRequestID".into()),
+        );
+        return runtime_error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
+    };
+    shared.recorder.call(
+        Service::Runtime,
+        operation,
+        json!({"function": shared.name, "requestId": id}),
+        202,
+        error,
+    );
+    let _ = entry.tx.send(make(entry.dispatched.elapsed()));
+    (StatusCode::ACCEPTED, axum::Json(json!({"status": "OK"}))).into_response()
+}
+
+async fn response(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> Response {
+    finish(
+        &shared,
+        &id,
+        "Response",
+        |duration| RuntimeResult::Response {
+            body: body.to_vec(),
+            duration,
+        },
+        None,
+    )
+}
+
+async fn error(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let error_type = headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| {
+            serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("errorType").and_then(|t| t.as_str()).map(str::to_string))
+        });
+    finish(
+        &shared,
+        &id,
+        "Error",
+        |duration| RuntimeResult::Error {
+            body: body.to_vec(),
+            duration,
+        },
+        error_type,
+    )
+}
+
+async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    shared.recorder.call(
+        Service::Runtime,
+        "InitError",
+        json!({"function": shared.name}),
+        202,
+        Some("Runtime.InitError".into()),
+    );
+    let pending: Vec<Pending> = shared.pending.lock().expect("poisoned").drain(..).collect();
+    for p in pending {
+        let _ = p.tx.send(RuntimeResult::InitError { body: body.to_vec() });
+    }
+    (StatusCode::ACCEPTED, axum::Json(json!({"status": "OK"}))).into_response()
+}
