@@ -3,8 +3,43 @@
 //! Given `{"name": "x"}` (or an HTTP API event with `?name=x`) it returns
 //! `{"statusCode":200,"headers":{"content-type":"application/json"},"body":"{\"message\":\"Hello, x!\",\"version\":\"<function version>\"}"}`;
 //! the name defaults to `world`.
+//!
+//! `HELLO_FAULT` makes a version faulty on purpose: `error` fails the invoke (a
+//! FunctionError), `status500` answers `statusCode` 500, `slow` sleeps for
+//! [`SLOW_SLEEP`], past any typical timeout.
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
+
+/// How long `HELLO_FAULT=slow` sleeps.
+pub const SLOW_SLEEP: Duration = Duration::from_secs(30);
+
+/// A fault chosen by `HELLO_FAULT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Fail the invoke.
+    Error,
+    /// Answer statusCode 500.
+    Status500,
+    /// Sleep past the timeout.
+    Slow,
+}
+
+impl Fault {
+    /// Reads `HELLO_FAULT`; unset or empty means no fault.
+    pub fn parse(value: Option<&str>) -> Result<Option<Fault>, String> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some("error") => Ok(Some(Fault::Error)),
+            Some("status500") => Ok(Some(Fault::Status500)),
+            Some("slow") => Ok(Some(Fault::Slow)),
+            Some(other) => Err(format!(
+                "HELLO_FAULT={other} is not a fault: use error, status500 or slow"
+            )),
+        }
+    }
+}
 
 /// The name to greet: `name` of a direct invoke, or `?name=` of an HTTP API (v1 or v2) event.
 pub fn name_of(event: &Value) -> &str {
@@ -26,9 +61,31 @@ pub fn respond(event: &Value, version: &str) -> Value {
     })
 }
 
+/// The response with statusCode 500 that `HELLO_FAULT=status500` gives.
+pub fn respond_500(version: &str) -> Value {
+    json!({
+        "statusCode": 500,
+        "headers": {"content-type": "application/json"},
+        "body": json!({"message": "Internal Server Error", "version": version}).to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_faults() {
+        assert_eq!(Fault::parse(None), Ok(None));
+        assert_eq!(Fault::parse(Some("error")), Ok(Some(Fault::Error)));
+        assert_eq!(Fault::parse(Some("status500")), Ok(Some(Fault::Status500)));
+        assert_eq!(Fault::parse(Some("slow")), Ok(Some(Fault::Slow)));
+        assert!(
+            Fault::parse(Some("explode"))
+                .unwrap_err()
+                .contains("use error, status500 or slow")
+        );
+    }
 
     #[test]
     fn greets_direct_invokes() {

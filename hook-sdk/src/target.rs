@@ -155,8 +155,8 @@ impl TargetFunction {
             version = %self.target.target_version,
             executed_version = out.executed_version().unwrap_or("?"),
             function_error = out.function_error().unwrap_or("none"),
-            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-            reported_duration_ms = report.as_ref().and_then(|r| r.duration).map(|d| d.as_secs_f64() * 1000.0),
+            elapsed_ms = round2(elapsed.as_secs_f64() * 1000.0),
+            reported_duration_ms = report.as_ref().and_then(|r| r.duration).map(|d| round2(d.as_secs_f64() * 1000.0)),
             "target invoked"
         );
         Ok(Invocation {
@@ -278,6 +278,10 @@ impl ReportLine {
         }
         r
     }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 fn millis(v: &str) -> Option<Duration> {

@@ -1,0 +1,178 @@
+//! `hook-sim`: run a real hook binary against a simulated Lambda deployment.
+//!
+//! ```text
+//! cargo build --release -p hook-examples
+//! cargo run --release -p hook-sim -- hook
+//! cargo run --release -p hook-sim -- hook --target-env HELLO_FAULT=error
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, ProcessConfig, Service, Sim, lambda_appspec};
+
+#[derive(Parser)]
+#[command(name = "hook-sim", version, about = "Local AWS for CodeDeploy lifecycle hooks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs one lifecycle hook, a real Lambda binary, against a simulated deployment of a
+    /// real function binary, and shows every call it makes and the status it reports.
+    #[command(after_help = "Examples:\n  \
+        hook-sim hook\n  \
+        hook-sim hook --target-env HELLO_FAULT=error\n  \
+        hook-sim hook --hook target/release/my-hook --function target/release/my-fn --phase AfterAllowTraffic")]
+    Hook(HookArgs),
+}
+
+#[derive(Parser)]
+struct HookArgs {
+    /// The hook's bootstrap binary.
+    #[arg(long, default_value = "target/release/pre-traffic")]
+    hook: PathBuf,
+    /// The deployed function's bootstrap binary (run for both versions).
+    #[arg(long, default_value = "target/release/hello")]
+    function: PathBuf,
+    /// The lifecycle event to run the hook in.
+    #[arg(long, default_value = "BeforeAllowTraffic", value_parser = ["BeforeAllowTraffic", "AfterAllowTraffic"])]
+    phase: String,
+    /// The hook's function name.
+    #[arg(long, default_value = "CodeDeployHook_pre")]
+    hook_name: String,
+    /// The deployed function's name.
+    #[arg(long, default_value = "hello-fn")]
+    function_name: String,
+    /// Environment of the target version's process, KEY=VALUE (repeatable).
+    #[arg(long, value_parser = key_value)]
+    target_env: Vec<(String, String)>,
+    /// Environment of the hook's process, KEY=VALUE (repeatable).
+    #[arg(long, value_parser = key_value)]
+    hook_env: Vec<(String, String)>,
+    /// The hook's Lambda timeout, in seconds.
+    #[arg(long, default_value_t = 3.0)]
+    timeout: f64,
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("`{s}` is not KEY=VALUE"))?;
+    if k.is_empty() {
+        return Err(format!("`{s}` has an empty key"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+fn check_binary(path: &std::path::Path, what: &str) -> Result<(), String> {
+    if path.is_file() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {} does not exist: build the examples first with `cargo build --release -p hook-examples`, \
+             or pass --{} PATH",
+            path.display(),
+            if what == "hook" { "hook" } else { "function" }
+        ))
+    }
+}
+
+async fn run_hook(args: HookArgs) -> Result<bool, String> {
+    check_binary(&args.hook, "hook")?;
+    check_binary(&args.function, "function")?;
+    if !(args.timeout > 0.0 && args.timeout <= 900.0) {
+        return Err(format!(
+            "--timeout {} is out of range: Lambda allows 1 to 900 seconds",
+            args.timeout
+        ));
+    }
+    let sim = Sim::start().await.map_err(|e| format!("cannot start hook-sim: {e}"))?;
+    let deployment = "d-HOOKSIM001";
+    let spec = lambda_appspec(&args.function_name, "live", "1", "2", &[(&args.phase, &args.hook_name)]);
+    sim.add_deployment(DeploymentSetup::new(deployment, &spec));
+    let mut versions = FunctionSetup::new().alias("live", "1");
+    for version in ["1", "2"] {
+        let mut config = ProcessConfig::new(&args.function_name, &args.function).version(version);
+        if version == "2" {
+            config.env.extend(args.target_env.iter().cloned());
+        }
+        let f = sim.runtime(config).await.map_err(|e| e.to_string())?;
+        versions = versions.version(version, Behavior::Process(f));
+    }
+    sim.add_function(&args.function_name, versions);
+    let mut hook_config =
+        ProcessConfig::new(&args.hook_name, &args.hook).timeout(Duration::from_secs_f64(args.timeout));
+    hook_config.env.extend(args.hook_env.iter().cloned());
+    let hook = sim.runtime(hook_config).await.map_err(|e| e.to_string())?;
+
+    println!("hook-sim      CodeDeploy + Lambda at {}", sim.endpoint_url());
+    println!(
+        "deployment    {deployment}: {} alias live 1 -> 2, {} hook {}",
+        args.function_name, args.phase, args.hook_name
+    );
+    let execution = sim.open_lifecycle_event(deployment, &args.phase);
+    let started = Instant::now();
+    let out = hook
+        .invoke(
+            Sim::lifecycle_event_payload(deployment, &execution)
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    let took = started.elapsed();
+
+    println!("\ncalls made by the hook:");
+    for call in sim.calls().iter().filter(|c| c.service != Service::Runtime) {
+        let what = match call.service {
+            Service::Lambda => format!(
+                "Lambda Invoke {}:{}",
+                call.request["FunctionName"].as_str().unwrap_or("?"),
+                call.request["Qualifier"].as_str().unwrap_or("$LATEST")
+            ),
+            _ => format!("CodeDeploy {}", call.operation),
+        };
+        let status = call.request["status"]
+            .as_str()
+            .map(|s| format!(" {s}"))
+            .unwrap_or_default();
+        let error = call.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+        println!(
+            "  {:>8.1} ms  {what}{status} -> {}{error}",
+            call.at.as_secs_f64() * 1e3,
+            call.status
+        );
+    }
+    println!("\nhook log:");
+    for line in out.log.lines() {
+        println!("  {line}");
+    }
+    let status = sim.lifecycle_event_status(deployment, &execution).unwrap_or_default();
+    let accepted = sim.statuses().len();
+    println!(
+        "\nresult        {status} ({accepted} status report accepted, hook invocation took {:.1} ms)",
+        took.as_secs_f64() * 1e3
+    );
+    if let Some(kind) = &out.function_error {
+        println!("hook error    {kind}: {}", String::from_utf8_lossy(&out.payload));
+    }
+    Ok(status == "Succeeded")
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Hook(args) => run_hook(args).await,
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

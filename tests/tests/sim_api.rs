@@ -1,0 +1,133 @@
+//! hook-sim as the real AWS SDK clients see it: answers and errors parse into the
+//! SDK's modeled types, so the SDK's behaviour against hook-sim is its behaviour against AWS.
+
+use aws_sdk_codedeploy::types::LifecycleEventStatus;
+use aws_sdk_lambda::types::LogType;
+use base64::Engine as _;
+use hook_sim::{Behavior, DeploymentSetup, Fault, FunctionSetup, Sim, lambda_appspec};
+
+async fn clients(sim: &Sim) -> (aws_sdk_codedeploy::Client, aws_sdk_lambda::Client) {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(sim.endpoint_url())
+        .region(aws_config::Region::new(hook_sim::REGION))
+        .credentials_provider(aws_sdk_codedeploy::config::Credentials::for_tests())
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    (
+        aws_sdk_codedeploy::Client::new(&config),
+        aws_sdk_lambda::Client::new(&config),
+    )
+}
+
+#[tokio::test]
+async fn codedeploy_errors_are_modeled() {
+    let sim = Sim::start().await.unwrap();
+    let (cd, _) = clients(&sim).await;
+    sim.add_deployment(DeploymentSetup::new("d-1", &lambda_appspec("f", "live", "1", "2", &[])));
+    let exec = sim.open_lifecycle_event("d-1", "BeforeAllowTraffic");
+
+    let e = cd.get_deployment().deployment_id("d-404").send().await.unwrap_err();
+    assert!(e.into_service_error().is_deployment_does_not_exist_exception());
+
+    let put = |id: &str, exec: &str, status: LifecycleEventStatus| {
+        cd.put_lifecycle_event_hook_execution_status()
+            .deployment_id(id)
+            .lifecycle_event_hook_execution_id(exec)
+            .status(status)
+            .send()
+    };
+    let e = put("d-1", "bogus", LifecycleEventStatus::Succeeded).await.unwrap_err();
+    assert!(
+        e.into_service_error()
+            .is_invalid_lifecycle_event_hook_execution_id_exception()
+    );
+    let e = put("d-1", &exec, LifecycleEventStatus::Pending).await.unwrap_err();
+    assert!(
+        e.into_service_error()
+            .is_invalid_lifecycle_event_hook_execution_status_exception()
+    );
+    let ok = put("d-1", &exec, LifecycleEventStatus::Failed).await.unwrap();
+    assert_eq!(ok.lifecycle_event_hook_execution_id(), Some(exec.as_str()));
+    let e = put("d-1", &exec, LifecycleEventStatus::Succeeded).await.unwrap_err();
+    assert!(e.into_service_error().is_lifecycle_event_already_completed_exception());
+    assert_eq!(sim.lifecycle_event_status("d-1", &exec).as_deref(), Some("Failed"));
+
+    sim.inject("GetDeployment", Fault::Throttle, 1);
+    let e = cd.get_deployment().deployment_id("d-1").send().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_codedeploy::error::ProvideErrorMetadata::code(&e),
+        Some("ThrottlingException")
+    );
+    let info = cd.get_deployment().deployment_id("d-1").send().await.unwrap();
+    let info = info.deployment_info().unwrap();
+    assert_eq!(info.compute_platform().map(|p| p.as_str()), Some("Lambda"));
+    assert!(
+        info.revision()
+            .unwrap()
+            .app_spec_content()
+            .unwrap()
+            .content()
+            .unwrap()
+            .contains("TargetVersion")
+    );
+}
+
+#[tokio::test]
+async fn invoke_resolves_qualifiers_and_tails_logs() {
+    let sim = Sim::start().await.unwrap();
+    let (_, lambda) = clients(&sim).await;
+    sim.add_function(
+        "hello-fn",
+        FunctionSetup::new()
+            .version("1", Behavior::hello("1"))
+            .version(
+                "2",
+                Behavior::FunctionError {
+                    error_type: "Boom".into(),
+                    message: "v2 is broken".into(),
+                },
+            )
+            .alias("live", "1"),
+    );
+
+    let out = lambda
+        .invoke()
+        .function_name("arn:aws:lambda:us-east-1:123456789012:function:hello-fn")
+        .qualifier("live")
+        .log_type(LogType::Tail)
+        .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"name":"x"}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code(), 200);
+    assert_eq!(out.executed_version(), Some("1"));
+    assert_eq!(out.function_error(), None);
+    let payload: serde_json::Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(payload["body"], r#"{"message":"Hello, x!","version":"1"}"#);
+    let log = base64::engine::general_purpose::STANDARD
+        .decode(out.log_result().unwrap())
+        .unwrap();
+    let log = String::from_utf8(log).unwrap();
+    assert!(
+        log.starts_with("START RequestId: ") && log.contains("\nREPORT RequestId: "),
+        "{log}"
+    );
+
+    let out = lambda.invoke().function_name("hello-fn:2").send().await.unwrap();
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    assert_eq!(out.executed_version(), Some("2"));
+
+    let e = lambda
+        .invoke()
+        .function_name("hello-fn")
+        .qualifier("9")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e.into_service_error().is_resource_not_found_exception());
+
+    sim.inject("Invoke", Fault::Throttle, 1);
+    let e = lambda.invoke().function_name("hello-fn").send().await.unwrap_err();
+    assert!(e.into_service_error().is_too_many_requests_exception());
+}
