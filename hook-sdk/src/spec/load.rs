@@ -1,0 +1,440 @@
+//! Reading a spec strictly, with errors that point at the source.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::template::Template;
+use super::{Check, Spec, suggest};
+
+/// A spec that could not be read: where, what, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpecError {
+    /// The file (or `<inline>`).
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<u64>,
+    /// 1-based column, when known.
+    pub column: Option<u64>,
+    /// The key path, like `checks[0].expect.json.$.statusCode`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do, when there is a likely fix.
+    pub hint: Option<String>,
+    /// The source lines around the error, with a caret.
+    pub snippet: Option<String>,
+}
+
+impl std::error::Error for SpecError {}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.column {
+                write!(f, ":{col}")?;
+            }
+        }
+        write!(f, ": ")?;
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some(snippet) = &self.snippet {
+            write!(f, "\n{snippet}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  = hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a spec file.
+pub fn load_file(path: &Path) -> Result<Spec, SpecError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+        file: name.clone(),
+        line: None,
+        column: None,
+        path: String::new(),
+        message: format!("cannot read the spec: {e}"),
+        hint: None,
+        snippet: None,
+    })?;
+    load(&text, &name)
+}
+
+/// Reads a spec from text (YAML, or JSON, which is YAML too). `source` names it in errors.
+pub fn load(text: &str, source: &str) -> Result<Spec, SpecError> {
+    if text.trim().is_empty() {
+        return Err(SpecError {
+            file: source.to_string(),
+            line: None,
+            column: None,
+            path: String::new(),
+            message: "the spec is empty".to_string(),
+            hint: Some("start with `version: 1` and a list of `checks:`".to_string()),
+            snippet: None,
+        });
+    }
+    let mut path = String::new();
+    let parsed: Result<Spec, serde_saphyr::Error> = serde_saphyr::with_deserializer_from_str(text, |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            path = e.path().to_string();
+            e.into_inner()
+        })
+    });
+    let spec = parsed.map_err(|e| {
+        let location = e.location();
+        let line = location.map(|l| l.line()).filter(|l| *l > 0);
+        let column = location.map(|l| l.column()).filter(|c| *c > 0);
+        let message = plain_message(&e);
+        SpecError {
+            file: source.to_string(),
+            line,
+            column,
+            path: if path == "." { String::new() } else { path.clone() },
+            hint: hint_for(&message),
+            message,
+            snippet: line.map(|l| snippet(text, l, column.unwrap_or(1))),
+        }
+    })?;
+    validate(&spec, text, source)?;
+    Ok(spec)
+}
+
+fn plain_message(e: &serde_saphyr::Error) -> String {
+    let opts = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off };
+    let mut m = e.render_with_options(opts);
+    // Drop the location the renderer adds: we show it in our own form.
+    if let Some(rest) = m.strip_prefix("error: ") {
+        m = rest.to_string();
+    }
+    if m.starts_with("line ")
+        && let Some(i) = m.find(": ")
+    {
+        m = m[i + 2..].to_string();
+    }
+    if let Some(i) = m.rfind(" at line ") {
+        m.truncate(i);
+    }
+    m.trim().to_string()
+}
+
+/// "did you mean" for serde's unknown field / variant messages.
+fn hint_for(message: &str) -> Option<String> {
+    let unknown = ["unknown field `", "unknown variant `"]
+        .iter()
+        .find_map(|p| message.split_once(p).map(|(_, rest)| rest))?;
+    let word = unknown.split('`').next()?;
+    let expected = message
+        .split_once("expected one of ")
+        .map(|(_, r)| r)
+        .or_else(|| message.split_once("expected ").map(|(_, r)| r))?;
+    let options: Vec<String> = expected
+        .split([',', ' '])
+        .map(|o| o.trim().trim_matches('`').to_string())
+        .filter(|o| !o.is_empty() && o != "or")
+        .collect();
+    let refs: Vec<&str> = options.iter().map(String::as_str).collect();
+    suggest(word, &refs).map(|s| format!("did you mean `{s}`?"))
+}
+
+fn snippet(text: &str, line: u64, column: u64) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let idx = (line as usize).saturating_sub(1);
+    let width = (line + 1).to_string().len();
+    let mut out = String::new();
+    let first = idx.saturating_sub(2);
+    for (i, l) in lines.iter().enumerate().take(idx + 1).skip(first) {
+        out.push_str(&format!("{:>width$} | {}\n", i + 1, l));
+    }
+    out.push_str(&format!(
+        "{:>width$} | {}^",
+        "",
+        " ".repeat((column as usize).saturating_sub(1))
+    ));
+    out
+}
+
+/// The line of `checks[i]`, found by its name.
+fn check_line(text: &str, check: &Check) -> Option<u64> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start().trim_start_matches("- ").trim_start();
+            (l.starts_with("name:") || l.starts_with("\"name\"")) && l.contains(check.name.as_str())
+        })
+        .map(|i| i as u64 + 1)
+}
+
+/// Rules that span keys of a check.
+fn validate(spec: &Spec, text: &str, source: &str) -> Result<(), SpecError> {
+    if spec.checks.is_empty() {
+        return Err(SpecError {
+            file: source.to_string(),
+            line: None,
+            column: None,
+            path: "checks".to_string(),
+            message: "the spec has no checks".to_string(),
+            hint: Some("a hook that checks nothing would report Succeeded for nothing: add a check".to_string()),
+            snippet: None,
+        });
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, check) in spec.checks.iter().enumerate() {
+        let err = |message: String, hint: Option<&str>| {
+            let line = check_line(text, check);
+            SpecError {
+                file: source.to_string(),
+                line,
+                column: None,
+                path: format!("checks[{i}]"),
+                message: format!("check `{}`: {message}", check.name),
+                hint: hint.map(str::to_string),
+                snippet: line.map(|l| snippet(text, l, 1)),
+            }
+        };
+        if check.name.trim().is_empty() {
+            return Err(err(
+                "the name is empty".into(),
+                Some("name each check: reports and logs refer to it"),
+            ));
+        }
+        if !names.insert(check.name.as_str()) {
+            return Err(err(
+                "another check has the same name".into(),
+                Some("give each check its own name"),
+            ));
+        }
+        match (&check.invoke, &check.http) {
+            (None, None) => {
+                return Err(err(
+                    "it neither invokes nor sends HTTP".into(),
+                    Some("add `invoke:` or `http:`"),
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "it has both `invoke` and `http`".into(),
+                    Some("split it into two checks"),
+                ));
+            }
+            _ => {}
+        }
+        if check.http.is_some() {
+            for (key, present) in [
+                ("function_error", check.expect.function_error.is_some()),
+                ("reported_duration", check.expect.reported_duration.is_some()),
+                ("init_duration", check.expect.init_duration.is_some()),
+                ("max_memory", check.expect.max_memory.is_some()),
+                ("log", check.expect.log.is_some()),
+            ] {
+                if present {
+                    return Err(err(
+                        format!("`expect.{key}` applies to invoke checks only"),
+                        Some("remove it, or make the check an `invoke:`"),
+                    ));
+                }
+            }
+            if check.targets.is_some() {
+                return Err(err("`targets` applies to invoke checks only".into(), None));
+            }
+        }
+        if check.repeat == Some(0) || check.concurrency == Some(0) {
+            return Err(err("`repeat` and `concurrency` are at least 1".into(), None));
+        }
+        if check.repeat.is_none() && (check.concurrency.is_some() || check.thresholds.is_some()) {
+            return Err(err(
+                "`concurrency` and `thresholds` need `repeat`".into(),
+                Some("add `repeat: N` to run the check N times"),
+            ));
+        }
+        if check.repeat.is_some() && check.retry.is_some() {
+            return Err(err(
+                "`retry` and `repeat` don't combine: a repeated check is judged over all its runs".into(),
+                Some("use `thresholds: { success_rate: \">= 0.99\" }` to tolerate a few failures"),
+            ));
+        }
+        if check.repeat.is_some() && !check.capture.is_empty() {
+            return Err(err(
+                "`capture` needs a single run: remove `repeat`, or capture in another check".into(),
+                None,
+            ));
+        }
+        for retry in [check.retry, spec.defaults.retry].into_iter().flatten() {
+            if retry.attempts == 0 {
+                return Err(err(
+                    "`retry.attempts` is at least 1 (the first try counts)".into(),
+                    None,
+                ));
+            }
+        }
+        for name in check.capture.keys() {
+            if name.is_empty()
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                || name.contains('.')
+            {
+                return Err(err(
+                    format!("capture name `{name}` is not a plain name"),
+                    Some("use letters, digits, `_` or `-`: it is used as {{name}}"),
+                ));
+            }
+        }
+        // Every template in the check must parse.
+        let mut strings = Vec::new();
+        if let Some(invoke) = &check.invoke {
+            collect_strings(&invoke.payload, &mut strings);
+            strings.extend(invoke.qualifier.clone());
+        }
+        if let Some(http) = &check.http {
+            strings.push(http.url.clone());
+            strings.push(http.method.clone());
+            strings.extend(http.headers.values().cloned());
+            if let Some(b) = &http.body {
+                collect_strings(b, &mut strings);
+            }
+        }
+        for s in strings {
+            Template::parse(&s).map_err(|e| err(e.to_string(), Some("variables are ${env:NAME}, {{name}}, {{deployment.id}}, {{target.function}}, {{target.version}}, {{target.alias}}")))?;
+        }
+    }
+    Ok(())
+}
+
+fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|v| collect_strings(v, out)),
+        serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| {
+            out.push(k.clone());
+            collect_strings(v, out)
+        }),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"version: 1
+defaults: { timeout: 5s, retry: { attempts: 3, backoff: 200ms } }
+checks:
+  - name: greets the canary
+    phase: before
+    invoke:
+      payload: { name: canary }
+    expect:
+      function_error: none
+      json:
+        $.statusCode: 200
+        $.body.message: { matches: "^Hello, canary" }
+      duration: { under: 800ms }
+  - name: health through the API
+    http: { method: GET, url: "${env:API_URL}/health" }
+    expect: { status: 200, json: { $.status: ok } }
+  - name: steady under load
+    invoke: { payload: {} }
+    repeat: 200
+    concurrency: 20
+    thresholds: { success_rate: ">= 0.99", p95: "< 300ms" }
+"#;
+
+    fn error(text: &str) -> SpecError {
+        load(text, "smoke.yaml").unwrap_err()
+    }
+
+    #[test]
+    fn reads_the_design_example() {
+        let spec = load(GOOD, "smoke.yaml").unwrap();
+        assert_eq!(spec.checks.len(), 3);
+        assert_eq!(spec.checks[0].expect.json.len(), 2);
+        assert_eq!(spec.checks[2].repeat, Some(200));
+        assert_eq!(spec.defaults.retry.unwrap().attempts, 3);
+    }
+
+    #[test]
+    fn reads_json_specs() {
+        let spec = load(
+            r#"{"version": 1, "checks": [{"name": "a", "invoke": {"payload": {"name": "x"}}, "expect": {"json": {"$.statusCode": 200}}}]}"#,
+            "smoke.json",
+        )
+        .unwrap();
+        assert_eq!(spec.checks[0].name, "a");
+    }
+
+    #[test]
+    fn unknown_key_is_located_with_a_hint() {
+        let e = error("version: 1\nchecks:\n  - name: a\n    invoke: {}\n    expct: {}\n");
+        assert_eq!((e.line, e.column), (Some(5), Some(5)));
+        assert_eq!(e.path, "checks[0].expct");
+        assert!(e.message.starts_with("unknown field `expct`"), "{}", e.message);
+        assert_eq!(e.hint.as_deref(), Some("did you mean `expect`?"));
+        let text = e.to_string();
+        assert!(
+            text.starts_with("smoke.yaml:5:5: checks[0].expct: unknown field `expct`"),
+            "{text}"
+        );
+        assert!(text.contains("5 |     expct: {}\n  |     ^"), "{text}");
+    }
+
+    #[test]
+    fn bad_operator_regex_path_and_duration_are_located() {
+        let e = error(
+            "version: 1\nchecks:\n  - name: a\n    invoke: {}\n    expect:\n      json:\n        $.x: { match: \"^a\" }\n",
+        );
+        assert_eq!(e.line, Some(7));
+        assert_eq!(e.path, "checks[0].expect.json.$.x");
+        assert!(e.message.contains("did you mean `matches`?"), "{}", e.message);
+
+        let e = error(
+            "version: 1\nchecks:\n  - name: a\n    invoke: {}\n    expect:\n      json:\n        $.x: { matches: \"(\" }\n",
+        );
+        assert!(e.message.starts_with("bad regular expression"), "{}", e.message);
+
+        let e =
+            error("version: 1\nchecks:\n  - name: a\n    invoke: {}\n    expect:\n      json:\n        body.x: 1\n");
+        assert!(
+            e.message.contains("bad JSONPath `body.x`") && e.message.contains("starts with `$`"),
+            "{}",
+            e.message
+        );
+
+        let e = error("version: 1\ndefaults: { timeout: 5 }\nchecks:\n  - name: a\n    invoke: {}\n");
+        assert_eq!(e.path, "defaults.timeout");
+        assert!(e.message.contains("`5` has no unit: write 5ms or 5s"), "{}", e.message);
+    }
+
+    #[test]
+    fn wrong_types_and_phases() {
+        let e = error("version: 1\nchecks:\n  - name: a\n    invoke: {}\n    repeat: many\n");
+        assert_eq!(e.path, "checks[0].repeat");
+        let e = error("version: 1\nchecks:\n  - name: a\n    phase: bfore\n    invoke: {}\n");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `before`?"), "{e}");
+        let e = error("version: 2\nchecks: []\n");
+        assert!(e.message.contains("spec version 2 is not supported"), "{e}");
+    }
+
+    #[test]
+    fn cross_key_rules() {
+        let e = error("version: 1\nchecks:\n  - name: a\n    expect: {}\n");
+        assert!(e.message.contains("neither invokes nor sends HTTP"), "{e}");
+        assert_eq!(e.line, Some(3));
+        let e = error("version: 1\nchecks:\n  - name: a\n    invoke: {}\n    thresholds: { p95: \"< 1s\" }\n");
+        assert!(e.message.contains("need `repeat`"), "{e}");
+        let e = error(
+            "version: 1\nchecks:\n  - name: a\n    http: { url: \"http://x\" }\n    expect: { function_error: none }\n",
+        );
+        assert!(e.message.contains("invoke checks only"), "{e}");
+        let e = error("version: 1\nchecks:\n  - name: a\n    invoke: {}\n  - name: a\n    invoke: {}\n");
+        assert!(e.message.contains("same name"), "{e}");
+        let e = error("version: 1\nchecks: []\n");
+        assert!(e.message.contains("no checks"), "{e}");
+        let e = error("version: 1\nchecks:\n  - name: a\n    http: { url: \"${env:API_URL/health\" }\n");
+        assert!(e.message.contains("unclosed"), "{e}");
+    }
+}

@@ -1,0 +1,421 @@
+//! The declarative check spec: what a healthy version looks like, in YAML or JSON.
+//!
+//! ```yaml
+//! version: 1
+//! defaults: { timeout: 5s, retry: { attempts: 3, backoff: 200ms } }
+//! checks:
+//!   - name: greets the canary
+//!     phase: before
+//!     invoke: { payload: { name: canary } }
+//!     expect:
+//!       function_error: none
+//!       json:
+//!         $.statusCode: 200
+//!         $.body.message: { matches: "^Hello, canary" }
+//! ```
+//!
+//! This module is pure: it knows nothing of how checks run. [`load`] reads a spec strictly
+//! and points at the source of any error; [`schema`] gives the JSON Schema for editors.
+
+mod duration;
+mod load;
+mod predicate;
+mod template;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use duration::{Dur, duration_text, fmt_duration};
+pub use load::{SpecError, load, load_file};
+pub use predicate::{Cmp, DurationPredicate, OPERATORS, Op, Pattern, Predicate, RateBound, TYPES};
+pub use template::{Template, TemplateError, Vars};
+
+/// A spec file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "hook-sdk check spec",
+    description = "Smoke checks for a CodeDeploy lifecycle hook"
+)]
+pub struct Spec {
+    /// The spec format version: 1.
+    pub version: SpecVersion,
+    /// Defaults for every check.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// Stop at the first failed check; the rest are reported as not run.
+    #[serde(default)]
+    pub fail_fast: bool,
+    /// Variables for `{{name}}` in the checks.
+    #[serde(default)]
+    pub vars: IndexMap<String, String>,
+    /// The checks, run in order.
+    pub checks: Vec<Check>,
+}
+
+/// The spec format version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(description = "Always 1")]
+pub struct SpecVersion(#[schemars(range(min = 1, max = 1))] pub u32);
+
+impl<'de> Deserialize<'de> for SpecVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = u32::deserialize(d)?;
+        if v == 1 {
+            Ok(SpecVersion(v))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "spec version {v} is not supported: this hook-sdk reads version 1"
+            )))
+        }
+    }
+}
+
+/// Defaults for every check.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Time one attempt may take (default 10s).
+    pub timeout: Option<Dur>,
+    /// Retry failed checks.
+    pub retry: Option<Retry>,
+}
+
+/// Retry until the check passes.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Attempts in all, the first included (at least 1).
+    #[schemars(range(min = 1))]
+    pub attempts: u32,
+    /// Pause between attempts.
+    #[serde(default)]
+    pub backoff: Dur,
+}
+
+/// The phases a check runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PhaseFilter {
+    /// BeforeAllowTraffic only.
+    Before,
+    /// AfterAllowTraffic only.
+    After,
+    /// Both (the default).
+    #[default]
+    Both,
+}
+
+/// One check.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// What the check is called in reports.
+    pub name: String,
+    /// The phases it runs in.
+    #[serde(default)]
+    pub phase: PhaseFilter,
+    /// Invoke the target version (or its alias) of each target.
+    pub invoke: Option<InvokeSpec>,
+    /// Send an HTTP request.
+    pub http: Option<HttpSpec>,
+    /// For invoke checks: the targets to test, by AppSpec logical id or function name (default: all).
+    pub targets: Option<Vec<String>>,
+    /// What the answer must satisfy.
+    #[serde(default)]
+    pub expect: Expect,
+    /// Values taken from the answer for later checks, as `{{name}}`: a JSONPath, or `{ header: NAME }`.
+    #[serde(default)]
+    pub capture: IndexMap<String, Capture>,
+    /// Time one attempt may take.
+    pub timeout: Option<Dur>,
+    /// Retry until it passes.
+    pub retry: Option<Retry>,
+    /// Run it this many times and judge all runs (with `thresholds`, or all must pass).
+    #[schemars(range(min = 1))]
+    pub repeat: Option<u32>,
+    /// How many of the repeated runs are in flight at once (default 1).
+    #[schemars(range(min = 1))]
+    pub concurrency: Option<u32>,
+    /// Bounds over all runs of a repeated check.
+    pub thresholds: Option<Thresholds>,
+}
+
+/// Where an invoke goes.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvokeSpec {
+    /// The event sent (default `{}`); strings may use variables.
+    #[serde(default = "empty_object")]
+    #[schemars(default = "empty_object")]
+    pub payload: Value,
+    /// `target` (the version under test, default), `alias` (the deployment's alias),
+    /// `current` (the version traffic moves away from), or a literal version or alias.
+    pub qualifier: Option<String>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// An HTTP request.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSpec {
+    /// The method (default GET).
+    #[serde(default = "get")]
+    #[schemars(default = "get")]
+    pub method: String,
+    /// The URL; may use variables, like `${env:API_URL}/health`.
+    pub url: String,
+    /// Request headers.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// The body: a string is sent as it is, anything else as JSON.
+    pub body: Option<Value>,
+}
+
+fn get() -> String {
+    "GET".to_string()
+}
+
+/// The expected function error of an invoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum FunctionErrorExpect {
+    /// The invoke succeeded.
+    #[serde(rename = "none")]
+    None,
+    /// The invoke failed, either way.
+    #[serde(rename = "any")]
+    Any,
+    /// The invoke failed with an unhandled error.
+    Unhandled,
+    /// The invoke failed with a handled error.
+    Handled,
+}
+
+/// Expectations on an answer. Each key is a query; all must hold.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The function error of an invoke: none (default for invokes), any, Unhandled, Handled.
+    pub function_error: Option<FunctionErrorExpect>,
+    /// The status: HTTP status, or for an invoke the payload's `statusCode`.
+    pub status: Option<Predicate>,
+    /// JSONPath (RFC 9535) queries into the JSON answer. A `body` holding a JSON string
+    /// (API Gateway style) is decoded, so `$.body.message` works.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, Predicate>")]
+    pub json: IndexMap<JsonPathKey, Predicate>,
+    /// Response headers, by name (case-insensitive); for an invoke, the payload's `headers`.
+    #[serde(default)]
+    pub header: IndexMap<String, Predicate>,
+    /// The body as text.
+    pub body: Option<Predicate>,
+    /// Wall time of the call as the hook saw it.
+    pub duration: Option<DurationPredicate>,
+    /// `Duration` of the invoke's REPORT line.
+    pub reported_duration: Option<DurationPredicate>,
+    /// `Init Duration` of the invoke's REPORT line (absent when warm).
+    pub init_duration: Option<DurationPredicate>,
+    /// `Max Memory Used` of the invoke's REPORT line, in MB.
+    pub max_memory: Option<Predicate>,
+    /// The invoke's log tail.
+    pub log: Option<Predicate>,
+}
+
+/// A JSONPath, checked when the spec is read.
+#[derive(Debug, Clone)]
+pub struct JsonPathKey {
+    /// The source text.
+    pub source: String,
+    /// The parsed path.
+    pub path: serde_json_path::JsonPath,
+}
+
+impl PartialEq for JsonPathKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+impl Eq for JsonPathKey {}
+impl std::hash::Hash for JsonPathKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.source.hash(state)
+    }
+}
+
+impl JsonPathKey {
+    /// Parses a JSONPath.
+    pub fn parse(source: &str) -> Result<Self, String> {
+        serde_json_path::JsonPath::parse(source)
+            .map(|path| JsonPathKey {
+                source: source.to_string(),
+                path,
+            })
+            .map_err(|e| {
+                let hint = if source.starts_with('$') {
+                    ""
+                } else {
+                    " (a JSONPath starts with `$`, like $.body.message)"
+                };
+                format!("bad JSONPath `{source}`: {e}{hint}")
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonPathKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        JsonPathKey::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A value to capture.
+#[derive(Debug, Clone)]
+pub enum Capture {
+    /// A JSONPath into the JSON answer (the first match).
+    Json(JsonPathKey),
+    /// A response header.
+    Header(String),
+}
+
+impl<'de> Deserialize<'de> for Capture {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match Value::deserialize(d)? {
+            Value::String(s) => JsonPathKey::parse(&s).map(Capture::Json).map_err(D::Error::custom),
+            Value::Object(m) if m.len() == 1 => {
+                let (k, v) = m.into_iter().next().expect("one entry");
+                let v = v
+                    .as_str()
+                    .ok_or_else(|| D::Error::custom(format!("`{k}` takes a string")))?
+                    .to_string();
+                match k.as_str() {
+                    "json" => JsonPathKey::parse(&v).map(Capture::Json).map_err(D::Error::custom),
+                    "header" => Ok(Capture::Header(v)),
+                    other => Err(D::Error::custom(format!(
+                        "unknown capture `{other}`{}: use a JSONPath, {{ json: PATH }} or {{ header: NAME }}",
+                        suggest(other, &["json", "header"])
+                            .map(|s| format!(" (did you mean `{s}`?)"))
+                            .unwrap_or_default()
+                    ))),
+                }
+            }
+            other => Err(D::Error::custom(format!(
+                "{other} is no capture: use a JSONPath, {{ json: PATH }} or {{ header: NAME }}"
+            ))),
+        }
+    }
+}
+
+impl JsonSchema for Capture {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Capture".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A JSONPath into the answer, or { json: PATH } or { header: NAME }",
+            "anyOf": [
+                {"type": "string"},
+                {"type": "object", "additionalProperties": false, "minProperties": 1, "maxProperties": 1,
+                 "properties": {"json": {"type": "string"}, "header": {"type": "string"}}}
+            ]
+        })
+    }
+}
+
+/// Bounds over all runs of a repeated check.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// Share of runs that passed their expectations, e.g. ">= 0.99".
+    pub success_rate: Option<RateBound>,
+    /// Median duration.
+    pub p50: Option<DurationPredicate>,
+    /// 90th percentile.
+    pub p90: Option<DurationPredicate>,
+    /// 95th percentile.
+    pub p95: Option<DurationPredicate>,
+    /// 99th percentile.
+    pub p99: Option<DurationPredicate>,
+    /// Slowest run.
+    pub max: Option<DurationPredicate>,
+}
+
+impl Check {
+    /// Whether this check runs in `phase`.
+    pub fn runs_in(&self, phase: crate::event::Phase) -> bool {
+        use crate::event::Phase;
+        matches!(
+            (self.phase, phase),
+            (PhaseFilter::Both, _)
+                | (PhaseFilter::Before, Phase::BeforeAllowTraffic)
+                | (PhaseFilter::After, Phase::AfterAllowTraffic)
+        )
+    }
+}
+
+/// The JSON Schema of the spec format, for editors (`# yaml-language-server: $schema=...`).
+pub fn schema() -> Value {
+    let schema = schemars::schema_for!(Spec);
+    serde_json::to_value(schema).expect("schemas serialize")
+}
+
+/// The closest of `options` to `word`, when it is close enough to be a likely typo.
+pub fn suggest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
+    options
+        .iter()
+        .map(|o| (levenshtein(&word.to_ascii_lowercase(), &o.to_ascii_lowercase()), *o))
+        .filter(|(d, o)| *d <= 2.max(o.len() / 3) && *d < o.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, o)| o)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_words_only() {
+        assert_eq!(suggest("matchs", OPERATORS), Some("matches"));
+        assert_eq!(suggest("expct", &["name", "expect"]), Some("expect"));
+        assert_eq!(suggest("zzzzzz", OPERATORS), None);
+    }
+
+    #[test]
+    fn schema_names_every_check_key() {
+        let s = schema();
+        let check = &s["$defs"]["Check"]["properties"];
+        for key in [
+            "name",
+            "phase",
+            "invoke",
+            "http",
+            "expect",
+            "capture",
+            "repeat",
+            "concurrency",
+            "thresholds",
+        ] {
+            assert!(check.get(key).is_some(), "schema lacks {key}: {check}");
+        }
+    }
+}

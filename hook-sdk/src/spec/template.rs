@@ -1,0 +1,232 @@
+//! Variables in spec strings: `${env:NAME}`, `{{name}}`, `{{deployment.id}}`,
+//! `{{target.function}}`, `{{target.version}}`, `{{target.alias}}`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+/// A variable that could not be read or filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    /// `${` or `{{` without its end.
+    Unclosed(String),
+    /// `${...}` other than `${env:NAME}`.
+    BadEnv(String),
+    /// The environment variable is not set.
+    EnvNotSet(String),
+    /// No variable of that name (yet).
+    Unknown {
+        /// The name.
+        name: String,
+        /// The names known at that point.
+        known: Vec<String>,
+    },
+}
+
+impl std::error::Error for TemplateError {}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TemplateError::Unclosed(s) => write!(f, "unclosed variable in `{s}`"),
+            TemplateError::BadEnv(s) => write!(f, "`${{{s}}}` is no variable: write ${{env:NAME}}"),
+            TemplateError::EnvNotSet(n) => write!(f, "environment variable {n} is not set (used as ${{env:{n}}})"),
+            TemplateError::Unknown { name, known } => {
+                write!(f, "unknown variable {{{{{name}}}}}")?;
+                if known.is_empty() {
+                    write!(f, ": none is defined here")
+                } else {
+                    write!(f, ": known here are {}", known.join(", "))
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Lit(String),
+    Env(String),
+    Var(String),
+}
+
+/// A parsed string with variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+impl Template {
+    /// Parses `text`.
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix("${") {
+                let end = after
+                    .find('}')
+                    .ok_or_else(|| TemplateError::Unclosed(text.to_string()))?;
+                let inner = after[..end].trim();
+                let name = inner
+                    .strip_prefix("env:")
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(|| TemplateError::BadEnv(inner.to_string()))?;
+                parts.push(Part::Lit(std::mem::take(&mut lit)));
+                parts.push(Part::Env(name.to_string()));
+                rest = &after[end + 1..];
+            } else if let Some(after) = rest.strip_prefix("{{") {
+                let end = after
+                    .find("}}")
+                    .ok_or_else(|| TemplateError::Unclosed(text.to_string()))?;
+                parts.push(Part::Lit(std::mem::take(&mut lit)));
+                parts.push(Part::Var(after[..end].trim().to_string()));
+                rest = &after[end + 2..];
+            } else {
+                let c = rest.chars().next().expect("not empty");
+                lit.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        parts.push(Part::Lit(lit));
+        parts.retain(|p| !matches!(p, Part::Lit(s) if s.is_empty()));
+        Ok(Template { parts })
+    }
+
+    /// Whether the text has no variables.
+    pub fn is_plain(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Lit(_)))
+    }
+
+    /// Fills in the variables.
+    pub fn render(&self, vars: &Vars) -> Result<String, TemplateError> {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Lit(s) => out.push_str(s),
+                Part::Env(n) => out.push_str(&(vars.env)(n).ok_or_else(|| TemplateError::EnvNotSet(n.clone()))?),
+                Part::Var(n) => out.push_str(vars.values.get(n).ok_or_else(|| TemplateError::Unknown {
+                    name: n.clone(),
+                    known: vars.values.keys().cloned().collect(),
+                })?),
+            }
+        }
+        Ok(out)
+    }
+}
+
+type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The values variables take: named values, and the environment.
+#[derive(Clone)]
+pub struct Vars {
+    values: BTreeMap<String, String>,
+    env: EnvLookup,
+}
+
+impl fmt::Debug for Vars {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vars")
+            .field("values", &self.values)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Vars {
+    fn default() -> Self {
+        Vars::with_env(Arc::new(|name| std::env::var(name).ok()))
+    }
+}
+
+impl Vars {
+    /// Variables reading the environment through `env`.
+    pub fn with_env(env: EnvLookup) -> Self {
+        Vars {
+            values: BTreeMap::new(),
+            env,
+        }
+    }
+
+    /// Sets a named value.
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.values.insert(name.into(), value.into());
+    }
+
+    /// A named value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// Fills in a string.
+    pub fn render(&self, text: &str) -> Result<String, TemplateError> {
+        Template::parse(text)?.render(self)
+    }
+
+    /// Fills in every string (and key) of a JSON value.
+    pub fn render_json(&self, v: &Value) -> Result<Value, TemplateError> {
+        Ok(match v {
+            Value::String(s) => Value::String(self.render(s)?),
+            Value::Array(a) => Value::Array(a.iter().map(|v| self.render_json(v)).collect::<Result<_, _>>()?),
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| Ok((self.render(k)?, self.render_json(v)?)))
+                    .collect::<Result<_, TemplateError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars() -> Vars {
+        let mut v = Vars::with_env(Arc::new(|n| {
+            (n == "API_URL").then(|| "https://api.example".to_string())
+        }));
+        v.set("target.version", "7");
+        v.set("token", "abc");
+        v
+    }
+
+    #[test]
+    fn fills_env_and_named_values() {
+        let v = vars();
+        assert_eq!(
+            v.render("${env:API_URL}/health?v={{target.version}}").unwrap(),
+            "https://api.example/health?v=7"
+        );
+        assert_eq!(v.render("{{ token }}").unwrap(), "abc");
+        assert_eq!(
+            v.render_json(&json!({"t": ["{{token}}", 1]})).unwrap(),
+            json!({"t": ["abc", 1]})
+        );
+        assert!(Template::parse("plain").unwrap().is_plain());
+    }
+
+    #[test]
+    fn explains_what_is_missing() {
+        let v = vars();
+        assert_eq!(
+            v.render("${env:NOPE}").unwrap_err().to_string(),
+            "environment variable NOPE is not set (used as ${env:NOPE})"
+        );
+        assert_eq!(
+            v.render("{{missing}}").unwrap_err().to_string(),
+            "unknown variable {{missing}}: known here are target.version, token"
+        );
+        assert!(Template::parse("${env:X").unwrap_err().to_string().contains("unclosed"));
+        assert!(Template::parse("{{x").unwrap_err().to_string().contains("unclosed"));
+        assert!(
+            Template::parse("${HOME}")
+                .unwrap_err()
+                .to_string()
+                .contains("write ${env:NAME}")
+        );
+    }
+}
