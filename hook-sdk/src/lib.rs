@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod appspec;
+pub mod assert;
 pub mod budget;
 pub mod check;
 pub mod deployment;

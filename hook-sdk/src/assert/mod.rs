@@ -1,0 +1,502 @@
+//! Assertions: queries into an answer, judged by predicates. Pure: no I/O, no clock.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::spec::{DurationPredicate, Expect, FunctionErrorExpect, Op, Predicate, Vars, duration_text};
+
+/// What one call answered, as the assertions see it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observation {
+    /// Whether this is an invoke (else HTTP).
+    pub invoke: bool,
+    /// HTTP status, or an invoke payload's `statusCode`.
+    pub status: Option<i64>,
+    /// The invoke's function error.
+    pub function_error: Option<String>,
+    /// HTTP headers, or an invoke payload's `headers`.
+    pub headers: Vec<(String, String)>,
+    /// The body (HTTP) or payload (invoke) as text.
+    pub body: String,
+    /// The body as JSON, with an API Gateway `body` string decoded.
+    pub json: Option<Value>,
+    /// Wall time of the call.
+    pub duration: Duration,
+    /// REPORT `Duration`.
+    pub reported_duration: Option<Duration>,
+    /// REPORT `Init Duration`.
+    pub init_duration: Option<Duration>,
+    /// REPORT `Max Memory Used`, MB.
+    pub max_memory_mb: Option<u64>,
+    /// The log tail.
+    pub log: Option<String>,
+}
+
+impl Observation {
+    /// An invoke answer: its payload is read as JSON, `statusCode` as the status, `headers`
+    /// as headers, and a `body` holding a JSON string is decoded.
+    pub fn from_invoke(payload: &[u8], function_error: Option<String>, duration: Duration) -> Observation {
+        let body = String::from_utf8_lossy(payload).into_owned();
+        let json = serde_json::from_slice::<Value>(payload).ok().map(decode_body);
+        let status = json.as_ref().and_then(|j| j.get("statusCode")).and_then(Value::as_i64);
+        let headers = json
+            .as_ref()
+            .and_then(|j| j.get("headers"))
+            .and_then(Value::as_object)
+            .map(|h| {
+                h.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Observation {
+            invoke: true,
+            status,
+            function_error,
+            headers,
+            body,
+            json,
+            duration,
+            ..Default::default()
+        }
+    }
+
+    /// An HTTP answer.
+    pub fn from_http(status: u16, headers: Vec<(String, String)>, body: &[u8], duration: Duration) -> Observation {
+        Observation {
+            invoke: false,
+            status: Some(i64::from(status)),
+            headers,
+            body: String::from_utf8_lossy(body).into_owned(),
+            json: serde_json::from_slice(body).ok(),
+            duration,
+            ..Default::default()
+        }
+    }
+
+    /// A header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Decodes an API Gateway style `body` that holds JSON text.
+pub fn decode_body(mut v: Value) -> Value {
+    if let Some(obj) = v.as_object_mut()
+        && let Some(Value::String(text)) = obj.get("body")
+        && let Ok(parsed @ (Value::Object(_) | Value::Array(_))) = serde_json::from_str::<Value>(text)
+    {
+        obj.insert("body".to_string(), parsed);
+    }
+    v
+}
+
+/// The verdict on one assertion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AssertionResult {
+    /// The query, like `json $.statusCode` or `duration`.
+    pub query: String,
+    /// The predicate, like `== 200`.
+    pub expected: String,
+    /// What was found.
+    pub actual: String,
+    /// Whether it held.
+    pub passed: bool,
+}
+
+/// Judges every expectation against an observation, in the order of the spec's keys.
+pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars) -> Vec<AssertionResult> {
+    let mut out = Vec::new();
+    if obs.invoke {
+        let wanted = expect.function_error.unwrap_or(FunctionErrorExpect::None);
+        let actual = obs.function_error.as_deref();
+        let passed = match wanted {
+            FunctionErrorExpect::None => actual.is_none(),
+            FunctionErrorExpect::Any => actual.is_some(),
+            FunctionErrorExpect::Unhandled => actual == Some("Unhandled"),
+            FunctionErrorExpect::Handled => actual == Some("Handled"),
+        };
+        let expected = match wanted {
+            FunctionErrorExpect::None => "none".to_string(),
+            FunctionErrorExpect::Any => "any".to_string(),
+            FunctionErrorExpect::Unhandled => "Unhandled".to_string(),
+            FunctionErrorExpect::Handled => "Handled".to_string(),
+        };
+        let actual = match actual {
+            None => "none".to_string(),
+            Some(kind) => format!("{kind}: {}", clip(&obs.body)),
+        };
+        out.push(AssertionResult {
+            query: "function_error".into(),
+            expected,
+            actual,
+            passed,
+        });
+    }
+    if let Some(p) = &expect.status {
+        out.push(judge("status", p, obs.status.map(Value::from).as_ref(), vars));
+    }
+    for (path, p) in &expect.json {
+        let query = format!("json {}", path.source);
+        match &obs.json {
+            None => out.push(AssertionResult {
+                query,
+                expected: p.to_string(),
+                actual: format!("the answer is not JSON: {}", clip(&obs.body)),
+                passed: false,
+            }),
+            Some(json) => {
+                let found = path.path.query(json).all();
+                let actual = match found.as_slice() {
+                    [] => None,
+                    [one] => Some((*one).clone()),
+                    many => Some(Value::Array(many.iter().map(|v| (*v).clone()).collect())),
+                };
+                out.push(judge(&query, p, actual.as_ref(), vars));
+            }
+        }
+    }
+    for (name, p) in &expect.header {
+        let actual = obs.header(name).map(|v| Value::String(v.to_string()));
+        out.push(judge(&format!("header {name}"), p, actual.as_ref(), vars));
+    }
+    if let Some(p) = &expect.body {
+        out.push(judge("body", p, Some(&Value::String(obs.body.clone())), vars));
+    }
+    if let Some(p) = &expect.duration {
+        out.push(judge_duration("duration", p, Some(obs.duration)));
+    }
+    if let Some(p) = &expect.reported_duration {
+        out.push(judge_duration("reported_duration", p, obs.reported_duration));
+    }
+    if let Some(p) = &expect.init_duration {
+        out.push(judge_duration("init_duration", p, obs.init_duration));
+    }
+    if let Some(p) = &expect.max_memory {
+        out.push(judge(
+            "max_memory",
+            p,
+            obs.max_memory_mb.map(Value::from).as_ref(),
+            vars,
+        ));
+    }
+    if let Some(p) = &expect.log {
+        out.push(judge("log", p, obs.log.clone().map(Value::String).as_ref(), vars));
+    }
+    out
+}
+
+fn judge(query: &str, p: &Predicate, actual: Option<&Value>, vars: &Vars) -> AssertionResult {
+    let (passed, expected) = match holds(p, actual, vars) {
+        Ok(passed) => (passed, render_expected(p, vars)),
+        Err(e) => (false, format!("{p} ({e})")),
+    };
+    AssertionResult {
+        query: query.to_string(),
+        expected,
+        actual: actual.map_or_else(|| "nothing".to_string(), |v| clip(&v.to_string())),
+        passed,
+    }
+}
+
+fn judge_duration(query: &str, p: &DurationPredicate, actual: Option<Duration>) -> AssertionResult {
+    AssertionResult {
+        query: query.to_string(),
+        expected: p.to_string(),
+        actual: actual.map_or_else(|| "nothing".to_string(), duration_text),
+        passed: actual.is_some_and(|d| p.holds(d)),
+    }
+}
+
+fn render_expected(p: &Predicate, vars: &Vars) -> String {
+    let ops: Vec<Op> = p
+        .ops
+        .iter()
+        .map(|op| render_op(op, vars).unwrap_or_else(|_| op.clone()))
+        .collect();
+    Predicate { ops }.to_string()
+}
+
+fn clip(s: &str) -> String {
+    const MAX: usize = 300;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        format!("{}… ({} bytes)", s.chars().take(MAX).collect::<String>(), s.len())
+    }
+}
+
+fn render_op(op: &Op, vars: &Vars) -> Result<Op, String> {
+    let r = |v: &Value| vars.render_json(v).map_err(|e| e.to_string());
+    let rs = |s: &String| vars.render(s).map_err(|e| e.to_string());
+    Ok(match op {
+        Op::Eq(v) => Op::Eq(r(v)?),
+        Op::Ne(v) => Op::Ne(r(v)?),
+        Op::Contains(v) => Op::Contains(r(v)?),
+        Op::StartsWith(s) => Op::StartsWith(rs(s)?),
+        Op::EndsWith(s) => Op::EndsWith(rs(s)?),
+        Op::In(items) => Op::In(items.iter().map(r).collect::<Result<_, _>>()?),
+        other => other.clone(),
+    })
+}
+
+/// Whether `actual` (None: nothing found) satisfies `p`; `Err` when the expected values'
+/// variables cannot be filled in.
+pub fn holds(p: &Predicate, actual: Option<&Value>, vars: &Vars) -> Result<bool, String> {
+    for op in &p.ops {
+        let op = render_op(op, vars)?;
+        if !op_holds(&op, actual, vars)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn op_holds(op: &Op, actual: Option<&Value>, vars: &Vars) -> Result<bool, String> {
+    if let Op::Exists(want) = op {
+        return Ok(actual.is_some() == *want);
+    }
+    if let Op::Not(inner) = op {
+        return holds(inner, actual, vars).map(|b| !b);
+    }
+    let Some(a) = actual else { return Ok(false) };
+    Ok(match op {
+        Op::Eq(e) => equal(a, e),
+        Op::Ne(e) => !equal(a, e),
+        Op::Lt(e) => order(a, e).is_some_and(|o| o.is_lt()),
+        Op::Le(e) => order(a, e).is_some_and(|o| o.is_le()),
+        Op::Gt(e) => order(a, e).is_some_and(|o| o.is_gt()),
+        Op::Ge(e) => order(a, e).is_some_and(|o| o.is_ge()),
+        Op::Contains(e) => match a {
+            Value::String(s) => e.as_str().is_some_and(|e| s.contains(e)),
+            Value::Array(items) => items.iter().any(|i| equal(i, e)),
+            Value::Object(m) => e.as_str().is_some_and(|k| m.contains_key(k)),
+            _ => false,
+        },
+        Op::StartsWith(e) => a.as_str().is_some_and(|s| s.starts_with(e.as_str())),
+        Op::EndsWith(e) => a.as_str().is_some_and(|s| s.ends_with(e.as_str())),
+        Op::Matches(re) => a.as_str().is_some_and(|s| re.0.is_match(s)),
+        Op::Type(t) => match t.as_str() {
+            "string" => a.is_string(),
+            "number" => a.is_number(),
+            "integer" => a.as_i64().is_some() || a.as_u64().is_some() || a.as_f64().is_some_and(|f| f.fract() == 0.0),
+            "boolean" => a.is_boolean(),
+            "array" => a.is_array(),
+            "object" => a.is_object(),
+            "null" => a.is_null(),
+            _ => false,
+        },
+        Op::Count(inner) => {
+            let n = match a {
+                Value::String(s) => s.chars().count(),
+                Value::Array(items) => items.len(),
+                Value::Object(m) => m.len(),
+                _ => return Ok(false),
+            };
+            holds(inner, Some(&Value::from(n)), vars)?
+        }
+        Op::In(items) => items.iter().any(|i| equal(a, i)),
+        Op::Exists(_) | Op::Not(_) => unreachable!("handled above"),
+    })
+}
+
+/// JSON equality where numbers compare by value (200 == 200.0).
+pub fn equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| equal(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn order(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::load;
+    use serde_json::json;
+
+    fn p(v: Value) -> Predicate {
+        Predicate::from_value(v).unwrap()
+    }
+
+    fn ok(pred: Value, actual: Option<Value>) -> bool {
+        holds(&p(pred), actual.as_ref(), &Vars::default()).unwrap()
+    }
+
+    #[test]
+    fn equality_and_inequality() {
+        assert!(ok(json!(200), Some(json!(200))));
+        assert!(ok(json!(200), Some(json!(200.0))));
+        assert!(!ok(json!(200), Some(json!(500))));
+        assert!(ok(json!({"!=": "x"}), Some(json!("y"))));
+        assert!(!ok(json!({"!=": "x"}), Some(json!("x"))));
+        assert!(ok(json!({"==": {"a": [1]}}), Some(json!({"a": [1.0]}))));
+        assert!(!ok(json!(1), None));
+    }
+
+    #[test]
+    fn ordering() {
+        assert!(ok(json!({"<": 10}), Some(json!(9))));
+        assert!(!ok(json!({"<": 10}), Some(json!(10))));
+        assert!(ok(json!({"<=": 10}), Some(json!(10))));
+        assert!(ok(json!({">": 1.5}), Some(json!(2))));
+        assert!(ok(json!({">=": 2}), Some(json!(2))));
+        assert!(ok(json!({">=": "b"}), Some(json!("c"))));
+        assert!(!ok(json!({">": 1}), Some(json!("2"))), "a string is not a number");
+        assert!(ok(json!({">=": 1, "<": 3}), Some(json!(2))));
+        assert!(!ok(json!({">=": 1, "<": 3}), Some(json!(3))));
+    }
+
+    #[test]
+    fn strings_and_collections() {
+        assert!(ok(json!({"contains": "ell"}), Some(json!("hello"))));
+        assert!(ok(json!({"contains": 2}), Some(json!([1, 2]))));
+        assert!(ok(json!({"contains": "k"}), Some(json!({"k": 1}))));
+        assert!(!ok(json!({"contains": "z"}), Some(json!("hello"))));
+        assert!(ok(json!({"starts_with": "he"}), Some(json!("hello"))));
+        assert!(ok(json!({"ends_with": "lo"}), Some(json!("hello"))));
+        assert!(ok(json!({"matches": "^Hello, \\w+!$"}), Some(json!("Hello, canary!"))));
+        assert!(!ok(json!({"matches": "^Hello"}), Some(json!(5))));
+        assert!(ok(json!({"in": [200, 204]}), Some(json!(204))));
+        assert!(!ok(json!({"in": [200, 204]}), Some(json!(500))));
+    }
+
+    #[test]
+    fn existence_types_count_and_negation() {
+        assert!(ok(json!({"exists": true}), Some(json!(null))));
+        assert!(ok(json!({"exists": false}), None));
+        assert!(!ok(json!({"exists": false}), Some(json!(1))));
+        for (t, v) in [
+            ("string", json!("s")),
+            ("number", json!(1.5)),
+            ("integer", json!(3)),
+            ("boolean", json!(true)),
+            ("array", json!([])),
+            ("object", json!({})),
+            ("null", json!(null)),
+        ] {
+            assert!(ok(json!({"type": t}), Some(v.clone())), "{t}");
+            assert!(
+                !ok(json!({"type": t}), Some(json!("other-type-probe"))) || t == "string",
+                "{t}"
+            );
+        }
+        assert!(!ok(json!({"type": "integer"}), Some(json!(1.5))));
+        assert!(ok(json!({"count": 3}), Some(json!([1, 2, 3]))));
+        assert!(ok(json!({"count": {">": 2}}), Some(json!("abc"))));
+        assert!(ok(json!({"not": {"contains": "error"}}), Some(json!("all good"))));
+        assert!(!ok(json!({"not": {"contains": "error"}}), Some(json!("an error"))));
+        assert!(ok(json!({"not": {"exists": true}}), None));
+    }
+
+    #[test]
+    fn expected_values_take_variables() {
+        let mut vars = Vars::default();
+        vars.set("target.version", "2");
+        assert!(holds(&p(json!("v{{target.version}}")), Some(&json!("v2")), &vars).unwrap());
+        let e = holds(&p(json!("{{nope}}")), Some(&json!("x")), &vars).unwrap_err();
+        assert!(e.contains("unknown variable {{nope}}"), "{e}");
+    }
+
+    #[test]
+    fn api_gateway_body_is_decoded() {
+        let obs = Observation::from_invoke(
+            br#"{"statusCode":200,"headers":{"content-type":"application/json"},"body":"{\"message\":\"Hello, canary!\"}"}"#,
+            None,
+            Duration::from_millis(5),
+        );
+        assert_eq!(obs.status, Some(200));
+        assert_eq!(obs.header("Content-Type"), Some("application/json"));
+        assert_eq!(obs.json.as_ref().unwrap()["body"]["message"], "Hello, canary!");
+        let plain = decode_body(json!({"body": "just text"}));
+        assert_eq!(plain["body"], "just text");
+    }
+
+    fn expect(yaml: &str) -> Expect {
+        let text = format!("version: 1\nchecks:\n  - name: c\n    invoke: {{}}\n    expect:\n{yaml}");
+        load(&text, "t.yaml").unwrap().checks.remove(0).expect
+    }
+
+    #[test]
+    fn evaluates_every_query() {
+        let e = expect(
+            "      function_error: none\n      status: 200\n      json:\n        $.body.message: { matches: \"^Hello\" }\n        $.missing: { exists: false }\n      header: { content-type: { contains: json } }\n      body: { contains: Hello }\n      duration: \"< 1s\"\n      reported_duration: { under: 10ms }\n      init_duration: { under: 100ms }\n      max_memory: { \"<\": 64 }\n      log: { contains: START }\n",
+        );
+        let mut obs = Observation::from_invoke(
+            br#"{"statusCode":200,"headers":{"content-type":"application/json"},"body":"{\"message\":\"Hello, canary!\"}"}"#,
+            None,
+            Duration::from_millis(50),
+        );
+        obs.reported_duration = Some(Duration::from_millis(2));
+        obs.init_duration = Some(Duration::from_millis(20));
+        obs.max_memory_mb = Some(20);
+        obs.log = Some("START RequestId: x".into());
+        let results = evaluate(&e, &obs, &Vars::default());
+        let queries: Vec<&str> = results.iter().map(|r| r.query.as_str()).collect();
+        assert_eq!(
+            queries,
+            [
+                "function_error",
+                "status",
+                "json $.body.message",
+                "json $.missing",
+                "header content-type",
+                "body",
+                "duration",
+                "reported_duration",
+                "init_duration",
+                "max_memory",
+                "log"
+            ]
+        );
+        assert!(results.iter().all(|r| r.passed), "{results:#?}");
+
+        obs.function_error = Some("Unhandled".into());
+        obs.init_duration = None;
+        obs.status = Some(500);
+        let results = evaluate(&e, &obs, &Vars::default());
+        let failed: Vec<&AssertionResult> = results.iter().filter(|r| !r.passed).collect();
+        assert_eq!(failed.len(), 3, "{failed:#?}");
+        assert_eq!(failed[0].query, "function_error");
+        assert!(failed[0].actual.starts_with("Unhandled: "));
+        assert_eq!(failed[1].expected, "== 200");
+        assert_eq!(failed[1].actual, "500");
+        assert_eq!(failed[2].query, "init_duration");
+        assert_eq!(failed[2].actual, "nothing");
+    }
+
+    #[test]
+    fn invoke_checks_fail_on_function_errors_by_default() {
+        let e = Expect::default();
+        let obs = Observation::from_invoke(b"{\"errorMessage\":\"boom\"}", Some("Unhandled".into()), Duration::ZERO);
+        let r = evaluate(&e, &obs, &Vars::default());
+        assert_eq!(r.len(), 1);
+        assert!(!r[0].passed);
+        assert_eq!(r[0].expected, "none");
+    }
+
+    #[test]
+    fn non_json_answer_fails_json_queries() {
+        let e = expect("      json: { $.x: 1 }\n");
+        let obs = Observation::from_http(200, vec![], b"<html>", Duration::ZERO);
+        let r = evaluate(&e, &obs, &Vars::default());
+        assert!(!r[0].passed);
+        assert!(r[0].actual.starts_with("the answer is not JSON"));
+    }
+}
