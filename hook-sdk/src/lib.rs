@@ -45,6 +45,7 @@ pub mod deployment;
 pub mod event;
 pub mod hook;
 pub mod logging;
+pub mod report;
 pub mod spec;
 pub mod status;
 pub mod target;

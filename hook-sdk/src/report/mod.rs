@@ -1,0 +1,345 @@
+//! Reports: what the checks found, as plain data, and renderers that only read it.
+
+#[cfg(test)]
+mod golden_tests;
+mod json;
+mod junit;
+mod text;
+
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use crate::assert::AssertionResult;
+use crate::event::Phase;
+
+pub use json::{render_json, render_json_lines};
+pub use junit::render_junit;
+pub use text::render_text;
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// Every expectation held.
+    Passed,
+    /// An expectation failed, or the check could not be run to the end.
+    Failed,
+    /// The check does not run in this phase.
+    Skipped,
+    /// The check was not run: an earlier one failed with `fail_fast`, or time ran out.
+    NotRun,
+}
+
+/// Figures over the runs of a repeated check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunStats {
+    /// Runs made.
+    pub runs: u32,
+    /// Runs whose expectations held.
+    pub passed: u32,
+    /// `passed / runs`.
+    pub success_rate: f64,
+    /// Median duration.
+    #[serde(serialize_with = "ms")]
+    pub p50: Duration,
+    /// 90th percentile.
+    #[serde(serialize_with = "ms")]
+    pub p90: Duration,
+    /// 95th percentile.
+    #[serde(serialize_with = "ms")]
+    pub p95: Duration,
+    /// 99th percentile.
+    #[serde(serialize_with = "ms")]
+    pub p99: Duration,
+    /// Slowest run.
+    #[serde(serialize_with = "ms")]
+    pub max: Duration,
+}
+
+impl RunStats {
+    /// Figures from the durations of all runs and how many passed.
+    pub fn from_runs(mut durations: Vec<Duration>, passed: u32) -> RunStats {
+        durations.sort();
+        let runs = durations.len() as u32;
+        let pick = |p: f64| {
+            if durations.is_empty() {
+                Duration::ZERO
+            } else {
+                // Nearest rank.
+                let rank = ((p * durations.len() as f64).ceil() as usize).clamp(1, durations.len());
+                durations[rank - 1]
+            }
+        };
+        RunStats {
+            runs,
+            passed,
+            success_rate: if runs == 0 { 0.0 } else { f64::from(passed) / f64::from(runs) },
+            p50: pick(0.50),
+            p90: pick(0.90),
+            p95: pick(0.95),
+            p99: pick(0.99),
+            max: durations.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
+/// One check against one target (or one HTTP check).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckReport {
+    /// The check's name.
+    pub name: String,
+    /// The target, as `function:qualifier`, for invoke checks.
+    pub target: Option<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Attempts made (runs, for a repeated check).
+    pub attempts: u32,
+    /// The assertions of the last attempt, or the thresholds of a repeated check.
+    pub assertions: Vec<AssertionResult>,
+    /// For a repeated check: the assertions of the first failed run.
+    pub sample_failure: Vec<AssertionResult>,
+    /// Why the check could not be run to the end (e.g. a timeout), if so.
+    pub error: Option<String>,
+    /// Why it was skipped or not run.
+    pub note: Option<String>,
+    /// Figures of a repeated check.
+    pub stats: Option<RunStats>,
+    /// Wall time of the check.
+    #[serde(serialize_with = "ms")]
+    pub duration: Duration,
+}
+
+impl CheckReport {
+    /// The assertions that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &AssertionResult> {
+        self.assertions.iter().filter(|a| !a.passed)
+    }
+
+    /// One line on why it failed, for logs and status reasons.
+    pub fn reason(&self) -> Option<String> {
+        if self.outcome != Outcome::Failed {
+            return None;
+        }
+        let what = match &self.target {
+            Some(t) => format!("{} [{t}]", self.name),
+            None => self.name.clone(),
+        };
+        if let Some(e) = &self.error {
+            return Some(format!("{what}: {e}"));
+        }
+        let a = self.failures().next().or_else(|| self.sample_failure.iter().find(|a| !a.passed))?;
+        Some(format!("{what}: {} expected {}, actual {}", a.query, a.expected, a.actual))
+    }
+}
+
+/// What a run of a spec found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The spec's source, when known.
+    pub source: Option<String>,
+    /// The phase the checks ran in.
+    pub phase: Option<Phase>,
+    /// The deployment, when run by a hook.
+    pub deployment_id: Option<String>,
+    /// Every check, in spec order.
+    pub checks: Vec<CheckReport>,
+    /// Wall time of the whole run.
+    #[serde(serialize_with = "ms")]
+    pub duration: Duration,
+}
+
+/// Counts of outcomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Passed checks.
+    pub passed: usize,
+    /// Failed checks.
+    pub failed: usize,
+    /// Skipped checks.
+    pub skipped: usize,
+    /// Checks not run.
+    pub not_run: usize,
+}
+
+impl Report {
+    /// Counts of outcomes.
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for check in &self.checks {
+            match check.outcome {
+                Outcome::Passed => c.passed += 1,
+                Outcome::Failed => c.failed += 1,
+                Outcome::Skipped => c.skipped += 1,
+                Outcome::NotRun => c.not_run += 1,
+            }
+        }
+        c
+    }
+
+    /// Whether the deployment may go on: at least one check ran, none failed, none was left out.
+    pub fn passed(&self) -> bool {
+        let c = self.counts();
+        c.passed > 0 && c.failed == 0 && c.not_run == 0
+    }
+
+    /// Why the report did not pass, in one line.
+    pub fn failure_summary(&self) -> Option<String> {
+        if self.passed() {
+            return None;
+        }
+        let c = self.counts();
+        if c.passed + c.failed + c.not_run == 0 {
+            let phase = self.phase.map_or("this phase".to_string(), |p| p.to_string());
+            return Some(format!("no check of the spec runs in {phase}: nothing was tested"));
+        }
+        let reasons: Vec<String> = self.checks.iter().filter_map(CheckReport::reason).collect();
+        let mut s = format!("{} of {} checks failed", c.failed, c.passed + c.failed + c.not_run);
+        if c.not_run > 0 {
+            s.push_str(&format!(", {} not run", c.not_run));
+        }
+        if !reasons.is_empty() {
+            s.push_str(": ");
+            s.push_str(&reasons.join("; "));
+        }
+        Some(s)
+    }
+}
+
+fn ms<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
+}
+
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+
+    /// A report with one of everything, for the renderers' golden files.
+    pub fn report() -> Report {
+        let a = |query: &str, expected: &str, actual: &str, passed: bool| AssertionResult {
+            query: query.into(),
+            expected: expected.into(),
+            actual: actual.into(),
+            passed,
+        };
+        Report {
+            source: Some("smoke.yaml".into()),
+            phase: Some(Phase::BeforeAllowTraffic),
+            deployment_id: Some("d-EXAMPLE".into()),
+            checks: vec![
+                CheckReport {
+                    name: "greets the canary".into(),
+                    target: Some("hello-fn:2".into()),
+                    outcome: Outcome::Passed,
+                    attempts: 1,
+                    assertions: vec![
+                        a("function_error", "none", "none", true),
+                        a("json $.statusCode", "== 200", "200", true),
+                    ],
+                    sample_failure: vec![],
+                    error: None,
+                    note: None,
+                    stats: None,
+                    duration: Duration::from_micros(12_340),
+                },
+                CheckReport {
+                    name: "says hello".into(),
+                    target: Some("hello-fn:2".into()),
+                    outcome: Outcome::Failed,
+                    attempts: 3,
+                    assertions: vec![
+                        a("function_error", "none", "none", true),
+                        a("json $.body.message", "matches /^Hello, canary/", "\"Goodbye <canary> & co\"", false),
+                    ],
+                    sample_failure: vec![],
+                    error: None,
+                    note: None,
+                    stats: None,
+                    duration: Duration::from_millis(640),
+                },
+                CheckReport {
+                    name: "steady under load".into(),
+                    target: Some("hello-fn:2".into()),
+                    outcome: Outcome::Failed,
+                    attempts: 200,
+                    assertions: vec![
+                        a("threshold success_rate", ">= 0.99", "0.985 (197 of 200)", false),
+                        a("threshold p95", "< 300ms", "41ms", true),
+                    ],
+                    sample_failure: vec![a("status", "== 200", "500", false)],
+                    error: None,
+                    note: None,
+                    stats: Some(RunStats {
+                        runs: 200,
+                        passed: 197,
+                        success_rate: 0.985,
+                        p50: Duration::from_millis(12),
+                        p90: Duration::from_millis(30),
+                        p95: Duration::from_millis(41),
+                        p99: Duration::from_millis(80),
+                        max: Duration::from_millis(95),
+                    }),
+                    duration: Duration::from_millis(1_800),
+                },
+                CheckReport {
+                    name: "health through the API".into(),
+                    target: None,
+                    outcome: Outcome::Failed,
+                    attempts: 1,
+                    assertions: vec![],
+                    sample_failure: vec![],
+                    error: Some("environment variable API_URL is not set (used as ${env:API_URL})".into()),
+                    note: None,
+                    stats: None,
+                    duration: Duration::ZERO,
+                },
+                CheckReport {
+                    name: "after traffic".into(),
+                    target: None,
+                    outcome: Outcome::Skipped,
+                    attempts: 0,
+                    assertions: vec![],
+                    sample_failure: vec![],
+                    error: None,
+                    note: Some("runs in AfterAllowTraffic only".into()),
+                    stats: None,
+                    duration: Duration::ZERO,
+                },
+            ],
+            duration: Duration::from_millis(2_460),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let d: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        let s = RunStats::from_runs(d, 99);
+        assert_eq!(s.p50, Duration::from_millis(50));
+        assert_eq!(s.p95, Duration::from_millis(95));
+        assert_eq!(s.p99, Duration::from_millis(99));
+        assert_eq!(s.max, Duration::from_millis(100));
+        assert_eq!(s.success_rate, 0.99);
+    }
+
+    #[test]
+    fn a_report_with_nothing_run_does_not_pass() {
+        let mut r = fixture::report();
+        for c in &mut r.checks {
+            c.outcome = Outcome::Skipped;
+        }
+        assert!(!r.passed());
+        assert!(r.failure_summary().unwrap().contains("nothing was tested"));
+    }
+
+    #[test]
+    fn summary_names_the_failures() {
+        let r = fixture::report();
+        assert!(!r.passed());
+        let s = r.failure_summary().unwrap();
+        assert!(s.starts_with("3 of 4 checks failed: says hello [hello-fn:2]: json $.body.message expected matches /^Hello, canary/"), "{s}");
+    }
+}
