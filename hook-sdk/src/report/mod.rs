@@ -40,19 +40,19 @@ pub struct RunStats {
     /// `passed / runs`.
     pub success_rate: f64,
     /// Median duration.
-    #[serde(serialize_with = "ms")]
+    #[serde(serialize_with = "ms", rename = "p50_ms")]
     pub p50: Duration,
     /// 90th percentile.
-    #[serde(serialize_with = "ms")]
+    #[serde(serialize_with = "ms", rename = "p90_ms")]
     pub p90: Duration,
     /// 95th percentile.
-    #[serde(serialize_with = "ms")]
+    #[serde(serialize_with = "ms", rename = "p95_ms")]
     pub p95: Duration,
     /// 99th percentile.
-    #[serde(serialize_with = "ms")]
+    #[serde(serialize_with = "ms", rename = "p99_ms")]
     pub p99: Duration,
     /// Slowest run.
-    #[serde(serialize_with = "ms")]
+    #[serde(serialize_with = "ms", rename = "max_ms")]
     pub max: Duration,
 }
 
@@ -105,7 +105,7 @@ pub struct CheckReport {
     /// Figures of a repeated check.
     pub stats: Option<RunStats>,
     /// Wall time of the check.
-    #[serde(serialize_with = "ms")]
+    #[serde(serialize_with = "ms", rename = "duration_ms")]
     pub duration: Duration,
 }
 
@@ -144,7 +144,7 @@ pub struct Report {
     /// Every check, in spec order.
     pub checks: Vec<CheckReport>,
     /// Wall time of the whole run.
-    #[serde(serialize_with = "ms")]
+    #[serde(serialize_with = "ms", rename = "duration_ms")]
     pub duration: Duration,
 }
 
