@@ -15,7 +15,10 @@ use tracing::Instrument;
 use crate::budget::Budget;
 use crate::check::error_chain;
 use crate::deployment::{Deployment, DiscoverySettings, discover};
+use crate::check::{CheckRunner, RunContext};
 use crate::event::{LifecycleEvent, MalformedEvent, Phase};
+use crate::report::{Report, render_json_lines};
+use crate::spec::{Spec, SpecError, Vars};
 use crate::status::{self, Backoff, HookStatus, ReportOutcome};
 use crate::target::TargetFunction;
 
@@ -92,6 +95,23 @@ impl HookContext {
     pub fn lambda_context(&self) -> &lambda_runtime::Context {
         &self.inner.lambda_context
     }
+
+    /// Runs a spec's checks for this phase against this deployment's targets, within the
+    /// hook's time. The report is data: judge it with [`Report::passed`].
+    pub async fn run_spec(&self, spec: &Spec) -> Report {
+        let runner = CheckRunner::new(self.inner.clients.lambda.clone()).with_http(self.inner.clients.http.clone());
+        let left = self.time_left();
+        let ctx = RunContext {
+            phase: self.phase(),
+            targets: self.inner.deployment.targets.clone(),
+            deployment_id: Some(self.deployment_id().to_string()),
+            vars: Vars::default(),
+            // Stop a little before the hook's deadline, so the report is complete when it ends.
+            deadline: Some(self.inner.deadline - (left / 20).min(Duration::from_millis(250))),
+            source: None,
+        };
+        runner.run(spec, &ctx).await
+    }
 }
 
 /// The AWS clients a hook uses.
@@ -103,6 +123,8 @@ pub struct Clients {
     pub status: aws_sdk_codedeploy::Client,
     /// For invoking targets.
     pub lambda: aws_sdk_lambda::Client,
+    /// For HTTP checks.
+    pub http: reqwest::Client,
 }
 
 impl Clients {
@@ -115,8 +137,17 @@ impl Clients {
             codedeploy: aws_sdk_codedeploy::Client::new(config),
             status: aws_sdk_codedeploy::Client::from_conf(status),
             lambda: aws_sdk_lambda::Client::new(config),
+            http: default_http_client(),
         }
     }
+}
+
+/// The HTTP client of spec checks: rustls, a user agent naming hook-sdk.
+pub fn default_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("hook-sdk/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the HTTP client builds")
 }
 
 /// A CodeDeploy lifecycle hook: handlers per phase, and the guarantees around them.
@@ -146,6 +177,7 @@ impl Clients {
 pub struct Hook {
     before: Option<Handler>,
     after: Option<Handler>,
+    spec: Option<Arc<Result<Spec, SpecError>>>,
     reserve: Option<Duration>,
     fallback_budget: Duration,
     backoff: Backoff,
@@ -162,6 +194,7 @@ impl fmt::Debug for Hook {
         f.debug_struct("Hook")
             .field("before_allow_traffic", &self.before.is_some())
             .field("after_allow_traffic", &self.after.is_some())
+            .field("spec", &self.spec.as_ref().map(|s| s.is_ok()))
             .field("reserve", &self.reserve)
             .field("fallback_budget", &self.fallback_budget)
             .finish()
@@ -186,6 +219,7 @@ impl Hook {
         Hook {
             before: None,
             after: None,
+            spec: None,
             reserve: None,
             fallback_budget: Duration::from_secs(60),
             backoff: Backoff::default(),
@@ -224,6 +258,20 @@ impl Hook {
         let h = boxed(f);
         self.before = Some(h.clone());
         self.after = Some(h);
+        self
+    }
+
+    /// Runs the checks of `spec` in every phase, before the phase's handler (if any). A spec
+    /// that fails makes the hook report `Failed`; its report is logged as JSON lines.
+    pub fn spec(self, spec: Spec) -> Self {
+        self.spec_result(Ok(spec))
+    }
+
+    /// Like [`spec`](Self::spec), with a spec that may have failed to load: then every
+    /// invocation reports `Failed` with the located error, instead of the function failing
+    /// to start (and the deployment waiting an hour for a report).
+    pub fn spec_result(mut self, spec: Result<Spec, SpecError>) -> Self {
+        self.spec = Some(Arc::new(spec));
         self
     }
 
@@ -496,17 +544,22 @@ async fn run_handler(
     let handler = match deployment.phase {
         Phase::BeforeAllowTraffic => service.hook.before.clone(),
         Phase::AfterAllowTraffic => service.hook.after.clone(),
-    }
-    .ok_or_else(|| {
-        format!(
+    };
+    let spec = match service.hook.spec.as_deref() {
+        None => None,
+        Some(Ok(spec)) => Some(spec),
+        Some(Err(e)) => return Err(format!("the check spec could not be read: {e}")),
+    };
+    if spec.is_none() && handler.is_none() {
+        return Err(format!(
             "this hook runs in {} but has no handler for it: register one with Hook::{}",
             deployment.phase,
             match deployment.phase {
                 Phase::BeforeAllowTraffic => "before_allow_traffic",
                 Phase::AfterAllowTraffic => "after_allow_traffic",
             }
-        )
-    })?;
+        ));
+    }
     let targets = deployment
         .targets
         .iter()
@@ -522,6 +575,17 @@ async fn run_handler(
             lambda_context,
         }),
     };
+    if let Some(spec) = spec {
+        let report = ctx.run_spec(spec).await;
+        // One JSON record per check and a summary: CloudWatch keeps each as a log event.
+        for line in render_json_lines(&report) {
+            println!("{line}");
+        }
+        if let Some(summary) = report.failure_summary() {
+            return Err(summary);
+        }
+    }
+    let Some(handler) = handler else { return Ok(()) };
     let started = Instant::now();
     let result = handler(ctx).await;
     tracing::info!(
@@ -571,6 +635,7 @@ mod tests {
             codedeploy: codedeploy.clone(),
             status: codedeploy,
             lambda: mock_client!(aws_sdk_lambda, []),
+            http: default_http_client(),
         }
     }
 

@@ -127,12 +127,17 @@ impl TargetFunction {
 
     /// Invokes the target version with raw payload bytes, synchronously, with the log tail.
     pub async fn invoke(&self, payload: impl Into<Vec<u8>>) -> Result<Invocation, InvokeError> {
+        self.invoke_qualified(&self.target.target_version, payload).await
+    }
+
+    /// Invokes the function with another qualifier (the alias, say), with the log tail.
+    pub async fn invoke_qualified(&self, qualifier: &str, payload: impl Into<Vec<u8>>) -> Result<Invocation, InvokeError> {
         let started = Instant::now();
         let result = self
             .lambda
             .invoke()
             .function_name(&self.target.function)
-            .qualifier(&self.target.target_version)
+            .qualifier(qualifier)
             .log_type(LogType::Tail)
             .payload(Blob::new(payload.into()))
             .send()
@@ -140,7 +145,7 @@ impl TargetFunction {
         let elapsed = started.elapsed();
         let out = result.map_err(|e| InvokeError {
             function: self.target.function.clone(),
-            version: self.target.target_version.clone(),
+            version: qualifier.to_string(),
             source: Box::new(e),
         })?;
         let log_tail = out.log_result().and_then(|b64| {
@@ -152,7 +157,7 @@ impl TargetFunction {
         let report = log_tail.as_deref().and_then(ReportLine::find);
         tracing::info!(
             target_function = %self.target.function,
-            version = %self.target.target_version,
+            version = %qualifier,
             executed_version = out.executed_version().unwrap_or("?"),
             function_error = out.function_error().unwrap_or("none"),
             elapsed_ms = round2(elapsed.as_secs_f64() * 1000.0),

@@ -1,6 +1,11 @@
-//! What a handler returns when a check fails.
+//! Running checks, and what a handler returns when a check fails.
+
+pub mod http;
+mod run;
 
 use std::fmt;
+
+pub use run::{CheckRunner, DEFAULT_TIMEOUT, RunContext};
 
 /// A failed check: a message for the deployment's log, with the chain of causes.
 ///

@@ -1,0 +1,500 @@
+//! Running a spec's checks: invokes and HTTP requests, retries, repeats with concurrency,
+//! thresholds and captures. Failed checks are data in the [`Report`], never `Err`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::http::{self, DEFAULT_MAX_BODY, HttpRequest};
+use crate::assert::{AssertionResult, Observation, evaluate};
+use crate::event::Phase;
+use crate::report::{CheckReport, Outcome, Report, RunStats};
+use crate::spec::{Capture, Check, Spec, Vars, duration_text};
+use crate::target::{Target, TargetFunction};
+
+/// The time one attempt may take when the spec says nothing.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Progress = Arc<dyn Fn(&CheckReport) + Send + Sync>;
+
+/// Runs specs against targets with a Lambda client and an HTTP client.
+#[derive(Clone)]
+pub struct CheckRunner {
+    lambda: aws_sdk_lambda::Client,
+    http: reqwest::Client,
+    max_body: usize,
+    progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for CheckRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckRunner").field("max_body", &self.max_body).finish_non_exhaustive()
+    }
+}
+
+/// What a run needs besides the spec.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    /// The phase the checks run in; checks of other phases are skipped.
+    pub phase: Phase,
+    /// The targets invoke checks test.
+    pub targets: Vec<Target>,
+    /// The deployment, for `{{deployment.id}}`.
+    pub deployment_id: Option<String>,
+    /// Variables (and the environment for `${env:...}`).
+    pub vars: Vars,
+    /// No attempt starts or lasts past this; checks left are reported as not run.
+    pub deadline: Option<Instant>,
+    /// The spec's source, for reports.
+    pub source: Option<String>,
+}
+
+impl CheckRunner {
+    /// A runner invoking through `lambda`, with a default HTTP client (rustls, 1 MiB body cap).
+    pub fn new(lambda: aws_sdk_lambda::Client) -> Self {
+        CheckRunner {
+            lambda,
+            http: reqwest::Client::builder()
+                .user_agent(concat!("hook-sdk/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .expect("the HTTP client builds"),
+            max_body: DEFAULT_MAX_BODY,
+            progress: None,
+        }
+    }
+
+    /// Uses this HTTP client.
+    pub fn with_http(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Caps response bodies at `bytes`.
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Calls `f` as each check ends (for progress output).
+    pub fn on_check(mut self, f: impl Fn(&CheckReport) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs every check of `spec` that runs in `ctx.phase`, in order.
+    pub async fn run(&self, spec: &Spec, ctx: &RunContext) -> Report {
+        let started = Instant::now();
+        let mut vars = ctx.vars.clone();
+        if let Some(d) = &ctx.deployment_id {
+            vars.set("deployment.id", d.clone());
+        }
+        let mut reports = Vec::new();
+        let mut stop: Option<String> = None;
+        for (name, value) in &spec.vars {
+            match vars.render(value) {
+                Ok(v) => vars.set(name.clone(), v),
+                Err(e) => stop = Some(format!("vars.{name}: {e}")),
+            }
+        }
+        let spec_error = stop.clone();
+        for check in &spec.checks {
+            if !check.runs_in(ctx.phase) {
+                let only = match check.phase {
+                    crate::spec::PhaseFilter::Before => "BeforeAllowTraffic",
+                    _ => "AfterAllowTraffic",
+                };
+                self.push(&mut reports, skipped(check, Outcome::Skipped, format!("runs in {only} only")));
+                continue;
+            }
+            if let Some(why) = &stop {
+                let outcome = if spec_error.is_some() { Outcome::Failed } else { Outcome::NotRun };
+                let mut r = skipped(check, outcome, why.clone());
+                if outcome == Outcome::Failed {
+                    r.error = Some(why.clone());
+                    r.note = None;
+                }
+                self.push(&mut reports, r);
+                continue;
+            }
+            if ctx.deadline.is_some_and(|d| Instant::now() >= d) {
+                stop = Some("the hook ran out of time".to_string());
+                self.push(&mut reports, skipped(check, Outcome::NotRun, "the hook ran out of time".into()));
+                continue;
+            }
+            for r in self.run_check(spec, check, ctx, &mut vars).await {
+                let failed = r.outcome == Outcome::Failed;
+                self.push(&mut reports, r);
+                if failed && spec.fail_fast && stop.is_none() {
+                    stop = Some(format!("`{}` failed and the spec says fail_fast", check.name));
+                }
+            }
+        }
+        Report {
+            source: ctx.source.clone(),
+            phase: Some(ctx.phase),
+            deployment_id: ctx.deployment_id.clone(),
+            checks: reports,
+            duration: started.elapsed(),
+        }
+    }
+
+    fn push(&self, reports: &mut Vec<CheckReport>, r: CheckReport) {
+        if let Some(p) = &self.progress {
+            p(&r);
+        }
+        reports.push(r);
+    }
+
+    async fn run_check(&self, spec: &Spec, check: &Check, ctx: &RunContext, vars: &mut Vars) -> Vec<CheckReport> {
+        if check.http.is_some() {
+            return vec![self.run_instance(spec, check, ctx, None, vars).await];
+        }
+        let targets: Vec<&Target> = match &check.targets {
+            None => ctx.targets.iter().collect(),
+            Some(names) => ctx
+                .targets
+                .iter()
+                .filter(|t| names.iter().any(|n| *n == t.logical_id || *n == t.function || crate::appspec::function_name_of(&t.function) == n))
+                .collect(),
+        };
+        if targets.is_empty() {
+            let known: Vec<String> = ctx.targets.iter().map(|t| format!("{} ({})", t.logical_id, t.function)).collect();
+            let mut r = skipped(check, Outcome::Failed, String::new());
+            r.note = None;
+            r.error = Some(match &check.targets {
+                Some(names) => format!(
+                    "no target named {}: the deployment's targets are {}",
+                    names.join(", "),
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+                None => "the deployment has no target to invoke".to_string(),
+            });
+            return vec![r];
+        }
+        let mut out = Vec::new();
+        for t in targets {
+            out.push(self.run_instance(spec, check, ctx, Some(t), vars).await);
+        }
+        out
+    }
+
+    async fn run_instance(
+        &self,
+        spec: &Spec,
+        check: &Check,
+        ctx: &RunContext,
+        target: Option<&Target>,
+        vars: &mut Vars,
+    ) -> CheckReport {
+        let started = Instant::now();
+        let mut local = vars.clone();
+        if let Some(t) = target {
+            local.set("target.function", t.function.clone());
+            local.set("target.version", t.target_version.clone());
+            local.set("target.logical_id", t.logical_id.clone());
+            if let Some(a) = &t.alias {
+                local.set("target.alias", a.clone());
+            }
+            if let Some(c) = &t.current_version {
+                local.set("target.current_version", c.clone());
+            }
+        }
+        let mut report = CheckReport {
+            name: check.name.clone(),
+            target: None,
+            outcome: Outcome::Failed,
+            attempts: 0,
+            assertions: Vec::new(),
+            sample_failure: Vec::new(),
+            error: None,
+            note: None,
+            stats: None,
+            duration: Duration::ZERO,
+        };
+        let call = match self.prepare(check, target, &local) {
+            Ok(call) => call,
+            Err(e) => {
+                report.target = target.map(|t| format!("{}:{}", t.function, t.target_version));
+                report.error = Some(e);
+                report.duration = started.elapsed();
+                return report;
+            }
+        };
+        report.target = call.label();
+        let timeout = check.timeout.or(spec.defaults.timeout).map_or(DEFAULT_TIMEOUT, |d| d.0);
+
+        if let Some(n) = check.repeat {
+            let concurrency = check.concurrency.unwrap_or(1).max(1) as usize;
+            let runs: Vec<Attempt> = futures_util::stream::iter(0..n)
+                .map(|_| self.attempt(&call, check, &local, timeout, ctx.deadline))
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+            let passed = runs.iter().filter(|r| r.passed()).count() as u32;
+            let stats = RunStats::from_runs(runs.iter().map(|r| r.duration).collect(), passed);
+            report.attempts = n;
+            report.sample_failure = runs
+                .iter()
+                .find(|r| !r.passed())
+                .map(|r| match &r.error {
+                    Some(e) => vec![AssertionResult {
+                        query: "call".into(),
+                        expected: "an answer".into(),
+                        actual: e.clone(),
+                        passed: false,
+                    }],
+                    None => r.assertions.clone(),
+                })
+                .unwrap_or_default();
+            report.assertions = thresholds(check, &stats);
+            report.outcome = if check.thresholds.is_some() {
+                if report.assertions.iter().all(|a| a.passed) { Outcome::Passed } else { Outcome::Failed }
+            } else {
+                report.assertions.push(AssertionResult {
+                    query: "every run".into(),
+                    expected: format!("{n} of {n} runs pass"),
+                    actual: format!("{passed} of {n}"),
+                    passed: passed == n,
+                });
+                if passed == n { Outcome::Passed } else { Outcome::Failed }
+            };
+            report.stats = Some(stats);
+            report.duration = started.elapsed();
+            return report;
+        }
+
+        let retry = check.retry.or(spec.defaults.retry);
+        let attempts = retry.map_or(1, |r| r.attempts.max(1));
+        let backoff = retry.map_or(Duration::ZERO, |r| r.backoff.0);
+        let mut last = None;
+        for i in 0..attempts {
+            if i > 0 {
+                if ctx.deadline.is_some_and(|d| Instant::now() + backoff >= d) {
+                    break;
+                }
+                tokio::time::sleep(backoff).await;
+            }
+            let a = self.attempt(&call, check, &local, timeout, ctx.deadline).await;
+            report.attempts = i + 1;
+            let passed = a.passed();
+            last = Some(a);
+            if passed {
+                break;
+            }
+        }
+        let last = last.expect("at least one attempt");
+        report.assertions = last.assertions.clone();
+        report.error = last.error.clone();
+        report.outcome = if last.passed() { Outcome::Passed } else { Outcome::Failed };
+        if report.outcome == Outcome::Passed
+            && let Some(obs) = &last.observation
+        {
+            for (name, capture) in &check.capture {
+                match captured(capture, obs) {
+                    Some(v) => vars.set(name.clone(), v),
+                    None => {
+                        report.outcome = Outcome::Failed;
+                        report.assertions.push(AssertionResult {
+                            query: format!("capture {name}"),
+                            expected: "a value".into(),
+                            actual: "nothing".into(),
+                            passed: false,
+                        });
+                    }
+                }
+            }
+        }
+        report.duration = started.elapsed();
+        report
+    }
+
+    fn prepare(&self, check: &Check, target: Option<&Target>, vars: &Vars) -> Result<Call, String> {
+        if let Some(invoke) = &check.invoke {
+            let target = target.expect("invoke checks run per target");
+            let qualifier = match invoke.qualifier.as_deref() {
+                None | Some("target") => target.target_version.clone(),
+                Some("alias") => target
+                    .alias
+                    .clone()
+                    .ok_or_else(|| format!("`qualifier: alias`, but {} has no alias", target.function))?,
+                Some("current") => target
+                    .current_version
+                    .clone()
+                    .ok_or_else(|| format!("`qualifier: current`, but {} has no current version", target.function))?,
+                Some(other) => vars.render(other).map_err(|e| e.to_string())?,
+            };
+            let payload = vars.render_json(&invoke.payload).map_err(|e| e.to_string())?;
+            return Ok(Call::Invoke {
+                function: TargetFunction::new(target.clone(), self.lambda.clone()),
+                qualifier,
+                payload: serde_json::to_vec(&payload).expect("JSON values serialize"),
+            });
+        }
+        let h = check.http.as_ref().expect("a check invokes or sends HTTP");
+        let body = match &h.body {
+            None => None,
+            Some(Value::String(s)) => Some((vars.render(s).map_err(|e| e.to_string())?.into_bytes(), false)),
+            Some(v) => Some((serde_json::to_vec(&vars.render_json(v).map_err(|e| e.to_string())?).expect("JSON"), true)),
+        };
+        let headers = h
+            .headers
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), vars.render(v).map_err(|e| e.to_string())?)))
+            .collect::<Result<_, String>>()?;
+        Ok(Call::Http(HttpRequest {
+            method: vars.render(&h.method).map_err(|e| e.to_string())?,
+            url: vars.render(&h.url).map_err(|e| e.to_string())?,
+            headers,
+            body,
+        }))
+    }
+
+    async fn attempt(&self, call: &Call, check: &Check, vars: &Vars, timeout: Duration, deadline: Option<Instant>) -> Attempt {
+        let started = Instant::now();
+        let limit = deadline.map_or(started + timeout, |d| d.min(started + timeout));
+        let result = tokio::time::timeout_at(limit, self.execute(call)).await;
+        let duration = started.elapsed();
+        match result {
+            Ok(Ok(obs)) => Attempt {
+                assertions: evaluate(&check.expect, &obs, vars),
+                observation: Some(obs),
+                error: None,
+                duration,
+            },
+            Ok(Err(e)) => Attempt {
+                assertions: Vec::new(),
+                observation: None,
+                error: Some(e),
+                duration,
+            },
+            Err(_) => Attempt {
+                assertions: Vec::new(),
+                observation: None,
+                error: Some(format!(
+                    "no answer within {}{}",
+                    duration_text(limit - started),
+                    if limit < started + timeout { " (the hook's time ran out)" } else { " (the check's timeout)" }
+                )),
+                duration,
+            },
+        }
+    }
+
+    async fn execute(&self, call: &Call) -> Result<Observation, String> {
+        match call {
+            Call::Invoke {
+                function,
+                qualifier,
+                payload,
+            } => {
+                let inv = function
+                    .invoke_qualified(qualifier, payload.clone())
+                    .await
+                    .map_err(|e| super::error_chain(&e))?;
+                let mut obs = Observation::from_invoke(&inv.payload, inv.function_error.clone(), inv.elapsed);
+                if let Some(r) = &inv.report {
+                    obs.reported_duration = r.duration;
+                    obs.init_duration = r.init_duration;
+                    obs.max_memory_mb = r.max_memory_used_mb;
+                }
+                obs.log = inv.log_tail.clone();
+                Ok(obs)
+            }
+            Call::Http(req) => http::send(&self.http, req, self.max_body).await,
+        }
+    }
+}
+
+enum Call {
+    Invoke {
+        function: TargetFunction,
+        qualifier: String,
+        payload: Vec<u8>,
+    },
+    Http(HttpRequest),
+}
+
+impl Call {
+    fn label(&self) -> Option<String> {
+        match self {
+            Call::Invoke { function, qualifier, .. } => Some(format!("{}:{qualifier}", function.function)),
+            Call::Http(_) => None,
+        }
+    }
+}
+
+struct Attempt {
+    assertions: Vec<AssertionResult>,
+    observation: Option<Observation>,
+    error: Option<String>,
+    duration: Duration,
+}
+
+impl Attempt {
+    fn passed(&self) -> bool {
+        self.error.is_none() && self.assertions.iter().all(|a| a.passed)
+    }
+}
+
+fn skipped(check: &Check, outcome: Outcome, note: String) -> CheckReport {
+    CheckReport {
+        name: check.name.clone(),
+        target: None,
+        outcome,
+        attempts: 0,
+        assertions: Vec::new(),
+        sample_failure: Vec::new(),
+        error: None,
+        note: Some(note),
+        stats: None,
+        duration: Duration::ZERO,
+    }
+}
+
+fn thresholds(check: &Check, stats: &RunStats) -> Vec<AssertionResult> {
+    let Some(t) = &check.thresholds else { return Vec::new() };
+    let mut out = Vec::new();
+    if let Some(b) = &t.success_rate {
+        out.push(AssertionResult {
+            query: "threshold success_rate".into(),
+            expected: b.to_string(),
+            actual: format!("{} ({} of {})", round3(stats.success_rate), stats.passed, stats.runs),
+            passed: b.op.holds(stats.success_rate, b.value),
+        });
+    }
+    for (name, bound, actual) in [
+        ("p50", &t.p50, stats.p50),
+        ("p90", &t.p90, stats.p90),
+        ("p95", &t.p95, stats.p95),
+        ("p99", &t.p99, stats.p99),
+        ("max", &t.max, stats.max),
+    ] {
+        if let Some(b) = bound {
+            out.push(AssertionResult {
+                query: format!("threshold {name}"),
+                expected: b.to_string(),
+                actual: duration_text(actual),
+                passed: b.holds(actual),
+            });
+        }
+    }
+    out
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn captured(capture: &Capture, obs: &Observation) -> Option<String> {
+    match capture {
+        Capture::Json(path) => {
+            let json = obs.json.as_ref()?;
+            let v = path.path.query(json).first()?;
+            Some(v.as_str().map_or_else(|| v.to_string(), str::to_string))
+        }
+        Capture::Header(name) => obs.header(name).map(str::to_string),
+    }
+}
