@@ -14,8 +14,8 @@ use tracing::Instrument;
 
 use crate::budget::Budget;
 use crate::check::error_chain;
-use crate::deployment::{Deployment, DiscoverySettings, discover};
 use crate::check::{CheckRunner, RunContext};
+use crate::deployment::{Deployment, DiscoverySettings, discover};
 use crate::event::{LifecycleEvent, MalformedEvent, Phase};
 use crate::report::{Report, render_json_lines};
 use crate::spec::{Spec, SpecError, Vars};

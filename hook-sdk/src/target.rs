@@ -131,7 +131,11 @@ impl TargetFunction {
     }
 
     /// Invokes the function with another qualifier (the alias, say), with the log tail.
-    pub async fn invoke_qualified(&self, qualifier: &str, payload: impl Into<Vec<u8>>) -> Result<Invocation, InvokeError> {
+    pub async fn invoke_qualified(
+        &self,
+        qualifier: &str,
+        payload: impl Into<Vec<u8>>,
+    ) -> Result<Invocation, InvokeError> {
         let started = Instant::now();
         let result = self
             .lambda

@@ -54,7 +54,12 @@ impl Behavior {
     pub fn hello(version: &str) -> Behavior {
         let version = version.to_string();
         Behavior::Custom(Arc::new(move |payload| {
-            let name = payload.get("name").and_then(Value::as_str).unwrap_or("world");
+            let name = payload
+                .pointer("/queryStringParameters/name")
+                .or_else(|| payload.get("name"))
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .unwrap_or("world");
             Behavior::Respond(serde_json::json!({
                 "statusCode": 200,
                 "headers": {"content-type": "application/json"},

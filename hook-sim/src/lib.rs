@@ -26,7 +26,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{any, post};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
@@ -88,6 +88,9 @@ impl Sim {
         let app = Router::new()
             .route("/", post(codedeploy_api))
             .route("/2015-03-31/functions/{name}/invocations", post(lambda_invoke))
+            .route("/api/{function}/{qualifier}", any(http_api))
+            .route("/api/{function}/{qualifier}/", any(http_api))
+            .route("/api/{function}/{qualifier}/{*rest}", any(http_api))
             .fallback(unknown_route)
             .with_state(state.clone());
         let server = tokio::spawn(async move {
@@ -99,6 +102,12 @@ impl Sim {
     /// `http://127.0.0.1:PORT`: the value for `AWS_ENDPOINT_URL`.
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The base URL of an HTTP API in front of `function:qualifier` (API Gateway HTTP API,
+    /// payload format 2.0): `GET {url}/health?name=x` invokes the function with an HTTP event.
+    pub fn api_url(&self, function: &str, qualifier: &str) -> String {
+        format!("http://{}/api/{function}/{qualifier}", self.addr)
     }
 
     /// The environment that points AWS SDKs here: endpoint, region and fake credentials.
@@ -444,6 +453,123 @@ async fn lambda_invoke(
             h.insert("x-amz-log-result", v);
         }
     }
+    r
+}
+
+/// An HTTP API (payload format 2.0) in front of a function: request → event, answer → response.
+async fn http_api(
+    State(state): State<Arc<State_>>,
+    Path(params): Path<HashMap<String, String>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let function = params.get("function").cloned().unwrap_or_default();
+    let qualifier = params.get("qualifier").cloned();
+    let raw_path = format!("/{}", params.get("rest").cloned().unwrap_or_default());
+    let raw_query = uri.query().unwrap_or_default().to_string();
+    let query: serde_json::Map<String, Value> = raw_query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.to_string(), Value::String(v.replace('+', " ")))
+        })
+        .collect();
+    let header_map: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            )
+        })
+        .collect();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": header_map,
+        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": "hooksim",
+            "http": {"method": method.as_str(), "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("")},
+            "requestId": request_id(),
+            "routeKey": "$default",
+            "stage": "$default",
+        },
+        "body": if text.is_empty() { Value::Null } else { Value::String(text) },
+        "isBase64Encoded": false,
+    });
+    let resolved = state
+        .functions
+        .lock()
+        .expect("poisoned")
+        .get(&function)
+        .map(|f| f.resolve(qualifier.as_deref()));
+    let record = |status: u16, error: Option<String>| {
+        state.recorder.call(
+            Service::HttpApi,
+            "Request",
+            json!({"function": function, "qualifier": qualifier, "method": method.as_str(), "path": raw_path}),
+            status,
+            error,
+        );
+    };
+    let Some(Some((version, behavior))) = resolved else {
+        record(404, Some("NotFound".into()));
+        return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Not Found"}))).into_response();
+    };
+    let payload = serde_json::to_vec(&event).expect("JSON values serialize");
+    let outcome = function::run_scripted(&behavior, &payload, &version, &request_id()).await;
+    if outcome.function_error.is_some() {
+        record(500, outcome.function_error.clone());
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"message": "Internal Server Error"})),
+        )
+            .into_response();
+    }
+    let answer: Value = serde_json::from_slice(&outcome.payload).unwrap_or(Value::Null);
+    // Payload format 2.0: an object with statusCode is a response; anything else is a 200 JSON body.
+    let (status, headers, body) = match answer.get("statusCode").and_then(Value::as_u64) {
+        Some(code) => (
+            code as u16,
+            answer
+                .get("headers")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            match answer.get("body") {
+                Some(Value::String(s)) => s.clone().into_bytes(),
+                Some(Value::Null) | None => Vec::new(),
+                Some(other) => other.to_string().into_bytes(),
+            },
+        ),
+        None => {
+            let mut h = serde_json::Map::new();
+            h.insert("content-type".into(), json!("application/json"));
+            (200, h, outcome.payload.clone())
+        }
+    };
+    record(status, None);
+    let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), body).into_response();
+    for (k, v) in headers {
+        if let (Ok(name), Some(Ok(value))) = (
+            axum::http::HeaderName::from_bytes(k.as_bytes()),
+            v.as_str().map(HeaderValue::from_str),
+        ) {
+            r.headers_mut().insert(name, value);
+        }
+    }
+    r.headers_mut().insert(
+        "x-amz-executed-version",
+        HeaderValue::from_str(&version).unwrap_or(HeaderValue::from_static("$LATEST")),
+    );
     r
 }
 

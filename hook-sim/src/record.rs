@@ -16,6 +16,8 @@ pub enum Service {
     Lambda,
     /// A function's Lambda Runtime API.
     Runtime,
+    /// An HTTP API in front of a function.
+    HttpApi,
 }
 
 /// One call as hook-sim saw it.

@@ -31,7 +31,9 @@ pub struct CheckRunner {
 
 impl std::fmt::Debug for CheckRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CheckRunner").field("max_body", &self.max_body).finish_non_exhaustive()
+        f.debug_struct("CheckRunner")
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
     }
 }
 
@@ -106,11 +108,18 @@ impl CheckRunner {
                     crate::spec::PhaseFilter::Before => "BeforeAllowTraffic",
                     _ => "AfterAllowTraffic",
                 };
-                self.push(&mut reports, skipped(check, Outcome::Skipped, format!("runs in {only} only")));
+                self.push(
+                    &mut reports,
+                    skipped(check, Outcome::Skipped, format!("runs in {only} only")),
+                );
                 continue;
             }
             if let Some(why) = &stop {
-                let outcome = if spec_error.is_some() { Outcome::Failed } else { Outcome::NotRun };
+                let outcome = if spec_error.is_some() {
+                    Outcome::Failed
+                } else {
+                    Outcome::NotRun
+                };
                 let mut r = skipped(check, outcome, why.clone());
                 if outcome == Outcome::Failed {
                     r.error = Some(why.clone());
@@ -121,7 +130,10 @@ impl CheckRunner {
             }
             if ctx.deadline.is_some_and(|d| Instant::now() >= d) {
                 stop = Some("the hook ran out of time".to_string());
-                self.push(&mut reports, skipped(check, Outcome::NotRun, "the hook ran out of time".into()));
+                self.push(
+                    &mut reports,
+                    skipped(check, Outcome::NotRun, "the hook ran out of time".into()),
+                );
                 continue;
             }
             for r in self.run_check(spec, check, ctx, &mut vars).await {
@@ -157,18 +169,30 @@ impl CheckRunner {
             Some(names) => ctx
                 .targets
                 .iter()
-                .filter(|t| names.iter().any(|n| *n == t.logical_id || *n == t.function || crate::appspec::function_name_of(&t.function) == n))
+                .filter(|t| {
+                    names.iter().any(|n| {
+                        *n == t.logical_id || *n == t.function || crate::appspec::function_name_of(&t.function) == n
+                    })
+                })
                 .collect(),
         };
         if targets.is_empty() {
-            let known: Vec<String> = ctx.targets.iter().map(|t| format!("{} ({})", t.logical_id, t.function)).collect();
+            let known: Vec<String> = ctx
+                .targets
+                .iter()
+                .map(|t| format!("{} ({})", t.logical_id, t.function))
+                .collect();
             let mut r = skipped(check, Outcome::Failed, String::new());
             r.note = None;
             r.error = Some(match &check.targets {
                 Some(names) => format!(
                     "no target named {}: the deployment's targets are {}",
                     names.join(", "),
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
                 None => "the deployment has no target to invoke".to_string(),
             });
@@ -246,12 +270,16 @@ impl CheckRunner {
                         actual: e.clone(),
                         passed: false,
                     }],
-                    None => r.assertions.clone(),
+                    None => r.assertions.iter().filter(|a| !a.passed).cloned().collect(),
                 })
                 .unwrap_or_default();
             report.assertions = thresholds(check, &stats);
             report.outcome = if check.thresholds.is_some() {
-                if report.assertions.iter().all(|a| a.passed) { Outcome::Passed } else { Outcome::Failed }
+                if report.assertions.iter().all(|a| a.passed) {
+                    Outcome::Passed
+                } else {
+                    Outcome::Failed
+                }
             } else {
                 report.assertions.push(AssertionResult {
                     query: "every run".into(),
@@ -288,7 +316,11 @@ impl CheckRunner {
         let last = last.expect("at least one attempt");
         report.assertions = last.assertions.clone();
         report.error = last.error.clone();
-        report.outcome = if last.passed() { Outcome::Passed } else { Outcome::Failed };
+        report.outcome = if last.passed() {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        };
         if report.outcome == Outcome::Passed
             && let Some(obs) = &last.observation
         {
@@ -337,7 +369,10 @@ impl CheckRunner {
         let body = match &h.body {
             None => None,
             Some(Value::String(s)) => Some((vars.render(s).map_err(|e| e.to_string())?.into_bytes(), false)),
-            Some(v) => Some((serde_json::to_vec(&vars.render_json(v).map_err(|e| e.to_string())?).expect("JSON"), true)),
+            Some(v) => Some((
+                serde_json::to_vec(&vars.render_json(v).map_err(|e| e.to_string())?).expect("JSON"),
+                true,
+            )),
         };
         let headers = h
             .headers
@@ -352,7 +387,14 @@ impl CheckRunner {
         }))
     }
 
-    async fn attempt(&self, call: &Call, check: &Check, vars: &Vars, timeout: Duration, deadline: Option<Instant>) -> Attempt {
+    async fn attempt(
+        &self,
+        call: &Call,
+        check: &Check,
+        vars: &Vars,
+        timeout: Duration,
+        deadline: Option<Instant>,
+    ) -> Attempt {
         let started = Instant::now();
         let limit = deadline.map_or(started + timeout, |d| d.min(started + timeout));
         let result = tokio::time::timeout_at(limit, self.execute(call)).await;
@@ -376,7 +418,11 @@ impl CheckRunner {
                 error: Some(format!(
                     "no answer within {}{}",
                     duration_text(limit - started),
-                    if limit < started + timeout { " (the hook's time ran out)" } else { " (the check's timeout)" }
+                    if limit < started + timeout {
+                        " (the hook's time ran out)"
+                    } else {
+                        " (the check's timeout)"
+                    }
                 )),
                 duration,
             },
@@ -420,7 +466,9 @@ enum Call {
 impl Call {
     fn label(&self) -> Option<String> {
         match self {
-            Call::Invoke { function, qualifier, .. } => Some(format!("{}:{qualifier}", function.function)),
+            Call::Invoke {
+                function, qualifier, ..
+            } => Some(format!("{}:{qualifier}", function.function)),
             Call::Http(_) => None,
         }
     }

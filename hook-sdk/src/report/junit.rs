@@ -67,7 +67,11 @@ pub fn render_junit(report: &Report) -> String {
             }
             Outcome::Skipped => {
                 let _ = writeln!(out, "{open}>");
-                let _ = writeln!(out, "      <skipped message=\"{}\"/>", esc(c.note.as_deref().unwrap_or("skipped")));
+                let _ = writeln!(
+                    out,
+                    "      <skipped message=\"{}\"/>",
+                    esc(c.note.as_deref().unwrap_or("skipped"))
+                );
                 let _ = writeln!(out, "    </testcase>");
             }
             Outcome::NotRun | Outcome::Failed => {
@@ -81,14 +85,22 @@ pub fn render_junit(report: &Report) -> String {
                     let _ = writeln!(detail, "error: {e}");
                 }
                 for a in c.failures().chain(c.sample_failure.iter().filter(|a| !a.passed)) {
-                    let _ = writeln!(detail, "{}\n  expected: {}\n  actual:   {}", a.query, a.expected, a.actual);
+                    let _ = writeln!(
+                        detail,
+                        "{}\n  expected: {}\n  actual:   {}",
+                        a.query, a.expected, a.actual
+                    );
                 }
                 let _ = writeln!(out, "{open}>");
                 let _ = writeln!(
                     out,
                     "      <failure message=\"{}\" type=\"{}\">{}</failure>",
                     esc(&message),
-                    if c.outcome == Outcome::NotRun { "NotRun" } else { "AssertionFailed" },
+                    if c.outcome == Outcome::NotRun {
+                        "NotRun"
+                    } else {
+                        "AssertionFailed"
+                    },
                     esc(detail.trim_end())
                 );
                 let _ = writeln!(out, "    </testcase>");

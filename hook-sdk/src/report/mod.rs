@@ -73,7 +73,11 @@ impl RunStats {
         RunStats {
             runs,
             passed,
-            success_rate: if runs == 0 { 0.0 } else { f64::from(passed) / f64::from(runs) },
+            success_rate: if runs == 0 {
+                0.0
+            } else {
+                f64::from(passed) / f64::from(runs)
+            },
             p50: pick(0.50),
             p90: pick(0.90),
             p95: pick(0.95),
@@ -127,8 +131,14 @@ impl CheckReport {
         if let Some(e) = &self.error {
             return Some(format!("{what}: {e}"));
         }
-        let a = self.failures().next().or_else(|| self.sample_failure.iter().find(|a| !a.passed))?;
-        Some(format!("{what}: {} expected {}, actual {}", a.query, a.expected, a.actual))
+        let a = self
+            .failures()
+            .next()
+            .or_else(|| self.sample_failure.iter().find(|a| !a.passed))?;
+        Some(format!(
+            "{what}: {} expected {}, actual {}",
+            a.query, a.expected, a.actual
+        ))
     }
 }
 
@@ -248,7 +258,12 @@ pub(crate) mod fixture {
                     attempts: 3,
                     assertions: vec![
                         a("function_error", "none", "none", true),
-                        a("json $.body.message", "matches /^Hello, canary/", "\"Goodbye <canary> & co\"", false),
+                        a(
+                            "json $.body.message",
+                            "matches /^Hello, canary/",
+                            "\"Goodbye <canary> & co\"",
+                            false,
+                        ),
                     ],
                     sample_failure: vec![],
                     error: None,
@@ -340,6 +355,11 @@ mod tests {
         let r = fixture::report();
         assert!(!r.passed());
         let s = r.failure_summary().unwrap();
-        assert!(s.starts_with("3 of 4 checks failed: says hello [hello-fn:2]: json $.body.message expected matches /^Hello, canary/"), "{s}");
+        assert!(
+            s.starts_with(
+                "3 of 4 checks failed: says hello [hello-fn:2]: json $.body.message expected matches /^Hello, canary/"
+            ),
+            "{s}"
+        );
     }
 }

@@ -12,7 +12,11 @@ struct Style {
 
 impl Style {
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
     fn red(&self, t: &str) -> String {
         self.paint("31", t)
@@ -43,7 +47,12 @@ pub fn render_text(report: &Report, color: bool) -> String {
     if let Some(d) = &report.deployment_id {
         parts.push(d.clone());
     }
-    let mut counts = format!("{} checks: {} passed, {} failed", report.checks.len(), c.passed, c.failed);
+    let mut counts = format!(
+        "{} checks: {} passed, {} failed",
+        report.checks.len(),
+        c.passed,
+        c.failed
+    );
     if c.skipped > 0 {
         counts.push_str(&format!(", {} skipped", c.skipped));
     }
@@ -79,7 +88,11 @@ fn render_check(out: &mut String, check: &CheckReport, s: &Style) {
     }
     match check.outcome {
         Outcome::Skipped | Outcome::NotRun => {
-            let what = if check.outcome == Outcome::Skipped { "skipped" } else { "not run" };
+            let what = if check.outcome == Outcome::Skipped {
+                "skipped"
+            } else {
+                "not run"
+            };
             let note = check.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
             let _ = writeln!(out, "{}", s.dim(&format!("- {title} ({what}{note})")));
             return;

@@ -1,4 +1,5 @@
 //! Reading a spec strictly, with errors that point at the source.
+#![allow(clippy::result_large_err)] // spec errors are rare, and carry their location and snippet
 
 use std::fmt;
 use std::path::Path;

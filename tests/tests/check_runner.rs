@@ -1,0 +1,295 @@
+//! Spec checks run by hook-sdk's CheckRunner with the real Lambda client and reqwest,
+//! against hook-sim's Lambda endpoint and HTTP API.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hook_sdk::check::{CheckRunner, RunContext};
+use hook_sdk::report::Outcome;
+use hook_sdk::spec::{Vars, load};
+use hook_sdk::{Phase, Target};
+use hook_sim::{Behavior, FunctionSetup, Service, Sim};
+use serde_json::json;
+
+async fn runner(sim: &Sim) -> CheckRunner {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(sim.endpoint_url())
+        .region(aws_config::Region::new(hook_sim::REGION))
+        .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())
+        .load()
+        .await;
+    CheckRunner::new(aws_sdk_lambda::Client::new(&config))
+}
+
+fn target() -> Target {
+    Target {
+        logical_id: "HelloFunction".into(),
+        function: "hello-fn".into(),
+        alias: Some("live".into()),
+        current_version: Some("1".into()),
+        target_version: "2".into(),
+    }
+}
+
+fn ctx(sim: &Sim, phase: Phase) -> RunContext {
+    let api = sim.api_url("hello-fn", "live");
+    RunContext {
+        phase,
+        targets: vec![target()],
+        deployment_id: Some("d-1".into()),
+        vars: Vars::with_env(Arc::new(move |n| (n == "API_URL").then(|| api.clone()))),
+        deadline: None,
+        source: Some("smoke.yaml".into()),
+    }
+}
+
+fn hello_sim(sim: &Sim, v2: Behavior) {
+    sim.add_function(
+        "hello-fn",
+        FunctionSetup::new()
+            .version("1", Behavior::hello("1"))
+            .version("2", v2)
+            .alias("live", "2"),
+    );
+}
+
+const SMOKE: &str = r#"version: 1
+checks:
+  - name: greets the canary
+    invoke: { payload: { name: canary } }
+    expect:
+      function_error: none
+      status: 200
+      json:
+        $.statusCode: 200
+        $.body.message: { matches: "^Hello, canary" }
+        $.body.version: "{{target.version}}"
+      header: { content-type: application/json }
+      duration: { under: 5s }
+      reported_duration: { under: 1s }
+    capture:
+      greeting: $.body.message
+  - name: health through the API
+    http: { url: "${env:API_URL}/health?name=api" }
+    expect:
+      status: 200
+      json: { $.message: "Hello, api!" }
+      header: { content-type: { contains: json } }
+  - name: uses the capture
+    invoke: { payload: { name: "{{greeting}}" }, qualifier: alias }
+    expect:
+      json: { $.body.message: "Hello, Hello, canary!!" }
+  - name: after traffic only
+    phase: after
+    invoke: {}
+"#;
+
+#[tokio::test]
+async fn a_healthy_version_passes_every_check() {
+    let sim = Sim::start().await.unwrap();
+    hello_sim(&sim, Behavior::hello("2"));
+    let spec = load(SMOKE, "smoke.yaml").unwrap();
+    let report = runner(&sim)
+        .await
+        .run(&spec, &ctx(&sim, Phase::BeforeAllowTraffic))
+        .await;
+
+    assert!(report.passed(), "{}", hook_sdk::report::render_text(&report, false));
+    let outcomes: Vec<Outcome> = report.checks.iter().map(|c| c.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [Outcome::Passed, Outcome::Passed, Outcome::Passed, Outcome::Skipped]
+    );
+    assert_eq!(report.checks[0].target.as_deref(), Some("hello-fn:2"));
+    assert_eq!(report.checks[2].target.as_deref(), Some("hello-fn:live"));
+    // What crossed the wire: two invokes with their qualifiers, one HTTP API request.
+    let calls = sim.calls();
+    let invokes: Vec<(String, String)> = calls
+        .iter()
+        .filter(|c| c.service == Service::Lambda)
+        .map(|c| {
+            (
+                c.request["Qualifier"].as_str().unwrap().to_string(),
+                c.request["Payload"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        invokes,
+        [("2".into(), "canary".into()), ("live".into(), "Hello, canary!".into())]
+    );
+    assert_eq!(calls.iter().filter(|c| c.service == Service::HttpApi).count(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_assertion_shows_expected_and_actual() {
+    let sim = Sim::start().await.unwrap();
+    hello_sim(
+        &sim,
+        Behavior::Respond(json!({"statusCode": 200, "body": "{\"message\":\"Goodbye\"}"})),
+    );
+    let spec = load(
+        "version: 1\nchecks:\n  - name: greets\n    invoke: { payload: { name: canary } }\n    expect:\n      json:\n        $.body.message: { matches: \"^Hello\" }\n",
+        "s.yaml",
+    )
+    .unwrap();
+    let report = runner(&sim)
+        .await
+        .run(&spec, &ctx(&sim, Phase::BeforeAllowTraffic))
+        .await;
+    assert!(!report.passed());
+    let failed = report.checks[0].failures().next().unwrap();
+    assert_eq!(failed.query, "json $.body.message");
+    assert_eq!(failed.expected, "matches /^Hello/");
+    assert_eq!(failed.actual, "\"Goodbye\"");
+    let text = hook_sdk::report::render_text(&report, false);
+    assert!(
+        text.contains("      expected: matches /^Hello/\n      actual:   \"Goodbye\""),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn retry_until_it_passes() {
+    let sim = Sim::start().await.unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    hello_sim(
+        &sim,
+        Behavior::Custom(Arc::new(move |_| {
+            if seen.fetch_add(1, Ordering::SeqCst) < 2 {
+                Behavior::FunctionError {
+                    error_type: "Warming".into(),
+                    message: "not yet".into(),
+                }
+            } else {
+                Behavior::Respond(json!({"statusCode": 200}))
+            }
+        })),
+    );
+    let spec = load(
+        "version: 1\ndefaults: { retry: { attempts: 3, backoff: 1ms } }\nchecks:\n  - name: eventually\n    invoke: {}\n    expect: { status: 200 }\n",
+        "s.yaml",
+    )
+    .unwrap();
+    let report = runner(&sim)
+        .await
+        .run(&spec, &ctx(&sim, Phase::BeforeAllowTraffic))
+        .await;
+    assert!(report.passed(), "{}", hook_sdk::report::render_text(&report, false));
+    assert_eq!(report.checks[0].attempts, 3);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+fn flaky(every: usize) -> Behavior {
+    let n = Arc::new(AtomicUsize::new(0));
+    Behavior::Custom(Arc::new(move |_| {
+        if n.fetch_add(1, Ordering::SeqCst) % every == every - 1 {
+            Behavior::Respond(json!({"statusCode": 500}))
+        } else {
+            Behavior::Respond(json!({"statusCode": 200}))
+        }
+    }))
+}
+
+#[tokio::test]
+async fn thresholds_judge_all_runs() {
+    let sim = Sim::start().await.unwrap();
+    hello_sim(&sim, flaky(10));
+    let spec = |rate: &str| {
+        load(
+            &format!(
+                "version: 1\nchecks:\n  - name: load\n    invoke: {{}}\n    expect: {{ status: 200 }}\n    repeat: 50\n    concurrency: 10\n    thresholds: {{ success_rate: \"{rate}\", p95: \"< 5s\", max: \"< 10s\" }}\n"
+            ),
+            "s.yaml",
+        )
+        .unwrap()
+    };
+    let r = runner(&sim).await;
+    let strict = r.run(&spec(">= 0.95"), &ctx(&sim, Phase::BeforeAllowTraffic)).await;
+    let check = &strict.checks[0];
+    assert_eq!(check.outcome, Outcome::Failed);
+    let stats = check.stats.as_ref().unwrap();
+    assert_eq!((stats.runs, stats.passed), (50, 45));
+    assert_eq!(check.assertions[0].actual, "0.9 (45 of 50)");
+    assert!(!check.assertions[0].passed && check.assertions[1].passed && check.assertions[2].passed);
+    assert_eq!(check.sample_failure[0].query, "status");
+
+    let lenient = r.run(&spec(">= 0.85"), &ctx(&sim, Phase::BeforeAllowTraffic)).await;
+    assert!(lenient.passed(), "{}", hook_sdk::report::render_text(&lenient, false));
+    assert_eq!(sim.calls().iter().filter(|c| c.service == Service::Lambda).count(), 100);
+}
+
+#[tokio::test]
+async fn a_hanging_target_times_out_and_fail_fast_stops_the_rest() {
+    let sim = Sim::start().await.unwrap();
+    hello_sim(&sim, Behavior::Hang);
+    let spec = load(
+        "version: 1\nfail_fast: true\nchecks:\n  - name: hangs\n    invoke: {}\n    timeout: 200ms\n  - name: never runs\n    invoke: {}\n",
+        "s.yaml",
+    )
+    .unwrap();
+    let report = runner(&sim)
+        .await
+        .run(&spec, &ctx(&sim, Phase::BeforeAllowTraffic))
+        .await;
+    assert_eq!(report.checks[0].outcome, Outcome::Failed);
+    assert!(
+        report.checks[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("no answer within 200ms"),
+        "{:?}",
+        report.checks[0]
+    );
+    assert_eq!(report.checks[1].outcome, Outcome::NotRun);
+    let summary = report.failure_summary().unwrap();
+    assert!(summary.contains("1 of 2 checks failed, 1 not run"), "{summary}");
+}
+
+#[tokio::test]
+async fn nothing_in_this_phase_is_not_a_pass() {
+    let sim = Sim::start().await.unwrap();
+    hello_sim(&sim, Behavior::hello("2"));
+    let spec = load(
+        "version: 1\nchecks:\n  - name: later\n    phase: after\n    invoke: {}\n",
+        "s.yaml",
+    )
+    .unwrap();
+    let report = runner(&sim)
+        .await
+        .run(&spec, &ctx(&sim, Phase::BeforeAllowTraffic))
+        .await;
+    assert!(!report.passed());
+    assert!(
+        report
+            .failure_summary()
+            .unwrap()
+            .contains("no check of the spec runs in BeforeAllowTraffic")
+    );
+}
+
+#[tokio::test]
+async fn unknown_target_and_missing_env_fail_with_reasons() {
+    let sim = Sim::start().await.unwrap();
+    hello_sim(&sim, Behavior::hello("2"));
+    let spec = load(
+        "version: 1\nchecks:\n  - name: other\n    targets: [OtherFunction]\n    invoke: {}\n  - name: api\n    http: { url: \"${env:NOT_SET}/x\" }\n",
+        "s.yaml",
+    )
+    .unwrap();
+    let report = runner(&sim)
+        .await
+        .run(&spec, &ctx(&sim, Phase::BeforeAllowTraffic))
+        .await;
+    assert_eq!(
+        report.checks[0].error.as_deref(),
+        Some("no target named OtherFunction: the deployment's targets are HelloFunction (hello-fn)")
+    );
+    assert_eq!(
+        report.checks[1].error.as_deref(),
+        Some("environment variable NOT_SET is not set (used as ${env:NOT_SET})")
+    );
+    assert!(sim.calls().is_empty(), "nothing was sent");
+}
