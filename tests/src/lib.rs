@@ -64,12 +64,23 @@ pub struct HookSetup {
 impl HookSetup {
     /// Starts hook-sim with `deployment` and the hook binary `bin` as function `HOOK_NAME`.
     pub async fn start(bin: &str, deployment: DeploymentSetup, timeout: Duration) -> HookSetup {
+        Self::start_with_env(bin, deployment, timeout, &[]).await
+    }
+
+    /// Like [`start`](Self::start), with environment variables for the hook.
+    pub async fn start_with_env(
+        bin: &str,
+        deployment: DeploymentSetup,
+        timeout: Duration,
+        env: &[(&str, &str)],
+    ) -> HookSetup {
         let sim = Sim::start().await.expect("hook-sim starts");
         sim.add_deployment(deployment);
-        let hook = sim
-            .runtime(ProcessConfig::new(HOOK_NAME, release_bin(bin)).timeout(timeout))
-            .await
-            .expect("runtime API starts");
+        let mut config = ProcessConfig::new(HOOK_NAME, release_bin(bin)).timeout(timeout);
+        for (k, v) in env {
+            config = config.env(k, v);
+        }
+        let hook = sim.runtime(config).await.expect("runtime API starts");
         HookSetup { sim, hook }
     }
 

@@ -1,0 +1,283 @@
+//! `hook-runner`, the release binary: as a Lambda hook on the wire through hook-sim, and
+//! as a CLI (`validate`, `run`).
+
+use std::process::Command;
+use std::time::Duration;
+
+use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, Service, Sim, lambda_appspec};
+use integration_tests::{DEPLOYMENT, HOOK_NAME, HookSetup, release_bin};
+use serde_json::{Value, json};
+
+fn appspec() -> String {
+    lambda_appspec("hello-fn", "live", "1", "2", &[("BeforeAllowTraffic", HOOK_NAME)])
+}
+
+fn hello(v2: Behavior) -> FunctionSetup {
+    FunctionSetup::new()
+        .version("1", Behavior::hello("1"))
+        .version("2", v2)
+        .alias("live", "1")
+}
+
+async fn hook(spec: &str, v2: Behavior) -> HookSetup {
+    let h = HookSetup::start_with_env(
+        "hook-runner",
+        DeploymentSetup::new(DEPLOYMENT, &appspec()),
+        Duration::from_secs(5),
+        &[("HOOK_SPEC", spec)],
+    )
+    .await;
+    h.function("hello-fn", hello(v2));
+    h
+}
+
+const SMOKE: &str = r#"version: 1
+checks:
+  - name: greets the canary
+    invoke: { payload: { name: canary } }
+    expect:
+      json:
+        $.statusCode: 200
+        $.body.message: { matches: "^Hello, canary" }
+"#;
+
+/// The JSON records the hook logged: one per check and a summary.
+fn records(h: &HookSetup) -> Vec<Value> {
+    h.hook
+        .logs()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("record").is_some())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_passing_spec_reports_succeeded() {
+    let h = hook(SMOKE, Behavior::hello("2")).await;
+    let (_, out) = h.run("BeforeAllowTraffic").await;
+    assert_eq!(out.json()["status"], "Succeeded", "{}\n{}", out.json(), h.logs());
+    assert_eq!(h.sim.statuses().len(), 1);
+    let invokes: Vec<Value> = h
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.service == Service::Lambda)
+        .map(|c| c.request["Qualifier"].clone())
+        .collect();
+    assert_eq!(invokes, [json!("2")]);
+    let recs = records(&h);
+    assert_eq!(recs.len(), 2, "{}", h.logs());
+    assert_eq!(recs[0]["record"], "check");
+    assert_eq!(recs[0]["outcome"], "Passed");
+    assert_eq!(recs[0]["deployment_id"], DEPLOYMENT);
+    assert_eq!(recs[1]["record"], "summary");
+    assert_eq!(recs[1]["passed"], true);
+}
+
+#[tokio::test]
+async fn a_failing_assertion_reports_failed_with_expected_and_actual_in_the_log() {
+    let h = hook(
+        SMOKE,
+        Behavior::Respond(json!({"statusCode": 200, "body": "{\"message\":\"Goodbye\"}"})),
+    )
+    .await;
+    let (_, out) = h.run("BeforeAllowTraffic").await;
+    assert_eq!(out.json()["status"], "Failed");
+    let reason = out.json()["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.contains("json $.body.message expected matches /^Hello, canary/, actual \"Goodbye\""),
+        "{reason}"
+    );
+    let recs = records(&h);
+    let failed = &recs[0]["assertions"][2];
+    assert_eq!(failed["query"], "json $.body.message");
+    assert_eq!(failed["expected"], "matches /^Hello, canary/");
+    assert_eq!(failed["actual"], "\"Goodbye\"");
+    assert_eq!(h.sim.statuses()[0].status, "Failed");
+}
+
+#[tokio::test]
+async fn thresholds_over_repeated_invokes() {
+    let spec = r#"version: 1
+checks:
+  - name: steady under load
+    invoke: { payload: { name: load } }
+    expect: { status: 200 }
+    repeat: 40
+    concurrency: 8
+    thresholds: { success_rate: ">= 0.99", p95: "< 2s" }
+"#;
+    let h = hook(spec, Behavior::hello("2")).await;
+    let (_, out) = h.run("BeforeAllowTraffic").await;
+    assert_eq!(out.json()["status"], "Succeeded", "{}\n{}", out.json(), h.logs());
+    assert_eq!(
+        h.sim.calls().iter().filter(|c| c.service == Service::Lambda).count(),
+        40
+    );
+    let recs = records(&h);
+    assert_eq!(recs[0]["stats"]["runs"], 40);
+    assert_eq!(recs[0]["assertions"][0]["query"], "threshold success_rate");
+}
+
+#[tokio::test]
+async fn an_invalid_spec_reports_failed_with_the_located_error() {
+    let spec =
+        "version: 1\nchecks:\n  - name: a\n    invoke: {}\n    expect:\n      json:\n        $.x: { match: 1 }\n";
+    let h = hook(spec, Behavior::hello("2")).await;
+    let (_, out) = h.run("BeforeAllowTraffic").await;
+    assert_eq!(out.function_error, None, "{}", h.logs());
+    assert_eq!(out.json()["status"], "Failed");
+    let reason = out.json()["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.contains("HOOK_SPEC:7:14: checks[0].expect.json.$.x: unknown operator `match`"),
+        "{reason}"
+    );
+    assert_eq!(h.sim.statuses()[0].status, "Failed");
+    assert!(
+        h.sim.calls().iter().all(|c| c.service != Service::Lambda),
+        "no check ran"
+    );
+}
+
+fn cli(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
+    let out = Command::new(release_bin("hook-runner"))
+        .args(args)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .expect("hook-runner runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = integration_tests::target_dir().join("test-tmp").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn validate_shows_located_errors_and_exits_1() {
+    let dir = temp_dir("validate");
+    let good = write(&dir, "good.yaml", SMOKE);
+    let bad = write(
+        &dir,
+        "bad.yaml",
+        "version: 1\nchecks:\n  - name: a\n    invoke: {}\n    expct: {}\n",
+    );
+    let (code, out, _) = cli(&["validate", &good], &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("good.yaml: ok (1 checks)"), "{out}");
+    let (code, _, err) = cli(&["validate", &good, &bad], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("bad.yaml:5:5: checks[0].expct: unknown field `expct`"),
+        "{err}"
+    );
+    assert!(err.contains("= hint: did you mean `expect`?"), "{err}");
+    assert!(err.contains("1 of 2 spec files are invalid"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_shows_examples() {
+    let (code, _, err) = cli(&["run"], &[]);
+    assert_eq!(code, 2, "{err}");
+    let (code, out, _) = cli(&["--help"], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("hook-runner run smoke.yaml --function hello-fn --qualifier 7"),
+        "{out}"
+    );
+    let (code, out, _) = cli(&["schema"], &[]);
+    assert_eq!(code, 0);
+    let schema: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(schema, hook_sdk::spec::schema());
+}
+
+#[tokio::test]
+async fn run_against_a_deployed_version() {
+    let sim = Sim::start().await.unwrap();
+    sim.add_function("hello-fn", hello(Behavior::hello("2")));
+    sim.add_function(
+        "broken-fn",
+        FunctionSetup::new().version("3", Behavior::Respond(json!({"statusCode": 500}))),
+    );
+    let dir = temp_dir("run");
+    let spec = write(&dir, "smoke.yaml", SMOKE);
+    let env: Vec<(String, String)> = sim.aws_env();
+
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let (spec, env) = (spec.clone(), env.clone());
+        move || cli(&["run", &spec, "--function", "hello-fn", "--qualifier", "2"], &env)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("✔ greets the canary [hello-fn:2]"), "{out}");
+    assert!(out.contains("PASSED"), "{out}");
+
+    let junit = dir.join("checks.xml").display().to_string();
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let (spec, env, junit) = (spec.clone(), env.clone(), junit.clone());
+        move || {
+            cli(
+                &[
+                    "run",
+                    &spec,
+                    "--function",
+                    "broken-fn",
+                    "--qualifier",
+                    "3",
+                    "--report",
+                    "junit",
+                    "--out",
+                    &junit,
+                ],
+                &env,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("FAILED: 0 passed, 1 failed"), "{err}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains(
+            "<failure message=\"greets the canary [broken-fn:3]: json $.statusCode expected == 200, actual 500\""
+        ),
+        "{xml}"
+    );
+
+    let (code, out, _) = tokio::task::spawn_blocking(move || {
+        cli(
+            &[
+                "run",
+                &spec,
+                "--function",
+                "broken-fn",
+                "--qualifier",
+                "3",
+                "--report",
+                "json",
+            ],
+            &env,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["summary"]["passed"], false);
+    assert_eq!(doc["checks"][0]["outcome"], "Failed");
+}
