@@ -29,6 +29,48 @@ enum Command {
         hook-sim hook --target-env HELLO_FAULT=error\n  \
         hook-sim hook --hook target/release/my-hook --function target/release/my-fn --phase AfterAllowTraffic")]
     Hook(HookArgs),
+    /// Serves the CodeDeploy and Lambda endpoints with scripted `hello` functions until
+    /// stopped, and prints the endpoint: point AWS_ENDPOINT_URL at it.
+    #[command(after_help = "Example:\n  \
+        hook-sim serve --hello hello-fn &\n  \
+        AWS_ENDPOINT_URL=http://127.0.0.1:4566 hook-runner run smoke.yaml --function hello-fn --qualifier 2")]
+    Serve(ServeArgs),
+}
+
+#[derive(Parser)]
+struct ServeArgs {
+    /// The port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 4566)]
+    port: u16,
+    /// A function following the hello contract, versions 1 and 2, alias `live` on 1 (repeatable).
+    #[arg(long)]
+    hello: Vec<String>,
+}
+
+async fn serve(args: ServeArgs) -> Result<bool, String> {
+    let sim = Sim::bind(std::net::SocketAddr::from(([127, 0, 0, 1], args.port)))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+    for name in &args.hello {
+        sim.add_function(
+            name,
+            FunctionSetup::new()
+                .version("1", Behavior::hello("1"))
+                .version("2", Behavior::hello("2"))
+                .alias("live", "1"),
+        );
+    }
+    println!("endpoint {}", sim.endpoint_url());
+    for name in &args.hello {
+        println!(
+            "function {name}: versions 1, 2; alias live -> 1; HTTP API {}",
+            sim.api_url(name, "live")
+        );
+    }
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    Ok(true)
 }
 
 #[derive(Parser)]
@@ -166,6 +208,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Hook(args) => run_hook(args).await,
+        Command::Serve(args) => serve(args).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -40,6 +40,10 @@ pub fn release_bin(name: &str) -> PathBuf {
                 "-p",
                 "hook-examples",
                 "-p",
+                "hook-runner",
+                "-p",
+                "hook-sim",
+                "-p",
                 "integration-tests",
                 "--bins",
             ])
