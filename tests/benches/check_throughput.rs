@@ -123,6 +123,7 @@ async fn main() {
     let report = runner.run(&spec, &ctx).await;
     let (cpu, sim_cpu, wall) = (cpu_time("self") - cpu0, cpu_time(&sim_pid) - sim0, wall0.elapsed());
     let _ = sim.kill();
+    let _ = sim.wait();
     assert!(report.passed(), "{}", hook_sdk::report::render_text(&report, false));
     let stats = report.checks[0].stats.clone().unwrap();
     println!(
