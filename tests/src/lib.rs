@@ -114,11 +114,16 @@ impl HookSetup {
 
 /// `hello` as a real process for version `version`.
 pub async fn hello_process(sim: &Sim, name: &str, version: &str) -> Behavior {
-    let f = sim
-        .runtime(ProcessConfig::new(name, release_bin("hello")).version(version))
-        .await
-        .expect("runtime API starts");
-    Behavior::Process(f)
+    hello_process_with_env(sim, name, version, &[]).await
+}
+
+/// `hello` as a real process for version `version`, with environment variables.
+pub async fn hello_process_with_env(sim: &Sim, name: &str, version: &str, env: &[(&str, &str)]) -> Behavior {
+    let mut config = ProcessConfig::new(name, release_bin("hello")).version(version);
+    for (k, v) in env {
+        config = config.env(k, v);
+    }
+    Behavior::Process(sim.runtime(config).await.expect("runtime API starts"))
 }
 
 /// Reads a JSON payload.

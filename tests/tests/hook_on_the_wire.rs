@@ -76,10 +76,17 @@ async fn happy_path_invokes_the_target_version_and_reports_succeeded() {
         codedeploy_ops(&h),
         ["GetDeployment", "PutLifecycleEventHookExecutionStatus"]
     );
-    assert_eq!(
-        invokes(&h),
-        [("hello-fn".to_string(), Some("2".to_string()), json!({"name": "canary"}))]
+    // The spec's two checks, then the Rust check: every invoke of version 2.
+    let sent = invokes(&h);
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(
+        sent.iter()
+            .all(|(f, q, _)| f == "hello-fn" && q.as_deref() == Some("2")),
+        "{sent:?}"
     );
+    assert_eq!(sent[0].2, json!({"name": "canary"}));
+    assert_eq!(sent[1].2["rawQueryString"], "name=api");
+    assert_eq!(sent[2].2, json!({"name": "version-probe"}));
     assert_eq!(statuses(&h), ["Succeeded"]);
     assert_eq!(
         h.sim.lifecycle_event_status(DEPLOYMENT, &execution).as_deref(),
@@ -135,7 +142,8 @@ async fn function_error_reports_failed() {
     assert_eq!(body["status"], "Failed");
     let reason = body["reason"].as_str().unwrap();
     assert!(
-        reason.contains("function error (Unhandled)") && reason.contains("boom in v2"),
+        reason.contains("greets the canary [hello-fn:2]: function_error expected none, actual Unhandled")
+            && reason.contains("boom in v2"),
         "{reason}"
     );
     assert_eq!(statuses(&h), ["Failed"]);
@@ -157,11 +165,10 @@ async fn bad_status_code_reports_failed() {
 
     let reason = json(&out)["reason"].as_str().unwrap_or_default().to_string();
     assert!(
-        reason.contains("statusCode was 500, expected 200"),
+        reason.contains("greets the canary [hello-fn:2]: json $.statusCode expected == 200, actual 500"),
         "{reason}\n{}",
         h.logs()
     );
-    assert!(reason.contains("hello-fn:2"), "{reason}");
     assert_eq!(statuses(&h), ["Failed"]);
 }
 
@@ -177,7 +184,7 @@ async fn string_revision_is_discovered() {
         codedeploy_ops(&h),
         ["GetDeployment", "PutLifecycleEventHookExecutionStatus"]
     );
-    assert_eq!(invokes(&h).len(), 1);
+    assert_eq!(invokes(&h).len(), 3);
 }
 
 #[tokio::test]
@@ -234,13 +241,12 @@ async fn two_functions_in_one_appspec_are_both_tested() {
 
     assert_eq!(json(&out)["status"], "Succeeded", "{}", h.logs());
     let called: Vec<(String, Option<String>)> = invokes(&h).into_iter().map(|(f, q, _)| (f, q)).collect();
-    assert_eq!(
-        called,
-        [
-            ("hello-fn".to_string(), Some("2".to_string())),
-            ("other-fn".to_string(), Some("7".to_string()))
-        ]
-    );
+    let pair = [
+        ("hello-fn".to_string(), Some("2".to_string())),
+        ("other-fn".to_string(), Some("7".to_string())),
+    ];
+    // Each check (two from the spec, one in Rust) tests both functions, each at its version.
+    assert_eq!(called, [pair.clone(), pair.clone(), pair].concat());
     assert_eq!(statuses(&h), ["Succeeded"]);
 }
 
@@ -336,7 +342,10 @@ async fn hanging_target_reports_failed_before_the_deadline() {
         status.at - sent
     );
     let reason = json(&out)["reason"].as_str().unwrap_or_default().to_string();
-    assert!(reason.contains("did not finish"), "{reason}");
+    assert!(
+        reason.contains("no answer within") && reason.contains("the hook's time ran out"),
+        "{reason}"
+    );
     assert_eq!(statuses(&h), ["Failed"]);
 }
 

@@ -99,6 +99,17 @@ fn the_schema_agrees_with_the_loader() {
             false,
         ),
     ];
+    let examples: Vec<(String, String)> = ["pre-traffic.yaml", "post-traffic.yaml", "smoke.yaml"]
+        .iter()
+        .map(|n| {
+            (
+                n.to_string(),
+                std::fs::read_to_string(workspace_root().join("hook-examples").join(n)).unwrap(),
+            )
+        })
+        .collect();
+    let mut cases: Vec<(&str, &str, bool)> = cases.to_vec();
+    cases.extend(examples.iter().map(|(n, t)| (n.as_str(), t.as_str(), true)));
     let specs: Vec<(&str, &str)> = cases.iter().map(|(n, t, _)| (*n, *t)).collect();
     let verdicts = validate(&specs);
     for ((name, text, valid), verdict) in cases.iter().zip(&verdicts) {

@@ -215,7 +215,12 @@ impl CheckRunner {
     ) -> CheckReport {
         let started = Instant::now();
         let mut local = vars.clone();
-        if let Some(t) = target {
+        // HTTP checks see the target's variables too when the deployment has just one.
+        let var_target = target.or(match ctx.targets.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        });
+        if let Some(t) = var_target {
             local.set("target.function", t.function.clone());
             local.set("target.version", t.target_version.clone());
             local.set("target.logical_id", t.logical_id.clone());

@@ -405,6 +405,15 @@ checks:
             e.message
         );
 
+        let e = error(
+            "version: 1\nchecks:\n  - name: a\n    invoke: {}\n    expect:\n      json:\n        $.headers.content-type: x\n",
+        );
+        assert!(
+            e.message.contains("a name with `-` needs brackets: ['content-type']"),
+            "{}",
+            e.message
+        );
+
         let e = error("version: 1\ndefaults: { timeout: 5 }\nchecks:\n  - name: a\n    invoke: {}\n");
         assert_eq!(e.path, "defaults.timeout");
         assert!(e.message.contains("`5` has no unit: write 5ms or 5s"), "{}", e.message);

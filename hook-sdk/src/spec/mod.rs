@@ -256,10 +256,15 @@ impl JsonPathKey {
                 path,
             })
             .map_err(|e| {
-                let hint = if source.starts_with('$') {
-                    ""
+                let hint = if !source.starts_with('$') {
+                    " (a JSONPath starts with `$`, like $.body.message)".to_string()
+                } else if let Some(name) = source
+                    .split(['.', '[', ']'])
+                    .find(|p| p.contains('-') && !p.contains('\''))
+                {
+                    format!(" (a name with `-` needs brackets: ['{name}'])")
                 } else {
-                    " (a JSONPath starts with `$`, like $.body.message)"
+                    String::new()
                 };
                 format!("bad JSONPath `{source}`: {e}{hint}")
             })

@@ -1,0 +1,13 @@
+# `sam build` builds SpecHook with this target (BuildMethod: makefile): hook-runner as the
+# Lambda bootstrap, and hook-examples/smoke.yaml beside it as hook-spec.yaml.
+# SAM does not pass the template's Architecture to make: set LAMBDA_ARCH=x86_64 when you
+# deploy with Architecture=x86_64.
+LAMBDA_ARCH ?= arm64
+LAMBDA_TARGET = $(if $(filter x86_64,$(LAMBDA_ARCH)),x86_64-unknown-linux-gnu,aarch64-unknown-linux-gnu)
+
+build-SpecHook:
+	cargo lambda build --release --bin hook-runner --target $(LAMBDA_TARGET)
+	cp target/lambda/hook-runner/bootstrap $(ARTIFACTS_DIR)/bootstrap
+	cp hook-examples/smoke.yaml $(ARTIFACTS_DIR)/hook-spec.yaml
+
+.PHONY: build-SpecHook

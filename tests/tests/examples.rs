@@ -1,0 +1,168 @@
+//! The example hooks of hook-examples, as deployed: real binaries on the wire through
+//! hook-sim, against the real `hello` binary (healthy, or faulty through HELLO_FAULT).
+
+use std::time::Duration;
+
+use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, ProcessConfig, Service, Sim, lambda_appspec};
+use integration_tests::{
+    DEPLOYMENT, HOOK_NAME, HookSetup, hello_process, hello_process_with_env, release_bin, workspace_root,
+};
+
+fn appspec(phase: &str) -> String {
+    lambda_appspec("hello-fn", "live", "1", "2", &[(phase, HOOK_NAME)])
+}
+
+async fn pre_traffic_against(fault: Option<&str>) -> (HookSetup, serde_json::Value) {
+    let h = HookSetup::start(
+        "pre-traffic",
+        DeploymentSetup::new(DEPLOYMENT, &appspec("BeforeAllowTraffic")),
+        Duration::from_secs(3),
+    )
+    .await;
+    let env: Vec<(&str, &str)> = fault.map(|f| vec![("HELLO_FAULT", f)]).unwrap_or_default();
+    let v2 = hello_process_with_env(&h.sim, "hello-fn", "2", &env).await;
+    h.function(
+        "hello-fn",
+        FunctionSetup::new()
+            .version("1", Behavior::hello("1"))
+            .version("2", v2)
+            .alias("live", "1"),
+    );
+    let (_, out) = h.run("BeforeAllowTraffic").await;
+    assert_eq!(
+        out.function_error,
+        None,
+        "the hook itself failed: {}\n{}",
+        out.json(),
+        h.logs()
+    );
+    let body = out.json();
+    (h, body)
+}
+
+#[tokio::test]
+async fn pre_traffic_passes_a_healthy_hello() {
+    let (h, out) = pre_traffic_against(None).await;
+    assert_eq!(out["status"], "Succeeded", "{out}\n{}", h.logs());
+}
+
+#[tokio::test]
+async fn pre_traffic_fails_hello_fault_error() {
+    let (h, out) = pre_traffic_against(Some("error")).await;
+    assert_eq!(out["status"], "Failed");
+    let reason = out["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("function_error expected none, actual Unhandled") && reason.contains("HELLO_FAULT=error"),
+        "{reason}"
+    );
+    assert_eq!(h.sim.statuses().len(), 1);
+}
+
+#[tokio::test]
+async fn pre_traffic_fails_hello_fault_status500() {
+    let (_, out) = pre_traffic_against(Some("status500")).await;
+    assert_eq!(out["status"], "Failed");
+    assert!(
+        out["reason"]
+            .as_str()
+            .unwrap()
+            .contains("json $.statusCode expected == 200, actual 500"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn pre_traffic_fails_hello_fault_slow_before_its_deadline() {
+    let (h, out) = pre_traffic_against(Some("slow")).await;
+    assert_eq!(out["status"], "Failed");
+    assert!(
+        out["reason"].as_str().unwrap().contains("the hook's time ran out"),
+        "{out}"
+    );
+    assert_eq!(h.sim.statuses().len(), 1);
+}
+
+/// post-traffic in AfterAllowTraffic, with API_URL on hook-sim's HTTP API and the alias on `alias_on`.
+async fn post_traffic(alias_on: &str) -> (HookSetup, serde_json::Value) {
+    let sim = Sim::start().await.unwrap();
+    sim.add_deployment(DeploymentSetup::new(DEPLOYMENT, &appspec("AfterAllowTraffic")));
+    let v2 = hello_process(&sim, "hello-fn", "2").await;
+    sim.add_function(
+        "hello-fn",
+        FunctionSetup::new()
+            .version("1", Behavior::hello("1"))
+            .version("2", v2)
+            .alias("live", alias_on),
+    );
+    let config = ProcessConfig::new(HOOK_NAME, release_bin("post-traffic"))
+        .timeout(Duration::from_secs(20))
+        .env("API_URL", &sim.api_url("hello-fn", "live"));
+    let hook = sim.runtime(config).await.unwrap();
+    let h = HookSetup { sim, hook };
+    let (_, out) = h.run("AfterAllowTraffic").await;
+    assert_eq!(
+        out.function_error,
+        None,
+        "the hook itself failed: {}\n{}",
+        out.json(),
+        h.logs()
+    );
+    let body = out.json();
+    (h, body)
+}
+
+#[tokio::test]
+async fn post_traffic_checks_the_api_and_the_alias() {
+    let (h, out) = post_traffic("2").await;
+    assert_eq!(out["status"], "Succeeded", "{out}\n{}", h.logs());
+    let calls = h.sim.calls();
+    assert_eq!(calls.iter().filter(|c| c.service == Service::HttpApi).count(), 1);
+    let alias_invokes = calls
+        .iter()
+        .filter(|c| c.service == Service::Lambda && c.request["Qualifier"] == "live")
+        .count();
+    assert_eq!(alias_invokes, 50 + 5, "50 under load, 5 routing probes");
+}
+
+#[tokio::test]
+async fn post_traffic_fails_when_the_alias_still_routes_to_the_old_version() {
+    let (_, out) = post_traffic("1").await;
+    assert_eq!(out["status"], "Failed");
+    let reason = out["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("json $.version expected == \"2\", actual \"1\""),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn the_spec_hook_runs_smoke_yaml() {
+    let smoke = workspace_root().join("hook-examples/smoke.yaml").display().to_string();
+    let h = HookSetup::start_with_env(
+        "hook-runner",
+        DeploymentSetup::new(DEPLOYMENT, &appspec("BeforeAllowTraffic")),
+        Duration::from_secs(10),
+        &[("HOOK_SPEC_FILE", &smoke)],
+    )
+    .await;
+    let v2 = hello_process(&h.sim, "hello-fn", "2").await;
+    h.function(
+        "hello-fn",
+        FunctionSetup::new()
+            .version("1", Behavior::hello("1"))
+            .version("2", v2)
+            .alias("live", "1"),
+    );
+    let (_, out) = h.run("BeforeAllowTraffic").await;
+    assert_eq!(out.json()["status"], "Succeeded", "{}\n{}", out.json(), h.logs());
+    // 1 greeting + 20 under load, all of version 2.
+    let invokes: Vec<String> = h
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.service == Service::Lambda)
+        .map(|c| c.request["Qualifier"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(invokes.len(), 21);
+    assert!(invokes.iter().all(|q| q == "2"));
+}

@@ -1,0 +1,199 @@
+//! template.yaml, verified offline: cfn-lint on the SAM template, aws-sam-translator's
+//! CloudFormation output linted again, and the wiring that costs people days asserted on it.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use integration_tests::{target_dir, workspace_root};
+use serde_json::{Value, json};
+
+fn venv_bin(name: &str) -> PathBuf {
+    let bin = target_dir().join("venv/bin").join(name);
+    if !bin.exists() {
+        let status = Command::new(workspace_root().join("scripts/python-tools"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/python-tools failed");
+    }
+    bin
+}
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("the tool runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// The template translated to CloudFormation by aws-sam-translator.
+fn translated() -> &'static Value {
+    static T: OnceLock<Value> = OnceLock::new();
+    T.get_or_init(|| {
+        let out = target_dir().join("test-tmp/template.translated.json");
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        let (ok, text) = run(Command::new(venv_bin("python"))
+            .arg(workspace_root().join("scripts/sam-translate"))
+            .arg(workspace_root().join("template.yaml"))
+            .arg(&out));
+        assert!(ok, "aws-sam-translator failed:\n{text}");
+        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+    })
+}
+
+fn resource(name: &str) -> &'static Value {
+    let r = &translated()["Resources"][name];
+    assert!(r.is_object(), "no resource {name} in the translated template");
+    r
+}
+
+#[test]
+fn cfn_lint_passes_on_the_sam_template() {
+    let (ok, text) = run(Command::new(venv_bin("cfn-lint")).arg(workspace_root().join("template.yaml")));
+    assert!(ok, "cfn-lint template.yaml:\n{text}");
+}
+
+#[test]
+fn cfn_lint_passes_on_the_translated_template() {
+    translated();
+    // W1020: the translator resolves `CodeDeployDefault.Lambda${DeploymentType}` with the
+    // parameter's default, which leaves an Fn::Sub without variables. CloudFormation sees the
+    // unresolved one.
+    let (ok, text) = run(Command::new(venv_bin("cfn-lint"))
+        .args(["--ignore-checks", "W1020", "--"])
+        .arg(target_dir().join("test-tmp/template.translated.json")));
+    assert!(ok, "cfn-lint on the translated template:\n{text}");
+}
+
+#[test]
+fn the_alias_runs_both_hooks() {
+    let update = &resource("HelloFunctionAliaslive")["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"];
+    assert_eq!(
+        update["ApplicationName"],
+        json!({"Ref": "ServerlessDeploymentApplication"})
+    );
+    assert_eq!(
+        update["BeforeAllowTrafficHook"],
+        json!({"Fn::If": ["UseSpecHook", {"Ref": "SpecHook"}, {"Ref": "PreTrafficHook"}]})
+    );
+    assert_eq!(update["AfterAllowTrafficHook"], json!({"Ref": "PostTrafficHook"}));
+}
+
+#[test]
+fn the_deployment_group_uses_the_config_alarm_and_rollback() {
+    let group = &resource("HelloFunctionDeploymentGroup")["Properties"];
+    let config = &group["DeploymentConfigName"]["Fn::If"];
+    assert_eq!(config[0], "UseCustomDeploymentConfig");
+    assert_eq!(config[1], json!({"Ref": "Canary30Percent2Minutes"}));
+    assert_eq!(
+        group["AlarmConfiguration"],
+        json!({"Enabled": true, "Alarms": [{"Name": {"Ref": "HelloErrorsAlarm"}}]})
+    );
+    let events = group["AutoRollbackConfiguration"]["Events"].as_array().unwrap();
+    for e in ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"] {
+        assert!(events.contains(&json!(e)), "rollback on {e}: {events:?}");
+    }
+    assert_eq!(group["DeploymentStyle"]["DeploymentOption"], "WITH_TRAFFIC_CONTROL");
+
+    let custom = &resource("Canary30Percent2Minutes")["Properties"];
+    assert_eq!(custom["ComputePlatform"], "Lambda");
+    assert_eq!(
+        custom["TrafficRoutingConfig"],
+        json!({"Type": "TimeBasedCanary", "TimeBasedCanary": {"CanaryPercentage": 30, "CanaryInterval": 2}})
+    );
+    let types = translated()["Parameters"]["DeploymentType"]["AllowedValues"]
+        .as_array()
+        .unwrap();
+    for t in [
+        "Canary30Percent2Minutes",
+        "Canary10Percent5Minutes",
+        "Linear10PercentEvery1Minute",
+        "AllAtOnce",
+    ] {
+        assert!(types.contains(&json!(t)), "{t} is selectable");
+    }
+    let alarm = &resource("HelloErrorsAlarm")["Properties"];
+    assert_eq!(alarm["MetricName"], "Errors");
+    assert_eq!(alarm["Threshold"], 0);
+}
+
+#[test]
+fn the_deployed_function_is_an_arm64_rust_custom_runtime_by_default() {
+    let f = &resource("HelloFunction")["Properties"];
+    assert_eq!(f["Runtime"], "provided.al2023");
+    assert_eq!(f["Handler"], "bootstrap");
+    assert_eq!(f["Architectures"], json!([{"Ref": "Architecture"}]));
+    assert_eq!(translated()["Parameters"]["Architecture"]["Default"], "arm64");
+    let integration = &resource("HelloIntegration")["Properties"];
+    assert_eq!(
+        integration["IntegrationUri"],
+        json!({"Fn::Sub": "${HelloFunction.Arn}:live"})
+    );
+    assert_eq!(resource("HelloApiPermission")["DependsOn"], "HelloFunctionAliaslive");
+}
+
+const HOOKS: [&str; 3] = ["PreTrafficHook", "PostTrafficHook", "SpecHook"];
+
+#[test]
+fn hooks_are_named_for_the_codedeploy_role() {
+    for hook in HOOKS {
+        let name = resource(hook)["Properties"]["FunctionName"]["Fn::Sub"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(name.starts_with("CodeDeployHook_"), "{hook} is named {name}");
+    }
+    // The role SAM gives CodeDeploy may invoke only CodeDeployHook_* functions.
+    let role = &resource("CodeDeployServiceRole")["Properties"];
+    assert!(
+        role["ManagedPolicyArns"]
+            .to_string()
+            .contains("AWSCodeDeployRoleForLambda"),
+        "{role}"
+    );
+}
+
+#[test]
+fn hook_policies_are_least_privilege() {
+    for hook in HOOKS {
+        let role = resource(&format!("{hook}Role"));
+        let statements: Vec<&Value> = role["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+            .collect();
+        let mut actions = Vec::new();
+        for s in &statements {
+            let acts: Vec<String> = match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a.iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+                other => panic!("{hook}: action {other}"),
+            };
+            for a in &acts {
+                assert!(!a.contains('*'), "{hook}: wildcard action {a}");
+            }
+            assert_ne!(s["Resource"], "*", "{hook}: a statement on every resource: {s}");
+            if acts.iter().any(|a| a == "lambda:InvokeFunction") {
+                assert_eq!(
+                    s["Resource"],
+                    json!({"Fn::Sub": "${HelloFunction.Arn}:*"}),
+                    "{hook}: invoke scope"
+                );
+            }
+            actions.extend(acts);
+        }
+        actions.sort();
+        assert_eq!(
+            actions,
+            [
+                "codedeploy:GetApplicationRevision",
+                "codedeploy:GetDeployment",
+                "codedeploy:PutLifecycleEventHookExecutionStatus",
+                "lambda:InvokeFunction"
+            ],
+            "{hook}"
+        );
+    }
+}
