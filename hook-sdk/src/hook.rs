@@ -99,7 +99,10 @@ impl HookContext {
     /// Runs a spec's checks for this phase against this deployment's targets, within the
     /// hook's time. The report is data: judge it with [`Report::passed`].
     pub async fn run_spec(&self, spec: &Spec) -> Report {
-        let runner = CheckRunner::new(self.inner.clients.lambda.clone()).with_http(self.inner.clients.http.clone());
+        let mut runner = CheckRunner::new(self.inner.clients.lambda.clone());
+        if let Some(http) = &self.inner.clients.http {
+            runner = runner.with_http(http.clone());
+        }
         let left = self.time_left();
         let ctx = RunContext {
             phase: self.phase(),
@@ -123,8 +126,8 @@ pub struct Clients {
     pub status: aws_sdk_codedeploy::Client,
     /// For invoking targets.
     pub lambda: aws_sdk_lambda::Client,
-    /// For HTTP checks.
-    pub http: reqwest::Client,
+    /// For HTTP checks; `None`: the default client, made on the first HTTP check.
+    pub http: Option<reqwest::Client>,
 }
 
 impl Clients {
@@ -137,17 +140,9 @@ impl Clients {
             codedeploy: aws_sdk_codedeploy::Client::new(config),
             status: aws_sdk_codedeploy::Client::from_conf(status),
             lambda: aws_sdk_lambda::Client::new(config),
-            http: default_http_client(),
+            http: None,
         }
     }
-}
-
-/// The HTTP client of spec checks: rustls, a user agent naming hook-sdk.
-pub fn default_http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("hook-sdk/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("the HTTP client builds")
 }
 
 /// A CodeDeploy lifecycle hook: handlers per phase, and the guarantees around them.
@@ -635,7 +630,7 @@ mod tests {
             codedeploy: codedeploy.clone(),
             status: codedeploy,
             lambda: mock_client!(aws_sdk_lambda, []),
-            http: default_http_client(),
+            http: None,
         }
     }
 

@@ -9,6 +9,21 @@ use crate::assert::Observation;
 /// The default cap on a response body: larger bodies are cut, and the cut is noted.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 
+/// The default HTTP client of checks (rustls, a user agent naming hook-sdk), made once on
+/// first use: loading root certificates costs milliseconds, which hooks without HTTP checks
+/// should not pay.
+pub fn default_client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .user_agent(concat!("hook-sdk/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .expect("the HTTP client builds")
+        })
+        .clone()
+}
+
 /// A request with its variables filled in.
 #[derive(Debug, Clone)]
 pub struct HttpRequest {

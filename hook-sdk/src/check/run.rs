@@ -24,7 +24,7 @@ type Progress = Arc<dyn Fn(&CheckReport) + Send + Sync>;
 #[derive(Clone)]
 pub struct CheckRunner {
     lambda: aws_sdk_lambda::Client,
-    http: reqwest::Client,
+    http: Option<reqwest::Client>,
     max_body: usize,
     progress: Option<Progress>,
 }
@@ -55,14 +55,12 @@ pub struct RunContext {
 }
 
 impl CheckRunner {
-    /// A runner invoking through `lambda`, with a default HTTP client (rustls, 1 MiB body cap).
+    /// A runner invoking through `lambda`, with the default HTTP client (rustls, made on the
+    /// first HTTP check) and a 1 MiB body cap.
     pub fn new(lambda: aws_sdk_lambda::Client) -> Self {
         CheckRunner {
             lambda,
-            http: reqwest::Client::builder()
-                .user_agent(concat!("hook-sdk/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .expect("the HTTP client builds"),
+            http: None,
             max_body: DEFAULT_MAX_BODY,
             progress: None,
         }
@@ -70,7 +68,7 @@ impl CheckRunner {
 
     /// Uses this HTTP client.
     pub fn with_http(mut self, http: reqwest::Client) -> Self {
-        self.http = http;
+        self.http = Some(http);
         self
     }
 
@@ -454,7 +452,10 @@ impl CheckRunner {
                 obs.log = inv.log_tail.clone();
                 Ok(obs)
             }
-            Call::Http(req) => http::send(&self.http, req, self.max_body).await,
+            Call::Http(req) => {
+                let client = self.http.clone().unwrap_or_else(http::default_client);
+                http::send(&client, req, self.max_body).await
+            }
         }
     }
 }
