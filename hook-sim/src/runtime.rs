@@ -285,35 +285,24 @@ impl RuntimeFunction {
         });
         let max_used_mb = handle.pid.and_then(peak_rss_kb).map_or(0, |kb| kb.div_ceil(1024));
         let body_log = || self.shared.logs.lock().expect("poisoned")[log_start..].join("\n");
+        let failed = matches!(result, Some(RuntimeResult::Error { .. }));
         match result {
-            Some(RuntimeResult::Response { body, duration }) => InvokeOutcome {
-                payload: body,
-                function_error: None,
-                log: lambda_log(
-                    &request_id,
-                    &self.config.version,
-                    &body_log(),
-                    duration,
-                    self.config.memory_mb,
-                    max_used_mb,
-                    init,
-                ),
-                executed_version: self.config.version.clone(),
-            },
-            Some(RuntimeResult::Error { body, duration }) => InvokeOutcome {
-                payload: body,
-                function_error: Some("Unhandled".to_string()),
-                log: lambda_log(
-                    &request_id,
-                    &self.config.version,
-                    &body_log(),
-                    duration,
-                    self.config.memory_mb,
-                    max_used_mb,
-                    init,
-                ),
-                executed_version: self.config.version.clone(),
-            },
+            Some(RuntimeResult::Response { body, duration }) | Some(RuntimeResult::Error { body, duration }) => {
+                InvokeOutcome {
+                    log: lambda_log(
+                        &request_id,
+                        &self.config.version,
+                        &body_log(),
+                        duration,
+                        self.config.memory_mb,
+                        max_used_mb,
+                        init,
+                    ),
+                    payload: body,
+                    function_error: failed.then(|| "Unhandled".to_string()),
+                    executed_version: self.config.version.clone(),
+                }
+            }
             Some(RuntimeResult::InitError { body }) => {
                 self.kill_locked(&mut process).await;
                 InvokeOutcome {

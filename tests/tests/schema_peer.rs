@@ -46,28 +46,7 @@ fn validate(specs: &[(&str, &str)]) -> Vec<String> {
         .collect()
 }
 
-const DESIGN_EXAMPLE: &str = r#"version: 1
-defaults: { timeout: 5s, retry: { attempts: 3, backoff: 200ms } }
-checks:
-  - name: greets the canary
-    phase: before
-    invoke:
-      payload: { name: canary }
-    expect:
-      function_error: none
-      json:
-        $.statusCode: 200
-        $.body.message: { matches: "^Hello, canary" }
-      duration: { under: 800ms }
-  - name: health through the API
-    http: { method: GET, url: "${env:API_URL}/health" }
-    expect: { status: 200, json: { $.status: ok } }
-  - name: steady under load
-    invoke: { payload: {} }
-    repeat: 200
-    concurrency: 20
-    thresholds: { success_rate: ">= 0.99", p95: "< 300ms" }
-"#;
+const DESIGN_EXAMPLE: &str = include_str!("../../hook-sdk/tests/specs/design.yaml");
 
 #[test]
 fn the_schema_agrees_with_the_loader() {

@@ -322,28 +322,8 @@ fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
 mod tests {
     use super::*;
 
-    const GOOD: &str = r#"version: 1
-defaults: { timeout: 5s, retry: { attempts: 3, backoff: 200ms } }
-checks:
-  - name: greets the canary
-    phase: before
-    invoke:
-      payload: { name: canary }
-    expect:
-      function_error: none
-      json:
-        $.statusCode: 200
-        $.body.message: { matches: "^Hello, canary" }
-      duration: { under: 800ms }
-  - name: health through the API
-    http: { method: GET, url: "${env:API_URL}/health" }
-    expect: { status: 200, json: { $.status: ok } }
-  - name: steady under load
-    invoke: { payload: {} }
-    repeat: 200
-    concurrency: 20
-    thresholds: { success_rate: ">= 0.99", p95: "< 300ms" }
-"#;
+    /// The example of the spec format in the design notes and the README.
+    const GOOD: &str = include_str!("../../tests/specs/design.yaml");
 
     fn error(text: &str) -> SpecError {
         load(text, "smoke.yaml").unwrap_err()
