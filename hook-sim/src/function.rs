@@ -158,11 +158,53 @@ pub(crate) async fn run_scripted(
     }
 }
 
+/// Where an alias sends invokes: a version, and maybe a share to an additional version
+/// (Lambda's weighted alias, as CodeDeploy shifts traffic).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasRouting {
+    /// The primary version.
+    pub version: String,
+    /// The additional version and the share of invokes it gets (0 to 1).
+    pub additional: Option<(String, f64)>,
+    served: u64,
+}
+
+impl AliasRouting {
+    /// All invokes to `version`.
+    pub fn to(version: &str) -> Self {
+        AliasRouting {
+            version: version.to_string(),
+            additional: None,
+            served: 0,
+        }
+    }
+
+    /// A share `weight` of invokes to `additional`, the rest to `version`.
+    pub fn weighted(version: &str, additional: &str, weight: f64) -> Self {
+        AliasRouting {
+            version: version.to_string(),
+            additional: Some((additional.to_string(), weight.clamp(0.0, 1.0))),
+            served: 0,
+        }
+    }
+
+    /// The version of the next invoke. Deterministic: of every run of invokes the additional
+    /// version gets its share exactly (weight 0.3: 3 of each 10), spread evenly.
+    fn next(&mut self) -> String {
+        let n = self.served;
+        self.served += 1;
+        match &self.additional {
+            Some((extra, w)) if ((n + 1) as f64 * w).floor() > (n as f64 * w).floor() => extra.clone(),
+            _ => self.version.clone(),
+        }
+    }
+}
+
 /// A function: its versions and aliases.
 #[derive(Debug, Clone, Default)]
 pub struct FunctionSetup {
     pub(crate) versions: BTreeMap<String, Behavior>,
-    pub(crate) aliases: BTreeMap<String, String>,
+    pub(crate) aliases: BTreeMap<String, AliasRouting>,
 }
 
 impl FunctionSetup {
@@ -179,13 +221,20 @@ impl FunctionSetup {
 
     /// Points an alias at a version.
     pub fn alias(mut self, alias: &str, version: &str) -> Self {
-        self.aliases.insert(alias.to_string(), version.to_string());
+        self.aliases.insert(alias.to_string(), AliasRouting::to(version));
+        self
+    }
+
+    /// Points an alias at `version`, with a share `weight` of invokes to `additional`.
+    pub fn alias_weighted(mut self, alias: &str, version: &str, additional: &str, weight: f64) -> Self {
+        self.aliases
+            .insert(alias.to_string(), AliasRouting::weighted(version, additional, weight));
         self
     }
 
     /// The version a qualifier selects: none or `$LATEST` → `$LATEST` (or the highest
     /// version), an alias → its version, a version → itself.
-    pub(crate) fn resolve(&self, qualifier: Option<&str>) -> Option<(String, Behavior)> {
+    pub(crate) fn resolve(&mut self, qualifier: Option<&str>) -> Option<(String, Behavior)> {
         let version = match qualifier {
             None | Some("$LATEST") => {
                 if self.versions.contains_key("$LATEST") {
@@ -198,7 +247,10 @@ impl FunctionSetup {
                         .to_string()
                 }
             }
-            Some(q) => self.aliases.get(q).cloned().unwrap_or_else(|| q.to_string()),
+            Some(q) => match self.aliases.get_mut(q) {
+                Some(routing) => routing.next(),
+                None => q.to_string(),
+            },
         };
         let behavior = self.versions.get(&version)?.clone();
         Some((version, behavior))

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 pub use codedeploy::{DeploymentSetup, RevisionStorage, lambda_appspec};
 pub use fault::Fault;
-pub use function::{Behavior, FunctionSetup, InvokeOutcome};
+pub use function::{AliasRouting, Behavior, FunctionSetup, InvokeOutcome};
 pub use record::{Call, HookStatusRecord, Service};
 pub use runtime::{ProcessConfig, RuntimeFunction, peak_rss_kb};
 
@@ -180,6 +180,29 @@ impl Sim {
             .lock()
             .expect("poisoned")
             .insert(name.to_string(), setup);
+    }
+
+    /// Routes an alias, as CodeDeploy does when it shifts traffic: all to `routing.version`,
+    /// or a share to an additional version. Fails when the function is unknown.
+    pub fn route_alias(&self, function: &str, alias: &str, routing: AliasRouting) -> Result<(), String> {
+        let mut functions = self.state.functions.lock().expect("poisoned");
+        let f = functions
+            .get_mut(function)
+            .ok_or_else(|| format!("no function {function}: add it first"))?;
+        f.aliases.insert(alias.to_string(), routing);
+        Ok(())
+    }
+
+    /// How an alias routes now.
+    pub fn alias_routing(&self, function: &str, alias: &str) -> Option<AliasRouting> {
+        self.state
+            .functions
+            .lock()
+            .expect("poisoned")
+            .get(function)?
+            .aliases
+            .get(alias)
+            .cloned()
     }
 
     /// Starts an execution environment for a real binary (the process starts on the first
@@ -394,7 +417,7 @@ async fn lambda_invoke(
         .functions
         .lock()
         .expect("poisoned")
-        .get(&name)
+        .get_mut(&name)
         .map(|f| f.resolve(qualifier.as_deref()));
     let (version, behavior) = match resolved {
         Some(Some(found)) => found,
@@ -509,7 +532,7 @@ async fn http_api(
         .functions
         .lock()
         .expect("poisoned")
-        .get(&function)
+        .get_mut(&function)
         .map(|f| f.resolve(qualifier.as_deref()));
     let record = |status: u16, error: Option<String>| {
         state.recorder.call(

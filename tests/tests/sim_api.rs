@@ -131,3 +131,44 @@ async fn invoke_resolves_qualifiers_and_tails_logs() {
     let e = lambda.invoke().function_name("hello-fn").send().await.unwrap_err();
     assert!(e.into_service_error().is_too_many_requests_exception());
 }
+
+#[tokio::test]
+async fn a_weighted_alias_splits_invokes_as_codedeploy_shifts_them() {
+    let sim = Sim::start().await.unwrap();
+    let (_, lambda) = clients(&sim).await;
+    sim.add_function(
+        "hello-fn",
+        FunctionSetup::new()
+            .version("1", Behavior::hello("1"))
+            .version("2", Behavior::hello("2"))
+            .alias_weighted("live", "1", "2", 0.3),
+    );
+    let mut ran = std::collections::BTreeMap::<String, u32>::new();
+    for _ in 0..100 {
+        let out = lambda
+            .invoke()
+            .function_name("hello-fn")
+            .qualifier("live")
+            .send()
+            .await
+            .unwrap();
+        *ran.entry(out.executed_version().unwrap().to_string()).or_default() += 1;
+    }
+    assert_eq!(ran, [("1".to_string(), 70), ("2".to_string(), 30)].into());
+
+    sim.route_alias("hello-fn", "live", hook_sim::AliasRouting::to("2"))
+        .unwrap();
+    let out = lambda
+        .invoke()
+        .function_name("hello-fn")
+        .qualifier("live")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.executed_version(), Some("2"));
+    assert_eq!(sim.alias_routing("hello-fn", "live").unwrap().version, "2");
+    assert!(
+        sim.route_alias("nope", "live", hook_sim::AliasRouting::to("1"))
+            .is_err()
+    );
+}
