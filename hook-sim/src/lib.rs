@@ -15,6 +15,7 @@ mod fault;
 mod function;
 mod record;
 mod runtime;
+pub mod schedule;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
