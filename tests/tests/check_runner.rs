@@ -168,7 +168,7 @@ async fn retry_until_it_passes() {
         })),
     );
     let spec = load(
-        "version: 1\ndefaults: { retry: { attempts: 3, backoff: 1ms } }\nchecks:\n  - name: eventually\n    invoke: {}\n    expect: { status: 200 }\n",
+        "version: 1\ndefaults: { retry: { attempts: 3, backoff: 0ms } }\nchecks:\n  - name: eventually\n    invoke: {}\n    expect: { status: 200 }\n",
         "s.yaml",
     )
     .unwrap();

@@ -306,7 +306,9 @@ impl CheckRunner {
                 if ctx.deadline.is_some_and(|d| Instant::now() + backoff >= d) {
                     break;
                 }
-                tokio::time::sleep(backoff).await;
+                if !backoff.is_zero() {
+                    tokio::time::sleep(backoff).await;
+                }
             }
             let a = self.attempt(&call, check, &local, timeout, ctx.deadline).await;
             report.attempts = i + 1;
@@ -550,5 +552,74 @@ fn captured(capture: &Capture, obs: &Observation) -> Option<String> {
             Some(v.as_str().map_or_else(|| v.to_string(), str::to_string))
         }
         Capture::Header(name) => obs.header(name).map(str::to_string),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::load;
+    use aws_sdk_lambda::operation::invoke::InvokeOutput;
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    fn target() -> Target {
+        Target {
+            logical_id: "F".into(),
+            function: "fn".into(),
+            alias: None,
+            current_version: None,
+            target_version: "2".into(),
+        }
+    }
+
+    fn ctx() -> RunContext {
+        RunContext {
+            phase: Phase::BeforeAllowTraffic,
+            targets: vec![target()],
+            deployment_id: None,
+            vars: Vars::default(),
+            deadline: None,
+            source: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_wait_the_backoff_between_attempts() {
+        let failing = || {
+            InvokeOutput::builder()
+                .status_code(200)
+                .function_error("Unhandled")
+                .payload(Blob::new(r#"{"errorMessage":"warming"}"#))
+                .build()
+        };
+        let invoke = mock!(aws_sdk_lambda::Client::invoke)
+            .sequence()
+            .output(failing)
+            .times(2)
+            .output(|| {
+                InvokeOutput::builder()
+                    .status_code(200)
+                    .payload(Blob::new(r#"{"statusCode":200}"#))
+                    .build()
+            })
+            .build();
+        let lambda = mock_client!(aws_sdk_lambda, RuleMode::Sequential, [&invoke]);
+        let spec = load(
+            "version: 1\nchecks:\n  - name: eventually\n    invoke: {}\n    retry: { attempts: 3, backoff: 200ms }\n    expect: { status: 200 }\n",
+            "s.yaml",
+        )
+        .unwrap();
+        let started = Instant::now();
+        let report = CheckRunner::new(lambda).run(&spec, &ctx()).await;
+        assert!(report.passed(), "{report:?}");
+        assert_eq!(report.checks[0].attempts, 3);
+        assert_eq!(invoke.num_calls(), 3);
+        // Two pauses of 200 ms of tokio's paused clock, no real waiting.
+        assert!(
+            started.elapsed() >= Duration::from_millis(400),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }
