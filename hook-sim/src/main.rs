@@ -115,9 +115,8 @@ fn check_binary(path: &std::path::Path, what: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "{what} {} does not exist: build the examples first with `cargo build --release -p hook-examples`, \
-             or pass --{} PATH",
-            path.display(),
-            if what == "hook" { "hook" } else { "function" }
+             or pass --{what} PATH",
+            path.display()
         ))
     }
 }

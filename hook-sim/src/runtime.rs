@@ -216,13 +216,7 @@ impl RuntimeFunction {
 
     /// Stops the process, if one runs.
     pub async fn stop(&self) {
-        let mut p = self.process.lock().await;
-        if let Some(mut handle) = p.take()
-            && let Some(kill) = handle.kill.take()
-        {
-            let _ = kill.send(());
-            let _ = handle.exited.wait_for(Option::is_some).await;
-        }
+        self.kill_locked(&mut *self.process.lock().await).await;
     }
 
     /// Invokes the function synchronously, as Lambda's `Invoke` would, starting the

@@ -43,6 +43,12 @@ fn ctx(sim: &Sim, phase: Phase) -> RunContext {
     }
 }
 
+/// Runs the spec `yaml` in BeforeAllowTraffic against `sim`.
+async fn run(sim: &Sim, yaml: &str) -> hook_sdk::report::Report {
+    let spec = load(yaml, "s.yaml").unwrap();
+    runner(sim).await.run(&spec, &ctx(sim, Phase::BeforeAllowTraffic)).await
+}
+
 fn hello_sim(sim: &Sim, v2: Behavior) {
     sim.add_function(
         "hello-fn",
@@ -128,15 +134,7 @@ async fn a_failing_assertion_shows_expected_and_actual() {
         &sim,
         Behavior::Respond(json!({"statusCode": 200, "body": "{\"message\":\"Goodbye\"}"})),
     );
-    let spec = load(
-        "version: 1\nchecks:\n  - name: greets\n    invoke: { payload: { name: canary } }\n    expect:\n      json:\n        $.body.message: { matches: \"^Hello\" }\n",
-        "s.yaml",
-    )
-    .unwrap();
-    let report = runner(&sim)
-        .await
-        .run(&spec, &ctx(&sim, Phase::BeforeAllowTraffic))
-        .await;
+    let report = run(&sim, "version: 1\nchecks:\n  - name: greets\n    invoke: { payload: { name: canary } }\n    expect:\n      json:\n        $.body.message: { matches: \"^Hello\" }\n").await;
     assert!(!report.passed());
     let failed = report.checks[0].failures().next().unwrap();
     assert_eq!(failed.query, "json $.body.message");
@@ -167,15 +165,7 @@ async fn retry_until_it_passes() {
             }
         })),
     );
-    let spec = load(
-        "version: 1\ndefaults: { retry: { attempts: 3, backoff: 0ms } }\nchecks:\n  - name: eventually\n    invoke: {}\n    expect: { status: 200 }\n",
-        "s.yaml",
-    )
-    .unwrap();
-    let report = runner(&sim)
-        .await
-        .run(&spec, &ctx(&sim, Phase::BeforeAllowTraffic))
-        .await;
+    let report = run(&sim, "version: 1\ndefaults: { retry: { attempts: 3, backoff: 0ms } }\nchecks:\n  - name: eventually\n    invoke: {}\n    expect: { status: 200 }\n").await;
     assert!(report.passed(), "{}", hook_sdk::report::render_text(&report, false));
     assert_eq!(report.checks[0].attempts, 3);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
@@ -224,15 +214,7 @@ async fn thresholds_judge_all_runs() {
 async fn a_hanging_target_times_out_and_fail_fast_stops_the_rest() {
     let sim = Sim::start().await.unwrap();
     hello_sim(&sim, Behavior::Hang);
-    let spec = load(
-        "version: 1\nfail_fast: true\nchecks:\n  - name: hangs\n    invoke: {}\n    timeout: 200ms\n  - name: never runs\n    invoke: {}\n",
-        "s.yaml",
-    )
-    .unwrap();
-    let report = runner(&sim)
-        .await
-        .run(&spec, &ctx(&sim, Phase::BeforeAllowTraffic))
-        .await;
+    let report = run(&sim, "version: 1\nfail_fast: true\nchecks:\n  - name: hangs\n    invoke: {}\n    timeout: 200ms\n  - name: never runs\n    invoke: {}\n").await;
     assert_eq!(report.checks[0].outcome, Outcome::Failed);
     assert!(
         report.checks[0]
@@ -252,15 +234,11 @@ async fn a_hanging_target_times_out_and_fail_fast_stops_the_rest() {
 async fn nothing_in_this_phase_is_not_a_pass() {
     let sim = Sim::start().await.unwrap();
     hello_sim(&sim, Behavior::hello("2"));
-    let spec = load(
+    let report = run(
+        &sim,
         "version: 1\nchecks:\n  - name: later\n    phase: after\n    invoke: {}\n",
-        "s.yaml",
     )
-    .unwrap();
-    let report = runner(&sim)
-        .await
-        .run(&spec, &ctx(&sim, Phase::BeforeAllowTraffic))
-        .await;
+    .await;
     assert!(!report.passed());
     assert!(
         report
@@ -274,15 +252,7 @@ async fn nothing_in_this_phase_is_not_a_pass() {
 async fn unknown_target_and_missing_env_fail_with_reasons() {
     let sim = Sim::start().await.unwrap();
     hello_sim(&sim, Behavior::hello("2"));
-    let spec = load(
-        "version: 1\nchecks:\n  - name: other\n    targets: [OtherFunction]\n    invoke: {}\n  - name: api\n    http: { url: \"${env:NOT_SET}/x\" }\n",
-        "s.yaml",
-    )
-    .unwrap();
-    let report = runner(&sim)
-        .await
-        .run(&spec, &ctx(&sim, Phase::BeforeAllowTraffic))
-        .await;
+    let report = run(&sim, "version: 1\nchecks:\n  - name: other\n    targets: [OtherFunction]\n    invoke: {}\n  - name: api\n    http: { url: \"${env:NOT_SET}/x\" }\n").await;
     assert_eq!(
         report.checks[0].error.as_deref(),
         Some("no target named OtherFunction: the deployment's targets are HelloFunction (hello-fn)")

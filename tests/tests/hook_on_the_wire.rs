@@ -57,6 +57,16 @@ fn invokes(h: &HookSetup) -> Vec<(String, Option<String>, serde_json::Value)> {
         .collect()
 }
 
+/// The error of each status report call, in order (None: accepted).
+fn put_errors(h: &HookSetup) -> Vec<Option<String>> {
+    h.sim
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "PutLifecycleEventHookExecutionStatus")
+        .map(|c| c.error)
+        .collect()
+}
+
 fn statuses(h: &HookSetup) -> Vec<String> {
     h.sim.statuses().into_iter().map(|s| s.status).collect()
 }
@@ -260,13 +270,7 @@ async fn throttled_status_report_is_retried() {
 
     assert_eq!(json(&out)["status"], "Succeeded", "{}", h.logs());
     assert_eq!(json(&out)["report"], json!({"outcome": "Accepted", "attempts": 3}));
-    let puts: Vec<Option<String>> = h
-        .sim
-        .calls()
-        .into_iter()
-        .filter(|c| c.operation == "PutLifecycleEventHookExecutionStatus")
-        .map(|c| c.error)
-        .collect();
+    let puts = put_errors(&h);
     assert_eq!(
         puts,
         [
@@ -299,13 +303,7 @@ async fn redelivered_event_meets_already_completed_and_stops() {
         json(&second)["report"],
         json!({"outcome": "AlreadyCompleted", "attempts": 1})
     );
-    let puts: Vec<Option<String>> = h
-        .sim
-        .calls()
-        .into_iter()
-        .filter(|c| c.operation == "PutLifecycleEventHookExecutionStatus")
-        .map(|c| c.error)
-        .collect();
+    let puts = put_errors(&h);
     assert_eq!(
         puts,
         [None, Some("LifecycleEventAlreadyCompletedException".to_string())]

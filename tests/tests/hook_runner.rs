@@ -153,6 +153,15 @@ fn cli(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
     )
 }
 
+/// [`cli`] off the async runtime, so hook-sim keeps serving while hook-runner calls it.
+async fn cli_async(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env = env.to_vec();
+    tokio::task::spawn_blocking(move || cli(&args.iter().map(String::as_str).collect::<Vec<_>>(), &env))
+        .await
+        .unwrap()
+}
+
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -216,39 +225,14 @@ async fn run_against_a_deployed_version() {
     let spec = write(&dir, "smoke.yaml", SMOKE);
     let env: Vec<(String, String)> = sim.aws_env();
 
-    let (code, out, err) = tokio::task::spawn_blocking({
-        let (spec, env) = (spec.clone(), env.clone());
-        move || cli(&["run", &spec, "--function", "hello-fn", "--qualifier", "2"], &env)
-    })
-    .await
-    .unwrap();
+    let (code, out, err) = cli_async(&["run", &spec, "--function", "hello-fn", "--qualifier", "2"], &env).await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("✔ greets the canary [hello-fn:2]"), "{out}");
     assert!(out.contains("PASSED"), "{out}");
 
     let junit = dir.join("checks.xml").display().to_string();
-    let (code, out, err) = tokio::task::spawn_blocking({
-        let (spec, env, junit) = (spec.clone(), env.clone(), junit.clone());
-        move || {
-            cli(
-                &[
-                    "run",
-                    &spec,
-                    "--function",
-                    "broken-fn",
-                    "--qualifier",
-                    "3",
-                    "--report",
-                    "junit",
-                    "--out",
-                    &junit,
-                ],
-                &env,
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let broken = ["run", &spec, "--function", "broken-fn", "--qualifier", "3"];
+    let (code, out, err) = cli_async(&[&broken[..], &["--report", "junit", "--out", &junit]].concat(), &env).await;
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("FAILED: 0 passed, 1 failed"), "{err}");
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -259,23 +243,7 @@ async fn run_against_a_deployed_version() {
         "{xml}"
     );
 
-    let (code, out, _) = tokio::task::spawn_blocking(move || {
-        cli(
-            &[
-                "run",
-                &spec,
-                "--function",
-                "broken-fn",
-                "--qualifier",
-                "3",
-                "--report",
-                "json",
-            ],
-            &env,
-        )
-    })
-    .await
-    .unwrap();
+    let (code, out, _) = cli_async(&[&broken[..], &["--report", "json"]].concat(), &env).await;
     assert_eq!(code, 1);
     let doc: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["summary"]["passed"], false);

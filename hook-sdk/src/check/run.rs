@@ -92,46 +92,42 @@ impl CheckRunner {
             vars.set("deployment.id", d.clone());
         }
         let mut reports = Vec::new();
-        let mut stop: Option<String> = None;
+        let mut vars_error = None;
         for (name, value) in &spec.vars {
             match vars.render(value) {
                 Ok(v) => vars.set(name.clone(), v),
-                Err(e) => stop = Some(format!("vars.{name}: {e}")),
+                Err(e) => vars_error = Some(format!("vars.{name}: {e}")),
             }
         }
-        let spec_error = stop.clone();
+        let mut stop: Option<String> = None;
         for check in &spec.checks {
-            if !check.runs_in(ctx.phase) {
+            let early = if !check.runs_in(ctx.phase) {
                 let only = match check.phase {
                     crate::spec::PhaseFilter::Before => "BeforeAllowTraffic",
                     _ => "AfterAllowTraffic",
                 };
-                self.push(
-                    &mut reports,
-                    skipped(check, Outcome::Skipped, format!("runs in {only} only")),
-                );
-                continue;
-            }
-            if let Some(why) = &stop {
-                let outcome = if spec_error.is_some() {
-                    Outcome::Failed
-                } else {
-                    Outcome::NotRun
-                };
-                let mut r = skipped(check, outcome, why.clone());
-                if outcome == Outcome::Failed {
-                    r.error = Some(why.clone());
-                    r.note = None;
-                }
+                Some(unrun(
+                    check,
+                    Outcome::Skipped,
+                    Some(format!("runs in {only} only")),
+                    None,
+                ))
+            } else if let Some(e) = &vars_error {
+                Some(unrun(check, Outcome::Failed, None, Some(e.clone())))
+            } else if let Some(why) = &stop {
+                Some(unrun(check, Outcome::NotRun, Some(why.clone()), None))
+            } else if ctx.deadline.is_some_and(|d| Instant::now() >= d) {
+                Some(unrun(
+                    check,
+                    Outcome::NotRun,
+                    Some("the hook ran out of time".into()),
+                    None,
+                ))
+            } else {
+                None
+            };
+            if let Some(r) = early {
                 self.push(&mut reports, r);
-                continue;
-            }
-            if ctx.deadline.is_some_and(|d| Instant::now() >= d) {
-                stop = Some("the hook ran out of time".to_string());
-                self.push(
-                    &mut reports,
-                    skipped(check, Outcome::NotRun, "the hook ran out of time".into()),
-                );
                 continue;
             }
             for r in self.run_check(spec, check, ctx, &mut vars).await {
@@ -180,9 +176,7 @@ impl CheckRunner {
                 .iter()
                 .map(|t| format!("{} ({})", t.logical_id, t.function))
                 .collect();
-            let mut r = skipped(check, Outcome::Failed, String::new());
-            r.note = None;
-            r.error = Some(match &check.targets {
+            let error = match &check.targets {
                 Some(names) => format!(
                     "no target named {}: the deployment's targets are {}",
                     names.join(", "),
@@ -193,8 +187,8 @@ impl CheckRunner {
                     }
                 ),
                 None => "the deployment has no target to invoke".to_string(),
-            });
-            return vec![r];
+            };
+            return vec![unrun(check, Outcome::Failed, None, Some(error))];
         }
         let mut out = Vec::new();
         for t in targets {
@@ -229,18 +223,8 @@ impl CheckRunner {
                 local.set("target.current_version", c.clone());
             }
         }
-        let mut report = CheckReport {
-            name: check.name.clone(),
-            target: None,
-            outcome: Outcome::Failed,
-            attempts: 0,
-            assertions: Vec::new(),
-            sample_failure: Vec::new(),
-            error: None,
-            note: None,
-            stats: None,
-            duration: Duration::ZERO,
-        };
+        // Failed until an attempt passes.
+        let mut report = unrun(check, Outcome::Failed, None, None);
         let call = match self.prepare(check, target, &local) {
             Ok(call) => call,
             Err(e) => {
@@ -495,7 +479,8 @@ impl Attempt {
     }
 }
 
-fn skipped(check: &Check, outcome: Outcome, note: String) -> CheckReport {
+/// The report of a check that did not run (skipped, not run, or failed before any call).
+fn unrun(check: &Check, outcome: Outcome, note: Option<String>, error: Option<String>) -> CheckReport {
     CheckReport {
         name: check.name.clone(),
         target: None,
@@ -503,8 +488,8 @@ fn skipped(check: &Check, outcome: Outcome, note: String) -> CheckReport {
         attempts: 0,
         assertions: Vec::new(),
         sample_failure: Vec::new(),
-        error: None,
-        note: Some(note),
+        error,
+        note,
         stats: None,
         duration: Duration::ZERO,
     }

@@ -66,7 +66,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
         let _ = writeln!(out, "{}", s.green(&s.bold("PASSED")));
     } else {
         let _ = writeln!(out, "{}", s.red(&s.bold("FAILED")));
-        if report.counts().passed + report.counts().failed + report.counts().not_run == 0
+        if c.passed + c.failed + c.not_run == 0
             && let Some(summary) = report.failure_summary()
         {
             let _ = writeln!(out, "{summary}");
