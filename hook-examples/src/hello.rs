@@ -6,7 +6,8 @@
 //!
 //! `HELLO_FAULT` makes a version faulty on purpose: `error` fails the invoke (a
 //! FunctionError), `status500` answers `statusCode` 500, `slow` sleeps for
-//! [`SLOW_SLEEP`], past any typical timeout.
+//! [`SLOW_SLEEP`], past any typical timeout, and `flaky` fails every [`FLAKY_EVERY`]th
+//! invocation of an execution environment: a few smoke checks pass, real traffic does not.
 
 use std::time::Duration;
 
@@ -14,6 +15,9 @@ use serde_json::{Value, json};
 
 /// How long `HELLO_FAULT=slow` sleeps.
 pub const SLOW_SLEEP: Duration = Duration::from_secs(30);
+
+/// `HELLO_FAULT=flaky` fails invocations number `FLAKY_EVERY`, `2 * FLAKY_EVERY`, ...
+pub const FLAKY_EVERY: u64 = 10;
 
 /// A fault chosen by `HELLO_FAULT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +28,8 @@ pub enum Fault {
     Status500,
     /// Sleep past the timeout.
     Slow,
+    /// Fail every [`FLAKY_EVERY`]th invocation.
+    Flaky,
 }
 
 impl Fault {
@@ -34,8 +40,9 @@ impl Fault {
             Some("error") => Ok(Some(Fault::Error)),
             Some("status500") => Ok(Some(Fault::Status500)),
             Some("slow") => Ok(Some(Fault::Slow)),
+            Some("flaky") => Ok(Some(Fault::Flaky)),
             Some(other) => Err(format!(
-                "HELLO_FAULT={other} is not a fault: use error, status500 or slow"
+                "HELLO_FAULT={other} is not a fault: use error, status500, slow or flaky"
             )),
         }
     }
@@ -80,10 +87,11 @@ mod tests {
         assert_eq!(Fault::parse(Some("error")), Ok(Some(Fault::Error)));
         assert_eq!(Fault::parse(Some("status500")), Ok(Some(Fault::Status500)));
         assert_eq!(Fault::parse(Some("slow")), Ok(Some(Fault::Slow)));
+        assert_eq!(Fault::parse(Some("flaky")), Ok(Some(Fault::Flaky)));
         assert!(
             Fault::parse(Some("explode"))
                 .unwrap_err()
-                .contains("use error, status500 or slow")
+                .contains("use error, status500, slow or flaky")
         );
     }
 

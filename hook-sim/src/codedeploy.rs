@@ -89,6 +89,10 @@ pub fn lambda_appspec(function: &str, alias: &str, current: &str, target: &str, 
 pub(crate) struct Deployment {
     pub(crate) setup: DeploymentSetup,
     pub(crate) create_time: f64,
+    /// `Created`, `InProgress`, `Succeeded`, `Failed` or `Stopped`.
+    pub(crate) status: String,
+    /// Why it failed, when it did.
+    pub(crate) error: Option<(String, String)>,
     /// execution id → lifecycle event name and status.
     pub(crate) executions: HashMap<String, Execution>,
 }
@@ -160,20 +164,22 @@ pub(crate) fn get_deployment(deployments: &HashMap<String, Deployment>, body: &V
             format!("The deployment {id} could not be found."),
         )
     })?;
-    Ok(json!({
-        "deploymentInfo": {
-            "applicationName": d.setup.application,
-            "deploymentGroupName": d.setup.group,
-            "deploymentConfigName": d.setup.config,
-            "deploymentId": d.setup.id,
-            "revision": revision_json(d, true),
-            "status": "InProgress",
-            "createTime": d.create_time,
-            "creator": "user",
-            "computePlatform": "Lambda",
-            "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
-        }
-    }))
+    let mut info = json!({
+        "applicationName": d.setup.application,
+        "deploymentGroupName": d.setup.group,
+        "deploymentConfigName": d.setup.config,
+        "deploymentId": d.setup.id,
+        "revision": revision_json(d, true),
+        "status": d.status,
+        "createTime": d.create_time,
+        "creator": "user",
+        "computePlatform": "Lambda",
+        "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+    });
+    if let Some((code, message)) = &d.error {
+        info["errorInformation"] = json!({"code": code, "message": message});
+    }
+    Ok(json!({ "deploymentInfo": info }))
 }
 
 pub(crate) fn get_application_revision(

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod codedeploy;
+pub mod deploy;
 mod fault;
 mod function;
 mod record;
@@ -34,7 +35,7 @@ use serde_json::{Value, json};
 pub use codedeploy::{DeploymentSetup, RevisionStorage, lambda_appspec};
 pub use fault::Fault;
 pub use function::{AliasRouting, Behavior, FunctionSetup, InvokeOutcome};
-pub use record::{Call, HookStatusRecord, Service};
+pub use record::{Call, HookStatusRecord, InvocationRecord, Service};
 pub use runtime::{ProcessConfig, RuntimeFunction, peak_rss_kb};
 
 /// The region hook-sim claims to be.
@@ -42,7 +43,7 @@ pub const REGION: &str = "us-east-1";
 /// The account id in the ARNs hook-sim makes.
 pub const ACCOUNT_ID: &str = "123456789012";
 
-struct State_ {
+pub(crate) struct State_ {
     recorder: Arc<record::Recorder>,
     faults: fault::Faults,
     deployments: Mutex<HashMap<String, codedeploy::Deployment>>,
@@ -137,6 +138,8 @@ impl Sim {
             codedeploy::Deployment {
                 setup,
                 create_time,
+                status: "InProgress".to_string(),
+                error: None,
                 executions: HashMap::new(),
             },
         );
@@ -167,6 +170,57 @@ impl Sim {
             },
         );
         id
+    }
+
+    /// Sets a deployment's status as `GetDeployment` reports it (`InProgress`, `Succeeded`,
+    /// `Failed`, `Stopped`), with the `errorInformation` code and message of a failure.
+    pub fn set_deployment_status(&self, deployment_id: &str, status: &str, error: Option<(&str, &str)>) {
+        if let Some(d) = self.state.deployments.lock().expect("poisoned").get_mut(deployment_id) {
+            d.status = status.to_string();
+            d.error = error.map(|(c, m)| (c.to_string(), m.to_string()));
+        }
+    }
+
+    /// Completes a lifecycle event that is still in progress with `status` (as CodeDeploy does
+    /// when a hook stays silent too long): a later report gets
+    /// `LifecycleEventAlreadyCompletedException`. Returns whether it was still in progress.
+    pub fn complete_lifecycle_event(&self, deployment_id: &str, execution_id: &str, status: &str) -> bool {
+        let mut deployments = self.state.deployments.lock().expect("poisoned");
+        match deployments
+            .get_mut(deployment_id)
+            .and_then(|d| d.executions.get_mut(execution_id))
+        {
+            Some(e) if e.status == "InProgress" => {
+                e.status = status.to_string();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `GetDeployment`'s `deploymentInfo` of a deployment.
+    pub fn deployment_info(&self, deployment_id: &str) -> Option<Value> {
+        let deployments = self.state.deployments.lock().expect("poisoned");
+        codedeploy::get_deployment(&deployments, &json!({ "deploymentId": deployment_id }))
+            .ok()
+            .map(|v| v["deploymentInfo"].clone())
+    }
+
+    /// Every invocation of a function so far (through `Invoke`, an HTTP API, or traffic of a
+    /// deployment), as Lambda's metrics count them.
+    pub fn invocations(&self) -> Vec<InvocationRecord> {
+        self.state.recorder.invocations()
+    }
+
+    /// Invokes `function:qualifier` from inside (no API call is recorded, the invocation is),
+    /// as an event source would: returns the version that ran and the outcome.
+    pub async fn invoke_internal(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+        payload: &Value,
+    ) -> Option<InvokeOutcome> {
+        invoke_internal(&self.state, function, qualifier, payload).await
     }
 
     /// The lifecycle event payload CodeDeploy sends a hook.
@@ -439,8 +493,15 @@ async fn lambda_invoke(
         "Event" => {
             record(202, None);
             let body = body.to_vec();
+            let state = state.clone();
             tokio::spawn(async move {
-                let _ = function::run_scripted(&behavior, &body, &version, &request_id()).await;
+                let outcome = function::run_scripted(&behavior, &body, &version, &request_id()).await;
+                state.recorder.invocation(
+                    &name,
+                    qualifier.as_deref(),
+                    &outcome.executed_version,
+                    outcome.function_error.is_some(),
+                );
             });
             return StatusCode::ACCEPTED.into_response();
         }
@@ -455,6 +516,12 @@ async fn lambda_invoke(
         }
     }
     let outcome = function::run_scripted(&behavior, &body, &version, &request_id()).await;
+    state.recorder.invocation(
+        &name,
+        qualifier.as_deref(),
+        &outcome.executed_version,
+        outcome.function_error.is_some(),
+    );
     record(200, outcome.function_error.clone());
     let mut r = (StatusCode::OK, outcome.payload).into_response();
     let h = r.headers_mut();
@@ -493,14 +560,6 @@ async fn http_api(
     let qualifier = params.get("qualifier").cloned();
     let raw_path = format!("/{}", params.get("rest").cloned().unwrap_or_default());
     let raw_query = uri.query().unwrap_or_default().to_string();
-    let query: serde_json::Map<String, Value> = raw_query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_string(), Value::String(v.replace('+', " ")))
-        })
-        .collect();
     let header_map: serde_json::Map<String, Value> = headers
         .iter()
         .map(|(k, v)| {
@@ -511,24 +570,8 @@ async fn http_api(
         })
         .collect();
     let text = String::from_utf8_lossy(&body).into_owned();
-    let event = json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": raw_path,
-        "rawQueryString": raw_query,
-        "headers": header_map,
-        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
-        "requestContext": {
-            "accountId": ACCOUNT_ID,
-            "apiId": "hooksim",
-            "http": {"method": method.as_str(), "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("")},
-            "requestId": request_id(),
-            "routeKey": "$default",
-            "stage": "$default",
-        },
-        "body": if text.is_empty() { Value::Null } else { Value::String(text) },
-        "isBase64Encoded": false,
-    });
+    let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let event = api_event(method.as_str(), &raw_path, &raw_query, header_map, user_agent, &text);
     let resolved = state
         .functions
         .lock()
@@ -550,6 +593,12 @@ async fn http_api(
     };
     let payload = serde_json::to_vec(&event).expect("JSON values serialize");
     let outcome = function::run_scripted(&behavior, &payload, &version, &request_id()).await;
+    state.recorder.invocation(
+        &function,
+        qualifier.as_deref(),
+        &outcome.executed_version,
+        outcome.function_error.is_some(),
+    );
     if outcome.function_error.is_some() {
         record(500, outcome.function_error.clone());
         return (
@@ -595,6 +644,66 @@ async fn http_api(
         HeaderValue::from_str(&version).unwrap_or(HeaderValue::from_static("$LATEST")),
     );
     r
+}
+
+/// An API Gateway HTTP API event (payload format 2.0).
+pub(crate) fn api_event(
+    method: &str,
+    raw_path: &str,
+    raw_query: &str,
+    headers: serde_json::Map<String, Value>,
+    user_agent: &str,
+    body: &str,
+) -> Value {
+    let query: serde_json::Map<String, Value> = raw_query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.to_string(), Value::String(v.replace('+', " ")))
+        })
+        .collect();
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": "hooksim",
+            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": user_agent},
+            "requestId": request_id(),
+            "routeKey": "$default",
+            "stage": "$default",
+        },
+        "body": if body.is_empty() { Value::Null } else { Value::String(body.to_string()) },
+        "isBase64Encoded": false,
+    })
+}
+
+async fn invoke_internal(
+    state: &State_,
+    function: &str,
+    qualifier: Option<&str>,
+    payload: &Value,
+) -> Option<InvokeOutcome> {
+    let (version, behavior) = state
+        .functions
+        .lock()
+        .expect("poisoned")
+        .get_mut(function)?
+        .resolve(qualifier)?;
+    let body = serde_json::to_vec(payload).expect("JSON values serialize");
+    let outcome = function::run_scripted(&behavior, &body, &version, &request_id()).await;
+    state.recorder.invocation(
+        function,
+        qualifier,
+        &outcome.executed_version,
+        outcome.function_error.is_some(),
+    );
+    Some(outcome)
 }
 
 fn request_id() -> String {

@@ -56,12 +56,30 @@ pub struct HookStatusRecord {
     pub at: Duration,
 }
 
+/// One invocation of a function, as Lambda's CloudWatch metrics count it (`Invocations`,
+/// `Errors`, by `FunctionName`, `Resource` and `ExecutedVersion`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvocationRecord {
+    /// The function name.
+    pub function: String,
+    /// The qualifier it was invoked with (an alias, a version), if any.
+    pub qualifier: Option<String>,
+    /// The version that ran.
+    pub executed_version: String,
+    /// Whether it failed with a function error (what the `Errors` metric counts).
+    pub error: bool,
+    /// When it finished, relative to the simulator's start.
+    #[serde(serialize_with = "millis")]
+    pub at: Duration,
+}
+
 /// Calls and statuses, with a signal for waiters.
 #[derive(Debug)]
 pub(crate) struct Recorder {
     started: Instant,
     calls: Mutex<Vec<Call>>,
     statuses: Mutex<Vec<HookStatusRecord>>,
+    invocations: Mutex<Vec<InvocationRecord>>,
     changed: watch::Sender<u64>,
 }
 
@@ -71,6 +89,7 @@ impl Recorder {
             started: Instant::now(),
             calls: Mutex::new(Vec::new()),
             statuses: Mutex::new(Vec::new()),
+            invocations: Mutex::new(Vec::new()),
             changed: watch::channel(0).0,
         }
     }
@@ -102,6 +121,30 @@ impl Recorder {
     pub(crate) fn status(&self, record: HookStatusRecord) {
         self.statuses.lock().expect("status record poisoned").push(record);
         self.changed.send_modify(|n| *n += 1);
+    }
+
+    pub(crate) fn invocation(&self, function: &str, qualifier: Option<&str>, executed_version: &str, error: bool) {
+        let record = InvocationRecord {
+            function: function.to_string(),
+            qualifier: qualifier.map(str::to_string),
+            executed_version: executed_version.to_string(),
+            error,
+            at: self.since_start(),
+        };
+        self.invocations
+            .lock()
+            .expect("invocation record poisoned")
+            .push(record);
+    }
+
+    pub(crate) fn invocations(&self) -> Vec<InvocationRecord> {
+        self.invocations.lock().expect("invocation record poisoned").clone()
+    }
+
+    /// Invocations from index `from` on, and the index after the last.
+    pub(crate) fn invocations_since(&self, from: usize) -> (Vec<InvocationRecord>, usize) {
+        let all = self.invocations.lock().expect("invocation record poisoned");
+        (all.get(from..).map(<[_]>::to_vec).unwrap_or_default(), all.len())
     }
 
     pub(crate) fn calls(&self) -> Vec<Call> {
