@@ -1067,7 +1067,7 @@ mod tests {
         let n = Arc::new(std::sync::atomic::AtomicU64::new(0));
         Behavior::Custom(Arc::new(move |_| {
             let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if i % every == 0 {
+            if i.is_multiple_of(every) {
                 Behavior::FunctionError {
                     error_type: "Flaky".into(),
                     message: "on purpose".into(),

@@ -24,7 +24,7 @@ async fn handler(
     match fault {
         None => Ok(hello::respond(&event.payload, version)),
         Some(Fault::Error) => Err(fails_on_purpose(version, "error")),
-        Some(Fault::Flaky) if n % FLAKY_EVERY == 0 => Err(fails_on_purpose(version, "flaky")),
+        Some(Fault::Flaky) if n.is_multiple_of(FLAKY_EVERY) => Err(fails_on_purpose(version, "flaky")),
         Some(Fault::Flaky) => Ok(hello::respond(&event.payload, version)),
         Some(Fault::Status500) => Ok(hello::respond_500(version)),
         Some(Fault::Slow) => {
