@@ -591,13 +591,12 @@ pub fn human(d: Duration) -> String {
     if d.subsec_millis() != 0 || s < 60 {
         return format!("{} s", (d.as_secs_f64() * 1000.0).round() / 1000.0);
     }
-    match (s / 3600, (s % 3600) / 60, s % 60) {
-        (0, m, 0) => format!("{m} min"),
-        (0, m, s) => format!("{m} min {s} s"),
-        (h, 0, 0) => format!("{h} h"),
-        (h, m, 0) => format!("{h} h {m} min"),
-        (h, m, s) => format!("{h} h {m} min {s} s"),
-    }
+    let parts: Vec<String> = [(s / 3600, "h"), ((s % 3600) / 60, "min"), (s % 60, "s")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n} {unit}"))
+        .collect();
+    parts.join(" ")
 }
 
 type Sink = Arc<dyn Fn(&TimelineEntry) + Send + Sync>;
@@ -1232,6 +1231,8 @@ mod tests {
         );
         assert_eq!(human(Duration::from_secs(5400)), "1 h 30 min");
         assert_eq!(human(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(human(Duration::from_secs(3602)), "1 h 2 s");
+        assert_eq!(human(Duration::from_secs(120)), "2 min");
     }
 
     #[test]

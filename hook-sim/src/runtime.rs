@@ -500,10 +500,11 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
             dispatched: Instant::now(),
         },
     );
+    let event: serde_json::Value = serde_json::from_slice(&pending.payload).unwrap_or(serde_json::Value::Null);
     shared.recorder.call(
         Service::Runtime,
         "Next",
-        json!({"function": shared.name, "requestId": pending.request_id}),
+        json!({"function": shared.name, "requestId": pending.request_id, "event": event}),
         200,
         None,
     );

@@ -1,0 +1,641 @@
+//! Reading a SAM / CloudFormation template: YAML with the short-form intrinsics (`!Ref`,
+//! `!Sub`, `!If`, ...) or JSON, parameters, conditions, and the intrinsic functions a
+//! function's deployment settings use.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value, json};
+use serde_saphyr::Tagged;
+
+/// The region, account and partition the simulated stack lives in.
+pub const REGION: &str = hook_sim::REGION;
+const ACCOUNT_ID: &str = hook_sim::ACCOUNT_ID;
+
+/// A template that cannot be used, with what to do about it.
+#[derive(Debug)]
+pub struct TemplateError(pub String);
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+fn err<T>(message: impl Into<String>) -> Result<T, TemplateError> {
+    Err(TemplateError(message.into()))
+}
+
+/// A YAML node with its short-form intrinsic turned into the long form (`!Ref X` → `{"Ref": "X"}`).
+struct Node(Value);
+
+struct Plain(Value);
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Tagged(Plain(value), tag) = Tagged::<Plain>::deserialize(d)?;
+        match tag.as_deref().and_then(|t| t.strip_prefix('!')) {
+            None => Ok(Node(value)),
+            Some(name) => long_form(name, value).map(Node).map_err(de::Error::custom),
+        }
+    }
+}
+
+fn long_form(tag: &str, value: Value) -> Result<Value, String> {
+    Ok(match tag {
+        "Ref" => json!({ "Ref": value }),
+        "Condition" => json!({ "Condition": value }),
+        "GetAtt" => match value {
+            Value::String(s) => {
+                let (resource, attribute) = s
+                    .split_once('.')
+                    .ok_or_else(|| format!("!GetAtt {s}: expected RESOURCE.ATTRIBUTE"))?;
+                json!({ "Fn::GetAtt": [resource, attribute] })
+            }
+            other => json!({ "Fn::GetAtt": other }),
+        },
+        "Sub" | "If" | "Equals" | "Not" | "And" | "Or" | "Join" | "Select" | "Split" | "FindInMap" | "Base64"
+        | "Cidr" | "GetAZs" | "ImportValue" | "Transform" | "Length" | "ToJsonString" => {
+            json!({ format!("Fn::{tag}"): value })
+        }
+        other => {
+            return Err(format!(
+                "unknown tag !{other}: CloudFormation's short forms are !Ref, !Sub, !If, !GetAtt, ..."
+            ));
+        }
+    })
+}
+
+impl<'de> Deserialize<'de> for Plain {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Plain;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a YAML value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Plain, E> {
+                Ok(Plain(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Plain, E> {
+                Ok(Plain(json!(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Plain, E> {
+                Ok(Plain(json!(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Plain, E> {
+                Ok(Plain(json!(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Plain, E> {
+                Ok(Plain(Value::String(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Plain, E> {
+                Ok(Plain(Value::String(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Plain, E> {
+                Ok(Plain(Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<Plain, E> {
+                Ok(Plain(Value::Null))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Plain, D::Error> {
+                Node::deserialize(d).map(|n| Plain(n.0))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Plain, A::Error> {
+                let mut items = Vec::new();
+                while let Some(Node(v)) = seq.next_element()? {
+                    items.push(v);
+                }
+                Ok(Plain(Value::Array(items)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Plain, A::Error> {
+                let mut out = Map::new();
+                while let Some((k, Node(v))) = map.next_entry::<String, Node>()? {
+                    out.insert(k, v);
+                }
+                Ok(Plain(Value::Object(out)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A loaded template with its parameters and conditions decided.
+#[derive(Debug)]
+pub struct Template {
+    /// Where it was read from.
+    pub path: PathBuf,
+    root: Value,
+    /// The stack name it is simulated as (`AWS::StackName`).
+    pub stack_name: String,
+    parameters: BTreeMap<String, Value>,
+    conditions: BTreeMap<String, bool>,
+    /// The target version `!GetAtt F.Version.Version` stands for.
+    pub target_version: String,
+}
+
+impl Template {
+    /// Reads `path` with parameter `overrides` (`NAME=VALUE`).
+    pub fn load(
+        path: &Path,
+        overrides: &[(String, String)],
+        stack_name: &str,
+        target_version: &str,
+    ) -> Result<Template, TemplateError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            TemplateError(format!(
+                "cannot read template {}: {e} (run from the repository root, or pass --template PATH)",
+                path.display()
+            ))
+        })?;
+        Self::parse(&text, path, overrides, stack_name, target_version)
+    }
+
+    /// Parses template text.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        overrides: &[(String, String)],
+        stack_name: &str,
+        target_version: &str,
+    ) -> Result<Template, TemplateError> {
+        let Node(root) = serde_saphyr::from_str::<Node>(text)
+            .map_err(|e| TemplateError(format!("{} is not a valid template: {e}", path.display())))?;
+        if !root.get("Resources").is_some_and(Value::is_object) {
+            return err(format!("{} has no Resources: is it a SAM template?", path.display()));
+        }
+        let mut t = Template {
+            path: path.to_path_buf(),
+            root,
+            stack_name: stack_name.to_string(),
+            parameters: BTreeMap::new(),
+            conditions: BTreeMap::new(),
+            target_version: target_version.to_string(),
+        };
+        t.decide_parameters(overrides)?;
+        t.decide_conditions()?;
+        Ok(t)
+    }
+
+    fn decide_parameters(&mut self, overrides: &[(String, String)]) -> Result<(), TemplateError> {
+        let declared = self
+            .root
+            .get("Parameters")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for (name, _) in overrides {
+            if !declared.contains_key(name) {
+                let known: Vec<&String> = declared.keys().collect();
+                return err(format!(
+                    "--parameter {name}: the template declares no such parameter (it has: {})",
+                    join(&known)
+                ));
+            }
+        }
+        for (name, decl) in &declared {
+            let value = match overrides.iter().rev().find(|(k, _)| k == name) {
+                Some((_, v)) => Value::String(v.clone()),
+                None => match decl.get("Default") {
+                    Some(Value::String(s)) => Value::String(s.clone()),
+                    Some(Value::Number(n)) => Value::String(n.to_string()),
+                    Some(other) => other.clone(),
+                    None => {
+                        return err(format!(
+                            "parameter {name} has no default: pass --parameter {name}=VALUE"
+                        ));
+                    }
+                },
+            };
+            if let Some(allowed) = decl.get("AllowedValues").and_then(Value::as_array) {
+                let allowed: Vec<String> = allowed.iter().map(scalar_text).collect();
+                if !allowed.contains(&scalar_text(&value)) {
+                    return err(format!(
+                        "parameter {name}={}: not one of its AllowedValues ({})",
+                        scalar_text(&value),
+                        allowed.join(", ")
+                    ));
+                }
+            }
+            self.parameters.insert(name.clone(), value);
+        }
+        Ok(())
+    }
+
+    fn decide_conditions(&mut self) -> Result<(), TemplateError> {
+        let conditions = self
+            .root
+            .get("Conditions")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        // Conditions may refer to each other: decide them until nothing changes.
+        for _ in 0..=conditions.len() {
+            for (name, expr) in &conditions {
+                if !self.conditions.contains_key(name)
+                    && let Ok(v) = self.condition(expr)
+                {
+                    self.conditions.insert(name.clone(), v);
+                }
+            }
+        }
+        for (name, expr) in &conditions {
+            if !self.conditions.contains_key(name) {
+                self.condition(expr)
+                    .map_err(|e| TemplateError(format!("condition {name}: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn condition(&self, expr: &Value) -> Result<bool, TemplateError> {
+        if let Some(name) = expr.get("Condition").and_then(Value::as_str) {
+            return self
+                .conditions
+                .get(name)
+                .copied()
+                .ok_or_else(|| TemplateError(format!("condition {name} is not decided (or not declared)")));
+        }
+        if let Some(args) = expr.get("Fn::Equals").and_then(Value::as_array)
+            && args.len() == 2
+        {
+            return Ok(scalar_text(&self.eval(&args[0])?) == scalar_text(&self.eval(&args[1])?));
+        }
+        if let Some(args) = expr.get("Fn::Not").and_then(Value::as_array)
+            && args.len() == 1
+        {
+            return Ok(!self.condition(&args[0])?);
+        }
+        if let Some(args) = expr.get("Fn::And").and_then(Value::as_array) {
+            return args.iter().try_fold(true, |acc, a| Ok(acc && self.condition(a)?));
+        }
+        if let Some(args) = expr.get("Fn::Or").and_then(Value::as_array) {
+            return args.iter().try_fold(false, |acc, a| Ok(acc || self.condition(a)?));
+        }
+        err(format!("not a condition: {expr}"))
+    }
+
+    /// The resource `id`.
+    pub fn resource(&self, id: &str) -> Option<&Value> {
+        self.root
+            .pointer(&format!("/Resources/{}", id.replace('~', "~0").replace('/', "~1")))
+    }
+
+    /// Every resource id with its type, in template order.
+    pub fn resources(&self) -> Vec<(String, String)> {
+        self.root["Resources"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.get("Type").and_then(Value::as_str).unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The resource's type.
+    pub fn resource_type(&self, id: &str) -> Option<&str> {
+        self.resource(id)?.get("Type")?.as_str()
+    }
+
+    /// A function's property, with SAM's `Globals.Function` as the default.
+    pub fn function_property(&self, id: &str, name: &str) -> Option<Value> {
+        let own = self.resource(id)?.pointer(&format!("/Properties/{name}")).cloned();
+        let global = self.root.pointer(&format!("/Globals/Function/{name}")).cloned();
+        match (own, global) {
+            (Some(Value::Object(mut own)), Some(Value::Object(global))) => {
+                for (k, v) in global {
+                    own.entry(k).or_insert(v);
+                }
+                Some(Value::Object(own))
+            }
+            (Some(own), _) => Some(own),
+            (None, global) => global,
+        }
+    }
+
+    /// Chooses the branch of `Fn::If`s (keeping intrinsics elsewhere as they are).
+    pub fn pick<'v>(&self, v: &'v Value) -> Result<&'v Value, TemplateError> {
+        if let Some(args) = v.get("Fn::If").and_then(Value::as_array)
+            && args.len() == 3
+        {
+            let name = args[0].as_str().unwrap_or_default();
+            let holds = self
+                .conditions
+                .get(name)
+                .ok_or_else(|| TemplateError(format!("Fn::If names condition {name:?}, which is not declared")))?;
+            return self.pick(&args[if *holds { 1 } else { 2 }]);
+        }
+        Ok(v)
+    }
+
+    /// The resource a value names with `Ref` (after choosing `Fn::If` branches).
+    pub fn referenced<'v>(&self, v: &'v Value) -> Result<Option<&'v str>, TemplateError> {
+        let v = self.pick(v)?;
+        Ok(v.get("Ref")
+            .and_then(Value::as_str)
+            .filter(|id| self.resource(id).is_some()))
+    }
+
+    /// The physical name of a resource, as `Ref` gives it.
+    pub fn physical_name(&self, id: &str) -> Result<String, TemplateError> {
+        let property = match self.resource_type(id) {
+            Some("AWS::Serverless::Function" | "AWS::Lambda::Function") => "FunctionName",
+            Some("AWS::CloudWatch::Alarm") => "AlarmName",
+            Some("AWS::CodeDeploy::DeploymentConfig") => "DeploymentConfigName",
+            _ => return Ok(id.to_string()),
+        };
+        match self
+            .resource(id)
+            .and_then(|r| r.pointer(&format!("/Properties/{property}")))
+        {
+            Some(v) => Ok(scalar_text(&self.eval(v)?)),
+            None => Ok(format!("{}-{id}", self.stack_name)),
+        }
+    }
+
+    fn pseudo(&self, name: &str) -> Option<Value> {
+        Some(Value::String(match name {
+            "AWS::StackName" => self.stack_name.clone(),
+            "AWS::Region" => REGION.to_string(),
+            "AWS::AccountId" => ACCOUNT_ID.to_string(),
+            "AWS::Partition" => "aws".to_string(),
+            "AWS::URLSuffix" => "amazonaws.com".to_string(),
+            "AWS::StackId" => format!(
+                "arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{}/00000000-0000-0000-0000-000000000000",
+                self.stack_name
+            ),
+            "AWS::NoValue" => return Some(Value::Null),
+            _ => return None,
+        }))
+    }
+
+    fn reference(&self, name: &str) -> Result<Value, TemplateError> {
+        if let Some(v) = self.pseudo(name).or_else(|| self.parameters.get(name).cloned()) {
+            return Ok(v);
+        }
+        if self.resource(name).is_some() {
+            return self.physical_name(name).map(Value::String);
+        }
+        // SAM's generated resources: `F.Alias` and `F.Version`.
+        if let Some((function, kind)) = name.split_once('.')
+            && self.resource(function).is_some()
+        {
+            let fname = self.physical_name(function)?;
+            let arn = function_arn(&fname);
+            match kind {
+                "Alias" => {
+                    if let Some(alias) = self.function_property(function, "AutoPublishAlias") {
+                        return Ok(Value::String(format!("{arn}:{}", scalar_text(&self.eval(&alias)?))));
+                    }
+                }
+                "Version" => return Ok(Value::String(format!("{arn}:{}", self.target_version))),
+                _ => {}
+            }
+        }
+        err(format!("Ref {name}: no such parameter or resource"))
+    }
+
+    fn get_att(&self, resource: &str, attribute: &str) -> Result<Value, TemplateError> {
+        let typ = self.resource_type(resource);
+        match (typ, attribute) {
+            (Some("AWS::Serverless::Function" | "AWS::Lambda::Function"), "Arn") => {
+                Ok(Value::String(function_arn(&self.physical_name(resource)?)))
+            }
+            (Some("AWS::Serverless::Function"), "Version.Version") => Ok(Value::String(self.target_version.clone())),
+            (Some("AWS::CloudWatch::Alarm"), "Arn") => Ok(Value::String(format!(
+                "arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{}",
+                self.physical_name(resource)?
+            ))),
+            (None, _) => err(format!("Fn::GetAtt {resource}.{attribute}: no resource {resource}")),
+            (Some(t), _) => err(format!(
+                "Fn::GetAtt {resource}.{attribute} ({t}) has no value outside AWS: simulate cannot use it here"
+            )),
+        }
+    }
+
+    /// Evaluates intrinsic functions in `v`.
+    pub fn eval(&self, v: &Value) -> Result<Value, TemplateError> {
+        let Some(obj) = v.as_object() else {
+            return match v {
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| self.eval(i))
+                    .collect::<Result<_, _>>()
+                    .map(Value::Array),
+                other => Ok(other.clone()),
+            };
+        };
+        if obj.len() == 1 {
+            let (key, arg) = obj.iter().next().expect("one entry");
+            match key.as_str() {
+                "Ref" => return self.reference(arg.as_str().unwrap_or_default()),
+                "Fn::GetAtt" => {
+                    let parts: Vec<String> = match arg {
+                        Value::Array(a) => a
+                            .iter()
+                            .map(|p| self.eval(p).map(|v| scalar_text(&v)))
+                            .collect::<Result<_, _>>()?,
+                        Value::String(s) => s.splitn(2, '.').map(str::to_string).collect(),
+                        _ => Vec::new(),
+                    };
+                    let [resource, attribute] = parts.as_slice() else {
+                        return err(format!("Fn::GetAtt {arg}: expected [RESOURCE, ATTRIBUTE]"));
+                    };
+                    return self.get_att(resource, attribute);
+                }
+                "Fn::Sub" => return self.sub(arg),
+                "Fn::If" => {
+                    let picked = self.pick(v)?;
+                    return self.eval(picked);
+                }
+                "Fn::Join" => {
+                    if let Some([sep, Value::Array(items)]) = arg.as_array().map(Vec::as_slice) {
+                        let items: Vec<String> = items
+                            .iter()
+                            .map(|i| self.eval(i).map(|v| scalar_text(&v)))
+                            .collect::<Result<_, _>>()?;
+                        return Ok(Value::String(items.join(sep.as_str().unwrap_or_default())));
+                    }
+                    return err(format!("Fn::Join {arg}: expected [SEPARATOR, [VALUES]]"));
+                }
+                "Fn::Select" => {
+                    if let Some([index, list]) = arg.as_array().map(Vec::as_slice) {
+                        let index: usize = scalar_text(&self.eval(index)?).parse().unwrap_or(usize::MAX);
+                        let list = self.eval(list)?;
+                        if let Some(item) = list.as_array().and_then(|l| l.get(index)) {
+                            return Ok(item.clone());
+                        }
+                    }
+                    return err(format!("Fn::Select {arg}: index out of range or not [INDEX, LIST]"));
+                }
+                "Fn::Equals" | "Fn::Not" | "Fn::And" | "Fn::Or" | "Condition" => {
+                    return self.condition(v).map(Value::Bool);
+                }
+                k if k.starts_with("Fn::") => {
+                    return err(format!("{k} is not supported by simulate (used in {v})"));
+                }
+                _ => {}
+            }
+        }
+        obj.iter()
+            .map(|(k, v)| Ok((k.clone(), self.eval(v)?)))
+            .collect::<Result<Map<_, _>, _>>()
+            .map(Value::Object)
+    }
+
+    fn sub(&self, arg: &Value) -> Result<Value, TemplateError> {
+        let (text, vars) = match arg {
+            Value::String(s) => (s.as_str(), Map::new()),
+            Value::Array(a) if a.len() == 2 => (
+                a[0].as_str().unwrap_or_default(),
+                a[1].as_object().cloned().unwrap_or_default(),
+            ),
+            _ => return err(format!("Fn::Sub {arg}: expected a string or [STRING, {{VARIABLES}}]")),
+        };
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after
+                .find('}')
+                .ok_or_else(|| TemplateError(format!("Fn::Sub {text:?}: unclosed ${{")))?;
+            let name = &after[..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            } else if let Some(v) = vars.get(name) {
+                out.push_str(&scalar_text(&self.eval(v)?));
+            } else if let Some((resource, attribute)) = name.split_once('.')
+                && self.resource(resource).is_some()
+            {
+                out.push_str(&scalar_text(&self.get_att(resource, attribute)?));
+            } else {
+                out.push_str(&scalar_text(&self.reference(name)?));
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(Value::String(out))
+    }
+}
+
+/// A Lambda function's ARN in the simulated account.
+pub fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}")
+}
+
+/// A scalar as text (`"x"` → `x`, `2` → `2`).
+pub fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn join(items: &[&String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, overrides: &[(&str, &str)]) -> Result<Template, TemplateError> {
+        let overrides: Vec<(String, String)> = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Template::parse(text, Path::new("t.yaml"), &overrides, "stack", "2")
+    }
+
+    const TEMPLATE: &str = r#"
+Parameters:
+  Kind: { Type: String, Default: a, AllowedValues: [a, b] }
+  Size: { Type: Number, Default: 3 }
+Conditions:
+  IsB: !Equals [!Ref Kind, b]
+  NotB: !Not [!Condition IsB]
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      AutoPublishAlias: live
+      Environment:
+        Variables:
+          WHERE: !Sub "${AWS::Region}/${Fn.Arn}/${!Literal}"
+          PICK: !If [IsB, bee, !Ref Size]
+          JOINED: !Join ["-", [x, !Ref Kind]]
+          VERSION: !GetAtt Fn.Version.Version
+  Named:
+    Type: AWS::Lambda::Function
+    Properties: { FunctionName: !Sub "CodeDeployHook_${AWS::StackName}-x" }
+"#;
+
+    #[test]
+    fn evaluates_short_form_intrinsics() {
+        let t = parse(TEMPLATE, &[]).unwrap();
+        let env = t
+            .eval(&t.resource("Fn").unwrap()["Properties"]["Environment"]["Variables"])
+            .unwrap();
+        assert_eq!(
+            env,
+            json!({
+                "WHERE": "us-east-1/arn:aws:lambda:us-east-1:123456789012:function:stack-Fn/${Literal}",
+                "PICK": "3",
+                "JOINED": "x-a",
+                "VERSION": "2",
+            })
+        );
+        assert_eq!(t.physical_name("Named").unwrap(), "CodeDeployHook_stack-x");
+        assert_eq!(
+            t.eval(&json!({"Ref": "Fn.Alias"})).unwrap(),
+            json!(format!("{}:live", function_arn("stack-Fn")))
+        );
+    }
+
+    #[test]
+    fn parameters_decide_conditions() {
+        let t = parse(TEMPLATE, &[("Kind", "b")]).unwrap();
+        assert_eq!(t.eval(&json!({"Fn::If": ["IsB", 1, 2]})).unwrap(), json!(1));
+        assert_eq!(t.eval(&json!({"Condition": "NotB"})).unwrap(), json!(false));
+    }
+
+    #[test]
+    fn bad_parameters_say_what_is_allowed() {
+        let e = parse(TEMPLATE, &[("Kind", "c")]).unwrap_err().0;
+        assert!(
+            e.contains("parameter Kind=c: not one of its AllowedValues (a, b)"),
+            "{e}"
+        );
+        let e = parse(TEMPLATE, &[("Knd", "a")]).unwrap_err().0;
+        assert!(e.contains("declares no such parameter (it has: Kind, Size)"), "{e}");
+    }
+
+    #[test]
+    fn reads_json_templates_and_rejects_unknown_tags() {
+        let t = parse(
+            r#"{"Resources": {"F": {"Type": "AWS::Lambda::Function", "Properties": {"FunctionName": "f"}}}}"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(t.physical_name("F").unwrap(), "f");
+        let e = parse("Resources:\n  F: !Bogus x\n", &[]).unwrap_err().0;
+        assert!(e.contains("unknown tag !Bogus"), "{e}");
+        let e = parse("Foo: 1\n", &[]).unwrap_err().0;
+        assert!(e.contains("has no Resources"), "{e}");
+    }
+}

@@ -1,0 +1,359 @@
+//! `hook-runner simulate`: the example template's deployment, with the release binaries of
+//! the function and its hooks, through hook-sim's deployment engine.
+
+use std::process::Command;
+use std::time::Duration;
+
+use hook_sim::deploy::{Alarm, DeploymentPlan, FinalStatus, LifecycleEvent};
+use hook_sim::schedule::TrafficRouting;
+use hook_sim::{Behavior, ProcessConfig, Service, Sim};
+use integration_tests::{release_bin, workspace_root};
+use serde_json::{Value, json};
+
+/// Runs `hook-runner simulate ARGS --report json` from the repository root: exit code and report.
+fn simulate(args: &[&str]) -> (i32, Value) {
+    let out = Command::new(release_bin("hook-runner"))
+        .current_dir(workspace_root())
+        .arg("simulate")
+        .args(args)
+        .args(["--report", "json"])
+        .output()
+        .expect("hook-runner runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a JSON report ({e}):\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().expect("exited"), report)
+}
+
+fn events<'a>(report: &'a Value, kind: &str) -> Vec<&'a Value> {
+    report["outcome"]["timeline"]
+        .as_array()
+        .expect("a timeline")
+        .iter()
+        .filter(|e| e["event"] == kind)
+        .collect()
+}
+
+fn weights(report: &Value) -> Vec<f64> {
+    events(report, "traffic_shifted")
+        .iter()
+        .map(|e| e["weight"].as_f64().unwrap())
+        .collect()
+}
+
+fn requests(report: &Value, version: &str) -> u64 {
+    report["outcome"]["traffic"][version]["requests"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn a_good_version_deploys() {
+    let (code, r) = simulate(&[]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["outcome"]["status"], "Succeeded");
+    assert_eq!(r["config"]["name"], "Canary30Percent2Minutes");
+    assert_eq!(weights(&r), [0.3, 1.0]);
+    let reports: Vec<(&str, &str)> = events(&r, "hook_reported")
+        .iter()
+        .map(|e| (e["lifecycle_event"].as_str().unwrap(), e["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        reports,
+        [("BeforeAllowTraffic", "Succeeded"), ("AfterAllowTraffic", "Succeeded")]
+    );
+    // The canary waits two simulated minutes before shifting the rest.
+    let shifts = events(&r, "traffic_shifted");
+    let gap = shifts[1]["at_s"].as_f64().unwrap() - shifts[0]["at_s"].as_f64().unwrap();
+    assert!((119.0..150.0).contains(&gap), "{gap} s between the shifts");
+    assert!(requests(&r, "2") > 0, "the target version served traffic");
+    assert_eq!(r["outcome"]["traffic"]["2"]["errors"], 0);
+    assert_eq!(r["alarms"][0]["name"], "HelloErrorsAlarm");
+    assert_eq!(r["alarms"][0]["executed_version"], "2");
+}
+
+#[test]
+fn a_version_failing_the_pre_traffic_checks_rolls_back_before_any_traffic_shifts() {
+    let (code, r) = simulate(&["--target-env", "HELLO_FAULT=error"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["status"], "RolledBack");
+    assert_eq!(
+        r["outcome"]["rollback"],
+        json!({"cause": "hook_failed", "lifecycle_event": "BeforeAllowTraffic", "function": "CodeDeployHook_sam-app-pre-traffic"})
+    );
+    assert!(weights(&r).is_empty(), "no traffic shifted: {r:#}");
+    assert_eq!(r["outcome"]["max_weight"], 0.0);
+    assert_eq!(requests(&r, "2"), 0, "version 2 served no traffic");
+    assert!(requests(&r, "1") > 0);
+    assert!(
+        events(&r, "hook_invoked")
+            .iter()
+            .all(|e| e["lifecycle_event"] == "BeforeAllowTraffic")
+    );
+    // The hook's own account of why, from its log.
+    let log = r["hook_logs"]["CodeDeployHook_sam-app-pre-traffic"].to_string();
+    assert!(log.contains("HELLO_FAULT=error: version 2 fails on purpose"), "{log}");
+}
+
+#[test]
+fn errors_under_traffic_fire_the_alarm_and_roll_back() {
+    // `flaky` fails one invocation in ten: the pre-traffic smoke checks pass, traffic does not.
+    let (code, r) = simulate(&["--target-env", "HELLO_FAULT=flaky"]);
+    assert_eq!(code, 1, "{r:#}");
+    let rollback = &r["outcome"]["rollback"];
+    assert_eq!(rollback["cause"], "alarm", "{r:#}");
+    assert_eq!(rollback["alarm"], "HelloErrorsAlarm");
+    assert!(rollback["value"].as_f64().unwrap() >= 1.0);
+    assert_eq!(
+        events(&r, "hook_reported")[0]["status"],
+        "Succeeded",
+        "the smoke checks passed"
+    );
+    assert_eq!(weights(&r), [0.3], "stopped during the canary");
+    assert!(r["outcome"]["traffic"]["2"]["errors"].as_u64().unwrap() >= 1);
+    assert!(events(&r, "alarm_fired").len() == 1);
+    assert!(
+        !events(&r, "hook_invoked")
+            .iter()
+            .any(|e| e["lifecycle_event"] == "AfterAllowTraffic"),
+        "AfterAllowTraffic never ran"
+    );
+}
+
+#[test]
+fn a_hook_that_never_reports_times_out_and_rolls_back() {
+    // `hello` as the pre-traffic hook: it answers its invocation and never reports a status.
+    let hello = release_bin("hello");
+    let (code, r) = simulate(&[
+        "--bin",
+        &format!("PreTrafficHook={}", hello.display()),
+        "--speed",
+        "7200",
+    ]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_timed_out");
+    assert_eq!(events(&r, "hook_returned_without_status").len(), 1);
+    assert_eq!(events(&r, "hook_timed_out").len(), 1);
+    assert!(
+        r["outcome"]["simulated_s"].as_f64().unwrap() >= 3600.0,
+        "CodeDeploy waits an hour"
+    );
+    assert!(weights(&r).is_empty());
+}
+
+#[test]
+fn a_linear_config_shifts_ten_steps() {
+    let (code, r) = simulate(&["--config", "Linear10PercentEvery1Minute", "--speed", "600"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(
+        r["config"]["name"],
+        "CodeDeployDefault.LambdaLinear10PercentEvery1Minute"
+    );
+    let w = weights(&r);
+    let expected: Vec<f64> = (1..=10).map(|i| f64::from(i) / 10.0).collect();
+    assert_eq!(w.len(), 10, "{w:?}");
+    for (got, want) in w.iter().zip(&expected) {
+        assert!((got - want).abs() < 1e-9, "{w:?}");
+    }
+    let at: Vec<f64> = events(&r, "traffic_shifted")
+        .iter()
+        .map(|e| e["at_s"].as_f64().unwrap())
+        .collect();
+    assert!(at.windows(2).all(|p| p[1] > p[0]), "{at:?}");
+    assert!(
+        at[9] - at[0] >= 540.0,
+        "nine simulated minutes from the first step to the last: {at:?}"
+    );
+}
+
+#[test]
+fn hook_runner_with_a_spec_is_the_pre_traffic_hook() {
+    let (code, r) = simulate(&["--parameter", "PreTrafficHookKind=spec"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["hooks"][0]["function"], "CodeDeployHook_sam-app-spec");
+    let logs = r["hook_logs"]["CodeDeployHook_sam-app-spec"]
+        .as_array()
+        .expect("the spec hook's log");
+    let checks: Vec<Value> = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l.as_str()?).ok())
+        .filter(|v| v["record"] == "check")
+        .map(|v| json!([v["name"], v["outcome"]]))
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            json!(["greets the canary", "Passed"]),
+            json!(["fails nothing under a little load", "Passed"]),
+            json!(["greets through the HTTP API", "Skipped"]),
+        ]
+    );
+}
+
+#[test]
+fn bad_usage_exits_2_with_what_to_do() {
+    let run = |args: &[&str]| {
+        let out = Command::new(release_bin("hook-runner"))
+            .current_dir(workspace_root())
+            .arg("simulate")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["--config", "Canary99Percent"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("Linear10PercentEvery1Minute") && err.contains("Canary30Percent2Minutes"),
+        "{err}"
+    );
+    let (code, err) = run(&["--function", "Nope"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("functions with a DeploymentPreference: HelloFunction"),
+        "{err}"
+    );
+    let (code, err) = run(&["--template", "missing.yaml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read template missing.yaml"), "{err}");
+    let (code, err) = run(&["--speed", "0"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--speed 0"), "{err}");
+    let (code, err) = run(&["--parameter", "PreTrafficHookKind=python"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not one of its AllowedValues (rust, spec)"), "{err}");
+    let (code, err) = run(&["--bin", "PreTrafficHook=/nonexistent/hook"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("/nonexistent/hook (the binary of PreTrafficHook) does not exist"),
+        "{err}"
+    );
+    let (code, _) = run(&["--report", "yaml"]);
+    assert_eq!(code, 2);
+}
+
+/// The engine in-process, with the example hooks: what they receive and the calls they make
+/// are the shapes AWS documents.
+#[tokio::test]
+async fn hooks_see_aws_shaped_events_and_calls() {
+    let sim = Sim::start().await.unwrap();
+    let process = |name: &str, bin: &str, version: &str| {
+        ProcessConfig::new(name, release_bin(bin))
+            .version(version)
+            .timeout(Duration::from_secs(60))
+    };
+    let v1 = sim.runtime(process("hello-fn", "hello", "1")).await.unwrap();
+    let v2 = sim.runtime(process("hello-fn", "hello", "2")).await.unwrap();
+    let pre = sim
+        .runtime(process("CodeDeployHook_pre", "pre-traffic", "$LATEST"))
+        .await
+        .unwrap();
+    let post = sim
+        .runtime(
+            process("CodeDeployHook_post", "post-traffic", "$LATEST").env("API_URL", &sim.api_url("hello-fn", "live")),
+        )
+        .await
+        .unwrap();
+    let mut alarm = Alarm::any_error("errors");
+    alarm.executed_version = Some("2".into());
+    let mut plan = DeploymentPlan::new("hello-fn", Behavior::Process(v1), Behavior::Process(v2))
+        .config(
+            "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+            TrafficRouting::predefined("Canary10Percent5Minutes").unwrap(),
+        )
+        .hook(
+            LifecycleEvent::BeforeAllowTraffic,
+            "CodeDeployHook_pre",
+            Behavior::Process(pre),
+        )
+        .hook(
+            LifecycleEvent::AfterAllowTraffic,
+            "CodeDeployHook_post",
+            Behavior::Process(post),
+        )
+        .alarm(alarm)
+        .speed(600.0);
+    plan.resource = "HelloFunction".into();
+    let outcome = sim.deploy(&plan).await;
+    assert_eq!(outcome.status, FinalStatus::Succeeded, "{:#?}", outcome.timeline);
+    let id = &plan.deployment_id;
+    assert!(id.len() == 11 && id.starts_with("d-"), "{id}");
+
+    // Each hook received exactly CodeDeploy's payload.
+    let calls = sim.calls();
+    let hook_events: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c.service == Service::Runtime && c.operation == "Next")
+        .filter(|c| c.request["function"].as_str().unwrap().starts_with("CodeDeployHook_"))
+        .map(|c| &c.request["event"])
+        .collect();
+    assert_eq!(hook_events.len(), 2);
+    let mut execution_ids = Vec::new();
+    for event in &hook_events {
+        let keys: Vec<&String> = event.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["DeploymentId", "LifecycleEventHookExecutionId"]);
+        assert_eq!(event["DeploymentId"], json!(id));
+        execution_ids.push(event["LifecycleEventHookExecutionId"].as_str().unwrap().to_string());
+    }
+    assert_ne!(execution_ids[0], execution_ids[1], "one execution per lifecycle event");
+
+    // Each reported once, with the execution id it was given.
+    let puts: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c.operation == "PutLifecycleEventHookExecutionStatus")
+        .map(|c| &c.request)
+        .collect();
+    assert_eq!(
+        puts,
+        [
+            &json!({"deploymentId": id, "lifecycleEventHookExecutionId": execution_ids[0], "status": "Succeeded"}),
+            &json!({"deploymentId": id, "lifecycleEventHookExecutionId": execution_ids[1], "status": "Succeeded"}),
+        ]
+    );
+    for c in calls.iter().filter(|c| c.operation == "GetDeployment") {
+        assert_eq!(c.request, json!({"deploymentId": id}));
+        assert_eq!(c.status, 200);
+    }
+    // The pre-traffic hook invoked version 2 directly; the post-traffic one the alias too.
+    let invoked: Vec<(String, String)> = calls
+        .iter()
+        .filter(|c| c.service == Service::Lambda && c.operation == "Invoke")
+        .map(|c| {
+            (
+                c.request["FunctionName"].as_str().unwrap().to_string(),
+                c.request["Qualifier"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(invoked.iter().all(|(f, _)| f == "hello-fn"), "{invoked:?}");
+    assert!(invoked.contains(&("hello-fn".into(), "2".into())));
+    assert!(invoked.contains(&("hello-fn".into(), "live".into())));
+
+    // CodeDeploy's view of the deployment: the AppSpec as SAM writes it, and the end state.
+    let info = sim.deployment_info(id).unwrap();
+    assert_eq!(info["status"], "Succeeded");
+    assert_eq!(info["computePlatform"], "Lambda");
+    assert_eq!(
+        info["deploymentConfigName"],
+        "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+    );
+    let appspec: Value = serde_json::from_str(info["revision"]["appSpecContent"]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        appspec,
+        json!({
+            "version": 0.0,
+            "Resources": [{"HelloFunction": {"Type": "AWS::Lambda::Function", "Properties": {
+                "Name": "hello-fn", "Alias": "live", "CurrentVersion": "1", "TargetVersion": "2"}}}],
+            "Hooks": [{"BeforeAllowTraffic": "CodeDeployHook_pre"}, {"AfterAllowTraffic": "CodeDeployHook_post"}],
+        })
+    );
+    assert_eq!(
+        sim.alias_routing("hello-fn", "live").unwrap(),
+        hook_sim::AliasRouting::to("2")
+    );
+}
