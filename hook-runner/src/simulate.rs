@@ -963,6 +963,10 @@ fn readable(line: &str) -> Vec<String> {
             out
         }
         Some("summary") => Vec::new(),
+        // The hook's progress; its checks, warnings, errors and the status it sent stay.
+        _ if matches!(text("level").as_str(), "INFO" | "DEBUG" | "TRACE") && text("message") != "status reported" => {
+            Vec::new()
+        }
         _ => {
             let mut l = format!("{:<5} {}", text("level"), text("message"));
             for (k, v) in &record {
