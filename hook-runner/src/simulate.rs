@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use hook_sim::alarm::{Alarm, AlarmSource, Comparison, Expression, Metric, MetricQuery, Statistic};
 use hook_sim::deploy::{
-    Alarm, Comparison, DeploymentOutcome, DeploymentPlan, Event, FinalStatus, LifecycleEvent, Metric, Rollback,
-    Statistic, TimelineEntry, Traffic, human,
+    DeploymentOutcome, DeploymentPlan, Event, FinalStatus, LifecycleEvent, Rollback, TimelineEntry, Traffic, human,
 };
 use hook_sim::schedule::{PREDEFINED, TrafficRouting};
 use hook_sim::{Behavior, ProcessConfig, RuntimeFunction, Sim};
@@ -494,9 +494,7 @@ fn function_run(t: &Template, id: &str, args: &SimulateArgs, base: &Path) -> Res
     let resource = t.resource(id).cloned().unwrap_or_default();
     let metadata = resource.get("Metadata").cloned().unwrap_or_default();
     let mut env = Vec::new();
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| base.join("target"));
+    let target_dir = cargo_target_dir(base);
     let by_name = |bin: &str| -> (PathBuf, Option<String>) {
         if bin.contains('/') {
             (base.join(bin), None)
@@ -563,6 +561,29 @@ fn function_run(t: &Template, id: &str, args: &SimulateArgs, base: &Path) -> Res
         timeout: Duration::from_secs_f64(timeout),
         memory_mb: number("MemorySize", 128.0)? as u32,
     })
+}
+
+/// Where cargo builds for a template in `base`: `CARGO_TARGET_DIR`, or `target/` of the
+/// nearest folder up from `base` with a `Cargo.lock` (the workspace), or `base/target`.
+fn cargo_target_dir(base: &Path) -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    let start = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    let workspace = start.canonicalize().ok().and_then(|abs| {
+        abs.ancestors()
+            .find(|d| d.join("Cargo.lock").is_file())
+            .map(Path::to_path_buf)
+    });
+    match workspace {
+        Some(root) if root == start.canonicalize().unwrap_or_default() => base.join("target"),
+        Some(root) => root.join("target"),
+        None => base.join("target"),
+    }
 }
 
 fn config_by_name(t: &Template, name: &str) -> Result<(String, TrafficRouting), TemplateError> {
@@ -657,91 +678,128 @@ fn alarm(t: &Template, id: &str, function: &str) -> Result<Result<Alarm, String>
         return Ok(Err(format!("{id} is not an AWS::CloudWatch::Alarm")));
     }
     let p = t.eval(&t.resource(id).cloned().unwrap_or_default()["Properties"])?;
-    if p.get("Metrics").is_some() {
-        return Ok(Err(
-            "metric math alarms are not simulated; use MetricName Errors or Invocations".into(),
-        ));
-    }
-    if p.get("Namespace").and_then(Value::as_str) != Some("AWS/Lambda") {
-        return Ok(Err("it watches no AWS/Lambda metric".into()));
-    }
-    let metric = match p.get("MetricName").and_then(Value::as_str) {
-        Some("Errors") => Metric::Errors,
-        Some("Invocations") => Metric::Invocations,
-        other => {
-            return Ok(Err(format!(
-                "metric {other:?} is not simulated (Errors and Invocations are)"
-            )));
+    Ok(alarm_of(id, &p, function))
+}
+
+fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, String> {
+    let number = |v: Option<&Value>, key: &str| -> Result<Option<f64>, String> {
+        match v {
+            None => Ok(None),
+            Some(v) => scalar_text(v)
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{key} is not a number")),
         }
     };
-    let statistic = match p.get("Statistic").and_then(Value::as_str) {
-        Some("Sum") => Statistic::Sum,
-        Some("Average") => Statistic::Average,
-        Some("Maximum") => Statistic::Maximum,
-        Some("Minimum") => Statistic::Minimum,
-        Some("SampleCount") => Statistic::SampleCount,
-        other => return Ok(Err(format!("statistic {other:?} is not simulated"))),
+    let (source, period) = match p.get("Metrics").and_then(Value::as_array) {
+        None => (
+            AlarmSource::Metric(metric_query(p, p.get("Statistic"), function)?),
+            number(p.get("Period"), "Period")?,
+        ),
+        Some(metrics) => {
+            let mut queries = BTreeMap::new();
+            let mut returned = None;
+            let mut period = None;
+            for m in metrics {
+                let mid = m
+                    .get("Id")
+                    .and_then(Value::as_str)
+                    .ok_or("an entry of Metrics has no Id")?;
+                let returns = m.get("ReturnData") != Some(&json!(false));
+                if let Some(stat) = m.get("MetricStat") {
+                    queries.insert(
+                        mid.to_string(),
+                        metric_query(&stat["Metric"], stat.get("Stat"), function)?,
+                    );
+                    period = number(stat.get("Period"), "MetricStat.Period")?.or(period);
+                    if returns {
+                        returned = Some(Err(mid.to_string()));
+                    }
+                } else if let Some(expr) = m.get("Expression").and_then(Value::as_str) {
+                    if !returns {
+                        return Err(format!(
+                            "expression {mid} is an input of another expression: not simulated"
+                        ));
+                    }
+                    returned = Some(Ok(expr.to_string()));
+                }
+            }
+            let source = match returned {
+                Some(Ok(expr)) => AlarmSource::Expression(Expression::parse(&expr, queries)?),
+                Some(Err(mid)) => AlarmSource::Metric(queries.remove(&mid).expect("inserted above")),
+                None => return Err("none of its Metrics has ReturnData true".into()),
+            };
+            (source, period)
+        }
     };
     let comparison = match p.get("ComparisonOperator").and_then(Value::as_str) {
         Some("GreaterThanThreshold") => Comparison::GreaterThanThreshold,
         Some("GreaterThanOrEqualToThreshold") => Comparison::GreaterThanOrEqualToThreshold,
         Some("LessThanThreshold") => Comparison::LessThanThreshold,
         Some("LessThanOrEqualToThreshold") => Comparison::LessThanOrEqualToThreshold,
-        other => return Ok(Err(format!("comparison {other:?} is not simulated"))),
+        other => return Err(format!("comparison {} is not simulated", other.unwrap_or("(none)"))),
     };
-    let mut qualifier = None;
-    let mut executed_version = None;
-    for d in p.get("Dimensions").and_then(Value::as_array).into_iter().flatten() {
+    let threshold = number(p.get("Threshold"), "Threshold")?.ok_or("it has no Threshold")?;
+    let period = period.unwrap_or(60.0);
+    if period < 10.0 {
+        return Err(format!("Period {period} s is below CloudWatch's 10 s"));
+    }
+    let evaluation_periods = number(p.get("EvaluationPeriods"), "EvaluationPeriods")?.unwrap_or(1.0) as u32;
+    let datapoints = number(p.get("DatapointsToAlarm"), "DatapointsToAlarm")?;
+    let mut alarm = Alarm::new(id, source, comparison, threshold);
+    alarm.period = Duration::from_secs_f64(period);
+    alarm.evaluation_periods = evaluation_periods.max(1);
+    alarm.datapoints_to_alarm = datapoints.map_or(alarm.evaluation_periods, |d| d as u32);
+    Ok(alarm)
+}
+
+/// A metric of the deployed function: `Namespace`, `MetricName` and `Dimensions` of `m`.
+fn metric_query(m: &Value, statistic: Option<&Value>, function: &str) -> Result<MetricQuery, String> {
+    if m.get("Namespace").and_then(Value::as_str) != Some("AWS/Lambda") {
+        return Err("it watches no AWS/Lambda metric".into());
+    }
+    let metric = match m.get("MetricName").and_then(Value::as_str) {
+        Some("Errors") => Metric::Errors,
+        Some("Invocations") => Metric::Invocations,
+        other => {
+            return Err(format!(
+                "metric {} is not simulated (Errors and Invocations are)",
+                other.unwrap_or("(none)")
+            ));
+        }
+    };
+    let statistic = match statistic.and_then(Value::as_str) {
+        Some("Sum") => Statistic::Sum,
+        Some("Average") => Statistic::Average,
+        Some("Maximum") => Statistic::Maximum,
+        Some("Minimum") => Statistic::Minimum,
+        Some("SampleCount") => Statistic::SampleCount,
+        Some(other) => return Err(format!("statistic {other} is not simulated")),
+        None if m.get("ExtendedStatistic").is_some() => {
+            return Err("percentiles (ExtendedStatistic) are not simulated".into());
+        }
+        None => return Err("it has no Statistic".into()),
+    };
+    let mut query = MetricQuery::new(metric, statistic);
+    for d in m.get("Dimensions").and_then(Value::as_array).into_iter().flatten() {
         let value = scalar_text(&d["Value"]);
         match d["Name"].as_str() {
             Some("FunctionName") if value != function => {
-                return Ok(Err(format!("it watches function {value}, not {function}")));
+                return Err(format!("it watches function {value}, not {function}"));
             }
             Some("FunctionName") => {}
             Some("Resource") => {
                 let (name, q) = value.split_once(':').unwrap_or((&value, ""));
                 if name != function {
-                    return Ok(Err(format!("it watches resource {value}, not {function}")));
+                    return Err(format!("it watches resource {value}, not {function}"));
                 }
-                qualifier = (!q.is_empty()).then(|| q.to_string());
+                query.qualifier = (!q.is_empty()).then(|| q.to_string());
             }
-            Some("ExecutedVersion") => executed_version = Some(value),
-            other => return Ok(Err(format!("dimension {other:?} is not simulated"))),
+            Some("ExecutedVersion") => query.executed_version = Some(value),
+            other => return Err(format!("dimension {other:?} is not simulated")),
         }
     }
-    let number = |key: &str, default: f64| -> Result<f64, String> {
-        match p.get(key) {
-            None => Ok(default),
-            Some(v) => scalar_text(v).parse().map_err(|_| format!("{key} is not a number")),
-        }
-    };
-    let threshold = match number("Threshold", f64::NAN) {
-        Ok(t) if t.is_finite() => t,
-        _ => return Ok(Err("it has no Threshold".into())),
-    };
-    let (period, evaluation_periods, datapoints) = match (
-        number("Period", 60.0),
-        number("EvaluationPeriods", 1.0),
-        number("DatapointsToAlarm", f64::NAN),
-    ) {
-        (Ok(p), Ok(e), Ok(d)) => (p, e as u32, if d.is_nan() { e as u32 } else { d as u32 }),
-        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return Ok(Err(e)),
-    };
-    if period < 10.0 {
-        return Ok(Err(format!("Period {period} s is below CloudWatch's 10 s")));
-    }
-    Ok(Ok(Alarm {
-        name: id.to_string(),
-        metric,
-        statistic,
-        qualifier,
-        executed_version,
-        comparison,
-        threshold,
-        period: Duration::from_secs_f64(period),
-        evaluation_periods,
-        datapoints_to_alarm: datapoints,
-    }))
+    Ok(query)
 }
 
 fn list(items: &[String]) -> String {
@@ -1043,6 +1101,49 @@ mod tests {
         assert_eq!(clock(Duration::from_millis(125_340)), "2:05.3");
         assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
         assert_eq!(clock(Duration::ZERO), "0:00.0");
+    }
+
+    fn props(yaml: &str) -> Value {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn reads_single_metric_alarms() {
+        let p = props(
+            "{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Average, Threshold: 0.05, Period: 120, \
+             EvaluationPeriods: 3, DatapointsToAlarm: 2, ComparisonOperator: GreaterThanOrEqualToThreshold, \
+             Dimensions: [{Name: FunctionName, Value: f}, {Name: Resource, Value: 'f:live'}, {Name: ExecutedVersion, Value: '2'}]}",
+        );
+        let a = alarm_of("A", &p, "f").unwrap();
+        assert_eq!(
+            a.to_string(),
+            "Errors Average (through live, version 2) >= 0.05 for 2 of 3 period(s) of 2 min"
+        );
+    }
+
+    #[test]
+    fn reads_metric_math_alarms() {
+        let p = props(
+            "{ComparisonOperator: GreaterThanThreshold, Threshold: 5, Metrics: [\
+               {Id: e, ReturnData: false, MetricStat: {Metric: {Namespace: AWS/Lambda, MetricName: Errors}, Period: 60, Stat: Sum}},\
+               {Id: i, ReturnData: false, MetricStat: {Metric: {Namespace: AWS/Lambda, MetricName: Invocations}, Period: 60, Stat: Sum}},\
+               {Id: r, Expression: 100 * e / i}]}",
+        );
+        let a = alarm_of("Rate", &p, "f").unwrap();
+        assert!(
+            matches!(&a.source, AlarmSource::Expression(e) if e.text == "100 * e / i"),
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn says_why_an_alarm_is_not_simulated() {
+        let why = |yaml: &str| alarm_of("A", &props(yaml), "f").unwrap_err();
+        assert!(why("{Namespace: AWS/ApiGateway, MetricName: 5XXError, Statistic: Sum, Threshold: 1, ComparisonOperator: GreaterThanThreshold}").contains("no AWS/Lambda metric"));
+        assert!(why("{Namespace: AWS/Lambda, MetricName: Duration, Statistic: Sum, Threshold: 1, ComparisonOperator: GreaterThanThreshold}").contains("metric Duration is not simulated"));
+        assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Threshold: 1, ComparisonOperator: GreaterThanThreshold, Dimensions: [{Name: FunctionName, Value: other}]}").contains("watches function other, not f"));
+        assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, ExtendedStatistic: p99, Threshold: 1, ComparisonOperator: GreaterThanThreshold}").contains("percentiles (ExtendedStatistic) are not simulated"));
+        assert!(why("{ComparisonOperator: GreaterThanThreshold, Threshold: 1, Metrics: [{Id: e, ReturnData: false, MetricStat: {Metric: {Namespace: AWS/Lambda, MetricName: Errors}, Period: 60, Stat: Sum}}, {Id: r, Expression: 'FILL(e, 0)'}]}").contains("FILL(...) is not simulated"));
     }
 
     #[test]

@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub use crate::alarm::{Alarm, AlarmSource, Comparison, Expression, Metric, MetricQuery, Statistic};
 use crate::schedule::TrafficRouting;
 use crate::{AliasRouting, Behavior, DeploymentSetup, FunctionSetup, Sim, State_};
 
@@ -71,148 +72,6 @@ pub struct Hook {
     pub function: String,
     /// What it does.
     pub behavior: Behavior,
-}
-
-/// A Lambda metric an alarm watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Metric {
-    /// Invocations that ended in a function error (1 each; 0 for the others).
-    Errors,
-    /// Invocations (1 each).
-    Invocations,
-}
-
-/// How an alarm aggregates a period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Statistic {
-    /// The sum: for `Errors`, the number of errors.
-    Sum,
-    /// The mean: for `Errors`, the error rate (0 to 1).
-    Average,
-    /// The largest value.
-    Maximum,
-    /// The smallest value.
-    Minimum,
-    /// The number of values: invocations.
-    SampleCount,
-}
-
-/// CloudWatch's comparison operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Comparison {
-    /// `>`.
-    GreaterThanThreshold,
-    /// `>=`.
-    GreaterThanOrEqualToThreshold,
-    /// `<`.
-    LessThanThreshold,
-    /// `<=`.
-    LessThanOrEqualToThreshold,
-}
-
-impl Comparison {
-    fn holds(self, value: f64, threshold: f64) -> bool {
-        match self {
-            Comparison::GreaterThanThreshold => value > threshold,
-            Comparison::GreaterThanOrEqualToThreshold => value >= threshold,
-            Comparison::LessThanThreshold => value < threshold,
-            Comparison::LessThanOrEqualToThreshold => value <= threshold,
-        }
-    }
-
-    fn symbol(self) -> &'static str {
-        match self {
-            Comparison::GreaterThanThreshold => ">",
-            Comparison::GreaterThanOrEqualToThreshold => ">=",
-            Comparison::LessThanThreshold => "<",
-            Comparison::LessThanOrEqualToThreshold => "<=",
-        }
-    }
-}
-
-/// A CloudWatch metric alarm on the deployed function. Periods with no invocations are
-/// missing data, treated as not breaching.
-#[derive(Debug, Clone, Serialize)]
-pub struct Alarm {
-    /// Its name.
-    pub name: String,
-    /// The metric.
-    pub metric: Metric,
-    /// The statistic.
-    pub statistic: Statistic,
-    /// The `Resource` dimension's qualifier: only invocations through it (`live`), or all.
-    pub qualifier: Option<String>,
-    /// The `ExecutedVersion` dimension: only invocations that ran this version, or all.
-    pub executed_version: Option<String>,
-    /// The comparison.
-    pub comparison: Comparison,
-    /// The threshold.
-    pub threshold: f64,
-    /// The period (simulated time).
-    #[serde(serialize_with = "secs")]
-    pub period: Duration,
-    /// How many recent periods are evaluated.
-    pub evaluation_periods: u32,
-    /// How many of them must breach.
-    pub datapoints_to_alarm: u32,
-}
-
-impl Alarm {
-    /// Any function error in a 60 s period: `Errors` `Sum` `> 0`, over all invocations.
-    pub fn any_error(name: &str) -> Self {
-        Alarm {
-            name: name.to_string(),
-            metric: Metric::Errors,
-            statistic: Statistic::Sum,
-            qualifier: None,
-            executed_version: None,
-            comparison: Comparison::GreaterThanThreshold,
-            threshold: 0.0,
-            period: Duration::from_secs(60),
-            evaluation_periods: 1,
-            datapoints_to_alarm: 1,
-        }
-    }
-
-    /// Whether a partly elapsed period that breaches already will still breach when it ends.
-    fn partial_is_final(&self) -> bool {
-        matches!(
-            self.statistic,
-            Statistic::Sum | Statistic::SampleCount | Statistic::Maximum
-        ) && matches!(
-            self.comparison,
-            Comparison::GreaterThanThreshold | Comparison::GreaterThanOrEqualToThreshold
-        )
-    }
-}
-
-impl fmt::Display for Alarm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let metric = match self.metric {
-            Metric::Errors => "Errors",
-            Metric::Invocations => "Invocations",
-        };
-        write!(
-            f,
-            "{metric} {:?} {} {}",
-            self.statistic,
-            self.comparison.symbol(),
-            self.threshold
-        )?;
-        match (&self.qualifier, &self.executed_version) {
-            (Some(q), Some(v)) => write!(f, " (through {q}, version {v})")?,
-            (Some(q), None) => write!(f, " (through {q})")?,
-            (None, Some(v)) => write!(f, " (version {v})")?,
-            (None, None) => {}
-        }
-        write!(
-            f,
-            " for {} of {} period(s) of {}",
-            self.datapoints_to_alarm,
-            self.evaluation_periods,
-            human(self.period)
-        )
-    }
 }
 
 /// Synthetic traffic: HTTP API events (`GET /hello?name=user-N`) through the alias.
@@ -932,7 +791,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The statistic of `alarm`'s metric over simulated `[from, to)`, `None` without data.
+    /// The alarm's value over simulated `[from, to)`, `None` without data.
     fn datapoint(
         &self,
         alarm: &Alarm,
@@ -940,30 +799,15 @@ impl Run<'_> {
         from: Duration,
         to: Duration,
     ) -> Option<f64> {
-        let values: Vec<f64> = invocations
+        let in_period: Vec<&crate::InvocationRecord> = invocations
             .iter()
-            .filter(|i| i.function == self.plan.function)
-            .filter(|i| alarm.qualifier.is_none() || i.qualifier == alarm.qualifier)
-            .filter(|i| alarm.executed_version.as_ref().is_none_or(|v| *v == i.executed_version))
+            .filter(|i| i.function == self.plan.function && i.at >= self.record_start)
             .filter(|i| {
-                let at = i.at.saturating_sub(self.record_start).mul_f64(self.plan.speed);
-                i.at >= self.record_start && at >= from && at < to
-            })
-            .map(|i| match alarm.metric {
-                Metric::Errors => f64::from(u8::from(i.error)),
-                Metric::Invocations => 1.0,
+                let at = (i.at - self.record_start).mul_f64(self.plan.speed);
+                at >= from && at < to
             })
             .collect();
-        if values.is_empty() {
-            return None;
-        }
-        Some(match alarm.statistic {
-            Statistic::Sum => values.iter().sum(),
-            Statistic::Average => values.iter().sum::<f64>() / values.len() as f64,
-            Statistic::Maximum => values.iter().copied().fold(f64::MIN, f64::max),
-            Statistic::Minimum => values.iter().copied().fold(f64::MAX, f64::min),
-            Statistic::SampleCount => values.len() as f64,
-        })
+        alarm.source.value(&in_period)
     }
 }
 
@@ -1120,9 +964,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn errors_under_traffic_fire_the_alarm_and_roll_back() {
         let sim = Sim::start().await.unwrap();
-        let mut alarm = Alarm::any_error("errors");
-        alarm.executed_version = Some("2".into());
-        alarm.qualifier = Some("live".into());
+        let alarm = Alarm::any_error("errors").through("live").version("2");
         let plan = DeploymentPlan::new("fn", Behavior::hello("1"), flaky(10))
             .config(
                 "Canary10Percent5Minutes",
@@ -1147,8 +989,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_alarm_on_the_old_version_only_does_not_stop_the_new_one() {
         let sim = Sim::start().await.unwrap();
-        let mut alarm = Alarm::any_error("errors of 2");
-        alarm.executed_version = Some("2".into());
+        let alarm = Alarm::any_error("errors of 2").version("2");
         let plan = DeploymentPlan::new("fn", flaky(3), Behavior::hello("2"))
             .config(
                 "Canary10Percent5Minutes",
@@ -1225,14 +1066,7 @@ mod tests {
     }
 
     #[test]
-    fn alarms_describe_themselves() {
-        let mut a = Alarm::any_error("e");
-        a.qualifier = Some("live".into());
-        a.executed_version = Some("2".into());
-        assert_eq!(
-            a.to_string(),
-            "Errors Sum > 0 (through live, version 2) for 1 of 1 period(s) of 1 min"
-        );
+    fn durations_read_like_people_write_them() {
         assert_eq!(human(Duration::from_secs(5400)), "1 h 30 min");
         assert_eq!(human(Duration::from_millis(1500)), "1.5 s");
         assert_eq!(human(Duration::from_secs(3602)), "1 h 2 s");

@@ -10,6 +10,7 @@
 //! Point the real AWS SDKs at it with `AWS_ENDPOINT_URL` (see [`Sim::aws_env`]).
 #![warn(missing_docs)]
 
+pub mod alarm;
 mod codedeploy;
 pub mod deploy;
 mod fault;
@@ -495,13 +496,7 @@ async fn lambda_invoke(
             let body = body.to_vec();
             let state = state.clone();
             tokio::spawn(async move {
-                let outcome = function::run_scripted(&behavior, &body, &version, &request_id()).await;
-                state.recorder.invocation(
-                    &name,
-                    qualifier.as_deref(),
-                    &outcome.executed_version,
-                    outcome.function_error.is_some(),
-                );
+                run_counted(&state, &name, qualifier.as_deref(), &behavior, &body, &version).await;
             });
             return StatusCode::ACCEPTED.into_response();
         }
@@ -515,13 +510,7 @@ async fn lambda_invoke(
             );
         }
     }
-    let outcome = function::run_scripted(&behavior, &body, &version, &request_id()).await;
-    state.recorder.invocation(
-        &name,
-        qualifier.as_deref(),
-        &outcome.executed_version,
-        outcome.function_error.is_some(),
-    );
+    let outcome = run_counted(&state, &name, qualifier.as_deref(), &behavior, &body, &version).await;
     record(200, outcome.function_error.clone());
     let mut r = (StatusCode::OK, outcome.payload).into_response();
     let h = r.headers_mut();
@@ -592,13 +581,7 @@ async fn http_api(
         return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Not Found"}))).into_response();
     };
     let payload = serde_json::to_vec(&event).expect("JSON values serialize");
-    let outcome = function::run_scripted(&behavior, &payload, &version, &request_id()).await;
-    state.recorder.invocation(
-        &function,
-        qualifier.as_deref(),
-        &outcome.executed_version,
-        outcome.function_error.is_some(),
-    );
+    let outcome = run_counted(&state, &function, qualifier.as_deref(), &behavior, &payload, &version).await;
     if outcome.function_error.is_some() {
         record(500, outcome.function_error.clone());
         return (
@@ -696,14 +679,26 @@ async fn invoke_internal(
         .get_mut(function)?
         .resolve(qualifier)?;
     let body = serde_json::to_vec(payload).expect("JSON values serialize");
-    let outcome = function::run_scripted(&behavior, &body, &version, &request_id()).await;
+    Some(run_counted(state, function, qualifier, &behavior, &body, &version).await)
+}
+
+/// Runs a version and counts the invocation in the metrics.
+async fn run_counted(
+    state: &State_,
+    function: &str,
+    qualifier: Option<&str>,
+    behavior: &Behavior,
+    payload: &[u8],
+    version: &str,
+) -> InvokeOutcome {
+    let outcome = function::run_scripted(behavior, payload, version, &request_id()).await;
     state.recorder.invocation(
         function,
         qualifier,
         &outcome.executed_version,
         outcome.function_error.is_some(),
     );
-    Some(outcome)
+    outcome
 }
 
 fn request_id() -> String {

@@ -1,0 +1,562 @@
+//! CloudWatch alarms on a Lambda function's metrics, as the deployment engine evaluates them.
+//!
+//! An alarm watches one metric (`Errors` or `Invocations`, a statistic, and the `Resource` /
+//! `ExecutedVersion` dimensions), or a metric-math expression over several
+//! (`100 * errors / invocations`: an error rate in percent). Each invocation counts as one
+//! data point: `Errors` is 1 for a function error and 0 otherwise, `Invocations` is 1. A
+//! period without invocations has no data, which never breaches (`notBreaching`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::InvocationRecord;
+use crate::deploy::human;
+
+/// A Lambda metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Metric {
+    /// Invocations that ended in a function error (1 each; 0 for the others).
+    Errors,
+    /// Invocations (1 each).
+    Invocations,
+}
+
+/// How a period is aggregated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Statistic {
+    /// The sum: for `Errors`, the number of errors.
+    Sum,
+    /// The mean: for `Errors`, the error rate (0 to 1).
+    Average,
+    /// The largest value.
+    Maximum,
+    /// The smallest value.
+    Minimum,
+    /// The number of values: invocations.
+    SampleCount,
+}
+
+/// CloudWatch's comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Comparison {
+    /// `>`.
+    GreaterThanThreshold,
+    /// `>=`.
+    GreaterThanOrEqualToThreshold,
+    /// `<`.
+    LessThanThreshold,
+    /// `<=`.
+    LessThanOrEqualToThreshold,
+}
+
+impl Comparison {
+    /// Whether `value` breaches `threshold`.
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::GreaterThanThreshold => value > threshold,
+            Comparison::GreaterThanOrEqualToThreshold => value >= threshold,
+            Comparison::LessThanThreshold => value < threshold,
+            Comparison::LessThanOrEqualToThreshold => value <= threshold,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Comparison::GreaterThanThreshold => ">",
+            Comparison::GreaterThanOrEqualToThreshold => ">=",
+            Comparison::LessThanThreshold => "<",
+            Comparison::LessThanOrEqualToThreshold => "<=",
+        }
+    }
+}
+
+/// One metric of the deployed function, as CloudWatch's `MetricStat` selects it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricQuery {
+    /// The metric.
+    pub metric: Metric,
+    /// The statistic.
+    pub statistic: Statistic,
+    /// The `Resource` dimension's qualifier: only invocations through it (`live`), or all.
+    pub qualifier: Option<String>,
+    /// The `ExecutedVersion` dimension: only invocations that ran this version, or all.
+    pub executed_version: Option<String>,
+}
+
+impl MetricQuery {
+    /// `statistic` of `metric` over every invocation of the function.
+    pub fn new(metric: Metric, statistic: Statistic) -> Self {
+        MetricQuery {
+            metric,
+            statistic,
+            qualifier: None,
+            executed_version: None,
+        }
+    }
+
+    /// The statistic over the invocations of one period, `None` without any.
+    pub fn value(&self, invocations: &[&InvocationRecord]) -> Option<f64> {
+        let values: Vec<f64> = invocations
+            .iter()
+            .filter(|i| self.qualifier.is_none() || i.qualifier == self.qualifier)
+            .filter(|i| self.executed_version.as_ref().is_none_or(|v| *v == i.executed_version))
+            .map(|i| match self.metric {
+                Metric::Errors => f64::from(u8::from(i.error)),
+                Metric::Invocations => 1.0,
+            })
+            .collect();
+        if values.is_empty() {
+            return None;
+        }
+        Some(match self.statistic {
+            Statistic::Sum => values.iter().sum(),
+            Statistic::Average => values.iter().sum::<f64>() / values.len() as f64,
+            Statistic::Maximum => values.iter().copied().fold(f64::MIN, f64::max),
+            Statistic::Minimum => values.iter().copied().fold(f64::MAX, f64::min),
+            Statistic::SampleCount => values.len() as f64,
+        })
+    }
+}
+
+impl fmt::Display for MetricQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} {:?}", self.metric, self.statistic)?;
+        match (&self.qualifier, &self.executed_version) {
+            (Some(q), Some(v)) => write!(f, " (through {q}, version {v})"),
+            (Some(q), None) => write!(f, " (through {q})"),
+            (None, Some(v)) => write!(f, " (version {v})"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Expr {
+    Number(f64),
+    Id(String),
+    Neg(Box<Expr>),
+    Binary(char, Box<Expr>, Box<Expr>),
+}
+
+/// A metric-math expression (`+ - * /`, parentheses, numbers, metric ids) over named metrics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expression {
+    /// The expression as written.
+    pub text: String,
+    /// The metrics its ids name.
+    pub metrics: BTreeMap<String, MetricQuery>,
+    #[serde(skip)]
+    ast: Expr,
+}
+
+impl Expression {
+    /// Parses `text`; every id in it must name one of `metrics`. The error says what is wrong.
+    pub fn parse(text: &str, metrics: BTreeMap<String, MetricQuery>) -> Result<Expression, String> {
+        let tokens = tokenize(text)?;
+        let mut p = Parser { tokens, at: 0 };
+        let ast = p.sum()?;
+        if let Some(t) = p.tokens.get(p.at) {
+            return Err(format!(
+                "expression {text:?}: unexpected {t} (supported: + - * / ( ), numbers and metric ids)"
+            ));
+        }
+        let mut ids = Vec::new();
+        collect_ids(&ast, &mut ids);
+        for id in ids {
+            if !metrics.contains_key(&id) {
+                let known: Vec<&String> = metrics.keys().collect();
+                return Err(format!(
+                    "expression {text:?} names {id}, which is no metric of the alarm (it has: {known:?}); \
+                     functions such as IF or FILL are not simulated"
+                ));
+            }
+        }
+        Ok(Expression {
+            text: text.to_string(),
+            metrics,
+            ast,
+        })
+    }
+
+    /// The value over one period's invocations: `None` when a metric it needs has no data, or
+    /// on a division by zero.
+    pub fn value(&self, invocations: &[&InvocationRecord]) -> Option<f64> {
+        let values: BTreeMap<&str, Option<f64>> = self
+            .metrics
+            .iter()
+            .map(|(id, q)| (id.as_str(), q.value(invocations)))
+            .collect();
+        eval(&self.ast, &values).filter(|v| v.is_finite())
+    }
+}
+
+fn collect_ids(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::Number(_) => {}
+        Expr::Id(id) => out.push(id.clone()),
+        Expr::Neg(inner) => collect_ids(inner, out),
+        Expr::Binary(_, a, b) => {
+            collect_ids(a, out);
+            collect_ids(b, out);
+        }
+    }
+}
+
+fn eval(e: &Expr, values: &BTreeMap<&str, Option<f64>>) -> Option<f64> {
+    Some(match e {
+        Expr::Number(n) => *n,
+        Expr::Id(id) => (*values.get(id.as_str())?)?,
+        Expr::Neg(inner) => -eval(inner, values)?,
+        Expr::Binary(op, a, b) => {
+            let (a, b) = (eval(a, values)?, eval(b, values)?);
+            match op {
+                '+' => a + b,
+                '-' => a - b,
+                '*' => a * b,
+                _ if b == 0.0 => return None,
+                _ => a / b,
+            }
+        }
+    })
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Number(f64),
+    Id(String),
+    Op(char),
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Token::Number(n) => write!(f, "{n}"),
+            Token::Id(id) => write!(f, "{id}"),
+            Token::Op(c) => write!(f, "'{c}'"),
+        }
+    }
+}
+
+fn tokenize(text: &str) -> Result<Vec<Token>, String> {
+    let mut tokens = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_digit() || c == '.' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                i += 1;
+            }
+            let s: String = chars[start..i].iter().collect();
+            tokens.push(Token::Number(
+                s.parse()
+                    .map_err(|_| format!("expression {text:?}: {s} is not a number"))?,
+            ));
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            tokens.push(Token::Id(chars[start..i].iter().collect()));
+        } else {
+            // The parser says where it stops making sense (`%`, `>`, ...).
+            tokens.push(Token::Op(c));
+            i += 1;
+        }
+    }
+    Ok(tokens)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    at: usize,
+}
+
+impl Parser {
+    fn peek_op(&self) -> Option<char> {
+        match self.tokens.get(self.at) {
+            Some(Token::Op(c)) => Some(*c),
+            _ => None,
+        }
+    }
+
+    fn sum(&mut self) -> Result<Expr, String> {
+        let mut left = self.product()?;
+        while let Some(op @ ('+' | '-')) = self.peek_op() {
+            self.at += 1;
+            left = Expr::Binary(op, Box::new(left), Box::new(self.product()?));
+        }
+        Ok(left)
+    }
+
+    fn product(&mut self) -> Result<Expr, String> {
+        let mut left = self.unary()?;
+        while let Some(op @ ('*' | '/')) = self.peek_op() {
+            self.at += 1;
+            left = Expr::Binary(op, Box::new(left), Box::new(self.unary()?));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, String> {
+        let token = self.tokens.get(self.at).cloned();
+        self.at += 1;
+        match token {
+            Some(Token::Op('-')) => Ok(Expr::Neg(Box::new(self.unary()?))),
+            Some(Token::Op('(')) => {
+                let inner = self.sum()?;
+                if self.peek_op() != Some(')') {
+                    return Err("expression: a '(' is not closed".to_string());
+                }
+                self.at += 1;
+                Ok(inner)
+            }
+            Some(Token::Number(n)) => Ok(Expr::Number(n)),
+            Some(Token::Id(id)) if self.peek_op() == Some('(') => Err(format!(
+                "expression: function {id}(...) is not simulated (only + - * / over metrics)"
+            )),
+            Some(Token::Id(id)) => Ok(Expr::Id(id)),
+            Some(t) => Err(format!("expression: unexpected {t}")),
+            None => Err("expression: ends where a value was expected".to_string()),
+        }
+    }
+}
+
+/// What an alarm watches.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmSource {
+    /// One metric.
+    Metric(MetricQuery),
+    /// A metric-math expression.
+    Expression(Expression),
+}
+
+impl AlarmSource {
+    /// The value over one period's invocations, `None` without data.
+    pub fn value(&self, invocations: &[&InvocationRecord]) -> Option<f64> {
+        match self {
+            AlarmSource::Metric(q) => q.value(invocations),
+            AlarmSource::Expression(e) => e.value(invocations),
+        }
+    }
+}
+
+/// A CloudWatch metric alarm on the deployed function. Periods without data are treated as
+/// not breaching.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alarm {
+    /// Its name.
+    pub name: String,
+    /// What it watches.
+    pub source: AlarmSource,
+    /// The comparison.
+    pub comparison: Comparison,
+    /// The threshold.
+    pub threshold: f64,
+    /// The period (simulated time).
+    #[serde(rename = "period_s", serialize_with = "secs")]
+    pub period: Duration,
+    /// How many recent periods are evaluated.
+    pub evaluation_periods: u32,
+    /// How many of them must breach.
+    pub datapoints_to_alarm: u32,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl Alarm {
+    /// Any function error in a 60 s period: `Errors` `Sum` `> 0`, over all invocations.
+    pub fn any_error(name: &str) -> Self {
+        Self::new(
+            name,
+            AlarmSource::Metric(MetricQuery::new(Metric::Errors, Statistic::Sum)),
+            Comparison::GreaterThanThreshold,
+            0.0,
+        )
+    }
+
+    /// An error rate in percent over 60 s periods: `100 * errors / invocations` `> percent`.
+    pub fn error_rate_above(name: &str, percent: f64) -> Self {
+        let metrics = BTreeMap::from([
+            ("errors".to_string(), MetricQuery::new(Metric::Errors, Statistic::Sum)),
+            (
+                "invocations".to_string(),
+                MetricQuery::new(Metric::Invocations, Statistic::Sum),
+            ),
+        ]);
+        let expression = Expression::parse("100 * errors / invocations", metrics).expect("a valid expression");
+        Self::new(
+            name,
+            AlarmSource::Expression(expression),
+            Comparison::GreaterThanThreshold,
+            percent,
+        )
+    }
+
+    /// An alarm of one period of 60 s.
+    pub fn new(name: &str, source: AlarmSource, comparison: Comparison, threshold: f64) -> Self {
+        Alarm {
+            name: name.to_string(),
+            source,
+            comparison,
+            threshold,
+            period: Duration::from_secs(60),
+            evaluation_periods: 1,
+            datapoints_to_alarm: 1,
+        }
+    }
+
+    fn queries(&mut self) -> Vec<&mut MetricQuery> {
+        match &mut self.source {
+            AlarmSource::Metric(q) => vec![q],
+            AlarmSource::Expression(e) => e.metrics.values_mut().collect(),
+        }
+    }
+
+    /// Only invocations through `qualifier` (the `Resource` dimension `function:qualifier`).
+    pub fn through(mut self, qualifier: &str) -> Self {
+        for q in self.queries() {
+            q.qualifier = Some(qualifier.to_string());
+        }
+        self
+    }
+
+    /// Only invocations that ran `version` (the `ExecutedVersion` dimension).
+    pub fn version(mut self, version: &str) -> Self {
+        for q in self.queries() {
+            q.executed_version = Some(version.to_string());
+        }
+        self
+    }
+
+    /// Whether a partly elapsed period that breaches already will still breach when it ends:
+    /// growing statistics compared with a greater-than.
+    pub(crate) fn partial_is_final(&self) -> bool {
+        matches!(
+            &self.source,
+            AlarmSource::Metric(MetricQuery {
+                statistic: Statistic::Sum | Statistic::SampleCount | Statistic::Maximum,
+                ..
+            })
+        ) && matches!(
+            self.comparison,
+            Comparison::GreaterThanThreshold | Comparison::GreaterThanOrEqualToThreshold
+        )
+    }
+}
+
+impl fmt::Display for Alarm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (what, of) = match &self.source {
+            AlarmSource::Metric(q) => (q.to_string(), String::new()),
+            AlarmSource::Expression(e) => (
+                e.text.clone(),
+                format!(
+                    " ({})",
+                    e.metrics
+                        .iter()
+                        .map(|(id, q)| format!("{id}: {q}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ),
+        };
+        write!(
+            f,
+            "{what} {} {}{of} for {} of {} period(s) of {}",
+            self.comparison.symbol(),
+            self.threshold,
+            self.datapoints_to_alarm,
+            self.evaluation_periods,
+            human(self.period)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(qualifier: &str, version: &str, error: bool) -> InvocationRecord {
+        InvocationRecord {
+            function: "fn".into(),
+            qualifier: Some(qualifier.into()),
+            executed_version: version.into(),
+            error,
+            at: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn metric_queries_filter_by_dimension_and_aggregate() {
+        let records = [
+            record("live", "1", false),
+            record("live", "2", true),
+            record("live", "2", false),
+            record("2", "2", true),
+        ];
+        let all: Vec<&InvocationRecord> = records.iter().collect();
+        let mut q = MetricQuery::new(Metric::Errors, Statistic::Sum);
+        assert_eq!(q.value(&all), Some(2.0));
+        q.qualifier = Some("live".into());
+        assert_eq!(q.value(&all), Some(1.0));
+        q.statistic = Statistic::Average;
+        assert_eq!(q.value(&all), Some(1.0 / 3.0));
+        q.executed_version = Some("2".into());
+        assert_eq!(q.value(&all), Some(0.5));
+        q.statistic = Statistic::SampleCount;
+        assert_eq!(q.value(&all), Some(2.0));
+        assert_eq!(q.value(&[]), None, "no invocations, no data");
+    }
+
+    #[test]
+    fn an_error_rate_is_an_expression_over_two_metrics() {
+        let a = Alarm::error_rate_above("rate", 5.0).through("live");
+        let records: Vec<InvocationRecord> = (0..20).map(|i| record("live", "2", i % 10 == 9)).collect();
+        let refs: Vec<&InvocationRecord> = records.iter().collect();
+        assert_eq!(a.source.value(&refs), Some(10.0));
+        assert_eq!(a.source.value(&[]), None);
+        assert!(!a.partial_is_final(), "a rate can fall again before the period ends");
+        assert_eq!(
+            a.to_string(),
+            "100 * errors / invocations > 5 (errors: Errors Sum (through live); invocations: Invocations Sum (through live)) for 1 of 1 period(s) of 1 min"
+        );
+    }
+
+    #[test]
+    fn expressions_follow_arithmetic_and_say_what_is_wrong() {
+        let metrics = || BTreeMap::from([("e".to_string(), MetricQuery::new(Metric::Errors, Statistic::Sum))]);
+        let records = [record("live", "2", true), record("live", "2", true)];
+        let refs: Vec<&InvocationRecord> = records.iter().collect();
+        let value = |text: &str| Expression::parse(text, metrics()).unwrap().value(&refs);
+        assert_eq!(value("1 + 2 * e"), Some(5.0));
+        assert_eq!(value("(1 + 2) * e"), Some(6.0));
+        assert_eq!(value("-e / 4"), Some(-0.5));
+        assert_eq!(value("e / (e - 2)"), None, "division by zero has no value");
+        let err = |text: &str| Expression::parse(text, metrics()).unwrap_err();
+        assert!(err("e / x").contains("names x, which is no metric"), "{}", err("e / x"));
+        assert!(err("IF(e > 0, 1, 0)").contains("function IF(...) is not simulated"));
+        assert!(err("(e + 1").contains("not closed"));
+        assert!(err("e +").contains("ends where a value was expected"));
+        assert!(err("e % 2").contains("unexpected '%'"));
+    }
+
+    #[test]
+    fn single_metric_alarms_describe_themselves() {
+        let a = Alarm::any_error("e").through("live").version("2");
+        assert_eq!(
+            a.to_string(),
+            "Errors Sum (through live, version 2) > 0 for 1 of 1 period(s) of 1 min"
+        );
+        assert!(a.partial_is_final());
+    }
+}
