@@ -931,7 +931,14 @@ impl Printer {
                 "{:<19} the hook's invocation failed: {}{}",
                 lifecycle_event.as_str(),
                 shorten(error, 160),
-                if *retried { "" } else { " (no more retries)" }
+                if *retried {
+                    String::new()
+                } else {
+                    format!(
+                        " (no more retries: CodeDeploy waits for a status, {} at most)",
+                        human(self.hook_timeout)
+                    )
+                }
             ),
             Event::HookReturnedWithoutStatus {
                 lifecycle_event,
