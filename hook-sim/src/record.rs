@@ -141,12 +141,6 @@ impl Recorder {
         self.invocations.lock().expect("invocation record poisoned").clone()
     }
 
-    /// Invocations from index `from` on, and the index after the last.
-    pub(crate) fn invocations_since(&self, from: usize) -> (Vec<InvocationRecord>, usize) {
-        let all = self.invocations.lock().expect("invocation record poisoned");
-        (all.get(from..).map(<[_]>::to_vec).unwrap_or_default(), all.len())
-    }
-
     pub(crate) fn calls(&self) -> Vec<Call> {
         self.calls.lock().expect("call record poisoned").clone()
     }
