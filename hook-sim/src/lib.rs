@@ -7,6 +7,10 @@
 //! own ([`RuntimeFunction`]). Faults can be queued per operation ([`Fault`]), and every
 //! call is recorded ([`Call`]) for tests to assert on.
 //!
+//! [`deploy`] runs whole CodeDeploy Lambda deployments on top of it ([`Sim::deploy`]): hooks
+//! invoked as CodeDeploy invokes them, traffic shifted on a deployment config's schedule
+//! ([`schedule`]), synthetic traffic, CloudWatch-style [`alarm`]s and rollback, on scaled time.
+//!
 //! Point the real AWS SDKs at it with `AWS_ENDPOINT_URL` (see [`Sim::aws_env`]).
 #![warn(missing_docs)]
 
