@@ -330,8 +330,11 @@ async fn hooks_see_aws_shaped_events_and_calls() {
     for event in &hook_events {
         let keys: Vec<&String> = event.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["DeploymentId", "LifecycleEventHookExecutionId"]);
-        assert_eq!(event["DeploymentId"], json!(id));
-        execution_ids.push(event["LifecycleEventHookExecutionId"].as_str().unwrap().to_string());
+        // The model of aws_lambda_events, written from AWS's documentation, reads it.
+        let typed: aws_lambda_events::event::codedeploy::CodeDeployLifecycleEvent =
+            serde_json::from_value((*event).clone()).expect("a CodeDeploy lifecycle event");
+        assert_eq!(&typed.deployment_id, id);
+        execution_ids.push(typed.lifecycle_event_hook_execution_id);
     }
     assert_ne!(execution_ids[0], execution_ids[1], "one execution per lifecycle event");
 
