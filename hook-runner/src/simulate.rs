@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use hook_sim::alarm::{Alarm, AlarmSource, Comparison, Expression, Metric, MetricQuery, Statistic};
 use hook_sim::deploy::{
-    DeploymentOutcome, DeploymentPlan, Event, FinalStatus, LifecycleEvent, Rollback, TimelineEntry, Traffic, human,
+    DeploymentOutcome, DeploymentPlan, Event, FinalStatus, LifecycleEvent, Rollback, TimelineEntry, human,
 };
 use hook_sim::schedule::{PREDEFINED, TrafficRouting};
 use hook_sim::{Behavior, ProcessConfig, RuntimeFunction, Sim};
@@ -99,8 +99,22 @@ struct FunctionRun {
     /// The workspace binary name, when it is one (for --build).
     cargo_bin: Option<String>,
     env: Vec<(String, String)>,
+    /// Environment variables naming an HTTP API of the template: (variable, API logical id).
+    /// They point at hook-sim's API in front of the alias.
+    api_vars: Vec<(String, String)>,
     timeout: Duration,
     memory_mb: u32,
+}
+
+impl FunctionRun {
+    /// The function with its API variables set to `api_url`.
+    fn with_api(&self, api_url: &str) -> FunctionRun {
+        let mut f = self.clone();
+        for (var, _) in &self.api_vars {
+            f.env.push((var.clone(), api_url.to_string()));
+        }
+        f
+    }
 }
 
 #[derive(Debug)]
@@ -112,8 +126,6 @@ struct Setup {
     hooks: Vec<(LifecycleEvent, FunctionRun)>,
     alarms: Vec<Alarm>,
     warnings: Vec<String>,
-    /// Environment variables that name an API in front of the function: (function, variable, api).
-    api_vars: Vec<(String, String, String)>,
 }
 
 const CURRENT: &str = "1";
@@ -177,17 +189,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, TemplateError> {
         .await
         .map_err(|e| TemplateError(format!("cannot start hook-sim on 127.0.0.1: {e}")))?;
     let api_url = sim.api_url(&setup.function.name, &setup.alias);
-    let with_api = |f: &FunctionRun| -> FunctionRun {
-        let mut f = f.clone();
-        for (function, var, _) in &setup.api_vars {
-            if *function == f.logical_id {
-                f.env.retain(|(k, _)| k != var);
-                f.env.push((var.clone(), api_url.clone()));
-            }
-        }
-        f
-    };
-    let function = with_api(&setup.function);
+    let function = setup.function.with_api(&api_url);
     let mut processes: Vec<Arc<RuntimeFunction>> = Vec::new();
     let config_for = |f: &FunctionRun, version: &str, binary: Option<&PathBuf>, extra: &[(String, String)]| {
         let mut config = ProcessConfig::new(&f.name, binary.unwrap_or(&f.binary))
@@ -203,7 +205,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, TemplateError> {
     let hook_configs: Vec<(LifecycleEvent, ProcessConfig)> = setup
         .hooks
         .iter()
-        .map(|(event, h)| (*event, config_for(&with_api(h), "$LATEST", None, &[])))
+        .map(|(event, h)| (*event, config_for(&h.with_api(&api_url), "$LATEST", None, &[])))
         .collect();
     let spawn_err = |e: std::io::Error| TemplateError(format!("cannot start a Lambda Runtime API: {e}"));
     let current = sim.runtime(current_config).await.map_err(spawn_err)?;
@@ -211,8 +213,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, TemplateError> {
     processes.extend([current.clone(), target.clone()]);
     let mut plan = DeploymentPlan::new(&function.name, Behavior::Process(current), Behavior::Process(target))
         .config(&setup.config_name, setup.routing)
-        .speed(speed)
-        .traffic(Some(Traffic::default()));
+        .speed(speed);
     plan.resource = function.logical_id.clone();
     plan.alias = setup.alias.clone();
     plan.application = format!("{}-ServerlessDeploymentApplication", args.stack_name);
@@ -250,7 +251,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, TemplateError> {
         .map(|(name, p)| (name.clone(), p.logs()))
         .collect();
     if text {
-        print_summary(&outcome, &setup, &hook_logs);
+        print_summary(&outcome, &hook_logs);
     } else {
         let report = json!({
             "template": args.template,
@@ -439,18 +440,6 @@ fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Result<Setup, T
         }
     }
 
-    let mut api_vars = Vec::new();
-    for f in std::iter::once(&function).chain(hooks.iter().map(|(_, h)| h)) {
-        let vars = t
-            .function_property(&f.logical_id, "Environment")
-            .and_then(|e| e.get("Variables").cloned())
-            .unwrap_or_default();
-        for (k, v) in vars.as_object().into_iter().flatten() {
-            if let Some(api) = api_named_in(t, v) {
-                api_vars.push((f.logical_id.clone(), k.clone(), api));
-            }
-        }
-    }
     Ok(Setup {
         function,
         alias,
@@ -459,7 +448,6 @@ fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Result<Setup, T
         hooks,
         alarms,
         warnings,
-        api_vars,
     })
 }
 
@@ -494,6 +482,7 @@ fn function_run(t: &Template, id: &str, args: &SimulateArgs, base: &Path) -> Res
     let resource = t.resource(id).cloned().unwrap_or_default();
     let metadata = resource.get("Metadata").cloned().unwrap_or_default();
     let mut env = Vec::new();
+    let mut api_vars = Vec::new();
     let target_dir = cargo_target_dir(base);
     let by_name = |bin: &str| -> (PathBuf, Option<String>) {
         if bin.contains('/') {
@@ -527,8 +516,9 @@ fn function_run(t: &Template, id: &str, args: &SimulateArgs, base: &Path) -> Res
         .and_then(|e| e.get("Variables").cloned())
     {
         for (k, v) in vars.as_object().into_iter().flatten() {
-            if api_named_in(t, v).is_some() {
-                continue; // set to the simulated API's URL
+            if let Some(api) = api_named_in(t, v) {
+                api_vars.push((k.clone(), api));
+                continue;
             }
             match t.eval(v) {
                 Ok(value) => env.push((k.clone(), scalar_text(&value))),
@@ -558,6 +548,7 @@ fn function_run(t: &Template, id: &str, args: &SimulateArgs, base: &Path) -> Res
         binary,
         cargo_bin,
         env,
+        api_vars,
         timeout: Duration::from_secs_f64(timeout),
         memory_mb: number("MemorySize", 128.0)? as u32,
     })
@@ -852,8 +843,10 @@ fn print_header(args: &SimulateArgs, setup: &Setup, plan: &DeploymentPlan, api_u
     if setup.alarms.is_empty() {
         println!("  alarms     none");
     }
-    for (function, var, api) in &setup.api_vars {
-        println!("  api        {api} → {api_url} ({var} of {function})");
+    for f in std::iter::once(&setup.function).chain(setup.hooks.iter().map(|(_, h)| h)) {
+        for (var, api) in &f.api_vars {
+            println!("  api        {api} → {api_url} ({var} of {})", f.logical_id);
+        }
     }
     println!(
         "  traffic    GET /hello through alias {}, a request every 10 ms of wall time",
@@ -1052,7 +1045,7 @@ fn shorten(s: &str, max: usize) -> String {
     }
 }
 
-fn print_summary(outcome: &DeploymentOutcome, setup: &Setup, hook_logs: &BTreeMap<String, Vec<String>>) {
+fn print_summary(outcome: &DeploymentOutcome, hook_logs: &BTreeMap<String, Vec<String>>) {
     println!();
     let took = format!(
         "in {} ({} simulated)",
@@ -1096,7 +1089,6 @@ fn print_summary(outcome: &DeploymentOutcome, setup: &Setup, hook_logs: &BTreeMa
             println!("  │ (nothing)");
         }
     }
-    let _ = setup;
 }
 
 #[cfg(test)]

@@ -69,13 +69,26 @@ impl DeploymentSetup {
     }
 }
 
-/// An AppSpec for one function shifting `alias` from `current` to `target`, with hooks.
+/// An AppSpec for one function shifting `alias` from `current` to `target`, with hooks
+/// (`(lifecycle event, hook function)`), under the resource name `HelloFunction`.
 pub fn lambda_appspec(function: &str, alias: &str, current: &str, target: &str, hooks: &[(&str, &str)]) -> String {
+    appspec("HelloFunction", function, alias, current, target, hooks)
+}
+
+/// [`lambda_appspec`] with the resource named `resource` (SAM names it after the function's logical id).
+pub(crate) fn appspec(
+    resource: &str,
+    function: &str,
+    alias: &str,
+    current: &str,
+    target: &str,
+    hooks: &[(&str, &str)],
+) -> String {
     let hooks: Vec<Value> = hooks.iter().map(|(event, f)| json!({ *event: f })).collect();
     json!({
         "version": 0.0,
         "Resources": [{
-            "HelloFunction": {
+            resource: {
                 "Type": "AWS::Lambda::Function",
                 "Properties": {"Name": function, "Alias": alias, "CurrentVersion": current, "TargetVersion": target}
             }

@@ -30,7 +30,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -200,27 +199,19 @@ impl DeploymentPlan {
 
     /// The AppSpec CodeDeploy holds for this deployment.
     pub fn appspec(&self) -> String {
-        let hooks: Vec<Value> = self
+        let hooks: Vec<(&str, &str)> = self
             .hooks
             .iter()
-            .map(|h| json!({ h.event.as_str(): h.function }))
+            .map(|h| (h.event.as_str(), h.function.as_str()))
             .collect();
-        json!({
-            "version": 0.0,
-            "Resources": [{
-                self.resource.as_str(): {
-                    "Type": "AWS::Lambda::Function",
-                    "Properties": {
-                        "Name": self.function,
-                        "Alias": self.alias,
-                        "CurrentVersion": self.current_version,
-                        "TargetVersion": self.target_version,
-                    }
-                }
-            }],
-            "Hooks": hooks,
-        })
-        .to_string()
+        crate::codedeploy::appspec(
+            &self.resource,
+            &self.function,
+            &self.alias,
+            &self.current_version,
+            &self.target_version,
+            &hooks,
+        )
     }
 }
 
@@ -763,7 +754,7 @@ impl Run<'_> {
                 state
                     .breaches
                     .push(value.is_some_and(|v| state.alarm.comparison.holds(v, state.alarm.threshold)));
-                last_value = value.or(last_value);
+                last_value = value;
             }
             let mut breaches = state.breaches.clone();
             if partial && state.alarm.partial_is_final() {
@@ -822,15 +813,7 @@ async fn invoke_hook(
     execution_id: String,
 ) {
     let payload = Sim::lifecycle_event_payload(&deployment_id, &execution_id);
-    let still_open = || {
-        state
-            .deployments
-            .lock()
-            .expect("poisoned")
-            .get(&deployment_id)
-            .and_then(|d| d.executions.get(&execution_id))
-            .is_some_and(|e| e.status == "InProgress")
-    };
+    let still_open = || state.execution_status(&deployment_id, &execution_id).as_deref() == Some("InProgress");
     for attempt in 1..=3u32 {
         timeline.emit(Event::HookInvoked {
             lifecycle_event: hook.event,
@@ -909,8 +892,17 @@ async fn synthetic_traffic(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::schedule::TrafficRouting;
+
+    /// Alias `live` of `fn` from 1 to 2 with a predefined config, at ×60.
+    fn plan(config: &str, current: Behavior, target: Behavior) -> DeploymentPlan {
+        DeploymentPlan::new("fn", current, target)
+            .config(config, TrafficRouting::predefined(config).unwrap())
+            .speed(60.0)
+    }
 
     fn flaky(every: u64) -> Behavior {
         let n = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -941,12 +933,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn linear_config_shifts_every_interval() {
         let sim = Sim::start().await.unwrap();
-        let plan = DeploymentPlan::new("fn", Behavior::hello("1"), Behavior::hello("2"))
-            .config(
-                "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
-                TrafficRouting::predefined("Linear10PercentEvery1Minute").unwrap(),
-            )
-            .speed(60.0);
+        let plan = plan(
+            "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+            Behavior::hello("1"),
+            Behavior::hello("2"),
+        );
         let outcome = sim.deploy(&plan).await;
         assert_eq!(outcome.status, FinalStatus::Succeeded);
         let s = shifts(&outcome);
@@ -967,13 +958,7 @@ mod tests {
     async fn errors_under_traffic_fire_the_alarm_and_roll_back() {
         let sim = Sim::start().await.unwrap();
         let alarm = Alarm::any_error("errors").through("live").version("2");
-        let plan = DeploymentPlan::new("fn", Behavior::hello("1"), flaky(10))
-            .config(
-                "Canary10Percent5Minutes",
-                TrafficRouting::predefined("Canary10Percent5Minutes").unwrap(),
-            )
-            .alarm(alarm)
-            .speed(60.0);
+        let plan = plan("Canary10Percent5Minutes", Behavior::hello("1"), flaky(10)).alarm(alarm);
         let outcome = sim.deploy(&plan).await;
         assert_eq!(outcome.status, FinalStatus::RolledBack);
         assert!(
@@ -992,13 +977,7 @@ mod tests {
     async fn an_alarm_on_the_old_version_only_does_not_stop_the_new_one() {
         let sim = Sim::start().await.unwrap();
         let alarm = Alarm::any_error("errors of 2").version("2");
-        let plan = DeploymentPlan::new("fn", flaky(3), Behavior::hello("2"))
-            .config(
-                "Canary10Percent5Minutes",
-                TrafficRouting::predefined("Canary10Percent5Minutes").unwrap(),
-            )
-            .alarm(alarm)
-            .speed(60.0);
+        let plan = plan("Canary10Percent5Minutes", flaky(3), Behavior::hello("2")).alarm(alarm);
         let outcome = sim.deploy(&plan).await;
         assert_eq!(outcome.status, FinalStatus::Succeeded, "{:?}", outcome.rollback);
         assert!(outcome.traffic["1"].errors > 0);

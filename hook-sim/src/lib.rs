@@ -75,6 +75,21 @@ impl Drop for Sim {
     }
 }
 
+impl State_ {
+    /// The status of a lifecycle event: `InProgress`, `Succeeded` or `Failed`.
+    fn execution_status(&self, deployment_id: &str, execution_id: &str) -> Option<String> {
+        let deployments = self.deployments.lock().expect("poisoned");
+        Some(
+            deployments
+                .get(deployment_id)?
+                .executions
+                .get(execution_id)?
+                .status
+                .clone(),
+        )
+    }
+}
+
 impl Sim {
     /// Starts the endpoints on `127.0.0.1` and a free port.
     pub async fn start() -> std::io::Result<Sim> {
@@ -217,17 +232,6 @@ impl Sim {
         self.state.recorder.invocations()
     }
 
-    /// Invokes `function:qualifier` from inside (no API call is recorded, the invocation is),
-    /// as an event source would: returns the version that ran and the outcome.
-    pub async fn invoke_internal(
-        &self,
-        function: &str,
-        qualifier: Option<&str>,
-        payload: &Value,
-    ) -> Option<InvokeOutcome> {
-        invoke_internal(&self.state, function, qualifier, payload).await
-    }
-
     /// The lifecycle event payload CodeDeploy sends a hook.
     pub fn lifecycle_event_payload(deployment_id: &str, execution_id: &str) -> Value {
         json!({"DeploymentId": deployment_id, "LifecycleEventHookExecutionId": execution_id})
@@ -304,15 +308,7 @@ impl Sim {
 
     /// The status of a lifecycle event: `InProgress`, `Succeeded` or `Failed`.
     pub fn lifecycle_event_status(&self, deployment_id: &str, execution_id: &str) -> Option<String> {
-        let deployments = self.state.deployments.lock().expect("poisoned");
-        Some(
-            deployments
-                .get(deployment_id)?
-                .executions
-                .get(execution_id)?
-                .status
-                .clone(),
-        )
+        self.state.execution_status(deployment_id, execution_id)
     }
 
     /// Waits until a status is accepted for `execution_id`, and returns it.
@@ -670,6 +666,8 @@ pub(crate) fn api_event(
     })
 }
 
+/// Invokes `function:qualifier` from inside, as an event source would: no API call is
+/// recorded, the invocation is.
 async fn invoke_internal(
     state: &State_,
     function: &str,

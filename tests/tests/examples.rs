@@ -28,15 +28,7 @@ async fn pre_traffic_against(fault: Option<&str>) -> (HookSetup, serde_json::Val
             .version("2", v2)
             .alias("live", "1"),
     );
-    let (_, out) = h.run("BeforeAllowTraffic").await;
-    assert_eq!(
-        out.function_error,
-        None,
-        "the hook itself failed: {}\n{}",
-        out.json(),
-        h.logs()
-    );
-    let body = out.json();
+    let body = run_ok(&h, "BeforeAllowTraffic").await;
     (h, body)
 }
 
@@ -99,7 +91,13 @@ async fn post_traffic(alias_on: &str) -> (HookSetup, serde_json::Value) {
         .env("API_URL", &sim.api_url("hello-fn", "live"));
     let hook = sim.runtime(config).await.unwrap();
     let h = HookSetup { sim, hook };
-    let (_, out) = h.run("AfterAllowTraffic").await;
+    let body = run_ok(&h, "AfterAllowTraffic").await;
+    (h, body)
+}
+
+/// Runs the hook in `phase`; the hook itself must not fail: its answer as JSON.
+async fn run_ok(h: &HookSetup, phase: &str) -> serde_json::Value {
+    let (_, out) = h.run(phase).await;
     assert_eq!(
         out.function_error,
         None,
@@ -107,8 +105,7 @@ async fn post_traffic(alias_on: &str) -> (HookSetup, serde_json::Value) {
         out.json(),
         h.logs()
     );
-    let body = out.json();
-    (h, body)
+    out.json()
 }
 
 #[tokio::test]
