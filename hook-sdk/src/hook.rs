@@ -17,10 +17,12 @@ use crate::check::error_chain;
 use crate::check::{CheckRunner, RunContext};
 use crate::deployment::{Deployment, DiscoverySettings, discover};
 use crate::event::{LifecycleEvent, MalformedEvent, Phase};
+use crate::redact::redact_urls;
 use crate::report::{Report, render_json_lines};
 use crate::spec::{Spec, SpecError, Vars};
 use crate::status::{self, Backoff, HookStatus, ReportOutcome};
 use crate::target::TargetFunction;
+use crate::tested::TestedVersions;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 type Handler = Arc<dyn Fn(HookContext) -> BoxFuture<Result<(), String>> + Send + Sync>;
@@ -173,6 +175,7 @@ pub struct Hook {
     before: Option<Handler>,
     after: Option<Handler>,
     spec: Option<Arc<Result<Spec, SpecError>>>,
+    allow_untested_target: bool,
     reserve: Option<Duration>,
     fallback_budget: Duration,
     backoff: Backoff,
@@ -190,6 +193,7 @@ impl fmt::Debug for Hook {
             .field("before_allow_traffic", &self.before.is_some())
             .field("after_allow_traffic", &self.after.is_some())
             .field("spec", &self.spec.as_ref().map(|s| s.is_ok()))
+            .field("allow_untested_target", &self.allow_untested_target)
             .field("reserve", &self.reserve)
             .field("fallback_budget", &self.fallback_budget)
             .finish()
@@ -215,6 +219,7 @@ impl Hook {
             before: None,
             after: None,
             spec: None,
+            allow_untested_target: false,
             reserve: None,
             fallback_budget: Duration::from_secs(60),
             backoff: Backoff::default(),
@@ -267,6 +272,15 @@ impl Hook {
     /// to start (and the deployment waiting an hour for a report).
     pub fn spec_result(mut self, spec: Result<Spec, SpecError>) -> Self {
         self.spec = Some(Arc::new(spec));
+        self
+    }
+
+    /// Lets BeforeAllowTraffic report `Succeeded` although no invoke ran the version under
+    /// test. By default such a hook reports `Failed`: before traffic shifts, the alias and any
+    /// API still reach the old version, so checks through them prove nothing of the new one.
+    /// Use it only when the hook tests the new version another way, and say so in its docs.
+    pub fn allow_untested_target(mut self) -> Self {
+        self.allow_untested_target = true;
         self
     }
 
@@ -555,17 +569,24 @@ async fn run_handler(
             }
         ));
     }
+    // Every invoke made through the context's Lambda client is recorded: the proof that
+    // BeforeAllowTraffic tested the new version.
+    let tested = TestedVersions::default();
+    let mut clients = service.clients.clone();
+    clients.lambda = tested.watch(&clients.lambda);
     let targets = deployment
         .targets
         .iter()
-        .map(|t| TargetFunction::new(t.clone(), service.clients.lambda.clone()))
+        .map(|t| TargetFunction::new(t.clone(), clients.lambda.clone()))
         .collect();
+    let phase = deployment.phase;
+    let untested_allowed = service.hook.allow_untested_target || spec.is_some_and(|s| s.allow_untested_target);
     let ctx = HookContext {
         inner: Arc::new(ContextInner {
             event,
             deployment,
             targets,
-            clients: service.clients.clone(),
+            clients,
             deadline,
             lambda_context,
         }),
@@ -580,15 +601,35 @@ async fn run_handler(
             return Err(summary);
         }
     }
-    let Some(handler) = handler else { return Ok(()) };
-    let started = Instant::now();
-    let result = handler(ctx).await;
-    tracing::info!(
-        handler_ms = started.elapsed().as_millis() as u64,
-        ok = result.is_ok(),
-        "handler finished"
-    );
-    result
+    if let Some(handler) = handler {
+        let started = Instant::now();
+        let result = handler(ctx.clone()).await;
+        tracing::info!(
+            handler_ms = started.elapsed().as_millis() as u64,
+            ok = result.is_ok(),
+            "handler finished"
+        );
+        // Handlers' messages may quote URLs with credentials or tokens in their query.
+        result.map_err(|e| redact_urls(&e))?;
+    }
+    if phase == Phase::BeforeAllowTraffic && !untested_allowed {
+        let untested: Vec<String> = ctx
+            .deployment()
+            .targets
+            .iter()
+            .filter(|t| !tested.ran(t))
+            .map(|t| format!("{}:{}", t.function, t.target_version))
+            .collect();
+        if !untested.is_empty() {
+            return Err(format!(
+                "BeforeAllowTraffic never ran the version under test ({}): nothing proved it healthy before it \
+                 gets traffic. Invoke it (an `invoke:` check, or TargetFunction::invoke), or opt out with \
+                 `allow_untested_target: true` in the spec or Hook::allow_untested_target()",
+                untested.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -655,19 +696,95 @@ mod tests {
         )
     }
 
+    /// Lambda answering every invoke as `executed` would.
+    fn invoke_rule(executed: &'static str) -> Rule {
+        mock!(aws_sdk_lambda::Client::invoke).then_output(move || {
+            aws_sdk_lambda::operation::invoke::InvokeOutput::builder()
+                .status_code(200)
+                .executed_version(executed)
+                .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"ok":true}"#))
+                .build()
+        })
+    }
+
+    fn clients_invoking(get: &Rule, put: &Rule, invoke: &Rule) -> Clients {
+        Clients {
+            lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [invoke]),
+            ..clients(get, put)
+        }
+    }
+
+    async fn invoking_target(ctx: HookContext) -> Result<(), crate::CheckError> {
+        assert_eq!(ctx.targets()[0].target_version, "2");
+        ctx.targets()[0].invoke_json(&serde_json::json!({})).await?;
+        Ok(())
+    }
+
     #[tokio::test]
-    async fn ok_handler_reports_succeeded() {
-        let (get, put) = (get_rule(), put_rule(LifecycleEventStatus::Succeeded));
+    async fn ok_handler_that_ran_the_target_reports_succeeded() {
+        let (get, put, invoke) = (get_rule(), put_rule(LifecycleEventStatus::Succeeded), invoke_rule("2"));
         let mut svc = Hook::new()
-            .before_allow_traffic(|ctx: HookContext| async move {
-                assert_eq!(ctx.targets()[0].target_version, "2");
-                Ok::<_, crate::CheckError>(())
-            })
-            .into_service(clients(&get, &put), settings("pre"));
+            .before_allow_traffic(invoking_target)
+            .into_service(clients_invoking(&get, &put, &invoke), settings("pre"));
         let out = svc.call(event(Some(Duration::from_secs(3)))).await.unwrap();
-        assert_eq!(out.status, HookStatus::Succeeded);
+        assert_eq!(out.status, HookStatus::Succeeded, "{:?}", out.reason);
         assert_eq!(out.phase, Some(Phase::BeforeAllowTraffic));
-        assert_eq!(put.num_calls(), 1);
+        assert_eq!((put.num_calls(), invoke.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn before_allow_traffic_that_never_ran_the_target_reports_failed() {
+        // The handler says Ok, but tested nothing; then it invokes, but Lambda ran version 1
+        // (an alias that still routes to the old version).
+        for (invoke, calls) in [(None, 0), (Some(invoke_rule("1")), 1)] {
+            let (get, put) = (get_rule(), put_rule(LifecycleEventStatus::Failed));
+            let hook = match &invoke {
+                None => Hook::new().before_allow_traffic(|_ctx: HookContext| async { Ok::<_, crate::CheckError>(()) }),
+                Some(_) => Hook::new().before_allow_traffic(invoking_target),
+            };
+            let c = match &invoke {
+                None => clients(&get, &put),
+                Some(rule) => clients_invoking(&get, &put, rule),
+            };
+            let out = hook
+                .into_service(c, settings("pre"))
+                .call(event(Some(Duration::from_secs(3))))
+                .await
+                .unwrap();
+            assert_eq!(out.status, HookStatus::Failed);
+            let reason = out.reason.unwrap();
+            assert!(
+                reason.contains("BeforeAllowTraffic never ran the version under test (fn:2)"),
+                "{reason}"
+            );
+            assert_eq!(put.num_calls(), 1);
+            assert_eq!(invoke.map_or(0, |r| r.num_calls()), calls);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_untested_target_can_be_allowed_explicitly() {
+        let (get, put) = (get_rule(), put_rule(LifecycleEventStatus::Succeeded));
+        let out = Hook::new()
+            .allow_untested_target()
+            .before_allow_traffic(|_ctx: HookContext| async { Ok::<_, crate::CheckError>(()) })
+            .into_service(clients(&get, &put), settings("pre"))
+            .call(event(Some(Duration::from_secs(3))))
+            .await
+            .unwrap();
+        assert_eq!(out.status, HookStatus::Succeeded, "{:?}", out.reason);
+    }
+
+    #[tokio::test]
+    async fn after_allow_traffic_needs_no_invoke_of_the_version() {
+        let (get, put) = (get_rule(), put_rule(LifecycleEventStatus::Succeeded));
+        let out = Hook::new()
+            .after_allow_traffic(|_ctx: HookContext| async { Ok::<_, crate::CheckError>(()) })
+            .into_service(clients(&get, &put), settings("post"))
+            .call(event(Some(Duration::from_secs(3))))
+            .await
+            .unwrap();
+        assert_eq!(out.status, HookStatus::Succeeded, "{:?}", out.reason);
     }
 
     #[tokio::test]
@@ -727,6 +844,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let tx = std::sync::Mutex::new(tx);
         let mut svc = Hook::new()
+            .allow_untested_target()
             .fallback_budget(Duration::from_secs(20))
             .before_allow_traffic(move |ctx: HookContext| {
                 tx.lock().unwrap().send(ctx.time_left()).unwrap();

@@ -45,10 +45,12 @@ pub mod deployment;
 pub mod event;
 pub mod hook;
 pub mod logging;
+pub mod redact;
 pub mod report;
 pub mod spec;
 pub mod status;
 pub mod target;
+mod tested;
 
 pub use check::CheckError;
 pub use deployment::{Deployment, DiscoveryError, DiscoverySettings};

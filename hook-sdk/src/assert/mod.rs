@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::spec::limits::MAX_QUERY_NODES;
 use crate::spec::{DurationPredicate, Expect, FunctionErrorExpect, Op, Predicate, Vars, duration_text};
 
 /// What one call answered, as the assertions see it.
@@ -138,8 +139,17 @@ pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars) -> Vec<Assertio
             passed,
         });
     }
-    if let Some(p) = &expect.status {
-        out.push(judge("status", p, obs.status.map(Value::from).as_ref(), vars));
+    match &expect.status {
+        Some(p) => out.push(judge("status", p, obs.status.map(Value::from).as_ref(), vars)),
+        // No expectation stated: an HTTP answer, and an invoke payload that carries an
+        // HTTP-style statusCode, must be 2xx.
+        None if !obs.invoke || obs.status.is_some() => out.push(AssertionResult {
+            query: "status".into(),
+            expected: "2xx (the default when `status` is not stated)".into(),
+            actual: obs.status.map_or_else(|| "nothing".to_string(), |s| s.to_string()),
+            passed: obs.status.is_some_and(|s| (200..300).contains(&s)),
+        }),
+        None => {}
     }
     for (path, p) in &expect.json {
         let query = format!("json {}", path.source);
@@ -150,15 +160,15 @@ pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars) -> Vec<Assertio
                 actual: format!("the answer is not JSON: {}", clip(&obs.body)),
                 passed: false,
             }),
-            Some(json) => {
-                let found = path.path.query(json).all();
-                let actual = match found.as_slice() {
-                    [] => None,
-                    [one] => Some((*one).clone()),
-                    many => Some(Value::Array(many.iter().map(|v| (*v).clone()).collect())),
-                };
-                out.push(judge(&query, p, actual.as_ref(), vars));
-            }
+            Some(json) => match query_json(&path.path, json) {
+                Ok(actual) => out.push(judge(&query, p, actual.as_ref(), vars)),
+                Err(e) => out.push(AssertionResult {
+                    query,
+                    expected: p.to_string(),
+                    actual: e,
+                    passed: false,
+                }),
+            },
         }
     }
     for (name, p) in &expect.header {
@@ -189,6 +199,39 @@ pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars) -> Vec<Assertio
         out.push(judge("log", p, obs.log.clone().map(Value::String).as_ref(), vars));
     }
     out
+}
+
+/// What a JSONPath finds: nothing, one value, or an array of every match. `Err` when the
+/// matches hold more than [`MAX_QUERY_NODES`] values in all: the query is not copied then.
+pub fn query_json(path: &serde_json_path::JsonPath, json: &Value) -> Result<Option<Value>, String> {
+    let found = path.query(json).all();
+    let mut budget = MAX_QUERY_NODES;
+    for v in &found {
+        if !take_nodes(v, &mut budget) {
+            return Err(format!(
+                "the query matched more than {MAX_QUERY_NODES} values (counting everything inside the \
+                 matches): make it more specific"
+            ));
+        }
+    }
+    Ok(match found.as_slice() {
+        [] => None,
+        [one] => Some((*one).clone()),
+        many => Some(Value::Array(many.iter().map(|v| (*v).clone()).collect())),
+    })
+}
+
+/// Takes the nodes of `v` from `budget`; false when it runs out.
+fn take_nodes(v: &Value, budget: &mut usize) -> bool {
+    if *budget == 0 {
+        return false;
+    }
+    *budget -= 1;
+    match v {
+        Value::Array(items) => items.iter().all(|i| take_nodes(i, budget)),
+        Value::Object(m) => m.values().all(|i| take_nodes(i, budget)),
+        _ => true,
+    }
 }
 
 fn judge(query: &str, p: &Predicate, actual: Option<&Value>, vars: &Vars) -> AssertionResult {
@@ -262,6 +305,11 @@ fn op_holds(op: &Op, actual: Option<&Value>, vars: &Vars) -> Result<bool, String
         return Ok(actual.is_some() == *want);
     }
     if let Op::Not(inner) = op {
+        // A negation says nothing about a value that is not there: `not: 500` must not pass
+        // for an answer with no status at all. `exists: false` expects nothing.
+        if actual.is_none() {
+            return Ok(false);
+        }
         return holds(inner, actual, vars).map(|b| !b);
     }
     let Some(a) = actual else { return Ok(false) };
@@ -280,7 +328,7 @@ fn op_holds(op: &Op, actual: Option<&Value>, vars: &Vars) -> Result<bool, String
         },
         Op::StartsWith(e) => a.as_str().is_some_and(|s| s.starts_with(e.as_str())),
         Op::EndsWith(e) => a.as_str().is_some_and(|s| s.ends_with(e.as_str())),
-        Op::Matches(re) => a.as_str().is_some_and(|s| re.0.is_match(s)),
+        Op::Matches(re) => a.as_str().is_some_and(|s| re.is_match(s)),
         Op::Type(t) => match t.as_str() {
             "string" => a.is_string(),
             "number" => a.is_number(),
@@ -402,7 +450,11 @@ mod tests {
         assert!(ok(json!({"count": {">": 2}}), Some(json!("abc"))));
         assert!(ok(json!({"not": {"contains": "error"}}), Some(json!("all good"))));
         assert!(!ok(json!({"not": {"contains": "error"}}), Some(json!("an error"))));
-        assert!(ok(json!({"not": {"exists": true}}), None));
+        // A negation over nothing fails: `exists: false` is how to expect nothing.
+        assert!(!ok(json!({"not": {"exists": true}}), None));
+        assert!(!ok(json!({"not": 500}), None));
+        assert!(!ok(json!({"!=": 500}), None));
+        assert!(ok(json!({"not": 500}), Some(json!(200))));
     }
 
     #[test]
@@ -496,7 +548,80 @@ mod tests {
         let e = expect("      json: { $.x: 1 }\n");
         let obs = Observation::from_http(200, vec![], b"<html>", Duration::ZERO);
         let r = evaluate(&e, &obs, &Vars::default());
+        assert_eq!((r[0].query.as_str(), r[0].passed), ("status", true));
+        assert!(!r[1].passed);
+        assert!(r[1].actual.starts_with("the answer is not JSON"));
+    }
+
+    #[test]
+    fn a_check_without_expectations_still_wants_a_2xx() {
+        let none = Expect::default();
+        let http = |status| {
+            evaluate(
+                &none,
+                &Observation::from_http(status, vec![], b"", Duration::ZERO),
+                &Vars::default(),
+            )
+        };
+        let r = http(503);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].query, "status");
         assert!(!r[0].passed);
-        assert!(r[0].actual.starts_with("the answer is not JSON"));
+        assert_eq!(r[0].actual, "503");
+        assert!(http(204)[0].passed);
+        assert!(!http(302)[0].passed, "a redirect is not a success");
+
+        let invoke = |payload: &[u8]| {
+            evaluate(
+                &none,
+                &Observation::from_invoke(payload, None, Duration::ZERO),
+                &Vars::default(),
+            )
+        };
+        let r = invoke(br#"{"statusCode":500}"#);
+        assert_eq!(r.iter().filter(|a| !a.passed).count(), 1, "{r:#?}");
+        assert_eq!(r[1].query, "status");
+        // A payload with no statusCode is no HTTP-style answer: no status default.
+        let r = invoke(br#"{"ok":true}"#);
+        assert_eq!(r.len(), 1);
+        assert!(r[0].passed);
+        // A stated expectation replaces the default.
+        let e = expect("      status: 503\n");
+        assert!(
+            evaluate(
+                &e,
+                &Observation::from_invoke(br#"{"statusCode":503}"#, None, Duration::ZERO),
+                &Vars::default()
+            )
+            .iter()
+            .all(|a| a.passed)
+        );
+    }
+
+    #[test]
+    fn negations_fail_when_nothing_is_there() {
+        let e = expect("      status: { not: 500 }\n");
+        let r = evaluate(
+            &e,
+            &Observation::from_invoke(br#"{"ok":true}"#, None, Duration::ZERO),
+            &Vars::default(),
+        );
+        assert!(!r[1].passed, "{r:#?}");
+        assert_eq!(r[1].actual, "nothing");
+    }
+
+    #[test]
+    fn large_query_results_fail_instead_of_being_copied() {
+        // 120 levels, each with a `message` holding the rest: `$..message` would copy
+        // the document once per level.
+        let mut doc = json!({"message": "leaf"});
+        for _ in 0..120 {
+            doc = json!({"message": doc, "pad": (0..50).collect::<Vec<_>>()});
+        }
+        let path = serde_json_path::JsonPath::parse("$..message").unwrap();
+        let e = query_json(&path, &doc).unwrap_err();
+        assert!(e.contains("more than 10000 values"), "{e}");
+        let one = serde_json_path::JsonPath::parse("$.pad[0]").unwrap();
+        assert_eq!(query_json(&one, &doc).unwrap(), Some(json!(0)));
     }
 }

@@ -5,19 +5,24 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::assert::Observation;
+use crate::redact::redact_urls;
+use crate::spec::limits::{MAX_BODY, MAX_REDIRECTS};
 
-/// The default cap on a response body: larger bodies are cut, and the cut is noted.
-pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+/// The default cap on a response body: a larger body fails the check.
+pub const DEFAULT_MAX_BODY: usize = MAX_BODY;
 
 /// The default HTTP client of checks (rustls, a user agent naming hook-sdk), made once on
 /// first use: loading root certificates costs milliseconds, which hooks without HTTP checks
-/// should not pay.
+/// should not pay. It follows no redirect by itself and sends no `Referer`: [`send`] follows
+/// redirects when a check opts in, and keeps the check's headers to the first origin.
 pub fn default_client() -> reqwest::Client {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     CLIENT
         .get_or_init(|| {
             reqwest::Client::builder()
                 .user_agent(concat!("hook-sdk/", env!("CARGO_PKG_VERSION")))
+                .redirect(reqwest::redirect::Policy::none())
+                .referer(false)
                 .build()
                 .expect("the HTTP client builds")
         })
@@ -35,25 +40,88 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// Body bytes and whether they are JSON.
     pub body: Option<(Vec<u8>, bool)>,
+    /// Follow redirects, at most [`MAX_REDIRECTS`].
+    pub follow_redirects: bool,
 }
 
-/// Sends the request and reads the answer, at most `max_body` bytes of it.
+/// Sends the request and reads the answer, failing when its body is over `max_body` bytes.
+///
+/// Errors never hold the URL's credentials or query values. With `follow_redirects`, a
+/// redirect to another origin gets none of the request's headers, and one from https to
+/// plain http is refused.
 pub async fn send(client: &reqwest::Client, req: &HttpRequest, max_body: usize) -> Result<Observation, String> {
-    let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
+    let mut method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| format!("`{}` is not an HTTP method", req.method))?;
-    let url = reqwest::Url::parse(&req.url).map_err(|e| format!("bad URL `{}`: {e}", req.url))?;
-    let mut builder = client.request(method, url);
-    for (k, v) in &req.headers {
-        builder = builder.header(k, v);
+    let first = reqwest::Url::parse(&req.url).map_err(|e| format!("bad URL `{}`: {e}", redact_urls(&req.url)))?;
+    if !matches!(first.scheme(), "http" | "https") {
+        return Err(format!("`{}` is not an http or https URL", redact_urls(&req.url)));
     }
-    if let Some((body, json)) = &req.body {
-        if *json && !req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
-            builder = builder.header("content-type", "application/json");
-        }
-        builder = builder.body(body.clone());
-    }
+    let mut url = first.clone();
+    let mut body = req.body.clone();
+    let mut headers_sent = true;
     let started = Instant::now();
-    let mut response = builder.send().await.map_err(|e| describe(&e))?;
+    let mut hops = 0;
+    let mut response = loop {
+        let mut builder = client.request(method.clone(), url.clone());
+        if headers_sent {
+            for (k, v) in &req.headers {
+                builder = builder.header(k, v);
+            }
+        }
+        if let Some((bytes, json)) = &body {
+            if *json && !(headers_sent && req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"))) {
+                builder = builder.header("content-type", "application/json");
+            }
+            builder = builder.body(bytes.clone());
+        }
+        let response = builder.send().await.map_err(|e| describe(&method, &url, e))?;
+        let status = response.status();
+        if !req.follow_redirects || !status.is_redirection() {
+            break response;
+        }
+        let Some(location) = response.headers().get(reqwest::header::LOCATION) else {
+            break response;
+        };
+        if hops == MAX_REDIRECTS {
+            return Err(format!(
+                "{method} {}: more than {MAX_REDIRECTS} redirects",
+                redact_urls(first.as_str())
+            ));
+        }
+        hops += 1;
+        let location = String::from_utf8_lossy(location.as_bytes()).into_owned();
+        let next = url.join(&location).map_err(|e| {
+            format!(
+                "{method} {}: bad redirect `{}`: {e}",
+                redact_urls(url.as_str()),
+                redact_urls(&location)
+            )
+        })?;
+        if url.scheme() == "https" && next.scheme() != "https" {
+            return Err(format!(
+                "{method} {}: refused a redirect from https to {}",
+                redact_urls(url.as_str()),
+                redact_urls(next.as_str())
+            ));
+        }
+        if !matches!(next.scheme(), "http" | "https") {
+            return Err(format!(
+                "{method} {}: refused a redirect to {}",
+                redact_urls(url.as_str()),
+                redact_urls(next.as_str())
+            ));
+        }
+        if next.origin() != first.origin() {
+            headers_sent = false;
+        }
+        if status == reqwest::StatusCode::SEE_OTHER
+            || (matches!(status.as_u16(), 301 | 302) && method == reqwest::Method::POST)
+        {
+            method = reqwest::Method::GET;
+            body = None;
+        }
+        url = next;
+    };
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -65,25 +133,34 @@ pub async fn send(client: &reqwest::Client, req: &HttpRequest, max_body: usize) 
             )
         })
         .collect();
-    let mut body = Vec::new();
-    let mut cut = false;
-    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
-        let room = max_body.saturating_sub(body.len());
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            cut = true;
-            break;
+    let too_large = |len: Option<u64>| {
+        format!(
+            "{method} {}: the body is over the {max_body} bytes a check reads{}",
+            redact_urls(url.as_str()),
+            len.map(|l| format!(" ({l} bytes)")).unwrap_or_default()
+        )
+    };
+    if let Some(len) = response.content_length()
+        && len > max_body as u64
+    {
+        return Err(too_large(Some(len)));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&method, &url, e))? {
+        if bytes.len() + chunk.len() > max_body {
+            return Err(too_large(None));
         }
-        body.extend_from_slice(&chunk);
+        bytes.extend_from_slice(&chunk);
     }
     let duration: Duration = started.elapsed();
-    let mut obs = Observation::from_http(status, headers, &body, duration);
-    if cut {
-        obs.body.push_str(&format!("… (cut at {max_body} bytes)"));
-    }
-    Ok(obs)
+    Ok(Observation::from_http(status, headers, &bytes, duration))
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    crate::check::error_chain(e)
+fn describe(method: &reqwest::Method, url: &reqwest::Url, e: reqwest::Error) -> String {
+    // reqwest puts the whole URL in its message: say it ourselves, without its secrets.
+    format!(
+        "{method} {}: {}",
+        redact_urls(url.as_str()),
+        crate::check::error_chain(&e.without_url())
+    )
 }

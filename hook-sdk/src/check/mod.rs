@@ -1,5 +1,6 @@
 //! Running checks, and what a handler returns when a check fails.
 
+mod answer_cap;
 pub mod http;
 mod run;
 

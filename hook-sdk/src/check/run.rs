@@ -8,11 +8,14 @@ use futures_util::StreamExt as _;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::answer_cap::AnswerCap;
 use super::http::{self, DEFAULT_MAX_BODY, HttpRequest};
 use crate::assert::{AssertionResult, Observation, evaluate};
 use crate::event::Phase;
+use crate::redact::{Redactor, is_credential_header, looks_secret};
 use crate::report::{CheckReport, Outcome, Report, RunStats};
-use crate::spec::{Capture, Check, Spec, Vars, duration_text};
+use crate::spec::limits::{MAX_CAPTURE_BYTES, MAX_CONCURRENCY, MAX_REPEAT};
+use crate::spec::{Capture, Check, Spec, Template, Vars, duration_text};
 use crate::target::{Target, TargetFunction};
 
 /// The time one attempt may take when the spec says nothing.
@@ -21,8 +24,15 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 type Progress = Arc<dyn Fn(&CheckReport) + Send + Sync>;
 
 /// Runs specs against targets with a Lambda client and an HTTP client.
+///
+/// Answers are read up to a bound ([`MAX_BODY`] by default): a larger one fails its check
+/// before it is read into memory. Reports never hold the values of secrets (see
+/// [`redact`](crate::redact)).
 #[derive(Clone)]
 pub struct CheckRunner {
+    /// The client as given.
+    raw_lambda: aws_sdk_lambda::Client,
+    /// The client checks invoke with: answers capped at `max_body`.
     lambda: aws_sdk_lambda::Client,
     http: Option<reqwest::Client>,
     max_body: usize,
@@ -56,10 +66,11 @@ pub struct RunContext {
 
 impl CheckRunner {
     /// A runner invoking through `lambda`, with the default HTTP client (rustls, made on the
-    /// first HTTP check) and a 1 MiB body cap.
+    /// first HTTP check) and a 1 MiB cap on answers.
     pub fn new(lambda: aws_sdk_lambda::Client) -> Self {
         CheckRunner {
-            lambda,
+            lambda: AnswerCap { max: DEFAULT_MAX_BODY }.apply(&lambda),
+            raw_lambda: lambda,
             http: None,
             max_body: DEFAULT_MAX_BODY,
             progress: None,
@@ -72,9 +83,10 @@ impl CheckRunner {
         self
     }
 
-    /// Caps response bodies at `bytes`.
+    /// Caps answers (invoke payloads and HTTP bodies) at `bytes`: a larger answer fails its check.
     pub fn max_body(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
+        self.lambda = AnswerCap { max: bytes }.apply(&self.raw_lambda);
         self
     }
 
@@ -92,10 +104,14 @@ impl CheckRunner {
             vars.set("deployment.id", d.clone());
         }
         let mut reports = Vec::new();
+        let mut secrets = Secrets::new(spec, &vars);
         let mut vars_error = None;
         for (name, value) in &spec.vars {
             match vars.render(value) {
-                Ok(v) => vars.set(name.clone(), v),
+                Ok(v) => {
+                    secrets.named(name, &v);
+                    vars.set(name.clone(), v)
+                }
                 Err(e) => vars_error = Some(format!("vars.{name}: {e}")),
             }
         }
@@ -127,36 +143,47 @@ impl CheckRunner {
                 None
             };
             if let Some(r) = early {
-                self.push(&mut reports, r);
+                self.push(&mut reports, r, &secrets);
                 continue;
             }
-            for r in self.run_check(spec, check, ctx, &mut vars).await {
+            for r in self.run_check(spec, check, ctx, &mut vars, &mut secrets).await {
                 let failed = r.outcome == Outcome::Failed;
-                self.push(&mut reports, r);
+                self.push(&mut reports, r, &secrets);
                 if failed && spec.fail_fast && stop.is_none() {
                     stop = Some(format!("`{}` failed and the spec says fail_fast", check.name));
                 }
             }
         }
-        Report {
+        let mut report = Report {
             source: ctx.source.clone(),
             phase: Some(ctx.phase),
             deployment_id: ctx.deployment_id.clone(),
             checks: reports,
             duration: started.elapsed(),
-        }
+        };
+        // Again at the end: a secret captured late may have shown in an earlier answer.
+        report.redact(&secrets.redactor);
+        report
     }
 
-    fn push(&self, reports: &mut Vec<CheckReport>, r: CheckReport) {
+    fn push(&self, reports: &mut Vec<CheckReport>, mut r: CheckReport, secrets: &Secrets) {
+        r.redact(&secrets.redactor);
         if let Some(p) = &self.progress {
             p(&r);
         }
         reports.push(r);
     }
 
-    async fn run_check(&self, spec: &Spec, check: &Check, ctx: &RunContext, vars: &mut Vars) -> Vec<CheckReport> {
+    async fn run_check(
+        &self,
+        spec: &Spec,
+        check: &Check,
+        ctx: &RunContext,
+        vars: &mut Vars,
+        secrets: &mut Secrets,
+    ) -> Vec<CheckReport> {
         if check.http.is_some() {
-            return vec![self.run_instance(spec, check, ctx, None, vars).await];
+            return vec![self.run_instance(spec, check, ctx, None, vars, secrets).await];
         }
         let targets: Vec<&Target> = match &check.targets {
             None => ctx.targets.iter().collect(),
@@ -192,7 +219,7 @@ impl CheckRunner {
         }
         let mut out = Vec::new();
         for t in targets {
-            out.push(self.run_instance(spec, check, ctx, Some(t), vars).await);
+            out.push(self.run_instance(spec, check, ctx, Some(t), vars, secrets).await);
         }
         out
     }
@@ -204,6 +231,7 @@ impl CheckRunner {
         ctx: &RunContext,
         target: Option<&Target>,
         vars: &mut Vars,
+        secrets: &mut Secrets,
     ) -> CheckReport {
         let started = Instant::now();
         let mut local = vars.clone();
@@ -226,7 +254,16 @@ impl CheckRunner {
         // Failed until an attempt passes.
         let mut report = unrun(check, Outcome::Failed, None, None);
         let call = match self.prepare(check, target, &local) {
-            Ok(call) => call,
+            Ok(call) => {
+                if let Call::Http(req) = &call {
+                    for (name, value) in &req.headers {
+                        if is_credential_header(name) {
+                            secrets.redactor.add(value);
+                        }
+                    }
+                }
+                call
+            }
             Err(e) => {
                 report.target = target.map(|t| format!("{}:{}", t.function, t.target_version));
                 report.error = Some(e);
@@ -238,43 +275,45 @@ impl CheckRunner {
         let timeout = check.timeout.or(spec.defaults.timeout).map_or(DEFAULT_TIMEOUT, |d| d.0);
 
         if let Some(n) = check.repeat {
-            let concurrency = check.concurrency.unwrap_or(1).max(1) as usize;
-            let runs: Vec<Attempt> = futures_util::stream::iter(0..n)
+            let concurrency = check.concurrency.unwrap_or(1).clamp(1, MAX_CONCURRENCY) as usize;
+            // Fold the runs as they end: only the passed runs' durations and the first failure
+            // are kept, never the answers.
+            let (passed, first_failure) = futures_util::stream::iter(0..n.min(MAX_REPEAT))
                 .map(|_| self.attempt(&call, check, &local, timeout, ctx.deadline))
                 .buffer_unordered(concurrency)
-                .collect()
-                .await;
-            let passed = runs.iter().filter(|r| r.passed()).count() as u32;
-            let stats = RunStats::from_runs(runs.iter().map(|r| r.duration).collect(), passed);
-            report.attempts = n;
-            report.sample_failure = runs
-                .iter()
-                .find(|r| !r.passed())
-                .map(|r| match &r.error {
-                    Some(e) => vec![AssertionResult {
-                        query: "call".into(),
-                        expected: "an answer".into(),
-                        actual: e.clone(),
-                        passed: false,
-                    }],
-                    None => r.assertions.iter().filter(|a| !a.passed).cloned().collect(),
+                .fold((Vec::new(), None), |(mut passed, mut first), a| async move {
+                    if a.passed() {
+                        passed.push(a.duration);
+                    } else if first.is_none() {
+                        first = Some(a.failures());
+                    }
+                    (passed, first)
                 })
-                .unwrap_or_default();
+                .await;
+            let stats = RunStats::from_runs(passed, n.min(MAX_REPEAT));
+            report.attempts = stats.runs;
+            report.sample_failure = first_failure.unwrap_or_default();
             report.assertions = thresholds(check, &stats);
-            report.outcome = if check.thresholds.is_some() {
-                if report.assertions.iter().all(|a| a.passed) {
-                    Outcome::Passed
-                } else {
-                    Outcome::Failed
-                }
+            if check.thresholds.as_ref().is_none_or(|t| t.success_rate.is_none()) {
+                // Without an explicit success_rate, every run must pass: a failed run is never
+                // tolerated by accident.
+                report.assertions.insert(
+                    0,
+                    AssertionResult {
+                        query: "every run".into(),
+                        expected: format!(
+                            "{0} of {0} runs pass (set thresholds.success_rate to tolerate failures)",
+                            stats.runs
+                        ),
+                        actual: format!("{} of {}", stats.passed, stats.runs),
+                        passed: stats.failed == 0,
+                    },
+                );
+            }
+            report.outcome = if stats.runs > 0 && report.assertions.iter().all(|a| a.passed) {
+                Outcome::Passed
             } else {
-                report.assertions.push(AssertionResult {
-                    query: "every run".into(),
-                    expected: format!("{n} of {n} runs pass"),
-                    actual: format!("{passed} of {n}"),
-                    passed: passed == n,
-                });
-                if passed == n { Outcome::Passed } else { Outcome::Failed }
+                Outcome::Failed
             };
             report.stats = Some(stats);
             report.duration = started.elapsed();
@@ -315,13 +354,16 @@ impl CheckRunner {
         {
             for (name, capture) in &check.capture {
                 match captured(capture, obs) {
-                    Some(v) => vars.set(name.clone(), v),
-                    None => {
+                    Ok(v) => {
+                        secrets.named(name, &v);
+                        vars.set(name.clone(), v)
+                    }
+                    Err(actual) => {
                         report.outcome = Outcome::Failed;
                         report.assertions.push(AssertionResult {
                             query: format!("capture {name}"),
-                            expected: "a value".into(),
-                            actual: "nothing".into(),
+                            expected: format!("a value of at most {} KiB", MAX_CAPTURE_BYTES / 1024),
+                            actual,
                             passed: false,
                         });
                     }
@@ -334,7 +376,7 @@ impl CheckRunner {
 
     fn prepare(&self, check: &Check, target: Option<&Target>, vars: &Vars) -> Result<Call, String> {
         if let Some(invoke) = &check.invoke {
-            let target = target.expect("invoke checks run per target");
+            let target = target.ok_or("an invoke check needs a target")?;
             let qualifier = match invoke.qualifier.as_deref() {
                 None | Some("target") => target.target_version.clone(),
                 Some("alias") => target
@@ -351,15 +393,15 @@ impl CheckRunner {
             return Ok(Call::Invoke {
                 function: TargetFunction::new(target.clone(), self.lambda.clone()),
                 qualifier,
-                payload: serde_json::to_vec(&payload).expect("JSON values serialize"),
+                payload: serde_json::to_vec(&payload).map_err(|e| e.to_string())?,
             });
         }
-        let h = check.http.as_ref().expect("a check invokes or sends HTTP");
+        let h = check.http.as_ref().ok_or("the check neither invokes nor sends HTTP")?;
         let body = match &h.body {
             None => None,
             Some(Value::String(s)) => Some((vars.render(s).map_err(|e| e.to_string())?.into_bytes(), false)),
             Some(v) => Some((
-                serde_json::to_vec(&vars.render_json(v).map_err(|e| e.to_string())?).expect("JSON"),
+                serde_json::to_vec(&vars.render_json(v).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?,
                 true,
             )),
         };
@@ -373,6 +415,7 @@ impl CheckRunner {
             url: vars.render(&h.url).map_err(|e| e.to_string())?,
             headers,
             body,
+            follow_redirects: h.follow_redirects,
         }))
     }
 
@@ -477,6 +520,87 @@ impl Attempt {
     fn passed(&self) -> bool {
         self.error.is_none() && self.assertions.iter().all(|a| a.passed)
     }
+
+    /// What made it fail.
+    fn failures(self) -> Vec<AssertionResult> {
+        match self.error {
+            Some(e) => vec![AssertionResult {
+                query: "call".into(),
+                expected: "an answer".into(),
+                actual: e,
+                passed: false,
+            }],
+            None => self.assertions.into_iter().filter(|a| !a.passed).collect(),
+        }
+    }
+}
+
+/// The secrets of a run: what its report must never show.
+struct Secrets {
+    listed: Vec<String>,
+    redactor: Redactor,
+}
+
+impl Secrets {
+    /// The values of the secret environment variables the spec reads.
+    fn new(spec: &Spec, vars: &Vars) -> Secrets {
+        let mut s = Secrets {
+            listed: spec.secrets.clone(),
+            redactor: Redactor::new(),
+        };
+        let mut texts = Vec::new();
+        for check in &spec.checks {
+            if let Some(i) = &check.invoke {
+                collect_strings(&i.payload, &mut texts);
+                texts.extend(i.qualifier.iter().cloned());
+            }
+            if let Some(h) = &check.http {
+                texts.push(h.url.clone());
+                texts.extend(h.headers.values().cloned());
+                if let Some(b) = &h.body {
+                    collect_strings(b, &mut texts);
+                }
+            }
+        }
+        texts.extend(spec.vars.values().cloned());
+        // Values given to the run (`--var NAME=VALUE`, a hook's own).
+        for (name, value) in vars.values() {
+            if looks_secret(name) || s.listed.iter().any(|l| l == name) {
+                s.redactor.add(value);
+            }
+        }
+        for text in texts {
+            if let Ok(t) = Template::parse(&text) {
+                for name in t.env_names() {
+                    if (looks_secret(name) || s.listed.iter().any(|l| l == name))
+                        && let Some(v) = vars.env(name)
+                    {
+                        s.redactor.add(&v);
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// A `vars` entry or a capture was set: hide it when its name says it is secret.
+    fn named(&mut self, name: &str, value: &str) {
+        if looks_secret(name) || self.listed.iter().any(|l| l == name) {
+            self.redactor.add(value);
+        }
+    }
+}
+
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|v| collect_strings(v, out)),
+        Value::Object(m) => m.iter().for_each(|(k, v)| {
+            out.push(k.clone());
+            collect_strings(v, out)
+        }),
+        _ => {}
+    }
 }
 
 /// The report of a check that did not run (skipped, not run, or failed before any call).
@@ -516,9 +640,9 @@ fn thresholds(check: &Check, stats: &RunStats) -> Vec<AssertionResult> {
         if let Some(b) = bound {
             out.push(AssertionResult {
                 query: format!("threshold {name}"),
-                expected: b.to_string(),
-                actual: duration_text(actual),
-                passed: b.holds(actual),
+                expected: format!("{b} (over passed runs)"),
+                actual: actual.map_or_else(|| "no passed run".to_string(), duration_text),
+                passed: actual.is_some_and(|d| b.holds(d)),
             });
         }
     }
@@ -529,15 +653,20 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn captured(capture: &Capture, obs: &Observation) -> Option<String> {
-    match capture {
+/// The captured value, or what was found instead.
+fn captured(capture: &Capture, obs: &Observation) -> Result<String, String> {
+    let value = match capture {
         Capture::Json(path) => {
-            let json = obs.json.as_ref()?;
-            let v = path.path.query(json).first()?;
-            Some(v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            let json = obs.json.as_ref().ok_or("the answer is not JSON")?;
+            let v = path.path.query(json).first().ok_or("nothing")?;
+            v.as_str().map_or_else(|| v.to_string(), str::to_string)
         }
-        Capture::Header(name) => obs.header(name).map(str::to_string),
+        Capture::Header(name) => obs.header(name).ok_or("nothing")?.to_string(),
+    };
+    if value.len() > MAX_CAPTURE_BYTES {
+        return Err(format!("{} bytes", value.len()));
     }
+    Ok(value)
 }
 
 #[cfg(test)]

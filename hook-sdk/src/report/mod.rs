@@ -12,6 +12,7 @@ use serde::{Serialize, Serializer};
 
 use crate::assert::AssertionResult;
 use crate::event::Phase;
+use crate::redact::Redactor;
 
 pub use json::{render_json, render_json_lines};
 pub use junit::render_junit;
@@ -30,59 +31,60 @@ pub enum Outcome {
     NotRun,
 }
 
-/// Figures over the runs of a repeated check.
+/// Figures over the runs of a repeated check. Durations are those of the runs that passed:
+/// a failed call can be fast (refused at once) or slow (timed out), and says nothing of
+/// the version's latency. Every failed run is counted in `failed`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunStats {
     /// Runs made.
     pub runs: u32,
     /// Runs whose expectations held.
     pub passed: u32,
+    /// Runs that errored or failed an expectation.
+    pub failed: u32,
     /// `passed / runs`.
     pub success_rate: f64,
-    /// Median duration.
-    #[serde(serialize_with = "ms", rename = "p50_ms")]
-    pub p50: Duration,
-    /// 90th percentile.
-    #[serde(serialize_with = "ms", rename = "p90_ms")]
-    pub p90: Duration,
-    /// 95th percentile.
-    #[serde(serialize_with = "ms", rename = "p95_ms")]
-    pub p95: Duration,
-    /// 99th percentile.
-    #[serde(serialize_with = "ms", rename = "p99_ms")]
-    pub p99: Duration,
-    /// Slowest run.
-    #[serde(serialize_with = "ms", rename = "max_ms")]
-    pub max: Duration,
+    /// Median duration of the passed runs (none when no run passed).
+    #[serde(serialize_with = "ms_opt", rename = "p50_ms")]
+    pub p50: Option<Duration>,
+    /// 90th percentile of the passed runs.
+    #[serde(serialize_with = "ms_opt", rename = "p90_ms")]
+    pub p90: Option<Duration>,
+    /// 95th percentile of the passed runs.
+    #[serde(serialize_with = "ms_opt", rename = "p95_ms")]
+    pub p95: Option<Duration>,
+    /// 99th percentile of the passed runs.
+    #[serde(serialize_with = "ms_opt", rename = "p99_ms")]
+    pub p99: Option<Duration>,
+    /// Slowest passed run.
+    #[serde(serialize_with = "ms_opt", rename = "max_ms")]
+    pub max: Option<Duration>,
 }
 
 impl RunStats {
-    /// Figures from the durations of all runs and how many passed.
-    pub fn from_runs(mut durations: Vec<Duration>, passed: u32) -> RunStats {
-        durations.sort();
-        let runs = durations.len() as u32;
+    /// Figures from the durations of the runs that passed, out of `runs` in all.
+    pub fn from_runs(mut passed: Vec<Duration>, runs: u32) -> RunStats {
+        passed.sort();
+        let ok = passed.len() as u32;
         let pick = |p: f64| {
-            if durations.is_empty() {
-                Duration::ZERO
-            } else {
-                // Nearest rank.
-                let rank = ((p * durations.len() as f64).ceil() as usize).clamp(1, durations.len());
-                durations[rank - 1]
-            }
+            // Nearest rank.
+            let rank = ((p * passed.len() as f64).ceil() as usize).clamp(1, passed.len().max(1));
+            passed.get(rank - 1).copied()
         };
         RunStats {
             runs,
-            passed,
+            passed: ok,
+            failed: runs.saturating_sub(ok),
             success_rate: if runs == 0 {
                 0.0
             } else {
-                f64::from(passed) / f64::from(runs)
+                f64::from(ok) / f64::from(runs)
             },
             p50: pick(0.50),
             p90: pick(0.90),
             p95: pick(0.95),
             p99: pick(0.99),
-            max: durations.last().copied().unwrap_or_default(),
+            max: passed.last().copied(),
         }
     }
 }
@@ -114,6 +116,21 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// Masks secrets and URL credentials in every text of the report.
+    pub fn redact(&mut self, r: &Redactor) {
+        if let Some(t) = &mut self.target {
+            r.redact_in_place(t);
+        }
+        for text in [&mut self.error, &mut self.note].into_iter().flatten() {
+            r.redact_in_place(text);
+        }
+        for a in self.assertions.iter_mut().chain(self.sample_failure.iter_mut()) {
+            r.redact_in_place(&mut a.query);
+            r.redact_in_place(&mut a.expected);
+            r.redact_in_place(&mut a.actual);
+        }
+    }
+
     /// The assertions that failed.
     pub fn failures(&self) -> impl Iterator<Item = &AssertionResult> {
         self.assertions.iter().filter(|a| !a.passed)
@@ -172,6 +189,13 @@ pub struct Counts {
 }
 
 impl Report {
+    /// Masks secrets and URL credentials in every check.
+    pub fn redact(&mut self, r: &Redactor) {
+        for c in &mut self.checks {
+            c.redact(r);
+        }
+    }
+
     /// Counts of outcomes.
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
@@ -217,6 +241,13 @@ impl Report {
 
 fn ms<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
+}
+
+fn ms_opt<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ms(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 #[cfg(test)]
@@ -286,12 +317,13 @@ pub(crate) mod fixture {
                     stats: Some(RunStats {
                         runs: 200,
                         passed: 197,
+                        failed: 3,
                         success_rate: 0.985,
-                        p50: Duration::from_millis(12),
-                        p90: Duration::from_millis(30),
-                        p95: Duration::from_millis(41),
-                        p99: Duration::from_millis(80),
-                        max: Duration::from_millis(95),
+                        p50: Some(Duration::from_millis(12)),
+                        p90: Some(Duration::from_millis(30)),
+                        p95: Some(Duration::from_millis(41)),
+                        p99: Some(Duration::from_millis(80)),
+                        max: Some(Duration::from_millis(95)),
                     }),
                     duration: Duration::from_millis(1_800),
                 },
@@ -331,13 +363,36 @@ mod tests {
 
     #[test]
     fn percentiles_by_nearest_rank() {
-        let d: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        let s = RunStats::from_runs(d, 99);
-        assert_eq!(s.p50, Duration::from_millis(50));
-        assert_eq!(s.p95, Duration::from_millis(95));
-        assert_eq!(s.p99, Duration::from_millis(99));
-        assert_eq!(s.max, Duration::from_millis(100));
+        let d: Vec<Duration> = (1..=99).map(Duration::from_millis).collect();
+        let s = RunStats::from_runs(d, 100);
+        assert_eq!(s.p50, Some(Duration::from_millis(50)));
+        assert_eq!(s.p95, Some(Duration::from_millis(95)));
+        assert_eq!(s.p99, Some(Duration::from_millis(99)));
+        assert_eq!(s.max, Some(Duration::from_millis(99)));
+        assert_eq!((s.passed, s.failed), (99, 1));
         assert_eq!(s.success_rate, 0.99);
+    }
+
+    #[test]
+    fn no_passed_run_has_no_latency() {
+        let s = RunStats::from_runs(vec![], 5);
+        assert_eq!((s.runs, s.passed, s.failed, s.success_rate), (5, 0, 5, 0.0));
+        assert_eq!((s.p50, s.max), (None, None));
+    }
+
+    #[test]
+    fn redaction_reaches_every_field() {
+        let mut r = fixture::report();
+        r.checks[3].error = Some("GET http://h/api?token=TOPSECRET failed".into());
+        r.checks[1].assertions[1].actual = "\"TOPSECRET\"".into();
+        r.checks[2].sample_failure[0].expected = "== TOPSECRET".into();
+        r.checks[4].note = Some("TOPSECRET".into());
+        let mut redactor = crate::redact::Redactor::new();
+        redactor.add("TOPSECRET");
+        r.redact(&redactor);
+        let text = format!("{r:?}");
+        assert!(!text.contains("TOPSECRET"), "{text}");
+        assert_eq!(r.checks[3].error.as_deref(), Some("GET http://h/api?token=*** failed"));
     }
 
     #[test]

@@ -107,17 +107,22 @@ fn render_check(out: &mut String, check: &CheckReport, s: &Style) {
         }
     }
     if let Some(stats) = &check.stats {
-        let _ = writeln!(
-            out,
-            "    {} of {} runs passed · p50 {} · p90 {} · p95 {} · p99 {} · max {}",
-            stats.passed,
-            stats.runs,
-            duration_text(stats.p50),
-            duration_text(stats.p90),
-            duration_text(stats.p95),
-            duration_text(stats.p99),
-            duration_text(stats.max)
-        );
+        let mut line = format!("    {} of {} runs passed", stats.passed, stats.runs);
+        if stats.failed > 0 {
+            line.push_str(&format!(", {} failed", stats.failed));
+        }
+        match (stats.p50, stats.p90, stats.p95, stats.p99, stats.max) {
+            (Some(p50), Some(p90), Some(p95), Some(p99), Some(max)) => line.push_str(&format!(
+                " · passed runs: p50 {} · p90 {} · p95 {} · p99 {} · max {}",
+                duration_text(p50),
+                duration_text(p90),
+                duration_text(p95),
+                duration_text(p99),
+                duration_text(max)
+            )),
+            _ => line.push_str(" · no passed run to time"),
+        }
+        let _ = writeln!(out, "{line}");
     }
     if check.outcome != Outcome::Failed {
         return;

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::limits::{MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_REPEAT, MAX_SPEC_BYTES};
+use super::predicate::with_pattern_budget;
 use super::template::Template;
 use super::{Check, Spec, suggest};
 
@@ -54,39 +56,64 @@ impl fmt::Display for SpecError {
     }
 }
 
+impl SpecError {
+    fn whole(source: &str, message: String, hint: Option<&str>) -> SpecError {
+        SpecError {
+            file: source.to_string(),
+            line: None,
+            column: None,
+            path: String::new(),
+            message,
+            hint: hint.map(str::to_string),
+            snippet: None,
+        }
+    }
+}
+
 /// Reads a spec file.
 pub fn load_file(path: &Path) -> Result<Spec, SpecError> {
+    use std::io::Read as _;
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
-        file: name.clone(),
-        line: None,
-        column: None,
-        path: String::new(),
-        message: format!("cannot read the spec: {e}"),
-        hint: None,
-        snippet: None,
+    let unreadable = |e: std::io::Error| SpecError::whole(&name, format!("cannot read the spec: {e}"), None);
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    // Never read more than the bound (and one byte to tell it was passed).
+    let mut bytes = Vec::new();
+    file.take(MAX_SPEC_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        SpecError::whole(
+            &name,
+            format!("the spec is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+            None,
+        )
     })?;
     load(&text, &name)
 }
 
 /// Reads a spec from text (YAML, or JSON, which is YAML too). `source` names it in errors.
 pub fn load(text: &str, source: &str) -> Result<Spec, SpecError> {
+    if text.len() > MAX_SPEC_BYTES {
+        return Err(SpecError::whole(
+            source,
+            format!("the spec is over {} KiB", MAX_SPEC_BYTES / 1024),
+            Some("a spec holds checks, not data: split it, or keep large payloads out of it"),
+        ));
+    }
     if text.trim().is_empty() {
-        return Err(SpecError {
-            file: source.to_string(),
-            line: None,
-            column: None,
-            path: String::new(),
-            message: "the spec is empty".to_string(),
-            hint: Some("start with `version: 1` and a list of `checks:`".to_string()),
-            snippet: None,
-        });
+        return Err(SpecError::whole(
+            source,
+            "the spec is empty".to_string(),
+            Some("start with `version: 1` and a list of `checks:`"),
+        ));
     }
     let mut path = String::new();
-    let parsed: Result<Spec, serde_saphyr::Error> = serde_saphyr::with_deserializer_from_str(text, |de| {
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            path = e.path().to_string();
-            e.into_inner()
+    let parsed: Result<Spec, serde_saphyr::Error> = with_pattern_budget(|| {
+        serde_saphyr::with_deserializer_from_str(text, |de| {
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                path = e.path().to_string();
+                e.into_inner()
+            })
         })
     });
     let spec = parsed.map_err(|e| {
@@ -245,8 +272,21 @@ fn validate(spec: &Spec, text: &str, source: &str) -> Result<(), SpecError> {
                 return Err(err("`targets` applies to invoke checks only".into(), None));
             }
         }
+
         if check.repeat == Some(0) || check.concurrency == Some(0) {
             return Err(err("`repeat` and `concurrency` are at least 1".into(), None));
+        }
+        if let Some(n) = check.repeat.filter(|n| *n > MAX_REPEAT) {
+            return Err(err(
+                format!("`repeat: {n}` is over the limit of {MAX_REPEAT} runs"),
+                Some("a hook must report within its Lambda timeout: a few hundred runs show a p99"),
+            ));
+        }
+        if let Some(n) = check.concurrency.filter(|n| *n > MAX_CONCURRENCY) {
+            return Err(err(
+                format!("`concurrency: {n}` is over the limit of {MAX_CONCURRENCY}"),
+                Some("every run in flight holds its answer in the hook's memory (128 MB in Lambda)"),
+            ));
         }
         if check.repeat.is_none() && (check.concurrency.is_some() || check.thresholds.is_some()) {
             return Err(err(
@@ -271,6 +311,15 @@ fn validate(spec: &Spec, text: &str, source: &str) -> Result<(), SpecError> {
                 return Err(err(
                     "`retry.attempts` is at least 1 (the first try counts)".into(),
                     None,
+                ));
+            }
+            if retry.attempts > MAX_ATTEMPTS {
+                return Err(err(
+                    format!(
+                        "`retry.attempts: {}` is over the limit of {MAX_ATTEMPTS}",
+                        retry.attempts
+                    ),
+                    Some("retries stop at the hook's deadline anyway: a few attempts with a backoff are enough"),
                 ));
             }
         }
@@ -303,7 +352,71 @@ fn validate(spec: &Spec, text: &str, source: &str) -> Result<(), SpecError> {
             Template::parse(&s).map_err(|e| err(e.to_string(), Some("variables are ${env:NAME}, {{name}}, {{deployment.id}}, {{target.function}}, {{target.version}}, {{target.alias}}")))?;
         }
     }
-    Ok(())
+    for name in &spec.secrets {
+        if name.trim().is_empty() || name.contains(['{', '}', '$']) {
+            return Err(SpecError {
+                path: "secrets".to_string(),
+                ..SpecError::whole(
+                    source,
+                    format!("`{name}` is not a name"),
+                    Some("list names as they appear in ${env:NAME}, `vars` or `capture`, without ${} or {{}}"),
+                )
+            });
+        }
+    }
+    untested_target(spec, text, source)
+}
+
+/// BeforeAllowTraffic runs while the alias and every API still route to the old version: only
+/// an invoke of the target version tests the new one. A spec whose BeforeAllowTraffic checks
+/// never make one would report `Succeeded` without proof.
+fn untested_target(spec: &Spec, text: &str, source: &str) -> Result<(), SpecError> {
+    if spec.allow_untested_target {
+        return Ok(());
+    }
+    let before: Vec<(usize, &Check)> = spec
+        .checks
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.runs_in(crate::event::Phase::BeforeAllowTraffic))
+        .collect();
+    let Some((first, check)) = before.first() else {
+        return Ok(());
+    };
+    if before.iter().any(|(_, c)| c.invokes_target_version()) {
+        return Ok(());
+    }
+    let kinds: Vec<String> = before
+        .iter()
+        .map(|(_, c)| match (&c.http, &c.invoke) {
+            (Some(_), _) => format!("`{}` sends HTTP", c.name),
+            (_, Some(i)) => format!(
+                "`{}` invokes qualifier `{}`",
+                c.name,
+                i.qualifier.as_deref().unwrap_or("target")
+            ),
+            _ => format!("`{}`", c.name),
+        })
+        .collect();
+    let line = check_line(text, check);
+    Err(SpecError {
+        file: source.to_string(),
+        line,
+        column: None,
+        path: format!("checks[{first}]"),
+        message: format!(
+            "no BeforeAllowTraffic check invokes the version under test ({}): before traffic shifts, \
+             the alias and the API still reach the old version, so these checks would pass without testing the new one",
+            kinds.join("; ")
+        ),
+        hint: Some(
+            "add a check with `invoke:` (its qualifier defaults to the target version), mark checks \
+             meant for the shifted alias `phase: after`, or set `allow_untested_target: true` at the \
+             top of the spec to accept a BeforeAllowTraffic that does not test the new version"
+                .to_string(),
+        ),
+        snippet: line.map(|l| snippet(text, l, 1)),
+    })
 }
 
 fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
@@ -426,5 +539,109 @@ mod tests {
         assert!(e.message.contains("no checks"), "{e}");
         let e = error("version: 1\nchecks:\n  - name: a\n    http: { url: \"${env:API_URL/health\" }\n");
         assert!(e.message.contains("unclosed"), "{e}");
+    }
+
+    #[test]
+    fn repeat_concurrency_and_attempts_are_bounded() {
+        let e =
+            error("version: 1\nchecks:\n  - name: a\n    invoke: {}\n    repeat: 1000000\n    concurrency: 1000000\n");
+        assert!(
+            e.message.contains("`repeat: 1000000` is over the limit of 10000 runs"),
+            "{e}"
+        );
+        assert_eq!((e.path.as_str(), e.line), ("checks[0]", Some(3)));
+        let e = error("version: 1\nchecks:\n  - name: a\n    invoke: {}\n    repeat: 100\n    concurrency: 1000\n");
+        assert!(e.message.contains("`concurrency: 1000` is over the limit of 32"), "{e}");
+        let e = error("version: 1\nchecks:\n  - name: a\n    invoke: {}\n    retry: { attempts: 1000 }\n");
+        assert!(e.message.contains("over the limit of 100"), "{e}");
+        load(
+            "version: 1\nchecks:\n  - name: a\n    invoke: {}\n    repeat: 10000\n    concurrency: 32\n",
+            "s.yaml",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn regular_expressions_have_a_budget_per_pattern_and_per_spec() {
+        let many = |pattern: &str, n: usize| {
+            let mut text = "version: 1\nchecks:\n  - name: a\n    invoke: {}\n    expect:\n      json:\n".to_string();
+            for i in 0..n {
+                text.push_str(&format!("        $.f{i}: {{ matches: \"{pattern}\" }}\n"));
+            }
+            text
+        };
+        // One pattern over the bound.
+        let e = error(&many("\\\\w{200}", 1));
+        assert!(e.message.contains("compiles to more than 1024 KiB"), "{e}");
+        assert_eq!(e.line, Some(7));
+        // A hundred small ones that add up: stopped at the budget, not after compiling them all.
+        let started = std::time::Instant::now();
+        let e = error(&many("\\\\w{10}", 100));
+        assert!(e.message.contains("take more than 4 MiB compiled together"), "{e}");
+        assert!(e.line.is_some_and(|l| l < 40), "stopped early: {e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // A long source is refused before it is parsed.
+        let e = error(&many(&"a".repeat(5000), 1));
+        assert!(e.message.contains("5000 bytes long, over the limit of 4096"), "{e}");
+        // The budget is per spec: the next spec starts afresh.
+        load(&many("\\\\w{10}", 10), "s.yaml").unwrap();
+        load(&many("\\\\w{10}", 10), "s.yaml").unwrap();
+    }
+
+    #[test]
+    fn a_spec_over_the_size_bound_is_refused_unread() {
+        let text = format!("version: 1\n# {}\nchecks: []\n", "x".repeat(MAX_SPEC_BYTES));
+        let e = error(&text);
+        assert!(e.message.contains("the spec is over 1024 KiB"), "{e}");
+    }
+
+    #[test]
+    fn before_allow_traffic_must_invoke_the_target_version() {
+        let e = error(
+            "version: 1\nchecks:\n  - name: health\n    http: { url: \"${env:API_URL}/health\" }\n  - name: old\n    invoke: { qualifier: current }\n  - name: alias\n    invoke: { qualifier: alias }\n",
+        );
+        assert!(
+            e.message
+                .contains("no BeforeAllowTraffic check invokes the version under test"),
+            "{e}"
+        );
+        assert!(
+            e.message
+                .contains("`health` sends HTTP; `old` invokes qualifier `current`; `alias` invokes qualifier `alias`"),
+            "{e}"
+        );
+        assert_eq!((e.path.as_str(), e.line), ("checks[0]", Some(3)));
+        assert!(
+            e.hint.as_deref().unwrap().contains("allow_untested_target: true"),
+            "{e}"
+        );
+        // Fine: an HTTP check for AfterAllowTraffic only; an invoke of the target; the opt-out.
+        load(
+            "version: 1\nchecks:\n  - name: health\n    phase: after\n    http: { url: \"http://x\" }\n",
+            "s.yaml",
+        )
+        .unwrap();
+        load(
+            "version: 1\nchecks:\n  - name: health\n    http: { url: \"http://x\" }\n  - name: t\n    phase: before\n    invoke: { qualifier: \"{{ target.version }}\" }\n",
+            "s.yaml",
+        )
+        .unwrap();
+        load(
+            "version: 1\nallow_untested_target: true\nchecks:\n  - name: health\n    http: { url: \"http://x\" }\n",
+            "s.yaml",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn secrets_are_names() {
+        let e = error("version: 1\nsecrets: [\"${env:TOKEN}\"]\nchecks:\n  - name: a\n    invoke: {}\n");
+        assert_eq!(e.path, "secrets");
+        assert!(e.hint.unwrap().contains("without ${} or {{}}"));
+        load(
+            "version: 1\nsecrets: [API_PASS]\nchecks:\n  - name: a\n    invoke: {}\n",
+            "s.yaml",
+        )
+        .unwrap();
     }
 }

@@ -18,6 +18,7 @@
 //! and points at the source of any error; [`schema`] gives the JSON Schema for editors.
 
 mod duration;
+pub mod limits;
 mod load;
 mod predicate;
 mod template;
@@ -51,6 +52,15 @@ pub struct Spec {
     /// Variables for `{{name}}` in the checks.
     #[serde(default)]
     pub vars: IndexMap<String, String>,
+    /// Names whose values are secret: environment variables (as in `${env:NAME}`), `vars`
+    /// and captures. Their values are redacted from every log and report, like those of
+    /// names that look secret (`*TOKEN*`, `*SECRET*`, `*KEY*`, `*PASSWORD*`, `*AUTH*`, ...).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Let BeforeAllowTraffic report `Succeeded` although no check invoked the version under
+    /// test (by default that is an error: HTTP checks and the alias still reach the old version).
+    #[serde(default)]
+    pub allow_untested_target: bool,
     /// The checks, run in order.
     pub checks: Vec<Check>,
 }
@@ -175,6 +185,11 @@ pub struct HttpSpec {
     pub headers: IndexMap<String, String>,
     /// The body: a string is sent as it is, anything else as JSON.
     pub body: Option<Value>,
+    /// Follow redirects (at most 5; never from https to http). Headers of the spec are sent
+    /// to the first origin only. Default false: a redirect is the answer, and a 3xx fails the
+    /// default 2xx expectation.
+    #[serde(default)]
+    pub follow_redirects: bool,
 }
 
 fn get() -> String {
@@ -202,7 +217,9 @@ pub enum FunctionErrorExpect {
 pub struct Expect {
     /// The function error of an invoke: none (default for invokes), any, Unhandled, Handled.
     pub function_error: Option<FunctionErrorExpect>,
-    /// The status: HTTP status, or for an invoke the payload's `statusCode`.
+    /// The status: HTTP status, or for an invoke the payload's `statusCode`. When absent, an
+    /// HTTP status must be 2xx, and so must an invoke payload's `statusCode` when it has one:
+    /// write any status expectation (e.g. `{ exists: true }`) to accept others.
     pub status: Option<Predicate>,
     /// JSONPath (RFC 9535) queries into the JSON answer. A `body` holding a JSON string
     /// (API Gateway style) is decoded, so `$.body.message` works.
@@ -352,6 +369,17 @@ pub struct Thresholds {
 }
 
 impl Check {
+    /// Whether this check invokes the version under test (`qualifier` absent, `target`, or
+    /// `{{target.version}}`): the only check that tests a version before it gets traffic.
+    pub fn invokes_target_version(&self) -> bool {
+        self.invoke
+            .as_ref()
+            .is_some_and(|i| match i.qualifier.as_deref().map(str::trim) {
+                None | Some("target") => true,
+                Some(q) => q.replace(' ', "") == "{{target.version}}",
+            })
+    }
+
     /// Whether this check runs in `phase`.
     pub fn runs_in(&self, phase: crate::event::Phase) -> bool {
         use crate::event::Phase;

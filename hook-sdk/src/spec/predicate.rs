@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use super::duration::{Dur, duration_text};
+use super::limits::{MAX_PATTERN_BYTES, MAX_PATTERN_HEAP, MAX_SPEC_PATTERN_HEAP};
 use super::suggest;
 
 /// Operator names a predicate map accepts.
@@ -40,12 +41,109 @@ pub const OPERATORS: &[&str] = &[
 pub const TYPES: &[&str] = &["string", "number", "integer", "boolean", "array", "object", "null"];
 
 /// A compiled regular expression, compared by its source.
-#[derive(Debug, Clone)]
-pub struct Pattern(pub regex::Regex);
+///
+/// Compiled within bounds: a source of at most [`MAX_PATTERN_BYTES`], at most
+/// [`MAX_PATTERN_HEAP`] of heap each, and while a spec is being read, at most
+/// [`MAX_SPEC_PATTERN_HEAP`] for all of its patterns together. Matching uses no lazy DFA,
+/// whose caches would grow with the answers matched, so a match costs memory in proportion
+/// to the pattern only.
+#[derive(Clone)]
+pub struct Pattern {
+    source: String,
+    regex: regex_automata::meta::Regex,
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Pattern").field(&self.source).finish()
+    }
+}
 
 impl PartialEq for Pattern {
     fn eq(&self, other: &Self) -> bool {
-        self.0.as_str() == other.0.as_str()
+        self.source == other.source
+    }
+}
+
+thread_local! {
+    /// Heap left for the patterns of the spec being read on this thread (None: not reading one).
+    static PATTERN_BUDGET: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with a budget of [`MAX_SPEC_PATTERN_HEAP`] for the patterns it compiles.
+pub(crate) fn with_pattern_budget<T>(f: impl FnOnce() -> T) -> T {
+    let outer = PATTERN_BUDGET.with(|b| b.replace(Some(MAX_SPEC_PATTERN_HEAP)));
+    let out = f();
+    PATTERN_BUDGET.with(|b| b.set(outer));
+    out
+}
+
+impl Pattern {
+    /// Compiles `source` within the bounds.
+    pub fn new(source: &str) -> Result<Pattern, String> {
+        if source.len() > MAX_PATTERN_BYTES {
+            return Err(format!(
+                "the regular expression is {} bytes long, over the limit of {MAX_PATTERN_BYTES}: \
+                 match a shorter, distinctive part of the text",
+                source.len()
+            ));
+        }
+        let config = regex_automata::meta::Config::new()
+            .nfa_size_limit(Some(MAX_PATTERN_HEAP))
+            .onepass_size_limit(Some(MAX_PATTERN_HEAP / 4))
+            .hybrid(false)
+            .dfa(false);
+        let regex = regex_automata::meta::Regex::builder()
+            .configure(config)
+            .build(source)
+            .map_err(|e| {
+                if e.size_limit().is_some() {
+                    format!(
+                        "the regular expression compiles to more than {} KiB: simplify it (a repeated \
+                         Unicode class like \\w{{200}} is large; try [a-zA-Z0-9_]+ or a shorter count)",
+                        MAX_PATTERN_HEAP / 1024
+                    )
+                } else {
+                    format!("bad regular expression: {e}")
+                }
+            })?;
+        let used = regex.memory_usage();
+        if used > MAX_PATTERN_HEAP {
+            return Err(format!(
+                "the regular expression takes {} KiB compiled, over the limit of {} KiB: simplify it",
+                used / 1024,
+                MAX_PATTERN_HEAP / 1024
+            ));
+        }
+        let over = PATTERN_BUDGET.with(|b| match b.get() {
+            Some(left) if used > left => true,
+            Some(left) => {
+                b.set(Some(left - used));
+                false
+            }
+            None => false,
+        });
+        if over {
+            return Err(format!(
+                "the spec's regular expressions take more than {} MiB compiled together: use fewer \
+                 or simpler patterns",
+                MAX_SPEC_PATTERN_HEAP / (1024 * 1024)
+            ));
+        }
+        Ok(Pattern {
+            source: source.to_string(),
+            regex,
+        })
+    }
+
+    /// The source.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the pattern matches somewhere in `text`.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.regex.is_match(text)
     }
 }
 
@@ -137,8 +235,7 @@ impl Predicate {
                 "ends_with" => Op::EndsWith(text(value)?),
                 "matches" => {
                     let source = text(value)?;
-                    let re = regex::Regex::new(&source).map_err(|e| format!("bad regular expression: {e}"))?;
-                    Op::Matches(Pattern(re))
+                    Op::Matches(Pattern::new(&source)?)
                 }
                 "exists" => match value {
                     Value::Bool(b) => Op::Exists(b),
@@ -190,7 +287,7 @@ impl fmt::Display for Op {
             Op::Contains(v) => write!(f, "contains {}", show(v)),
             Op::StartsWith(s) => write!(f, "starts with {s:?}"),
             Op::EndsWith(s) => write!(f, "ends with {s:?}"),
-            Op::Matches(p) => write!(f, "matches /{}/", p.0.as_str()),
+            Op::Matches(p) => write!(f, "matches /{}/", p.as_str()),
             Op::Exists(true) => f.write_str("exists"),
             Op::Exists(false) => f.write_str("does not exist"),
             Op::Type(t) => write!(f, "is {t}"),

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::limits::MAX_RENDERED_BYTES;
+
 /// A variable that could not be read or filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateError {
@@ -23,6 +25,8 @@ pub enum TemplateError {
         /// The names known at that point.
         known: Vec<String>,
     },
+    /// The rendered text would be larger than [`MAX_RENDERED_BYTES`].
+    TooLarge,
 }
 
 impl std::error::Error for TemplateError {}
@@ -33,6 +37,11 @@ impl fmt::Display for TemplateError {
             TemplateError::Unclosed(s) => write!(f, "unclosed variable in `{s}`"),
             TemplateError::BadEnv(s) => write!(f, "`${{{s}}}` is no variable: write ${{env:NAME}}"),
             TemplateError::EnvNotSet(n) => write!(f, "environment variable {n} is not set (used as ${{env:{n}}})"),
+            TemplateError::TooLarge => write!(
+                f,
+                "the variables fill in to more than {} KiB (variables that repeat other variables?)",
+                MAX_RENDERED_BYTES / 1024
+            ),
             TemplateError::Unknown { name, known } => {
                 write!(f, "unknown variable {{{{{name}}}}}")?;
                 if known.is_empty() {
@@ -101,18 +110,38 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Lit(_)))
     }
 
+    /// The environment variables it reads (`${env:NAME}`).
+    pub fn env_names(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Env(n) => Some(n.as_str()),
+            _ => None,
+        })
+    }
+
     /// Fills in the variables.
     pub fn render(&self, vars: &Vars) -> Result<String, TemplateError> {
+        let mut budget = MAX_RENDERED_BYTES;
+        self.render_within(vars, &mut budget)
+    }
+
+    /// Fills in the variables, taking the output's bytes from `budget`.
+    fn render_within(&self, vars: &Vars, budget: &mut usize) -> Result<String, TemplateError> {
         let mut out = String::new();
         for p in &self.parts {
-            match p {
-                Part::Lit(s) => out.push_str(s),
-                Part::Env(n) => out.push_str(&(vars.env)(n).ok_or_else(|| TemplateError::EnvNotSet(n.clone()))?),
-                Part::Var(n) => out.push_str(vars.values.get(n).ok_or_else(|| TemplateError::Unknown {
+            let env;
+            let piece = match p {
+                Part::Lit(s) => s.as_str(),
+                Part::Env(n) => {
+                    env = (vars.env)(n).ok_or_else(|| TemplateError::EnvNotSet(n.clone()))?;
+                    env.as_str()
+                }
+                Part::Var(n) => vars.values.get(n).ok_or_else(|| TemplateError::Unknown {
                     name: n.clone(),
                     known: vars.values.keys().cloned().collect(),
-                })?),
-            }
+                })?,
+            };
+            *budget = budget.checked_sub(piece.len()).ok_or(TemplateError::TooLarge)?;
+            out.push_str(piece);
         }
         Ok(out)
     }
@@ -160,23 +189,48 @@ impl Vars {
         self.values.get(name).map(String::as_str)
     }
 
-    /// Fills in a string.
+    /// Fills in a string: at most [`MAX_RENDERED_BYTES`] of it.
     pub fn render(&self, text: &str) -> Result<String, TemplateError> {
         Template::parse(text)?.render(self)
     }
 
-    /// Fills in every string (and key) of a JSON value.
+    /// Fills in every string (and key) of a JSON value: at most [`MAX_RENDERED_BYTES`] of
+    /// strings in all.
     pub fn render_json(&self, v: &Value) -> Result<Value, TemplateError> {
+        let mut budget = MAX_RENDERED_BYTES;
+        self.render_json_within(v, &mut budget)
+    }
+
+    fn render_json_within(&self, v: &Value, budget: &mut usize) -> Result<Value, TemplateError> {
         Ok(match v {
-            Value::String(s) => Value::String(self.render(s)?),
-            Value::Array(a) => Value::Array(a.iter().map(|v| self.render_json(v)).collect::<Result<_, _>>()?),
+            Value::String(s) => Value::String(Template::parse(s)?.render_within(self, budget)?),
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .map(|v| self.render_json_within(v, budget))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Object(m) => Value::Object(
                 m.iter()
-                    .map(|(k, v)| Ok((self.render(k)?, self.render_json(v)?)))
+                    .map(|(k, v)| {
+                        Ok((
+                            Template::parse(k)?.render_within(self, budget)?,
+                            self.render_json_within(v, budget)?,
+                        ))
+                    })
                     .collect::<Result<_, TemplateError>>()?,
             ),
             other => other.clone(),
         })
+    }
+
+    /// Every named value, for redaction.
+    pub(crate) fn values(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// An environment variable, as `${env:NAME}` reads it.
+    pub(crate) fn env(&self, name: &str) -> Option<String> {
+        (self.env)(name)
     }
 }
 

@@ -1,0 +1,240 @@
+//! Keeping secrets out of logs and reports: secret values replaced by `***`, and the
+//! userinfo, query values and fragments of URLs.
+//!
+//! What counts as secret: the values of `${env:NAME}`, `vars` and captures whose name looks
+//! secret ([`looks_secret`]) or that a spec lists under `secrets:`, and the values of
+//! credential-like request headers ([`is_credential_header`]). Pure: no I/O.
+
+/// What a secret is replaced by.
+pub const MASK: &str = "***";
+
+/// Secrets shorter than this are not searched for: replacing every `1` or `ab` in a report
+/// would hide everything and protect little.
+pub const MIN_SECRET_LEN: usize = 4;
+
+/// Whether a variable name looks like it holds a secret: it contains TOKEN, SECRET, KEY,
+/// PASSWORD, PASSWD, PASSPHRASE, AUTH, CREDENTIAL, PRIVATE, SIGNATURE, SESSION or COOKIE,
+/// in any case.
+pub fn looks_secret(name: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "TOKEN",
+        "SECRET",
+        "KEY",
+        "PASSWORD",
+        "PASSWD",
+        "PASSPHRASE",
+        "AUTH",
+        "CREDENTIAL",
+        "PRIVATE",
+        "SIGNATURE",
+        "SESSION",
+        "COOKIE",
+    ];
+    let upper = name.to_ascii_uppercase();
+    WORDS.iter().any(|w| upper.contains(w))
+}
+
+/// Whether an HTTP header carries credentials: `Authorization`, `Proxy-Authorization`,
+/// `Cookie`, `Set-Cookie`, and any name that looks secret (`X-Api-Key`, `X-Auth-Token`, ...).
+pub fn is_credential_header(name: &str) -> bool {
+    looks_secret(&name.replace('-', "_"))
+}
+
+/// Secret values to hide from text.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    // Longest first, so that a secret containing another is replaced whole.
+    secrets: Vec<String>,
+}
+
+impl Redactor {
+    /// A redactor that knows no secret yet (it still redacts URLs).
+    pub fn new() -> Self {
+        Redactor::default()
+    }
+
+    /// Hides `value` from now on, and the forms it takes in JSON and in URLs.
+    pub fn add(&mut self, value: &str) {
+        if value.len() < MIN_SECRET_LEN {
+            return;
+        }
+        let json = serde_json::to_string(value).unwrap_or_default();
+        let json = json.trim_matches('"').to_string();
+        let encoded = percent_encode(value);
+        for form in [value.to_string(), json, encoded] {
+            if form.len() >= MIN_SECRET_LEN && !self.secrets.contains(&form) {
+                self.secrets.push(form);
+            }
+        }
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// Whether it knows any secret value.
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// `text` with every known secret and every URL's credentials and query values masked.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = redact_urls(text);
+        for s in &self.secrets {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), MASK);
+            }
+        }
+        out
+    }
+
+    /// Redacts `text` in place.
+    pub fn redact_in_place(&self, text: &mut String) {
+        let redacted = self.redact(text);
+        if redacted != *text {
+            *text = redacted;
+        }
+    }
+}
+
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Masks the userinfo, the query values and the fragment of every `scheme://` URL in `text`:
+/// `https://user:pw@host/p?token=abc&v=1#x` becomes `https://***@host/p?token=***&v=***#***`.
+/// Paths and hosts stay readable.
+pub fn redact_urls(text: &str) -> String {
+    if !text.contains("://") {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        // The scheme: letters, digits, + - . right before `://`.
+        let scheme_start = rest[..at]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            .last()
+            .map_or(at, |(i, _)| i);
+        out.push_str(&rest[..scheme_start]);
+        let after = &rest[at + 3..];
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>' | ')' | '(' | '\\'))
+            .unwrap_or(after.len());
+        out.push_str(&rest[scheme_start..at + 3]);
+        out.push_str(&redact_url_tail(&after[..end]));
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Redacts what follows `scheme://`.
+fn redact_url_tail(tail: &str) -> String {
+    let authority_end = tail.find(['/', '?', '#']).unwrap_or(tail.len());
+    let (authority, mut rest) = tail.split_at(authority_end);
+    let mut out = String::new();
+    match authority.rfind('@') {
+        Some(i) => {
+            out.push_str(MASK);
+            out.push_str(&authority[i..]);
+        }
+        None => out.push_str(authority),
+    }
+    let (before_fragment, fragment) = match rest.find('#') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    rest = before_fragment;
+    match rest.split_once('?') {
+        Some((path, query)) => {
+            out.push_str(path);
+            out.push('?');
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) => format!("{k}={MASK}"),
+                    None if pair.is_empty() => String::new(),
+                    None => MASK.to_string(),
+                })
+                .collect();
+            out.push_str(&pairs.join("&"));
+        }
+        None => out.push_str(rest),
+    }
+    if let Some(f) = fragment {
+        out.push('#');
+        if !f.is_empty() {
+            out.push_str(MASK);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_look_secret() {
+        for n in [
+            "TOKEN",
+            "api_token",
+            "DB_PASSWORD",
+            "AuthHeader",
+            "STRIPE_SECRET_KEY",
+            "session_id",
+        ] {
+            assert!(looks_secret(n), "{n}");
+        }
+        for n in ["API_URL", "REGION", "name", "TARGET_VERSION"] {
+            assert!(!looks_secret(n), "{n}");
+        }
+        for h in [
+            "Authorization",
+            "cookie",
+            "Set-Cookie",
+            "X-Api-Key",
+            "x-auth-token",
+            "Proxy-Authorization",
+        ] {
+            assert!(is_credential_header(h), "{h}");
+        }
+        for h in ["content-type", "accept", "x-request-id"] {
+            assert!(!is_credential_header(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn urls_lose_credentials_query_values_and_fragments() {
+        assert_eq!(
+            redact_urls("error sending request for url (http://u:pw@127.0.0.1:9/api?token=TOPSECRET&v=2#frag)"),
+            "error sending request for url (http://***@127.0.0.1:9/api?token=***&v=***#***)"
+        );
+        assert_eq!(
+            redact_urls("GET https://api.example/health and http://x/?a"),
+            "GET https://api.example/health and http://x/?***"
+        );
+        assert_eq!(redact_urls("no url here"), "no url here");
+        assert_eq!(redact_urls("\"https://h/p?q=1\""), "\"https://h/p?q=***\"");
+    }
+
+    #[test]
+    fn secrets_in_every_form() {
+        let mut r = Redactor::new();
+        r.add("TOPSECRET");
+        r.add("a b\"c");
+        r.add("ab");
+        assert_eq!(r.redact("token TOPSECRET in /p/TOPSECRET"), "token *** in /p/***");
+        assert_eq!(r.redact(r#"{"x":"a b\"c"}"#), r#"{"x":"***"}"#);
+        assert_eq!(r.redact("path a%20b%22c"), "path ***");
+        assert_eq!(r.redact("ab stays"), "ab stays", "too short to search for");
+    }
+}
