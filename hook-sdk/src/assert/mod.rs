@@ -139,17 +139,8 @@ pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars) -> Vec<Assertio
             passed,
         });
     }
-    match &expect.status {
-        Some(p) => out.push(judge("status", p, obs.status.map(Value::from).as_ref(), vars)),
-        // No expectation stated: an HTTP answer, and an invoke payload that carries an
-        // HTTP-style statusCode, must be 2xx.
-        None if !obs.invoke || obs.status.is_some() => out.push(AssertionResult {
-            query: "status".into(),
-            expected: "2xx (the default when `status` is not stated)".into(),
-            actual: obs.status.map_or_else(|| "nothing".to_string(), |s| s.to_string()),
-            passed: obs.status.is_some_and(|s| (200..300).contains(&s)),
-        }),
-        None => {}
+    if let Some(p) = &expect.status {
+        out.push(judge("status", p, obs.status.map(Value::from).as_ref(), vars));
     }
     for (path, p) in &expect.json {
         let query = format!("json {}", path.source);
@@ -198,7 +189,27 @@ pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars) -> Vec<Assertio
     if let Some(p) = &expect.log {
         out.push(judge("log", p, obs.log.clone().map(Value::String).as_ref(), vars));
     }
+    // No status expectation stated (neither `status` nor a `$.statusCode` query): an HTTP
+    // answer, and an invoke payload that carries an HTTP-style statusCode, must be 2xx.
+    if expect.status.is_none() && !states_status_code(expect) && (!obs.invoke || obs.status.is_some()) {
+        out.push(AssertionResult {
+            query: "status".into(),
+            expected: "2xx (the default when no status is expected)".into(),
+            actual: obs.status.map_or_else(|| "nothing".to_string(), |s| s.to_string()),
+            passed: obs.status.is_some_and(|s| (200..300).contains(&s)),
+        });
+    }
     out
+}
+
+/// Whether the expectations query the payload's `statusCode` themselves.
+fn states_status_code(expect: &Expect) -> bool {
+    expect.json.keys().any(|k| {
+        matches!(
+            k.source.replace(' ', "").as_str(),
+            "$.statusCode" | "$['statusCode']" | "$[\"statusCode\"]"
+        )
+    })
 }
 
 /// What a JSONPath finds: nothing, one value, or an array of every match. `Err` when the
@@ -548,9 +559,9 @@ mod tests {
         let e = expect("      json: { $.x: 1 }\n");
         let obs = Observation::from_http(200, vec![], b"<html>", Duration::ZERO);
         let r = evaluate(&e, &obs, &Vars::default());
-        assert_eq!((r[0].query.as_str(), r[0].passed), ("status", true));
-        assert!(!r[1].passed);
-        assert!(r[1].actual.starts_with("the answer is not JSON"));
+        assert!(!r[0].passed);
+        assert!(r[0].actual.starts_with("the answer is not JSON"));
+        assert_eq!((r[1].query.as_str(), r[1].passed), ("status", true));
     }
 
     #[test]
@@ -565,6 +576,7 @@ mod tests {
         };
         let r = http(503);
         assert_eq!(r.len(), 1);
+        assert_eq!(r[0].expected, "2xx (the default when no status is expected)");
         assert_eq!(r[0].query, "status");
         assert!(!r[0].passed);
         assert_eq!(r[0].actual, "503");
@@ -581,6 +593,7 @@ mod tests {
         let r = invoke(br#"{"statusCode":500}"#);
         assert_eq!(r.iter().filter(|a| !a.passed).count(), 1, "{r:#?}");
         assert_eq!(r[1].query, "status");
+        assert_eq!(r[1].actual, "500");
         // A payload with no statusCode is no HTTP-style answer: no status default.
         let r = invoke(br#"{"ok":true}"#);
         assert_eq!(r.len(), 1);

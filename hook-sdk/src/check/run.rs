@@ -112,7 +112,10 @@ impl CheckRunner {
                     secrets.named(name, &v);
                     vars.set(name.clone(), v)
                 }
-                Err(e) => vars_error = Some(format!("vars.{name}: {e}")),
+                Err(e) => {
+                    // The first failure is the cause; later ones follow from it.
+                    vars_error.get_or_insert(format!("vars.{name}: {e}"));
+                }
             }
         }
         let mut stop: Option<String> = None;

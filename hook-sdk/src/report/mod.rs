@@ -148,14 +148,14 @@ impl CheckReport {
         if let Some(e) = &self.error {
             return Some(format!("{what}: {e}"));
         }
-        let a = self
-            .failures()
-            .next()
-            .or_else(|| self.sample_failure.iter().find(|a| !a.passed))?;
-        Some(format!(
-            "{what}: {} expected {}, actual {}",
-            a.query, a.expected, a.actual
-        ))
+        let first = self.failures().next();
+        let sample = self.sample_failure.iter().find(|a| !a.passed);
+        let line = |a: &AssertionResult| format!("{} expected {}, actual {}", a.query, a.expected, a.actual);
+        match (first, sample) {
+            (Some(a), Some(s)) => Some(format!("{what}: {}; a failed run: {}", line(a), line(s))),
+            (Some(a), None) | (None, Some(a)) => Some(format!("{what}: {}", line(a))),
+            (None, None) => None,
+        }
     }
 }
 
