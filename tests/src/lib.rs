@@ -106,6 +106,16 @@ impl HookSetup {
         self.hook.invoke(payload.to_string().into_bytes()).await
     }
 
+    /// The qualifier of every Invoke call made, in order.
+    pub fn invoked_qualifiers(&self) -> Vec<String> {
+        self.sim
+            .calls()
+            .iter()
+            .filter(|c| c.service == hook_sim::Service::Lambda)
+            .map(|c| c.request["Qualifier"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// The hook's log, for failure messages.
     pub fn logs(&self) -> String {
         self.hook.logs().join("\n")

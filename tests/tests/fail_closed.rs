@@ -50,6 +50,14 @@ async fn run(h: &HookSetup, phase: &str) -> Value {
     response
 }
 
+/// Runs the lifecycle event of `phase`: one `Failed` report whose reason holds `why`.
+async fn fails(h: &HookSetup, phase: &str, why: &str) -> Value {
+    let response = run(h, phase).await;
+    assert_eq!(response["status"], "Failed", "{}", h.logs());
+    assert!(reason(&response).contains(why), "{}", reason(&response));
+    response
+}
+
 fn reason(response: &Value) -> String {
     response["reason"].as_str().unwrap_or_default().to_string()
 }
@@ -66,6 +74,14 @@ fn check_records(h: &HookSetup) -> Vec<Value> {
 
 fn invokes(h: &HookSetup) -> usize {
     h.sim.calls().iter().filter(|c| c.service == Service::Lambda).count()
+}
+
+/// Runs the lifecycle event of a bounded case: one `Failed` report saying `why`, and a peak RSS
+/// within the bound.
+async fn fails_within_memory(h: &HookSetup, why: &str) {
+    fails(h, "BeforeAllowTraffic", why).await;
+    let rss = peak_rss_kb(h).await;
+    assert!(rss < RSS_BOUND_KB, "peak RSS {rss} kB");
 }
 
 async fn peak_rss_kb(h: &HookSetup) -> u64 {
@@ -135,13 +151,12 @@ async fn checks_without_expectations_want_a_success() {
     // An invoke with no `expect` on an HTTP-style 500.
     let spec = "version: 1\nchecks:\n  - name: invoke\n    invoke: {}\n";
     let h = hook(spec, Behavior::Respond(json!({"statusCode": 500, "body": "oops"}))).await;
-    let response = run(&h, "BeforeAllowTraffic").await;
-    assert_eq!(response["status"], "Failed");
-    assert!(
-        reason(&response).contains("status expected 2xx (the default when no status is expected), actual 500"),
-        "{}",
-        reason(&response)
-    );
+    fails(
+        &h,
+        "BeforeAllowTraffic",
+        "status expected 2xx (the default when no status is expected), actual 500",
+    )
+    .await;
 
     // An HTTP check with no `expect` on a 503, from an API served by another hook-sim.
     let api = api_answering(json!({"statusCode": 503, "body": "unavailable"})).await;
@@ -154,25 +169,13 @@ async fn checks_without_expectations_want_a_success() {
         &[("API_URL", &api.url)],
     )
     .await;
-    let response = run(&h, "AfterAllowTraffic").await;
-    assert_eq!(response["status"], "Failed");
-    assert!(
-        reason(&response).contains("health: status expected 2xx"),
-        "{}",
-        reason(&response)
-    );
+    let response = fails(&h, "AfterAllowTraffic", "health: status expected 2xx").await;
     assert!(reason(&response).contains("actual 503"), "{}", reason(&response));
 
     // `not: 500` over an answer that has no status at all.
     let spec = "version: 1\nchecks:\n  - name: not 500\n    invoke: {}\n    expect: { status: { not: 500 } }\n";
     let h = hook(spec, Behavior::Respond(json!({"ok": true}))).await;
-    let response = run(&h, "BeforeAllowTraffic").await;
-    assert_eq!(response["status"], "Failed");
-    assert!(
-        reason(&response).contains("status expected not (== 500), actual nothing"),
-        "{}",
-        reason(&response)
-    );
+    fails(&h, "BeforeAllowTraffic", "status expected not (== 500), actual nothing").await;
 }
 
 /// An HTTP API on its own hook-sim, answering every request with `answer` and keeping the
@@ -207,46 +210,41 @@ async fn api_answering(answer: Value) -> Api {
     }
 }
 
-#[tokio::test]
-async fn before_allow_traffic_specs_that_never_invoke_the_target_fail() {
-    // Only an HTTP check (phase both): refused when the spec is read, located.
-    let api = api_answering(json!({"statusCode": 200, "body": "ok"})).await;
-    let spec = "version: 1\nchecks:\n  - name: health\n    http: { url: \"${env:API_URL}/health\" }\n";
-    let h = hook_in(
+/// `hook-runner` as BeforeAllowTraffic hook with `spec`, `API_URL` pointing at `api`.
+async fn hook_with_api(spec: &str, api: &Api) -> HookSetup {
+    hook_in(
         "BeforeAllowTraffic",
         spec,
         Behavior::hello("2"),
         &[("API_URL", &api.url)],
     )
+    .await
+}
+
+#[tokio::test]
+async fn before_allow_traffic_specs_that_never_invoke_the_target_fail() {
+    // Only an HTTP check (phase both): refused when the spec is read, located.
+    let api = api_answering(json!({"statusCode": 200, "body": "ok"})).await;
+    let health = "  - name: health\n    http: { url: \"${env:API_URL}/health\" }\n";
+    let h = hook_with_api(&format!("version: 1\nchecks:\n{health}"), &api).await;
+    fails(
+        &h,
+        "BeforeAllowTraffic",
+        "HOOK_SPEC:3: checks[0]: no BeforeAllowTraffic check invokes the version under test",
+    )
     .await;
-    let response = run(&h, "BeforeAllowTraffic").await;
-    assert_eq!(response["status"], "Failed");
-    let r = reason(&response);
-    assert!(
-        r.contains("HOOK_SPEC:3") && r.contains("no BeforeAllowTraffic check invokes the version under test"),
-        "{r}"
-    );
     assert!(api.received.lock().unwrap().is_empty(), "no check ran");
 
     // Only `qualifier: current`.
     let spec = "version: 1\nchecks:\n  - name: old\n    invoke: { qualifier: current }\n";
     let h = hook(spec, Behavior::hello("2")).await;
-    let response = run(&h, "BeforeAllowTraffic").await;
-    assert_eq!(response["status"], "Failed");
-    assert!(
-        reason(&response).contains("`old` invokes qualifier `current`"),
-        "{}",
-        reason(&response)
-    );
+    fails(&h, "BeforeAllowTraffic", "`old` invokes qualifier `current`").await;
     assert_eq!(invokes(&h), 0);
 
     // The explicit opt-out is honoured, and says what it is.
-    let spec = "version: 1\nallow_untested_target: true\nchecks:\n  - name: health\n    http: { url: \"${env:API_URL}/health\" }\n";
-    let h = hook_in(
-        "BeforeAllowTraffic",
-        spec,
-        Behavior::hello("2"),
-        &[("API_URL", &api.url)],
+    let h = hook_with_api(
+        &format!("version: 1\nallow_untested_target: true\nchecks:\n{health}"),
+        &api,
     )
     .await;
     let response = run(&h, "BeforeAllowTraffic").await;
@@ -274,30 +272,19 @@ async fn a_rust_hook_that_only_tests_the_alias_reports_failed() {
         reason(&response)
     );
     // The handler did invoke, through the alias, and Lambda ran version 1.
-    let invoked: Vec<Value> = h
-        .sim
-        .calls()
-        .iter()
-        .filter(|c| c.service == Service::Lambda)
-        .map(|c| c.request["Qualifier"].clone())
-        .collect();
-    assert_eq!(invoked, [json!("live")]);
+    assert_eq!(h.invoked_qualifiers(), ["live"]);
 }
 
 #[tokio::test]
 async fn an_unbounded_repeat_is_refused_before_anything_runs() {
     let spec = "version: 1\nchecks:\n  - name: flood\n    invoke: {}\n    repeat: 1000000\n    concurrency: 1000000\n";
     let h = hook(spec, Behavior::hello("2")).await;
-    let response = run(&h, "BeforeAllowTraffic").await;
-    assert_eq!(response["status"], "Failed");
-    assert!(
-        reason(&response)
-            .contains("HOOK_SPEC:3: checks[0]: check `flood`: `repeat: 1000000` is over the limit of 10000 runs"),
-        "{}",
-        reason(&response)
-    );
+    fails_within_memory(
+        &h,
+        "HOOK_SPEC:3: checks[0]: check `flood`: `repeat: 1000000` is over the limit of 10000 runs",
+    )
+    .await;
     assert_eq!(invokes(&h), 0);
-    assert!(peak_rss_kb(&h).await < RSS_BOUND_KB);
 }
 
 #[tokio::test]
@@ -326,15 +313,7 @@ fn nested_answer(depth: usize, bytes: usize) -> Value {
 async fn answers_over_the_bound_fail_their_check_unread() {
     let spec = "version: 1\nchecks:\n  - name: deep\n    invoke: {}\n    expect:\n      json: { \"$..message\": { exists: true } }\n";
     let h = hook(spec, Behavior::Respond(nested_answer(120, 5 * 1024 * 1024))).await;
-    let response = run(&h, "BeforeAllowTraffic").await;
-    assert_eq!(response["status"], "Failed");
-    assert!(
-        reason(&response).contains("over the 1048576 bytes a check reads"),
-        "{}",
-        reason(&response)
-    );
-    let rss = peak_rss_kb(&h).await;
-    assert!(rss < RSS_BOUND_KB, "peak RSS {rss} kB");
+    fails_within_memory(&h, "over the 1048576 bytes a check reads").await;
 }
 
 #[tokio::test]
@@ -353,16 +332,8 @@ async fn queries_over_the_node_bound_fail_and_concurrent_large_answers_stay_with
     assert!(size > 600 * 1024 && size < 1024 * 1024, "{size}");
     let spec = "version: 1\nchecks:\n  - name: deep\n    invoke: {}\n    repeat: 64\n    concurrency: 32\n    expect:\n      json: { \"$..message\": { exists: true } }\n";
     let h = hook(spec, Behavior::Respond(answer)).await;
-    let response = run(&h, "BeforeAllowTraffic").await;
-    assert_eq!(response["status"], "Failed");
-    assert!(
-        reason(&response).contains("the query matched more than 10000 values"),
-        "{}",
-        reason(&response)
-    );
+    fails_within_memory(&h, "the query matched more than 10000 values").await;
     assert_eq!(invokes(&h), 64);
-    let rss = peak_rss_kb(&h).await;
-    assert!(rss < RSS_BOUND_KB, "peak RSS {rss} kB");
 }
 
 #[tokio::test]
@@ -373,15 +344,7 @@ async fn regular_expressions_over_the_budget_are_refused_quickly() {
     }
     assert!(spec.len() < 5000);
     let h = hook(&spec, Behavior::hello("2")).await;
-    let response = run(&h, "BeforeAllowTraffic").await;
-    assert_eq!(response["status"], "Failed");
-    assert!(
-        reason(&response).contains("the regular expression compiles to more than 1024 KiB"),
-        "{}",
-        reason(&response)
-    );
-    let rss = peak_rss_kb(&h).await;
-    assert!(rss < RSS_BOUND_KB, "peak RSS {rss} kB");
+    fails_within_memory(&h, "the regular expression compiles to more than 1024 KiB").await;
 }
 
 #[tokio::test]
@@ -392,16 +355,8 @@ async fn variables_that_double_each_other_are_bounded() {
     }
     spec.push_str("checks:\n  - name: bomb\n    invoke: { payload: { x: \"{{v39}}\" } }\n");
     let h = hook(&spec, Behavior::hello("2")).await;
-    let response = run(&h, "BeforeAllowTraffic").await;
-    assert_eq!(response["status"], "Failed");
-    assert!(
-        reason(&response).contains("fill in to more than 1024 KiB"),
-        "{}",
-        reason(&response)
-    );
+    fails_within_memory(&h, "fill in to more than 1024 KiB").await;
     assert_eq!(invokes(&h), 0);
-    let rss = peak_rss_kb(&h).await;
-    assert!(rss < RSS_BOUND_KB, "peak RSS {rss} kB");
 }
 
 const SECRET: &str = "TOPSECRET-7f3a";

@@ -57,14 +57,7 @@ async fn a_passing_spec_reports_succeeded() {
     let (_, out) = h.run("BeforeAllowTraffic").await;
     assert_eq!(out.json()["status"], "Succeeded", "{}\n{}", out.json(), h.logs());
     assert_eq!(h.sim.statuses().len(), 1);
-    let invokes: Vec<Value> = h
-        .sim
-        .calls()
-        .iter()
-        .filter(|c| c.service == Service::Lambda)
-        .map(|c| c.request["Qualifier"].clone())
-        .collect();
-    assert_eq!(invokes, [json!("2")]);
+    assert_eq!(h.invoked_qualifiers(), ["2"]);
     let recs = records(&h);
     assert_eq!(recs.len(), 2, "{}", h.logs());
     assert_eq!(recs[0]["record"], "check");

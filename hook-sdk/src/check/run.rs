@@ -551,21 +551,8 @@ impl Secrets {
             listed: spec.secrets.clone(),
             redactor: Redactor::new(),
         };
-        let mut texts = Vec::new();
-        for check in &spec.checks {
-            if let Some(i) = &check.invoke {
-                collect_strings(&i.payload, &mut texts);
-                texts.extend(i.qualifier.iter().cloned());
-            }
-            if let Some(h) = &check.http {
-                texts.push(h.url.clone());
-                texts.extend(h.headers.values().cloned());
-                if let Some(b) = &h.body {
-                    collect_strings(b, &mut texts);
-                }
-            }
-        }
-        texts.extend(spec.vars.values().cloned());
+        let mut texts: Vec<&str> = spec.checks.iter().flat_map(Check::templates).collect();
+        texts.extend(spec.vars.values().map(String::as_str));
         // Values given to the run (`--var NAME=VALUE`, a hook's own).
         for (name, value) in vars.values() {
             if looks_secret(name) || s.listed.iter().any(|l| l == name) {
@@ -573,7 +560,7 @@ impl Secrets {
             }
         }
         for text in texts {
-            if let Ok(t) = Template::parse(&text) {
+            if let Ok(t) = Template::parse(text) {
                 for name in t.env_names() {
                     if (looks_secret(name) || s.listed.iter().any(|l| l == name))
                         && let Some(v) = vars.env(name)
@@ -591,18 +578,6 @@ impl Secrets {
         if looks_secret(name) || self.listed.iter().any(|l| l == name) {
             self.redactor.add(value);
         }
-    }
-}
-
-fn collect_strings(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|v| collect_strings(v, out)),
-        Value::Object(m) => m.iter().for_each(|(k, v)| {
-            out.push(k.clone());
-            collect_strings(v, out)
-        }),
-        _ => {}
     }
 }
 

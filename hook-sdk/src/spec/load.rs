@@ -335,21 +335,8 @@ fn validate(spec: &Spec, text: &str, source: &str) -> Result<(), SpecError> {
             }
         }
         // Every template in the check must parse.
-        let mut strings = Vec::new();
-        if let Some(invoke) = &check.invoke {
-            collect_strings(&invoke.payload, &mut strings);
-            strings.extend(invoke.qualifier.clone());
-        }
-        if let Some(http) = &check.http {
-            strings.push(http.url.clone());
-            strings.push(http.method.clone());
-            strings.extend(http.headers.values().cloned());
-            if let Some(b) = &http.body {
-                collect_strings(b, &mut strings);
-            }
-        }
-        for s in strings {
-            Template::parse(&s).map_err(|e| err(e.to_string(), Some("variables are ${env:NAME}, {{name}}, {{deployment.id}}, {{target.function}}, {{target.version}}, {{target.alias}}")))?;
+        for s in check.templates() {
+            Template::parse(s).map_err(|e| err(e.to_string(), Some("variables are ${env:NAME}, {{name}}, {{deployment.id}}, {{target.function}}, {{target.version}}, {{target.alias}}")))?;
         }
     }
     for name in &spec.secrets {
@@ -417,18 +404,6 @@ fn untested_target(spec: &Spec, text: &str, source: &str) -> Result<(), SpecErro
         ),
         snippet: line.map(|l| snippet(text, l, 1)),
     })
-}
-
-fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
-    match v {
-        serde_json::Value::String(s) => out.push(s.clone()),
-        serde_json::Value::Array(a) => a.iter().for_each(|v| collect_strings(v, out)),
-        serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| {
-            out.push(k.clone());
-            collect_strings(v, out)
-        }),
-        _ => {}
-    }
 }
 
 #[cfg(test)]

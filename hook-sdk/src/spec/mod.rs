@@ -369,6 +369,36 @@ pub struct Thresholds {
 }
 
 impl Check {
+    /// Every string of the check that may hold variables: payload strings and keys, the
+    /// qualifier, the URL, method, headers and body.
+    pub fn templates(&self) -> Vec<&str> {
+        fn walk<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+            match v {
+                Value::String(s) => out.push(s),
+                Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                Value::Object(m) => m.iter().for_each(|(k, v)| {
+                    out.push(k);
+                    walk(v, out)
+                }),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(invoke) = &self.invoke {
+            walk(&invoke.payload, &mut out);
+            out.extend(invoke.qualifier.as_deref());
+        }
+        if let Some(http) = &self.http {
+            out.push(&http.url);
+            out.push(&http.method);
+            out.extend(http.headers.values().map(String::as_str));
+            if let Some(b) = &http.body {
+                walk(b, &mut out);
+            }
+        }
+        out
+    }
+
     /// Whether this check invokes the version under test (`qualifier` absent, `target`, or
     /// `{{target.version}}`): the only check that tests a version before it gets traffic.
     pub fn invokes_target_version(&self) -> bool {
