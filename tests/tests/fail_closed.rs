@@ -134,16 +134,16 @@ async fn a_repeat_without_success_rate_fails_when_the_target_never_ran() {
 
 #[tokio::test]
 async fn a_repeat_without_success_rate_fails_on_function_errors() {
-    let v2 = Behavior::FunctionError {
-        error_type: "Boom".into(),
-        message: "version 2 is broken".into(),
-    };
-    let h = hook(STEADY_P95_ONLY, v2).await;
-    let response = run(&h, "BeforeAllowTraffic").await;
-    assert_eq!(response["status"], "Failed");
-    let r = reason(&response);
-    assert!(r.contains("every run expected 5 of 5 runs pass"), "{r}");
-    assert_eq!(invokes(&h), 5);
+    let empty_thresholds = STEADY_P95_ONLY.replace("{ p95: \"< 1s\" }", "{}");
+    for spec in [STEADY_P95_ONLY, empty_thresholds.as_str()] {
+        let v2 = Behavior::FunctionError {
+            error_type: "Boom".into(),
+            message: "version 2 is broken".into(),
+        };
+        let h = hook(spec, v2).await;
+        fails(&h, "BeforeAllowTraffic", "every run expected 5 of 5 runs pass").await;
+        assert_eq!(invokes(&h), 5);
+    }
 }
 
 #[tokio::test]
@@ -345,6 +345,24 @@ async fn regular_expressions_over_the_budget_are_refused_quickly() {
     assert!(spec.len() < 5000);
     let h = hook(&spec, Behavior::hello("2")).await;
     fails_within_memory(&h, "the regular expression compiles to more than 1024 KiB").await;
+
+    // A 10 MB pattern, in a spec file: refused before it is read whole.
+    let dir = integration_tests::target_dir().join("test-tmp").join("huge-pattern");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("hook-spec.yaml");
+    let huge = format!(
+        "version: 1\nchecks:\n  - name: huge\n    invoke: {{}}\n    expect: {{ body: {{ matches: \"{}\" }} }}\n",
+        "a".repeat(10 * 1024 * 1024)
+    );
+    std::fs::write(&file, huge).unwrap();
+    let h = hook_in(
+        "BeforeAllowTraffic",
+        "",
+        Behavior::hello("2"),
+        &[("HOOK_SPEC_FILE", file.to_str().unwrap())],
+    )
+    .await;
+    fails_within_memory(&h, "the spec is over 1024 KiB").await;
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::redact::{MASK, is_credential_header};
 use crate::spec::limits::MAX_QUERY_NODES;
 use crate::spec::{DurationPredicate, Expect, FunctionErrorExpect, Op, Predicate, Vars, duration_text};
 
@@ -164,7 +165,12 @@ pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars) -> Vec<Assertio
     }
     for (name, p) in &expect.header {
         let actual = obs.header(name).map(|v| Value::String(v.to_string()));
-        out.push(judge(&format!("header {name}"), p, actual.as_ref(), vars));
+        let mut result = judge(&format!("header {name}"), p, actual.as_ref(), vars);
+        if is_credential_header(name) && actual.is_some() {
+            // A cookie or token the answer carries is judged, never shown.
+            result.actual = MASK.to_string();
+        }
+        out.push(result);
     }
     if let Some(p) = &expect.body {
         out.push(judge("body", p, Some(&Value::String(obs.body.clone())), vars));
@@ -609,6 +615,23 @@ mod tests {
             .iter()
             .all(|a| a.passed)
         );
+    }
+
+    #[test]
+    fn credential_headers_of_answers_are_judged_but_not_shown() {
+        let e = expect("      header: { set-cookie: { contains: nope }, content-type: { contains: nope } }\n");
+        let obs = Observation::from_http(
+            200,
+            vec![
+                ("Set-Cookie".into(), "session=abc123".into()),
+                ("content-type".into(), "text/plain".into()),
+            ],
+            b"",
+            Duration::ZERO,
+        );
+        let r = evaluate(&e, &obs, &Vars::default());
+        assert_eq!((r[0].actual.as_str(), r[0].passed), ("***", false));
+        assert_eq!(r[1].actual, "\"text/plain\"");
     }
 
     #[test]

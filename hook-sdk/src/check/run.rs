@@ -359,6 +359,9 @@ impl CheckRunner {
                 match captured(capture, obs) {
                     Ok(v) => {
                         secrets.named(name, &v);
+                        if matches!(capture, Capture::Header(h) if is_credential_header(h)) {
+                            secrets.redactor.add(&v);
+                        }
                         vars.set(name.clone(), v)
                     }
                     Err(actual) => {
