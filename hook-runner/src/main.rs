@@ -3,12 +3,9 @@
 //!
 //! In Lambda (`AWS_LAMBDA_RUNTIME_API` set, no arguments) it is a complete hook: the spec
 //! comes from `HOOK_SPEC` (inline YAML or JSON) or `HOOK_SPEC_FILE` (default
-//! `hook-spec.yaml` beside the binary). Elsewhere it simulates a SAM template's gradual
-//! deployment locally, validates specs, runs them against a deployed version, and prints
-//! the spec's JSON Schema.
-
-mod simulate;
-mod template;
+//! `hook-spec.yaml` beside the binary). Elsewhere it validates specs, runs them against a
+//! deployed version, and prints the spec's JSON Schema. (Simulating a whole deployment is
+//! `hook-sim simulate`: the Lambda artifact carries nothing it does not run.)
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -23,8 +20,6 @@ use hook_sdk::{Hook, Phase, Target};
 
 const EXAMPLES: &str = "\
 Examples:
-  hook-runner simulate
-  hook-runner simulate --target-env HELLO_FAULT=error
   hook-runner validate smoke.yaml
   hook-runner run smoke.yaml --function hello-fn --qualifier 7
   hook-runner run smoke.yaml --function hello-fn --qualifier 7 --alias live --phase after --report junit --out checks.xml
@@ -43,12 +38,6 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Simulates a function's gradual deployment from a SAM template, locally: hooks and
-    /// function versions run as real binaries against hook-sim's CodeDeploy and Lambda, traffic
-    /// shifts on the deployment config's schedule (time scaled), alarms watch the errors.
-    /// Exit 0 when it succeeds, 1 when it is rolled back, 2 on bad usage.
-    #[command(after_help = simulate::EXAMPLES)]
-    Simulate(simulate::SimulateArgs),
     /// Checks spec files and shows every error with its location; exit 1 when one is invalid.
     Validate {
         /// Spec files (YAML or JSON).
@@ -267,7 +256,6 @@ async fn main() -> ExitCode {
             eprintln!("hook-runner: no command given (and not running in Lambda).\n\n{EXAMPLES}");
             ExitCode::from(2)
         }
-        Some(Command::Simulate(args)) => simulate::simulate(args).await,
         Some(Command::Validate { files }) => validate(&files),
         Some(Command::Run(args)) => run(args).await,
         Some(Command::Schema) => {

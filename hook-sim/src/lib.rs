@@ -22,6 +22,7 @@ mod function;
 mod record;
 mod runtime;
 pub mod schedule;
+pub mod stack;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

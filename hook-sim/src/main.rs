@@ -1,10 +1,14 @@
-//! `hook-sim`: run a real hook binary against a simulated Lambda deployment.
+//! `hook-sim`: local AWS for CodeDeploy lifecycle hooks. `simulate` rehearses a function's
+//! gradual deployment from its template; `hook` runs one hook binary against a simulated
+//! deployment; `serve` serves the endpoints.
 //!
 //! ```text
-//! cargo build --release -p hook-examples
+//! cargo run --release -p hook-sim -- simulate --build
+//! cargo run --release -p hook-sim -- simulate --target-env HELLO_FAULT=error
 //! cargo run --release -p hook-sim -- hook
-//! cargo run --release -p hook-sim -- hook --target-env HELLO_FAULT=error
 //! ```
+
+mod cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +26,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Simulates a function's gradual deployment from a SAM template, locally: hooks and
+    /// function versions run as real binaries against hook-sim's CodeDeploy and Lambda, traffic
+    /// shifts on the deployment config's schedule (time scaled), alarms watch the errors.
+    /// Exit 0 when it succeeds, 1 when it is rolled back, 2 on bad usage.
+    #[command(after_help = cli::simulate::EXAMPLES)]
+    Simulate(cli::simulate::SimulateArgs),
     /// Runs one lifecycle hook, a real Lambda binary, against a simulated deployment of a
     /// real function binary, and shows every call it makes and the status it reports.
     #[command(after_help = "Examples:\n  \
@@ -206,6 +216,7 @@ async fn run_hook(args: HookArgs) -> Result<bool, String> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Simulate(args) => return cli::simulate::simulate(args).await,
         Command::Hook(args) => run_hook(args).await,
         Command::Serve(args) => serve(args).await,
     };

@@ -1,4 +1,4 @@
-//! `hook-runner simulate`: the example template's deployment, with the release binaries of
+//! `hook-sim simulate`: the example template's deployment, with the release binaries of
 //! the function and its hooks, through hook-sim's deployment engine.
 
 use std::process::Command;
@@ -10,15 +10,15 @@ use hook_sim::{Behavior, ProcessConfig, Service, Sim};
 use integration_tests::{release_bin, workspace_root};
 use serde_json::{Value, json};
 
-/// Runs `hook-runner simulate ARGS --report json` from the repository root: exit code and report.
+/// Runs `hook-sim simulate ARGS --report json` from the repository root: exit code and report.
 fn simulate(args: &[&str]) -> (i32, Value) {
-    let out = Command::new(release_bin("hook-runner"))
+    let out = Command::new(release_bin("hook-sim"))
         .current_dir(workspace_root())
         .arg("simulate")
         .args(args)
         .args(["--report", "json"])
         .output()
-        .expect("hook-runner runs");
+        .expect("hook-sim runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
         panic!(
@@ -229,7 +229,7 @@ fn hook_runner_with_a_spec_is_the_pre_traffic_hook() {
 #[test]
 fn bad_usage_exits_2_with_what_to_do() {
     let run = |args: &[&str]| {
-        let out = Command::new(release_bin("hook-runner"))
+        let out = Command::new(release_bin("hook-sim"))
             .current_dir(workspace_root())
             .arg("simulate")
             .args(args)

@@ -1,4 +1,4 @@
-//! `hook-runner simulate`: a function's CodeDeploy deployment, from its SAM template, run
+//! `hook-sim simulate`: a function's CodeDeploy deployment, from its SAM template, run
 //! locally by hook-sim with the real function and hook binaries.
 
 use std::collections::BTreeMap;
@@ -16,22 +16,22 @@ use hook_sim::schedule::{PREDEFINED, TrafficRouting};
 use hook_sim::{Behavior, ProcessConfig, RuntimeFunction, Sim};
 use serde_json::{Value, json};
 
-use crate::template::{Template, TemplateError, scalar_text};
+use hook_sim::stack::{Template, TemplateError, scalar_text};
 
-pub const EXAMPLES: &str = "\
+pub(crate) const EXAMPLES: &str = "\
 Examples:
-  hook-runner simulate                                   the HelloFunction canary of ./template.yaml
-  hook-runner simulate --build                           build the binaries first (cargo build --release)
-  hook-runner simulate --target-env HELLO_FAULT=error    the pre-traffic hook catches it: rolled back
-  hook-runner simulate --target-env HELLO_FAULT=flaky    errors under traffic fire the alarm: rolled back
-  hook-runner simulate --config Linear10PercentEvery1Minute --speed 600
-  hook-runner simulate --parameter PreTrafficHookKind=spec --report json
+  hook-sim simulate                                   the HelloFunction canary of ./template.yaml
+  hook-sim simulate --build                           build the binaries first (cargo build --release)
+  hook-sim simulate --target-env HELLO_FAULT=error    the pre-traffic hook catches it: rolled back
+  hook-sim simulate --target-env HELLO_FAULT=flaky    errors under traffic fire the alarm: rolled back
+  hook-sim simulate --config Linear10PercentEvery1Minute --speed 600
+  hook-sim simulate --parameter PreTrafficHookKind=spec --report json
 
 Exit status: 0 the deployment succeeded, 1 it was rolled back, 2 bad usage or set-up.";
 
-/// Options of `hook-runner simulate`.
+/// Options of `hook-sim simulate`.
 #[derive(Args, Debug)]
-pub struct SimulateArgs {
+pub(crate) struct SimulateArgs {
     /// The SAM template.
     #[arg(long, default_value = "template.yaml")]
     template: PathBuf,
@@ -138,8 +138,8 @@ const API_TYPES: [&str; 4] = [
     "AWS::ApiGateway::RestApi",
 ];
 
-/// Runs `hook-runner simulate`.
-pub async fn simulate(args: SimulateArgs) -> ExitCode {
+/// Runs `hook-sim simulate`.
+pub(crate) async fn simulate(args: SimulateArgs) -> ExitCode {
     match run(args).await {
         Ok(FinalStatus::Succeeded) => ExitCode::SUCCESS,
         Ok(FinalStatus::RolledBack) => ExitCode::from(1),
@@ -804,7 +804,7 @@ fn list(items: &[String]) -> String {
 fn print_header(args: &SimulateArgs, setup: &Setup, plan: &DeploymentPlan, api_url: &str) {
     let f = &setup.function;
     println!(
-        "hook-runner simulate: {} ({}) of {}",
+        "hook-sim simulate: {} ({}) of {}",
         f.logical_id,
         f.name,
         args.template.display()

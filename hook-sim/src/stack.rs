@@ -10,9 +10,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value, json};
 use serde_saphyr::Tagged;
 
-/// The region, account and partition the simulated stack lives in.
-pub const REGION: &str = hook_sim::REGION;
-const ACCOUNT_ID: &str = hook_sim::ACCOUNT_ID;
+use crate::{ACCOUNT_ID, REGION};
 
 /// A template that cannot be used, with what to do about it.
 #[derive(Debug)]

@@ -1,0 +1,3 @@
+//! The `hook-sim` commands that need more than a screen of code.
+
+pub(crate) mod simulate;
