@@ -10,6 +10,8 @@
 
 mod cli;
 
+use cli::key_value;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -109,14 +111,6 @@ struct HookArgs {
     /// The hook's Lambda timeout, in seconds.
     #[arg(long, default_value_t = 3.0)]
     timeout: f64,
-}
-
-fn key_value(s: &str) -> Result<(String, String), String> {
-    let (k, v) = s.split_once('=').ok_or_else(|| format!("`{s}` is not KEY=VALUE"))?;
-    if k.is_empty() {
-        return Err(format!("`{s}` has an empty key"));
-    }
-    Ok((k.to_string(), v.to_string()))
 }
 
 fn check_binary(path: &std::path::Path, what: &str) -> Result<(), String> {

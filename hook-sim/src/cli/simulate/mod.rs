@@ -1,0 +1,299 @@
+//! `hook-sim simulate`: a function's CodeDeploy deployment, from its SAM template, run
+//! locally by hook-sim with the real function and hook binaries.
+//!
+//! `setup` reads what to run from the template, `build` runs cargo for it, `render` prints the
+//! live timeline and the summary; this module holds the options and runs the deployment.
+
+mod build;
+mod render;
+mod setup;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use hook_sim::deploy::{DeploymentPlan, FinalStatus, LifecycleEvent};
+use hook_sim::schedule::TrafficRouting;
+use hook_sim::stack::{Template, TemplateError};
+use hook_sim::{Behavior, ProcessConfig, RuntimeFunction, Sim};
+use serde_json::json;
+
+use self::render::{Printer, print_header, print_summary};
+use self::setup::{CURRENT, FunctionRun, TARGET, read_setup};
+use crate::cli::key_value;
+
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  hook-sim simulate                                   the HelloFunction canary of ./template.yaml
+  hook-sim simulate --build                           build the binaries first (cargo build --release)
+  hook-sim simulate --target-env HELLO_FAULT=error    the pre-traffic hook catches it: rolled back
+  hook-sim simulate --target-env HELLO_FAULT=flaky    errors under traffic fire the alarm: rolled back
+  hook-sim simulate --config Linear10PercentEvery1Minute --speed 600
+  hook-sim simulate --parameter PreTrafficHookKind=spec --report json
+
+Exit status: 0 the deployment succeeded, 1 it was rolled back, 2 bad usage or set-up.";
+
+/// Options of `hook-sim simulate`.
+#[derive(Args, Debug)]
+pub(crate) struct SimulateArgs {
+    /// The SAM template.
+    #[arg(long, default_value = "template.yaml")]
+    pub(super) template: PathBuf,
+    /// The logical id of the function to deploy (default: the one function with an enabled
+    /// DeploymentPreference).
+    #[arg(long, value_name = "LOGICAL_ID")]
+    pub(super) function: Option<String>,
+    /// The deployment configuration, instead of DeploymentPreference.Type: a predefined one
+    /// (`Linear10PercentEvery1Minute`, `CodeDeployDefault.LambdaCanary10Percent5Minutes`, ...)
+    /// or the logical id of an AWS::CodeDeploy::DeploymentConfig in the template.
+    #[arg(long, value_name = "NAME")]
+    pub(super) config: Option<String>,
+    /// Simulated seconds per real second (default: 60, or more so that shifting traffic takes
+    /// at most 10 s). CodeDeploy's waits and alarm periods are scaled; the binaries run in real time.
+    #[arg(long, value_name = "X")]
+    pub(super) speed: Option<f64>,
+    /// Environment of the current version's process, KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    pub(super) current_env: Vec<(String, String)>,
+    /// Environment of the target version's process, KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    pub(super) target_env: Vec<(String, String)>,
+    /// The current version's binary (default: the function's own).
+    #[arg(long, value_name = "PATH")]
+    pub(super) current_bin: Option<PathBuf>,
+    /// The target version's binary (default: the function's own).
+    #[arg(long, value_name = "PATH")]
+    pub(super) target_bin: Option<PathBuf>,
+    /// The binary of a function of the template, LOGICAL_ID=PATH (repeatable).
+    #[arg(long = "bin", value_name = "LOGICAL_ID=PATH", value_parser = key_value)]
+    pub(super) bins: Vec<(String, String)>,
+    /// A template parameter, NAME=VALUE (repeatable).
+    #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = key_value)]
+    pub(super) parameters: Vec<(String, String)>,
+    /// The stack name the template is simulated as (`AWS::StackName`).
+    #[arg(long, default_value = "sam-app")]
+    pub(super) stack_name: String,
+    /// Build the workspace binaries the template names first (`cargo build --release --bin ...`).
+    #[arg(long)]
+    pub(super) build: bool,
+    /// The report: a live timeline, or one JSON document at the end.
+    #[arg(long, value_enum, default_value_t = Report::Text)]
+    pub(super) report: Report,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(super) enum Report {
+    Text,
+    Json,
+}
+
+/// Runs `hook-sim simulate`.
+pub(crate) async fn simulate(args: SimulateArgs) -> ExitCode {
+    match run(args).await {
+        Ok(FinalStatus::Succeeded) => ExitCode::SUCCESS,
+        Ok(FinalStatus::RolledBack) => ExitCode::from(1),
+        Err(e) => {
+            // The message, then each cause it carries.
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("error: {text}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Why a simulation could not run.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SimulateError {
+    /// The template cannot be simulated.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// An option is wrong, or a binary is missing; the message says what to do.
+    #[error("{0}")]
+    Usage(String),
+    /// hook-sim's endpoints could not start.
+    #[error("cannot start hook-sim on 127.0.0.1")]
+    Start(#[source] std::io::Error),
+    /// A function's Runtime API could not start.
+    #[error("cannot start a Lambda Runtime API for {function}")]
+    Runtime {
+        /// The function.
+        function: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// cargo could not be run.
+    #[error("cannot run {cargo}")]
+    Cargo {
+        /// The cargo command.
+        cargo: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `cargo build` failed.
+    #[error("cargo build failed ({0}): see its output above")]
+    Build(std::process::ExitStatus),
+}
+
+async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
+    if let Some(speed) = args.speed
+        && !(speed.is_finite() && speed > 0.0 && speed <= 1e6)
+    {
+        return Err(SimulateError::Usage(format!(
+            "--speed {speed}: give a number of simulated seconds per real second, above 0 and at most 1000000"
+        )));
+    }
+    let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
+    let base = template_dir(&args.template);
+    let setup = read_setup(&template, &args, &base)?;
+    if args.build {
+        build::build(&setup, &base)?;
+    }
+    let mut binaries = vec![
+        (&setup.function, args.current_bin.as_ref()),
+        (&setup.function, args.target_bin.as_ref()),
+    ];
+    binaries.extend(setup.hooks.iter().map(|(_, h)| (h, None)));
+    for (f, over) in binaries {
+        let path = over.unwrap_or(&f.binary);
+        if !path.is_file() {
+            let how = match (&f.cargo_bin, over) {
+                (Some(bin), None) => format!("build it with `cargo build --release --bin {bin}`, or add --build"),
+                _ => format!("pass --bin {}=PATH", f.logical_id),
+            };
+            return Err(SimulateError::Usage(format!(
+                "{} (the binary of {}) does not exist: {how}",
+                path.display(),
+                f.logical_id
+            )));
+        }
+    }
+
+    let speed = args.speed.unwrap_or_else(|| default_speed(&setup.routing));
+    let sim = Sim::start().await.map_err(SimulateError::Start)?;
+    let api_url = sim.api_url(&setup.function.name, &setup.alias);
+    let function = setup.function.with_api(&api_url);
+    let mut processes: Vec<Arc<RuntimeFunction>> = Vec::new();
+    let config_for = |f: &FunctionRun, version: &str, binary: Option<&PathBuf>, extra: &[(String, String)]| {
+        let mut config = ProcessConfig::new(&f.name, binary.unwrap_or(&f.binary))
+            .version(version)
+            .timeout(f.timeout);
+        config.memory_mb = f.memory_mb;
+        config.env = f.env.clone();
+        config.env.extend(extra.iter().cloned());
+        config
+    };
+    let current_config = config_for(&function, CURRENT, args.current_bin.as_ref(), &args.current_env);
+    let target_config = config_for(&function, TARGET, args.target_bin.as_ref(), &args.target_env);
+    let hook_configs: Vec<(LifecycleEvent, ProcessConfig)> = setup
+        .hooks
+        .iter()
+        .map(|(event, h)| (*event, config_for(&h.with_api(&api_url), "$LATEST", None, &[])))
+        .collect();
+    let spawn_err = |function: &str| {
+        let function = function.to_string();
+        move |source| SimulateError::Runtime { function, source }
+    };
+    let current = sim.runtime(current_config).await.map_err(spawn_err(&function.name))?;
+    let target = sim.runtime(target_config).await.map_err(spawn_err(&function.name))?;
+    processes.extend([current.clone(), target.clone()]);
+    let mut plan = DeploymentPlan::new(&function.name, Behavior::Process(current), Behavior::Process(target))
+        .config(&setup.config_name, setup.routing)
+        .speed(speed);
+    plan.resource = function.logical_id.clone();
+    plan.alias = setup.alias.clone();
+    plan.application = format!("{}-ServerlessDeploymentApplication", args.stack_name);
+    plan.group = format!("{}-{}DeploymentGroup", args.stack_name, function.logical_id);
+    let mut hook_processes = BTreeMap::new();
+    for (event, config) in hook_configs {
+        let name = config.name.clone();
+        let p = sim.runtime(config).await.map_err(spawn_err(&name))?;
+        processes.push(p.clone());
+        hook_processes.insert(name.clone(), p.clone());
+        plan = plan.hook(event, &name, Behavior::Process(p));
+    }
+    for alarm in &setup.alarms {
+        plan = plan.alarm(alarm.clone());
+    }
+
+    let text = args.report == Report::Text;
+    if text {
+        print_header(&args, &setup, &plan, &api_url);
+    }
+    let outcome = if text {
+        let printer = Printer {
+            alias: setup.alias.clone(),
+            hook_timeout: plan.hook_timeout,
+        };
+        sim.deploy_with(&plan, move |entry| printer.print(entry)).await
+    } else {
+        sim.deploy(&plan).await
+    };
+    for p in &processes {
+        p.stop().await;
+    }
+    let hook_logs: BTreeMap<String, Vec<String>> = hook_processes
+        .iter()
+        .map(|(name, p)| (name.clone(), p.logs()))
+        .collect();
+    if text {
+        print_summary(&outcome, &hook_logs);
+    } else {
+        let report = json!({
+            "template": args.template,
+            "function": {
+                "logical_id": function.logical_id,
+                "name": function.name,
+                "alias": setup.alias,
+                "current_version": CURRENT,
+                "target_version": TARGET,
+            },
+            "config": {"name": setup.config_name, "routing": setup.routing.to_string()},
+            "speed": speed,
+            "hooks": setup.hooks.iter().map(|(event, h)| json!({
+                "lifecycle_event": event.as_str(),
+                "logical_id": h.logical_id,
+                "function": h.name,
+                "binary": h.binary,
+            })).collect::<Vec<_>>(),
+            "alarms": setup.alarms,
+            "warnings": setup.warnings,
+            "outcome": outcome,
+            "hook_logs": hook_logs,
+        });
+        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+    }
+    Ok(outcome.status)
+}
+
+/// The template's directory: `""` for a template in the working directory, so that paths
+/// beside it read `target/release/hello`.
+fn template_dir(template: &Path) -> PathBuf {
+    template.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// 60, or faster so that shifting takes at most 10 s of wall time.
+fn default_speed(routing: &TrafficRouting) -> f64 {
+    let shifting = routing.steps().last().map_or(0.0, |s| s.at.as_secs_f64());
+    (shifting / 10.0).max(60.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_speed_keeps_shifting_under_ten_seconds() {
+        assert_eq!(default_speed(&TrafficRouting::AllAtOnce), 60.0);
+        let linear = TrafficRouting::predefined("Linear10PercentEvery10Minutes").unwrap();
+        assert_eq!(default_speed(&linear), 540.0);
+    }
+}

@@ -1,0 +1,313 @@
+//! The simulation as people read it: the header, the live timeline, the summary.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hook_sim::deploy::{DeploymentOutcome, DeploymentPlan, Event, Rollback, TimelineEntry, human};
+use hook_sim::stack::scalar_text;
+use serde_json::{Value, json};
+
+use super::SimulateArgs;
+use super::setup::{CURRENT, Setup, TARGET};
+
+pub(super) fn print_header(args: &SimulateArgs, setup: &Setup, plan: &DeploymentPlan, api_url: &str) {
+    let f = &setup.function;
+    println!(
+        "hook-sim simulate: {} ({}) of {}",
+        f.logical_id,
+        f.name,
+        args.template.display()
+    );
+    let env =
+        |e: &[(String, String)]| -> String { e.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ") };
+    let mut versions = format!("alias {}: version {CURRENT} → {TARGET}", setup.alias);
+    if !args.current_env.is_empty() {
+        versions.push_str(&format!("; {CURRENT} runs with {}", env(&args.current_env)));
+    }
+    if !args.target_env.is_empty() {
+        versions.push_str(&format!("; {TARGET} runs with {}", env(&args.target_env)));
+    }
+    println!("  function   {}  {versions}", f.binary.display());
+    println!("  config     {}: {}", setup.config_name, setup.routing);
+    for (i, (event, h)) in setup.hooks.iter().enumerate() {
+        println!(
+            "  {}{:<18} {} ({}, timeout {})",
+            if i == 0 { "hooks      " } else { "           " },
+            event.as_str(),
+            h.name,
+            h.binary.display(),
+            human(h.timeout)
+        );
+    }
+    if setup.hooks.is_empty() {
+        println!("  hooks      none");
+    }
+    for (i, a) in setup.alarms.iter().enumerate() {
+        println!(
+            "  {}{}: {a}",
+            if i == 0 { "alarms     " } else { "           " },
+            a.name
+        );
+    }
+    if setup.alarms.is_empty() {
+        println!("  alarms     none");
+    }
+    for f in std::iter::once(&setup.function).chain(setup.hooks.iter().map(|(_, h)| h)) {
+        for (var, api) in &f.api_vars {
+            println!("  api        {api} → {api_url} ({var} of {})", f.logical_id);
+        }
+    }
+    println!(
+        "  traffic    GET /hello through alias {}, a request every 10 ms of wall time",
+        setup.alias
+    );
+    println!(
+        "  time       ×{}: a simulated minute takes {}; CodeDeploy waits {} ({} here) for a hook's status",
+        trim(plan.speed),
+        human_real(Duration::from_secs(60).div_f64(plan.speed)),
+        human(plan.hook_timeout),
+        human_real(plan.hook_timeout.div_f64(plan.speed))
+    );
+    for w in &setup.warnings {
+        println!("  warning    {w}");
+    }
+    println!();
+}
+
+pub(super) fn trim(x: f64) -> String {
+    let s = format!("{x:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+pub(super) fn human_real(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        human(Duration::from_millis(d.as_millis() as u64))
+    }
+}
+
+/// `2:05.3`, or `1:02:05` past an hour.
+pub(super) fn clock(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 3600.0 {
+        let s = s as u64;
+        format!("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
+    } else {
+        format!("{}:{:04.1}", (s / 60.0).floor() as u64, s % 60.0)
+    }
+}
+
+pub(super) struct Printer {
+    pub(super) alias: String,
+    pub(super) hook_timeout: Duration,
+}
+
+impl Printer {
+    pub(super) fn print(&self, entry: &TimelineEntry) {
+        let line = match &entry.event {
+            Event::DeploymentStarted { deployment_id, config } => {
+                format!(
+                    "deployment {deployment_id} ({config}): alias {} serves version {CURRENT}",
+                    self.alias
+                )
+            }
+            Event::HookInvoked {
+                lifecycle_event,
+                function,
+                attempt,
+            } => {
+                let retry = if *attempt > 1 {
+                    format!(" (attempt {attempt}: Lambda retries)")
+                } else {
+                    String::new()
+                };
+                format!("{:<19} invoke {function}{retry}", lifecycle_event.as_str())
+            }
+            Event::HookInvocationFailed {
+                lifecycle_event,
+                error,
+                retried,
+                ..
+            } => format!(
+                "{:<19} the hook's invocation failed: {}{}",
+                lifecycle_event.as_str(),
+                shorten(error, 160),
+                if *retried {
+                    String::new()
+                } else {
+                    format!(
+                        " (no more retries: CodeDeploy waits for a status, {} at most)",
+                        human(self.hook_timeout)
+                    )
+                }
+            ),
+            Event::HookReturnedWithoutStatus {
+                lifecycle_event,
+                function,
+            } => format!(
+                "{:<19} {function} returned without reporting a status: CodeDeploy waits for one, {} at most",
+                lifecycle_event.as_str(),
+                human(self.hook_timeout)
+            ),
+            Event::HookReported {
+                lifecycle_event,
+                status,
+                took,
+                ..
+            } => format!(
+                "{:<19} {} {status} (reported after {})",
+                lifecycle_event.as_str(),
+                if status == "Succeeded" { "✔" } else { "✘" },
+                human_real(*took)
+            ),
+            Event::HookTimedOut { lifecycle_event, .. } => format!(
+                "{:<19} ✘ no status within {}: timed out",
+                lifecycle_event.as_str(),
+                human(self.hook_timeout)
+            ),
+            Event::TrafficShifted { weight, step, steps } => {
+                let filled = (weight * 20.0).round() as usize;
+                format!(
+                    "traffic {:>5} % → version {TARGET}  [{}{}]  step {step} of {steps}",
+                    trim(weight * 100.0),
+                    "█".repeat(filled),
+                    "░".repeat(20 - filled.min(20))
+                )
+            }
+            Event::AlarmFired {
+                alarm,
+                value,
+                condition,
+            } => {
+                format!("alarm {alarm} → ALARM: {condition} (value {})", trim(*value))
+            }
+            Event::RolledBack { reason } => {
+                format!(
+                    "✘ rolled back ({reason}): alias {} serves version {CURRENT}",
+                    self.alias
+                )
+            }
+            Event::DeploymentSucceeded => format!("✔ Succeeded: alias {} serves version {TARGET}", self.alias),
+        };
+        println!("  {:>9}  {line}", clock(entry.at));
+    }
+}
+
+/// A hook's log line for people: hook-sdk's JSON records (Lambda's log format) in short,
+/// anything else as it is.
+pub(super) fn readable(line: &str) -> Vec<String> {
+    let Ok(Value::Object(record)) = serde_json::from_str::<Value>(line) else {
+        return vec![line.to_string()];
+    };
+    let text = |k: &str| record.get(k).map(scalar_text).unwrap_or_default();
+    match record.get("record").and_then(Value::as_str) {
+        Some("check") => {
+            let mark = match text("outcome").as_str() {
+                "Passed" => "✔",
+                "Skipped" => "-",
+                _ => "✘",
+            };
+            let mut out = vec![format!(
+                "{mark} {} [{}]: {}",
+                text("name"),
+                text("target"),
+                text("outcome")
+            )];
+            for a in record.get("assertions").and_then(Value::as_array).into_iter().flatten() {
+                if a["passed"] == json!(false) {
+                    out.push(format!(
+                        "    {}: expected {}, actual {}",
+                        scalar_text(&a["query"]),
+                        scalar_text(&a["expected"]),
+                        shorten(&scalar_text(&a["actual"]), 200)
+                    ));
+                }
+            }
+            if let Some(e) = record.get("error").filter(|e| !e.is_null()) {
+                out.push(format!("    error: {}", shorten(&scalar_text(e), 200)));
+            }
+            out
+        }
+        Some("summary") => Vec::new(),
+        // The hook's progress; its checks, warnings, errors and the status it sent stay.
+        _ if matches!(text("level").as_str(), "INFO" | "DEBUG" | "TRACE") && text("message") != "status reported" => {
+            Vec::new()
+        }
+        _ => {
+            let mut l = format!("{:<5} {}", text("level"), text("message"));
+            for (k, v) in &record {
+                if !matches!(k.as_str(), "level" | "message" | "span" | "timestamp" | "target") {
+                    l.push_str(&format!(" {k}={}", shorten(&scalar_text(v), 200)));
+                }
+            }
+            vec![l]
+        }
+    }
+}
+
+pub(super) fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}
+
+pub(super) fn print_summary(outcome: &DeploymentOutcome, hook_logs: &BTreeMap<String, Vec<String>>) {
+    println!();
+    let took = format!(
+        "in {} ({} simulated)",
+        human_real(outcome.real),
+        human(Duration::from_secs(outcome.simulated.as_secs()))
+    );
+    match &outcome.rollback {
+        None => println!("result     Succeeded {took}"),
+        Some(reason) => println!("result     rolled back {took}: {reason}"),
+    }
+    let traffic: Vec<String> = [CURRENT, TARGET]
+        .iter()
+        .map(|v| {
+            let t = outcome.traffic.get(*v).cloned().unwrap_or_default();
+            format!("version {v} served {} requests, {} errors", t.requests, t.errors)
+        })
+        .collect();
+    println!("traffic    {}", traffic.join("; "));
+    let failed_hook = match &outcome.rollback {
+        Some(Rollback::HookFailed { function, .. } | Rollback::HookTimedOut { function, .. }) => Some(function),
+        _ => None,
+    };
+    if let Some(function) = failed_hook
+        && let Some(lines) = hook_logs.get(function)
+    {
+        let shown = &lines[lines.len().saturating_sub(30)..];
+        println!(
+            "\nlog of {function}{}:",
+            if shown.len() < lines.len() {
+                " (last 30 lines)"
+            } else {
+                ""
+            }
+        );
+        for line in shown {
+            for l in readable(line) {
+                println!("  │ {l}");
+            }
+        }
+        if lines.is_empty() {
+            println!("  │ (nothing)");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clocks_read_like_timers() {
+        assert_eq!(clock(Duration::from_millis(125_340)), "2:05.3");
+        assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
+        assert_eq!(clock(Duration::ZERO), "0:00.0");
+    }
+}

@@ -1,0 +1,606 @@
+//! What a simulation runs, read from the template: the function, its hooks and their
+//! binaries, the deployment configuration and the alarms.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hook_sim::alarm::{Alarm, AlarmSource, Comparison, Expression, Metric, MetricQuery, Statistic};
+use hook_sim::deploy::LifecycleEvent;
+use hook_sim::schedule::{PREDEFINED, TrafficRouting};
+use hook_sim::stack::{Template, TemplateError, scalar_text};
+use serde_json::{Value, json};
+
+use super::SimulateArgs;
+
+/// How a function of the template runs here.
+#[derive(Debug, Clone)]
+pub(super) struct FunctionRun {
+    pub(super) logical_id: String,
+    pub(super) name: String,
+    pub(super) binary: PathBuf,
+    /// The workspace binary name, when it is one (for --build).
+    pub(super) cargo_bin: Option<String>,
+    pub(super) env: Vec<(String, String)>,
+    /// Environment variables naming an HTTP API of the template: (variable, API logical id).
+    /// They point at hook-sim's API in front of the alias.
+    pub(super) api_vars: Vec<(String, String)>,
+    pub(super) timeout: Duration,
+    pub(super) memory_mb: u32,
+}
+
+impl FunctionRun {
+    /// The function with its API variables set to `api_url`.
+    pub(super) fn with_api(&self, api_url: &str) -> FunctionRun {
+        let mut f = self.clone();
+        for (var, _) in &self.api_vars {
+            f.env.push((var.clone(), api_url.to_string()));
+        }
+        f
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Setup {
+    pub(super) function: FunctionRun,
+    pub(super) alias: String,
+    pub(super) config_name: String,
+    pub(super) routing: TrafficRouting,
+    pub(super) hooks: Vec<(LifecycleEvent, FunctionRun)>,
+    pub(super) alarms: Vec<Alarm>,
+    pub(super) warnings: Vec<String>,
+}
+
+pub(super) const CURRENT: &str = "1";
+pub(super) const TARGET: &str = "2";
+pub(super) const FUNCTION_TYPES: [&str; 2] = ["AWS::Serverless::Function", "AWS::Lambda::Function"];
+pub(super) const API_TYPES: [&str; 4] = [
+    "AWS::ApiGatewayV2::Api",
+    "AWS::Serverless::HttpApi",
+    "AWS::Serverless::Api",
+    "AWS::ApiGateway::RestApi",
+];
+
+pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Result<Setup, TemplateError> {
+    let mut warnings = Vec::new();
+    let logical_id = match &args.function {
+        Some(id) => {
+            if !t.resource_type(id).is_some_and(|ty| FUNCTION_TYPES.contains(&ty)) {
+                let functions = functions_with_preference(t);
+                return Err(TemplateError(format!(
+                    "--function {id}: {} has no function {id} (functions with a DeploymentPreference: {})",
+                    t.path.display(),
+                    list(&functions)
+                )));
+            }
+            id.clone()
+        }
+        None => match functions_with_preference(t).as_slice() {
+            [one] => one.clone(),
+            [] => {
+                return Err(TemplateError(format!(
+                    "{} has no function with an enabled DeploymentPreference: nothing to deploy gradually",
+                    t.path.display()
+                )));
+            }
+            many => {
+                return Err(TemplateError(format!(
+                    "{} has several functions with a DeploymentPreference ({}): choose one with --function",
+                    t.path.display(),
+                    many.join(", ")
+                )));
+            }
+        },
+    };
+    let preference = t
+        .function_property(&logical_id, "DeploymentPreference")
+        .ok_or_else(|| {
+            TemplateError(format!(
+                "{logical_id} has no DeploymentPreference: CodeDeploy does not deploy it gradually"
+            ))
+        })?;
+    if let Some(enabled) = preference.get("Enabled")
+        && t.eval(enabled)? == json!(false)
+    {
+        return Err(TemplateError(format!(
+            "the DeploymentPreference of {logical_id} is disabled (Enabled: false)"
+        )));
+    }
+    let alias = t
+        .function_property(&logical_id, "AutoPublishAlias")
+        .map(|a| t.eval(&a).map(|v| scalar_text(&v)))
+        .transpose()?
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            TemplateError(format!(
+                "{logical_id} has a DeploymentPreference but no AutoPublishAlias: SAM needs the alias whose traffic shifts"
+            ))
+        })?;
+    let function = function_run(t, &logical_id, args, base)?;
+
+    let (config_name, routing) = match &args.config {
+        Some(name) => config_by_name(t, name)?,
+        None => {
+            let ty = preference
+                .get("Type")
+                .ok_or_else(|| TemplateError(format!("the DeploymentPreference of {logical_id} has no Type")))?;
+            match t.referenced(ty)? {
+                Some(id) => config_resource(t, id)?,
+                None => config_by_name(t, &scalar_text(&t.eval(ty)?))?,
+            }
+        }
+    };
+
+    let mut hooks = Vec::new();
+    let custom_role = preference.get("Role").is_some();
+    if let Some(h) = preference.get("Hooks") {
+        for (key, event) in [
+            ("PreTraffic", LifecycleEvent::BeforeAllowTraffic),
+            ("PostTraffic", LifecycleEvent::AfterAllowTraffic),
+        ] {
+            let Some(v) = h.get(key) else { continue };
+            let id = t.referenced(v)?.ok_or_else(|| {
+                TemplateError(format!(
+                    "Hooks.{key} of {logical_id} must be !Ref of a function in the template to be simulated, not {v}"
+                ))
+            })?;
+            let hook = function_run(t, id, args, base)?;
+            if !custom_role && !hook.name.starts_with("CodeDeployHook_") {
+                warnings.push(format!(
+                    "hook {id} is named {}: SAM's CodeDeploy role may invoke only functions named CodeDeployHook_*, \
+                     so in AWS this deployment would fail to invoke it",
+                    hook.name
+                ));
+            }
+            hooks.push((event, hook));
+        }
+    }
+
+    let mut alarms = Vec::new();
+    if let Some(list) = preference.get("Alarms") {
+        let list = t.pick(list)?;
+        for entry in list.as_array().cloned().unwrap_or_default() {
+            match t.referenced(&entry)? {
+                Some(id) => match alarm(t, id, &function.name)? {
+                    AlarmReading::Simulated(a) => alarms.push(a),
+                    AlarmReading::NotSimulated(why) => warnings.push(format!("alarm {id} is not simulated: {why}")),
+                },
+                None => {
+                    let v = t.eval(&entry)?;
+                    if !v.is_null() {
+                        warnings.push(format!(
+                            "alarm {} is not defined in the template: it is not simulated",
+                            scalar_text(&v)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    Ok(Setup {
+        function,
+        alias,
+        config_name,
+        routing,
+        hooks,
+        alarms,
+        warnings,
+    })
+}
+
+pub(super) fn functions_with_preference(t: &Template) -> Vec<String> {
+    t.resources()
+        .into_iter()
+        .filter(|(id, ty)| {
+            FUNCTION_TYPES.contains(&ty.as_str())
+                && t.function_property(id, "DeploymentPreference").is_some_and(|p| {
+                    p.get("Enabled")
+                        .is_none_or(|e| t.eval(e).map(|v| v != json!(false)).unwrap_or(true))
+                })
+        })
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// The API resource a value refers to (`${HelloApi}` in a `!Sub`, or `!Ref HelloApi`).
+pub(super) fn api_named_in(t: &Template, v: &Value) -> Option<String> {
+    let text = v.to_string();
+    t.resources().into_iter().find_map(|(id, ty)| {
+        (API_TYPES.contains(&ty.as_str())
+            && (text.contains(&format!("${{{id}}}"))
+                || text.contains(&format!("${{{id}."))
+                || *v == json!({"Ref": id})))
+        .then_some(id)
+    })
+}
+
+pub(super) fn function_run(
+    t: &Template,
+    id: &str,
+    args: &SimulateArgs,
+    base: &Path,
+) -> Result<FunctionRun, TemplateError> {
+    let name = t.physical_name(id)?;
+    let resource = t.resource(id).cloned().unwrap_or_default();
+    let metadata = resource.get("Metadata").cloned().unwrap_or_default();
+    let mut env = Vec::new();
+    let mut api_vars = Vec::new();
+    let target_dir = cargo_target_dir(base);
+    let by_name = |bin: &str| -> (PathBuf, Option<String>) {
+        if bin.contains('/') {
+            (base.join(bin), None)
+        } else {
+            (target_dir.join("release").join(bin), Some(bin.to_string()))
+        }
+    };
+    let (binary, cargo_bin) = if let Some((_, path)) = args.bins.iter().rev().find(|(k, _)| k == id) {
+        (PathBuf::from(path), None)
+    } else if let Some(sim) = metadata.get("Simulate") {
+        let bin = sim.get("Binary").and_then(Value::as_str).ok_or_else(|| {
+            TemplateError(format!(
+                "Metadata.Simulate of {id} has no Binary: name the binary that runs it"
+            ))
+        })?;
+        if let Some(spec) = sim.get("Spec").and_then(Value::as_str) {
+            env.push(("HOOK_SPEC_FILE".to_string(), base.join(spec).display().to_string()));
+        }
+        by_name(bin)
+    } else if let Some(bin) = metadata.pointer("/BuildProperties/Binary").and_then(Value::as_str) {
+        by_name(bin)
+    } else {
+        return Err(TemplateError(format!(
+            "cannot tell which binary runs {id}: give it Metadata.BuildProperties.Binary (cargo-lambda), \
+             Metadata.Simulate.Binary, or pass --bin {id}=PATH"
+        )));
+    };
+    if let Some(vars) = t
+        .function_property(id, "Environment")
+        .and_then(|e| e.get("Variables").cloned())
+    {
+        for (k, v) in vars.as_object().into_iter().flatten() {
+            if let Some(api) = api_named_in(t, v) {
+                api_vars.push((k.clone(), api));
+                continue;
+            }
+            match t.eval(v) {
+                Ok(value) => env.push((k.clone(), scalar_text(&value))),
+                Err(e) => {
+                    return Err(TemplateError(format!("environment variable {k} of {id}: {e}")));
+                }
+            }
+        }
+    }
+    let number = |name: &str, default: f64| -> Result<f64, TemplateError> {
+        match t.function_property(id, name) {
+            None => Ok(default),
+            Some(v) => scalar_text(&t.eval(&v)?)
+                .parse()
+                .map_err(|_| TemplateError(format!("{name} of {id} is not a number"))),
+        }
+    };
+    let timeout = number("Timeout", 3.0)?;
+    if !(1.0..=900.0).contains(&timeout) {
+        return Err(TemplateError(format!(
+            "Timeout of {id} is {timeout}: Lambda allows 1 to 900 seconds"
+        )));
+    }
+    Ok(FunctionRun {
+        logical_id: id.to_string(),
+        name,
+        binary,
+        cargo_bin,
+        env,
+        api_vars,
+        timeout: Duration::from_secs_f64(timeout),
+        memory_mb: number("MemorySize", 128.0)? as u32,
+    })
+}
+
+/// Where cargo builds for a template in `base`: `CARGO_TARGET_DIR`, or `target/` of the
+/// nearest folder up from `base` with a `Cargo.lock` (the workspace), or `base/target`.
+pub(super) fn cargo_target_dir(base: &Path) -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    let start = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    let workspace = start.canonicalize().ok().and_then(|abs| {
+        abs.ancestors()
+            .find(|d| d.join("Cargo.lock").is_file())
+            .map(Path::to_path_buf)
+    });
+    match workspace {
+        Some(root) if root == start.canonicalize().unwrap_or_default() => base.join("target"),
+        Some(root) => root.join("target"),
+        None => base.join("target"),
+    }
+}
+
+pub(super) fn config_by_name(t: &Template, name: &str) -> Result<(String, TrafficRouting), TemplateError> {
+    if t.resource_type(name) == Some("AWS::CodeDeploy::DeploymentConfig") {
+        return config_resource(t, name);
+    }
+    // A DeploymentConfig of the template named by its physical name.
+    for (id, ty) in t.resources() {
+        if ty == "AWS::CodeDeploy::DeploymentConfig" && t.physical_name(&id)? == name {
+            return config_resource(t, &id);
+        }
+    }
+    match TrafficRouting::predefined(name) {
+        Some(r) => {
+            let full = if name.starts_with("CodeDeployDefault.") {
+                name.to_string()
+            } else {
+                format!("CodeDeployDefault.Lambda{name}")
+            };
+            Ok((full, r))
+        }
+        None => {
+            let mut known: Vec<String> = PREDEFINED
+                .iter()
+                .map(|p| p.trim_start_matches("CodeDeployDefault.Lambda").to_string())
+                .collect();
+            known.extend(
+                t.resources()
+                    .into_iter()
+                    .filter(|(_, ty)| ty == "AWS::CodeDeploy::DeploymentConfig")
+                    .map(|(id, _)| id),
+            );
+            Err(TemplateError(format!(
+                "deployment config {name:?} is neither a predefined Lambda config nor one of the template's: use one of {}",
+                known.join(", ")
+            )))
+        }
+    }
+}
+
+pub(super) fn config_resource(t: &Template, id: &str) -> Result<(String, TrafficRouting), TemplateError> {
+    let props = t.eval(&t.resource(id).cloned().unwrap_or_default()["Properties"])?;
+    if props
+        .get("ComputePlatform")
+        .and_then(Value::as_str)
+        .is_some_and(|p| p != "Lambda")
+    {
+        return Err(TemplateError(format!(
+            "deployment config {id} is not for Lambda (ComputePlatform)"
+        )));
+    }
+    let routing = &props["TrafficRoutingConfig"];
+    let num = |v: &Value, what: &str| -> Result<u32, TemplateError> {
+        scalar_text(v)
+            .parse::<u32>()
+            .map_err(|_| TemplateError(format!("{what} of deployment config {id} is not a whole number")))
+    };
+    let r = match routing.get("Type").and_then(Value::as_str) {
+        Some("AllAtOnce") => TrafficRouting::AllAtOnce,
+        Some(kind @ ("TimeBasedCanary" | "TimeBasedLinear")) => {
+            let (pct_key, interval_key) = if kind == "TimeBasedCanary" {
+                ("CanaryPercentage", "CanaryInterval")
+            } else {
+                ("LinearPercentage", "LinearInterval")
+            };
+            let percentage = num(&routing[kind][pct_key], pct_key)?;
+            let minutes = num(&routing[kind][interval_key], interval_key)?;
+            if !(1..=99).contains(&percentage) || minutes == 0 {
+                return Err(TemplateError(format!(
+                    "deployment config {id}: {pct_key} must be 1 to 99 and {interval_key} at least 1 minute"
+                )));
+            }
+            let interval = Duration::from_secs(60 * u64::from(minutes));
+            if kind == "TimeBasedCanary" {
+                TrafficRouting::TimeBasedCanary { percentage, interval }
+            } else {
+                TrafficRouting::TimeBasedLinear { percentage, interval }
+            }
+        }
+        other => {
+            return Err(TemplateError(format!(
+                "deployment config {id}: TrafficRoutingConfig.Type {other:?} is not AllAtOnce, TimeBasedCanary or TimeBasedLinear"
+            )));
+        }
+    };
+    Ok((id.to_string(), r))
+}
+
+/// An alarm of the template as the simulator reads it.
+pub(super) enum AlarmReading {
+    /// Evaluated during the deployment.
+    Simulated(Alarm),
+    /// Left out, and why (a warning).
+    NotSimulated(String),
+}
+
+/// The alarm `id` as hook-sim evaluates it, or why it cannot be.
+pub(super) fn alarm(t: &Template, id: &str, function: &str) -> Result<AlarmReading, TemplateError> {
+    if t.resource_type(id) != Some("AWS::CloudWatch::Alarm") {
+        return Ok(AlarmReading::NotSimulated(format!(
+            "{id} is not an AWS::CloudWatch::Alarm"
+        )));
+    }
+    let p = t.eval(&t.resource(id).cloned().unwrap_or_default()["Properties"])?;
+    Ok(match alarm_of(id, &p, function) {
+        Ok(a) => AlarmReading::Simulated(a),
+        Err(why) => AlarmReading::NotSimulated(why),
+    })
+}
+
+pub(super) fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, String> {
+    let number = |v: Option<&Value>, key: &str| -> Result<Option<f64>, String> {
+        match v {
+            None => Ok(None),
+            Some(v) => scalar_text(v)
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{key} is not a number")),
+        }
+    };
+    let (source, period) = match p.get("Metrics").and_then(Value::as_array) {
+        None => (
+            AlarmSource::Metric(metric_query(p, p.get("Statistic"), function)?),
+            number(p.get("Period"), "Period")?,
+        ),
+        Some(metrics) => {
+            let mut queries = BTreeMap::new();
+            let mut returned = None;
+            let mut period = None;
+            for m in metrics {
+                let mid = m
+                    .get("Id")
+                    .and_then(Value::as_str)
+                    .ok_or("an entry of Metrics has no Id")?;
+                let returns = m.get("ReturnData") != Some(&json!(false));
+                if let Some(stat) = m.get("MetricStat") {
+                    queries.insert(
+                        mid.to_string(),
+                        metric_query(&stat["Metric"], stat.get("Stat"), function)?,
+                    );
+                    period = number(stat.get("Period"), "MetricStat.Period")?.or(period);
+                    if returns {
+                        returned = Some(Err(mid.to_string()));
+                    }
+                } else if let Some(expr) = m.get("Expression").and_then(Value::as_str) {
+                    if !returns {
+                        return Err(format!(
+                            "expression {mid} is an input of another expression: not simulated"
+                        ));
+                    }
+                    returned = Some(Ok(expr.to_string()));
+                }
+            }
+            let source = match returned {
+                Some(Ok(expr)) => AlarmSource::Expression(Expression::parse(&expr, queries)?),
+                Some(Err(mid)) => AlarmSource::Metric(queries.remove(&mid).expect("inserted above")),
+                None => return Err("none of its Metrics has ReturnData true".into()),
+            };
+            (source, period)
+        }
+    };
+    let comparison = match p.get("ComparisonOperator").and_then(Value::as_str) {
+        Some("GreaterThanThreshold") => Comparison::GreaterThanThreshold,
+        Some("GreaterThanOrEqualToThreshold") => Comparison::GreaterThanOrEqualToThreshold,
+        Some("LessThanThreshold") => Comparison::LessThanThreshold,
+        Some("LessThanOrEqualToThreshold") => Comparison::LessThanOrEqualToThreshold,
+        other => return Err(format!("comparison {} is not simulated", other.unwrap_or("(none)"))),
+    };
+    let threshold = number(p.get("Threshold"), "Threshold")?.ok_or("it has no Threshold")?;
+    let period = period.unwrap_or(60.0);
+    if period < 10.0 {
+        return Err(format!("Period {period} s is below CloudWatch's 10 s"));
+    }
+    let evaluation_periods = number(p.get("EvaluationPeriods"), "EvaluationPeriods")?.unwrap_or(1.0) as u32;
+    let datapoints = number(p.get("DatapointsToAlarm"), "DatapointsToAlarm")?;
+    let mut alarm = Alarm::new(id, source, comparison, threshold);
+    alarm.period = Duration::from_secs_f64(period);
+    alarm.evaluation_periods = evaluation_periods.max(1);
+    alarm.datapoints_to_alarm = datapoints.map_or(alarm.evaluation_periods, |d| d as u32);
+    Ok(alarm)
+}
+
+/// A metric of the deployed function: `Namespace`, `MetricName` and `Dimensions` of `m`.
+pub(super) fn metric_query(m: &Value, statistic: Option<&Value>, function: &str) -> Result<MetricQuery, String> {
+    if m.get("Namespace").and_then(Value::as_str) != Some("AWS/Lambda") {
+        return Err("it watches no AWS/Lambda metric".into());
+    }
+    let metric = match m.get("MetricName").and_then(Value::as_str) {
+        Some("Errors") => Metric::Errors,
+        Some("Invocations") => Metric::Invocations,
+        other => {
+            return Err(format!(
+                "metric {} is not simulated (Errors and Invocations are)",
+                other.unwrap_or("(none)")
+            ));
+        }
+    };
+    let statistic = match statistic.and_then(Value::as_str) {
+        Some("Sum") => Statistic::Sum,
+        Some("Average") => Statistic::Average,
+        Some("Maximum") => Statistic::Maximum,
+        Some("Minimum") => Statistic::Minimum,
+        Some("SampleCount") => Statistic::SampleCount,
+        Some(other) => return Err(format!("statistic {other} is not simulated")),
+        None if m.get("ExtendedStatistic").is_some() => {
+            return Err("percentiles (ExtendedStatistic) are not simulated".into());
+        }
+        None => return Err("it has no Statistic".into()),
+    };
+    let mut query = MetricQuery::new(metric, statistic);
+    for d in m.get("Dimensions").and_then(Value::as_array).into_iter().flatten() {
+        let value = scalar_text(&d["Value"]);
+        match d["Name"].as_str() {
+            Some("FunctionName") if value != function => {
+                return Err(format!("it watches function {value}, not {function}"));
+            }
+            Some("FunctionName") => {}
+            Some("Resource") => {
+                let (name, q) = value.split_once(':').unwrap_or((&value, ""));
+                if name != function {
+                    return Err(format!("it watches resource {value}, not {function}"));
+                }
+                query.qualifier = (!q.is_empty()).then(|| q.to_string());
+            }
+            Some("ExecutedVersion") => query.executed_version = Some(value),
+            other => return Err(format!("dimension {other:?} is not simulated")),
+        }
+    }
+    Ok(query)
+}
+
+pub(super) fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(yaml: &str) -> Value {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn reads_single_metric_alarms() {
+        let p = props(
+            "{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Average, Threshold: 0.05, Period: 120, \
+             EvaluationPeriods: 3, DatapointsToAlarm: 2, ComparisonOperator: GreaterThanOrEqualToThreshold, \
+             Dimensions: [{Name: FunctionName, Value: f}, {Name: Resource, Value: 'f:live'}, {Name: ExecutedVersion, Value: '2'}]}",
+        );
+        let a = alarm_of("A", &p, "f").unwrap();
+        assert_eq!(
+            a.to_string(),
+            "Errors Average (through live, version 2) >= 0.05 for 2 of 3 period(s) of 2 min"
+        );
+    }
+
+    #[test]
+    fn reads_metric_math_alarms() {
+        let p = props(
+            "{ComparisonOperator: GreaterThanThreshold, Threshold: 5, Metrics: [\
+               {Id: e, ReturnData: false, MetricStat: {Metric: {Namespace: AWS/Lambda, MetricName: Errors}, Period: 60, Stat: Sum}},\
+               {Id: i, ReturnData: false, MetricStat: {Metric: {Namespace: AWS/Lambda, MetricName: Invocations}, Period: 60, Stat: Sum}},\
+               {Id: r, Expression: 100 * e / i}]}",
+        );
+        let a = alarm_of("Rate", &p, "f").unwrap();
+        assert!(
+            matches!(&a.source, AlarmSource::Expression(e) if e.text == "100 * e / i"),
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn says_why_an_alarm_is_not_simulated() {
+        let why = |yaml: &str| alarm_of("A", &props(yaml), "f").unwrap_err();
+        assert!(why("{Namespace: AWS/ApiGateway, MetricName: 5XXError, Statistic: Sum, Threshold: 1, ComparisonOperator: GreaterThanThreshold}").contains("no AWS/Lambda metric"));
+        assert!(why("{Namespace: AWS/Lambda, MetricName: Duration, Statistic: Sum, Threshold: 1, ComparisonOperator: GreaterThanThreshold}").contains("metric Duration is not simulated"));
+        assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Threshold: 1, ComparisonOperator: GreaterThanThreshold, Dimensions: [{Name: FunctionName, Value: other}]}").contains("watches function other, not f"));
+        assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, ExtendedStatistic: p99, Threshold: 1, ComparisonOperator: GreaterThanThreshold}").contains("percentiles (ExtendedStatistic) are not simulated"));
+        assert!(why("{ComparisonOperator: GreaterThanThreshold, Threshold: 1, Metrics: [{Id: e, ReturnData: false, MetricStat: {Metric: {Namespace: AWS/Lambda, MetricName: Errors}, Period: 60, Stat: Sum}}, {Id: r, Expression: 'FILL(e, 0)'}]}").contains("FILL(...) is not simulated"));
+    }
+}
