@@ -157,17 +157,19 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     if args.build {
         build::build(&setup, &base)?;
     }
+    // Each binary, with the option that chose it (if one did).
     let mut binaries = vec![
-        (&setup.function, args.current_bin.as_ref()),
-        (&setup.function, args.target_bin.as_ref()),
+        (&setup.function, args.current_bin.as_ref().map(|p| (p, "--current-bin"))),
+        (&setup.function, args.target_bin.as_ref().map(|p| (p, "--target-bin"))),
     ];
     binaries.extend(setup.hooks.iter().map(|(_, h)| (h, None)));
     for (f, over) in binaries {
-        let path = over.unwrap_or(&f.binary);
+        let path = over.map_or(&f.binary, |(p, _)| p);
         if !path.is_file() {
             let how = match (&f.cargo_bin, over) {
+                (_, Some((_, flag))) => format!("check the path given to {flag}"),
                 (Some(bin), None) => format!("build it with `cargo build --release --bin {bin}`, or add --build"),
-                _ => format!("pass --bin {}=PATH", f.logical_id),
+                (None, None) => format!("pass --bin {}=PATH", f.logical_id),
             };
             return Err(SimulateError::Usage(format!(
                 "{} (the binary of {}) does not exist: {how}",
