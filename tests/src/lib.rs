@@ -60,6 +60,7 @@ pub const DEPLOYMENT: &str = "d-HOOKSIM01";
 pub const HOOK_NAME: &str = "CodeDeployHook_pre";
 
 /// A hook binary running in hook-sim, with a deployment to report to.
+#[derive(Debug)]
 pub struct HookSetup {
     pub sim: Sim,
     pub hook: Arc<RuntimeFunction>,
@@ -142,6 +143,7 @@ pub fn json(out: &InvokeOutcome) -> Value {
 }
 
 /// A moto server on a free loopback port, stopped on drop.
+#[derive(Debug)]
 pub struct Moto {
     child: Child,
     pub endpoint: String,

@@ -255,7 +255,7 @@ pub(crate) mod fixture {
     use super::*;
 
     /// A report with one of everything, for the renderers' golden files.
-    pub fn report() -> Report {
+    pub(crate) fn report() -> Report {
         let a = |query: &str, expected: &str, actual: &str, passed: bool| AssertionResult {
             query: query.into(),
             expected: expected.into(),
