@@ -261,6 +261,22 @@ impl Hook {
         self
     }
 
+    /// Runs the checks of the spec `text` in every phase, before the phase's handler (if
+    /// any): the way to build a spec into a hook, as `include_str!("../smoke.yaml")`. A spec
+    /// that does not load never stops the hook from starting: every invocation reports `Failed`
+    /// with the located error. `source` names the spec in errors and reports. Check it in the
+    /// hook's own tests with [`spec::assert_valid`](crate::spec::assert_valid).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), hook_sdk::Error> {
+    /// const SPEC: &str = "version: 1\nchecks:\n  - name: greets\n    invoke: { payload: { name: canary } }\n";
+    /// hook_sdk::Hook::new().spec_text(SPEC, "smoke.yaml").run().await
+    /// # }
+    /// ```
+    pub fn spec_text(self, text: &str, source: &str) -> Self {
+        self.spec_result(crate::spec::load(text, source))
+    }
+
     /// Runs the checks of `spec` in every phase, before the phase's handler (if any). A spec
     /// that fails makes the hook report `Failed`; its report is logged as JSON lines.
     pub fn spec(self, spec: Spec) -> Self {

@@ -9,22 +9,25 @@
 //! returns an error, panics, or is about to run into the Lambda deadline.
 //!
 //! ```no_run
-//! use hook_sdk::{CheckError, Hook, HookContext};
+//! use hook_sdk::prelude::*;
 //!
 //! async fn smoke(ctx: HookContext) -> Result<(), CheckError> {
 //!     for target in ctx.targets() {
 //!         let out = target.invoke_json(&serde_json::json!({"name": "canary"})).await?;
 //!         out.expect_no_function_error()?;
-//!         hook_sdk::ensure!(out.json()?["statusCode"] == 200, "statusCode was {}", out.json()?["statusCode"]);
+//!         ensure!(out.json()?["statusCode"] == 200, "statusCode was {}", out.json()?["statusCode"]);
 //!     }
 //!     Ok(())
 //! }
 //!
 //! #[tokio::main]
-//! async fn main() -> Result<(), lambda_runtime::Error> {
+//! async fn main() -> Result<(), hook_sdk::Error> {
 //!     Hook::new().before_allow_traffic(smoke).run().await
 //! }
 //! ```
+//!
+//! A hook's `Cargo.toml` needs `hook-sdk` and `tokio` (with `macros` and `rt-multi-thread`),
+//! and `serde_json` if it builds JSON itself.
 //!
 //! Environment variables a hook reads besides AWS's own:
 //!
@@ -33,9 +36,16 @@
 //! | `HOOK_TARGET` | `NAME:VERSION` or a qualified ARN (comma-separated for several): test these instead of the AppSpec's targets |
 //! | `HOOK_PHASE` | `before` or `after`: the phase, instead of finding the hook's name in the AppSpec |
 //!
-//! Release builds must unwind on panic (`panic = "unwind"` in `[profile.release]`;
-//! `cargo lambda build` otherwise switches to abort): a hook that aborts cannot report.
-#![warn(missing_docs)]
+//! Release builds must unwind on panic (`panic = "unwind"` in `[profile.release]`): a hook
+//! that aborts cannot report. Building hook-sdk with `panic = "abort"` is a compile error.
+
+// A panicking hook that aborts dies before it reports, and CodeDeploy waits an hour.
+#[cfg(panic = "abort")]
+compile_error!(
+    "hook-sdk needs panic = \"unwind\": a hook built with panic = \"abort\" dies without reporting \
+     its status, and the deployment waits an hour. Set `panic = \"unwind\"` under [profile.release] \
+     (and any profile you deploy from) in your workspace's Cargo.toml."
+);
 
 pub mod appspec;
 pub mod assert;
@@ -58,3 +68,11 @@ pub use event::{LifecycleEvent, Phase};
 pub use hook::{Clients, Hook, HookContext, HookError, HookResponse, HookService};
 pub use status::{HookStatus, ReportOutcome};
 pub use target::{Invocation, InvokeError, ReportLine, Target, TargetFunction};
+
+/// The error a hook's `main` returns: what the Lambda runtime ends with.
+pub type Error = lambda_runtime::Error;
+
+/// What a hook's code usually needs: `use hook_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::{CheckError, Error, Hook, HookContext, Invocation, Phase, Target, TargetFunction, ensure};
+}

@@ -3,8 +3,7 @@
 //! alias repeatedly with thresholds; a Rust check then makes sure the alias routes to the
 //! target version and nothing else.
 
-use hook_sdk::spec::load;
-use hook_sdk::{CheckError, Hook, HookContext, ensure};
+use hook_sdk::prelude::*;
 use serde_json::json;
 
 const SPEC: &str = include_str!("../../post-traffic.yaml");
@@ -32,10 +31,18 @@ async fn alias_routes_to_the_target(ctx: HookContext) -> Result<(), CheckError> 
 }
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), hook_sdk::Error> {
     Hook::new()
-        .spec_result(load(SPEC, "post-traffic.yaml"))
+        .spec_text(SPEC, "post-traffic.yaml")
         .after_allow_traffic(alias_routes_to_the_target)
         .run()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_built_in_spec_loads() {
+        hook_sdk::spec::assert_valid(super::SPEC, "post-traffic.yaml");
+    }
 }

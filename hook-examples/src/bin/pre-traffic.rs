@@ -2,8 +2,7 @@
 //! to the old version, so it tests each target version by invoking it directly: first the
 //! declarative checks of `pre-traffic.yaml` (built in), then a check written in Rust.
 
-use hook_sdk::spec::load;
-use hook_sdk::{CheckError, Hook, HookContext, ensure};
+use hook_sdk::prelude::*;
 use serde_json::json;
 
 const SPEC: &str = include_str!("../../pre-traffic.yaml");
@@ -28,10 +27,18 @@ async fn answers_as_the_target_version(ctx: HookContext) -> Result<(), CheckErro
 }
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), hook_sdk::Error> {
     Hook::new()
-        .spec_result(load(SPEC, "pre-traffic.yaml"))
+        .spec_text(SPEC, "pre-traffic.yaml")
         .before_allow_traffic(answers_as_the_target_version)
         .run()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_built_in_spec_loads() {
+        hook_sdk::spec::assert_valid(super::SPEC, "pre-traffic.yaml");
+    }
 }

@@ -70,6 +70,20 @@ impl SpecError {
     }
 }
 
+/// Panics with the located error unless `text` is a valid spec: one line in a hook's own
+/// tests (`#[test] fn the_built_in_spec_loads()`) keeps a built-in spec loadable.
+///
+/// ```
+/// const SPEC: &str = "version: 1\nchecks:\n  - name: greets\n    invoke: {}\n";
+/// hook_sdk::spec::assert_valid(SPEC, "smoke.yaml");
+/// ```
+#[track_caller]
+pub fn assert_valid(text: &str, source: &str) {
+    if let Err(e) = load(text, source) {
+        panic!("the spec does not load:\n{e}");
+    }
+}
+
 /// Reads a spec file.
 pub fn load_file(path: &Path) -> Result<Spec, SpecError> {
     use std::io::Read as _;

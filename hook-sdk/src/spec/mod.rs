@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use duration::{Dur, duration_text, fmt_duration};
-pub use load::{SpecError, load, load_file};
+pub use load::{SpecError, assert_valid, load, load_file};
 pub use predicate::{Cmp, DurationPredicate, OPERATORS, Op, Pattern, Predicate, RateBound, TYPES};
 pub use template::{Template, TemplateError, Vars};
 

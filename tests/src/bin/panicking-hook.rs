@@ -8,6 +8,6 @@ async fn explode(ctx: HookContext) -> Result<(), CheckError> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), hook_sdk::Error> {
     Hook::new().before_allow_traffic(explode).run().await
 }

@@ -15,6 +15,6 @@ async fn alias_only(ctx: HookContext) -> Result<(), CheckError> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), hook_sdk::Error> {
     Hook::new().before_allow_traffic(alias_only).run().await
 }
