@@ -52,6 +52,37 @@ impl fmt::Debug for HookContext {
 }
 
 impl HookContext {
+    /// A context over `deployment` whose Lambda client records which versions its invokes ran.
+    pub(crate) fn assemble(
+        event: LifecycleEvent,
+        deployment: Deployment,
+        clients: &Clients,
+        deadline: Instant,
+        lambda_context: lambda_runtime::Context,
+    ) -> (HookContext, TestedVersions) {
+        // Every invoke made through the context's Lambda client is recorded: the proof that
+        // BeforeAllowTraffic tested the new version.
+        let tested = TestedVersions::default();
+        let mut clients = clients.clone();
+        clients.lambda = tested.watch(&clients.lambda);
+        let targets = deployment
+            .targets
+            .iter()
+            .map(|t| TargetFunction::new(t.clone(), clients.lambda.clone()))
+            .collect();
+        let ctx = HookContext {
+            inner: Arc::new(ContextInner {
+                event,
+                deployment,
+                targets,
+                clients,
+                deadline,
+                lambda_context,
+            }),
+        };
+        (ctx, tested)
+    }
+
     /// The deployment this hook runs in.
     pub fn deployment(&self) -> &Deployment {
         &self.inner.deployment
@@ -585,28 +616,9 @@ async fn run_handler(
             }
         ));
     }
-    // Every invoke made through the context's Lambda client is recorded: the proof that
-    // BeforeAllowTraffic tested the new version.
-    let tested = TestedVersions::default();
-    let mut clients = service.clients.clone();
-    clients.lambda = tested.watch(&clients.lambda);
-    let targets = deployment
-        .targets
-        .iter()
-        .map(|t| TargetFunction::new(t.clone(), clients.lambda.clone()))
-        .collect();
     let phase = deployment.phase;
     let untested_allowed = service.hook.allow_untested_target || spec.is_some_and(|s| s.allow_untested_target);
-    let ctx = HookContext {
-        inner: Arc::new(ContextInner {
-            event,
-            deployment,
-            targets,
-            clients,
-            deadline,
-            lambda_context,
-        }),
-    };
+    let (ctx, tested) = HookContext::assemble(event, deployment, &service.clients, deadline, lambda_context);
     if let Some(spec) = spec {
         let report = ctx.run_spec(spec).await;
         // One JSON record per check and a summary: CloudWatch keeps each as a log event.

@@ -61,6 +61,8 @@ pub mod spec;
 pub mod status;
 pub mod target;
 mod tested;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use check::CheckError;
 pub use deployment::{Deployment, DiscoveryError, DiscoverySettings};
@@ -68,6 +70,12 @@ pub use event::{LifecycleEvent, Phase};
 pub use hook::{Clients, Hook, HookContext, HookError, HookResponse, HookService};
 pub use status::{HookStatus, ReportOutcome};
 pub use target::{Invocation, InvokeError, ReportLine, Target, TargetFunction};
+
+// The README's Rust examples run as doc-tests of this crate (with the `testing` feature, as the
+// workspace's tests build it).
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
 
 /// The error a hook's `main` returns: what the Lambda runtime ends with.
 pub type Error = lambda_runtime::Error;

@@ -225,6 +225,34 @@ impl Invocation {
         String::from_utf8_lossy(&self.payload).into_owned()
     }
 
+    /// The version Lambda ran (`X-Amz-Executed-Version`), or `?` when it did not say.
+    pub fn ran_version(&self) -> &str {
+        self.executed_version.as_deref().unwrap_or("?")
+    }
+
+    /// Fails unless Lambda ran `version`.
+    pub fn expect_executed_version(&self, version: &str) -> Result<(), CheckError> {
+        match self.executed_version.as_deref() {
+            Some(v) if v == version => Ok(()),
+            Some(v) => Err(CheckError::new(format!("Lambda ran version {v}, not {version}"))),
+            None => Err(CheckError::new(format!(
+                "Lambda did not say which version ran (expected {version})"
+            ))),
+        }
+    }
+
+    /// The `body` of an API Gateway style answer (`{"statusCode": 200, "body": "{...}"}`)
+    /// decoded as JSON; a `body` that already is JSON as it is.
+    pub fn api_body(&self) -> Result<serde_json::Value, CheckError> {
+        let payload = self.json()?;
+        match payload.get("body") {
+            Some(serde_json::Value::String(text)) => serde_json::from_str(text)
+                .map_err(|e| CheckError::new(format!("the answer's body is not JSON ({e}): {text}"))),
+            Some(body) => Ok(body.clone()),
+            None => Err(CheckError::new(format!("the answer has no `body`: {}", self.text()))),
+        }
+    }
+
     /// Fails when the function returned an error.
     pub fn expect_no_function_error(&self) -> Result<(), CheckError> {
         match &self.function_error {
