@@ -14,12 +14,20 @@ use tracing::Instrument;
 
 use crate::budget::Budget;
 use crate::check::error_chain;
+#[cfg(feature = "checks")]
 use crate::check::{CheckRunner, RunContext};
 use crate::deployment::{Deployment, DiscoverySettings, discover};
 use crate::event::{LifecycleEvent, MalformedEvent, Phase};
 use crate::redact::redact_urls;
+#[cfg(feature = "checks")]
 use crate::report::{Report, render_json_lines};
+#[cfg(feature = "checks")]
 use crate::spec::{Spec, SpecError, Vars};
+
+/// A hook built without the `checks` feature has no spec.
+#[cfg(not(feature = "checks"))]
+#[derive(Debug)]
+enum Spec {}
 use crate::status::{self, Backoff, HookStatus, ReportOutcome};
 use crate::target::TargetFunction;
 use crate::tested::TestedVersions;
@@ -129,6 +137,7 @@ impl HookContext {
         &self.inner.lambda_context
     }
 
+    #[cfg(feature = "checks")]
     /// Runs a spec's checks for this phase against this deployment's targets, within the
     /// hook's time. The report is data: judge it with [`Report::passed`].
     pub async fn run_spec(&self, spec: &Spec) -> Report {
@@ -160,6 +169,7 @@ pub struct Clients {
     /// For invoking targets.
     pub lambda: aws_sdk_lambda::Client,
     /// For HTTP checks; `None`: the default client, made on the first HTTP check.
+    #[cfg(feature = "checks")]
     pub http: Option<reqwest::Client>,
 }
 
@@ -173,6 +183,7 @@ impl Clients {
             codedeploy: aws_sdk_codedeploy::Client::new(config),
             status: aws_sdk_codedeploy::Client::from_conf(status),
             lambda: aws_sdk_lambda::Client::new(config),
+            #[cfg(feature = "checks")]
             http: None,
         }
     }
@@ -205,6 +216,7 @@ impl Clients {
 pub struct Hook {
     before: Option<Handler>,
     after: Option<Handler>,
+    #[cfg(feature = "checks")]
     spec: Option<Arc<Result<Spec, SpecError>>>,
     allow_untested_target: bool,
     reserve: Option<Duration>,
@@ -223,7 +235,6 @@ impl fmt::Debug for Hook {
         f.debug_struct("Hook")
             .field("before_allow_traffic", &self.before.is_some())
             .field("after_allow_traffic", &self.after.is_some())
-            .field("spec", &self.spec.as_ref().map(|s| s.is_ok()))
             .field("allow_untested_target", &self.allow_untested_target)
             .field("reserve", &self.reserve)
             .field("fallback_budget", &self.fallback_budget)
@@ -249,6 +260,7 @@ impl Hook {
         Hook {
             before: None,
             after: None,
+            #[cfg(feature = "checks")]
             spec: None,
             allow_untested_target: false,
             reserve: None,
@@ -304,12 +316,14 @@ impl Hook {
     /// hook_sdk::Hook::new().spec_text(SPEC, "smoke.yaml").run().await
     /// # }
     /// ```
+    #[cfg(feature = "checks")]
     pub fn spec_text(self, text: &str, source: &str) -> Self {
         self.spec_result(crate::spec::load(text, source))
     }
 
     /// Runs the checks of `spec` in every phase, before the phase's handler (if any). A spec
     /// that fails makes the hook report `Failed`; its report is logged as JSON lines.
+    #[cfg(feature = "checks")]
     pub fn spec(self, spec: Spec) -> Self {
         self.spec_result(Ok(spec))
     }
@@ -317,6 +331,7 @@ impl Hook {
     /// Like [`spec`](Self::spec), with a spec that may have failed to load: then every
     /// invocation reports `Failed` with the located error, instead of the function failing
     /// to start (and the deployment waiting an hour for a report).
+    #[cfg(feature = "checks")]
     pub fn spec_result(mut self, spec: Result<Spec, SpecError>) -> Self {
         self.spec = Some(Arc::new(spec));
         self
@@ -575,6 +590,16 @@ impl ServiceInner {
     }
 }
 
+#[cfg(feature = "checks")]
+fn spec_allows_untested_target(spec: &Spec) -> bool {
+    spec.allow_untested_target
+}
+
+#[cfg(not(feature = "checks"))]
+fn spec_allows_untested_target(spec: &Spec) -> bool {
+    match *spec {}
+}
+
 async fn run_handler(
     service: Arc<ServiceInner>,
     event: LifecycleEvent,
@@ -601,11 +626,14 @@ async fn run_handler(
         Phase::BeforeAllowTraffic => service.hook.before.clone(),
         Phase::AfterAllowTraffic => service.hook.after.clone(),
     };
+    #[cfg(feature = "checks")]
     let spec = match service.hook.spec.as_deref() {
         None => None,
         Some(Ok(spec)) => Some(spec),
         Some(Err(e)) => return Err(format!("the check spec could not be read: {e}")),
     };
+    #[cfg(not(feature = "checks"))]
+    let spec: Option<&Spec> = None;
     if spec.is_none() && handler.is_none() {
         return Err(format!(
             "this hook runs in {} but has no handler for it: register one with Hook::{}",
@@ -617,8 +645,9 @@ async fn run_handler(
         ));
     }
     let phase = deployment.phase;
-    let untested_allowed = service.hook.allow_untested_target || spec.is_some_and(|s| s.allow_untested_target);
+    let untested_allowed = service.hook.allow_untested_target || spec.is_some_and(spec_allows_untested_target);
     let (ctx, tested) = HookContext::assemble(event, deployment, &service.clients, deadline, lambda_context);
+    #[cfg(feature = "checks")]
     if let Some(spec) = spec {
         let report = ctx.run_spec(spec).await;
         // One JSON record per check and a summary: CloudWatch keeps each as a log event.
@@ -699,6 +728,7 @@ mod tests {
             codedeploy: codedeploy.clone(),
             status: codedeploy,
             lambda: mock_client!(aws_sdk_lambda, []),
+            #[cfg(feature = "checks")]
             http: None,
         }
     }

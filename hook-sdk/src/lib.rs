@@ -48,6 +48,7 @@ compile_error!(
 );
 
 pub mod appspec;
+#[cfg(feature = "checks")]
 pub mod assert;
 pub mod budget;
 pub mod check;
@@ -56,7 +57,9 @@ pub mod event;
 pub mod hook;
 pub mod logging;
 pub mod redact;
+#[cfg(feature = "checks")]
 pub mod report;
+#[cfg(feature = "checks")]
 pub mod spec;
 pub mod status;
 pub mod target;

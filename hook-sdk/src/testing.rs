@@ -277,6 +277,7 @@ impl FakeAws {
             status: codedeploy.clone(),
             codedeploy,
             lambda: self.lambda(phase),
+            #[cfg(feature = "checks")]
             http: None,
         }
     }

@@ -1,11 +1,15 @@
-//! Running checks, and what a handler returns when a check fails.
+//! What a handler returns when a check fails, and (feature `checks`) running a spec's checks.
 
+#[cfg(feature = "checks")]
 mod answer_cap;
+#[cfg(feature = "checks")]
 pub mod http;
+#[cfg(feature = "checks")]
 mod run;
 
 use std::fmt;
 
+#[cfg(feature = "checks")]
 pub use run::{CheckRunner, DEFAULT_TIMEOUT, RunContext};
 
 /// A failed check: a message for the deployment's log, with the chain of causes.
