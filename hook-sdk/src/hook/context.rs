@@ -1,0 +1,172 @@
+//! What a handler sees: [`HookContext`], and the AWS [`Clients`] it uses.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+#[cfg(feature = "checks")]
+use crate::check::{CheckRunner, RunContext};
+use crate::deployment::Deployment;
+use crate::event::{LifecycleEvent, Phase};
+#[cfg(feature = "checks")]
+use crate::report::Report;
+#[cfg(feature = "checks")]
+use crate::spec::{Spec, Vars};
+use crate::target::TargetFunction;
+use crate::tested::TestedVersions;
+
+/// What a handler sees: the deployment, its targets, the clients and the time left.
+#[derive(Clone)]
+pub struct HookContext {
+    inner: Arc<ContextInner>,
+}
+
+struct ContextInner {
+    event: LifecycleEvent,
+    deployment: Deployment,
+    targets: Vec<TargetFunction>,
+    clients: Clients,
+    deadline: Instant,
+    lambda_context: lambda_runtime::Context,
+}
+
+impl fmt::Debug for HookContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookContext")
+            .field("deployment", &self.inner.deployment)
+            .field("time_left", &self.time_left())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HookContext {
+    /// A context over `deployment` whose Lambda client records which versions its invokes ran.
+    pub(crate) fn assemble(
+        event: LifecycleEvent,
+        deployment: Deployment,
+        clients: &Clients,
+        deadline: Instant,
+        lambda_context: lambda_runtime::Context,
+    ) -> (HookContext, TestedVersions) {
+        // Every invoke made through the context's Lambda client is recorded: the proof that
+        // BeforeAllowTraffic tested the new version.
+        let tested = TestedVersions::default();
+        let mut clients = clients.clone();
+        clients.lambda = tested.watch(&clients.lambda);
+        let targets = deployment
+            .targets
+            .iter()
+            .map(|t| TargetFunction::new(t.clone(), clients.lambda.clone()))
+            .collect();
+        let ctx = HookContext {
+            inner: Arc::new(ContextInner {
+                event,
+                deployment,
+                targets,
+                clients,
+                deadline,
+                lambda_context,
+            }),
+        };
+        (ctx, tested)
+    }
+
+    /// The deployment this hook runs in.
+    pub fn deployment(&self) -> &Deployment {
+        &self.inner.deployment
+    }
+
+    /// The deployment id.
+    pub fn deployment_id(&self) -> &str {
+        &self.inner.event.deployment_id
+    }
+
+    /// The lifecycle event this hook runs in.
+    pub fn phase(&self) -> Phase {
+        self.inner.deployment.phase
+    }
+
+    /// The function versions to test, ready to invoke.
+    pub fn targets(&self) -> &[TargetFunction] {
+        &self.inner.targets
+    }
+
+    /// The Lambda client (from aws-config's default chain).
+    pub fn lambda(&self) -> &aws_sdk_lambda::Client {
+        &self.inner.clients.lambda
+    }
+
+    /// The CodeDeploy client. Reporting the status is the SDK's job: don't call
+    /// `PutLifecycleEventHookExecutionStatus` yourself.
+    pub fn codedeploy(&self) -> &aws_sdk_codedeploy::Client {
+        &self.inner.clients.codedeploy
+    }
+
+    /// When the handler is stopped and `Failed` is reported: the Lambda deadline less the reserve.
+    pub fn deadline(&self) -> Instant {
+        self.inner.deadline
+    }
+
+    /// Time left until [`deadline`](Self::deadline).
+    pub fn time_left(&self) -> Duration {
+        self.inner.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// The Lambda context of the hook's own invocation.
+    pub fn lambda_context(&self) -> &lambda_runtime::Context {
+        &self.inner.lambda_context
+    }
+
+    #[cfg(feature = "checks")]
+    /// Runs a spec's checks for this phase against this deployment's targets, within the
+    /// hook's time. The report is data: judge it with [`Report::passed`].
+    pub async fn run_spec(&self, spec: &Spec) -> Report {
+        let mut runner = CheckRunner::new(self.inner.clients.lambda.clone());
+        if let Some(http) = &self.inner.clients.http {
+            runner = runner.with_http(http.clone());
+        }
+        let left = self.time_left();
+        let ctx = RunContext {
+            phase: self.phase(),
+            targets: self.inner.deployment.targets.clone(),
+            deployment_id: Some(self.deployment_id().to_string()),
+            vars: Vars::default(),
+            // Stop a little before the hook's deadline, so the report is complete when it ends.
+            deadline: Some(self.inner.deadline - (left / 20).min(Duration::from_millis(250))),
+            source: None,
+        };
+        runner.run(spec, &ctx).await
+    }
+}
+
+/// The AWS clients a hook uses.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// For discovery (standard retries).
+    pub codedeploy: aws_sdk_codedeploy::Client,
+    /// For the status report: retries are the SDK's own, so the client's should be off.
+    pub status: aws_sdk_codedeploy::Client,
+    /// For invoking targets.
+    pub lambda: aws_sdk_lambda::Client,
+    /// For HTTP checks; `None`: the default client, made on the first HTTP check.
+    #[cfg(feature = "checks")]
+    pub http: Option<reqwest::Client>,
+}
+
+impl Clients {
+    /// Clients from an SDK config, with the status client's retries off.
+    pub fn from_conf(config: &aws_config::SdkConfig) -> Self {
+        let status = aws_sdk_codedeploy::config::Builder::from(config)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        Clients {
+            codedeploy: aws_sdk_codedeploy::Client::new(config),
+            status: aws_sdk_codedeploy::Client::from_conf(status),
+            lambda: aws_sdk_lambda::Client::new(config),
+            #[cfg(feature = "checks")]
+            http: None,
+        }
+    }
+}

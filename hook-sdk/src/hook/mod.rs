@@ -1,0 +1,240 @@
+//! The hook: handlers per phase, run under a deadline and a panic guard, reported once.
+//!
+//! [`Hook`] is the builder; [`HookContext`] what a handler sees (`context`); [`HookService`]
+//! the tower service that runs one lifecycle event and reports (`service`).
+
+mod context;
+mod service;
+#[cfg(test)]
+mod tests;
+
+pub use context::{Clients, HookContext};
+pub use service::{HookError, HookResponse, HookService};
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::deployment::DiscoverySettings;
+#[cfg(feature = "checks")]
+use crate::spec::{Spec, SpecError};
+use crate::status::Backoff;
+
+/// A hook built without the `checks` feature has no spec.
+#[cfg(not(feature = "checks"))]
+#[derive(Debug)]
+enum Spec {}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+type Handler = Arc<dyn Fn(HookContext) -> BoxFuture<Result<(), String>> + Send + Sync>;
+
+/// A CodeDeploy lifecycle hook: handlers per phase, and the guarantees around them.
+///
+/// ```no_run
+/// use hook_sdk::{CheckError, Hook, HookContext};
+///
+/// async fn smoke(ctx: HookContext) -> Result<(), CheckError> {
+///     for target in ctx.targets() {
+///         let out = target.invoke_json(&serde_json::json!({"name": "canary"})).await?;
+///         out.expect_no_function_error()?;
+///         hook_sdk::ensure!(out.json()?["statusCode"] == 200, "statusCode was {}", out.json()?["statusCode"]);
+///     }
+///     Ok(())
+/// }
+///
+/// # async fn run() -> Result<(), lambda_runtime::Error> {
+/// Hook::new().before_allow_traffic(smoke).run().await
+/// # }
+/// ```
+///
+/// Whatever happens, each invocation reports exactly one status: `Succeeded` only when
+/// the phase's handler returned `Ok`; `Failed` when it returned `Err`, panicked, had no
+/// handler for its phase, could not discover its deployment, or ran into the deadline
+/// reserve.
+#[derive(Clone)]
+pub struct Hook {
+    before: Option<Handler>,
+    after: Option<Handler>,
+    #[cfg(feature = "checks")]
+    spec: Option<Arc<Result<Spec, SpecError>>>,
+    allow_untested_target: bool,
+    reserve: Option<Duration>,
+    fallback_budget: Duration,
+    backoff: Backoff,
+}
+
+impl Default for Hook {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hook")
+            .field("before_allow_traffic", &self.before.is_some())
+            .field("after_allow_traffic", &self.after.is_some())
+            .field("allow_untested_target", &self.allow_untested_target)
+            .field("reserve", &self.reserve)
+            .field("fallback_budget", &self.fallback_budget)
+            .finish()
+    }
+}
+
+fn boxed<F, Fut, E>(f: F) -> Handler
+where
+    F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    Arc::new(move |ctx| {
+        let fut = f(ctx);
+        Box::pin(async move { fut.await.map_err(|e| e.to_string()) })
+    })
+}
+
+impl Hook {
+    /// A hook with no handlers yet.
+    pub fn new() -> Self {
+        Hook {
+            before: None,
+            after: None,
+            #[cfg(feature = "checks")]
+            spec: None,
+            allow_untested_target: false,
+            reserve: None,
+            fallback_budget: Duration::from_secs(60),
+            backoff: Backoff::default(),
+        }
+    }
+
+    /// The handler of BeforeAllowTraffic: test the target version before it gets traffic.
+    pub fn before_allow_traffic<F, Fut, E>(mut self, f: F) -> Self
+    where
+        F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        self.before = Some(boxed(f));
+        self
+    }
+
+    /// The handler of AfterAllowTraffic: test the alias once all traffic is on the target.
+    pub fn after_allow_traffic<F, Fut, E>(mut self, f: F) -> Self
+    where
+        F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        self.after = Some(boxed(f));
+        self
+    }
+
+    /// One handler for both phases (it can ask [`HookContext::phase`]).
+    pub fn any_phase<F, Fut, E>(mut self, f: F) -> Self
+    where
+        F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        let h = boxed(f);
+        self.before = Some(h.clone());
+        self.after = Some(h);
+        self
+    }
+
+    /// Runs the checks of the spec `text` in every phase, before the phase's handler (if
+    /// any): the way to build a spec into a hook, as `include_str!("../smoke.yaml")`. A spec
+    /// that does not load never stops the hook from starting: every invocation reports `Failed`
+    /// with the located error. `source` names the spec in errors and reports. Check it in the
+    /// hook's own tests with [`spec::assert_valid`](crate::spec::assert_valid).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), hook_sdk::Error> {
+    /// const SPEC: &str = "version: 1\nchecks:\n  - name: greets\n    invoke: { payload: { name: canary } }\n";
+    /// hook_sdk::Hook::new().spec_text(SPEC, "smoke.yaml").run().await
+    /// # }
+    /// ```
+    #[cfg(feature = "checks")]
+    pub fn spec_text(self, text: &str, source: &str) -> Self {
+        self.spec_result(crate::spec::load(text, source))
+    }
+
+    /// Runs the checks of `spec` in every phase, before the phase's handler (if any). A spec
+    /// that fails makes the hook report `Failed`; its report is logged as JSON lines.
+    #[cfg(feature = "checks")]
+    pub fn spec(self, spec: Spec) -> Self {
+        self.spec_result(Ok(spec))
+    }
+
+    /// Like [`spec`](Self::spec), with a spec that may have failed to load: then every
+    /// invocation reports `Failed` with the located error, instead of the function failing
+    /// to start (and the deployment waiting an hour for a report).
+    #[cfg(feature = "checks")]
+    pub fn spec_result(mut self, spec: Result<Spec, SpecError>) -> Self {
+        self.spec = Some(Arc::new(spec));
+        self
+    }
+
+    /// Lets BeforeAllowTraffic report `Succeeded` although no invoke ran the version under
+    /// test. By default such a hook reports `Failed`: before traffic shifts, the alias and any
+    /// API still reach the old version, so checks through them prove nothing of the new one.
+    /// Use it only when the hook tests the new version another way, and say so in its docs.
+    pub fn allow_untested_target(mut self) -> Self {
+        self.allow_untested_target = true;
+        self
+    }
+
+    /// Time kept before the Lambda deadline to stop the handler and report. By default a
+    /// fifth of the invocation's time, between 250 ms and 5 s.
+    pub fn reserve(mut self, reserve: Duration) -> Self {
+        self.reserve = Some(reserve);
+        self
+    }
+
+    /// The time an invocation may take when the deadline Lambda gives is missing, past or
+    /// absurd, as local emulators send. Default 60 s.
+    pub fn fallback_budget(mut self, budget: Duration) -> Self {
+        self.fallback_budget = budget;
+        self
+    }
+
+    /// The backoff of status report retries.
+    pub fn report_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The tower service that handles lifecycle events, with explicit clients and settings.
+    ///
+    /// `settings` is a `Result` so that a bad `HOOK_TARGET` or `HOOK_PHASE` fails each
+    /// invocation with a report instead of stopping the function before it can report.
+    pub fn into_service(self, clients: Clients, settings: Result<DiscoverySettings, String>) -> HookService {
+        HookService::new(self, clients, settings)
+    }
+
+    /// Runs the hook as a Lambda function: logs through tracing (JSON in Lambda), AWS
+    /// clients from aws-config's default chain, then the Lambda runtime loop.
+    pub async fn run(self) -> Result<(), lambda_runtime::Error> {
+        crate::logging::init();
+        let config = aws_config::load_from_env().await;
+        let settings = DiscoverySettings::from_env().map_err(|e| e.to_string());
+        if let Err(e) = &settings {
+            tracing::error!(error = %e, "bad hook settings: every invocation will report Failed");
+        }
+        let service = self.into_service(Clients::from_conf(&config), settings);
+        lambda_runtime::run(service).await
+    }
+}
+
+#[cfg(feature = "checks")]
+fn spec_allows_untested_target(spec: &Spec) -> bool {
+    spec.allow_untested_target
+}
+
+#[cfg(not(feature = "checks"))]
+fn spec_allows_untested_target(spec: &Spec) -> bool {
+    match *spec {}
+}

@@ -1,0 +1,322 @@
+//! The hook as a tower `Service`: each lifecycle event runs under a deadline and a panic
+//! guard, and ends in exactly one status report.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, SystemTime};
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+#[cfg(not(feature = "checks"))]
+use super::Spec;
+use super::{BoxFuture, Hook, HookContext, spec_allows_untested_target};
+use crate::budget::Budget;
+use crate::check::error_chain;
+use crate::deployment::{DiscoverySettings, discover};
+use crate::event::{LifecycleEvent, MalformedEvent, Phase};
+use crate::hook::Clients;
+use crate::redact::redact_urls;
+#[cfg(feature = "checks")]
+use crate::report::render_json_lines;
+use crate::status::{self, HookStatus, ReportOutcome};
+
+/// What a hook invocation returns to Lambda once its status is recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct HookResponse {
+    /// The deployment.
+    pub deployment_id: String,
+    /// The phase, when discovery got that far.
+    pub phase: Option<Phase>,
+    /// The status reported.
+    pub status: HookStatus,
+    /// Why the status is `Failed`.
+    pub reason: Option<String>,
+    /// How the report went.
+    pub report: ReportOutcome,
+    /// Time from the event to the report, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// Why a hook invocation ends in a Lambda error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HookError {
+    /// The event is not a lifecycle event: there is nothing to report to.
+    #[error(transparent)]
+    MalformedEvent(#[from] MalformedEvent),
+    /// CodeDeploy did not record the status.
+    #[error("the {status} status was not recorded by CodeDeploy: {detail}")]
+    StatusNotRecorded {
+        /// The status the hook tried to report.
+        status: HookStatus,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+impl From<HookError> for Diagnostic {
+    fn from(e: HookError) -> Self {
+        let error_type = match &e {
+            HookError::MalformedEvent(_) => "HookSdk.MalformedEvent",
+            HookError::StatusNotRecorded { .. } => "HookSdk.StatusNotRecorded",
+        };
+        Diagnostic {
+            error_type: error_type.to_string(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// The hook as a tower `Service` over raw Lambda events, as `lambda_runtime` runs it.
+#[derive(Clone)]
+pub struct HookService {
+    inner: Arc<ServiceInner>,
+}
+
+impl fmt::Debug for HookService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookService")
+            .field("hook", &self.inner.hook)
+            .finish_non_exhaustive()
+    }
+}
+
+struct ServiceInner {
+    hook: Hook,
+    clients: Clients,
+    settings: Result<DiscoverySettings, String>,
+}
+
+impl HookService {
+    pub(super) fn new(hook: Hook, clients: Clients, settings: Result<DiscoverySettings, String>) -> Self {
+        HookService {
+            inner: Arc::new(ServiceInner {
+                hook,
+                clients,
+                settings,
+            }),
+        }
+    }
+}
+
+impl tower::Service<LambdaEvent<serde_json::Value>> for HookService {
+    type Response = HookResponse;
+    type Error = HookError;
+    type Future = BoxFuture<Result<HookResponse, HookError>>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: LambdaEvent<serde_json::Value>) -> Self::Future {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.handle(req).await })
+    }
+}
+
+impl ServiceInner {
+    async fn handle(self: Arc<Self>, req: LambdaEvent<serde_json::Value>) -> Result<HookResponse, HookError> {
+        let started = Instant::now();
+        let event = LifecycleEvent::from_value(&req.payload).inspect_err(|e| {
+            tracing::error!(error = %e, "not a lifecycle event; nothing to report");
+        })?;
+        let span = tracing::info_span!("hook", deployment_id = %event.deployment_id);
+        self.handle_event(event, req.context, started).instrument(span).await
+    }
+
+    async fn handle_event(
+        self: Arc<Self>,
+        event: LifecycleEvent,
+        context: lambda_runtime::Context,
+        started: Instant,
+    ) -> Result<HookResponse, HookError> {
+        let budget = Budget::from_deadline(context.deadline, SystemTime::now(), self.hook.fallback_budget);
+        if !budget.known {
+            tracing::warn!(
+                deadline_ms = context.deadline,
+                fallback_s = budget.total.as_secs_f64(),
+                "the Lambda deadline is missing, past or absurd (a local emulator?): using the fallback budget"
+            );
+        }
+        let reserve = self
+            .hook
+            .reserve
+            .unwrap_or_else(|| budget.default_reserve())
+            .min(budget.total);
+        let deadline = started + budget.total;
+        let work_deadline = deadline - reserve;
+        // The report must be done before Lambda's own deadline, with a little time to answer.
+        let report_deadline = deadline - (reserve / 4).min(Duration::from_millis(100));
+
+        tracing::info!(
+            budget_ms = budget.total.as_millis() as u64,
+            reserve_ms = reserve.as_millis() as u64,
+            "lifecycle event received"
+        );
+
+        let (phase_tx, phase_rx) = tokio::sync::oneshot::channel();
+        let work =
+            tokio::spawn(run_handler(self.clone(), event.clone(), context, work_deadline, phase_tx).in_current_span());
+        let abort = work.abort_handle();
+        let (status, reason) = match tokio::time::timeout_at(work_deadline, work).await {
+            Ok(Ok(Ok(()))) => (HookStatus::Succeeded, None),
+            Ok(Ok(Err(reason))) => (HookStatus::Failed, Some(reason)),
+            Ok(Err(join)) if join.is_panic() => {
+                let payload = join.into_panic();
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(no message)".to_string());
+                (HookStatus::Failed, Some(format!("the handler panicked: {message}")))
+            }
+            Ok(Err(join)) => (HookStatus::Failed, Some(format!("the handler task ended: {join}"))),
+            Err(_) => {
+                abort.abort();
+                (
+                    HookStatus::Failed,
+                    Some(format!(
+                        "the checks did not finish in {:.1} s, the invocation's time less a {:.1} s reserve for reporting",
+                        (budget.total - reserve).as_secs_f64(),
+                        reserve.as_secs_f64()
+                    )),
+                )
+            }
+        };
+        let phase = phase_rx.await.ok();
+        let phase_name = phase.map_or("unknown", Phase::as_str);
+        match &reason {
+            None => tracing::info!(phase = phase_name, "checks passed"),
+            Some(reason) => tracing::error!(phase = phase_name, reason = %reason, "checks failed"),
+        }
+
+        let outcome = status::report(&self.clients.status, &event, status, report_deadline, self.hook.backoff).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &outcome {
+            ReportOutcome::Accepted { attempts } => {
+                tracing::info!(status = %status, attempts, elapsed_ms, "status reported")
+            }
+            ReportOutcome::AlreadyCompleted { .. } => tracing::warn!(
+                status = %status,
+                "CodeDeploy already has a status for this lifecycle event (an earlier delivery reported it); not reporting again"
+            ),
+            ReportOutcome::Rejected { code, message, .. } => {
+                tracing::error!(status = %status, code = %code, error = %message, "CodeDeploy refused the status report")
+            }
+            ReportOutcome::GaveUp { attempts, message } => {
+                tracing::error!(status = %status, attempts, error = %message, "the status report failed until the deadline")
+            }
+        }
+        if !outcome.is_recorded() {
+            let detail = match &outcome {
+                ReportOutcome::Rejected { code, message, .. } if code.contains("AccessDenied") => format!(
+                    "{message}. The hook's role needs codedeploy:PutLifecycleEventHookExecutionStatus on the deployment group"
+                ),
+                ReportOutcome::Rejected { message, .. } | ReportOutcome::GaveUp { message, .. } => message.clone(),
+                _ => String::new(),
+            };
+            return Err(HookError::StatusNotRecorded { status, detail });
+        }
+        Ok(HookResponse {
+            deployment_id: event.deployment_id,
+            phase,
+            status,
+            reason,
+            report: outcome,
+            elapsed_ms,
+        })
+    }
+}
+
+async fn run_handler(
+    service: Arc<ServiceInner>,
+    event: LifecycleEvent,
+    lambda_context: lambda_runtime::Context,
+    deadline: Instant,
+    phase_tx: tokio::sync::oneshot::Sender<Phase>,
+) -> Result<(), String> {
+    let settings = service.settings.as_ref().map_err(Clone::clone)?;
+    let deployment = discover(&service.clients.codedeploy, &event.deployment_id, settings)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let _ = phase_tx.send(deployment.phase);
+    tracing::info!(
+        phase = %deployment.phase,
+        application = deployment.application.as_deref().unwrap_or("?"),
+        deployment_group = deployment.deployment_group.as_deref().unwrap_or("?"),
+        config = deployment.config_name.as_deref().unwrap_or("?"),
+        "deployment discovered"
+    );
+    for t in &deployment.targets {
+        tracing::info!(target_function = %t.function, version = %t.target_version, alias = t.alias.as_deref().unwrap_or("-"), "target");
+    }
+    let handler = match deployment.phase {
+        Phase::BeforeAllowTraffic => service.hook.before.clone(),
+        Phase::AfterAllowTraffic => service.hook.after.clone(),
+    };
+    #[cfg(feature = "checks")]
+    let spec = match service.hook.spec.as_deref() {
+        None => None,
+        Some(Ok(spec)) => Some(spec),
+        Some(Err(e)) => return Err(format!("the check spec could not be read: {e}")),
+    };
+    #[cfg(not(feature = "checks"))]
+    let spec: Option<&Spec> = None;
+    if spec.is_none() && handler.is_none() {
+        return Err(format!(
+            "this hook runs in {} but has no handler for it: register one with Hook::{}",
+            deployment.phase,
+            match deployment.phase {
+                Phase::BeforeAllowTraffic => "before_allow_traffic",
+                Phase::AfterAllowTraffic => "after_allow_traffic",
+            }
+        ));
+    }
+    let phase = deployment.phase;
+    let untested_allowed = service.hook.allow_untested_target || spec.is_some_and(spec_allows_untested_target);
+    let (ctx, tested) = HookContext::assemble(event, deployment, &service.clients, deadline, lambda_context);
+    #[cfg(feature = "checks")]
+    if let Some(spec) = spec {
+        let report = ctx.run_spec(spec).await;
+        // One JSON record per check and a summary: CloudWatch keeps each as a log event.
+        for line in render_json_lines(&report) {
+            println!("{line}");
+        }
+        if let Some(summary) = report.failure_summary() {
+            return Err(summary);
+        }
+    }
+    if let Some(handler) = handler {
+        let started = Instant::now();
+        let result = handler(ctx.clone()).await;
+        tracing::info!(
+            handler_ms = started.elapsed().as_millis() as u64,
+            ok = result.is_ok(),
+            "handler finished"
+        );
+        // Handlers' messages may quote URLs with credentials or tokens in their query.
+        result.map_err(|e| redact_urls(&e))?;
+    }
+    if phase == Phase::BeforeAllowTraffic && !untested_allowed {
+        let untested: Vec<String> = ctx
+            .deployment()
+            .targets
+            .iter()
+            .filter(|t| !tested.ran(t))
+            .map(|t| format!("{}:{}", t.function, t.target_version))
+            .collect();
+        if !untested.is_empty() {
+            return Err(format!(
+                "BeforeAllowTraffic never ran the version under test ({}): nothing proved it healthy before it \
+                 gets traffic. Invoke it (an `invoke:` check, or TargetFunction::invoke), or opt out with \
+                 `allow_untested_target: true` in the spec or Hook::allow_untested_target()",
+                untested.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
