@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::InvocationRecord;
-use crate::deploy::human;
+use crate::duration::human;
 
 /// A Lambda metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -33,7 +33,7 @@ use serde::Serialize;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use crate::alarm::{Alarm, AlarmSource, Comparison, Expression, Metric, MetricQuery, Statistic};
+use crate::alarm::Alarm;
 use crate::schedule::TrafficRouting;
 use crate::{AliasRouting, Behavior, DeploymentSetup, FunctionSetup, Sim, State_};
 
@@ -437,20 +437,6 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 
 fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1000.0)
-}
-
-/// `90 s`, `2 min`, `1 h 30 min`.
-pub fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    if d.subsec_millis() != 0 || s < 60 {
-        return format!("{} s", (d.as_secs_f64() * 1000.0).round() / 1000.0);
-    }
-    let parts: Vec<String> = [(s / 3600, "h"), ((s % 3600) / 60, "min"), (s % 60, "s")]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, unit)| format!("{n} {unit}"))
-        .collect();
-    parts.join(" ")
 }
 
 type Sink = Arc<dyn Fn(&TimelineEntry) + Send + Sync>;
@@ -1044,14 +1030,6 @@ mod tests {
         );
         assert!(matches!(outcome.rollback, Some(Rollback::HookTimedOut { .. })));
         assert_eq!(sim.alias_routing("fn", "live").unwrap(), AliasRouting::to("1"));
-    }
-
-    #[test]
-    fn durations_read_like_people_write_them() {
-        assert_eq!(human(Duration::from_secs(5400)), "1 h 30 min");
-        assert_eq!(human(Duration::from_millis(1500)), "1.5 s");
-        assert_eq!(human(Duration::from_secs(3602)), "1 h 2 s");
-        assert_eq!(human(Duration::from_secs(120)), "2 min");
     }
 
     #[test]

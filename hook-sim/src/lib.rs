@@ -17,8 +17,10 @@
 pub mod alarm;
 mod codedeploy;
 pub mod deploy;
+pub mod duration;
 mod fault;
 mod function;
+mod invocation;
 mod record;
 mod runtime;
 pub mod schedule;
@@ -40,7 +42,8 @@ use serde_json::{Value, json};
 
 pub use codedeploy::{DeploymentSetup, RevisionStorage, lambda_appspec};
 pub use fault::Fault;
-pub use function::{AliasRouting, Behavior, FunctionSetup, InvokeOutcome};
+pub use function::{AliasRouting, Behavior, FunctionSetup};
+pub use invocation::InvokeOutcome;
 pub use record::{Call, HookStatusRecord, InvocationRecord, Service};
 pub use runtime::{ProcessConfig, RuntimeFunction, peak_rss_kb};
 

@@ -23,7 +23,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::function::{InvokeOutcome, lambda_log};
+use crate::invocation::{InvokeOutcome, lambda_log};
 use crate::record::{Recorder, Service};
 use crate::{ACCOUNT_ID, REGION};
 

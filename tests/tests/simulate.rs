@@ -4,7 +4,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use hook_sim::deploy::{Alarm, DeploymentPlan, FinalStatus, LifecycleEvent};
+use hook_sim::alarm::Alarm;
+use hook_sim::deploy::{DeploymentPlan, FinalStatus, LifecycleEvent};
 use hook_sim::schedule::TrafficRouting;
 use hook_sim::{Behavior, ProcessConfig, Service, Sim};
 use integration_tests::{release_bin, workspace_root};

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hook_sim::deploy::{DeploymentOutcome, DeploymentPlan, Event, Rollback, TimelineEntry, human};
+use hook_sim::deploy::{DeploymentOutcome, DeploymentPlan, Event, Rollback, TimelineEntry};
+use hook_sim::duration::human;
 use hook_sim::stack::scalar_text;
 use serde_json::{Value, json};
 
