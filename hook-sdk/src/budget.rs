@@ -7,7 +7,7 @@ const LONGEST_PLAUSIBLE: Duration = Duration::from_secs(16 * 60);
 
 /// The time one invocation has, read from Lambda's deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Budget {
+pub(crate) struct Budget {
     /// Time from now to the deadline.
     pub total: Duration,
     /// False when the deadline was missing, past or absurd (as local emulators send) and
@@ -20,7 +20,7 @@ impl Budget {
     ///
     /// A deadline that is zero, already past, or further away than Lambda allows counts as
     /// unknown, and `fallback` is used.
-    pub fn from_deadline(deadline_ms: u64, now: SystemTime, fallback: Duration) -> Budget {
+    pub(crate) fn from_deadline(deadline_ms: u64, now: SystemTime, fallback: Duration) -> Budget {
         let now_ms = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
         match deadline_ms.checked_sub(now_ms).map(Duration::from_millis) {
             Some(left) if deadline_ms != 0 && !left.is_zero() && left <= LONGEST_PLAUSIBLE => Budget {
@@ -36,7 +36,7 @@ impl Budget {
 
     /// The default reserve: a fifth of the budget, at least 250 ms and at most 5 s, and
     /// never more than half the budget. A 3 s hook keeps 600 ms to report; a 15 min hook 5 s.
-    pub fn default_reserve(&self) -> Duration {
+    pub(crate) fn default_reserve(&self) -> Duration {
         (self.total / 5)
             .clamp(Duration::from_millis(250), Duration::from_secs(5))
             .min(self.total / 2)

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-pub use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
+pub(crate) use aws_lambda_events::codedeploy::CodeDeployLifecycleEvent;
 use serde::Serialize;
 
 /// The lifecycle event of a Lambda deployment a hook runs in.

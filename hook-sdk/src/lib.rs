@@ -5,7 +5,7 @@
 //! A [`Hook`] reads the deployment's AppSpec to find its phase and the function versions
 //! to test ([`deployment`]), runs the handler of its phase with those targets
 //! ([`HookContext::targets`]), and reports `Succeeded` or `Failed` through the one call
-//! site of `PutLifecycleEventHookExecutionStatus` ([`status`]): `Failed` when the handler
+//! site of `PutLifecycleEventHookExecutionStatus`: `Failed` when the handler
 //! returns an error, panics, or is about to run into the Lambda deadline.
 //!
 //! ```no_run
@@ -50,18 +50,18 @@ compile_error!(
 pub mod appspec;
 #[cfg(feature = "checks")]
 pub mod assert;
-pub mod budget;
+mod budget;
 pub mod check;
 pub mod deployment;
-pub mod event;
+mod event;
 pub mod hook;
-pub mod logging;
+mod logging;
 pub mod redact;
 #[cfg(feature = "checks")]
 pub mod report;
 #[cfg(feature = "checks")]
 pub mod spec;
-pub mod status;
+mod status;
 pub mod target;
 mod tested;
 #[cfg(feature = "testing")]
@@ -69,9 +69,9 @@ pub mod testing;
 
 pub use check::CheckError;
 pub use deployment::{Deployment, DiscoveryError, DiscoverySettings};
-pub use event::{LifecycleEvent, Phase};
+pub use event::{LifecycleEvent, MalformedEvent, Phase, UnknownPhase};
 pub use hook::{Clients, Hook, HookContext, HookError, HookResponse, HookService};
-pub use status::{HookStatus, ReportOutcome};
+pub use status::{Backoff, HookStatus, ReportOutcome};
 pub use target::{Invocation, InvokeError, ReportLine, Target, TargetFunction};
 
 // The README's Rust examples run as doc-tests of this crate (with the `testing` feature, as the

@@ -8,7 +8,7 @@ use lambda_runtime::tracing::subscriber::{EnvFilter, fmt, util::SubscriberInitEx
 /// CloudWatch Logs Insights can query deployment ids, phases and outcomes; text
 /// otherwise. `AWS_LAMBDA_LOG_FORMAT=Text|JSON` overrides it. The level comes from
 /// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`.
-pub fn init() {
+pub(crate) fn init() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_string())

@@ -148,7 +148,7 @@ fn classify(err: PutError) -> Verdict {
 }
 
 /// Reports `status` for `event`, retrying until `deadline`.
-pub async fn report(
+pub(crate) async fn report(
     client: &aws_sdk_codedeploy::Client,
     event: &LifecycleEvent,
     status: HookStatus,

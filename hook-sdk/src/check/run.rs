@@ -25,7 +25,7 @@ type Progress = Arc<dyn Fn(&CheckReport) + Send + Sync>;
 
 /// Runs specs against targets with a Lambda client and an HTTP client.
 ///
-/// Answers are read up to a bound ([`MAX_BODY`] by default): a larger one fails its check
+/// Answers are read up to a bound ([`MAX_BODY`](crate::spec::limits::MAX_BODY) by default): a larger one fails its check
 /// before it is read into memory. Reports never hold the values of secrets (see
 /// [`redact`](crate::redact)).
 #[derive(Clone)]

@@ -30,7 +30,8 @@ use serde_json::Value;
 
 pub use duration::{Dur, duration_text, fmt_duration};
 pub use load::{SpecError, assert_valid, load, load_file};
-pub use predicate::{Cmp, DurationPredicate, OPERATORS, Op, Pattern, Predicate, RateBound, TYPES};
+pub use predicate::{Cmp, DurationPredicate, Op, Pattern, Predicate, RateBound};
+
 pub use template::{Template, TemplateError, Vars};
 
 /// A spec file.
@@ -458,9 +459,9 @@ mod tests {
 
     #[test]
     fn suggests_close_words_only() {
-        assert_eq!(suggest("matchs", OPERATORS), Some("matches"));
+        assert_eq!(suggest("matchs", predicate::OPERATORS), Some("matches"));
         assert_eq!(suggest("expct", &["name", "expect"]), Some("expect"));
-        assert_eq!(suggest("zzzzzz", OPERATORS), None);
+        assert_eq!(suggest("zzzzzz", predicate::OPERATORS), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::limits::{MAX_PATTERN_BYTES, MAX_PATTERN_HEAP, MAX_SPEC_PATTERN_HEAP};
 use super::suggest;
 
 /// Operator names a predicate map accepts.
-pub const OPERATORS: &[&str] = &[
+pub(super) const OPERATORS: &[&str] = &[
     "==",
     "equals",
     "!=",
@@ -38,7 +38,7 @@ pub const OPERATORS: &[&str] = &[
 ];
 
 /// JSON types for `type:`.
-pub const TYPES: &[&str] = &["string", "number", "integer", "boolean", "array", "object", "null"];
+pub(super) const TYPES: &[&str] = &["string", "number", "integer", "boolean", "array", "object", "null"];
 
 /// A compiled regular expression, compared by its source.
 ///
