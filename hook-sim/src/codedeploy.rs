@@ -98,12 +98,83 @@ pub(crate) fn appspec(
     .to_string()
 }
 
+/// A deployment's status, as `GetDeployment` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub enum DeploymentStatus {
+    /// Created, not started.
+    Created,
+    /// Running its lifecycle.
+    InProgress,
+    /// Done: all traffic on the target version.
+    Succeeded,
+    /// A hook failed (or stayed silent): rolled back.
+    Failed,
+    /// Stopped by an alarm: rolled back.
+    Stopped,
+}
+
+/// A lifecycle event's status, as CodeDeploy records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub enum LifecycleEventStatus {
+    /// Not started.
+    Pending,
+    /// Started; waiting for the hook's report.
+    InProgress,
+    /// Reported `Succeeded`.
+    Succeeded,
+    /// Reported `Failed`, or CodeDeploy gave up waiting.
+    Failed,
+}
+
+macro_rules! status_names {
+    ($ty:ident { $($variant:ident),* }) => {
+        impl $ty {
+            /// The name CodeDeploy uses.
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => stringify!($variant)),* }
+            }
+
+            /// Reads CodeDeploy's name.
+            pub fn parse(name: &str) -> Option<Self> {
+                match name { $(stringify!($variant) => Some($ty::$variant),)* _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $ty {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+
+status_names!(DeploymentStatus {
+    Created,
+    InProgress,
+    Succeeded,
+    Failed,
+    Stopped
+});
+status_names!(LifecycleEventStatus {
+    Pending,
+    InProgress,
+    Succeeded,
+    Failed
+});
+
 #[derive(Debug)]
 pub(crate) struct Deployment {
     pub(crate) setup: DeploymentSetup,
     pub(crate) create_time: f64,
-    /// `Created`, `InProgress`, `Succeeded`, `Failed` or `Stopped`.
-    pub(crate) status: String,
+    pub(crate) status: DeploymentStatus,
     /// Why it failed, when it did.
     pub(crate) error: Option<(String, String)>,
     /// execution id → lifecycle event name and status.
@@ -113,7 +184,7 @@ pub(crate) struct Deployment {
 #[derive(Debug, Clone)]
 pub(crate) struct Execution {
     pub(crate) lifecycle_event: String,
-    pub(crate) status: String,
+    pub(crate) status: LifecycleEventStatus,
 }
 
 pub(crate) fn sha256_hex(text: &str) -> String {
@@ -241,20 +312,23 @@ pub(crate) fn get_application_revision(
 pub(crate) fn put_status(
     deployments: &mut HashMap<String, Deployment>,
     body: &Value,
-) -> Result<(Value, (String, String, String)), ApiError> {
+) -> Result<(Value, (String, String, LifecycleEventStatus)), ApiError> {
     let id = field(body, "deploymentId", "DeploymentIdRequiredException")?;
     let exec_id = field(
         body,
         "lifecycleEventHookExecutionId",
         "InvalidLifecycleEventHookExecutionIdException",
     )?;
-    let status = body.get("status").and_then(Value::as_str).unwrap_or_default();
-    if !matches!(status, "Succeeded" | "Failed") {
-        return Err(ApiError::new(
-            "InvalidLifecycleEventHookExecutionStatusException",
-            format!("Invalid lifecycle event hook execution status {status:?}: use Succeeded or Failed"),
-        ));
-    }
+    let name = body.get("status").and_then(Value::as_str).unwrap_or_default();
+    let status = match LifecycleEventStatus::parse(name) {
+        Some(s @ (LifecycleEventStatus::Succeeded | LifecycleEventStatus::Failed)) => s,
+        _ => {
+            return Err(ApiError::new(
+                "InvalidLifecycleEventHookExecutionStatusException",
+                format!("Invalid lifecycle event hook execution status {name:?}: use Succeeded or Failed"),
+            ));
+        }
+    };
     let d = deployments.get_mut(id).ok_or_else(|| {
         ApiError::new(
             "DeploymentDoesNotExistException",
@@ -267,7 +341,10 @@ pub(crate) fn put_status(
             "A lifecycle event hook execution id is invalid or does not belong to this deployment.",
         )
     })?;
-    if e.status != "Pending" && e.status != "InProgress" {
+    if !matches!(
+        e.status,
+        LifecycleEventStatus::Pending | LifecycleEventStatus::InProgress
+    ) {
         return Err(ApiError::new(
             "LifecycleEventAlreadyCompletedException",
             format!(
@@ -276,9 +353,9 @@ pub(crate) fn put_status(
             ),
         ));
     }
-    e.status = status.to_string();
+    e.status = status;
     Ok((
         json!({"lifecycleEventHookExecutionId": exec_id}),
-        (id.to_string(), exec_id.to_string(), status.to_string()),
+        (id.to_string(), exec_id.to_string(), status),
     ))
 }

@@ -34,6 +34,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::alarm::Alarm;
+use crate::codedeploy::{DeploymentStatus, LifecycleEventStatus};
 use crate::schedule::TrafficRouting;
 use crate::{AliasRouting, Behavior, DeploymentSetup, FunctionSetup, Sim, State_};
 
@@ -297,7 +298,7 @@ pub enum Event {
         /// The hook function.
         function: String,
         /// `Succeeded` or `Failed`.
-        status: String,
+        status: LifecycleEventStatus,
         /// Real time from the first invoke to the report.
         #[serde(rename = "took_ms", serialize_with = "millis")]
         took: Duration,
@@ -577,16 +578,16 @@ impl Sim {
         }
         let status = match &result {
             Ok(()) => {
-                self.set_deployment_status(&plan.deployment_id, "Succeeded", None);
+                self.set_deployment_status(&plan.deployment_id, DeploymentStatus::Succeeded, None);
                 run.timeline.emit(Event::DeploymentSucceeded);
                 FinalStatus::Succeeded
             }
             Err(reason) => {
                 let _ = self.route_alias(&plan.function, &plan.alias, AliasRouting::to(&plan.current_version));
                 let status = if matches!(reason, Rollback::Alarm { .. }) {
-                    "Stopped"
+                    DeploymentStatus::Stopped
                 } else {
-                    "Failed"
+                    DeploymentStatus::Failed
                 };
                 self.set_deployment_status(
                     &plan.deployment_id,
@@ -676,10 +677,10 @@ impl Run<'_> {
                 self.timeline.emit(Event::HookReported {
                     lifecycle_event: hook.event,
                     function: hook.function.clone(),
-                    status: record.status.clone(),
+                    status: record.status,
                     took: started.elapsed(),
                 });
-                if record.status == "Succeeded" {
+                if record.status == LifecycleEventStatus::Succeeded {
                     Ok(())
                 } else {
                     Err(Rollback::HookFailed {
@@ -690,7 +691,7 @@ impl Run<'_> {
             }
             Err(_) => {
                 self.sim
-                    .complete_lifecycle_event(&plan.deployment_id, &execution, "Failed");
+                    .complete_lifecycle_event(&plan.deployment_id, &execution, LifecycleEventStatus::Failed);
                 self.timeline.emit(Event::HookTimedOut {
                     lifecycle_event: hook.event,
                     function: hook.function.clone(),
@@ -799,7 +800,7 @@ async fn invoke_hook(
     execution_id: String,
 ) {
     let payload = Sim::lifecycle_event_payload(&deployment_id, &execution_id);
-    let still_open = || state.execution_status(&deployment_id, &execution_id).as_deref() == Some("InProgress");
+    let still_open = || state.execution_status(&deployment_id, &execution_id) == Some(LifecycleEventStatus::InProgress);
     for attempt in 1..=3u32 {
         timeline.emit(Event::HookInvoked {
             lifecycle_event: hook.event,

@@ -40,7 +40,7 @@ use axum::routing::{any, post};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-pub use codedeploy::{DeploymentSetup, RevisionStorage, lambda_appspec};
+pub use codedeploy::{DeploymentSetup, DeploymentStatus, LifecycleEventStatus, RevisionStorage, lambda_appspec};
 pub use fault::Fault;
 pub use function::{AliasRouting, Behavior, FunctionSetup};
 pub use invocation::InvokeOutcome;
@@ -81,16 +81,9 @@ impl Drop for Sim {
 
 impl State_ {
     /// The status of a lifecycle event: `InProgress`, `Succeeded` or `Failed`.
-    fn execution_status(&self, deployment_id: &str, execution_id: &str) -> Option<String> {
+    fn execution_status(&self, deployment_id: &str, execution_id: &str) -> Option<LifecycleEventStatus> {
         let deployments = self.deployments.lock().expect("poisoned");
-        Some(
-            deployments
-                .get(deployment_id)?
-                .executions
-                .get(execution_id)?
-                .status
-                .clone(),
-        )
+        Some(deployments.get(deployment_id)?.executions.get(execution_id)?.status)
     }
 }
 
@@ -162,7 +155,7 @@ impl Sim {
             codedeploy::Deployment {
                 setup,
                 create_time,
-                status: "InProgress".to_string(),
+                status: DeploymentStatus::InProgress,
                 error: None,
                 executions: HashMap::new(),
             },
@@ -190,7 +183,7 @@ impl Sim {
             id.clone(),
             codedeploy::Execution {
                 lifecycle_event: lifecycle_event.to_string(),
-                status: "InProgress".to_string(),
+                status: LifecycleEventStatus::InProgress,
             },
         );
         id
@@ -198,9 +191,9 @@ impl Sim {
 
     /// Sets a deployment's status as `GetDeployment` reports it (`InProgress`, `Succeeded`,
     /// `Failed`, `Stopped`), with the `errorInformation` code and message of a failure.
-    pub fn set_deployment_status(&self, deployment_id: &str, status: &str, error: Option<(&str, &str)>) {
+    pub fn set_deployment_status(&self, deployment_id: &str, status: DeploymentStatus, error: Option<(&str, &str)>) {
         if let Some(d) = self.state.deployments.lock().expect("poisoned").get_mut(deployment_id) {
-            d.status = status.to_string();
+            d.status = status;
             d.error = error.map(|(c, m)| (c.to_string(), m.to_string()));
         }
     }
@@ -208,14 +201,19 @@ impl Sim {
     /// Completes a lifecycle event that is still in progress with `status` (as CodeDeploy does
     /// when a hook stays silent too long): a later report gets
     /// `LifecycleEventAlreadyCompletedException`. Returns whether it was still in progress.
-    pub fn complete_lifecycle_event(&self, deployment_id: &str, execution_id: &str, status: &str) -> bool {
+    pub fn complete_lifecycle_event(
+        &self,
+        deployment_id: &str,
+        execution_id: &str,
+        status: LifecycleEventStatus,
+    ) -> bool {
         let mut deployments = self.state.deployments.lock().expect("poisoned");
         match deployments
             .get_mut(deployment_id)
             .and_then(|d| d.executions.get_mut(execution_id))
         {
-            Some(e) if e.status == "InProgress" => {
-                e.status = status.to_string();
+            Some(e) if e.status == LifecycleEventStatus::InProgress => {
+                e.status = status;
                 true
             }
             _ => false,
@@ -311,7 +309,7 @@ impl Sim {
     }
 
     /// The status of a lifecycle event: `InProgress`, `Succeeded` or `Failed`.
-    pub fn lifecycle_event_status(&self, deployment_id: &str, execution_id: &str) -> Option<String> {
+    pub fn lifecycle_event_status(&self, deployment_id: &str, execution_id: &str) -> Option<LifecycleEventStatus> {
         self.state.execution_status(deployment_id, execution_id)
     }
 

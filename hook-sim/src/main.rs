@@ -194,16 +194,17 @@ async fn run_hook(args: HookArgs) -> Result<bool, String> {
     for line in out.log.lines() {
         println!("  {line}");
     }
-    let status = sim.lifecycle_event_status(deployment, &execution).unwrap_or_default();
+    let status = sim.lifecycle_event_status(deployment, &execution);
+    let shown = status.map_or("no status", |s| s.as_str());
     let accepted = sim.statuses().len();
     println!(
-        "\nresult        {status} ({accepted} status report accepted, hook invocation took {:.1} ms)",
+        "\nresult        {shown} ({accepted} status report accepted, hook invocation took {:.1} ms)",
         took.as_secs_f64() * 1e3
     );
     if let Some(kind) = &out.function_error {
         println!("hook error    {kind}: {}", String::from_utf8_lossy(&out.payload));
     }
-    Ok(status == "Succeeded")
+    Ok(status == Some(hook_sim::LifecycleEventStatus::Succeeded))
 }
 
 #[tokio::main]

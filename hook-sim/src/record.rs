@@ -50,7 +50,7 @@ pub struct HookStatusRecord {
     /// The lifecycle event hook execution.
     pub execution_id: String,
     /// `Succeeded` or `Failed`.
-    pub status: String,
+    pub status: crate::LifecycleEventStatus,
     /// When it was accepted, relative to the simulator's start.
     #[serde(serialize_with = "millis")]
     pub at: Duration,

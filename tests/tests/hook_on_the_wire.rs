@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use hook_sim::{Behavior, DeploymentSetup, Fault, FunctionSetup, RevisionStorage, Service, lambda_appspec};
+use hook_sim::{
+    Behavior, DeploymentSetup, Fault, FunctionSetup, LifecycleEventStatus, RevisionStorage, Service, lambda_appspec,
+};
 use integration_tests::{DEPLOYMENT, HOOK_NAME, HookSetup, hello_process, json};
 use serde_json::json;
 
@@ -67,8 +69,8 @@ fn put_errors(h: &HookSetup) -> Vec<Option<String>> {
         .collect()
 }
 
-fn statuses(h: &HookSetup) -> Vec<String> {
-    h.sim.statuses().into_iter().map(|s| s.status).collect()
+fn statuses(h: &HookSetup) -> Vec<&'static str> {
+    h.sim.statuses().into_iter().map(|s| s.status.as_str()).collect()
 }
 
 #[tokio::test]
@@ -99,8 +101,8 @@ async fn happy_path_invokes_the_target_version_and_reports_succeeded() {
     assert_eq!(sent[2].2, json!({"name": "version-probe"}));
     assert_eq!(statuses(&h), ["Succeeded"]);
     assert_eq!(
-        h.sim.lifecycle_event_status(DEPLOYMENT, &execution).as_deref(),
-        Some("Succeeded")
+        h.sim.lifecycle_event_status(DEPLOYMENT, &execution),
+        Some(LifecycleEventStatus::Succeeded)
     );
     // The target really ran as version 2 and answered the hello contract.
     let put = h

@@ -51,7 +51,10 @@ async fn codedeploy_errors_are_modeled() {
     assert_eq!(ok.lifecycle_event_hook_execution_id(), Some(exec.as_str()));
     let e = put("d-1", &exec, LifecycleEventStatus::Succeeded).await.unwrap_err();
     assert!(e.into_service_error().is_lifecycle_event_already_completed_exception());
-    assert_eq!(sim.lifecycle_event_status("d-1", &exec).as_deref(), Some("Failed"));
+    assert_eq!(
+        sim.lifecycle_event_status("d-1", &exec),
+        Some(hook_sim::LifecycleEventStatus::Failed)
+    );
 
     sim.inject("GetDeployment", Fault::Throttle, 1);
     let e = cd.get_deployment().deployment_id("d-1").send().await.unwrap_err();

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use hook_sim::LifecycleEventStatus;
 use hook_sim::deploy::{DeploymentOutcome, DeploymentPlan, Event, Rollback, TimelineEntry};
 use hook_sim::duration::human;
 use hook_sim::stack::scalar_text;
@@ -159,7 +160,11 @@ impl Printer {
             } => format!(
                 "{:<19} {} {status} (reported after {})",
                 lifecycle_event.as_str(),
-                if status == "Succeeded" { "✔" } else { "✘" },
+                if *status == LifecycleEventStatus::Succeeded {
+                    "✔"
+                } else {
+                    "✘"
+                },
                 human_real(*took)
             ),
             Event::HookTimedOut { lifecycle_event, .. } => format!(
