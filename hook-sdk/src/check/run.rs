@@ -15,7 +15,7 @@ use crate::event::Phase;
 use crate::redact::{Redactor, is_credential_header, looks_secret};
 use crate::report::{CheckReport, Outcome, Report, RunStats};
 use crate::spec::limits::{MAX_CAPTURE_BYTES, MAX_CONCURRENCY, MAX_REPEAT};
-use crate::spec::{Capture, Check, Spec, Template, Vars, duration_text};
+use crate::spec::{Action, Capture, Check, Spec, Template, Vars, duration_text};
 use crate::target::{Target, TargetFunction};
 
 /// The time one attempt may take when the spec says nothing.
@@ -185,7 +185,7 @@ impl CheckRunner {
         vars: &mut Vars,
         secrets: &mut Secrets,
     ) -> Vec<CheckReport> {
-        if check.http.is_some() {
+        if matches!(check.action, Action::Http(_)) {
             return vec![self.run_instance(spec, check, ctx, None, vars, secrets).await];
         }
         let targets: Vec<&Target> = match &check.targets {
@@ -381,28 +381,29 @@ impl CheckRunner {
     }
 
     fn prepare(&self, check: &Check, target: Option<&Target>, vars: &Vars) -> Result<Call, String> {
-        if let Some(invoke) = &check.invoke {
-            let target = target.ok_or("an invoke check needs a target")?;
-            let qualifier = match invoke.qualifier.as_deref() {
-                None | Some("target") => target.target_version.clone(),
-                Some("alias") => target
-                    .alias
-                    .clone()
-                    .ok_or_else(|| format!("`qualifier: alias`, but {} has no alias", target.function))?,
-                Some("current") => target
-                    .current_version
-                    .clone()
-                    .ok_or_else(|| format!("`qualifier: current`, but {} has no current version", target.function))?,
-                Some(other) => vars.render(other).map_err(|e| e.to_string())?,
-            };
-            let payload = vars.render_json(&invoke.payload).map_err(|e| e.to_string())?;
-            return Ok(Call::Invoke {
-                function: TargetFunction::new(target.clone(), self.lambda.clone()),
-                qualifier,
-                payload: serde_json::to_vec(&payload).map_err(|e| e.to_string())?,
-            });
-        }
-        let h = check.http.as_ref().ok_or("the check neither invokes nor sends HTTP")?;
+        let h = match &check.action {
+            Action::Http(h) => h,
+            Action::Invoke(invoke) => {
+                let target = target.ok_or("an invoke check needs a target")?;
+                let qualifier = match invoke.qualifier.as_deref() {
+                    None | Some("target") => target.target_version.clone(),
+                    Some("alias") => target
+                        .alias
+                        .clone()
+                        .ok_or_else(|| format!("`qualifier: alias`, but {} has no alias", target.function))?,
+                    Some("current") => target.current_version.clone().ok_or_else(|| {
+                        format!("`qualifier: current`, but {} has no current version", target.function)
+                    })?,
+                    Some(other) => vars.render(other).map_err(|e| e.to_string())?,
+                };
+                let payload = vars.render_json(&invoke.payload).map_err(|e| e.to_string())?;
+                return Ok(Call::Invoke {
+                    function: TargetFunction::new(target.clone(), self.lambda.clone()),
+                    qualifier,
+                    payload: serde_json::to_vec(&payload).map_err(|e| e.to_string())?,
+                });
+            }
+        };
         let body = match &h.body {
             None => None,
             Some(Value::String(s)) => Some((vars.render(s).map_err(|e| e.to_string())?.into_bytes(), false)),

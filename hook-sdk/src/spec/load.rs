@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::limits::{MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_REPEAT, MAX_SPEC_BYTES};
 use super::predicate::with_pattern_budget;
 use super::template::Template;
-use super::{Check, Spec, suggest};
+use super::{Action, Check, Spec, suggest};
 
 /// A spec that could not be read: where, what, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -252,22 +252,7 @@ fn validate(spec: &Spec, text: &str, source: &str) -> Result<(), SpecError> {
                 Some("give each check its own name"),
             ));
         }
-        match (&check.invoke, &check.http) {
-            (None, None) => {
-                return Err(err(
-                    "it neither invokes nor sends HTTP".into(),
-                    Some("add `invoke:` or `http:`"),
-                ));
-            }
-            (Some(_), Some(_)) => {
-                return Err(err(
-                    "it has both `invoke` and `http`".into(),
-                    Some("split it into two checks"),
-                ));
-            }
-            _ => {}
-        }
-        if check.http.is_some() {
+        if matches!(check.action, Action::Http(_)) {
             for (key, present) in [
                 ("function_error", check.expect.function_error.is_some()),
                 ("reported_duration", check.expect.reported_duration.is_some()),
@@ -389,14 +374,13 @@ fn untested_target(spec: &Spec, text: &str, source: &str) -> Result<(), SpecErro
     }
     let kinds: Vec<String> = before
         .iter()
-        .map(|(_, c)| match (&c.http, &c.invoke) {
-            (Some(_), _) => format!("`{}` sends HTTP", c.name),
-            (_, Some(i)) => format!(
+        .map(|(_, c)| match &c.action {
+            Action::Http(_) => format!("`{}` sends HTTP", c.name),
+            Action::Invoke(i) => format!(
                 "`{}` invokes qualifier `{}`",
                 c.name,
                 i.qualifier.as_deref().unwrap_or("target")
             ),
-            _ => format!("`{}`", c.name),
         })
         .collect();
     let line = check_line(text, check);
@@ -516,6 +500,12 @@ mod tests {
         let e = error("version: 1\nchecks:\n  - name: a\n    expect: {}\n");
         assert!(e.message.contains("neither invokes nor sends HTTP"), "{e}");
         assert_eq!(e.line, Some(3));
+        let e = error("version: 1\nchecks:\n  - name: a\n    invoke: {}\n    http: { url: \"http://x\" }\n");
+        assert!(
+            e.message.contains("check `a` has both `invoke` and `http`: split it"),
+            "{e}"
+        );
+        assert_eq!(e.path, "checks[0]");
         let e = error("version: 1\nchecks:\n  - name: a\n    invoke: {}\n    thresholds: { p95: \"< 1s\" }\n");
         assert!(e.message.contains("need `repeat`"), "{e}");
         let e = error(

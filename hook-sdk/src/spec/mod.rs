@@ -119,39 +119,123 @@ pub enum PhaseFilter {
     Both,
 }
 
-/// One check.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// One check: what it does, and how its answers are judged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "CheckSource")]
 pub struct Check {
     /// What the check is called in reports.
     pub name: String,
     /// The phases it runs in.
-    #[serde(default)]
     pub phase: PhaseFilter,
-    /// Invoke the target version (or its alias) of each target.
-    pub invoke: Option<InvokeSpec>,
-    /// Send an HTTP request.
-    pub http: Option<HttpSpec>,
+    /// What it does: invoke, or send HTTP.
+    pub action: Action,
     /// For invoke checks: the targets to test, by AppSpec logical id or function name (default: all).
     pub targets: Option<Vec<String>>,
     /// What the answer must satisfy.
-    #[serde(default)]
     pub expect: Expect,
-    /// Values taken from the answer for later checks, as `{{name}}`: a JSONPath, or `{ header: NAME }`.
-    #[serde(default)]
+    /// Values taken from the answer for later checks, as `{{name}}`.
     pub capture: IndexMap<String, Capture>,
     /// Time one attempt may take.
     pub timeout: Option<Dur>,
     /// Retry until it passes.
     pub retry: Option<Retry>,
-    /// Run it this many times and judge all runs (with `thresholds`, or all must pass).
-    #[schemars(range(min = 1))]
+    /// Run it this many times and judge all runs.
     pub repeat: Option<u32>,
     /// How many of the repeated runs are in flight at once (default 1).
-    #[schemars(range(min = 1))]
     pub concurrency: Option<u32>,
     /// Bounds over all runs of a repeated check.
     pub thresholds: Option<Thresholds>,
+}
+
+/// What a check does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Invoke the target version (or its alias) of each target.
+    Invoke(InvokeSpec),
+    /// Send an HTTP request.
+    Http(HttpSpec),
+}
+
+/// One check as written: exactly one of `invoke` and `http`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Check", description = "One check.")]
+pub(crate) struct CheckSource {
+    /// What the check is called in reports.
+    name: String,
+    /// The phases it runs in.
+    #[serde(default)]
+    phase: PhaseFilter,
+    /// Invoke the target version (or its alias) of each target.
+    invoke: Option<InvokeSpec>,
+    /// Send an HTTP request.
+    http: Option<HttpSpec>,
+    /// For invoke checks: the targets to test, by AppSpec logical id or function name (default: all).
+    targets: Option<Vec<String>>,
+    /// What the answer must satisfy.
+    #[serde(default)]
+    expect: Expect,
+    /// Values taken from the answer for later checks, as `{{name}}`: a JSONPath, or `{ header: NAME }`.
+    #[serde(default)]
+    capture: IndexMap<String, Capture>,
+    /// Time one attempt may take.
+    timeout: Option<Dur>,
+    /// Retry until it passes.
+    retry: Option<Retry>,
+    /// Run it this many times and judge all runs (with `thresholds`, or all must pass).
+    #[schemars(range(min = 1))]
+    repeat: Option<u32>,
+    /// How many of the repeated runs are in flight at once (default 1).
+    #[schemars(range(min = 1))]
+    concurrency: Option<u32>,
+    /// Bounds over all runs of a repeated check.
+    thresholds: Option<Thresholds>,
+}
+
+impl TryFrom<CheckSource> for Check {
+    type Error = String;
+
+    fn try_from(c: CheckSource) -> Result<Check, String> {
+        let action = match (c.invoke, c.http) {
+            (Some(i), None) => Action::Invoke(i),
+            (None, Some(h)) => Action::Http(h),
+            (None, None) => {
+                return Err(format!(
+                    "check `{}` neither invokes nor sends HTTP: add `invoke:` or `http:`",
+                    c.name
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "check `{}` has both `invoke` and `http`: split it into two checks",
+                    c.name
+                ));
+            }
+        };
+        Ok(Check {
+            name: c.name,
+            phase: c.phase,
+            action,
+            targets: c.targets,
+            expect: c.expect,
+            capture: c.capture,
+            timeout: c.timeout,
+            retry: c.retry,
+            repeat: c.repeat,
+            concurrency: c.concurrency,
+            thresholds: c.thresholds,
+        })
+    }
+}
+
+impl JsonSchema for Check {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        CheckSource::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        CheckSource::json_schema(generator)
+    }
 }
 
 /// Where an invoke goes.
@@ -385,16 +469,18 @@ impl Check {
             }
         }
         let mut out = Vec::new();
-        if let Some(invoke) = &self.invoke {
-            walk(&invoke.payload, &mut out);
-            out.extend(invoke.qualifier.as_deref());
-        }
-        if let Some(http) = &self.http {
-            out.push(&http.url);
-            out.push(&http.method);
-            out.extend(http.headers.values().map(String::as_str));
-            if let Some(b) = &http.body {
-                walk(b, &mut out);
+        match &self.action {
+            Action::Invoke(invoke) => {
+                walk(&invoke.payload, &mut out);
+                out.extend(invoke.qualifier.as_deref());
+            }
+            Action::Http(http) => {
+                out.push(&http.url);
+                out.push(&http.method);
+                out.extend(http.headers.values().map(String::as_str));
+                if let Some(b) = &http.body {
+                    walk(b, &mut out);
+                }
             }
         }
         out
@@ -403,12 +489,13 @@ impl Check {
     /// Whether this check invokes the version under test (`qualifier` absent, `target`, or
     /// `{{target.version}}`): the only check that tests a version before it gets traffic.
     pub fn invokes_target_version(&self) -> bool {
-        self.invoke
-            .as_ref()
-            .is_some_and(|i| match i.qualifier.as_deref().map(str::trim) {
+        match &self.action {
+            Action::Invoke(i) => match i.qualifier.as_deref().map(str::trim) {
                 None | Some("target") => true,
                 Some(q) => q.replace(' ', "") == "{{target.version}}",
-            })
+            },
+            Action::Http(_) => false,
+        }
     }
 
     /// Whether this check runs in `phase`.
