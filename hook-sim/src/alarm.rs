@@ -361,16 +361,12 @@ pub struct Alarm {
     /// The threshold.
     pub threshold: f64,
     /// The period (simulated time).
-    #[serde(rename = "period_s", serialize_with = "secs")]
+    #[serde(rename = "period_s", serialize_with = "crate::duration::secs")]
     pub period: Duration,
     /// How many recent periods are evaluated.
     pub evaluation_periods: u32,
     /// How many of them must breach.
     pub datapoints_to_alarm: u32,
-}
-
-fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
 }
 
 impl Alarm {

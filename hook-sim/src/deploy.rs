@@ -241,10 +241,10 @@ fn new_deployment_id() -> String {
 #[derive(Debug, Clone, Serialize)]
 pub struct TimelineEntry {
     /// Simulated time since the deployment started.
-    #[serde(rename = "at_s", serialize_with = "secs")]
+    #[serde(rename = "at_s", serialize_with = "crate::duration::secs")]
     pub at: Duration,
     /// Real time since the deployment started.
-    #[serde(rename = "real_ms", serialize_with = "millis")]
+    #[serde(rename = "real_ms", serialize_with = "crate::duration::millis")]
     pub real: Duration,
     /// The event.
     #[serde(flatten)]
@@ -300,7 +300,7 @@ pub enum Event {
         /// `Succeeded` or `Failed`.
         status: LifecycleEventStatus,
         /// Real time from the first invoke to the report.
-        #[serde(rename = "took_ms", serialize_with = "millis")]
+        #[serde(rename = "took_ms", serialize_with = "crate::duration::millis")]
         took: Duration,
     },
     /// A hook did not report within the timeout.
@@ -425,19 +425,11 @@ pub struct DeploymentOutcome {
     /// Everything that happened.
     pub timeline: Vec<TimelineEntry>,
     /// Simulated duration.
-    #[serde(rename = "simulated_s", serialize_with = "secs")]
+    #[serde(rename = "simulated_s", serialize_with = "crate::duration::secs")]
     pub simulated: Duration,
     /// Real duration.
-    #[serde(rename = "real_ms", serialize_with = "millis")]
+    #[serde(rename = "real_ms", serialize_with = "crate::duration::millis")]
     pub real: Duration,
-}
-
-fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1000.0)
 }
 
 type Sink = Arc<dyn Fn(&TimelineEntry) + Send + Sync>;

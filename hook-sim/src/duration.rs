@@ -1,4 +1,4 @@
-//! Durations as the simulator writes them for people.
+//! Durations as the simulator writes them: for people, and in JSON reports.
 
 use std::time::Duration;
 
@@ -14,6 +14,16 @@ pub fn human(d: Duration) -> String {
         .map(|(n, unit)| format!("{n} {unit}"))
         .collect();
     parts.join(" ")
+}
+
+/// Serializes a duration as milliseconds, to the microsecond (`*_ms` fields).
+pub(crate) fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1000.0)
+}
+
+/// Serializes a duration as seconds, to the millisecond (`*_s` fields).
+pub(crate) fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
 }
 
 #[cfg(test)]

@@ -34,12 +34,8 @@ pub struct Call {
     /// The error type answered, if any (e.g. `ThrottlingException`).
     pub error: Option<String>,
     /// When it arrived, relative to the simulator's start.
-    #[serde(serialize_with = "millis")]
+    #[serde(serialize_with = "crate::duration::millis")]
     pub at: Duration,
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1000.0)
 }
 
 /// A status CodeDeploy accepted from a hook.
@@ -52,7 +48,7 @@ pub struct HookStatusRecord {
     /// `Succeeded` or `Failed`.
     pub status: crate::LifecycleEventStatus,
     /// When it was accepted, relative to the simulator's start.
-    #[serde(serialize_with = "millis")]
+    #[serde(serialize_with = "crate::duration::millis")]
     pub at: Duration,
 }
 
@@ -69,7 +65,7 @@ pub struct InvocationRecord {
     /// Whether it failed with a function error (what the `Errors` metric counts).
     pub error: bool,
     /// When it finished, relative to the simulator's start.
-    #[serde(serialize_with = "millis")]
+    #[serde(serialize_with = "crate::duration::millis")]
     pub at: Duration,
 }
 
