@@ -20,9 +20,9 @@ use hook_sdk::{Hook, Phase, Target};
 
 const EXAMPLES: &str = "\
 Examples:
-  hook-runner validate smoke.yaml
-  hook-runner run smoke.yaml --function hello-fn --qualifier 7
-  hook-runner run smoke.yaml --function hello-fn --qualifier 7 --alias live --phase after --report junit --out checks.xml
+  hook-runner validate hook-examples/smoke.yaml
+  hook-runner run hook-examples/smoke.yaml --function hello-fn --qualifier 7
+  hook-runner run hook-examples/smoke.yaml --function hello-fn --qualifier 7 --alias live --phase after --report junit --out checks.xml
   hook-runner schema > hook-spec.schema.json
 
 In Lambda (AWS_LAMBDA_RUNTIME_API set) with no arguments, hook-runner is the hook itself:

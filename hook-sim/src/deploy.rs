@@ -799,7 +799,7 @@ async fn invoke_hook(
             function: hook.function.clone(),
             attempt,
         });
-        let Some(outcome) = crate::invoke_internal(&state, &hook.function, None, &payload).await else {
+        let Some(outcome) = crate::lambda_api::invoke_internal(&state, &hook.function, None, &payload).await else {
             return;
         };
         let open = still_open();
@@ -851,7 +851,7 @@ async fn synthetic_traffic(
         let (state, function, alias, counts) = (state.clone(), function.clone(), alias.clone(), counts.clone());
         in_flight.spawn(async move {
             let _permit = permit;
-            let event = crate::api_event(
+            let event = crate::http_api::api_event(
                 "GET",
                 "/hello",
                 &format!("name=user-{n}"),
@@ -859,7 +859,7 @@ async fn synthetic_traffic(
                 "hook-sim-traffic",
                 "",
             );
-            if let Some(outcome) = crate::invoke_internal(&state, &function, Some(&alias), &event).await {
+            if let Some(outcome) = crate::lambda_api::invoke_internal(&state, &function, Some(&alias), &event).await {
                 let mut counts = counts.lock().expect("poisoned");
                 let c = counts.entry(outcome.executed_version.clone()).or_default();
                 c.requests += 1;

@@ -20,7 +20,9 @@ pub mod deploy;
 pub mod duration;
 mod fault;
 mod function;
+mod http_api;
 mod invocation;
+mod lambda_api;
 mod record;
 mod runtime;
 pub mod schedule;
@@ -33,7 +35,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
@@ -106,10 +108,13 @@ impl Sim {
         });
         let app = Router::new()
             .route("/", post(codedeploy_api))
-            .route("/2015-03-31/functions/{name}/invocations", post(lambda_invoke))
-            .route("/api/{function}/{qualifier}", any(http_api))
-            .route("/api/{function}/{qualifier}/", any(http_api))
-            .route("/api/{function}/{qualifier}/{*rest}", any(http_api))
+            .route(
+                "/2015-03-31/functions/{name}/invocations",
+                post(lambda_api::lambda_invoke),
+            )
+            .route("/api/{function}/{qualifier}", any(http_api::http_api))
+            .route("/api/{function}/{qualifier}/", any(http_api::http_api))
+            .route("/api/{function}/{qualifier}/{*rest}", any(http_api::http_api))
             .fallback(unknown_route)
             .with_state(state.clone());
         let server = tokio::spawn(async move {
@@ -348,7 +353,11 @@ fn aws_json_error(status: u16, error_type: &str, message: &str) -> Response {
 }
 
 /// Applies a queued fault: `Some(response)` when the fault answers instead of the API.
-async fn apply_fault(state: &State_, operation: &str, throttle: (u16, &str)) -> Option<(u16, String, String)> {
+pub(crate) async fn apply_fault(
+    state: &State_,
+    operation: &str,
+    throttle: (u16, &str),
+) -> Option<(u16, String, String)> {
     match state.faults.take(operation)? {
         Fault::Throttle => Some((throttle.0, throttle.1.to_string(), "Rate exceeded".to_string())),
         Fault::Error {
@@ -417,304 +426,6 @@ async fn codedeploy_api(State(state): State<Arc<State_>>, headers: HeaderMap, bo
             aws_json_error(e.status, &e.error_type, &e.message)
         }
     }
-}
-
-fn lambda_error(status: u16, error_type: &str, message: &str) -> Response {
-    let mut r = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        json!({"Type": "User", "message": message}).to_string(),
-    )
-        .into_response();
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    r.headers_mut().insert(
-        "x-amzn-errortype",
-        HeaderValue::from_str(error_type).unwrap_or(HeaderValue::from_static("Unknown")),
-    );
-    r
-}
-
-/// Splits `name`, `name:qualifier`, a partial ARN or a full ARN into name and qualifier.
-fn split_function(function: &str) -> (String, Option<String>) {
-    let parts: Vec<&str> = function.split(':').collect();
-    match parts.iter().position(|p| *p == "function") {
-        Some(i) if i + 1 < parts.len() => (parts[i + 1].to_string(), parts.get(i + 2).map(|q| q.to_string())),
-        _ => (parts[0].to_string(), parts.get(1).map(|q| q.to_string())),
-    }
-}
-
-async fn lambda_invoke(
-    State(state): State<Arc<State_>>,
-    Path(function): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (name, arn_qualifier) = split_function(&function);
-    let qualifier = query.get("Qualifier").cloned().or(arn_qualifier);
-    let invocation_type = headers
-        .get("x-amz-invocation-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("RequestResponse")
-        .to_string();
-    let tail = headers.get("x-amz-log-type").and_then(|v| v.to_str().ok()) == Some("Tail");
-    let payload: Value = serde_json::from_slice(&body).unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
-    let request =
-        json!({"FunctionName": name, "Qualifier": qualifier, "InvocationType": invocation_type, "Payload": payload});
-    let record = |status: u16, error: Option<String>| {
-        state
-            .recorder
-            .call(Service::Lambda, "Invoke", request.clone(), status, error);
-    };
-    if let Some((status, error_type, message)) = apply_fault(&state, "Invoke", (429, "TooManyRequestsException")).await
-    {
-        record(status, Some(error_type.clone()));
-        return lambda_error(status, &error_type, &message);
-    }
-    let resolved = state
-        .functions
-        .lock()
-        .expect("poisoned")
-        .get_mut(&name)
-        .map(|f| f.resolve(qualifier.as_deref()));
-    let (version, behavior) = match resolved {
-        Some(Some(found)) => found,
-        _ => {
-            let arn = format!(
-                "arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}{}",
-                qualifier.as_deref().map(|q| format!(":{q}")).unwrap_or_default()
-            );
-            record(404, Some("ResourceNotFoundException".into()));
-            return lambda_error(404, "ResourceNotFoundException", &format!("Function not found: {arn}"));
-        }
-    };
-    match invocation_type.as_str() {
-        "DryRun" => {
-            record(204, None);
-            return StatusCode::NO_CONTENT.into_response();
-        }
-        "Event" => {
-            record(202, None);
-            let body = body.to_vec();
-            let state = state.clone();
-            tokio::spawn(async move {
-                run_counted(&state, &name, qualifier.as_deref(), &behavior, &body, &version).await;
-            });
-            return StatusCode::ACCEPTED.into_response();
-        }
-        "RequestResponse" => {}
-        other => {
-            record(400, Some("InvalidParameterValueException".into()));
-            return lambda_error(
-                400,
-                "InvalidParameterValueException",
-                &format!("invalid InvocationType {other:?}"),
-            );
-        }
-    }
-    let outcome = run_counted(&state, &name, qualifier.as_deref(), &behavior, &body, &version).await;
-    record(200, outcome.function_error.clone());
-    let mut r = (StatusCode::OK, outcome.payload).into_response();
-    let h = r.headers_mut();
-    h.insert("content-type", HeaderValue::from_static("application/json"));
-    h.insert(
-        "x-amz-executed-version",
-        HeaderValue::from_str(&outcome.executed_version).unwrap_or(HeaderValue::from_static("$LATEST")),
-    );
-    if let Some(kind) = &outcome.function_error {
-        h.insert(
-            "x-amz-function-error",
-            HeaderValue::from_str(kind).unwrap_or(HeaderValue::from_static("Unhandled")),
-        );
-    }
-    if tail {
-        let log = outcome.log.as_bytes();
-        let last = &log[log.len().saturating_sub(4096)..];
-        let encoded = base64::engine::general_purpose::STANDARD.encode(last);
-        if let Ok(v) = HeaderValue::from_str(&encoded) {
-            h.insert("x-amz-log-result", v);
-        }
-    }
-    r
-}
-
-/// An HTTP API (payload format 2.0) in front of a function: request → event, answer → response.
-async fn http_api(
-    State(state): State<Arc<State_>>,
-    Path(params): Path<HashMap<String, String>>,
-    method: axum::http::Method,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let function = params.get("function").cloned().unwrap_or_default();
-    let qualifier = params.get("qualifier").cloned();
-    let raw_path = format!("/{}", params.get("rest").cloned().unwrap_or_default());
-    let raw_query = uri.query().unwrap_or_default().to_string();
-    let header_map: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-            )
-        })
-        .collect();
-    let text = String::from_utf8_lossy(&body).into_owned();
-    let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let event = api_event(method.as_str(), &raw_path, &raw_query, header_map, user_agent, &text);
-    let resolved = state
-        .functions
-        .lock()
-        .expect("poisoned")
-        .get_mut(&function)
-        .map(|f| f.resolve(qualifier.as_deref()));
-    let record = |status: u16, error: Option<String>| {
-        state.recorder.call(
-            Service::HttpApi,
-            "Request",
-            json!({"function": function, "qualifier": qualifier, "method": method.as_str(), "path": raw_path}),
-            status,
-            error,
-        );
-    };
-    let Some(Some((version, behavior))) = resolved else {
-        record(404, Some("NotFound".into()));
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Not Found"}))).into_response();
-    };
-    let payload = serde_json::to_vec(&event).expect("JSON values serialize");
-    let outcome = run_counted(&state, &function, qualifier.as_deref(), &behavior, &payload, &version).await;
-    if outcome.function_error.is_some() {
-        record(500, outcome.function_error.clone());
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(json!({"message": "Internal Server Error"})),
-        )
-            .into_response();
-    }
-    let answer: Value = serde_json::from_slice(&outcome.payload).unwrap_or(Value::Null);
-    // Payload format 2.0: an object with statusCode is a response; anything else is a 200 JSON body.
-    let (status, headers, body) = match answer.get("statusCode").and_then(Value::as_u64) {
-        Some(code) => (
-            code as u16,
-            answer
-                .get("headers")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default(),
-            match answer.get("body") {
-                Some(Value::String(s)) => s.clone().into_bytes(),
-                Some(Value::Null) | None => Vec::new(),
-                Some(other) => other.to_string().into_bytes(),
-            },
-        ),
-        None => {
-            let mut h = serde_json::Map::new();
-            h.insert("content-type".into(), json!("application/json"));
-            (200, h, outcome.payload.clone())
-        }
-    };
-    record(status, None);
-    let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), body).into_response();
-    for (k, v) in headers {
-        if let (Ok(name), Some(Ok(value))) = (
-            axum::http::HeaderName::from_bytes(k.as_bytes()),
-            v.as_str().map(HeaderValue::from_str),
-        ) {
-            r.headers_mut().insert(name, value);
-        }
-    }
-    r.headers_mut().insert(
-        "x-amz-executed-version",
-        HeaderValue::from_str(&version).unwrap_or(HeaderValue::from_static("$LATEST")),
-    );
-    r
-}
-
-/// An API Gateway HTTP API event (payload format 2.0).
-pub(crate) fn api_event(
-    method: &str,
-    raw_path: &str,
-    raw_query: &str,
-    headers: serde_json::Map<String, Value>,
-    user_agent: &str,
-    body: &str,
-) -> Value {
-    let query: serde_json::Map<String, Value> = raw_query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (k.to_string(), Value::String(v.replace('+', " ")))
-        })
-        .collect();
-    json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": raw_path,
-        "rawQueryString": raw_query,
-        "headers": headers,
-        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
-        "requestContext": {
-            "accountId": ACCOUNT_ID,
-            "apiId": "hooksim",
-            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": user_agent},
-            "requestId": request_id(),
-            "routeKey": "$default",
-            "stage": "$default",
-        },
-        "body": if body.is_empty() { Value::Null } else { Value::String(body.to_string()) },
-        "isBase64Encoded": false,
-    })
-}
-
-/// Invokes `function:qualifier` from inside, as an event source would: no API call is
-/// recorded, the invocation is.
-async fn invoke_internal(
-    state: &State_,
-    function: &str,
-    qualifier: Option<&str>,
-    payload: &Value,
-) -> Option<InvokeOutcome> {
-    let (version, behavior) = state
-        .functions
-        .lock()
-        .expect("poisoned")
-        .get_mut(function)?
-        .resolve(qualifier)?;
-    let body = serde_json::to_vec(payload).expect("JSON values serialize");
-    Some(run_counted(state, function, qualifier, &behavior, &body, &version).await)
-}
-
-/// Runs a version and counts the invocation in the metrics.
-async fn run_counted(
-    state: &State_,
-    function: &str,
-    qualifier: Option<&str>,
-    behavior: &Behavior,
-    payload: &[u8],
-    version: &str,
-) -> InvokeOutcome {
-    let outcome = function::run_scripted(behavior, payload, version, &request_id()).await;
-    state.recorder.invocation(
-        function,
-        qualifier,
-        &outcome.executed_version,
-        outcome.function_error.is_some(),
-    );
-    outcome
-}
-
-fn request_id() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!(
-        "{:08x}-0000-4000-8000-{:012x}",
-        (nanos >> 32) as u32,
-        nanos as u64 & 0xffff_ffff_ffff
-    )
 }
 
 async fn unknown_route(uri: axum::http::Uri) -> Response {

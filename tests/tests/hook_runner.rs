@@ -197,7 +197,7 @@ fn usage_errors_exit_2_and_help_shows_examples() {
     let (code, out, _) = cli(&["--help"], &[]);
     assert_eq!(code, 0);
     assert!(
-        out.contains("hook-runner run smoke.yaml --function hello-fn --qualifier 7"),
+        out.contains("hook-runner run hook-examples/smoke.yaml --function hello-fn --qualifier 7"),
         "{out}"
     );
     let (code, out, _) = cli(&["schema"], &[]);

@@ -1,0 +1,186 @@
+//! Lambda's `Invoke` API (restJson1), and invoking a function from inside as an event
+//! source would.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::function::{self, Behavior};
+use crate::invocation::InvokeOutcome;
+use crate::record::Service;
+use crate::{ACCOUNT_ID, REGION, State_, apply_fault};
+
+fn lambda_error(status: u16, error_type: &str, message: &str) -> Response {
+    let mut r = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        json!({"Type": "User", "message": message}).to_string(),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        "x-amzn-errortype",
+        HeaderValue::from_str(error_type).unwrap_or(HeaderValue::from_static("Unknown")),
+    );
+    r
+}
+
+/// Splits `name`, `name:qualifier`, a partial ARN or a full ARN into name and qualifier.
+fn split_function(function: &str) -> (String, Option<String>) {
+    let parts: Vec<&str> = function.split(':').collect();
+    match parts.iter().position(|p| *p == "function") {
+        Some(i) if i + 1 < parts.len() => (parts[i + 1].to_string(), parts.get(i + 2).map(|q| q.to_string())),
+        _ => (parts[0].to_string(), parts.get(1).map(|q| q.to_string())),
+    }
+}
+
+pub(crate) async fn lambda_invoke(
+    State(state): State<Arc<State_>>,
+    Path(function): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (name, arn_qualifier) = split_function(&function);
+    let qualifier = query.get("Qualifier").cloned().or(arn_qualifier);
+    let invocation_type = headers
+        .get("x-amz-invocation-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("RequestResponse")
+        .to_string();
+    let tail = headers.get("x-amz-log-type").and_then(|v| v.to_str().ok()) == Some("Tail");
+    let payload: Value = serde_json::from_slice(&body).unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
+    let request =
+        json!({"FunctionName": name, "Qualifier": qualifier, "InvocationType": invocation_type, "Payload": payload});
+    let record = |status: u16, error: Option<String>| {
+        state
+            .recorder
+            .call(Service::Lambda, "Invoke", request.clone(), status, error);
+    };
+    if let Some((status, error_type, message)) = apply_fault(&state, "Invoke", (429, "TooManyRequestsException")).await
+    {
+        record(status, Some(error_type.clone()));
+        return lambda_error(status, &error_type, &message);
+    }
+    let resolved = state
+        .functions
+        .lock()
+        .expect("poisoned")
+        .get_mut(&name)
+        .map(|f| f.resolve(qualifier.as_deref()));
+    let (version, behavior) = match resolved {
+        Some(Some(found)) => found,
+        _ => {
+            let arn = format!(
+                "arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}{}",
+                qualifier.as_deref().map(|q| format!(":{q}")).unwrap_or_default()
+            );
+            record(404, Some("ResourceNotFoundException".into()));
+            return lambda_error(404, "ResourceNotFoundException", &format!("Function not found: {arn}"));
+        }
+    };
+    match invocation_type.as_str() {
+        "DryRun" => {
+            record(204, None);
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        "Event" => {
+            record(202, None);
+            let body = body.to_vec();
+            let state = state.clone();
+            tokio::spawn(async move {
+                run_counted(&state, &name, qualifier.as_deref(), &behavior, &body, &version).await;
+            });
+            return StatusCode::ACCEPTED.into_response();
+        }
+        "RequestResponse" => {}
+        other => {
+            record(400, Some("InvalidParameterValueException".into()));
+            return lambda_error(
+                400,
+                "InvalidParameterValueException",
+                &format!("invalid InvocationType {other:?}"),
+            );
+        }
+    }
+    let outcome = run_counted(&state, &name, qualifier.as_deref(), &behavior, &body, &version).await;
+    record(200, outcome.function_error.clone());
+    let mut r = (StatusCode::OK, outcome.payload).into_response();
+    let h = r.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    h.insert(
+        "x-amz-executed-version",
+        HeaderValue::from_str(&outcome.executed_version).unwrap_or(HeaderValue::from_static("$LATEST")),
+    );
+    if let Some(kind) = &outcome.function_error {
+        h.insert(
+            "x-amz-function-error",
+            HeaderValue::from_str(kind).unwrap_or(HeaderValue::from_static("Unhandled")),
+        );
+    }
+    if tail {
+        let log = outcome.log.as_bytes();
+        let last = &log[log.len().saturating_sub(4096)..];
+        let encoded = base64::engine::general_purpose::STANDARD.encode(last);
+        if let Ok(v) = HeaderValue::from_str(&encoded) {
+            h.insert("x-amz-log-result", v);
+        }
+    }
+    r
+}
+
+/// Invokes `function:qualifier` from inside, as an event source would: no API call is
+/// recorded, the invocation is.
+pub(crate) async fn invoke_internal(
+    state: &State_,
+    function: &str,
+    qualifier: Option<&str>,
+    payload: &Value,
+) -> Option<InvokeOutcome> {
+    let (version, behavior) = state
+        .functions
+        .lock()
+        .expect("poisoned")
+        .get_mut(function)?
+        .resolve(qualifier)?;
+    let body = serde_json::to_vec(payload).expect("JSON values serialize");
+    Some(run_counted(state, function, qualifier, &behavior, &body, &version).await)
+}
+
+/// Runs a version and counts the invocation in the metrics.
+pub(crate) async fn run_counted(
+    state: &State_,
+    function: &str,
+    qualifier: Option<&str>,
+    behavior: &Behavior,
+    payload: &[u8],
+    version: &str,
+) -> InvokeOutcome {
+    let outcome = function::run_scripted(behavior, payload, version, &request_id()).await;
+    state.recorder.invocation(
+        function,
+        qualifier,
+        &outcome.executed_version,
+        outcome.function_error.is_some(),
+    );
+    outcome
+}
+
+pub(crate) fn request_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(
+        "{:08x}-0000-4000-8000-{:012x}",
+        (nanos >> 32) as u32,
+        nanos as u64 & 0xffff_ffff_ffff
+    )
+}
