@@ -1,0 +1,206 @@
+//! What a deployment did: its timeline, how it ended, the traffic each version served.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::codedeploy::LifecycleEventStatus;
+
+use super::plan::LifecycleEvent;
+
+/// What happened, when.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    /// Simulated time since the deployment started.
+    #[serde(rename = "at_s", serialize_with = "crate::duration::secs")]
+    pub at: Duration,
+    /// Real time since the deployment started.
+    #[serde(rename = "real_ms", serialize_with = "crate::duration::millis")]
+    pub real: Duration,
+    /// The event.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// A step of the deployment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The deployment started: the alias serves the current version.
+    DeploymentStarted {
+        /// `d-...`.
+        deployment_id: String,
+        /// The configuration.
+        config: String,
+    },
+    /// CodeDeploy invoked a hook (Lambda's async invoke; attempts 2 and 3 are its retries).
+    HookInvoked {
+        /// The lifecycle event.
+        lifecycle_event: LifecycleEvent,
+        /// The hook function.
+        function: String,
+        /// 1, 2 or 3.
+        attempt: u32,
+    },
+    /// A hook's invocation ended in a function error.
+    HookInvocationFailed {
+        /// The lifecycle event.
+        lifecycle_event: LifecycleEvent,
+        /// The hook function.
+        function: String,
+        /// 1, 2 or 3.
+        attempt: u32,
+        /// The error payload.
+        error: String,
+        /// Whether Lambda tries again.
+        retried: bool,
+    },
+    /// A hook's invocation ended without a status reported.
+    HookReturnedWithoutStatus {
+        /// The lifecycle event.
+        lifecycle_event: LifecycleEvent,
+        /// The hook function.
+        function: String,
+    },
+    /// A hook reported its status.
+    HookReported {
+        /// The lifecycle event.
+        lifecycle_event: LifecycleEvent,
+        /// The hook function.
+        function: String,
+        /// `Succeeded` or `Failed`.
+        status: LifecycleEventStatus,
+        /// Real time from the first invoke to the report.
+        #[serde(rename = "took_ms", serialize_with = "crate::duration::millis")]
+        took: Duration,
+    },
+    /// A hook did not report within the timeout.
+    HookTimedOut {
+        /// The lifecycle event.
+        lifecycle_event: LifecycleEvent,
+        /// The hook function.
+        function: String,
+    },
+    /// The alias's routing changed.
+    TrafficShifted {
+        /// The share on the target version, 0 to 1.
+        weight: f64,
+        /// 1-based step.
+        step: usize,
+        /// Steps in all.
+        steps: usize,
+    },
+    /// An alarm went to `ALARM`.
+    AlarmFired {
+        /// The alarm.
+        alarm: String,
+        /// The breaching value of the last period.
+        value: f64,
+        /// What it watches.
+        condition: String,
+    },
+    /// The alias went back to the current version.
+    RolledBack {
+        /// Why.
+        reason: Rollback,
+    },
+    /// The alias serves the target version: done.
+    DeploymentSucceeded,
+}
+
+/// Why a deployment rolled back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "cause", rename_all = "snake_case")]
+pub enum Rollback {
+    /// A hook reported `Failed`.
+    HookFailed {
+        /// The lifecycle event.
+        lifecycle_event: LifecycleEvent,
+        /// The hook function.
+        function: String,
+    },
+    /// A hook did not report in time.
+    HookTimedOut {
+        /// The lifecycle event.
+        lifecycle_event: LifecycleEvent,
+        /// The hook function.
+        function: String,
+    },
+    /// An alarm fired.
+    Alarm {
+        /// The alarm.
+        alarm: String,
+        /// The breaching value.
+        value: f64,
+    },
+}
+
+impl Rollback {
+    /// CodeDeploy's `errorInformation.code` for it.
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            Rollback::HookFailed { .. } => "HOOK_EXECUTION_FAILURE",
+            Rollback::HookTimedOut { .. } => "TIMEOUT",
+            Rollback::Alarm { .. } => "ALARM_ACTIVE",
+        }
+    }
+}
+
+impl fmt::Display for Rollback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rollback::HookFailed {
+                lifecycle_event,
+                function,
+            } => write!(f, "the {lifecycle_event} hook {function} reported Failed"),
+            Rollback::HookTimedOut {
+                lifecycle_event,
+                function,
+            } => write!(f, "the {lifecycle_event} hook {function} did not report in time"),
+            Rollback::Alarm { alarm, value } => write!(f, "alarm {alarm} fired (value {value})"),
+        }
+    }
+}
+
+/// How a deployment ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum FinalStatus {
+    /// All traffic is on the target version.
+    Succeeded,
+    /// All traffic is back on the current version.
+    RolledBack,
+}
+
+/// Requests of the synthetic traffic one version served.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VersionTraffic {
+    /// Requests.
+    pub requests: u64,
+    /// Function errors among them.
+    pub errors: u64,
+}
+
+/// The result of [`Sim::deploy`](crate::Sim::deploy).
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentOutcome {
+    /// `d-...`.
+    pub deployment_id: String,
+    /// How it ended.
+    pub status: FinalStatus,
+    /// Why it rolled back.
+    pub rollback: Option<Rollback>,
+    /// The largest share of traffic the target version got.
+    pub max_weight: f64,
+    /// Synthetic traffic by version.
+    pub traffic: BTreeMap<String, VersionTraffic>,
+    /// Everything that happened.
+    pub timeline: Vec<TimelineEntry>,
+    /// Simulated duration.
+    #[serde(rename = "simulated_s", serialize_with = "crate::duration::secs")]
+    pub simulated: Duration,
+    /// Real duration.
+    #[serde(rename = "real_ms", serialize_with = "crate::duration::millis")]
+    pub real: Duration,
+}

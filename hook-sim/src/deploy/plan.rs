@@ -1,0 +1,209 @@
+//! What a deployment is: the function, its versions, hooks, configuration, alarms, traffic.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::Behavior;
+use crate::alarm::Alarm;
+use crate::schedule::TrafficRouting;
+
+/// A lifecycle event of a Lambda deployment that runs a hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum LifecycleEvent {
+    /// Before any traffic shifts.
+    BeforeAllowTraffic,
+    /// After all traffic has shifted.
+    AfterAllowTraffic,
+}
+
+impl LifecycleEvent {
+    /// The name CodeDeploy uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleEvent::BeforeAllowTraffic => "BeforeAllowTraffic",
+            LifecycleEvent::AfterAllowTraffic => "AfterAllowTraffic",
+        }
+    }
+}
+
+impl fmt::Display for LifecycleEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A hook of the deployment: a Lambda function, usually a real binary ([`Behavior::Process`]).
+#[derive(Debug, Clone)]
+pub struct Hook {
+    /// When it runs.
+    pub event: LifecycleEvent,
+    /// Its function name (real hooks are named `CodeDeployHook_*`).
+    pub function: String,
+    /// What it does.
+    pub behavior: Behavior,
+}
+
+/// Synthetic traffic: HTTP API events (`GET /hello?name=user-N`) through the alias.
+#[derive(Debug, Clone)]
+pub struct Traffic {
+    /// Real time between two requests.
+    pub every: Duration,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+}
+
+impl Default for Traffic {
+    /// A request every 10 ms (100 a second of wall time), 16 in flight at most.
+    fn default() -> Self {
+        Traffic {
+            every: Duration::from_millis(10),
+            concurrency: 16,
+        }
+    }
+}
+
+/// One deployment to run.
+#[derive(Debug, Clone)]
+pub struct DeploymentPlan {
+    /// `d-...`.
+    pub deployment_id: String,
+    /// The CodeDeploy application.
+    pub application: String,
+    /// The deployment group.
+    pub group: String,
+    /// The resource name in the AppSpec (the function's logical id).
+    pub resource: String,
+    /// The function name.
+    pub function: String,
+    /// The alias whose traffic shifts.
+    pub alias: String,
+    /// The version the alias is on.
+    pub current_version: String,
+    /// What the current version does.
+    pub current: Behavior,
+    /// The version the alias moves to.
+    pub target_version: String,
+    /// What the target version does.
+    pub target: Behavior,
+    /// The deployment configuration's name.
+    pub config_name: String,
+    /// Its traffic routing.
+    pub routing: TrafficRouting,
+    /// The hooks, at most one an event.
+    pub hooks: Vec<Hook>,
+    /// The alarms.
+    pub alarms: Vec<Alarm>,
+    /// Simulated seconds per real second.
+    pub speed: f64,
+    /// How long CodeDeploy waits for a hook's status (simulated; one hour).
+    pub hook_timeout: Duration,
+    /// Synthetic traffic, or none.
+    pub traffic: Option<Traffic>,
+}
+
+impl DeploymentPlan {
+    /// Alias `live` of `function` from version 1 to 2, all at once, no hooks or alarms, real
+    /// time, default traffic.
+    pub fn new(function: &str, current: Behavior, target: Behavior) -> Self {
+        DeploymentPlan {
+            deployment_id: new_deployment_id(),
+            application: "hook-sim-app".to_string(),
+            group: "hook-sim-group".to_string(),
+            resource: "Function".to_string(),
+            function: function.to_string(),
+            alias: "live".to_string(),
+            current_version: "1".to_string(),
+            current,
+            target_version: "2".to_string(),
+            target,
+            config_name: "CodeDeployDefault.LambdaAllAtOnce".to_string(),
+            routing: TrafficRouting::AllAtOnce,
+            hooks: Vec::new(),
+            alarms: Vec::new(),
+            speed: 1.0,
+            hook_timeout: Duration::from_secs(3600),
+            traffic: Some(Traffic::default()),
+        }
+    }
+
+    /// Sets the deployment configuration.
+    pub fn config(mut self, name: &str, routing: TrafficRouting) -> Self {
+        self.config_name = name.to_string();
+        self.routing = routing;
+        self
+    }
+
+    /// Adds a hook (replacing one of the same event).
+    pub fn hook(mut self, event: LifecycleEvent, function: &str, behavior: Behavior) -> Self {
+        self.hooks.retain(|h| h.event != event);
+        self.hooks.push(Hook {
+            event,
+            function: function.to_string(),
+            behavior,
+        });
+        self
+    }
+
+    /// Adds an alarm.
+    pub fn alarm(mut self, alarm: Alarm) -> Self {
+        self.alarms.push(alarm);
+        self
+    }
+
+    /// Sets the time scale: simulated seconds per real second.
+    pub fn speed(mut self, speed: f64) -> Self {
+        self.speed = speed;
+        self
+    }
+
+    /// Sets the synthetic traffic.
+    pub fn traffic(mut self, traffic: Option<Traffic>) -> Self {
+        self.traffic = traffic;
+        self
+    }
+
+    /// The hook of an event.
+    pub fn hook_of(&self, event: LifecycleEvent) -> Option<&Hook> {
+        self.hooks.iter().find(|h| h.event == event)
+    }
+
+    /// The AppSpec CodeDeploy holds for this deployment.
+    pub fn appspec(&self) -> String {
+        let hooks: Vec<(&str, &str)> = self
+            .hooks
+            .iter()
+            .map(|h| (h.event.as_str(), h.function.as_str()))
+            .collect();
+        crate::codedeploy::appspec(
+            &self.resource,
+            &self.function,
+            &self.alias,
+            &self.current_version,
+            &self.target_version,
+            &hooks,
+        )
+    }
+}
+
+pub(super) fn new_deployment_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    // splitmix64 of the clock and a counter: every character varies.
+    let mut x = nanos.wrapping_add(N.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut id = String::from("d-");
+    for _ in 0..9 {
+        id.push(ALPHABET[(x % 36) as usize] as char);
+        x /= 36;
+    }
+    id
+}

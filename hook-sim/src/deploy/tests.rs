@@ -1,0 +1,169 @@
+//! The engine on tokio's paused clock, with scripted functions.
+
+use serde_json::json;
+
+use std::sync::Arc;
+
+use super::plan::new_deployment_id;
+use super::*;
+use crate::alarm::Alarm;
+use crate::schedule::TrafficRouting;
+use crate::{AliasRouting, Behavior, Sim};
+
+/// Alias `live` of `fn` from 1 to 2 with a predefined config, at ×60.
+fn plan(config: &str, current: Behavior, target: Behavior) -> DeploymentPlan {
+    DeploymentPlan::new("fn", current, target)
+        .config(config, TrafficRouting::predefined(config).unwrap())
+        .speed(60.0)
+}
+
+fn flaky(every: u64) -> Behavior {
+    let n = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    Behavior::Custom(Arc::new(move |_| {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if i.is_multiple_of(every) {
+            Behavior::FunctionError {
+                error_type: "Flaky".into(),
+                message: "on purpose".into(),
+            }
+        } else {
+            Behavior::hello("2")
+        }
+    }))
+}
+
+fn shifts(outcome: &DeploymentOutcome) -> Vec<(u64, f64)> {
+    outcome
+        .timeline
+        .iter()
+        .filter_map(|e| match e.event {
+            Event::TrafficShifted { weight, .. } => Some((e.at.as_secs(), weight)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn linear_config_shifts_every_interval() {
+    let sim = Sim::start().await.unwrap();
+    let plan = plan(
+        "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+        Behavior::hello("1"),
+        Behavior::hello("2"),
+    );
+    let outcome = sim.deploy(&plan).await;
+    assert_eq!(outcome.status, FinalStatus::Succeeded);
+    let s = shifts(&outcome);
+    assert_eq!(s.len(), 10);
+    for (i, (at, weight)) in s.iter().enumerate() {
+        assert_eq!(*at, 60 * i as u64, "step {i} at {at} s");
+        assert!((weight - (i + 1) as f64 / 10.0).abs() < 1e-9);
+    }
+    assert_eq!(outcome.simulated.as_secs(), 540);
+    assert_eq!(outcome.real.as_secs(), 9, "9 simulated minutes at ×60");
+    assert_eq!(sim.alias_routing("fn", "live").unwrap(), AliasRouting::to("2"));
+    let traffic = &outcome.traffic;
+    assert!(traffic["1"].requests > traffic["2"].requests / 2, "{traffic:?}");
+    assert_eq!(traffic["2"].errors, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_under_traffic_fire_the_alarm_and_roll_back() {
+    let sim = Sim::start().await.unwrap();
+    let alarm = Alarm::any_error("errors").through("live").version("2");
+    let plan = plan("Canary10Percent5Minutes", Behavior::hello("1"), flaky(10)).alarm(alarm);
+    let outcome = sim.deploy(&plan).await;
+    assert_eq!(outcome.status, FinalStatus::RolledBack);
+    assert!(
+        matches!(&outcome.rollback, Some(Rollback::Alarm { alarm, value }) if alarm == "errors" && *value >= 1.0),
+        "{:?}",
+        outcome.rollback
+    );
+    assert_eq!(shifts(&outcome), [(0, 0.1)], "never past the canary");
+    assert_eq!(sim.alias_routing("fn", "live").unwrap(), AliasRouting::to("1"));
+    let info = sim.deployment_info(&plan.deployment_id).unwrap();
+    assert_eq!(info["status"], "Stopped");
+    assert_eq!(info["errorInformation"]["code"], "ALARM_ACTIVE");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_on_the_old_version_only_does_not_stop_the_new_one() {
+    let sim = Sim::start().await.unwrap();
+    let alarm = Alarm::any_error("errors of 2").version("2");
+    let plan = plan("Canary10Percent5Minutes", flaky(3), Behavior::hello("2")).alarm(alarm);
+    let outcome = sim.deploy(&plan).await;
+    assert_eq!(outcome.status, FinalStatus::Succeeded, "{:?}", outcome.rollback);
+    assert!(outcome.traffic["1"].errors > 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_hook_times_out_after_an_hour_of_simulated_time() {
+    let sim = Sim::start().await.unwrap();
+    let plan = DeploymentPlan::new("fn", Behavior::hello("1"), Behavior::hello("2"))
+        .hook(
+            LifecycleEvent::BeforeAllowTraffic,
+            "CodeDeployHook_silent",
+            Behavior::Respond(json!({"ok": true})),
+        )
+        .speed(600.0);
+    let outcome = sim.deploy(&plan).await;
+    assert_eq!(
+        outcome.rollback,
+        Some(Rollback::HookTimedOut {
+            lifecycle_event: LifecycleEvent::BeforeAllowTraffic,
+            function: "CodeDeployHook_silent".into()
+        })
+    );
+    assert_eq!(outcome.max_weight, 0.0);
+    assert_eq!(outcome.simulated.as_secs(), 3600);
+    assert_eq!(outcome.real.as_secs(), 6);
+    assert!(
+        outcome
+            .timeline
+            .iter()
+            .any(|e| matches!(e.event, Event::HookReturnedWithoutStatus { .. }))
+    );
+    let info = sim.deployment_info(&plan.deployment_id).unwrap();
+    assert_eq!(info["status"], "Failed");
+    assert_eq!(info["errorInformation"]["code"], "TIMEOUT");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_hook_is_invoked_three_times_as_lambda_retries() {
+    let sim = Sim::start().await.unwrap();
+    let plan = DeploymentPlan::new("fn", Behavior::hello("1"), Behavior::hello("2"))
+        .hook(
+            LifecycleEvent::AfterAllowTraffic,
+            "CodeDeployHook_crash",
+            Behavior::FunctionError {
+                error_type: "Crash".into(),
+                message: "boom".into(),
+            },
+        )
+        .speed(60.0);
+    let outcome = sim.deploy(&plan).await;
+    let attempts: Vec<(u64, u32)> = outcome
+        .timeline
+        .iter()
+        .filter_map(|e| match e.event {
+            Event::HookInvoked { attempt, .. } => Some((e.at.as_secs(), attempt)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts, [(0, 1), (60, 2), (180, 3)]);
+    assert_eq!(
+        outcome.max_weight, 1.0,
+        "AfterAllowTraffic runs after all traffic shifted"
+    );
+    assert!(matches!(outcome.rollback, Some(Rollback::HookTimedOut { .. })));
+    assert_eq!(sim.alias_routing("fn", "live").unwrap(), AliasRouting::to("1"));
+}
+
+#[test]
+fn deployment_ids_look_like_codedeploys() {
+    let id = new_deployment_id();
+    assert_eq!(id.len(), 11);
+    assert!(id.starts_with("d-"));
+    assert!(id[2..].chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+    assert_ne!(id, new_deployment_id());
+}
