@@ -148,7 +148,7 @@ fn classify(err: PutError) -> Verdict {
 }
 
 /// Reports `status` for `event`, retrying until `deadline`.
-pub(crate) async fn report(
+pub(crate) async fn put_status(
     client: &aws_sdk_codedeploy::Client,
     event: &LifecycleEvent,
     status: HookStatus,
@@ -234,7 +234,7 @@ mod tests {
         let client = mock_client!(aws_sdk_codedeploy, RuleMode::Sequential, [&put], |c| c
             .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
         let deadline = Instant::now() + Duration::from_secs(10);
-        let out = report(&client, &event(), HookStatus::Succeeded, deadline, Backoff::default()).await;
+        let out = put_status(&client, &event(), HookStatus::Succeeded, deadline, Backoff::default()).await;
         assert_eq!(out, ReportOutcome::Accepted { attempts: 3 });
     }
 
@@ -249,7 +249,7 @@ mod tests {
         });
         let client = mock_client!(aws_sdk_codedeploy, [&put]);
         let deadline = Instant::now() + Duration::from_secs(10);
-        let out = report(&client, &event(), HookStatus::Failed, deadline, Backoff::default()).await;
+        let out = put_status(&client, &event(), HookStatus::Failed, deadline, Backoff::default()).await;
         assert_eq!(out, ReportOutcome::AlreadyCompleted { attempts: 1 });
         assert!(out.is_recorded());
         assert_eq!(put.num_calls(), 1);
@@ -262,7 +262,7 @@ mod tests {
         });
         let client = mock_client!(aws_sdk_codedeploy, [&put]);
         let deadline = Instant::now() + Duration::from_secs(10);
-        let out = report(&client, &event(), HookStatus::Failed, deadline, Backoff::default()).await;
+        let out = put_status(&client, &event(), HookStatus::Failed, deadline, Backoff::default()).await;
         match out {
             ReportOutcome::Rejected { attempts, code, .. } => {
                 assert_eq!(attempts, 1);
@@ -280,7 +280,7 @@ mod tests {
             .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
         let start = Instant::now();
         let deadline = start + Duration::from_secs(2);
-        let out = report(&client, &event(), HookStatus::Failed, deadline, Backoff::default()).await;
+        let out = put_status(&client, &event(), HookStatus::Failed, deadline, Backoff::default()).await;
         assert!(matches!(out, ReportOutcome::GaveUp { .. }), "{out:?}");
         assert!(Instant::now() <= deadline);
         // 50 + 100 + 200 + 400 + 800 ms of pauses fit in 2 s: six calls.

@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 
 use crate::lambda_api::{request_id, run_counted};
 use crate::record::Service;
-use crate::{ACCOUNT_ID, State_};
+use crate::{ACCOUNT_ID, SimState};
 
 /// An HTTP API (payload format 2.0) in front of a function: request → event, answer → response.
 pub(crate) async fn http_api(
-    State(state): State<Arc<State_>>,
+    State(state): State<Arc<SimState>>,
     Path(params): Path<HashMap<String, String>>,
     method: axum::http::Method,
     uri: axum::http::Uri,

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::function::{self, Behavior};
 use crate::invocation::InvokeOutcome;
 use crate::record::Service;
-use crate::{ACCOUNT_ID, REGION, State_, apply_fault};
+use crate::{ACCOUNT_ID, REGION, SimState, apply_fault};
 
 fn lambda_error(status: u16, error_type: &str, message: &str) -> Response {
     let mut r = (
@@ -42,7 +42,7 @@ fn split_function(function: &str) -> (String, Option<String>) {
 }
 
 pub(crate) async fn lambda_invoke(
-    State(state): State<Arc<State_>>,
+    State(state): State<Arc<SimState>>,
     Path(function): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -139,7 +139,7 @@ pub(crate) async fn lambda_invoke(
 /// Invokes `function:qualifier` from inside, as an event source would: no API call is
 /// recorded, the invocation is.
 pub(crate) async fn invoke_internal(
-    state: &State_,
+    state: &SimState,
     function: &str,
     qualifier: Option<&str>,
     payload: &Value,
@@ -156,7 +156,7 @@ pub(crate) async fn invoke_internal(
 
 /// Runs a version and counts the invocation in the metrics.
 pub(crate) async fn run_counted(
-    state: &State_,
+    state: &SimState,
     function: &str,
     qualifier: Option<&str>,
     behavior: &Behavior,

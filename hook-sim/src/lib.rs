@@ -54,7 +54,7 @@ pub const REGION: &str = "us-east-1";
 /// The account id in the ARNs hook-sim makes.
 pub const ACCOUNT_ID: &str = "123456789012";
 
-pub(crate) struct State_ {
+pub(crate) struct SimState {
     recorder: Arc<record::Recorder>,
     faults: fault::Faults,
     deployments: Mutex<HashMap<String, codedeploy::Deployment>>,
@@ -64,7 +64,7 @@ pub(crate) struct State_ {
 
 /// Local CodeDeploy and Lambda endpoints on a loopback port.
 pub struct Sim {
-    state: Arc<State_>,
+    state: Arc<SimState>,
     addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
 }
@@ -81,7 +81,7 @@ impl Drop for Sim {
     }
 }
 
-impl State_ {
+impl SimState {
     /// The status of a lifecycle event: `InProgress`, `Succeeded` or `Failed`.
     fn execution_status(&self, deployment_id: &str, execution_id: &str) -> Option<LifecycleEventStatus> {
         let deployments = self.deployments.lock().expect("poisoned");
@@ -99,7 +99,7 @@ impl Sim {
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Sim> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(State_ {
+        let state = Arc::new(SimState {
             recorder: Arc::new(record::Recorder::new()),
             faults: fault::Faults::default(),
             deployments: Mutex::new(HashMap::new()),
@@ -354,7 +354,7 @@ fn aws_json_error(status: u16, error_type: &str, message: &str) -> Response {
 
 /// Applies a queued fault: `Some(response)` when the fault answers instead of the API.
 pub(crate) async fn apply_fault(
-    state: &State_,
+    state: &SimState,
     operation: &str,
     throttle: (u16, &str),
 ) -> Option<(u16, String, String)> {
@@ -373,7 +373,7 @@ pub(crate) async fn apply_fault(
     }
 }
 
-async fn codedeploy_api(State(state): State<Arc<State_>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn codedeploy_api(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use hook_sim::alarm::Alarm;
-use hook_sim::deploy::{DeploymentPlan, FinalStatus, LifecycleEvent};
+use hook_sim::deploy::{DeploymentPlan, FinalStatus, HookEvent};
 use hook_sim::schedule::TrafficRouting;
 use hook_sim::{Behavior, ProcessConfig, Service, Sim};
 use integration_tests::{release_bin, workspace_root};
@@ -301,12 +301,12 @@ async fn hooks_see_aws_shaped_events_and_calls() {
             TrafficRouting::predefined("Canary10Percent5Minutes").unwrap(),
         )
         .hook(
-            LifecycleEvent::BeforeAllowTraffic,
+            HookEvent::BeforeAllowTraffic,
             "CodeDeployHook_pre",
             Behavior::Process(pre),
         )
         .hook(
-            LifecycleEvent::AfterAllowTraffic,
+            HookEvent::AfterAllowTraffic,
             "CodeDeployHook_post",
             Behavior::Process(post),
         )

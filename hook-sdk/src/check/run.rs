@@ -15,7 +15,7 @@ use crate::event::Phase;
 use crate::redact::{Redactor, is_credential_header, looks_secret};
 use crate::report::{CheckReport, Outcome, Report, RunStats};
 use crate::spec::limits::{MAX_CAPTURE_BYTES, MAX_CONCURRENCY, MAX_REPEAT};
-use crate::spec::{Action, Capture, Check, Spec, Template, Vars, duration_text};
+use crate::spec::{Action, Capture, Check, Spec, TemplateText, Vars, duration_text};
 use crate::target::{Target, TargetFunction};
 
 /// The time one attempt may take when the spec says nothing.
@@ -564,7 +564,7 @@ impl Secrets {
             }
         }
         for text in texts {
-            if let Ok(t) = Template::parse(text) {
+            if let Ok(t) = TemplateText::parse(text) {
                 for name in t.env_names() {
                     if (looks_secret(name) || s.listed.iter().any(|l| l == name))
                         && let Some(v) = vars.env(name)

@@ -194,7 +194,8 @@ impl ServiceInner {
             Some(reason) => tracing::error!(phase = phase_name, reason = %reason, "checks failed"),
         }
 
-        let outcome = status::report(&self.clients.status, &event, status, report_deadline, self.hook.backoff).await;
+        let outcome =
+            status::put_status(&self.clients.status, &event, status, report_deadline, self.hook.backoff).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &outcome {
             ReportOutcome::Accepted { attempts } => {

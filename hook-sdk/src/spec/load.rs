@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::limits::{MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_REPEAT, MAX_SPEC_BYTES};
 use super::predicate::with_pattern_budget;
-use super::template::Template;
+use super::template::TemplateText;
 use super::{Action, Check, Spec, suggest};
 
 /// A spec that could not be read: where, what, and what to do.
@@ -335,7 +335,7 @@ fn validate(spec: &Spec, text: &str, source: &str) -> Result<(), SpecError> {
         }
         // Every template in the check must parse.
         for s in check.templates() {
-            Template::parse(s).map_err(|e| err(e.to_string(), Some("variables are ${env:NAME}, {{name}}, {{deployment.id}}, {{target.function}}, {{target.version}}, {{target.alias}}")))?;
+            TemplateText::parse(s).map_err(|e| err(e.to_string(), Some("variables are ${env:NAME}, {{name}}, {{deployment.id}}, {{target.function}}, {{target.version}}, {{target.alias}}")))?;
         }
     }
     for name in &spec.secrets {

@@ -32,7 +32,7 @@ pub use duration::{Dur, duration_text, fmt_duration};
 pub use load::{SpecError, assert_valid, load, load_file};
 pub use predicate::{Cmp, DurationPredicate, Op, Pattern, Predicate, RateBound};
 
-pub use template::{Template, TemplateError, Vars};
+pub use template::{TemplateError, TemplateText, Vars};
 
 /// A spec file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -63,13 +63,13 @@ enum Part {
 
 /// A parsed string with variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
+pub struct TemplateText {
     parts: Vec<Part>,
 }
 
-impl Template {
+impl TemplateText {
     /// Parses `text`.
-    pub fn parse(text: &str) -> Result<Template, TemplateError> {
+    pub fn parse(text: &str) -> Result<TemplateText, TemplateError> {
         let mut parts = Vec::new();
         let mut lit = String::new();
         let mut rest = text;
@@ -102,7 +102,7 @@ impl Template {
         }
         parts.push(Part::Lit(lit));
         parts.retain(|p| !matches!(p, Part::Lit(s) if s.is_empty()));
-        Ok(Template { parts })
+        Ok(TemplateText { parts })
     }
 
     /// Whether the text has no variables.
@@ -191,7 +191,7 @@ impl Vars {
 
     /// Fills in a string: at most [`MAX_RENDERED_BYTES`] of it.
     pub fn render(&self, text: &str) -> Result<String, TemplateError> {
-        Template::parse(text)?.render(self)
+        TemplateText::parse(text)?.render(self)
     }
 
     /// Fills in every string (and key) of a JSON value: at most [`MAX_RENDERED_BYTES`] of
@@ -203,7 +203,7 @@ impl Vars {
 
     fn render_json_within(&self, v: &Value, budget: &mut usize) -> Result<Value, TemplateError> {
         Ok(match v {
-            Value::String(s) => Value::String(Template::parse(s)?.render_within(self, budget)?),
+            Value::String(s) => Value::String(TemplateText::parse(s)?.render_within(self, budget)?),
             Value::Array(a) => Value::Array(
                 a.iter()
                     .map(|v| self.render_json_within(v, budget))
@@ -213,7 +213,7 @@ impl Vars {
                 m.iter()
                     .map(|(k, v)| {
                         Ok((
-                            Template::parse(k)?.render_within(self, budget)?,
+                            TemplateText::parse(k)?.render_within(self, budget)?,
                             self.render_json_within(v, budget)?,
                         ))
                     })
@@ -260,7 +260,7 @@ mod tests {
             v.render_json(&json!({"t": ["{{token}}", 1]})).unwrap(),
             json!({"t": ["abc", 1]})
         );
-        assert!(Template::parse("plain").unwrap().is_plain());
+        assert!(TemplateText::parse("plain").unwrap().is_plain());
     }
 
     #[test]
@@ -274,10 +274,15 @@ mod tests {
             v.render("{{missing}}").unwrap_err().to_string(),
             "unknown variable {{missing}}: known here are target.version, token"
         );
-        assert!(Template::parse("${env:X").unwrap_err().to_string().contains("unclosed"));
-        assert!(Template::parse("{{x").unwrap_err().to_string().contains("unclosed"));
         assert!(
-            Template::parse("${HOME}")
+            TemplateText::parse("${env:X")
+                .unwrap_err()
+                .to_string()
+                .contains("unclosed")
+        );
+        assert!(TemplateText::parse("{{x").unwrap_err().to_string().contains("unclosed"));
+        assert!(
+            TemplateText::parse("${HOME}")
                 .unwrap_err()
                 .to_string()
                 .contains("write ${env:NAME}")

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::alarm::Alarm;
 use crate::codedeploy::{DeploymentStatus, LifecycleEventStatus};
-use crate::{AliasRouting, DeploymentSetup, FunctionSetup, Sim, State_};
+use crate::{AliasRouting, DeploymentSetup, FunctionSetup, Sim, SimState};
 
 use super::outcome::*;
 use super::plan::*;
@@ -159,7 +159,7 @@ impl Sim {
 impl Run<'_> {
     async fn lifecycle(&self, max_weight: &mut f64) -> Result<(), Rollback> {
         let plan = self.plan;
-        if let Some(hook) = plan.hook_of(LifecycleEvent::BeforeAllowTraffic) {
+        if let Some(hook) = plan.hook_of(HookEvent::BeforeAllowTraffic) {
             self.run_hook(hook).await?;
         }
         let steps = plan.routing.steps();
@@ -182,7 +182,7 @@ impl Run<'_> {
                 steps: steps.len(),
             });
         }
-        if let Some(hook) = plan.hook_of(LifecycleEvent::AfterAllowTraffic) {
+        if let Some(hook) = plan.hook_of(HookEvent::AfterAllowTraffic) {
             self.run_hook(hook).await?;
         }
         self.check_alarms(true)
@@ -197,7 +197,7 @@ impl Run<'_> {
         }
     }
 
-    async fn run_hook(&self, hook: &Hook) -> Result<(), Rollback> {
+    async fn run_hook(&self, hook: &HookPlan) -> Result<(), Rollback> {
         let plan = self.plan;
         let execution = self.sim.open_lifecycle_event(&plan.deployment_id, hook.event.as_str());
         let started = Instant::now();
@@ -336,9 +336,9 @@ impl Run<'_> {
 
 /// Lambda's async invoke of a hook: up to three attempts while the event is still open.
 pub(super) async fn invoke_hook(
-    state: Arc<State_>,
+    state: Arc<SimState>,
     timeline: Arc<Timeline>,
-    hook: Hook,
+    hook: HookPlan,
     deployment_id: String,
     execution_id: String,
 ) {

@@ -33,4 +33,4 @@ mod timeline;
 mod traffic;
 
 pub use outcome::{DeploymentOutcome, Event, FinalStatus, Rollback, TimelineEntry, VersionTraffic};
-pub use plan::{DeploymentPlan, Hook, LifecycleEvent, Traffic};
+pub use plan::{DeploymentPlan, HookEvent, HookPlan, Traffic};

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::codedeploy::LifecycleEventStatus;
 
-use super::plan::LifecycleEvent;
+use super::plan::HookEvent;
 
 /// What happened, when.
 #[derive(Debug, Clone, Serialize)]
@@ -38,7 +38,7 @@ pub enum Event {
     /// CodeDeploy invoked a hook (Lambda's async invoke; attempts 2 and 3 are its retries).
     HookInvoked {
         /// The lifecycle event.
-        lifecycle_event: LifecycleEvent,
+        lifecycle_event: HookEvent,
         /// The hook function.
         function: String,
         /// 1, 2 or 3.
@@ -47,7 +47,7 @@ pub enum Event {
     /// A hook's invocation ended in a function error.
     HookInvocationFailed {
         /// The lifecycle event.
-        lifecycle_event: LifecycleEvent,
+        lifecycle_event: HookEvent,
         /// The hook function.
         function: String,
         /// 1, 2 or 3.
@@ -60,14 +60,14 @@ pub enum Event {
     /// A hook's invocation ended without a status reported.
     HookReturnedWithoutStatus {
         /// The lifecycle event.
-        lifecycle_event: LifecycleEvent,
+        lifecycle_event: HookEvent,
         /// The hook function.
         function: String,
     },
     /// A hook reported its status.
     HookReported {
         /// The lifecycle event.
-        lifecycle_event: LifecycleEvent,
+        lifecycle_event: HookEvent,
         /// The hook function.
         function: String,
         /// `Succeeded` or `Failed`.
@@ -79,7 +79,7 @@ pub enum Event {
     /// A hook did not report within the timeout.
     HookTimedOut {
         /// The lifecycle event.
-        lifecycle_event: LifecycleEvent,
+        lifecycle_event: HookEvent,
         /// The hook function.
         function: String,
     },
@@ -117,14 +117,14 @@ pub enum Rollback {
     /// A hook reported `Failed`.
     HookFailed {
         /// The lifecycle event.
-        lifecycle_event: LifecycleEvent,
+        lifecycle_event: HookEvent,
         /// The hook function.
         function: String,
     },
     /// A hook did not report in time.
     HookTimedOut {
         /// The lifecycle event.
-        lifecycle_event: LifecycleEvent,
+        lifecycle_event: HookEvent,
         /// The hook function.
         function: String,
     },

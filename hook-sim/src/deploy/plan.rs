@@ -11,24 +11,24 @@ use crate::schedule::TrafficRouting;
 
 /// A lifecycle event of a Lambda deployment that runs a hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum LifecycleEvent {
+pub enum HookEvent {
     /// Before any traffic shifts.
     BeforeAllowTraffic,
     /// After all traffic has shifted.
     AfterAllowTraffic,
 }
 
-impl LifecycleEvent {
+impl HookEvent {
     /// The name CodeDeploy uses.
     pub fn as_str(self) -> &'static str {
         match self {
-            LifecycleEvent::BeforeAllowTraffic => "BeforeAllowTraffic",
-            LifecycleEvent::AfterAllowTraffic => "AfterAllowTraffic",
+            HookEvent::BeforeAllowTraffic => "BeforeAllowTraffic",
+            HookEvent::AfterAllowTraffic => "AfterAllowTraffic",
         }
     }
 }
 
-impl fmt::Display for LifecycleEvent {
+impl fmt::Display for HookEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -36,9 +36,9 @@ impl fmt::Display for LifecycleEvent {
 
 /// A hook of the deployment: a Lambda function, usually a real binary ([`Behavior::Process`]).
 #[derive(Debug, Clone)]
-pub struct Hook {
+pub struct HookPlan {
     /// When it runs.
-    pub event: LifecycleEvent,
+    pub event: HookEvent,
     /// Its function name (real hooks are named `CodeDeployHook_*`).
     pub function: String,
     /// What it does.
@@ -92,7 +92,7 @@ pub struct DeploymentPlan {
     /// Its traffic routing.
     pub routing: TrafficRouting,
     /// The hooks, at most one an event.
-    pub hooks: Vec<Hook>,
+    pub hooks: Vec<HookPlan>,
     /// The alarms.
     pub alarms: Vec<Alarm>,
     /// Simulated seconds per real second.
@@ -136,9 +136,9 @@ impl DeploymentPlan {
     }
 
     /// Adds a hook (replacing one of the same event).
-    pub fn hook(mut self, event: LifecycleEvent, function: &str, behavior: Behavior) -> Self {
+    pub fn hook(mut self, event: HookEvent, function: &str, behavior: Behavior) -> Self {
         self.hooks.retain(|h| h.event != event);
-        self.hooks.push(Hook {
+        self.hooks.push(HookPlan {
             event,
             function: function.to_string(),
             behavior,
@@ -165,7 +165,7 @@ impl DeploymentPlan {
     }
 
     /// The hook of an event.
-    pub fn hook_of(&self, event: LifecycleEvent) -> Option<&Hook> {
+    pub fn hook_of(&self, event: HookEvent) -> Option<&HookPlan> {
         self.hooks.iter().find(|h| h.event == event)
     }
 

@@ -101,7 +101,7 @@ async fn a_silent_hook_times_out_after_an_hour_of_simulated_time() {
     let sim = Sim::start().await.unwrap();
     let plan = DeploymentPlan::new("fn", Behavior::hello("1"), Behavior::hello("2"))
         .hook(
-            LifecycleEvent::BeforeAllowTraffic,
+            HookEvent::BeforeAllowTraffic,
             "CodeDeployHook_silent",
             Behavior::Respond(json!({"ok": true})),
         )
@@ -110,7 +110,7 @@ async fn a_silent_hook_times_out_after_an_hour_of_simulated_time() {
     assert_eq!(
         outcome.rollback,
         Some(Rollback::HookTimedOut {
-            lifecycle_event: LifecycleEvent::BeforeAllowTraffic,
+            lifecycle_event: HookEvent::BeforeAllowTraffic,
             function: "CodeDeployHook_silent".into()
         })
     );
@@ -133,7 +133,7 @@ async fn a_failing_hook_is_invoked_three_times_as_lambda_retries() {
     let sim = Sim::start().await.unwrap();
     let plan = DeploymentPlan::new("fn", Behavior::hello("1"), Behavior::hello("2"))
         .hook(
-            LifecycleEvent::AfterAllowTraffic,
+            HookEvent::AfterAllowTraffic,
             "CodeDeployHook_crash",
             Behavior::FunctionError {
                 error_type: "Crash".into(),

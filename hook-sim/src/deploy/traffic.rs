@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::State_;
+use crate::SimState;
 
 use super::outcome::VersionTraffic;
 use super::plan::Traffic;
 
 /// Requests through the alias at a steady pace until aborted.
 pub(super) async fn synthetic_traffic(
-    state: Arc<State_>,
+    state: Arc<SimState>,
     function: String,
     alias: String,
     traffic: Traffic,

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use hook_sim::deploy::{DeploymentPlan, FinalStatus, LifecycleEvent};
+use hook_sim::deploy::{DeploymentPlan, FinalStatus, HookEvent};
 use hook_sim::schedule::TrafficRouting;
 use hook_sim::stack::{Template, TemplateError};
 use hook_sim::{Behavior, ProcessConfig, RuntimeFunction, Sim};
@@ -195,7 +195,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     };
     let current_config = config_for(&function, CURRENT, args.current_bin.as_ref(), &args.current_env);
     let target_config = config_for(&function, TARGET, args.target_bin.as_ref(), &args.target_env);
-    let hook_configs: Vec<(LifecycleEvent, ProcessConfig)> = setup
+    let hook_configs: Vec<(HookEvent, ProcessConfig)> = setup
         .hooks
         .iter()
         .map(|(event, h)| (*event, config_for(&h.with_api(&api_url), "$LATEST", None, &[])))

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hook_sim::alarm::{Alarm, AlarmSource, Comparison, Expression, Metric, MetricQuery, Statistic};
-use hook_sim::deploy::LifecycleEvent;
+use hook_sim::deploy::HookEvent;
 use hook_sim::schedule::{PREDEFINED, TrafficRouting};
 use hook_sim::stack::{Template, TemplateError, scalar_text};
 use serde_json::{Value, json};
@@ -46,7 +46,7 @@ pub(super) struct Setup {
     pub(super) alias: String,
     pub(super) config_name: String,
     pub(super) routing: TrafficRouting,
-    pub(super) hooks: Vec<(LifecycleEvent, FunctionRun)>,
+    pub(super) hooks: Vec<(HookEvent, FunctionRun)>,
     pub(super) alarms: Vec<Alarm>,
     pub(super) warnings: Vec<String>,
 }
@@ -135,8 +135,8 @@ pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Resu
     let custom_role = preference.get("Role").is_some();
     if let Some(h) = preference.get("Hooks") {
         for (key, event) in [
-            ("PreTraffic", LifecycleEvent::BeforeAllowTraffic),
-            ("PostTraffic", LifecycleEvent::AfterAllowTraffic),
+            ("PreTraffic", HookEvent::BeforeAllowTraffic),
+            ("PostTraffic", HookEvent::AfterAllowTraffic),
         ] {
             let Some(v) = h.get(key) else { continue };
             let id = t.referenced(v)?.ok_or_else(|| {
