@@ -259,6 +259,9 @@ fn bad_usage_exits_2_with_what_to_do() {
     let (code, err) = run(&["--speed", "0"]);
     assert_eq!(code, 2);
     assert!(err.contains("--speed 0"), "{err}");
+    let (code, err) = run(&["--speed", "-1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--speed -1: give a number"), "{err}");
     let (code, err) = run(&["--parameter", "PreTrafficHookKind=python"]);
     assert_eq!(code, 2);
     assert!(err.contains("not one of its AllowedValues (rust, spec)"), "{err}");

@@ -52,7 +52,7 @@ pub(crate) struct SimulateArgs {
     pub(super) config: Option<String>,
     /// Simulated seconds per real second (default: 60, or more so that shifting traffic takes
     /// at most 10 s). CodeDeploy's waits and alarm periods are scaled; the binaries run in real time.
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub(super) speed: Option<f64>,
     /// Environment of the current version's process, KEY=VALUE (repeatable).
     #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
