@@ -253,8 +253,8 @@ fn take_nodes(v: &Value, budget: &mut usize) -> bool {
 
 fn judge(query: &str, p: &Predicate, actual: Option<&Value>, vars: &Vars) -> AssertionResult {
     let (passed, expected) = match holds(p, actual, vars) {
-        Ok(passed) => (passed, render_expected(p, vars)),
-        Err(e) => (false, format!("{p} ({e})")),
+        Ok(passed) => (passed, clip(&render_expected(p, vars))),
+        Err(e) => (false, clip(&format!("{p} ({e})"))),
     };
     AssertionResult {
         query: query.to_string(),
@@ -300,7 +300,11 @@ fn render_op(op: &Op, vars: &Vars) -> Result<Op, String> {
         Op::Contains(v) => Op::Contains(r(v)?),
         Op::StartsWith(s) => Op::StartsWith(rs(s)?),
         Op::EndsWith(s) => Op::EndsWith(rs(s)?),
-        Op::In(items) => Op::In(items.iter().map(r).collect::<Result<_, _>>()?),
+        // All items under one budget: a list of large variables is one large expectation.
+        Op::In(items) => match r(&Value::Array(items.clone()))? {
+            Value::Array(rendered) => Op::In(rendered),
+            other => Op::In(vec![other]),
+        },
         other => other.clone(),
     })
 }

@@ -107,11 +107,12 @@ impl CheckRunner {
         let mut secrets = Secrets::new(spec, &vars);
         let mut vars_error = None;
         for (name, value) in &spec.vars {
-            match vars.render(value) {
-                Ok(v) => {
-                    secrets.named(name, &v);
-                    vars.set(name.clone(), v)
-                }
+            let rendered = vars.render(value).and_then(|v| {
+                secrets.named(name, &v);
+                vars.set_within(name, v)
+            });
+            match rendered {
+                Ok(()) => {}
                 Err(e) => {
                     // The first failure is the cause; later ones follow from it.
                     vars_error.get_or_insert(format!("vars.{name}: {e}"));
@@ -362,7 +363,15 @@ impl CheckRunner {
                         if matches!(capture, Capture::Header(h) if is_credential_header(h)) {
                             secrets.redactor.add(&v);
                         }
-                        vars.set(name.clone(), v)
+                        if let Err(e) = vars.set_within(name, v) {
+                            report.outcome = Outcome::Failed;
+                            report.assertions.push(AssertionResult {
+                                query: format!("capture {name}"),
+                                expected: "room for the value".into(),
+                                actual: e.to_string(),
+                                passed: false,
+                            });
+                        }
                     }
                     Err(actual) => {
                         report.outcome = Outcome::Failed;
@@ -555,7 +564,9 @@ impl Secrets {
             listed: spec.secrets.clone(),
             redactor: Redactor::new(),
         };
+        // Every string that may read the environment: what is sent, and what is expected.
         let mut texts: Vec<&str> = spec.checks.iter().flat_map(Check::templates).collect();
+        texts.extend(spec.checks.iter().flat_map(|c| c.expect.templates()));
         texts.extend(spec.vars.values().map(String::as_str));
         // Values given to the run (`--var NAME=VALUE`, a hook's own).
         for (name, value) in vars.values() {
@@ -717,5 +728,85 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    /// A Lambda that answers every invoke with `payload`, as version 2.
+    fn answering(payload: &'static str) -> aws_sdk_lambda::Client {
+        let invoke = mock!(aws_sdk_lambda::Client::invoke)
+            .sequence()
+            .output(move || {
+                InvokeOutput::builder()
+                    .status_code(200)
+                    .executed_version("2")
+                    .payload(Blob::new(payload))
+                    .build()
+            })
+            .repeatedly()
+            .build();
+        mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke])
+    }
+
+    #[tokio::test]
+    async fn secrets_in_expectations_stay_out_of_the_report() {
+        let spec = load(
+            "version: 1\nchecks:\n  - name: token\n    invoke: {}\n    expect:\n      json: { $.token: { in: [\"${env:API_TOKEN}\"] } }\n      body: { not: { contains: \"${env:API_TOKEN}\" } }\n",
+            "s.yaml",
+        )
+        .unwrap();
+        let mut ctx = ctx();
+        ctx.vars = Vars::with_env(Arc::new(|n| {
+            (n == "API_TOKEN").then(|| "TOPSECRET-expected".to_string())
+        }));
+        let report = CheckRunner::new(answering(r#"{"token":"other"}"#))
+            .run(&spec, &ctx)
+            .await;
+        assert!(!report.passed());
+        let text = format!("{report:?}");
+        assert!(!text.contains("TOPSECRET"), "{text}");
+        assert!(text.contains("in [\\\"***\\\"]"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn variables_and_captures_have_one_budget() {
+        // Each value is under the bound for one rendering; together they are far over it.
+        let mut text = "version: 1\nvars:\n  v0: \"xxxxxxxxxxxxxxxx\"\n".to_string();
+        for i in 1..=15 {
+            text.push_str(&format!("  v{i}: \"{{{{v{0}}}}}{{{{v{0}}}}}\"\n", i - 1));
+        }
+        for i in 0..8 {
+            text.push_str(&format!("  copy{i}: \"{{{{v15}}}}\"\n"));
+        }
+        text.push_str("checks:\n  - name: a\n    invoke: {}\n");
+        let spec = load(&text, "s.yaml").unwrap();
+        let report = CheckRunner::new(answering("{}")).run(&spec, &ctx()).await;
+        assert!(!report.passed());
+        let error = report.checks[0].error.clone().unwrap_or_default();
+        assert!(
+            error.contains("vars and captures hold more than 1024 KiB together"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_list_of_large_variables_is_one_expectation_and_its_text_is_clipped() {
+        let mut text = "version: 1\nvars:\n  v0: \"xxxxxxxxxxxxxxxx\"\n".to_string();
+        for i in 1..=14 {
+            text.push_str(&format!("  v{i}: \"{{{{v{0}}}}}{{{{v{0}}}}}\"\n", i - 1));
+        }
+        // v14 is 256 KiB: eight of them in one `in` are over the 1 MiB a rendering may take.
+        text.push_str("checks:\n  - name: a\n    invoke: {}\n    expect:\n      json: { $.x: { in: [");
+        text.push_str(&["\"{{v14}}\""; 8].join(", "));
+        text.push_str("] }, $.y: \"{{v14}}\" }\n");
+        let spec = load(&text, "s.yaml").unwrap();
+        let report = CheckRunner::new(answering(r#"{"x":1,"y":2}"#)).run(&spec, &ctx()).await;
+        let a = &report.checks[0].assertions;
+        assert!(
+            !a[1].passed && a[1].expected.contains("fill in to more than 1024 KiB"),
+            "{:?}",
+            a[1]
+        );
+        // One large expectation is judged, and shown clipped.
+        assert!(!a[2].passed);
+        assert!(a[2].expected.len() < 1000, "{} bytes", a[2].expected.len());
     }
 }

@@ -38,6 +38,9 @@ pub const MAX_QUERY_NODES: usize = 10_000;
 /// The largest captured value (`capture:`), in bytes.
 pub const MAX_CAPTURE_BYTES: usize = 64 * 1024;
 
+/// The most bytes a spec's `vars` and captured values may hold together.
+pub const MAX_VARS_BYTES: usize = 1024 * 1024;
+
 /// The largest string, payload or body a spec's variables may render to, in bytes.
 pub const MAX_RENDERED_BYTES: usize = 1024 * 1024;
 

@@ -453,21 +453,43 @@ pub struct Thresholds {
     pub max: Option<DurationPredicate>,
 }
 
+/// Every string (and key) of a JSON value.
+pub(crate) fn json_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|v| json_strings(v, out)),
+        Value::Object(m) => m.iter().for_each(|(k, v)| {
+            out.push(k);
+            json_strings(v, out)
+        }),
+        _ => {}
+    }
+}
+
+impl Expect {
+    /// Every expected string, which may hold variables (`${env:NAME}`, `{{name}}`).
+    pub fn templates(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        let predicates = self
+            .status
+            .iter()
+            .chain(self.json.values())
+            .chain(self.header.values())
+            .chain(self.body.iter())
+            .chain(self.max_memory.iter())
+            .chain(self.log.iter());
+        for p in predicates {
+            p.strings(&mut out);
+        }
+        out
+    }
+}
+
 impl Check {
     /// Every string of the check that may hold variables: payload strings and keys, the
     /// qualifier, the URL, method, headers and body.
     pub fn templates(&self) -> Vec<&str> {
-        fn walk<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-            match v {
-                Value::String(s) => out.push(s),
-                Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
-                Value::Object(m) => m.iter().for_each(|(k, v)| {
-                    out.push(k);
-                    walk(v, out)
-                }),
-                _ => {}
-            }
-        }
+        let walk = json_strings;
         let mut out = Vec::new();
         match &self.action {
             Action::Invoke(invoke) => {

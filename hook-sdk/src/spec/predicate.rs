@@ -198,6 +198,19 @@ impl Predicate {
         }
     }
 
+    /// Every expected string of the predicate, nested ones included.
+    pub(crate) fn strings<'a>(&'a self, out: &mut Vec<&'a str>) {
+        for op in &self.ops {
+            match op {
+                Op::Eq(v) | Op::Ne(v) | Op::Contains(v) => super::json_strings(v, out),
+                Op::In(items) => items.iter().for_each(|v| super::json_strings(v, out)),
+                Op::StartsWith(s) | Op::EndsWith(s) => out.push(s),
+                Op::Count(p) | Op::Not(p) => p.strings(out),
+                Op::Lt(_) | Op::Le(_) | Op::Gt(_) | Op::Ge(_) | Op::Matches(_) | Op::Exists(_) | Op::Type(_) => {}
+            }
+        }
+    }
+
     /// Reads a predicate from its JSON form.
     pub fn from_value(v: Value) -> Result<Predicate, String> {
         let Value::Object(map) = v else {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::limits::MAX_RENDERED_BYTES;
+use super::limits::{MAX_RENDERED_BYTES, MAX_VARS_BYTES};
 
 /// A variable that could not be read or filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub enum TemplateError {
     },
     /// The rendered text would be larger than [`MAX_RENDERED_BYTES`].
     TooLarge,
+    /// The spec's variables and captures together would hold more than [`MAX_VARS_BYTES`].
+    TooManyValues,
 }
 
 impl std::error::Error for TemplateError {}
@@ -41,6 +43,11 @@ impl fmt::Display for TemplateError {
                 f,
                 "the variables fill in to more than {} KiB (variables that repeat other variables?)",
                 MAX_RENDERED_BYTES / 1024
+            ),
+            TemplateError::TooManyValues => write!(
+                f,
+                "the spec's vars and captures hold more than {} KiB together",
+                MAX_VARS_BYTES / 1024
             ),
             TemplateError::Unknown { name, known } => {
                 write!(f, "unknown variable {{{{{name}}}}}")?;
@@ -154,6 +161,8 @@ type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 pub struct Vars {
     values: BTreeMap<String, String>,
     env: EnvLookup,
+    /// Bytes of the values set with [`set_within`](Self::set_within).
+    bounded_bytes: usize,
 }
 
 impl fmt::Debug for Vars {
@@ -176,12 +185,25 @@ impl Vars {
         Vars {
             values: BTreeMap::new(),
             env,
+            bounded_bytes: 0,
         }
     }
 
     /// Sets a named value.
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.values.insert(name.into(), value.into());
+    }
+
+    /// Sets a value that a spec or an answer chose (`vars`, captures): all of them together
+    /// hold at most [`MAX_VARS_BYTES`], or it is refused.
+    pub(crate) fn set_within(&mut self, name: &str, value: String) -> Result<(), TemplateError> {
+        let total = self.bounded_bytes + value.len();
+        if total > MAX_VARS_BYTES {
+            return Err(TemplateError::TooManyValues);
+        }
+        self.bounded_bytes = total;
+        self.values.insert(name.to_string(), value);
+        Ok(())
     }
 
     /// A named value.
