@@ -782,7 +782,7 @@ mod tests {
         assert!(!report.passed());
         let error = report.checks[0].error.clone().unwrap_or_default();
         assert!(
-            error.contains("vars and captures hold more than 1024 KiB together"),
+            error.contains("vars and captures hold more than 4096 KiB together"),
             "{error}"
         );
     }

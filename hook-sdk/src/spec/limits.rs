@@ -39,7 +39,7 @@ pub const MAX_QUERY_NODES: usize = 10_000;
 pub const MAX_CAPTURE_BYTES: usize = 64 * 1024;
 
 /// The most bytes a spec's `vars` and captured values may hold together.
-pub const MAX_VARS_BYTES: usize = 1024 * 1024;
+pub const MAX_VARS_BYTES: usize = 4 * 1024 * 1024;
 
 /// The largest string, payload or body a spec's variables may render to, in bytes.
 pub const MAX_RENDERED_BYTES: usize = 1024 * 1024;
