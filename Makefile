@@ -1,5 +1,6 @@
 # `sam build` builds SpecHook with this target (BuildMethod: makefile): hook-runner as the
-# Lambda bootstrap, and hook-examples/smoke.yaml beside it as hook-spec.yaml.
+# Lambda bootstrap, and the example specs in hook-examples/ beside it; the template's
+# HOOK_SPEC_FILE picks one (the test `spec_hook_packages_its_spec` holds the two together).
 # SAM does not pass the template's Architecture to make: set LAMBDA_ARCH=x86_64 when you
 # deploy with Architecture=x86_64.
 LAMBDA_ARCH ?= arm64
@@ -8,6 +9,7 @@ LAMBDA_TARGET = $(if $(filter x86_64,$(LAMBDA_ARCH)),x86_64-unknown-linux-gnu,aa
 build-SpecHook:
 	cargo lambda build --release --bin hook-runner --target $(LAMBDA_TARGET)
 	cp target/lambda/hook-runner/bootstrap $(ARTIFACTS_DIR)/bootstrap
-	cp hook-examples/smoke.yaml $(ARTIFACTS_DIR)/hook-spec.yaml
+	mkdir -p $(ARTIFACTS_DIR)/hook-examples
+	cp hook-examples/*.yaml $(ARTIFACTS_DIR)/hook-examples/
 
 .PHONY: build-SpecHook

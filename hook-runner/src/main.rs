@@ -27,7 +27,8 @@ Examples:
 
 In Lambda (AWS_LAMBDA_RUNTIME_API set) with no arguments, hook-runner is the hook itself:
   HOOK_SPEC       the spec, inline (YAML or JSON)
-  HOOK_SPEC_FILE  a spec file (default: hook-spec.yaml beside the binary)";
+  HOOK_SPEC_FILE  a spec file, relative to the working directory (/var/task in Lambda);
+                  default: hook-spec.yaml beside the binary";
 
 #[derive(Parser)]
 #[command(name = "hook-runner", version, about = "CodeDeploy lifecycle hooks from a check spec", after_help = EXAMPLES)]

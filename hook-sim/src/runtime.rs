@@ -42,6 +42,10 @@ pub struct ProcessConfig {
     pub timeout: Duration,
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, MB.
     pub memory_mb: u32,
+    /// The function's code folder, as Lambda's `/var/task`: the process's working directory
+    /// and `LAMBDA_TASK_ROOT`. `None`: the binary's folder is `LAMBDA_TASK_ROOT`, and the
+    /// working directory is hook-sim's.
+    pub task_root: Option<PathBuf>,
 }
 
 impl ProcessConfig {
@@ -54,6 +58,7 @@ impl ProcessConfig {
             env: Vec::new(),
             timeout: Duration::from_secs(3),
             memory_mb: 128,
+            task_root: None,
         }
     }
 
@@ -393,7 +398,14 @@ impl RuntimeFunction {
 
     fn spawn(&self) -> std::io::Result<ProcessHandle> {
         let c = &self.config;
-        let mut cmd = tokio::process::Command::new(&c.binary);
+        // A relative path is relative to hook-sim's directory, not the function's; a bare
+        // name is looked up in PATH.
+        let binary = if c.binary.parent().is_some_and(|d| !d.as_os_str().is_empty()) {
+            std::path::absolute(&c.binary)?
+        } else {
+            c.binary.clone()
+        };
+        let mut cmd = tokio::process::Command::new(&binary);
         cmd.env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("LANG", "en_US.UTF-8")
@@ -417,7 +429,9 @@ impl RuntimeFunction {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        if let Some(dir) = c.binary.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(root) = &c.task_root {
+            cmd.current_dir(root).env("LAMBDA_TASK_ROOT", root);
+        } else if let Some(dir) = c.binary.parent().filter(|d| !d.as_os_str().is_empty()) {
             cmd.env("LAMBDA_TASK_ROOT", dir);
         }
         let mut child = cmd.spawn()?;

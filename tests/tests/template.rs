@@ -197,3 +197,39 @@ fn hook_policies_are_least_privilege() {
         );
     }
 }
+
+/// The spec SpecHook reads in Lambda (`HOOK_SPEC_FILE`, relative to /var/task) is one the
+/// Makefile packages, and it is a valid spec: run the Makefile's recipe (all but the cargo
+/// build and the bootstrap copy) into an empty artifacts folder and load the file from there.
+#[test]
+fn spec_hook_packages_its_spec() {
+    let spec_file = resource("SpecHook")["Properties"]["Environment"]["Variables"]["HOOK_SPEC_FILE"]
+        .as_str()
+        .expect("SpecHook names its spec in HOOK_SPEC_FILE")
+        .to_string();
+    let artifacts = target_dir().join("test-tmp/spec-hook-artifacts");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let (ok, recipe) = run(Command::new("make")
+        .current_dir(workspace_root())
+        .args(["--no-print-directory", "-n", "build-SpecHook"])
+        .arg(format!("ARTIFACTS_DIR={}", artifacts.display())));
+    assert!(ok, "make -n build-SpecHook failed:\n{recipe}");
+    let mut ran = 0;
+    for line in recipe.lines().filter(|l| !l.trim().is_empty()) {
+        if line.starts_with("cargo ") || line.contains("bootstrap") {
+            continue;
+        }
+        let (ok, text) = run(Command::new("sh").current_dir(workspace_root()).args(["-c", line]));
+        assert!(ok, "`{line}` failed:\n{text}");
+        ran += 1;
+    }
+    assert!(ran > 0, "the recipe packages no spec:\n{recipe}");
+    let packaged = artifacts.join(&spec_file);
+    assert!(
+        packaged.is_file(),
+        "SpecHook's HOOK_SPEC_FILE {spec_file} is not in what the Makefile packages:\n{recipe}"
+    );
+    let spec = hook_sdk::spec::load_file(&packaged).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!spec.checks.is_empty());
+}

@@ -189,6 +189,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
             .version(version)
             .timeout(f.timeout);
         config.memory_mb = f.memory_mb;
+        config.task_root = f.task_root.clone();
         config.env = f.env.clone();
         config.env.extend(extra.iter().cloned());
         config

@@ -27,6 +27,8 @@ pub(super) struct FunctionRun {
     pub(super) api_vars: Vec<(String, String)>,
     pub(super) timeout: Duration,
     pub(super) memory_mb: u32,
+    /// The folder that stands for `/var/task` (the function's local `CodeUri`).
+    pub(super) task_root: Option<PathBuf>,
 }
 
 impl FunctionRun {
@@ -242,8 +244,11 @@ pub(super) fn function_run(
                 "Metadata.Simulate of {id} has no Binary: name the binary that runs it"
             ))
         })?;
-        if let Some(spec) = sim.get("Spec").and_then(Value::as_str) {
-            env.push(("HOOK_SPEC_FILE".to_string(), base.join(spec).display().to_string()));
+        if sim.get("Spec").is_some() {
+            return Err(TemplateError(format!(
+                "Metadata.Simulate.Spec of {id} is not read: name the spec once, in the function's \
+                 Environment (HOOK_SPEC_FILE, relative to CodeUri), where the deployed hook reads it too"
+            )));
         }
         by_name(bin)
     } else if let Some(bin) = metadata.pointer("/BuildProperties/Binary").and_then(Value::as_str) {
@@ -285,8 +290,14 @@ pub(super) fn function_run(
             "Timeout of {id} is {timeout}: Lambda allows 1 to 900 seconds"
         )));
     }
+    // Lambda runs the code in /var/task, the packaged CodeUri: a local folder stands for it.
+    let task_root = match t.function_property(id, "CodeUri") {
+        Some(Value::String(uri)) if !uri.contains("://") => Some(base.join(uri)).filter(|p| p.is_dir()),
+        _ => None,
+    };
     Ok(FunctionRun {
         logical_id: id.to_string(),
+        task_root,
         name,
         binary,
         cargo_bin,
