@@ -163,3 +163,39 @@ async fn the_spec_hook_runs_smoke_yaml() {
     assert_eq!(invokes.len(), 21);
     assert!(invokes.iter().all(|q| q == "2"));
 }
+
+/// The check records are tracing events printed as raw JSON lines at any log level: with
+/// `AWS_LAMBDA_LOG_LEVEL=error` the log keeps every check record and the summary, and no
+/// info-level log line.
+#[tokio::test]
+async fn check_records_print_at_every_log_level() {
+    let smoke = workspace_root().join("hook-examples/smoke.yaml").display().to_string();
+    let h = HookSetup::start_with_env(
+        "hook-runner",
+        DeploymentSetup::new(DEPLOYMENT, &appspec("BeforeAllowTraffic")),
+        Duration::from_secs(10),
+        &[("HOOK_SPEC_FILE", &smoke), ("AWS_LAMBDA_LOG_LEVEL", "error")],
+    )
+    .await;
+    let v2 = hello_process(&h.sim, "hello-fn", "2").await;
+    h.function(
+        "hello-fn",
+        FunctionSetup::new()
+            .version("1", Behavior::hello("1"))
+            .version("2", v2)
+            .alias("live", "1"),
+    );
+    let (_, out) = h.run("BeforeAllowTraffic").await;
+    assert_eq!(out.json()["status"], "Succeeded", "{}\n{}", out.json(), h.logs());
+    let logs = h.logs();
+    let records: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("record").is_some())
+        .collect();
+    assert!(
+        records.iter().any(|r| r["record"] == "check") && records.iter().any(|r| r["record"] == "summary"),
+        "{logs}"
+    );
+    assert!(!logs.contains("\"level\":\"INFO\""), "{logs}");
+}

@@ -285,7 +285,7 @@ async fn run_handler(
         let report = ctx.run_spec(spec).await;
         // One JSON record per check and a summary: CloudWatch keeps each as a log event.
         for line in render_json_lines(&report) {
-            println!("{line}");
+            crate::logging::record(&line);
         }
         if let Some(summary) = report.failure_summary() {
             return Err(summary);
