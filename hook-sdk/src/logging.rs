@@ -19,6 +19,7 @@ use tracing::{Event, Subscriber};
 pub(crate) const RECORD_TARGET: &str = "hook_sdk::record";
 
 /// Emits one check record (a JSON object on one line).
+#[cfg(feature = "checks")]
 pub(crate) fn record(line: &str) {
     tracing::info!(target: RECORD_TARGET, record = line);
 }

@@ -1,9 +1,11 @@
 //! The hook: handlers per phase, run under a deadline and a panic guard, reported once.
 //!
 //! [`Hook`] is the builder; [`HookContext`] what a handler sees (`context`); [`HookService`]
-//! the tower service that runs one lifecycle event and reports (`service`).
+//! the tower service that runs one lifecycle event and reports (`service`), with the phase's
+//! work under the deadline and panic-guard layers (`layers`).
 
 mod context;
+mod layers;
 mod service;
 #[cfg(test)]
 mod tests;

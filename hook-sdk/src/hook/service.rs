@@ -9,10 +9,12 @@ use std::time::{Duration, SystemTime};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use tokio::time::Instant;
+use tower::{Service as _, ServiceBuilder};
 use tracing::Instrument;
 
 #[cfg(not(feature = "checks"))]
 use super::Spec;
+use super::layers::{CatchPanicLayer, DeadlineLayer, Deadlined, Verdict};
 use super::{BoxFuture, Hook, HookContext, spec_allows_untested_target};
 use crate::budget::Budget;
 use crate::check::error_chain;
@@ -159,33 +161,27 @@ impl ServiceInner {
         );
 
         let (phase_tx, phase_rx) = tokio::sync::oneshot::channel();
-        let work =
-            tokio::spawn(run_handler(self.clone(), event.clone(), context, work_deadline, phase_tx).in_current_span());
-        let abort = work.abort_handle();
-        let (status, reason) = match tokio::time::timeout_at(work_deadline, work).await {
-            Ok(Ok(Ok(()))) => (HookStatus::Succeeded, None),
-            Ok(Ok(Err(reason))) => (HookStatus::Failed, Some(reason)),
-            Ok(Err(join)) if join.is_panic() => {
-                let payload = join.into_panic();
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "(no message)".to_string());
-                (HookStatus::Failed, Some(format!("the handler panicked: {message}")))
-            }
-            Ok(Err(join)) => (HookStatus::Failed, Some(format!("the handler task ended: {join}"))),
-            Err(_) => {
-                abort.abort();
-                (
-                    HookStatus::Failed,
-                    Some(format!(
-                        "the checks did not finish in {:.1} s, the invocation's time less a {:.1} s reserve for reporting",
-                        (budget.total - reserve).as_secs_f64(),
-                        reserve.as_secs_f64()
-                    )),
-                )
-            }
+        let work = Work {
+            service: self.clone(),
+            event: event.clone(),
+            context,
+            deadline: work_deadline,
+            overrun: format!(
+                "the checks did not finish in {:.1} s, the invocation's time less a {:.1} s reserve for reporting",
+                (budget.total - reserve).as_secs_f64(),
+                reserve.as_secs_f64()
+            ),
+            phase_tx,
+        };
+        let verdict = ServiceBuilder::new()
+            .layer(DeadlineLayer)
+            .layer(CatchPanicLayer)
+            .service(PhaseWork)
+            .call(work)
+            .await;
+        let (status, reason) = match verdict {
+            Ok(()) => (HookStatus::Succeeded, None),
+            Err(reason) => (HookStatus::Failed, Some(reason)),
         };
         let phase = phase_rx.await.ok();
         let phase_name = phase.map_or("unknown", Phase::as_str);
@@ -233,13 +229,54 @@ impl ServiceInner {
     }
 }
 
-async fn run_handler(
+/// One lifecycle event's work, as the layers see it.
+struct Work {
     service: Arc<ServiceInner>,
     event: LifecycleEvent,
-    lambda_context: lambda_runtime::Context,
+    context: lambda_runtime::Context,
     deadline: Instant,
+    overrun: String,
     phase_tx: tokio::sync::oneshot::Sender<Phase>,
-) -> Result<(), String> {
+}
+
+impl Deadlined for Work {
+    fn deadline(&self) -> Instant {
+        self.deadline
+    }
+    fn overrun(&self) -> String {
+        self.overrun.clone()
+    }
+}
+
+/// The innermost service: discovery, the spec's checks, the handler and the proof that
+/// BeforeAllowTraffic ran the version under test.
+#[derive(Debug, Clone, Copy)]
+struct PhaseWork;
+
+impl tower::Service<Work> for PhaseWork {
+    type Response = ();
+    type Error = String;
+    type Future = BoxFuture<Verdict>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Verdict> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, work: Work) -> Self::Future {
+        Box::pin(run_phase(work))
+    }
+}
+
+async fn run_phase(work: Work) -> Verdict {
+    let Work {
+        service,
+        event,
+        context: lambda_context,
+        deadline,
+        phase_tx,
+        ..
+    } = work;
+
     let settings = service.settings.as_ref().map_err(Clone::clone)?;
     let deployment = discover(&service.clients.codedeploy, &event.deployment_id, settings)
         .await
