@@ -74,8 +74,8 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = PhaseArg::Before)]
     phase: PhaseArg,
     /// The report format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    report: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    report: ReportFormat,
     /// Write the report to this file instead of standard output.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -91,7 +91,7 @@ enum PhaseArg {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+enum ReportFormat {
     Text,
     Json,
     Junit,
@@ -171,7 +171,7 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     };
     let config = aws_config::load_from_env().await;
-    let progress = std::io::stderr().is_terminal() && (args.report != Format::Text || args.out.is_some());
+    let progress = std::io::stderr().is_terminal() && (args.report != ReportFormat::Text || args.out.is_some());
     let total = spec.checks.len();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut runner = CheckRunner::new(aws_sdk_lambda::Client::new(&config));
@@ -210,9 +210,9 @@ async fn run(args: RunArgs) -> ExitCode {
     };
     let report = runner.run(&spec, &ctx).await;
     let rendered = match args.report {
-        Format::Text => render_text(&report, args.out.is_none() && std::io::stdout().is_terminal()),
-        Format::Json => render_json(&report),
-        Format::Junit => render_junit(&report),
+        ReportFormat::Text => render_text(&report, args.out.is_none() && std::io::stdout().is_terminal()),
+        ReportFormat::Json => render_json(&report),
+        ReportFormat::Junit => render_junit(&report),
     };
     match &args.out {
         None => print!("{rendered}"),

@@ -71,8 +71,8 @@ pub use check::CheckError;
 pub use deployment::{Deployment, DiscoveryError, DiscoverySettings};
 pub use event::{LifecycleEvent, MalformedEvent, Phase, UnknownPhase};
 pub use hook::{Clients, Hook, HookContext, HookError, HookResponse, HookService};
-pub use status::{Backoff, HookStatus, ReportOutcome};
-pub use target::{Invocation, InvokeError, ReportLine, Target, TargetFunction};
+pub use status::{Backoff, HookStatus, StatusDelivery};
+pub use target::{Invocation, InvokeError, LambdaUsage, Target, TargetFunction};
 
 // The README's Rust examples run as doc-tests of this crate (with the `testing` feature, as the
 // workspace's tests build it).

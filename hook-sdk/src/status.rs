@@ -34,10 +34,10 @@ impl fmt::Display for HookStatus {
     }
 }
 
-/// How a status report ended.
+/// How the status reached CodeDeploy (or did not).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome")]
-pub enum ReportOutcome {
+pub enum StatusDelivery {
     /// CodeDeploy accepted the status.
     Accepted {
         /// Calls made, the accepted one included.
@@ -66,12 +66,12 @@ pub enum ReportOutcome {
     },
 }
 
-impl ReportOutcome {
+impl StatusDelivery {
     /// Whether the status is now recorded by CodeDeploy (by this hook or an earlier one).
     pub fn is_recorded(&self) -> bool {
         matches!(
             self,
-            ReportOutcome::Accepted { .. } | ReportOutcome::AlreadyCompleted { .. }
+            StatusDelivery::Accepted { .. } | StatusDelivery::AlreadyCompleted { .. }
         )
     }
 }
@@ -154,7 +154,7 @@ pub(crate) async fn put_status(
     status: HookStatus,
     deadline: Instant,
     backoff: Backoff,
-) -> ReportOutcome {
+) -> StatusDelivery {
     let wire_status = match status {
         HookStatus::Succeeded => LifecycleEventStatus::Succeeded,
         HookStatus::Failed => LifecycleEventStatus::Failed,
@@ -171,11 +171,11 @@ pub(crate) async fn put_status(
             .send();
         let attempt_deadline = deadline.min(Instant::now() + backoff.attempt_timeout);
         let last = match tokio::time::timeout_at(attempt_deadline, call).await {
-            Ok(Ok(_)) => return ReportOutcome::Accepted { attempts },
+            Ok(Ok(_)) => return StatusDelivery::Accepted { attempts },
             Ok(Err(e)) => match classify(e) {
-                Verdict::AlreadyCompleted => return ReportOutcome::AlreadyCompleted { attempts },
+                Verdict::AlreadyCompleted => return StatusDelivery::AlreadyCompleted { attempts },
                 Verdict::Stop { code, message } => {
-                    return ReportOutcome::Rejected {
+                    return StatusDelivery::Rejected {
                         attempts,
                         code,
                         message,
@@ -187,7 +187,7 @@ pub(crate) async fn put_status(
         };
         let now = Instant::now();
         if now + pause >= deadline {
-            return ReportOutcome::GaveUp {
+            return StatusDelivery::GaveUp {
                 attempts,
                 message: last,
             };
@@ -235,7 +235,7 @@ mod tests {
             .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
         let deadline = Instant::now() + Duration::from_secs(10);
         let out = put_status(&client, &event(), HookStatus::Succeeded, deadline, Backoff::default()).await;
-        assert_eq!(out, ReportOutcome::Accepted { attempts: 3 });
+        assert_eq!(out, StatusDelivery::Accepted { attempts: 3 });
     }
 
     #[tokio::test(start_paused = true)]
@@ -250,7 +250,7 @@ mod tests {
         let client = mock_client!(aws_sdk_codedeploy, [&put]);
         let deadline = Instant::now() + Duration::from_secs(10);
         let out = put_status(&client, &event(), HookStatus::Failed, deadline, Backoff::default()).await;
-        assert_eq!(out, ReportOutcome::AlreadyCompleted { attempts: 1 });
+        assert_eq!(out, StatusDelivery::AlreadyCompleted { attempts: 1 });
         assert!(out.is_recorded());
         assert_eq!(put.num_calls(), 1);
     }
@@ -264,7 +264,7 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(10);
         let out = put_status(&client, &event(), HookStatus::Failed, deadline, Backoff::default()).await;
         match out {
-            ReportOutcome::Rejected { attempts, code, .. } => {
+            StatusDelivery::Rejected { attempts, code, .. } => {
                 assert_eq!(attempts, 1);
                 assert_eq!(code, "DeploymentDoesNotExistException");
             }
@@ -281,7 +281,7 @@ mod tests {
         let start = Instant::now();
         let deadline = start + Duration::from_secs(2);
         let out = put_status(&client, &event(), HookStatus::Failed, deadline, Backoff::default()).await;
-        assert!(matches!(out, ReportOutcome::GaveUp { .. }), "{out:?}");
+        assert!(matches!(out, StatusDelivery::GaveUp { .. }), "{out:?}");
         assert!(Instant::now() <= deadline);
         // 50 + 100 + 200 + 400 + 800 ms of pauses fit in 2 s: six calls.
         assert_eq!(put.num_calls(), 6);

@@ -158,14 +158,14 @@ impl TargetFunction {
                 .ok()
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         });
-        let report = log_tail.as_deref().and_then(ReportLine::find);
+        let usage = log_tail.as_deref().and_then(LambdaUsage::find);
         tracing::info!(
             target_function = %self.target.function,
             version = %qualifier,
             executed_version = out.executed_version().unwrap_or("?"),
             function_error = out.function_error().unwrap_or("none"),
             elapsed_ms = round2(elapsed.as_secs_f64() * 1000.0),
-            reported_duration_ms = report.as_ref().and_then(|r| r.duration).map(|d| round2(d.as_secs_f64() * 1000.0)),
+            reported_duration_ms = usage.as_ref().and_then(|r| r.duration).map(|d| round2(d.as_secs_f64() * 1000.0)),
             "target invoked"
         );
         Ok(Invocation {
@@ -174,7 +174,7 @@ impl TargetFunction {
             executed_version: out.executed_version().map(str::to_string),
             payload: out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default(),
             log_tail,
-            report,
+            usage,
             elapsed,
         })
     }
@@ -204,7 +204,7 @@ pub struct Invocation {
     /// The last 4 KB of the function's log, decoded.
     pub log_tail: Option<String>,
     /// The `REPORT` line of the log tail, when present.
-    pub report: Option<ReportLine>,
+    pub usage: Option<LambdaUsage>,
     /// Wall time of the Invoke call as the hook saw it.
     pub elapsed: Duration,
 }
@@ -266,7 +266,7 @@ impl Invocation {
 ///
 /// `REPORT RequestId: ...\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\tInit Duration: 25.11 ms`
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReportLine {
+pub struct LambdaUsage {
     /// `RequestId`.
     pub request_id: Option<String>,
     /// `Duration`: time the handler ran.
@@ -281,16 +281,16 @@ pub struct ReportLine {
     pub init_duration: Option<Duration>,
 }
 
-impl ReportLine {
+impl LambdaUsage {
     /// Finds and parses the last `REPORT` line of a log tail.
-    pub fn find(log: &str) -> Option<ReportLine> {
+    pub fn find(log: &str) -> Option<LambdaUsage> {
         log.lines()
             .rev()
             .find_map(|l| l.trim_start().strip_prefix("REPORT ").map(Self::parse_fields))
     }
 
-    fn parse_fields(fields: &str) -> ReportLine {
-        let mut r = ReportLine {
+    fn parse_fields(fields: &str) -> LambdaUsage {
+        let mut r = LambdaUsage {
             request_id: None,
             duration: None,
             billed_duration: None,
@@ -337,19 +337,19 @@ mod tests {
     #[test]
     fn parses_report_line() {
         let log = "START RequestId: abc Version: 2\nhello\nEND RequestId: abc\nREPORT RequestId: abc\tDuration: 1.25 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\tInit Duration: 25.50 ms\t\n";
-        let r = ReportLine::find(log).unwrap();
+        let r = LambdaUsage::find(log).unwrap();
         assert_eq!(r.request_id.as_deref(), Some("abc"));
         assert_eq!(r.duration, Some(Duration::from_micros(1250)));
         assert_eq!(r.billed_duration, Some(Duration::from_millis(2)));
         assert_eq!(r.memory_size_mb, Some(128));
         assert_eq!(r.max_memory_used_mb, Some(20));
         assert_eq!(r.init_duration, Some(Duration::from_micros(25500)));
-        assert_eq!(ReportLine::find("no report here"), None);
+        assert_eq!(LambdaUsage::find("no report here"), None);
     }
 
     #[test]
     fn warm_report_has_no_init_duration() {
-        let r = ReportLine::find(
+        let r = LambdaUsage::find(
             "REPORT RequestId: x\tDuration: 3 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 9 MB",
         )
         .unwrap();

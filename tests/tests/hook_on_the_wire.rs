@@ -271,7 +271,7 @@ async fn throttled_status_report_is_retried() {
     let (_, out) = h.run("BeforeAllowTraffic").await;
 
     assert_eq!(json(&out)["status"], "Succeeded", "{}", h.logs());
-    assert_eq!(json(&out)["report"], json!({"outcome": "Accepted", "attempts": 3}));
+    assert_eq!(json(&out)["delivery"], json!({"outcome": "Accepted", "attempts": 3}));
     let puts = put_errors(&h);
     assert_eq!(
         puts,
@@ -302,7 +302,7 @@ async fn redelivered_event_meets_already_completed_and_stops() {
         second.json()
     );
     assert_eq!(
-        json(&second)["report"],
+        json(&second)["delivery"],
         json!({"outcome": "AlreadyCompleted", "attempts": 1})
     );
     let puts = put_errors(&h);

@@ -489,7 +489,7 @@ impl CheckRunner {
                     .await
                     .map_err(|e| super::error_chain(&e))?;
                 let mut obs = Observation::from_invoke(&inv.payload, inv.function_error.clone(), inv.elapsed);
-                if let Some(r) = &inv.report {
+                if let Some(r) = &inv.usage {
                     obs.reported_duration = r.duration;
                     obs.init_duration = r.init_duration;
                     obs.max_memory_mb = r.max_memory_used_mb;

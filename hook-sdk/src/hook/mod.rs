@@ -204,7 +204,7 @@ impl Hook {
     }
 
     /// The backoff of status report retries.
-    pub fn report_backoff(mut self, backoff: Backoff) -> Self {
+    pub fn status_backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
     }

@@ -24,7 +24,7 @@ use crate::hook::Clients;
 use crate::redact::redact_urls;
 #[cfg(feature = "checks")]
 use crate::report::render_json_lines;
-use crate::status::{self, HookStatus, ReportOutcome};
+use crate::status::{self, HookStatus, StatusDelivery};
 
 /// What a hook invocation returns to Lambda once its status is recorded.
 #[derive(Debug, Clone, Serialize)]
@@ -37,8 +37,8 @@ pub struct HookResponse {
     pub status: HookStatus,
     /// Why the status is `Failed`.
     pub reason: Option<String>,
-    /// How the report went.
-    pub report: ReportOutcome,
+    /// How the status reached CodeDeploy.
+    pub delivery: StatusDelivery,
     /// Time from the event to the report, in milliseconds.
     pub elapsed_ms: u64,
 }
@@ -194,26 +194,26 @@ impl ServiceInner {
             status::put_status(&self.clients.status, &event, status, report_deadline, self.hook.backoff).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &outcome {
-            ReportOutcome::Accepted { attempts } => {
+            StatusDelivery::Accepted { attempts } => {
                 tracing::info!(status = %status, attempts, elapsed_ms, "status reported")
             }
-            ReportOutcome::AlreadyCompleted { .. } => tracing::warn!(
+            StatusDelivery::AlreadyCompleted { .. } => tracing::warn!(
                 status = %status,
                 "CodeDeploy already has a status for this lifecycle event (an earlier delivery reported it); not reporting again"
             ),
-            ReportOutcome::Rejected { code, message, .. } => {
+            StatusDelivery::Rejected { code, message, .. } => {
                 tracing::error!(status = %status, code = %code, error = %message, "CodeDeploy refused the status report")
             }
-            ReportOutcome::GaveUp { attempts, message } => {
+            StatusDelivery::GaveUp { attempts, message } => {
                 tracing::error!(status = %status, attempts, error = %message, "the status report failed until the deadline")
             }
         }
         if !outcome.is_recorded() {
             let detail = match &outcome {
-                ReportOutcome::Rejected { code, message, .. } if code.contains("AccessDenied") => format!(
+                StatusDelivery::Rejected { code, message, .. } if code.contains("AccessDenied") => format!(
                     "{message}. The hook's role needs codedeploy:PutLifecycleEventHookExecutionStatus on the deployment group"
                 ),
-                ReportOutcome::Rejected { message, .. } | ReportOutcome::GaveUp { message, .. } => message.clone(),
+                StatusDelivery::Rejected { message, .. } | StatusDelivery::GaveUp { message, .. } => message.clone(),
                 _ => String::new(),
             };
             return Err(HookError::StatusNotRecorded { status, detail });
@@ -223,7 +223,7 @@ impl ServiceInner {
             phase,
             status,
             reason,
-            report: outcome,
+            delivery: outcome,
             elapsed_ms,
         })
     }

@@ -79,12 +79,12 @@ pub(crate) struct SimulateArgs {
     #[arg(long)]
     pub(super) build: bool,
     /// The report: a live timeline, or one JSON document at the end.
-    #[arg(long, value_enum, default_value_t = Report::Text)]
-    pub(super) report: Report,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(super) report: ReportFormat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(super) enum Report {
+pub(super) enum ReportFormat {
     Text,
     Json,
 }
@@ -227,7 +227,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
         plan = plan.alarm(alarm.clone());
     }
 
-    let text = args.report == Report::Text;
+    let text = args.report == ReportFormat::Text;
     if text {
         print_header(&args, &setup, &plan, &api_url);
     }
