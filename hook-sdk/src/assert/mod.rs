@@ -503,7 +503,7 @@ mod tests {
 
     fn expect(yaml: &str) -> Expect {
         let text = format!("version: 1\nchecks:\n  - name: c\n    invoke: {{}}\n    expect:\n{yaml}");
-        load(&text, "t.yaml").unwrap().checks.remove(0).expect
+        load(&text, "t.yaml").unwrap().checks[0].expect.clone()
     }
 
     #[test]

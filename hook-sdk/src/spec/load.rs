@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::limits::{MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_REPEAT, MAX_SPEC_BYTES};
 use super::predicate::with_pattern_budget;
 use super::template::TemplateText;
-use super::{Action, Check, Spec, suggest};
+use super::{Action, Check, Spec, SpecFile, suggest};
 
 /// A spec that could not be read: where, what, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -122,7 +122,7 @@ pub fn load(text: &str, source: &str) -> Result<Spec, SpecError> {
         ));
     }
     let mut path = String::new();
-    let parsed: Result<Spec, serde_saphyr::Error> = with_pattern_budget(|| {
+    let parsed: Result<SpecFile, serde_saphyr::Error> = with_pattern_budget(|| {
         serde_saphyr::with_deserializer_from_str(text, |de| {
             serde_path_to_error::deserialize(de).map_err(|e| {
                 path = e.path().to_string();
@@ -146,7 +146,7 @@ pub fn load(text: &str, source: &str) -> Result<Spec, SpecError> {
         }
     })?;
     validate(&spec, text, source)?;
-    Ok(spec)
+    Ok(Spec::checked(spec))
 }
 
 fn plain_message(e: &serde_saphyr::Error) -> String {
@@ -214,7 +214,7 @@ fn check_line(text: &str, check: &Check) -> Option<u64> {
 }
 
 /// Rules that span keys of a check.
-fn validate(spec: &Spec, text: &str, source: &str) -> Result<(), SpecError> {
+fn validate(spec: &SpecFile, text: &str, source: &str) -> Result<(), SpecError> {
     if spec.checks.is_empty() {
         return Err(SpecError {
             file: source.to_string(),
@@ -356,7 +356,7 @@ fn validate(spec: &Spec, text: &str, source: &str) -> Result<(), SpecError> {
 /// BeforeAllowTraffic runs while the alias and every API still route to the old version: only
 /// an invoke of the target version tests the new one. A spec whose BeforeAllowTraffic checks
 /// never make one would report `Succeeded` without proof.
-fn untested_target(spec: &Spec, text: &str, source: &str) -> Result<(), SpecError> {
+fn untested_target(spec: &SpecFile, text: &str, source: &str) -> Result<(), SpecError> {
     if spec.allow_untested_target {
         return Ok(());
     }

@@ -34,14 +34,43 @@ pub use predicate::{Cmp, DurationPredicate, Op, Pattern, Predicate, RateBound};
 
 pub use template::{TemplateError, TemplateText, Vars};
 
-/// A spec file.
+/// A spec that [`load`] (or [`load_file`]) has read and checked: every rule and limit holds,
+/// so running it cannot panic or grow without bound. Read its parts through
+/// [`SpecFile`] (`spec.checks`, ...); there is no other way to make one:
+///
+/// ```compile_fail
+/// // A Spec does not deserialize unchecked: use hook_sdk::spec::load.
+/// let spec: hook_sdk::spec::Spec = serde_json::from_str("{}").unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Spec {
+    file: SpecFile,
+}
+
+impl Spec {
+    /// Wraps a parsed file that `load` has validated.
+    pub(crate) fn checked(file: SpecFile) -> Spec {
+        Spec { file }
+    }
+}
+
+impl std::ops::Deref for Spec {
+    type Target = SpecFile;
+    fn deref(&self) -> &SpecFile {
+        &self.file
+    }
+}
+
+/// The shape of a spec file, as its JSON Schema ([`schema`]) describes it. Deserializing one
+/// checks only its shape: [`load`] turns text into a [`Spec`], checked against every rule.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(
     title = "hook-sdk check spec",
     description = "Smoke checks for a CodeDeploy lifecycle hook"
 )]
-pub struct Spec {
+#[non_exhaustive]
+pub struct SpecFile {
     /// The spec format version: 1.
     pub version: SpecVersion,
     /// Defaults for every check.
@@ -534,7 +563,7 @@ impl Check {
 
 /// The JSON Schema of the spec format, for editors (`# yaml-language-server: $schema=...`).
 pub fn schema() -> Value {
-    let schema = schemars::schema_for!(Spec);
+    let schema = schemars::schema_for!(SpecFile);
     serde_json::to_value(schema).expect("schemas serialize")
 }
 
