@@ -7,8 +7,11 @@
 //! location. The hook's phase is where its own function name stands in the AppSpec
 //! `Hooks`; each `AWS::Lambda::Function` resource is a [`Target`].
 
-use aws_sdk_codedeploy::error::DisplayErrorContext;
+use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_codedeploy::operation::get_application_revision::GetApplicationRevisionError;
+use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentError;
 use aws_sdk_codedeploy::types::{RevisionLocation, RevisionLocationType};
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use serde::Serialize;
 
 use crate::appspec::{AppSpec, AppSpecError};
@@ -77,23 +80,24 @@ impl DiscoverySettings {
 #[non_exhaustive]
 pub enum DiscoveryError {
     /// `GetDeployment` failed.
-    #[error("GetDeployment({deployment_id}) failed: {message}")]
+    #[error("GetDeployment({deployment_id}) failed: {}", DisplayErrorContext(&**source))]
     GetDeployment {
         /// The deployment asked for.
         deployment_id: String,
-        /// The SDK's error, with context.
-        message: String,
+        /// The SDK's error.
+        source: Box<SdkError<GetDeploymentError, HttpResponse>>,
     },
     /// `GetApplicationRevision` failed.
     #[error(
-        "GetApplicationRevision({application}) failed: {message}. The hook's role needs \
-         codedeploy:GetApplicationRevision on the application"
+        "GetApplicationRevision({application}) failed: {}. The hook's role needs \
+         codedeploy:GetApplicationRevision on the application",
+        DisplayErrorContext(&**source)
     )]
     GetApplicationRevision {
         /// The application asked for.
         application: String,
-        /// The SDK's error, with context.
-        message: String,
+        /// The SDK's error.
+        source: Box<SdkError<GetApplicationRevisionError, HttpResponse>>,
     },
     /// The deployment has no revision at all.
     #[error("deployment {deployment_id} has no revision: is it a Lambda deployment?")]
@@ -168,6 +172,32 @@ pub enum DiscoveryError {
     },
 }
 
+impl DiscoveryError {
+    /// Whether trying again later may succeed: throttling, a time-out, a network failure or a
+    /// 5xx answer from CodeDeploy (rather than missing permissions or a bad deployment).
+    pub fn is_transient(&self) -> bool {
+        fn transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
+            matches!(
+                e,
+                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+            ) || e.raw_response().is_some_and(|r| r.status().as_u16() >= 500)
+                || e.as_service_error()
+                    .and_then(ProvideErrorMetadata::code)
+                    .is_some_and(|c| {
+                        matches!(
+                            c,
+                            "ThrottlingException" | "Throttling" | "ThrottledException" | "TooManyRequestsException"
+                        )
+                    })
+        }
+        match self {
+            DiscoveryError::GetDeployment { source, .. } => transient(source),
+            DiscoveryError::GetApplicationRevision { source, .. } => transient(source),
+            _ => false,
+        }
+    }
+}
+
 /// Reads the deployment and works out phase and targets.
 pub async fn discover(
     codedeploy: &aws_sdk_codedeploy::Client,
@@ -181,7 +211,7 @@ pub async fn discover(
         .await
         .map_err(|e| DiscoveryError::GetDeployment {
             deployment_id: deployment_id.to_string(),
-            message: DisplayErrorContext(e).to_string(),
+            source: Box::new(e),
         })?;
     let info = out.deployment_info();
     let application = info.and_then(|i| i.application_name()).map(str::to_string);
@@ -214,7 +244,7 @@ pub async fn discover(
                     .await
                     .map_err(|e| DiscoveryError::GetApplicationRevision {
                         application: application.clone(),
-                        message: DisplayErrorContext(e).to_string(),
+                        source: Box::new(e),
                     })?;
                 out.revision()
                     .and_then(inline_content)
@@ -386,6 +416,46 @@ mod tests {
         let d = discover(&client, "d-1", &settings("CodeDeployHook_pre")).await.unwrap();
         assert_eq!(d.targets.len(), 1);
         assert_eq!(rev.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn sdk_errors_keep_their_source_and_say_whether_they_are_transient() {
+        use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentError;
+        use aws_sdk_codedeploy::types::error::DeploymentDoesNotExistException;
+        use aws_smithy_types::error::ErrorMetadata;
+
+        let missing = mock!(aws_sdk_codedeploy::Client::get_deployment).then_error(|| {
+            GetDeploymentError::DeploymentDoesNotExistException(
+                DeploymentDoesNotExistException::builder().message("no d-1").build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_codedeploy, [&missing]);
+        let e = discover(&client, "d-1", &settings("CodeDeployHook_pre"))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().starts_with("GetDeployment(d-1) failed: "), "{e}");
+        assert!(e.to_string().contains("no d-1"), "{e}");
+        let source = std::error::Error::source(&e).expect("the SDK error is the source");
+        assert!(
+            source
+                .downcast_ref::<Box<SdkError<GetDeploymentError, HttpResponse>>>()
+                .is_some()
+        );
+        assert!(!e.is_transient());
+
+        let throttled = mock!(aws_sdk_codedeploy::Client::get_deployment).then_error(|| {
+            GetDeploymentError::generic(
+                ErrorMetadata::builder()
+                    .code("ThrottlingException")
+                    .message("slow down")
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_codedeploy, [&throttled]);
+        let e = discover(&client, "d-1", &settings("CodeDeployHook_pre"))
+            .await
+            .unwrap_err();
+        assert!(e.is_transient(), "{e}");
     }
 
     #[tokio::test]
