@@ -433,21 +433,6 @@ impl Alarm {
         }
         self
     }
-
-    /// Whether a partly elapsed period that breaches already will still breach when it ends:
-    /// growing statistics compared with a greater-than.
-    pub(crate) fn partial_is_final(&self) -> bool {
-        matches!(
-            &self.source,
-            AlarmSource::Metric(MetricQuery {
-                statistic: Statistic::Sum | Statistic::SampleCount | Statistic::Maximum,
-                ..
-            })
-        ) && matches!(
-            self.comparison,
-            Comparison::GreaterThanThreshold | Comparison::GreaterThanOrEqualToThreshold
-        )
-    }
 }
 
 impl fmt::Display for Alarm {
@@ -521,7 +506,6 @@ mod tests {
         let refs: Vec<&InvocationRecord> = records.iter().collect();
         assert_eq!(a.source.value(&refs), Some(10.0));
         assert_eq!(a.source.value(&[]), None);
-        assert!(!a.partial_is_final(), "a rate can fall again before the period ends");
         assert_eq!(
             a.to_string(),
             "100 * errors / invocations > 5 (errors: Errors Sum (through live); invocations: Invocations Sum (through live)) for 1 of 1 period(s) of 1 min"
@@ -553,6 +537,5 @@ mod tests {
             a.to_string(),
             "Errors Sum (through live, version 2) > 0 for 1 of 1 period(s) of 1 min"
         );
-        assert!(a.partial_is_final());
     }
 }

@@ -58,7 +58,16 @@ pub(crate) async fn http_api(
         return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Not Found"}))).into_response();
     };
     let payload = serde_json::to_vec(&event).expect("JSON values serialize");
-    let outcome = run_counted(&state, &function, qualifier.as_deref(), &behavior, &payload, &version).await;
+    let outcome = run_counted(
+        &state,
+        &function,
+        qualifier.as_deref(),
+        &behavior,
+        &payload,
+        &version,
+        None,
+    )
+    .await;
     if outcome.function_error.is_some() {
         record(500, outcome.function_error.clone());
         return (

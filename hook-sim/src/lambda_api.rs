@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::function::{self, Behavior};
 use crate::invocation::InvokeOutcome;
-use crate::record::Service;
+use crate::record::{Running, Service};
 use crate::{ACCOUNT_ID, REGION, SimState, apply_fault};
 
 fn lambda_error(status: u16, error_type: &str, message: &str) -> Response {
@@ -96,7 +96,7 @@ pub(crate) async fn lambda_invoke(
             let body = body.to_vec();
             let state = state.clone();
             tokio::spawn(async move {
-                run_counted(&state, &name, qualifier.as_deref(), &behavior, &body, &version).await;
+                run_counted(&state, &name, qualifier.as_deref(), &behavior, &body, &version, None).await;
             });
             return StatusCode::ACCEPTED.into_response();
         }
@@ -110,7 +110,7 @@ pub(crate) async fn lambda_invoke(
             );
         }
     }
-    let outcome = run_counted(&state, &name, qualifier.as_deref(), &behavior, &body, &version).await;
+    let outcome = run_counted(&state, &name, qualifier.as_deref(), &behavior, &body, &version, None).await;
     record(200, outcome.function_error.clone());
     let mut r = (StatusCode::OK, outcome.payload).into_response();
     let h = r.headers_mut();
@@ -143,6 +143,7 @@ pub(crate) async fn invoke_internal(
     function: &str,
     qualifier: Option<&str>,
     payload: &Value,
+    running: Option<Running>,
 ) -> Option<InvokeOutcome> {
     let (version, behavior) = state
         .functions
@@ -151,7 +152,7 @@ pub(crate) async fn invoke_internal(
         .get_mut(function)?
         .resolve(qualifier)?;
     let body = serde_json::to_vec(payload).expect("JSON values serialize");
-    Some(run_counted(state, function, qualifier, &behavior, &body, &version).await)
+    Some(run_counted(state, function, qualifier, &behavior, &body, &version, running).await)
 }
 
 /// Runs a version and counts the invocation in the metrics.
@@ -162,9 +163,12 @@ pub(crate) async fn run_counted(
     behavior: &Behavior,
     payload: &[u8],
     version: &str,
+    running: Option<Running>,
 ) -> InvokeOutcome {
+    let running = running.unwrap_or_else(|| state.recorder.begin_invocation(function));
     let outcome = function::run_scripted(behavior, payload, version, &request_id()).await;
     state.recorder.invocation(
+        &running,
         function,
         qualifier,
         &outcome.executed_version,

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod alarm;
+mod clock;
 mod codedeploy;
 pub mod deploy;
 pub mod duration;

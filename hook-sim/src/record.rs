@@ -7,6 +7,8 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::clock::SimClock;
+
 /// The service a call was made to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Service {
@@ -64,7 +66,8 @@ pub struct InvocationRecord {
     pub executed_version: String,
     /// Whether it failed with a function error (what the `Errors` metric counts).
     pub error: bool,
-    /// When it finished, relative to the simulator's start.
+    /// When it started, on the simulated clock (real time since the simulator's start,
+    /// outside deployments): Lambda stamps its metrics with the invocation's start.
     #[serde(serialize_with = "crate::duration::millis")]
     pub at: Duration,
 }
@@ -73,19 +76,48 @@ pub struct InvocationRecord {
 #[derive(Debug)]
 pub(crate) struct Recorder {
     started: Instant,
+    pub(crate) clock: SimClock,
     calls: Mutex<Vec<Call>>,
     statuses: Mutex<Vec<HookStatusRecord>>,
     invocations: Mutex<Vec<InvocationRecord>>,
+    /// Invocations running: (id, function, simulated start).
+    running: Mutex<Vec<(u64, String, Duration)>>,
+    running_ids: std::sync::atomic::AtomicU64,
+    running_changed: watch::Sender<u64>,
     changed: watch::Sender<u64>,
+}
+
+/// An invocation in progress; see [`Recorder::begin_invocation`].
+#[derive(Debug)]
+pub(crate) struct Running {
+    recorder: std::sync::Arc<Recorder>,
+    id: u64,
+    /// Its simulated start.
+    pub(crate) start: Duration,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.recorder
+            .running
+            .lock()
+            .expect("running record poisoned")
+            .retain(|(id, ..)| *id != self.id);
+        self.recorder.running_changed.send_modify(|n| *n += 1);
+    }
 }
 
 impl Recorder {
     pub(crate) fn new() -> Self {
         Recorder {
             started: Instant::now(),
+            clock: SimClock::new(),
             calls: Mutex::new(Vec::new()),
             statuses: Mutex::new(Vec::new()),
             invocations: Mutex::new(Vec::new()),
+            running: Mutex::new(Vec::new()),
+            running_ids: std::sync::atomic::AtomicU64::new(0),
+            running_changed: watch::channel(0).0,
             changed: watch::channel(0).0,
         }
     }
@@ -119,13 +151,55 @@ impl Recorder {
         self.changed.send_modify(|n| *n += 1);
     }
 
-    pub(crate) fn invocation(&self, function: &str, qualifier: Option<&str>, executed_version: &str, error: bool) {
+    /// Notes an invocation of `function` starting now (simulated), until the guard drops.
+    pub(crate) fn begin_invocation(self: &std::sync::Arc<Self>, function: &str) -> Running {
+        let id = self.running_ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let start = self.clock.now();
+        self.running
+            .lock()
+            .expect("running record poisoned")
+            .push((id, function.to_string(), start));
+        Running {
+            recorder: self.clone(),
+            id,
+            start,
+        }
+    }
+
+    /// Waits until no invocation of `function` that started before simulated `before` is
+    /// still running: then the metrics of every period up to `before` are complete.
+    pub(crate) async fn settled(&self, function: &str, before: Duration) {
+        let mut rx = self.running_changed.subscribe();
+        loop {
+            let busy = self
+                .running
+                .lock()
+                .expect("running record poisoned")
+                .iter()
+                .any(|(_, f, start)| f == function && *start < before);
+            if !busy {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                unreachable!("the recorder owns the sender");
+            }
+        }
+    }
+
+    pub(crate) fn invocation(
+        &self,
+        run: &Running,
+        function: &str,
+        qualifier: Option<&str>,
+        executed_version: &str,
+        error: bool,
+    ) {
         let record = InvocationRecord {
             function: function.to_string(),
             qualifier: qualifier.map(str::to_string),
             executed_version: executed_version.to_string(),
             error,
-            at: self.since_start(),
+            at: run.start,
         };
         self.invocations
             .lock()

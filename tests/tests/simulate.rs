@@ -397,3 +397,92 @@ async fn hooks_see_aws_shaped_events_and_calls() {
         hook_sim::AliasRouting::to("2")
     );
 }
+
+/// The timeline's events in order, each with its simulated time.
+fn timeline_at(report: &Value) -> Vec<(String, f64)> {
+    report["outcome"]["timeline"]
+        .as_array()
+        .expect("a timeline")
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap().to_string(), e["at_s"].as_f64().unwrap()))
+        .collect()
+}
+
+/// The speed changes how long a rehearsal takes, never its answer: the same scenarios at
+/// ×60, ×600 and ×100000 give the same outcome, the same events in the same order, at the
+/// same simulated times (within the hooks' own real durations, which stay real), and the
+/// same alarm value.
+#[test]
+fn the_outcome_does_not_depend_on_the_speed() {
+    let scenarios: [(&str, &[&str], &[&str]); 3] = [
+        ("a good version", &[], &["60", "600", "100000"]),
+        (
+            "errors under traffic",
+            &["--target-env", "HELLO_FAULT=flaky"],
+            &["60", "600", "100000"],
+        ),
+        // A hook that never reports waits out CodeDeploy's hour: a minute of real time at
+        // ×60, so this one runs at the two higher speeds.
+        (
+            "a silent hook",
+            &["--bin", "PreTrafficHook=/bin/true"],
+            &["600", "100000"],
+        ),
+    ];
+    for (name, args, speeds) in scenarios {
+        let runs: Vec<(String, i32, Value)> = speeds
+            .iter()
+            .map(|speed| {
+                let mut all = args.to_vec();
+                all.extend(["--speed", speed]);
+                let (code, r) = simulate(&all);
+                (speed.to_string(), code, r)
+            })
+            .collect();
+        let (_, code, first) = &runs[0];
+        for (speed, other_code, other) in &runs[1..] {
+            assert_eq!(code, other_code, "{name}: exit code at ×{speed}");
+            assert_eq!(
+                first["outcome"]["status"], other["outcome"]["status"],
+                "{name} at ×{speed}"
+            );
+            assert_eq!(
+                first["outcome"]["rollback"], other["outcome"]["rollback"],
+                "{name} at ×{speed}"
+            );
+            let (a, b) = (timeline_at(first), timeline_at(other));
+            let kinds = |t: &[(String, f64)]| t.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+            assert_eq!(
+                kinds(&a),
+                kinds(&b),
+                "{name}: the events at ×{} and ×{speed}",
+                runs[0].0
+            );
+            for ((kind, x), (_, y)) in a.iter().zip(&b) {
+                assert!(
+                    (x - y).abs() < 2.0,
+                    "{name}: {kind} at {x} s at ×{}, at {y} s at ×{speed}",
+                    runs[0].0
+                );
+            }
+        }
+        match name {
+            "a good version" => assert_eq!(first["outcome"]["status"], "Succeeded", "{first:#}"),
+            "errors under traffic" => {
+                let fired = events(first, "alarm_fired");
+                assert_eq!(fired.len(), 1, "{first:#}");
+                assert_eq!(
+                    fired[0]["at_s"], 60.0,
+                    "detected at the end of the canary's first minute"
+                );
+                for (_, _, r) in &runs {
+                    assert_eq!(events(r, "alarm_fired")[0]["value"], fired[0]["value"]);
+                }
+            }
+            _ => {
+                assert_eq!(first["outcome"]["rollback"]["cause"], "hook_timed_out", "{first:#}");
+                assert_eq!(first["outcome"]["simulated_s"], 3600.0, "{first:#}");
+            }
+        }
+    }
+}

@@ -1,6 +1,5 @@
 //! The engine: the lifecycle of one deployment, its hooks, shifts, alarms and rollback.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,12 +8,12 @@ use tokio::time::Instant;
 
 use crate::alarm::Alarm;
 use crate::codedeploy::{DeploymentStatus, LifecycleEventStatus};
-use crate::{AliasRouting, DeploymentSetup, FunctionSetup, Sim, SimState};
+use crate::{AliasRouting, DeploymentSetup, FunctionSetup, Sim};
 
 use super::outcome::*;
 use super::plan::*;
 use super::timeline::{Sink, Timeline};
-use super::traffic::synthetic_traffic;
+use super::traffic::TrafficRun;
 
 pub(super) struct AlarmState {
     pub(super) alarm: Alarm,
@@ -26,14 +25,19 @@ pub(super) struct Run<'a> {
     pub(super) sim: &'a Sim,
     pub(super) plan: &'a DeploymentPlan,
     pub(super) timeline: Arc<Timeline>,
-    /// The recorder's clock when the deployment started.
-    pub(super) record_start: Duration,
     pub(super) alarms: Mutex<Vec<AlarmState>>,
+    pub(super) traffic: tokio::sync::Mutex<Option<TrafficRun>>,
     pub(super) background: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// Lambda's async invoke retries: one minute before the second attempt, two before the third.
 pub(super) const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(60), Duration::from_secs(120)];
+
+/// How a hook attempt's wait ended.
+enum AttemptEnd {
+    Status(crate::HookStatusRecord),
+    Returned(Option<crate::invocation::InvokeOutcome>),
+}
 
 impl Sim {
     /// Runs a deployment to its end (see the [module](crate::deploy) docs).
@@ -74,16 +78,25 @@ impl Sim {
         setup.group = plan.group.clone();
         self.add_deployment(setup);
 
+        let clock = &self.state.recorder.clock;
+        clock.set_speed(plan.speed);
+        let start_sim = clock.now();
+        clock.arrive(start_sim);
+        let traffic = plan
+            .traffic
+            .as_ref()
+            .map(|t| TrafficRun::new(self.state.clone(), &plan.function, &plan.alias, t, start_sim));
+        let counts = traffic.as_ref().map(|t| t.counts.clone()).unwrap_or_default();
         let run = Run {
             sim: self,
             plan,
             timeline: Arc::new(Timeline {
+                state: self.state.clone(),
+                start_sim,
                 start: Instant::now(),
-                speed: plan.speed,
                 entries: Mutex::new(Vec::new()),
                 sink,
             }),
-            record_start: self.elapsed(),
             alarms: Mutex::new(
                 plan.alarms
                     .iter()
@@ -93,28 +106,19 @@ impl Sim {
                     })
                     .collect(),
             ),
+            traffic: tokio::sync::Mutex::new(traffic),
             background: Mutex::new(Vec::new()),
         };
         run.timeline.emit(Event::DeploymentStarted {
             deployment_id: plan.deployment_id.clone(),
             config: plan.config_name.clone(),
         });
-        let counts: Arc<Mutex<BTreeMap<String, VersionTraffic>>> = Arc::default();
-        let traffic = plan.traffic.clone().map(|t| {
-            tokio::spawn(synthetic_traffic(
-                self.state.clone(),
-                plan.function.clone(),
-                plan.alias.clone(),
-                t,
-                counts.clone(),
-            ))
-        });
 
         let mut max_weight = 0.0;
         let result = run.lifecycle(&mut max_weight).await;
 
-        if let Some(t) = traffic {
-            t.abort();
+        if let Some(t) = run.traffic.lock().await.as_mut() {
+            t.stop();
         }
         for task in run.background.lock().expect("poisoned").drain(..) {
             task.abort();
@@ -143,13 +147,15 @@ impl Sim {
         };
         let timeline = run.timeline.entries.lock().expect("poisoned").clone();
         let traffic = counts.lock().expect("poisoned").clone();
+        let simulated = run.timeline.simulated();
+        self.state.recorder.clock.release();
         DeploymentOutcome {
             deployment_id: plan.deployment_id.clone(),
             status,
             rollback: result.err(),
             max_weight,
             traffic,
-            simulated: run.timeline.simulated(),
+            simulated,
             real: run.timeline.start.elapsed(),
             timeline,
         }
@@ -157,17 +163,24 @@ impl Sim {
 }
 
 impl Run<'_> {
+    fn clock(&self) -> &crate::clock::SimClock {
+        &self.sim.state.recorder.clock
+    }
+
+    fn now(&self) -> Duration {
+        self.timeline.simulated()
+    }
+
     async fn lifecycle(&self, max_weight: &mut f64) -> Result<(), Rollback> {
         let plan = self.plan;
         if let Some(hook) = plan.hook_of(HookEvent::BeforeAllowTraffic) {
             self.run_hook(hook).await?;
         }
         let steps = plan.routing.steps();
-        let shift_start = Instant::now();
+        let shift_start = self.now();
         for (i, step) in steps.iter().enumerate() {
-            self.guarded(tokio::time::sleep_until(shift_start + self.timeline.real(step.at)))
+            self.advance(shift_start + step.at, std::future::pending::<()>())
                 .await?;
-            self.check_alarms(true)?;
             let routing = if step.weight >= 1.0 {
                 AliasRouting::to(&plan.target_version)
             } else {
@@ -185,38 +198,166 @@ impl Run<'_> {
         if let Some(hook) = plan.hook_of(HookEvent::AfterAllowTraffic) {
             self.run_hook(hook).await?;
         }
-        self.check_alarms(true)
+        Ok(())
     }
 
-    /// Runs `f`, unless an alarm fires first.
-    async fn guarded<T>(&self, f: impl Future<Output = T>) -> Result<T, Rollback> {
-        tokio::select! {
-            biased;
-            out = f => Ok(out),
-            reason = self.watch_alarms() => Err(reason),
+    /// Moves simulated time to `until` (since the deployment started), sending the traffic
+    /// and evaluating the alarms due on the way, unless `interrupt` ends first (then its
+    /// output, with the clock where it ended). `Err` when an alarm fires.
+    async fn advance<T>(&self, until: Duration, interrupt: impl Future<Output = T>) -> Result<Option<T>, Rollback> {
+        let mut interrupt = std::pin::pin!(interrupt);
+        let base = self.timeline.start_sim;
+        loop {
+            let background = self.next_background().await;
+            let next = background.map_or(until, |b| b.min(until));
+            self.clock().set_frontier(base + next);
+            let wait = self.clock().real_until(base + next);
+            tokio::select! {
+                biased;
+                out = &mut interrupt => return Ok(Some(out)),
+                _ = sleep_or_yield(wait) => {}
+            }
+            self.clock().arrive(base + next);
+            if background.is_some_and(|b| b <= next) {
+                self.run_background(next).await?;
+            }
+            if next >= until {
+                return Ok(None);
+            }
         }
+    }
+
+    /// The simulated time (since the start) of the next request or alarm period end.
+    async fn next_background(&self) -> Option<Duration> {
+        let base = self.timeline.start_sim;
+        let traffic = self
+            .traffic
+            .lock()
+            .await
+            .as_ref()
+            .map(|t| t.next_at.saturating_sub(base));
+        let alarms = self
+            .alarms
+            .lock()
+            .expect("poisoned")
+            .iter()
+            .map(|a| a.alarm.period * (a.breaches.len() as u32 + 1))
+            .min();
+        [traffic, alarms].into_iter().flatten().min()
+    }
+
+    /// Sends the requests and evaluates the periods due at `now` (since the start).
+    async fn run_background(&self, now: Duration) -> Result<(), Rollback> {
+        let base = self.timeline.start_sim;
+        if let Some(t) = self.traffic.lock().await.as_mut() {
+            while t.next_at <= base + now {
+                t.dispatch().await;
+            }
+        }
+        let due = {
+            let alarms = self.alarms.lock().expect("poisoned");
+            alarms
+                .iter()
+                .any(|a| a.alarm.period * (a.breaches.len() as u32 + 1) <= now)
+        };
+        if due {
+            // The periods' metrics are complete once every invocation started in them ended.
+            self.sim.state.recorder.settled(&self.plan.function, base + now).await;
+            self.check_alarms(now)?;
+        }
+        Ok(())
     }
 
     async fn run_hook(&self, hook: &HookPlan) -> Result<(), Rollback> {
         let plan = self.plan;
+        let state = self.sim.state.clone();
         let execution = self.sim.open_lifecycle_event(&plan.deployment_id, hook.event.as_str());
         let started = Instant::now();
-        let invoker = tokio::spawn(invoke_hook(
-            self.sim.state.clone(),
-            self.timeline.clone(),
-            hook.clone(),
-            plan.deployment_id.clone(),
-            execution.clone(),
-        ));
-        self.background.lock().expect("poisoned").push(invoker);
-        let waited = self
-            .guarded(tokio::time::timeout(
-                self.timeline.real(plan.hook_timeout),
-                self.sim.wait_for_status(&execution),
-            ))
-            .await?;
-        match waited {
-            Ok(record) => {
+        let deadline = self.now() + plan.hook_timeout;
+        let payload = Sim::lifecycle_event_payload(&plan.deployment_id, &execution);
+        let mut ended = None;
+        for attempt in 1..=3u32 {
+            self.timeline.emit(Event::HookInvoked {
+                lifecycle_event: hook.event,
+                function: hook.function.clone(),
+                attempt,
+            });
+            let (state2, function, payload2) = (state.clone(), hook.function.clone(), payload.clone());
+            let mut invocation = tokio::spawn(async move {
+                crate::lambda_api::invoke_internal(&state2, &function, None, &payload2, None).await
+            });
+            // The hook runs in real time: so does the clock until it ends.
+            let work = self.clock().real_work();
+            let end = self
+                .advance(deadline, async {
+                    tokio::select! {
+                        biased;
+                        record = self.sim.wait_for_status(&execution) => AttemptEnd::Status(record),
+                        outcome = &mut invocation => AttemptEnd::Returned(outcome.ok().flatten()),
+                    }
+                })
+                .await;
+            drop(work);
+            let end = match end {
+                Ok(end) => end,
+                Err(rollback) => {
+                    invocation.abort();
+                    return Err(rollback);
+                }
+            };
+            match end {
+                None => {
+                    self.background.lock().expect("poisoned").push(tokio::spawn(async move {
+                        let _ = invocation.await;
+                    }));
+                    break;
+                }
+                Some(AttemptEnd::Status(record)) => {
+                    // The function may still be running: CodeDeploy does not wait for it.
+                    self.background.lock().expect("poisoned").push(tokio::spawn(async move {
+                        let _ = invocation.await;
+                    }));
+                    ended = Some(record);
+                    break;
+                }
+                Some(AttemptEnd::Returned(outcome)) => {
+                    if let Some(record) = self.status_of(&execution) {
+                        ended = Some(record);
+                        break;
+                    }
+                    let Some(outcome) = outcome else { break };
+                    if outcome.function_error.is_none() {
+                        self.timeline.emit(Event::HookReturnedWithoutStatus {
+                            lifecycle_event: hook.event,
+                            function: hook.function.clone(),
+                        });
+                        break;
+                    }
+                    let retry_at = (attempt < 3).then(|| self.now() + RETRY_DELAYS[attempt as usize - 1]);
+                    let retried = retry_at.is_some_and(|at| at < deadline);
+                    self.timeline.emit(Event::HookInvocationFailed {
+                        lifecycle_event: hook.event,
+                        function: hook.function.clone(),
+                        attempt,
+                        error: String::from_utf8_lossy(&outcome.payload).into_owned(),
+                        retried,
+                    });
+                    match retry_at.filter(|_| retried) {
+                        Some(at) => {
+                            self.advance(at, std::future::pending::<()>()).await?;
+                        }
+                        None => break,
+                    }
+                }
+            }
+        }
+        let record = match ended {
+            Some(record) => Some(record),
+            // No status yet: CodeDeploy waits for one until the hour is up.
+            None => self.advance(deadline, self.sim.wait_for_status(&execution)).await?,
+        };
+        match record {
+            Some(record) => {
                 self.timeline.emit(Event::HookReported {
                     lifecycle_event: hook.event,
                     function: hook.function.clone(),
@@ -232,7 +373,7 @@ impl Run<'_> {
                     })
                 }
             }
-            Err(_) => {
+            None => {
                 self.sim
                     .complete_lifecycle_event(&plan.deployment_id, &execution, LifecycleEventStatus::Failed);
                 self.timeline.emit(Event::HookTimedOut {
@@ -247,32 +388,14 @@ impl Run<'_> {
         }
     }
 
-    /// Waits for the next period boundary of any alarm, evaluates, and returns when one fires.
-    async fn watch_alarms(&self) -> Rollback {
-        loop {
-            let next = {
-                let alarms = self.alarms.lock().expect("poisoned");
-                alarms
-                    .iter()
-                    .map(|a| a.alarm.period * (a.breaches.len() as u32 + 1))
-                    .min()
-            };
-            let Some(next) = next else {
-                return std::future::pending().await;
-            };
-            tokio::time::sleep_until(self.timeline.start + self.timeline.real(next)).await;
-            if let Err(reason) = self.check_alarms(false) {
-                return reason;
-            }
-        }
+    /// The status accepted for `execution`, if any.
+    fn status_of(&self, execution: &str) -> Option<crate::HookStatusRecord> {
+        self.sim.statuses().into_iter().find(|s| s.execution_id == execution)
     }
 
-    /// Evaluates every full period not evaluated yet, and with `partial` the period so far
-    /// when its breach is final. `Err` when an alarm fires.
-    fn check_alarms(&self, partial: bool) -> Result<(), Rollback> {
-        // Real → simulated time goes through floats: a boundary slept until may come out a
-        // nanosecond short. A microsecond of slack makes it count, so the watcher never spins.
-        let now = self.timeline.simulated() + Duration::from_micros(1);
+    /// Evaluates every full period that ended by `now` (since the start). `Err` when an
+    /// alarm fires.
+    fn check_alarms(&self, now: Duration) -> Result<(), Rollback> {
         let invocations = self.sim.state.recorder.invocations();
         let mut alarms = self.alarms.lock().expect("poisoned");
         for state in alarms.iter_mut() {
@@ -286,15 +409,7 @@ impl Run<'_> {
                     .push(value.is_some_and(|v| state.alarm.comparison.holds(v, state.alarm.threshold)));
                 last_value = value;
             }
-            let mut breaches = state.breaches.clone();
-            if partial && state.alarm.partial_is_final() {
-                let from = period * state.breaches.len() as u32;
-                let value = self.datapoint(&state.alarm, &invocations, from, now + Duration::from_nanos(1));
-                if let Some(v) = value.filter(|v| state.alarm.comparison.holds(*v, state.alarm.threshold)) {
-                    breaches.push(true);
-                    last_value = Some(v);
-                }
-            }
+            let breaches = &state.breaches;
             let window = state.alarm.evaluation_periods.max(1) as usize;
             let recent = &breaches[breaches.len().saturating_sub(window)..];
             let breaching = recent.iter().filter(|b| **b).count();
@@ -314,7 +429,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The alarm's value over simulated `[from, to)`, `None` without data.
+    /// The alarm's value over `[from, to)` (simulated, since the start), `None` without data.
     fn datapoint(
         &self,
         alarm: &Alarm,
@@ -322,61 +437,21 @@ impl Run<'_> {
         from: Duration,
         to: Duration,
     ) -> Option<f64> {
+        let base = self.timeline.start_sim;
         let in_period: Vec<&crate::InvocationRecord> = invocations
             .iter()
-            .filter(|i| i.function == self.plan.function && i.at >= self.record_start)
-            .filter(|i| {
-                let at = (i.at - self.record_start).mul_f64(self.plan.speed);
-                at >= from && at < to
-            })
+            .filter(|i| i.function == self.plan.function && i.at >= base + from && i.at < base + to)
             .collect();
         alarm.source.value(&in_period)
     }
 }
 
-/// Lambda's async invoke of a hook: up to three attempts while the event is still open.
-pub(super) async fn invoke_hook(
-    state: Arc<SimState>,
-    timeline: Arc<Timeline>,
-    hook: HookPlan,
-    deployment_id: String,
-    execution_id: String,
-) {
-    let payload = Sim::lifecycle_event_payload(&deployment_id, &execution_id);
-    let still_open = || state.execution_status(&deployment_id, &execution_id) == Some(LifecycleEventStatus::InProgress);
-    for attempt in 1..=3u32 {
-        timeline.emit(Event::HookInvoked {
-            lifecycle_event: hook.event,
-            function: hook.function.clone(),
-            attempt,
-        });
-        let Some(outcome) = crate::lambda_api::invoke_internal(&state, &hook.function, None, &payload).await else {
-            return;
-        };
-        let open = still_open();
-        if outcome.function_error.is_none() {
-            if open {
-                timeline.emit(Event::HookReturnedWithoutStatus {
-                    lifecycle_event: hook.event,
-                    function: hook.function.clone(),
-                });
-            }
-            return;
-        }
-        let retried = open && attempt < 3;
-        timeline.emit(Event::HookInvocationFailed {
-            lifecycle_event: hook.event,
-            function: hook.function.clone(),
-            attempt,
-            error: String::from_utf8_lossy(&outcome.payload).into_owned(),
-            retried,
-        });
-        if !retried {
-            return;
-        }
-        tokio::time::sleep(timeline.real(RETRY_DELAYS[attempt as usize - 1])).await;
-        if !still_open() {
-            return;
-        }
+/// Sleeps `wait`, or only yields when it is below the timer's millisecond resolution (at
+/// high speeds most waits are), so that a fast simulation is not slowed to a tick a step.
+async fn sleep_or_yield(wait: Duration) {
+    if wait < Duration::from_millis(1) {
+        tokio::task::yield_now().await;
+    } else {
+        tokio::time::sleep(wait).await;
     }
 }

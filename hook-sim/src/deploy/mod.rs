@@ -13,16 +13,18 @@
 //! 4. **Succeeded**; or, when a hook reports `Failed`, stays silent past the timeout, or an
 //!    alarm goes to `ALARM`, the alias goes back to the current version: rolled back.
 //!
-//! Synthetic traffic (HTTP API events through the alias) runs for the whole deployment,
-//! and alarms are evaluated like CloudWatch's over Lambda's metrics (`Errors`,
-//! `Invocations` by `Resource` and `ExecutedVersion`), period by period. Alarms are also
-//! checked before each shift and before the deployment completes, on the period so far when
-//! that can only make it worse (sums and maxima compared with a greater-than).
+//! Synthetic traffic (HTTP API events through the alias, [`Traffic::per_minute`] requests a
+//! simulated minute) runs for the whole deployment, and alarms are evaluated like
+//! CloudWatch's over Lambda's metrics (`Errors`, `Invocations` by `Resource` and
+//! `ExecutedVersion`, stamped with the invocation's start), at the end of each period, once
+//! every invocation started in it has ended.
 //!
-//! Time is scaled by [`DeploymentPlan::speed`]: CodeDeploy's waits (traffic intervals, the
-//! hook timeout, Lambda's retry delays) and alarm periods run that many times faster. Hooks
-//! and functions are real processes and run in real time: their own timeouts are not scaled.
-//! The timeline reports simulated time.
+//! Time is simulated: between events (a request due, a period ending, a shift, a retry, the
+//! hook timeout) the clock runs [`DeploymentPlan::speed`] times faster than real time, but
+//! while a hook's invocation runs it runs at real speed, and it never passes an event the
+//! engine has not handled. So hooks and functions, real processes, keep their real
+//! durations, and the outcome and its simulated times do not depend on the speed. The
+//! timeline reports simulated time.
 
 mod engine;
 mod outcome;

@@ -45,20 +45,28 @@ pub struct HookPlan {
     pub behavior: Behavior,
 }
 
-/// Synthetic traffic: HTTP API events (`GET /hello?name=user-N`) through the alias.
+/// Synthetic traffic: HTTP API events (`GET /hello?name=user-N`) through the alias, at a
+/// steady pace of simulated time (so the same at every speed).
 #[derive(Debug, Clone)]
 pub struct Traffic {
-    /// Real time between two requests.
-    pub every: Duration,
+    /// Requests per simulated minute.
+    pub per_minute: u32,
     /// Requests in flight at most.
     pub concurrency: usize,
 }
 
+impl Traffic {
+    /// Simulated time between two requests.
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(60) / self.per_minute.max(1)
+    }
+}
+
 impl Default for Traffic {
-    /// A request every 10 ms (100 a second of wall time), 16 in flight at most.
+    /// 100 requests a simulated minute, 16 in flight at most.
     fn default() -> Self {
         Traffic {
-            every: Duration::from_millis(10),
+            per_minute: 100,
             concurrency: 16,
         }
     }

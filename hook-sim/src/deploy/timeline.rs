@@ -6,36 +6,34 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::outcome::{Event, TimelineEntry};
+use crate::SimState;
 
 pub(super) type Sink = Arc<dyn Fn(&TimelineEntry) + Send + Sync>;
 
 pub(super) struct Timeline {
+    pub(super) state: Arc<SimState>,
+    /// The simulated clock when the deployment started.
+    pub(super) start_sim: Duration,
     pub(super) start: Instant,
-    pub(super) speed: f64,
     pub(super) entries: Mutex<Vec<TimelineEntry>>,
     pub(super) sink: Option<Sink>,
 }
 
 impl Timeline {
+    /// Simulated time since the deployment started.
     pub(super) fn simulated(&self) -> Duration {
-        self.start.elapsed().mul_f64(self.speed)
+        self.state.recorder.clock.now().saturating_sub(self.start_sim)
     }
 
     pub(super) fn emit(&self, event: Event) {
-        let real = self.start.elapsed();
         let entry = TimelineEntry {
-            at: real.mul_f64(self.speed),
-            real,
+            at: self.simulated(),
+            real: self.start.elapsed(),
             event,
         };
         if let Some(sink) = &self.sink {
             sink(&entry);
         }
         self.entries.lock().expect("timeline poisoned").push(entry);
-    }
-
-    /// The real duration of a simulated one.
-    pub(super) fn real(&self, simulated: Duration) -> Duration {
-        simulated.div_f64(self.speed)
     }
 }

@@ -1,34 +1,64 @@
-//! Synthetic traffic through the alias while a deployment runs.
+//! Synthetic traffic through the alias while a deployment runs: the engine dispatches each
+//! request at its simulated time; the request runs in real time.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::SimState;
 
 use super::outcome::VersionTraffic;
 use super::plan::Traffic;
 
-/// Requests through the alias at a steady pace until aborted.
-pub(super) async fn synthetic_traffic(
+/// The traffic of one deployment.
+pub(super) struct TrafficRun {
     state: Arc<SimState>,
     function: String,
     alias: String,
-    traffic: Traffic,
-    counts: Arc<Mutex<BTreeMap<String, VersionTraffic>>>,
-) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(traffic.concurrency.max(1)));
-    let mut tick = tokio::time::interval(traffic.every.max(Duration::from_micros(100)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut in_flight = tokio::task::JoinSet::new();
-    for n in 1u64.. {
-        tick.tick().await;
-        let Ok(permit) = permits.clone().acquire_owned().await else {
+    interval: Duration,
+    /// Simulated time of the next request.
+    pub(super) next_at: Duration,
+    n: u64,
+    permits: Arc<Semaphore>,
+    in_flight: JoinSet<()>,
+    pub(super) counts: Arc<Mutex<BTreeMap<String, VersionTraffic>>>,
+}
+
+impl TrafficRun {
+    pub(super) fn new(state: Arc<SimState>, function: &str, alias: &str, traffic: &Traffic, start: Duration) -> Self {
+        TrafficRun {
+            state,
+            function: function.to_string(),
+            alias: alias.to_string(),
+            interval: traffic.interval(),
+            next_at: start,
+            n: 0,
+            permits: Arc::new(Semaphore::new(traffic.concurrency.max(1))),
+            in_flight: JoinSet::new(),
+            counts: Arc::default(),
+        }
+    }
+
+    /// Sends the request due at `next_at` (the clock stands on it), once a slot is free.
+    pub(super) async fn dispatch(&mut self) {
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
             return;
         };
-        while in_flight.try_join_next().is_some() {}
-        let (state, function, alias, counts) = (state.clone(), function.clone(), alias.clone(), counts.clone());
-        in_flight.spawn(async move {
+        while self.in_flight.try_join_next().is_some() {}
+        self.n += 1;
+        let n = self.n;
+        let (state, function, alias, counts) = (
+            self.state.clone(),
+            self.function.clone(),
+            self.alias.clone(),
+            self.counts.clone(),
+        );
+        // The invocation starts (for its metrics, and for the alarms waiting on them) now.
+        let running = state.recorder.begin_invocation(&function);
+        self.in_flight.spawn(async move {
             let _permit = permit;
             let event = crate::http_api::api_event(
                 "GET",
@@ -38,12 +68,20 @@ pub(super) async fn synthetic_traffic(
                 "hook-sim-traffic",
                 "",
             );
-            if let Some(outcome) = crate::lambda_api::invoke_internal(&state, &function, Some(&alias), &event).await {
+            if let Some(outcome) =
+                crate::lambda_api::invoke_internal(&state, &function, Some(&alias), &event, Some(running)).await
+            {
                 let mut counts = counts.lock().expect("poisoned");
                 let c = counts.entry(outcome.executed_version.clone()).or_default();
                 c.requests += 1;
                 c.errors += u64::from(outcome.function_error.is_some());
             }
         });
+        self.next_at += self.interval;
+    }
+
+    /// Stops the requests in flight.
+    pub(super) fn stop(&mut self) {
+        self.in_flight.abort_all();
     }
 }

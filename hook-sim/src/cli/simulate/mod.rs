@@ -50,8 +50,9 @@ pub(crate) struct SimulateArgs {
     /// or the logical id of an AWS::CodeDeploy::DeploymentConfig in the template.
     #[arg(long, value_name = "NAME")]
     pub(super) config: Option<String>,
-    /// Simulated seconds per real second (default: 60, or more so that shifting traffic takes
-    /// at most 10 s). CodeDeploy's waits and alarm periods are scaled; the binaries run in real time.
+    /// Simulated seconds per real second between events (default: 60, or more so that shifting
+    /// traffic takes at most 10 s). Hooks and functions run in real time, and simulated time
+    /// with them while a hook runs: the speed changes how long the run takes, not its outcome.
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub(super) speed: Option<f64>,
     /// Environment of the current version's process, KEY=VALUE (repeatable).

@@ -59,16 +59,16 @@ pub(super) fn print_header(args: &SimulateArgs, setup: &Setup, plan: &Deployment
             println!("  api        {api} → {api_url} ({var} of {})", f.logical_id);
         }
     }
+    if let Some(t) = &plan.traffic {
+        println!(
+            "  traffic    GET /hello through alias {}, {} requests a simulated minute",
+            setup.alias, t.per_minute
+        );
+    }
     println!(
-        "  traffic    GET /hello through alias {}, a request every 10 ms of wall time",
-        setup.alias
-    );
-    println!(
-        "  time       ×{}: a simulated minute takes {}; CodeDeploy waits {} ({} here) for a hook's status",
+        "  time       ×{}: a simulated minute takes {} while no hook runs; hooks and functions run in real time",
         trim(plan.speed),
         human_real(Duration::from_secs(60).div_f64(plan.speed)),
-        human(plan.hook_timeout),
-        human_real(plan.hook_timeout.div_f64(plan.speed))
     );
     for w in &setup.warnings {
         println!("  warning    {w}");
@@ -275,7 +275,12 @@ pub(super) fn print_summary(outcome: &DeploymentOutcome, hook_logs: &BTreeMap<St
         .iter()
         .map(|v| {
             let t = outcome.traffic.get(*v).cloned().unwrap_or_default();
-            format!("version {v} served {} requests, {} errors", t.requests, t.errors)
+            let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+            format!(
+                "version {v} served {}, {}",
+                plural(t.requests, "request"),
+                plural(t.errors, "error")
+            )
         })
         .collect();
     println!("traffic    {}", traffic.join("; "));

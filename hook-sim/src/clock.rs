@@ -1,0 +1,178 @@
+//! Simulated time: the clock CodeDeploy's waits, alarm periods, traffic and metrics run on.
+//!
+//! Outside a deployment it is real time. A deployment drives it: the engine moves it from
+//! one event to the next ([`SimClock::arrive`]), pacing itself at `speed` times real time;
+//! while real work the engine waits on runs (a hook's invocation) it runs at real speed, but
+//! never past the next event the engine has not handled yet (the *frontier*). So a process's
+//! real seconds are never scaled away (no simulated wait ends before a real process could
+//! have answered), and nothing but real work moves the clock between events: the same
+//! deployment gives the same simulated times at every speed.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// See the [module](self) docs.
+#[derive(Debug)]
+pub(crate) struct SimClock {
+    state: Mutex<ClockState>,
+}
+
+#[derive(Debug)]
+struct ClockState {
+    /// Simulated time at `base_real`.
+    base_sim: Duration,
+    base_real: Instant,
+    speed: f64,
+    /// Real work in progress: the clock runs at real speed.
+    real_work: usize,
+    /// The clock never passes this (the engine's next event).
+    frontier: Option<Duration>,
+}
+
+impl ClockState {
+    /// How fast the clock runs by itself: at real speed during real work; outside a
+    /// deployment (speed 1, no frontier) too; else it stands until the engine moves it.
+    fn running_rate(&self) -> f64 {
+        if self.real_work > 0 || self.frontier.is_none() {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
+    /// How fast the engine paces simulated time.
+    fn pace(&self) -> f64 {
+        if self.real_work > 0 { 1.0 } else { self.speed }
+    }
+
+    fn now(&self) -> Duration {
+        let t = self.base_sim + self.base_real.elapsed().mul_f64(self.running_rate());
+        match self.frontier {
+            Some(f) => t.min(f),
+            None => t,
+        }
+    }
+
+    fn rebase(&mut self) {
+        self.base_sim = self.now();
+        self.base_real = Instant::now();
+    }
+}
+
+impl SimClock {
+    /// Real time, from zero.
+    pub(crate) fn new() -> Self {
+        SimClock {
+            state: Mutex::new(ClockState {
+                base_sim: Duration::ZERO,
+                base_real: Instant::now(),
+                speed: 1.0,
+                real_work: 0,
+                frontier: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ClockState> {
+        self.state.lock().expect("clock poisoned")
+    }
+
+    /// Simulated time now.
+    pub(crate) fn now(&self) -> Duration {
+        self.lock().now()
+    }
+
+    /// Runs `speed` times faster than real time from now on (between events).
+    pub(crate) fn set_speed(&self, speed: f64) {
+        let mut s = self.lock();
+        s.rebase();
+        s.speed = speed;
+    }
+
+    /// Back to real time with no frontier (the end of a deployment).
+    pub(crate) fn release(&self) {
+        let mut s = self.lock();
+        s.rebase();
+        s.speed = 1.0;
+        s.frontier = None;
+        s.real_work = 0;
+    }
+
+    /// Sets the frontier: the clock stops at `t` until the engine moves it.
+    pub(crate) fn set_frontier(&self, t: Duration) {
+        let mut s = self.lock();
+        s.rebase();
+        s.frontier = Some(t.max(s.base_sim));
+    }
+
+    /// Jumps to `t` (never backwards) and makes it the frontier: the engine handles the event
+    /// at `t` with the clock standing on it.
+    pub(crate) fn arrive(&self, t: Duration) {
+        let mut s = self.lock();
+        s.rebase();
+        s.base_sim = s.base_sim.max(t);
+        s.frontier = Some(s.base_sim);
+    }
+
+    /// Marks real work in progress until the guard drops: meanwhile the clock runs at real
+    /// speed.
+    pub(crate) fn real_work(&self) -> RealWork<'_> {
+        let mut s = self.lock();
+        s.rebase();
+        s.real_work += 1;
+        RealWork { clock: self }
+    }
+
+    /// The real time the engine waits before simulated `t`: at `speed` times real time, or
+    /// at real speed during real work.
+    pub(crate) fn real_until(&self, t: Duration) -> Duration {
+        let s = self.lock();
+        t.saturating_sub(s.now()).div_f64(s.pace())
+    }
+}
+
+/// See [`SimClock::real_work`].
+#[derive(Debug)]
+pub(crate) struct RealWork<'a> {
+    clock: &'a SimClock,
+}
+
+impl Drop for RealWork<'_> {
+    fn drop(&mut self) {
+        let mut s = self.clock.lock();
+        s.rebase();
+        s.real_work = s.real_work.saturating_sub(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn runs_at_speed_up_to_the_frontier_and_at_real_speed_during_real_work() {
+        let clock = SimClock::new();
+        clock.set_speed(60.0);
+        clock.arrive(Duration::ZERO);
+        clock.set_frontier(Duration::from_secs(120));
+        assert_eq!(clock.real_until(Duration::from_secs(120)), Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(clock.now(), Duration::ZERO, "only the engine moves it between events");
+        clock.arrive(Duration::from_secs(120));
+        clock.set_frontier(Duration::from_secs(3600));
+        {
+            let _work = clock.real_work();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert_eq!(clock.now(), Duration::from_secs(122), "real seconds stay real");
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            assert_eq!(clock.now(), Duration::from_secs(3600), "never past the frontier");
+        }
+        clock.arrive(Duration::from_secs(122));
+        assert_eq!(clock.real_until(Duration::from_secs(3660)), Duration::from_secs(1));
+        clock.release();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(clock.now(), Duration::from_secs(3603), "real time again");
+    }
+}
