@@ -7,16 +7,19 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-/// Where a deployment's AppSpec is stored, which decides what `GetDeployment` returns.
+/// Where a deployment's AppSpec is stored, which decides what `GetDeployment` and
+/// `GetApplicationRevision` return.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevisionStorage {
-    /// `revision.appSpecContent.content` carries the AppSpec.
-    AppSpecContent,
-    /// `revision.string.content` carries it (the deprecated String revision type).
-    String,
-    /// `GetDeployment` returns only `appSpecContent.sha256`, as CodeDeploy often does;
-    /// the content comes from `GetApplicationRevision`.
+    /// As CodeDeploy answers for a Lambda deployment (the default): `GetDeployment` gives only
+    /// `revision.appSpecContent.sha256`, and `GetApplicationRevision` gives the AppSpec in
+    /// `revision.string.content`. A hook must call `GetApplicationRevision` to read it.
     ApplicationRevision,
+    /// `GetDeployment`'s `revision.appSpecContent.content` carries the AppSpec (a more
+    /// generous answer than CodeDeploy's, for hooks that read it there).
+    AppSpecContent,
+    /// `GetDeployment`'s `revision.string.content` carries it (the deprecated String type).
+    String,
     /// The revision is a bundle in S3: no AppSpec content anywhere.
     S3 {
         /// Bucket.
@@ -44,7 +47,8 @@ pub struct DeploymentSetup {
 }
 
 impl DeploymentSetup {
-    /// A Lambda deployment with its AppSpec in `appSpecContent`.
+    /// A Lambda deployment, its revision answered as CodeDeploy does
+    /// ([`RevisionStorage::ApplicationRevision`]).
     pub fn new(id: &str, appspec: &str) -> Self {
         DeploymentSetup {
             id: id.to_string(),
@@ -52,7 +56,7 @@ impl DeploymentSetup {
             group: "hello-group".to_string(),
             config: "CodeDeployDefault.LambdaAllAtOnce".to_string(),
             appspec: appspec.to_string(),
-            storage: RevisionStorage::AppSpecContent,
+            storage: RevisionStorage::ApplicationRevision,
         }
     }
 
@@ -232,7 +236,7 @@ fn revision_json(d: &Deployment, in_get_deployment: bool) -> Value {
             json!({"revisionType": "AppSpecContent", "appSpecContent": {"sha256": sha}})
         }
         RevisionStorage::ApplicationRevision => {
-            json!({"revisionType": "AppSpecContent", "appSpecContent": {"content": content, "sha256": sha}})
+            json!({"revisionType": "String", "string": {"content": content, "sha256": sha}})
         }
         RevisionStorage::S3 { bucket, key } => {
             json!({"revisionType": "S3", "s3Location": {"bucket": bucket, "key": key, "bundleType": "zip"}})

@@ -142,6 +142,22 @@ pub fn json(out: &InvokeOutcome) -> Value {
     out.json()
 }
 
+/// A program of `target/venv` (Python tools the tests use), made by `scripts/python-tools`
+/// first: it runs every time (it is quick when the venv is up to date, and takes a lock).
+pub fn venv_bin(name: &str) -> PathBuf {
+    static READY: std::sync::Once = std::sync::Once::new();
+    READY.call_once(|| {
+        let status = Command::new(workspace_root().join("scripts/python-tools"))
+            .status()
+            .expect("scripts/python-tools runs");
+        assert!(
+            status.success(),
+            "scripts/python-tools failed: it installs the Python tools of scripts/requirements.txt into target/venv"
+        );
+    });
+    target_dir().join("venv/bin").join(name)
+}
+
 /// A moto server on a free loopback port, stopped on drop.
 #[derive(Debug)]
 pub struct Moto {
@@ -153,16 +169,7 @@ impl Moto {
     /// Starts `moto_server` from `target/venv` (made by `scripts/python-tools`) and waits
     /// until it answers.
     pub fn start() -> Moto {
-        let bin = target_dir().join("venv/bin/moto_server");
-        if !bin.exists() {
-            let status = Command::new(workspace_root().join("scripts/python-tools"))
-                .status()
-                .expect("scripts/python-tools runs");
-            assert!(
-                status.success(),
-                "scripts/python-tools failed: it installs moto[server] into target/venv"
-            );
-        }
+        let bin = venv_bin("moto_server");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")

@@ -65,15 +65,27 @@ async fn codedeploy_errors_are_modeled() {
     let info = cd.get_deployment().deployment_id("d-1").send().await.unwrap();
     let info = info.deployment_info().unwrap();
     assert_eq!(info.compute_platform().map(|p| p.as_str()), Some("Lambda"));
-    assert!(
-        info.revision()
-            .unwrap()
-            .app_spec_content()
-            .unwrap()
-            .content()
-            .unwrap()
-            .contains("TargetVersion")
+    let style = info.deployment_style().unwrap();
+    assert_eq!(style.deployment_type().map(|t| t.as_str()), Some("BLUE_GREEN"));
+    assert_eq!(
+        style.deployment_option().map(|o| o.as_str()),
+        Some("WITH_TRAFFIC_CONTROL")
     );
+    // As CodeDeploy answers for a Lambda deployment: the revision's digest, not its content...
+    let revision = info.revision().unwrap();
+    let digest = revision.app_spec_content().unwrap();
+    assert!(digest.sha256().is_some_and(|s| s.len() == 64));
+    assert_eq!(digest.content(), None);
+    // ...which GetApplicationRevision gives, as `string.content`.
+    let answer = cd
+        .get_application_revision()
+        .application_name(info.application_name().unwrap())
+        .revision(revision.clone())
+        .send()
+        .await
+        .unwrap();
+    let content = answer.revision().unwrap().string().unwrap().content().unwrap();
+    assert!(content.contains("TargetVersion"), "{content}");
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use hook_sim::alarm::Alarm;
 use hook_sim::deploy::{DeploymentPlan, FinalStatus, HookEvent};
 use hook_sim::schedule::TrafficRouting;
 use hook_sim::{Behavior, ProcessConfig, Service, Sim};
-use integration_tests::{release_bin, workspace_root};
+use integration_tests::{release_bin, target_dir, venv_bin, workspace_root};
 use serde_json::{Value, json};
 
 /// Runs `hook-sim simulate ARGS --report json` from the repository root: exit code and report.
@@ -485,4 +485,45 @@ fn the_outcome_does_not_depend_on_the_speed() {
             }
         }
     }
+}
+
+/// A hook written by others' rules (boto3 alone, the AppSpec only from
+/// GetApplicationRevision's `revision.string.content`, GetDeployment's `computePlatform` and
+/// `deploymentStyle` required) agrees with hook-sim: a good version deploys (exit 0), a
+/// faulty one is rolled back by its report (exit 1).
+#[test]
+fn an_independent_boto3_hook_agrees_with_the_simulator() {
+    let python = venv_bin("python");
+    let dir = target_dir().join("test-tmp/boto3-hook");
+    std::fs::create_dir_all(&dir).unwrap();
+    let hook = dir.join("bootstrap");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nexec {} {}\n",
+            python.display(),
+            workspace_root().join("tests/fixtures/boto3_hook.py").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = format!("PreTrafficHook={}", hook.display());
+
+    let (code, r) = simulate(&["--bin", &bin, "--speed", "100000"]);
+    assert_eq!(code, 0, "{r:#}");
+    let reported: Vec<&str> = events(&r, "hook_reported")
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(reported, ["Succeeded", "Succeeded"], "{r:#}");
+    let logs = r["hook_logs"]["CodeDeployHook_sam-app-pre-traffic"].to_string();
+    assert!(logs.contains("reported Succeeded"), "{logs}");
+
+    let (code, r) = simulate(&["--bin", &bin, "--speed", "100000", "--target-env", "HELLO_FAULT=error"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(
+        r["outcome"]["rollback"],
+        json!({"cause": "hook_failed", "lifecycle_event": "BeforeAllowTraffic", "function": "CodeDeployHook_sam-app-pre-traffic"})
+    );
 }

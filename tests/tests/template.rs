@@ -1,23 +1,11 @@
 //! template.yaml, verified offline: cfn-lint on the SAM template, aws-sam-translator's
 //! CloudFormation output linted again, and the wiring that costs people days asserted on it.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use integration_tests::{target_dir, workspace_root};
+use integration_tests::{target_dir, venv_bin, workspace_root};
 use serde_json::{Value, json};
-
-fn venv_bin(name: &str) -> PathBuf {
-    let bin = target_dir().join("venv/bin").join(name);
-    if !bin.exists() {
-        let status = Command::new(workspace_root().join("scripts/python-tools"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "scripts/python-tools failed");
-    }
-    bin
-}
 
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd
