@@ -4,7 +4,7 @@
 //! `ExecutedVersion` dimensions), or a metric-math expression over several
 //! (`100 * errors / invocations`: an error rate in percent). Each invocation counts as one
 //! data point: `Errors` is 1 for a function error and 0 otherwise, `Invocations` is 1. A
-//! period without invocations has no data, which never breaches (`notBreaching`).
+//! period without invocations has no data, treated as the alarm's `TreatMissingData` says.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -348,8 +348,23 @@ impl AlarmSource {
     }
 }
 
-/// A CloudWatch metric alarm on the deployed function. Periods without data are treated as
-/// not breaching.
+/// How an alarm treats a period without data (`TreatMissingData`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MissingData {
+    /// CloudWatch's default: a missing period counts neither way; an alarm whose evaluated
+    /// periods are all missing has insufficient data, and does not fire.
+    #[default]
+    Missing,
+    /// A missing period is good.
+    NotBreaching,
+    /// A missing period breaches: an alarm on the new version fires while it gets no traffic.
+    Breaching,
+    /// The alarm keeps its state (here: counts like `Missing`).
+    Ignore,
+}
+
+/// A CloudWatch metric alarm on the deployed function.
 #[derive(Debug, Clone, Serialize)]
 pub struct Alarm {
     /// Its name.
@@ -367,9 +382,28 @@ pub struct Alarm {
     pub evaluation_periods: u32,
     /// How many of them must breach.
     pub datapoints_to_alarm: u32,
+    /// How periods without data count.
+    pub treat_missing_data: MissingData,
 }
 
 impl Alarm {
+    /// Whether the alarm is in ALARM after the periods `values` (oldest first; `None`: no
+    /// data), as CloudWatch evaluates its last `evaluation_periods`: at least
+    /// `datapoints_to_alarm` of them breach, a period without data counting as
+    /// `treat_missing_data` says.
+    pub fn in_alarm(&self, values: &[Option<f64>]) -> bool {
+        let n = self.evaluation_periods.max(1) as usize;
+        let recent = &values[values.len().saturating_sub(n)..];
+        let breaching = recent
+            .iter()
+            .filter(|v| match v {
+                Some(v) => self.comparison.holds(*v, self.threshold),
+                None => self.treat_missing_data == MissingData::Breaching,
+            })
+            .count();
+        breaching >= self.datapoints_to_alarm.max(1) as usize
+    }
+
     /// Any function error in a 60 s period: `Errors` `Sum` `> 0`, over all invocations.
     pub fn any_error(name: &str) -> Self {
         Self::new(
@@ -408,6 +442,7 @@ impl Alarm {
             period: Duration::from_secs(60),
             evaluation_periods: 1,
             datapoints_to_alarm: 1,
+            treat_missing_data: MissingData::Missing,
         }
     }
 
@@ -459,7 +494,13 @@ impl fmt::Display for Alarm {
             self.datapoints_to_alarm,
             self.evaluation_periods,
             human(self.period)
-        )
+        )?;
+        match self.treat_missing_data {
+            MissingData::Missing => Ok(()),
+            MissingData::NotBreaching => write!(f, ", missing data not breaching"),
+            MissingData::Breaching => write!(f, ", missing data breaching"),
+            MissingData::Ignore => write!(f, ", missing data ignored"),
+        }
     }
 }
 
@@ -537,5 +578,23 @@ mod tests {
             a.to_string(),
             "Errors Sum (through live, version 2) > 0 for 1 of 1 period(s) of 1 min"
         );
+    }
+
+    #[test]
+    fn m_of_n_with_missing_data_as_cloudwatch_counts_it() {
+        let mut a = Alarm::any_error("e");
+        a.evaluation_periods = 3;
+        a.datapoints_to_alarm = 2;
+        // Missing (the default): periods without data count neither way.
+        assert!(!a.in_alarm(&[Some(1.0), None, None]));
+        assert!(a.in_alarm(&[Some(1.0), None, Some(2.0)]));
+        assert!(!a.in_alarm(&[None, None, None]), "insufficient data never fires");
+        // Only the last three periods count.
+        assert!(!a.in_alarm(&[Some(1.0), Some(1.0), Some(0.0), Some(0.0), Some(1.0)]));
+        a.treat_missing_data = MissingData::Breaching;
+        assert!(a.in_alarm(&[Some(1.0), None, None]));
+        assert!(a.in_alarm(&[None, None, Some(0.0)]), "no traffic is breaching");
+        a.treat_missing_data = MissingData::NotBreaching;
+        assert!(!a.in_alarm(&[Some(1.0), None, None]));
     }
 }

@@ -527,3 +527,62 @@ fn an_independent_boto3_hook_agrees_with_the_simulator() {
         json!({"cause": "hook_failed", "lifecycle_event": "BeforeAllowTraffic", "function": "CodeDeployHook_sam-app-pre-traffic"})
     );
 }
+
+/// template.yaml with `edit` applied, written under target/test-tmp.
+fn edited_template(name: &str, edit: impl Fn(String) -> String) -> String {
+    let text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
+    let edited = edit(text.clone());
+    assert_ne!(edited, text, "the edit changed nothing");
+    let dir = target_dir().join("test-tmp/templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, edited).unwrap();
+    path.display().to_string()
+}
+
+/// Alarms as CloudWatch would have them: one on a dimension set Lambda never publishes gets
+/// no data in AWS, so it is a warning that names the fix and never fires (the flaky version
+/// gets past the canary, and only the post-traffic checks stop it); a period CloudWatch
+/// refuses is an error.
+#[test]
+fn alarms_aws_could_never_evaluate_do_not_fire() {
+    let no_resource = edited_template("no-resource.yaml", |t| {
+        t.replace(
+            "        - Name: Resource\n          Value: !Sub ${HelloFunction}:live\n",
+            "",
+        )
+    });
+    let (code, r) = simulate(&[
+        "--template",
+        &no_resource,
+        "--target-env",
+        "HELLO_FAULT=flaky",
+        "--speed",
+        "100000",
+    ]);
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains("HelloErrorsAlarm")
+            && warnings.contains("ExecutedVersion comes only with FunctionName and Resource"),
+        "{warnings}"
+    );
+    assert!(events(&r, "alarm_fired").is_empty(), "{r:#}");
+    assert_eq!(weights(&r), [0.3, 1.0], "past the canary: {r:#}");
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(
+        r["outcome"]["rollback"]["lifecycle_event"], "AfterAllowTraffic",
+        "{r:#}"
+    );
+
+    let bad_period = edited_template("bad-period.yaml", |t| {
+        t.replacen("      Period: 60\n", "      Period: 45\n", 1)
+    });
+    let out = Command::new(release_bin("hook-sim"))
+        .current_dir(workspace_root())
+        .args(["simulate", "--template", &bad_period])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("CloudWatch refuses Period 45"), "{err}");
+}

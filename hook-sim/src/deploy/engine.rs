@@ -17,8 +17,8 @@ use super::traffic::TrafficRun;
 
 pub(super) struct AlarmState {
     pub(super) alarm: Alarm,
-    /// Breach of each full period evaluated so far.
-    pub(super) breaches: Vec<bool>,
+    /// The value of each full period evaluated so far (`None`: no data).
+    pub(super) values: Vec<Option<f64>>,
 }
 
 pub(super) struct Run<'a> {
@@ -102,7 +102,7 @@ impl Sim {
                     .iter()
                     .map(|a| AlarmState {
                         alarm: a.clone(),
-                        breaches: Vec::new(),
+                        values: Vec::new(),
                     })
                     .collect(),
             ),
@@ -241,7 +241,7 @@ impl Run<'_> {
             .lock()
             .expect("poisoned")
             .iter()
-            .map(|a| a.alarm.period * (a.breaches.len() as u32 + 1))
+            .map(|a| a.alarm.period * (a.values.len() as u32 + 1))
             .min();
         [traffic, alarms].into_iter().flatten().min()
     }
@@ -258,7 +258,7 @@ impl Run<'_> {
             let alarms = self.alarms.lock().expect("poisoned");
             alarms
                 .iter()
-                .any(|a| a.alarm.period * (a.breaches.len() as u32 + 1) <= now)
+                .any(|a| a.alarm.period * (a.values.len() as u32 + 1) <= now)
         };
         if due {
             // The periods' metrics are complete once every invocation started in them ended.
@@ -400,30 +400,22 @@ impl Run<'_> {
         let mut alarms = self.alarms.lock().expect("poisoned");
         for state in alarms.iter_mut() {
             let period = state.alarm.period;
-            let mut last_value = None;
-            while period * (state.breaches.len() as u32 + 1) <= now {
-                let from = period * state.breaches.len() as u32;
+            while period * (state.values.len() as u32 + 1) <= now {
+                let from = period * state.values.len() as u32;
                 let value = self.datapoint(&state.alarm, &invocations, from, from + period);
-                state
-                    .breaches
-                    .push(value.is_some_and(|v| state.alarm.comparison.holds(v, state.alarm.threshold)));
-                last_value = value;
-            }
-            let breaches = &state.breaches;
-            let window = state.alarm.evaluation_periods.max(1) as usize;
-            let recent = &breaches[breaches.len().saturating_sub(window)..];
-            let breaching = recent.iter().filter(|b| **b).count();
-            if breaching >= state.alarm.datapoints_to_alarm.max(1) as usize && breaches.last() == Some(&true) {
-                let value = last_value.unwrap_or(f64::NAN);
-                self.timeline.emit(Event::AlarmFired {
-                    alarm: state.alarm.name.clone(),
-                    value,
-                    condition: state.alarm.to_string(),
-                });
-                return Err(Rollback::Alarm {
-                    alarm: state.alarm.name.clone(),
-                    value,
-                });
+                state.values.push(value);
+                if state.alarm.in_alarm(&state.values) {
+                    let value = value.unwrap_or(f64::NAN);
+                    self.timeline.emit(Event::AlarmFired {
+                        alarm: state.alarm.name.clone(),
+                        value,
+                        condition: state.alarm.to_string(),
+                    });
+                    return Err(Rollback::Alarm {
+                        alarm: state.alarm.name.clone(),
+                        value,
+                    });
+                }
             }
         }
         Ok(())

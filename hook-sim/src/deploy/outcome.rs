@@ -132,7 +132,7 @@ pub enum Rollback {
     Alarm {
         /// The alarm.
         alarm: String,
-        /// The breaching value.
+        /// The breaching value (NaN: a period without data, treated as breaching).
         value: f64,
     },
 }
@@ -159,6 +159,9 @@ impl fmt::Display for Rollback {
                 lifecycle_event,
                 function,
             } => write!(f, "the {lifecycle_event} hook {function} did not report in time"),
+            Rollback::Alarm { alarm, value } if value.is_nan() => {
+                write!(f, "alarm {alarm} fired (no data, treated as breaching)")
+            }
             Rollback::Alarm { alarm, value } => write!(f, "alarm {alarm} fired (value {value})"),
         }
     }

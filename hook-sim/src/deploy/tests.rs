@@ -167,3 +167,36 @@ fn deployment_ids_look_like_codedeploys() {
     assert!(id[2..].chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
     assert_ne!(id, new_deployment_id());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_period_without_data_fires_only_an_alarm_that_treats_it_as_breaching() {
+    let quiet = |alarm: Alarm| {
+        plan("Canary10Percent5Minutes", Behavior::hello("1"), Behavior::hello("2"))
+            .traffic(None)
+            .alarm(alarm)
+    };
+    let sim = Sim::start().await.unwrap();
+    let outcome = sim
+        .deploy(&quiet(Alarm::any_error("errors").through("live").version("2")))
+        .await;
+    assert_eq!(
+        outcome.status,
+        FinalStatus::Succeeded,
+        "missing data: insufficient, never ALARM"
+    );
+
+    let mut breaching = Alarm::any_error("errors").through("live").version("2");
+    breaching.treat_missing_data = crate::alarm::MissingData::Breaching;
+    let outcome = sim.deploy(&quiet(breaching)).await;
+    assert!(
+        matches!(&outcome.rollback, Some(Rollback::Alarm { alarm, value }) if alarm == "errors" && value.is_nan()),
+        "{:?}",
+        outcome.rollback
+    );
+    let fired: Vec<u64> = outcome
+        .timeline
+        .iter()
+        .filter_map(|e| matches!(e.event, Event::AlarmFired { .. }).then_some(e.at.as_secs()))
+        .collect();
+    assert_eq!(fired, [60], "at the end of the first minute without data");
+}

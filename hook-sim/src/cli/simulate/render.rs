@@ -186,7 +186,12 @@ impl Printer {
                 value,
                 condition,
             } => {
-                format!("alarm {alarm} → ALARM: {condition} (value {})", trim(*value))
+                let value = if value.is_nan() {
+                    "no data, treated as breaching".to_string()
+                } else {
+                    format!("value {}", trim(*value))
+                };
+                format!("alarm {alarm} → ALARM: {condition} ({value})")
             }
             Event::RolledBack { reason } => {
                 format!(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hook_sim::alarm::{Alarm, AlarmSource, Comparison, Expression, Metric, MetricQuery, Statistic};
+use hook_sim::alarm::{Alarm, AlarmSource, Comparison, Expression, Metric, MetricQuery, MissingData, Statistic};
 use hook_sim::deploy::HookEvent;
 use hook_sim::schedule::{PREDEFINED, TrafficRouting};
 use hook_sim::stack::{Template, TemplateError, scalar_text};
@@ -433,6 +433,25 @@ pub(super) fn alarm(t: &Template, id: &str, function: &str) -> Result<AlarmReadi
         )));
     }
     let p = t.eval(&t.resource(id).cloned().unwrap_or_default()["Properties"])?;
+    // A period CloudWatch refuses fails the stack in AWS: an error here too.
+    let periods = std::iter::once(p.get("Period")).chain(
+        p.get("Metrics")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|m| m.pointer("/MetricStat/Period")),
+    );
+    for period in periods.flatten() {
+        let text = scalar_text(period);
+        let valid = text
+            .parse::<u64>()
+            .is_ok_and(|s| matches!(s, 10 | 20 | 30) || (s > 0 && s % 60 == 0));
+        if !valid {
+            return Err(TemplateError(format!(
+                "alarm {id}: CloudWatch refuses Period {text}: it must be 10, 20, 30 or a multiple of 60 seconds"
+            )));
+        }
+    }
     Ok(match alarm_of(id, &p, function) {
         Ok(a) => AlarmReading::Simulated(a),
         Err(why) => AlarmReading::NotSimulated(why),
@@ -499,15 +518,30 @@ pub(super) fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, Str
     };
     let threshold = number(p.get("Threshold"), "Threshold")?.ok_or("it has no Threshold")?;
     let period = period.unwrap_or(60.0);
-    if period < 10.0 {
-        return Err(format!("Period {period} s is below CloudWatch's 10 s"));
+    if period < 60.0 {
+        return Err(format!(
+            "its Period is {period} s: Lambda's metrics come once a minute, so in AWS a shorter period would \
+             get no data and never fire. Use Period: 60 or a multiple of it"
+        ));
     }
+    let treat_missing = match p.get("TreatMissingData").and_then(Value::as_str) {
+        None | Some("missing") => MissingData::Missing,
+        Some("notBreaching") => MissingData::NotBreaching,
+        Some("breaching") => MissingData::Breaching,
+        Some("ignore") => MissingData::Ignore,
+        Some(other) => {
+            return Err(format!(
+                "TreatMissingData {other:?} is not one of missing, notBreaching, breaching, ignore"
+            ));
+        }
+    };
     let evaluation_periods = number(p.get("EvaluationPeriods"), "EvaluationPeriods")?.unwrap_or(1.0) as u32;
     let datapoints = number(p.get("DatapointsToAlarm"), "DatapointsToAlarm")?;
     let mut alarm = Alarm::new(id, source, comparison, threshold);
     alarm.period = Duration::from_secs_f64(period);
     alarm.evaluation_periods = evaluation_periods.max(1);
     alarm.datapoints_to_alarm = datapoints.map_or(alarm.evaluation_periods, |d| d as u32);
+    alarm.treat_missing_data = treat_missing;
     Ok(alarm)
 }
 
@@ -539,6 +573,31 @@ pub(super) fn metric_query(m: &Value, statistic: Option<&Value>, function: &str)
         None => return Err("it has no Statistic".into()),
     };
     let mut query = MetricQuery::new(metric, statistic);
+    let names: Vec<&str> = m
+        .get("Dimensions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["Name"].as_str())
+        .collect();
+    let has = |name: &str| names.contains(&name);
+    // Lambda publishes its metrics under these dimension sets only: an alarm on another set
+    // gets no data in AWS, stays INSUFFICIENT_DATA and never stops a deployment.
+    if has("ExecutedVersion") && !(has("FunctionName") && has("Resource")) {
+        return Err(format!(
+            "its dimensions ({}) are not a set Lambda publishes: ExecutedVersion comes only with FunctionName \
+             and Resource (FUNCTION:ALIAS), so in AWS it would never get data and never fire. Add \
+             Resource: !Sub ${{Function}}:ALIAS",
+            names.join(", ")
+        ));
+    }
+    if has("Resource") && !has("FunctionName") {
+        return Err(format!(
+            "its dimensions ({}) are not a set Lambda publishes: Resource comes only with FunctionName, so in \
+             AWS it would never get data and never fire. Add FunctionName",
+            names.join(", ")
+        ));
+    }
     for d in m.get("Dimensions").and_then(Value::as_array).into_iter().flatten() {
         let value = scalar_text(&d["Value"]);
         match d["Name"].as_str() {
@@ -613,5 +672,37 @@ mod tests {
         assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Threshold: 1, ComparisonOperator: GreaterThanThreshold, Dimensions: [{Name: FunctionName, Value: other}]}").contains("watches function other, not f"));
         assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, ExtendedStatistic: p99, Threshold: 1, ComparisonOperator: GreaterThanThreshold}").contains("percentiles (ExtendedStatistic) are not simulated"));
         assert!(why("{ComparisonOperator: GreaterThanThreshold, Threshold: 1, Metrics: [{Id: e, ReturnData: false, MetricStat: {Metric: {Namespace: AWS/Lambda, MetricName: Errors}, Period: 60, Stat: Sum}}, {Id: r, Expression: 'FILL(e, 0)'}]}").contains("FILL(...) is not simulated"));
+        // Dimension sets Lambda never publishes: no data in AWS, so never simulated as firing.
+        let executed_only = why(
+            "{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Threshold: 0, ComparisonOperator: GreaterThanThreshold, Dimensions: [{Name: FunctionName, Value: f}, {Name: ExecutedVersion, Value: '2'}]}",
+        );
+        assert!(
+            executed_only.contains("ExecutedVersion comes only with FunctionName and Resource"),
+            "{executed_only}"
+        );
+        assert!(executed_only.contains("never fire"), "{executed_only}");
+        assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Threshold: 0, ComparisonOperator: GreaterThanThreshold, Dimensions: [{Name: Resource, Value: 'f:live'}]}").contains("Resource comes only with FunctionName"));
+        // Lambda's metrics come once a minute: a 10 s period never has data.
+        assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Period: 10, Threshold: 0, ComparisonOperator: GreaterThanThreshold}").contains("Period is 10 s"));
+        assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Threshold: 0, ComparisonOperator: GreaterThanThreshold, TreatMissingData: sometimes}").contains("TreatMissingData \"sometimes\""));
+    }
+
+    #[test]
+    fn reads_treat_missing_data() {
+        let a = alarm_of(
+            "A",
+            &props("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Threshold: 0, ComparisonOperator: GreaterThanThreshold, TreatMissingData: breaching}"),
+            "f",
+        )
+        .unwrap();
+        assert_eq!(a.treat_missing_data, MissingData::Breaching);
+        assert!(a.to_string().ends_with(", missing data breaching"), "{a}");
+        let default = alarm_of(
+            "A",
+            &props("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Threshold: 0, ComparisonOperator: GreaterThanThreshold}"),
+            "f",
+        )
+        .unwrap();
+        assert_eq!(default.treat_missing_data, MissingData::Missing, "CloudWatch's default");
     }
 }
