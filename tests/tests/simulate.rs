@@ -374,7 +374,8 @@ async fn hooks_see_aws_shaped_events_and_calls() {
     assert!(invoked.contains(&("hello-fn".into(), "2".into())));
     assert!(invoked.contains(&("hello-fn".into(), "live".into())));
 
-    // CodeDeploy's view of the deployment: the AppSpec as SAM writes it, and the end state.
+    // CodeDeploy's view of the deployment: the revision's digest only (each hook asked
+    // GetApplicationRevision for it), the AppSpec as SAM writes it, and the end state.
     let info = sim.deployment_info(id).unwrap();
     assert_eq!(info["status"], "Succeeded");
     assert_eq!(info["computePlatform"], "Lambda");
@@ -382,7 +383,15 @@ async fn hooks_see_aws_shaped_events_and_calls() {
         info["deploymentConfigName"],
         "CodeDeployDefault.LambdaCanary10Percent5Minutes"
     );
-    let appspec: Value = serde_json::from_str(info["revision"]["appSpecContent"]["content"].as_str().unwrap()).unwrap();
+    let sha = &info["revision"]["appSpecContent"]["sha256"];
+    assert!(info["revision"]["appSpecContent"]["content"].is_null(), "{info:#}");
+    let revision_calls: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c.operation == "GetApplicationRevision")
+        .map(|c| &c.request["revision"]["appSpecContent"]["sha256"])
+        .collect();
+    assert_eq!(revision_calls, [sha, sha], "one GetApplicationRevision a hook");
+    let appspec: Value = serde_json::from_str(&plan.appspec()).unwrap();
     assert_eq!(
         appspec,
         json!({
@@ -585,4 +594,29 @@ fn alarms_aws_could_never_evaluate_do_not_fire() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("CloudWatch refuses Period 45"), "{err}");
+}
+
+/// An alarm on the whole alias (no ExecutedVersion) that the current version's errors set off
+/// before the deployment stops it as it starts, as CodeDeploy does: no hook runs, no traffic
+/// shifts (the fix is blocked by the old version's errors).
+#[test]
+fn an_alarm_already_in_alarm_stops_the_deployment_as_it_starts() {
+    let whole_alias = edited_template("whole-alias.yaml", |t| {
+        t.replace(
+            "        - Name: ExecutedVersion\n          Value: !GetAtt HelloFunction.Version.Version\n",
+            "",
+        )
+    });
+    let (code, r) = simulate(&[
+        "--template",
+        &whole_alias,
+        "--current-env",
+        "HELLO_FAULT=flaky",
+        "--speed",
+        "100000",
+    ]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "alarm_before_start", "{r:#}");
+    assert!(events(&r, "hook_invoked").is_empty(), "{r:#}");
+    assert!(weights(&r).is_empty(), "{r:#}");
 }

@@ -1,5 +1,6 @@
 //! The engine: the lifecycle of one deployment, its hooks, shifts, alarms and rollback.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +26,10 @@ pub(super) struct Run<'a> {
     pub(super) sim: &'a Sim,
     pub(super) plan: &'a DeploymentPlan,
     pub(super) timeline: Arc<Timeline>,
+    /// Where the alarms' periods and the traffic begin (simulated, absolute): before the
+    /// deployment's start by the alarms' longest evaluation window, so that an alarm already
+    /// in ALARM when it starts stops it.
+    pub(super) origin: Duration,
     pub(super) alarms: Mutex<Vec<AlarmState>>,
     pub(super) traffic: tokio::sync::Mutex<Option<TrafficRun>>,
     pub(super) background: Mutex<Vec<JoinHandle<()>>>,
@@ -80,12 +85,24 @@ impl Sim {
 
         let clock = &self.state.recorder.clock;
         clock.set_speed(plan.speed);
-        let start_sim = clock.now();
-        clock.arrive(start_sim);
+        let origin = clock.now();
+        clock.arrive(origin);
+        // The current version's traffic before the deployment, as long as the alarms look
+        // back: what they say when it starts.
+        let warm_up = match plan.traffic {
+            Some(_) => plan
+                .alarms
+                .iter()
+                .map(|a| a.period * a.evaluation_periods.max(1))
+                .max()
+                .unwrap_or_default(),
+            None => Duration::ZERO,
+        };
+        let start_sim = origin + warm_up;
         let traffic = plan
             .traffic
             .as_ref()
-            .map(|t| TrafficRun::new(self.state.clone(), &plan.function, &plan.alias, t, start_sim));
+            .map(|t| TrafficRun::new(self.state.clone(), &plan.function, &plan.alias, t, origin));
         let counts = traffic.as_ref().map(|t| t.counts.clone()).unwrap_or_default();
         let run = Run {
             sim: self,
@@ -97,6 +114,7 @@ impl Sim {
                 entries: Mutex::new(Vec::new()),
                 sink,
             }),
+            origin,
             alarms: Mutex::new(
                 plan.alarms
                     .iter()
@@ -109,13 +127,8 @@ impl Sim {
             traffic: tokio::sync::Mutex::new(traffic),
             background: Mutex::new(Vec::new()),
         };
-        run.timeline.emit(Event::DeploymentStarted {
-            deployment_id: plan.deployment_id.clone(),
-            config: plan.config_name.clone(),
-        });
-
         let mut max_weight = 0.0;
-        let result = run.lifecycle(&mut max_weight).await;
+        let result = run.lifecycle(&mut max_weight, &counts).await;
 
         if let Some(t) = run.traffic.lock().await.as_mut() {
             t.stop();
@@ -131,7 +144,7 @@ impl Sim {
             }
             Err(reason) => {
                 let _ = self.route_alias(&plan.function, &plan.alias, AliasRouting::to(&plan.current_version));
-                let status = if matches!(reason, Rollback::Alarm { .. }) {
+                let status = if matches!(reason, Rollback::Alarm { .. } | Rollback::AlarmBeforeStart { .. }) {
                     DeploymentStatus::Stopped
                 } else {
                     DeploymentStatus::Failed
@@ -171,8 +184,24 @@ impl Run<'_> {
         self.timeline.simulated()
     }
 
-    async fn lifecycle(&self, max_weight: &mut f64) -> Result<(), Rollback> {
+    async fn lifecycle(
+        &self,
+        max_weight: &mut f64,
+        counts: &Mutex<BTreeMap<String, VersionTraffic>>,
+    ) -> Result<(), Rollback> {
         let plan = self.plan;
+        let warm_up = self
+            .advance_to(self.timeline.start_sim, std::future::pending::<()>())
+            .await;
+        // The outcome counts the deployment's traffic only.
+        counts.lock().expect("poisoned").clear();
+        self.timeline.emit(Event::DeploymentStarted {
+            deployment_id: plan.deployment_id.clone(),
+            config: plan.config_name.clone(),
+        });
+        if let Err(Rollback::Alarm { alarm, value }) = warm_up {
+            return Err(Rollback::AlarmBeforeStart { alarm, value });
+        }
         if let Some(hook) = plan.hook_of(HookEvent::BeforeAllowTraffic) {
             self.run_hook(hook).await?;
         }
@@ -205,19 +234,23 @@ impl Run<'_> {
     /// and evaluating the alarms due on the way, unless `interrupt` ends first (then its
     /// output, with the clock where it ended). `Err` when an alarm fires.
     async fn advance<T>(&self, until: Duration, interrupt: impl Future<Output = T>) -> Result<Option<T>, Rollback> {
+        self.advance_to(self.timeline.start_sim + until, interrupt).await
+    }
+
+    /// [`advance`](Self::advance) to absolute simulated time `until`.
+    async fn advance_to<T>(&self, until: Duration, interrupt: impl Future<Output = T>) -> Result<Option<T>, Rollback> {
         let mut interrupt = std::pin::pin!(interrupt);
-        let base = self.timeline.start_sim;
         loop {
             let background = self.next_background().await;
             let next = background.map_or(until, |b| b.min(until));
-            self.clock().set_frontier(base + next);
-            let wait = self.clock().real_until(base + next);
+            self.clock().set_frontier(next);
+            let wait = self.clock().real_until(next);
             tokio::select! {
                 biased;
                 out = &mut interrupt => return Ok(Some(out)),
                 _ = sleep_or_yield(wait) => {}
             }
-            self.clock().arrive(base + next);
+            self.clock().arrive(next);
             if background.is_some_and(|b| b <= next) {
                 self.run_background(next).await?;
             }
@@ -227,42 +260,38 @@ impl Run<'_> {
         }
     }
 
-    /// The simulated time (since the start) of the next request or alarm period end.
+    /// The end of the next full period of `alarm` (absolute).
+    fn period_end(&self, a: &AlarmState) -> Duration {
+        self.origin + a.alarm.period * (a.values.len() as u32 + 1)
+    }
+
+    /// The simulated time (absolute) of the next request or alarm period end.
     async fn next_background(&self) -> Option<Duration> {
-        let base = self.timeline.start_sim;
-        let traffic = self
-            .traffic
-            .lock()
-            .await
-            .as_ref()
-            .map(|t| t.next_at.saturating_sub(base));
+        let traffic = self.traffic.lock().await.as_ref().map(|t| t.next_at);
         let alarms = self
             .alarms
             .lock()
             .expect("poisoned")
             .iter()
-            .map(|a| a.alarm.period * (a.values.len() as u32 + 1))
+            .map(|a| self.period_end(a))
             .min();
         [traffic, alarms].into_iter().flatten().min()
     }
 
-    /// Sends the requests and evaluates the periods due at `now` (since the start).
+    /// Sends the requests and evaluates the periods due at `now` (absolute).
     async fn run_background(&self, now: Duration) -> Result<(), Rollback> {
-        let base = self.timeline.start_sim;
         if let Some(t) = self.traffic.lock().await.as_mut() {
-            while t.next_at <= base + now {
+            while t.next_at <= now {
                 t.dispatch().await;
             }
         }
         let due = {
             let alarms = self.alarms.lock().expect("poisoned");
-            alarms
-                .iter()
-                .any(|a| a.alarm.period * (a.values.len() as u32 + 1) <= now)
+            alarms.iter().any(|a| self.period_end(a) <= now)
         };
         if due {
             // The periods' metrics are complete once every invocation started in them ended.
-            self.sim.state.recorder.settled(&self.plan.function, base + now).await;
+            self.sim.state.recorder.settled(&self.plan.function, now).await;
             self.check_alarms(now)?;
         }
         Ok(())
@@ -393,15 +422,14 @@ impl Run<'_> {
         self.sim.statuses().into_iter().find(|s| s.execution_id == execution)
     }
 
-    /// Evaluates every full period that ended by `now` (since the start). `Err` when an
-    /// alarm fires.
+    /// Evaluates every full period that ended by `now` (absolute). `Err` when an alarm fires.
     fn check_alarms(&self, now: Duration) -> Result<(), Rollback> {
         let invocations = self.sim.state.recorder.invocations();
         let mut alarms = self.alarms.lock().expect("poisoned");
         for state in alarms.iter_mut() {
             let period = state.alarm.period;
-            while period * (state.values.len() as u32 + 1) <= now {
-                let from = period * state.values.len() as u32;
+            while self.period_end(state) <= now {
+                let from = self.origin + period * state.values.len() as u32;
                 let value = self.datapoint(&state.alarm, &invocations, from, from + period);
                 state.values.push(value);
                 if state.alarm.in_alarm(&state.values) {
@@ -421,7 +449,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The alarm's value over `[from, to)` (simulated, since the start), `None` without data.
+    /// The alarm's value over `[from, to)` (simulated, absolute), `None` without data.
     fn datapoint(
         &self,
         alarm: &Alarm,
@@ -429,10 +457,9 @@ impl Run<'_> {
         from: Duration,
         to: Duration,
     ) -> Option<f64> {
-        let base = self.timeline.start_sim;
         let in_period: Vec<&crate::InvocationRecord> = invocations
             .iter()
-            .filter(|i| i.function == self.plan.function && i.at >= base + from && i.at < base + to)
+            .filter(|i| i.function == self.plan.function && i.at >= from && i.at < to)
             .collect();
         alarm.source.value(&in_period)
     }

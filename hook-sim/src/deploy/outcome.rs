@@ -135,6 +135,14 @@ pub enum Rollback {
         /// The breaching value (NaN: a period without data, treated as breaching).
         value: f64,
     },
+    /// An alarm was in ALARM when the deployment started (the current version's traffic
+    /// before it set it off): CodeDeploy stops the deployment before any hook runs.
+    AlarmBeforeStart {
+        /// The alarm.
+        alarm: String,
+        /// The breaching value (NaN: a period without data, treated as breaching).
+        value: f64,
+    },
 }
 
 impl Rollback {
@@ -143,7 +151,7 @@ impl Rollback {
         match self {
             Rollback::HookFailed { .. } => "HOOK_EXECUTION_FAILURE",
             Rollback::HookTimedOut { .. } => "TIMEOUT",
-            Rollback::Alarm { .. } => "ALARM_ACTIVE",
+            Rollback::Alarm { .. } | Rollback::AlarmBeforeStart { .. } => "ALARM_ACTIVE",
         }
     }
 }
@@ -163,6 +171,11 @@ impl fmt::Display for Rollback {
                 write!(f, "alarm {alarm} fired (no data, treated as breaching)")
             }
             Rollback::Alarm { alarm, value } => write!(f, "alarm {alarm} fired (value {value})"),
+            Rollback::AlarmBeforeStart { alarm, value } => write!(
+                f,
+                "alarm {alarm} was already in ALARM when the deployment started (value {value}, from the \
+                 current version's traffic before it): CodeDeploy stops the deployment before any hook runs"
+            ),
         }
     }
 }

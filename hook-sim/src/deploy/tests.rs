@@ -200,3 +200,39 @@ async fn a_period_without_data_fires_only_an_alarm_that_treats_it_as_breaching()
         .collect();
     assert_eq!(fired, [60], "at the end of the first minute without data");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_already_in_alarm_stops_the_deployment_before_any_hook() {
+    let sim = Sim::start().await.unwrap();
+    // On every version: the current one's errors set it off before the deployment starts.
+    let plan = plan("Canary10Percent5Minutes", flaky(10), Behavior::hello("2"))
+        .alarm(Alarm::any_error("errors").through("live"))
+        .hook(
+            HookEvent::BeforeAllowTraffic,
+            "CodeDeployHook_pre",
+            Behavior::Respond(json!({"ok": true})),
+        );
+    let outcome = sim.deploy(&plan).await;
+    assert!(
+        matches!(&outcome.rollback, Some(Rollback::AlarmBeforeStart { alarm, value }) if alarm == "errors" && *value >= 1.0),
+        "{:?}",
+        outcome.rollback
+    );
+    assert_eq!(outcome.max_weight, 0.0);
+    assert!(
+        !outcome
+            .timeline
+            .iter()
+            .any(|e| matches!(e.event, Event::HookInvoked { .. })),
+        "no hook runs"
+    );
+    assert_eq!(outcome.simulated, std::time::Duration::ZERO, "stopped as it starts");
+    assert!(
+        outcome.traffic.is_empty(),
+        "the traffic before the deployment is not its own: {:?}",
+        outcome.traffic
+    );
+    let info = sim.deployment_info(&plan.deployment_id).unwrap();
+    assert_eq!(info["status"], "Stopped");
+    assert_eq!(info["errorInformation"]["code"], "ALARM_ACTIVE");
+}
