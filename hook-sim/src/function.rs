@@ -148,15 +148,27 @@ impl AliasRouting {
         }
     }
 
-    /// The version of the next invoke. Deterministic: of every run of invokes the additional
-    /// version gets its share exactly (weight 0.3: 3 of each 10), spread evenly.
-    fn next(&mut self) -> String {
+    /// The version of the next invoke. Without a seed, deterministic: of every run of invokes
+    /// the additional version gets its share exactly (weight 0.3: 3 of each 10), spread evenly.
+    /// With one, at random as Lambda routes (each invoke independently, so a low-traffic
+    /// canary may get more or fewer than its share): the draw is a function of the seed and
+    /// `key` (the request's number, for the simulator's own traffic) or, without a key, of
+    /// the alias's invoke count.
+    fn next(&mut self, seed: Option<u64>, key: Option<u64>) -> String {
         let n = self.served;
         self.served += 1;
-        match &self.additional {
-            Some((extra, w)) if ((n + 1) as f64 * w).floor() > (n as f64 * w).floor() => extra.clone(),
-            _ => self.version.clone(),
-        }
+        let Some((extra, w)) = &self.additional else {
+            return self.version.clone();
+        };
+        let to_extra = match seed {
+            None => ((n + 1) as f64 * w).floor() > (n as f64 * w).floor(),
+            Some(seed) => {
+                let stream = key.map_or(splitmix64(n ^ 0x05EE_D0FA_11A5), splitmix64);
+                let draw = splitmix64(seed ^ stream);
+                ((draw >> 11) as f64 / (1u64 << 53) as f64) < *w
+            }
+        };
+        if to_extra { extra.clone() } else { self.version.clone() }
     }
 }
 
@@ -194,7 +206,12 @@ impl FunctionSetup {
 
     /// The version a qualifier selects: none or `$LATEST` → `$LATEST` (or the highest
     /// version), an alias → its version, a version → itself.
-    pub(crate) fn resolve(&mut self, qualifier: Option<&str>) -> Option<(String, Behavior)> {
+    pub(crate) fn resolve(
+        &mut self,
+        qualifier: Option<&str>,
+        seed: Option<u64>,
+        key: Option<u64>,
+    ) -> Option<(String, Behavior)> {
         let version = match qualifier {
             None | Some("$LATEST") => {
                 if self.versions.contains_key("$LATEST") {
@@ -208,11 +225,47 @@ impl FunctionSetup {
                 }
             }
             Some(q) => match self.aliases.get_mut(q) {
-                Some(routing) => routing.next(),
+                Some(routing) => routing.next(seed, key),
                 None => q.to_string(),
             },
         };
         let behavior = self.versions.get(&version)?.clone();
         Some((version, behavior))
+    }
+}
+
+/// SplitMix64: a well-mixed 64-bit function of `x` (deterministic routing draws).
+pub(crate) fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shares(seed: Option<u64>, keyed: bool, n: u64) -> Vec<String> {
+        let mut r = AliasRouting::weighted("1", "2", 0.3);
+        (0..n).map(|k| r.next(seed, keyed.then_some(k))).collect()
+    }
+
+    #[test]
+    fn without_a_seed_each_version_gets_its_share_exactly() {
+        let v = shares(None, false, 10);
+        assert_eq!(v.iter().filter(|v| *v == "2").count(), 3);
+    }
+
+    #[test]
+    fn with_a_seed_routing_is_random_and_replayable() {
+        let a = shares(Some(7), true, 10_000);
+        let to_new = a.iter().filter(|v| *v == "2").count() as f64 / 10_000.0;
+        assert!((0.28..0.32).contains(&to_new), "{to_new}");
+        assert_eq!(a, shares(Some(7), true, 10_000), "the same seed routes alike");
+        assert_ne!(a, shares(Some(8), true, 10_000));
+        // Small samples vary as Lambda's do: some runs of ten give the canary none or half.
+        let per_ten: Vec<usize> = a.chunks(10).map(|c| c.iter().filter(|v| *v == "2").count()).collect();
+        assert!(per_ten.contains(&0) && per_ten.iter().any(|n| *n >= 5), "{per_ten:?}");
     }
 }

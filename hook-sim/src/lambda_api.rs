@@ -69,12 +69,7 @@ pub(crate) async fn lambda_invoke(
         record(status, Some(error_type.clone()));
         return lambda_error(status, &error_type, &message);
     }
-    let resolved = state
-        .functions
-        .lock()
-        .expect("poisoned")
-        .get_mut(&name)
-        .map(|f| f.resolve(qualifier.as_deref()));
+    let resolved = state.resolve(&name, qualifier.as_deref(), None);
     let (version, behavior) = match resolved {
         Some(Some(found)) => found,
         _ => {
@@ -144,13 +139,9 @@ pub(crate) async fn invoke_internal(
     qualifier: Option<&str>,
     payload: &Value,
     running: Option<Running>,
+    route_key: Option<u64>,
 ) -> Option<InvokeOutcome> {
-    let (version, behavior) = state
-        .functions
-        .lock()
-        .expect("poisoned")
-        .get_mut(function)?
-        .resolve(qualifier)?;
+    let (version, behavior) = state.resolve(function, qualifier, route_key)??;
     let body = serde_json::to_vec(payload).expect("JSON values serialize");
     Some(run_counted(state, function, qualifier, &behavior, &body, &version, running).await)
 }

@@ -61,6 +61,8 @@ pub(crate) struct SimState {
     deployments: Mutex<HashMap<String, codedeploy::Deployment>>,
     functions: Mutex<HashMap<String, FunctionSetup>>,
     execution_counter: Mutex<u64>,
+    /// Weighted aliases route at random from this seed; `None`: exact shares.
+    routing_seed: Mutex<Option<u64>>,
 }
 
 /// Local CodeDeploy and Lambda endpoints on a loopback port.
@@ -83,6 +85,16 @@ impl Drop for Sim {
 }
 
 impl SimState {
+    /// The version `qualifier` selects now (an alias routes by its weights), and its behavior.
+    fn resolve(&self, function: &str, qualifier: Option<&str>, key: Option<u64>) -> Option<Option<(String, Behavior)>> {
+        let seed = *self.routing_seed.lock().expect("poisoned");
+        self.functions
+            .lock()
+            .expect("poisoned")
+            .get_mut(function)
+            .map(|f| f.resolve(qualifier, seed, key))
+    }
+
     /// The status of a lifecycle event: `InProgress`, `Succeeded` or `Failed`.
     fn execution_status(&self, deployment_id: &str, execution_id: &str) -> Option<LifecycleEventStatus> {
         let deployments = self.deployments.lock().expect("poisoned");
@@ -106,6 +118,7 @@ impl Sim {
             deployments: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             execution_counter: Mutex::new(0),
+            routing_seed: Mutex::new(None),
         });
         let app = Router::new()
             .route("/", post(codedeploy_api))

@@ -187,3 +187,32 @@ async fn a_weighted_alias_splits_invokes_as_codedeploy_shifts_them() {
             .is_err()
     );
 }
+
+/// The HTTP API answers as API Gateway does: the function's status, headers and body, and
+/// nothing of Lambda's own headers (no X-Amz-Executed-Version: a check through the API
+/// cannot tell which version answered unless the answer says so).
+#[tokio::test]
+async fn the_http_api_answers_without_lambdas_headers() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let sim = Sim::start().await.unwrap();
+    sim.add_function(
+        "hello-fn",
+        FunctionSetup::new()
+            .version("1", Behavior::hello("1"))
+            .alias("live", "1"),
+    );
+    let url = sim.api_url("hello-fn", "live");
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    stream
+        .write_all(format!("GET /{path}/hello?name=x HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let head = answer.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{answer}");
+    assert!(!head.contains("x-amz-executed-version"), "{answer}");
+    assert!(answer.contains("Hello, x!"), "{answer}");
+}

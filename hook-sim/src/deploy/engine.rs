@@ -83,6 +83,7 @@ impl Sim {
         setup.group = plan.group.clone();
         self.add_deployment(setup);
 
+        *self.state.routing_seed.lock().expect("poisoned") = plan.seed;
         let clock = &self.state.recorder.clock;
         clock.set_speed(plan.speed);
         let origin = clock.now();
@@ -313,7 +314,7 @@ impl Run<'_> {
             });
             let (state2, function, payload2) = (state.clone(), hook.function.clone(), payload.clone());
             let mut invocation = tokio::spawn(async move {
-                crate::lambda_api::invoke_internal(&state2, &function, None, &payload2, None).await
+                crate::lambda_api::invoke_internal(&state2, &function, None, &payload2, None, None).await
             });
             // The hook runs in real time: so does the clock until it ends.
             let work = self.clock().real_work();

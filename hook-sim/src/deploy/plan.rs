@@ -109,6 +109,9 @@ pub struct DeploymentPlan {
     pub hook_timeout: Duration,
     /// Synthetic traffic, or none.
     pub traffic: Option<Traffic>,
+    /// Weighted alias routing at random from this seed, as Lambda routes; `None`: each
+    /// version gets its share exactly (3 of every 10 at 30 %).
+    pub seed: Option<u64>,
 }
 
 impl DeploymentPlan {
@@ -133,7 +136,14 @@ impl DeploymentPlan {
             speed: 1.0,
             hook_timeout: Duration::from_secs(3600),
             traffic: Some(Traffic::default()),
+            seed: None,
         }
+    }
+
+    /// Routes the weighted alias at random from `seed`.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
     }
 
     /// Sets the deployment configuration.

@@ -69,7 +69,8 @@ impl TrafficRun {
                 "",
             );
             if let Some(outcome) =
-                crate::lambda_api::invoke_internal(&state, &function, Some(&alias), &event, Some(running)).await
+                crate::lambda_api::invoke_internal(&state, &function, Some(&alias), &event, Some(running), Some(n))
+                    .await
             {
                 let mut counts = counts.lock().expect("poisoned");
                 let c = counts.entry(outcome.executed_version.clone()).or_default();

@@ -79,6 +79,10 @@ pub(crate) struct SimulateArgs {
     /// Build the workspace binaries the template names first (`cargo build --release --bin ...`).
     #[arg(long)]
     pub(super) build: bool,
+    /// The seed of the weighted alias's random routing (default: a new one each run, printed,
+    /// so that a run can be replayed).
+    #[arg(long, value_name = "N")]
+    pub(super) seed: Option<u64>,
     /// The report: a live timeline, or one JSON document at the end.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub(super) report: ReportFormat,
@@ -211,7 +215,8 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     processes.extend([current.clone(), target.clone()]);
     let mut plan = DeploymentPlan::new(&function.name, Behavior::Process(current), Behavior::Process(target))
         .config(&setup.config_name, setup.routing)
-        .speed(speed);
+        .speed(speed)
+        .seed(args.seed.unwrap_or_else(new_seed));
     plan.resource = function.logical_id.clone();
     plan.alias = setup.alias.clone();
     plan.application = format!("{}-ServerlessDeploymentApplication", args.stack_name);
@@ -262,6 +267,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
             },
             "config": {"name": setup.config_name, "routing": setup.routing.to_string()},
             "speed": speed,
+            "seed": plan.seed,
             "hooks": setup.hooks.iter().map(|(event, h)| json!({
                 "lifecycle_event": event.as_str(),
                 "logical_id": h.logical_id,
@@ -288,6 +294,15 @@ fn template_dir(template: &Path) -> PathBuf {
 fn default_speed(routing: &TrafficRouting) -> f64 {
     let shifting = routing.steps().last().map_or(0.0, |s| s.at.as_secs_f64());
     (shifting / 10.0).max(60.0)
+}
+
+/// A seed for a run that names none: from the clock, small enough to type back.
+fn new_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    nanos % 1_000_000
 }
 
 #[cfg(test)]

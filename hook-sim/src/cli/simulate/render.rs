@@ -61,8 +61,10 @@ pub(super) fn print_header(args: &SimulateArgs, setup: &Setup, plan: &Deployment
     }
     if let Some(t) = &plan.traffic {
         println!(
-            "  traffic    GET /hello through alias {}, {} requests a simulated minute",
-            setup.alias, t.per_minute
+            "  traffic    GET /hello through alias {}, {} requests a simulated minute, routed at random (--seed {})",
+            setup.alias,
+            t.per_minute,
+            plan.seed.map_or_else(|| "none".to_string(), |s| s.to_string())
         );
     }
     println!(
