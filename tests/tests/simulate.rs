@@ -620,3 +620,31 @@ fn an_alarm_already_in_alarm_stops_the_deployment_as_it_starts() {
     assert!(events(&r, "hook_invoked").is_empty(), "{r:#}");
     assert!(weights(&r).is_empty(), "{r:#}");
 }
+
+/// Template settings that change what AWS does but are not simulated are said, not ignored.
+#[test]
+fn settings_the_simulator_does_not_model_are_warned_about() {
+    let template = edited_template("unmodeled.yaml", |t| {
+        t.replacen(
+            "      AutoPublishAlias: live\n",
+            "      AutoPublishAlias: live\n      ProvisionedConcurrencyConfig:\n        ProvisionedConcurrentExecutions: 2\n",
+            1,
+        )
+        .replacen(
+            "        Alarms:\n",
+            "        TriggerConfigurations:\n          - TriggerEvents: [DeploymentFailure]\n            TriggerName: failures\n            TriggerTargetArn: arn:aws:sns:us-east-1:123456789012:t\n        Alarms:\n",
+            1,
+        )
+    });
+    let (code, r) = simulate(&["--template", &template, "--speed", "100000"]);
+    assert_eq!(code, 0, "{r:#}");
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains("ProvisionedConcurrencyConfig of HelloFunction is not simulated"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("DeploymentPreference.TriggerConfigurations of HelloFunction is not simulated"),
+        "{warnings}"
+    );
+}

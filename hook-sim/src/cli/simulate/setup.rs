@@ -158,6 +158,51 @@ pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Resu
         }
     }
 
+    // Settings that change what AWS does and that the simulator does not model: said, never
+    // silently ignored.
+    for (key, what) in [
+        (
+            "PassthroughCondition",
+            "the condition deciding whether the pre-traffic hook and alarms are passed through",
+        ),
+        (
+            "TriggerConfigurations",
+            "deployment notifications (SNS triggers) are not sent",
+        ),
+    ] {
+        if preference.get(key).is_some() {
+            warnings.push(format!(
+                "DeploymentPreference.{key} of {logical_id} is not simulated: {what}"
+            ));
+        }
+    }
+    for (key, what) in [
+        (
+            "ProvisionedConcurrencyConfig",
+            "CodeDeploy waits for the new version's provisioned concurrency before shifting; here it starts at once",
+        ),
+        (
+            "ReservedConcurrentExecutions",
+            "throttling at the reserved concurrency is not simulated",
+        ),
+        (
+            "EventInvokeConfig",
+            "its retry settings do not change how the hooks are retried here (Lambda's default: two retries)",
+        ),
+    ] {
+        if t.function_property(&logical_id, key).is_some() {
+            warnings.push(format!("{key} of {logical_id} is not simulated: {what}"));
+        }
+    }
+    for (_, hook) in &hooks {
+        if t.function_property(&hook.logical_id, "EventInvokeConfig").is_some() {
+            warnings.push(format!(
+                "EventInvokeConfig of hook {} is not simulated: Lambda's default async retries (two) are used",
+                hook.logical_id
+            ));
+        }
+    }
+
     let mut alarms = Vec::new();
     if let Some(list) = preference.get("Alarms") {
         let list = t.pick(list)?;
