@@ -130,6 +130,8 @@ pub enum LifecycleEventStatus {
     Succeeded,
     /// Reported `Failed`, or CodeDeploy gave up waiting.
     Failed,
+    /// Not run: no hook for it, or the deployment ended before it.
+    Skipped,
 }
 
 macro_rules! status_names {
@@ -171,8 +173,35 @@ status_names!(LifecycleEventStatus {
     Pending,
     InProgress,
     Succeeded,
-    Failed
+    Failed,
+    Skipped
 });
+
+/// The lifecycle events of a Lambda deployment's target, in order, as
+/// `GetDeploymentTarget` lists them.
+pub(crate) const LAMBDA_LIFECYCLE_EVENTS: [&str; 5] = [
+    "Start",
+    "BeforeAllowTraffic",
+    "AllowTraffic",
+    "AfterAllowTraffic",
+    "End",
+];
+
+/// One lifecycle event of the deployment's target.
+#[derive(Debug, Clone)]
+pub(crate) struct TargetEvent {
+    pub(crate) name: &'static str,
+    pub(crate) status: LifecycleEventStatus,
+    pub(crate) start: Option<f64>,
+    pub(crate) end: Option<f64>,
+}
+
+pub(crate) fn now_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
 
 #[derive(Debug)]
 pub(crate) struct Deployment {
@@ -183,6 +212,153 @@ pub(crate) struct Deployment {
     pub(crate) error: Option<(String, String)>,
     /// execution id → lifecycle event name and status.
     pub(crate) executions: HashMap<String, Execution>,
+    /// The target's lifecycle events ([`LAMBDA_LIFECYCLE_EVENTS`]).
+    pub(crate) events: Vec<TargetEvent>,
+    /// The share of the alias's traffic on the target version.
+    pub(crate) target_weight: f64,
+}
+
+impl Deployment {
+    pub(crate) fn new(setup: DeploymentSetup, create_time: f64) -> Self {
+        Deployment {
+            setup,
+            create_time,
+            status: DeploymentStatus::InProgress,
+            error: None,
+            executions: HashMap::new(),
+            events: LAMBDA_LIFECYCLE_EVENTS
+                .iter()
+                .map(|name| TargetEvent {
+                    name,
+                    status: LifecycleEventStatus::Pending,
+                    start: None,
+                    end: None,
+                })
+                .collect(),
+            target_weight: 0.0,
+        }
+    }
+
+    /// Sets a lifecycle event's status, with its start and end times.
+    pub(crate) fn set_event(&mut self, name: &str, status: LifecycleEventStatus) {
+        let now = now_epoch();
+        if let Some(e) = self.events.iter_mut().find(|e| e.name == name) {
+            if status == LifecycleEventStatus::InProgress
+                || e.start.is_none() && status != LifecycleEventStatus::Skipped
+            {
+                e.start.get_or_insert(now);
+            }
+            if matches!(status, LifecycleEventStatus::Succeeded | LifecycleEventStatus::Failed) {
+                e.end = Some(now);
+            }
+            e.status = status;
+        }
+    }
+
+    /// The Lambda function the AppSpec deploys: name, alias, current and target version.
+    fn function(&self) -> Option<(String, String, String, String)> {
+        let spec: Value = serde_json::from_str(&self.setup.appspec)
+            .or_else(|_| serde_saphyr::from_str(&self.setup.appspec))
+            .ok()?;
+        let props = spec["Resources"][0]
+            .as_object()?
+            .values()
+            .next()?
+            .get("Properties")?
+            .clone();
+        let text = |k: &str| match &props[k] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Some((
+            text("Name"),
+            text("Alias"),
+            text("CurrentVersion"),
+            text("TargetVersion"),
+        ))
+    }
+
+    fn target_id(&self) -> Option<String> {
+        self.function().map(|(name, alias, ..)| format!("{name}:{alias}"))
+    }
+}
+
+pub(crate) fn list_deployment_targets(
+    deployments: &HashMap<String, Deployment>,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let d = deployment(deployments, body)?;
+    Ok(json!({ "targetIds": d.target_id().into_iter().collect::<Vec<_>>() }))
+}
+
+pub(crate) fn get_deployment_target(
+    deployments: &HashMap<String, Deployment>,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let d = deployment(deployments, body)?;
+    let target_id = field(body, "targetId", "DeploymentTargetIdRequiredException")?;
+    let (name, alias, current, target) = d
+        .function()
+        .filter(|_| d.target_id().as_deref() == Some(target_id))
+        .ok_or_else(|| {
+            ApiError::new(
+                "DeploymentTargetDoesNotExistException",
+                format!(
+                    "The target {target_id} of deployment {} could not be found.",
+                    d.setup.id
+                ),
+            )
+        })?;
+    let status = match d.status {
+        DeploymentStatus::Succeeded => "Succeeded",
+        DeploymentStatus::Failed | DeploymentStatus::Stopped => "Failed",
+        DeploymentStatus::Created => "Pending",
+        DeploymentStatus::InProgress => "InProgress",
+    };
+    let events: Vec<Value> = d
+        .events
+        .iter()
+        .map(|e| {
+            let mut v = json!({"lifecycleEventName": e.name, "status": e.status.as_str()});
+            if let Some(s) = e.start {
+                v["startTime"] = json!(s);
+            }
+            if let Some(t) = e.end {
+                v["endTime"] = json!(t);
+            }
+            v
+        })
+        .collect();
+    Ok(json!({
+        "deploymentTarget": {
+            "deploymentTargetType": "LambdaTarget",
+            "lambdaTarget": {
+                "deploymentId": d.setup.id,
+                "targetId": target_id,
+                "targetArn": format!("arn:aws:lambda:{}:{}:function:{name}:{alias}", crate::REGION, crate::ACCOUNT_ID),
+                "status": status,
+                "lastUpdatedAt": now_epoch(),
+                "lifecycleEvents": events,
+                "lambdaFunctionInfo": {
+                    "functionName": name,
+                    "functionAlias": alias,
+                    "currentVersion": current,
+                    "targetVersion": target,
+                    "targetVersionWeight": d.target_weight,
+                },
+            },
+        },
+    }))
+}
+
+fn deployment<'a>(deployments: &'a HashMap<String, Deployment>, body: &Value) -> Result<&'a Deployment, ApiError> {
+    let id = field(body, "deploymentId", "DeploymentIdRequiredException")?;
+    deployments.get(id).ok_or_else(|| {
+        ApiError::new(
+            "DeploymentDoesNotExistException",
+            format!("The deployment {id} could not be found."),
+        )
+    })
 }
 
 #[derive(Debug, Clone)]

@@ -169,16 +169,11 @@ impl Sim {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        self.state.deployments.lock().expect("poisoned").insert(
-            setup.id.clone(),
-            codedeploy::Deployment {
-                setup,
-                create_time,
-                status: DeploymentStatus::InProgress,
-                error: None,
-                executions: HashMap::new(),
-            },
-        );
+        self.state
+            .deployments
+            .lock()
+            .expect("poisoned")
+            .insert(setup.id.clone(), codedeploy::Deployment::new(setup, create_time));
     }
 
     /// Opens a lifecycle event of a deployment (e.g. `BeforeAllowTraffic`) and returns the
@@ -206,6 +201,35 @@ impl Sim {
             },
         );
         id
+    }
+
+    /// Sets the status of a lifecycle event of the deployment's target, as
+    /// `GetDeploymentTarget` lists it (`Start`, `BeforeAllowTraffic`, `AllowTraffic`,
+    /// `AfterAllowTraffic`, `End`).
+    pub fn set_target_event(&self, deployment_id: &str, lifecycle_event: &str, status: LifecycleEventStatus) {
+        if let Some(d) = self.state.deployments.lock().expect("poisoned").get_mut(deployment_id) {
+            d.set_event(lifecycle_event, status);
+        }
+    }
+
+    /// Marks the lifecycle events not run yet `Skipped` (the deployment ended before them).
+    pub(crate) fn skip_pending_events(&self, deployment_id: &str) {
+        if let Some(d) = self.state.deployments.lock().expect("poisoned").get_mut(deployment_id) {
+            for e in d
+                .events
+                .iter_mut()
+                .filter(|e| e.status == LifecycleEventStatus::Pending)
+            {
+                e.status = LifecycleEventStatus::Skipped;
+            }
+        }
+    }
+
+    /// Sets the share of traffic on the deployment's target version (`targetVersionWeight`).
+    pub fn set_target_weight(&self, deployment_id: &str, weight: f64) {
+        if let Some(d) = self.state.deployments.lock().expect("poisoned").get_mut(deployment_id) {
+            d.target_weight = weight;
+        }
     }
 
     /// Sets a deployment's status as `GetDeployment` reports it (`InProgress`, `Succeeded`,
@@ -407,6 +431,12 @@ async fn codedeploy_api(State(state): State<Arc<SimState>>, headers: HeaderMap, 
     }
     let result = match operation {
         "GetDeployment" => codedeploy::get_deployment(&state.deployments.lock().expect("poisoned"), &request),
+        "ListDeploymentTargets" => {
+            codedeploy::list_deployment_targets(&state.deployments.lock().expect("poisoned"), &request)
+        }
+        "GetDeploymentTarget" => {
+            codedeploy::get_deployment_target(&state.deployments.lock().expect("poisoned"), &request)
+        }
         "GetApplicationRevision" => {
             codedeploy::get_application_revision(&state.deployments.lock().expect("poisoned"), &request)
         }

@@ -216,3 +216,116 @@ async fn the_http_api_answers_without_lambdas_headers() {
     assert!(!head.contains("x-amz-executed-version"), "{answer}");
     assert!(answer.contains("Hello, x!"), "{answer}");
 }
+
+/// After a deployment, ListDeploymentTargets and GetDeploymentTarget answer as CodeDeploy
+/// does for Lambda, parsed by the real SDK: the function:alias target, its lifecycle events
+/// with their statuses, and the function's versions and weight.
+#[tokio::test]
+async fn deployment_targets_list_the_lifecycle_events() {
+    use aws_sdk_codedeploy::types::{LifecycleEventStatus as S, TargetStatus};
+    use hook_sim::deploy::{DeploymentPlan, FinalStatus};
+    use hook_sim::schedule::TrafficRouting;
+
+    let sim = Sim::start().await.unwrap();
+    let (cd, _) = clients(&sim).await;
+    let events_of = |target: &aws_sdk_codedeploy::types::LambdaTarget| -> Vec<(String, S)> {
+        target
+            .lifecycle_events()
+            .iter()
+            .map(|e| {
+                (
+                    e.lifecycle_event_name().unwrap().to_string(),
+                    e.status().unwrap().clone(),
+                )
+            })
+            .collect()
+    };
+
+    let good = DeploymentPlan::new("hello-fn", Behavior::hello("1"), Behavior::hello("2"))
+        .config(
+            "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+            TrafficRouting::predefined("Canary10Percent5Minutes").unwrap(),
+        )
+        .speed(100_000.0);
+    assert_eq!(sim.deploy(&good).await.status, FinalStatus::Succeeded);
+    let ids = cd
+        .list_deployment_targets()
+        .deployment_id(&good.deployment_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ids.target_ids(), ["hello-fn:live"]);
+    let target = cd
+        .get_deployment_target()
+        .deployment_id(&good.deployment_id)
+        .target_id("hello-fn:live")
+        .send()
+        .await
+        .unwrap();
+    let lambda = target.deployment_target().unwrap().lambda_target().unwrap();
+    assert_eq!(lambda.status(), Some(&TargetStatus::Succeeded));
+    assert_eq!(
+        events_of(lambda),
+        [
+            ("Start".to_string(), S::Succeeded),
+            ("BeforeAllowTraffic".to_string(), S::Skipped),
+            ("AllowTraffic".to_string(), S::Succeeded),
+            ("AfterAllowTraffic".to_string(), S::Skipped),
+            ("End".to_string(), S::Succeeded),
+        ]
+    );
+    let info = lambda.lambda_function_info().unwrap();
+    assert_eq!(
+        (
+            info.current_version(),
+            info.target_version(),
+            info.target_version_weight()
+        ),
+        (Some("1"), Some("2"), 1.0)
+    );
+
+    // Stopped by an alarm while traffic shifts: AllowTraffic failed, the rest skipped.
+    let flaky = Behavior::Custom(std::sync::Arc::new(|_| Behavior::FunctionError {
+        error_type: "Flaky".into(),
+        message: "always".into(),
+    }));
+    let bad = DeploymentPlan::new("hello-fn", Behavior::hello("1"), flaky)
+        .config(
+            "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+            TrafficRouting::predefined("Canary10Percent5Minutes").unwrap(),
+        )
+        .alarm(hook_sim::alarm::Alarm::any_error("errors").through("live").version("2"))
+        .speed(100_000.0);
+    assert_eq!(sim.deploy(&bad).await.status, FinalStatus::RolledBack);
+    let target = cd
+        .get_deployment_target()
+        .deployment_id(&bad.deployment_id)
+        .target_id("hello-fn:live")
+        .send()
+        .await
+        .unwrap();
+    let lambda = target.deployment_target().unwrap().lambda_target().unwrap();
+    assert_eq!(lambda.status(), Some(&TargetStatus::Failed));
+    assert_eq!(
+        events_of(lambda),
+        [
+            ("Start".to_string(), S::Succeeded),
+            ("BeforeAllowTraffic".to_string(), S::Skipped),
+            ("AllowTraffic".to_string(), S::Failed),
+            ("AfterAllowTraffic".to_string(), S::Skipped),
+            ("End".to_string(), S::Skipped),
+        ]
+    );
+    assert_eq!(lambda.lambda_function_info().unwrap().target_version_weight(), 0.0);
+    let e = cd
+        .get_deployment_target()
+        .deployment_id(&bad.deployment_id)
+        .target_id("other:live")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_codedeploy::error::ProvideErrorMetadata::code(&e),
+        Some("DeploymentTargetDoesNotExistException")
+    );
+}

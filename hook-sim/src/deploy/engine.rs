@@ -145,6 +145,8 @@ impl Sim {
             }
             Err(reason) => {
                 let _ = self.route_alias(&plan.function, &plan.alias, AliasRouting::to(&plan.current_version));
+                self.set_target_weight(&plan.deployment_id, 0.0);
+                self.skip_pending_events(&plan.deployment_id);
                 let status = if matches!(reason, Rollback::Alarm { .. } | Rollback::AlarmBeforeStart { .. }) {
                     DeploymentStatus::Stopped
                 } else {
@@ -201,16 +203,20 @@ impl Run<'_> {
             config: plan.config_name.clone(),
         });
         if let Err(Rollback::Alarm { alarm, value }) = warm_up {
+            self.target_event("Start", LifecycleEventStatus::Failed);
             return Err(Rollback::AlarmBeforeStart { alarm, value });
         }
-        if let Some(hook) = plan.hook_of(HookEvent::BeforeAllowTraffic) {
-            self.run_hook(hook).await?;
-        }
+        self.target_event("Start", LifecycleEventStatus::Succeeded);
+        self.phase("BeforeAllowTraffic", self.run_hook_of(HookEvent::BeforeAllowTraffic))
+            .await?;
         let steps = plan.routing.steps();
         let shift_start = self.now();
+        self.target_event("AllowTraffic", LifecycleEventStatus::InProgress);
         for (i, step) in steps.iter().enumerate() {
-            self.advance(shift_start + step.at, std::future::pending::<()>())
-                .await?;
+            if let Err(rollback) = self.advance(shift_start + step.at, std::future::pending::<()>()).await {
+                self.target_event("AllowTraffic", LifecycleEventStatus::Failed);
+                return Err(rollback);
+            }
             let routing = if step.weight >= 1.0 {
                 AliasRouting::to(&plan.target_version)
             } else {
@@ -218,6 +224,7 @@ impl Run<'_> {
             };
             // The alias exists: run_deployment added the function.
             let _ = self.sim.route_alias(&plan.function, &plan.alias, routing);
+            self.sim.set_target_weight(&plan.deployment_id, step.weight);
             *max_weight = step.weight;
             self.timeline.emit(Event::TrafficShifted {
                 weight: step.weight,
@@ -225,10 +232,43 @@ impl Run<'_> {
                 steps: steps.len(),
             });
         }
-        if let Some(hook) = plan.hook_of(HookEvent::AfterAllowTraffic) {
-            self.run_hook(hook).await?;
-        }
+        self.target_event("AllowTraffic", LifecycleEventStatus::Succeeded);
+        self.phase("AfterAllowTraffic", self.run_hook_of(HookEvent::AfterAllowTraffic))
+            .await?;
+        self.target_event("End", LifecycleEventStatus::Succeeded);
         Ok(())
+    }
+
+    /// Records a lifecycle event of the deployment's target (`GetDeploymentTarget`).
+    fn target_event(&self, name: &str, status: LifecycleEventStatus) {
+        self.sim.set_target_event(&self.plan.deployment_id, name, status);
+    }
+
+    /// Runs the hook of `event`, if any: `None` when there is none.
+    async fn run_hook_of(&self, event: HookEvent) -> Option<Result<(), Rollback>> {
+        match self.plan.hook_of(event) {
+            Some(hook) => Some(self.run_hook(hook).await),
+            None => None,
+        }
+    }
+
+    /// A hook's lifecycle event, recorded as it runs and ends (Skipped without a hook).
+    async fn phase(&self, name: &str, run: impl Future<Output = Option<Result<(), Rollback>>>) -> Result<(), Rollback> {
+        self.target_event(name, LifecycleEventStatus::InProgress);
+        match run.await {
+            None => {
+                self.target_event(name, LifecycleEventStatus::Skipped);
+                Ok(())
+            }
+            Some(Ok(())) => {
+                self.target_event(name, LifecycleEventStatus::Succeeded);
+                Ok(())
+            }
+            Some(Err(rollback)) => {
+                self.target_event(name, LifecycleEventStatus::Failed);
+                Err(rollback)
+            }
+        }
     }
 
     /// Moves simulated time to `until` (since the deployment started), sending the traffic
