@@ -216,6 +216,10 @@ pub(crate) struct Deployment {
     pub(crate) events: Vec<TargetEvent>,
     /// The share of the alias's traffic on the target version.
     pub(crate) target_weight: f64,
+    /// `user`, or `codeDeployRollback` for a rollback.
+    pub(crate) creator: &'static str,
+    /// `rollbackInfo`, once a rollback involves it.
+    pub(crate) rollback_info: Option<Value>,
 }
 
 impl Deployment {
@@ -236,6 +240,8 @@ impl Deployment {
                 })
                 .collect(),
             target_weight: 0.0,
+            creator: "user",
+            rollback_info: None,
         }
     }
 
@@ -436,12 +442,15 @@ pub(crate) fn get_deployment(deployments: &HashMap<String, Deployment>, body: &V
         "revision": revision_json(d, true),
         "status": d.status,
         "createTime": d.create_time,
-        "creator": "user",
+        "creator": d.creator,
         "computePlatform": "Lambda",
         "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
     });
     if let Some((code, message)) = &d.error {
         info["errorInformation"] = json!({"code": code, "message": message});
+    }
+    if let Some(rollback) = &d.rollback_info {
+        info["rollbackInfo"] = rollback.clone();
     }
     Ok(json!({ "deploymentInfo": info }))
 }

@@ -108,6 +108,15 @@ fn errors_under_traffic_fire_the_alarm_and_roll_back() {
     assert_eq!(rollback["cause"], "alarm", "{r:#}");
     assert_eq!(rollback["alarm"], "HelloErrorsAlarm");
     assert!(rollback["value"].as_f64().unwrap() >= 1.0);
+    // As CodeDeploy reports it: stopped by the alarm, rolled back by a deployment of its own.
+    assert_eq!(r["outcome"]["deployment_status"], "Stopped", "{r:#}");
+    assert_eq!(r["outcome"]["error_code"], "ALARM_ACTIVE");
+    assert!(
+        r["outcome"]["rollback_deployment_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("d-")),
+        "{r:#}"
+    );
     assert_eq!(
         events(&r, "hook_reported")[0]["status"],
         "Succeeded",

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -137,11 +138,12 @@ impl Sim {
         for task in run.background.lock().expect("poisoned").drain(..) {
             task.abort();
         }
-        let status = match &result {
+        let mut rollback_deployment_id = None;
+        let (status, deployment_status) = match &result {
             Ok(()) => {
                 self.set_deployment_status(&plan.deployment_id, DeploymentStatus::Succeeded, None);
                 run.timeline.emit(Event::DeploymentSucceeded);
-                FinalStatus::Succeeded
+                (FinalStatus::Succeeded, DeploymentStatus::Succeeded)
             }
             Err(reason) => {
                 let _ = self.route_alias(&plan.function, &plan.alias, AliasRouting::to(&plan.current_version));
@@ -157,8 +159,9 @@ impl Sim {
                     status,
                     Some((reason.error_code(), &reason.to_string())),
                 );
+                rollback_deployment_id = Some(self.record_rollback(plan));
                 run.timeline.emit(Event::RolledBack { reason: reason.clone() });
-                FinalStatus::RolledBack
+                (FinalStatus::RolledBack, status)
             }
         };
         let timeline = run.timeline.entries.lock().expect("poisoned").clone();
@@ -168,13 +171,59 @@ impl Sim {
         DeploymentOutcome {
             deployment_id: plan.deployment_id.clone(),
             status,
+            error_code: result.as_ref().err().map(|r| r.error_code().to_string()),
             rollback: result.err(),
+            deployment_status,
+            rollback_deployment_id,
             max_weight,
             traffic,
             simulated,
             real: run.timeline.start.elapsed(),
             timeline,
         }
+    }
+}
+
+impl Sim {
+    /// Records the rollback as CodeDeploy does: a deployment of its own (the alias back from
+    /// the target to the current version, no hooks, created by `codeDeployRollback`), and
+    /// each deployment's `rollbackInfo` naming the other. Returns its id.
+    fn record_rollback(&self, plan: &DeploymentPlan) -> String {
+        let id = super::plan::new_deployment_id();
+        let appspec = crate::codedeploy::appspec(
+            &plan.resource,
+            &plan.function,
+            &plan.alias,
+            &plan.target_version,
+            &plan.current_version,
+            &[],
+        );
+        let mut setup = DeploymentSetup::new(&id, &appspec).config(&plan.config_name);
+        setup.application = plan.application.clone();
+        setup.group = plan.group.clone();
+        self.add_deployment(setup);
+        self.set_deployment_status(&id, DeploymentStatus::Succeeded, None);
+        let mut deployments = self.state.deployments.lock().expect("poisoned");
+        if let Some(d) = deployments.get_mut(&id) {
+            d.creator = "codeDeployRollback";
+            d.target_weight = 1.0;
+            for name in crate::codedeploy::LAMBDA_LIFECYCLE_EVENTS {
+                let status = if name.ends_with("AllowTraffic") && name != "AllowTraffic" {
+                    LifecycleEventStatus::Skipped
+                } else {
+                    LifecycleEventStatus::Succeeded
+                };
+                d.set_event(name, status);
+            }
+            d.rollback_info = Some(json!({"rollbackTriggeringDeploymentId": plan.deployment_id}));
+        }
+        if let Some(d) = deployments.get_mut(&plan.deployment_id) {
+            d.rollback_info = Some(json!({
+                "rollbackDeploymentId": id,
+                "rollbackMessage": format!("Deployment {} was rolled back by deployment {id}.", plan.deployment_id),
+            }));
+        }
+        id
     }
 }
 

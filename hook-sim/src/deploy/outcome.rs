@@ -207,6 +207,14 @@ pub struct DeploymentOutcome {
     pub status: FinalStatus,
     /// Why it rolled back.
     pub rollback: Option<Rollback>,
+    /// The deployment's status as CodeDeploy reports it: `Succeeded`, `Failed` (a hook) or
+    /// `Stopped` (an alarm).
+    pub deployment_status: crate::DeploymentStatus,
+    /// CodeDeploy's `errorInformation` code (`ALARM_ACTIVE`, `HOOK_EXECUTION_FAILURE`,
+    /// `TIMEOUT`), when it did not succeed.
+    pub error_code: Option<String>,
+    /// The deployment CodeDeploy created to roll back, when it did.
+    pub rollback_deployment_id: Option<String>,
     /// The largest share of traffic the target version got.
     pub max_weight: f64,
     /// Synthetic traffic by version.

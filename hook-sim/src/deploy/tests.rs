@@ -84,6 +84,19 @@ async fn errors_under_traffic_fire_the_alarm_and_roll_back() {
     let info = sim.deployment_info(&plan.deployment_id).unwrap();
     assert_eq!(info["status"], "Stopped");
     assert_eq!(info["errorInformation"]["code"], "ALARM_ACTIVE");
+    assert_eq!(outcome.deployment_status, crate::DeploymentStatus::Stopped);
+    assert_eq!(outcome.error_code.as_deref(), Some("ALARM_ACTIVE"));
+    // The rollback is a deployment of its own, and each names the other.
+    let rollback = outcome.rollback_deployment_id.clone().expect("a rollback deployment");
+    assert_ne!(rollback, plan.deployment_id);
+    assert_eq!(info["rollbackInfo"]["rollbackDeploymentId"], rollback.as_str());
+    let r = sim.deployment_info(&rollback).unwrap();
+    assert_eq!(r["status"], "Succeeded");
+    assert_eq!(r["creator"], "codeDeployRollback");
+    assert_eq!(
+        r["rollbackInfo"]["rollbackTriggeringDeploymentId"],
+        plan.deployment_id.as_str()
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -278,6 +278,12 @@ pub(super) fn print_summary(outcome: &DeploymentOutcome, hook_logs: &BTreeMap<St
         None => println!("result     Succeeded {took}"),
         Some(reason) => println!("result     rolled back {took}: {reason}"),
     }
+    if let (Some(code), Some(rollback)) = (&outcome.error_code, &outcome.rollback_deployment_id) {
+        println!(
+            "codedeploy deployment {} {} ({code}); rolled back by deployment {rollback}",
+            outcome.deployment_id, outcome.deployment_status
+        );
+    }
     let traffic: Vec<String> = [CURRENT, TARGET]
         .iter()
         .map(|v| {
