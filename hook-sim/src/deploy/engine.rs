@@ -395,7 +395,8 @@ impl Run<'_> {
         let deadline = self.now() + plan.hook_timeout;
         let payload = Sim::lifecycle_event_payload(&plan.deployment_id, &execution);
         let mut ended = None;
-        for attempt in 1..=3u32 {
+        let attempts = 1 + hook.max_retries.min(2);
+        for attempt in 1..=attempts {
             self.timeline.emit(Event::HookInvoked {
                 lifecycle_event: hook.event,
                 function: hook.function.clone(),
@@ -452,7 +453,7 @@ impl Run<'_> {
                         });
                         break;
                     }
-                    let retry_at = (attempt < 3).then(|| self.now() + RETRY_DELAYS[attempt as usize - 1]);
+                    let retry_at = (attempt < attempts).then(|| self.now() + RETRY_DELAYS[attempt as usize - 1]);
                     let retried = retry_at.is_some_and(|at| at < deadline);
                     self.timeline.emit(Event::HookInvocationFailed {
                         lifecycle_event: hook.event,

@@ -43,6 +43,9 @@ pub struct HookPlan {
     pub function: String,
     /// What it does.
     pub behavior: Behavior,
+    /// Lambda's retries of a failed async invoke (`EventInvokeConfig.MaximumRetryAttempts`,
+    /// 0 to 2; Lambda's default 2).
+    pub max_retries: u32,
 }
 
 /// Synthetic traffic: HTTP API events (`GET /hello?name=user-N`) through the alias, at a
@@ -160,7 +163,17 @@ impl DeploymentPlan {
             event,
             function: function.to_string(),
             behavior,
+            max_retries: 2,
         });
+        self
+    }
+
+    /// Sets how many times Lambda retries the hook of `event` after a function error (its
+    /// `EventInvokeConfig.MaximumRetryAttempts`, at most 2).
+    pub fn hook_retries(mut self, event: HookEvent, retries: u32) -> Self {
+        for h in self.hooks.iter_mut().filter(|h| h.event == event) {
+            h.max_retries = retries.min(2);
+        }
         self
     }
 

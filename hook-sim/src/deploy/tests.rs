@@ -249,3 +249,33 @@ async fn an_alarm_already_in_alarm_stops_the_deployment_before_any_hook() {
     assert_eq!(info["status"], "Stopped");
     assert_eq!(info["errorInformation"]["code"], "ALARM_ACTIVE");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hook_without_retries_is_invoked_once() {
+    let sim = Sim::start().await.unwrap();
+    let plan = DeploymentPlan::new("fn", Behavior::hello("1"), Behavior::hello("2"))
+        .hook(
+            HookEvent::BeforeAllowTraffic,
+            "CodeDeployHook_crash",
+            Behavior::FunctionError {
+                error_type: "Crash".into(),
+                message: "boom".into(),
+            },
+        )
+        .hook_retries(HookEvent::BeforeAllowTraffic, 0)
+        .speed(600.0);
+    let outcome = sim.deploy(&plan).await;
+    let attempts = outcome
+        .timeline
+        .iter()
+        .filter(|e| matches!(e.event, Event::HookInvoked { .. }))
+        .count();
+    assert_eq!(attempts, 1, "MaximumRetryAttempts 0");
+    assert!(
+        outcome
+            .timeline
+            .iter()
+            .any(|e| matches!(e.event, Event::HookInvocationFailed { retried: false, .. }))
+    );
+    assert!(matches!(outcome.rollback, Some(Rollback::HookTimedOut { .. })));
+}

@@ -222,12 +222,14 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     plan.application = format!("{}-ServerlessDeploymentApplication", args.stack_name);
     plan.group = format!("{}-{}DeploymentGroup", args.stack_name, function.logical_id);
     let mut hook_processes = BTreeMap::new();
-    for (event, config) in hook_configs {
+    for ((event, config), (_, hook)) in hook_configs.into_iter().zip(&setup.hooks) {
         let name = config.name.clone();
         let p = sim.runtime(config).await.map_err(spawn_err(&name))?;
         processes.push(p.clone());
         hook_processes.insert(name.clone(), p.clone());
-        plan = plan.hook(event, &name, Behavior::Process(p));
+        plan = plan
+            .hook(event, &name, Behavior::Process(p))
+            .hook_retries(event, hook.max_retries);
     }
     for alarm in &setup.alarms {
         plan = plan.alarm(alarm.clone());

@@ -29,6 +29,8 @@ pub(super) struct FunctionRun {
     pub(super) memory_mb: u32,
     /// The folder that stands for `/var/task` (the function's local `CodeUri`).
     pub(super) task_root: Option<PathBuf>,
+    /// Lambda's retries of a failed async invoke (`EventInvokeConfig.MaximumRetryAttempts`).
+    pub(super) max_retries: u32,
 }
 
 impl FunctionRun {
@@ -185,21 +187,9 @@ pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Resu
             "ReservedConcurrentExecutions",
             "throttling at the reserved concurrency is not simulated",
         ),
-        (
-            "EventInvokeConfig",
-            "its retry settings do not change how the hooks are retried here (Lambda's default: two retries)",
-        ),
     ] {
         if t.function_property(&logical_id, key).is_some() {
             warnings.push(format!("{key} of {logical_id} is not simulated: {what}"));
-        }
-    }
-    for (_, hook) in &hooks {
-        if t.function_property(&hook.logical_id, "EventInvokeConfig").is_some() {
-            warnings.push(format!(
-                "EventInvokeConfig of hook {} is not simulated: Lambda's default async retries (two) are used",
-                hook.logical_id
-            ));
         }
     }
 
@@ -340,9 +330,24 @@ pub(super) fn function_run(
         Some(Value::String(uri)) if !uri.contains("://") => Some(base.join(uri)).filter(|p| p.is_dir()),
         _ => None,
     };
+    let max_retries = match t
+        .function_property(id, "EventInvokeConfig")
+        .and_then(|c| c.get("MaximumRetryAttempts").cloned())
+    {
+        None => 2,
+        Some(v) => match scalar_text(&t.eval(&v)?).parse::<u32>() {
+            Ok(n) if n <= 2 => n,
+            _ => {
+                return Err(TemplateError(format!(
+                    "EventInvokeConfig.MaximumRetryAttempts of {id} must be 0, 1 or 2"
+                )));
+            }
+        },
+    };
     Ok(FunctionRun {
         logical_id: id.to_string(),
         task_root,
+        max_retries,
         name,
         binary,
         cargo_bin,
