@@ -75,6 +75,7 @@ pub(crate) async fn run_scripted(
     behavior: &Behavior,
     payload: &[u8],
     version: &str,
+    qualifier: Option<&str>,
     request_id: &str,
 ) -> InvokeOutcome {
     let started = Instant::now();
@@ -106,7 +107,7 @@ pub(crate) async fn run_scripted(
             }
             Behavior::Hang => std::future::pending::<()>().await,
             Behavior::Custom(f) => current = f(&input),
-            Behavior::Process(p) => return p.invoke(payload.to_vec()).await,
+            Behavior::Process(p) => return p.invoke_as(payload.to_vec(), qualifier).await,
         }
     }
 }

@@ -157,7 +157,7 @@ pub(crate) async fn run_counted(
     running: Option<Running>,
 ) -> InvokeOutcome {
     let running = running.unwrap_or_else(|| state.recorder.begin_invocation(function));
-    let outcome = function::run_scripted(behavior, payload, version, &request_id()).await;
+    let outcome = function::run_scripted(behavior, payload, version, qualifier, &request_id()).await;
     state.recorder.invocation(
         &running,
         function,

@@ -90,6 +90,8 @@ enum RuntimeResult {
 struct Pending {
     request_id: String,
     deadline_ms: u64,
+    /// The qualifier the caller named (the invoked ARN ends with it), if any.
+    qualifier: Option<String>,
     payload: Vec<u8>,
     tx: oneshot::Sender<RuntimeResult>,
 }
@@ -108,7 +110,6 @@ struct ProcessHandle {
 
 struct Shared {
     name: String,
-    version: String,
     recorder: Arc<Recorder>,
     pending: Mutex<VecDeque<Pending>>,
     in_flight: Mutex<HashMap<String, InFlight>>,
@@ -160,7 +161,6 @@ impl RuntimeFunction {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             name: config.name.clone(),
-            version: config.version.clone(),
             recorder,
             pending: Mutex::new(VecDeque::new()),
             in_flight: Mutex::new(HashMap::new()),
@@ -230,8 +230,19 @@ impl RuntimeFunction {
         self.invoke_with_timeout(payload, self.config.timeout).await
     }
 
+    /// Invokes as a caller naming `qualifier` (an alias, a version, or none): the function
+    /// sees the ARN the caller used (`Lambda-Runtime-Invoked-Function-Arn`), as in Lambda.
+    pub async fn invoke_as(&self, payload: Vec<u8>, qualifier: Option<&str>) -> InvokeOutcome {
+        self.invoke_inner(payload, self.config.timeout, qualifier).await
+    }
+
     /// Invokes with a timeout other than the configured one.
     pub async fn invoke_with_timeout(&self, payload: Vec<u8>, timeout: Duration) -> InvokeOutcome {
+        let version = self.config.version.clone();
+        self.invoke_inner(payload, timeout, Some(&version)).await
+    }
+
+    async fn invoke_inner(&self, payload: Vec<u8>, timeout: Duration, qualifier: Option<&str>) -> InvokeOutcome {
         let mut process = self.process.lock().await;
         let running = process.as_ref().is_some_and(|h| h.exited.borrow().is_none());
         let mut cold_start = None;
@@ -264,6 +275,7 @@ impl RuntimeFunction {
         self.shared.pending.lock().expect("poisoned").push_back(Pending {
             request_id: request_id.clone(),
             deadline_ms,
+            qualifier: qualifier.map(str::to_string),
             payload,
             tx,
         });
@@ -514,19 +526,19 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
             dispatched: Instant::now(),
         },
     );
+    let arn = match &pending.qualifier {
+        Some(q) => format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{}:{q}", shared.name),
+        None => format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{}", shared.name),
+    };
     let event: serde_json::Value = serde_json::from_slice(&pending.payload).unwrap_or(serde_json::Value::Null);
     shared.recorder.call(
         Service::Runtime,
         "Next",
-        json!({"function": shared.name, "requestId": pending.request_id, "event": event}),
+        json!({"function": shared.name, "requestId": pending.request_id, "invokedFunctionArn": arn, "event": event}),
         200,
         None,
     );
     let mut headers = HeaderMap::new();
-    let arn = format!(
-        "arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{}:{}",
-        shared.name, shared.version
-    );
     for (k, v) in [
         ("lambda-runtime-aws-request-id", pending.request_id.as_str()),
         ("lambda-runtime-deadline-ms", &pending.deadline_ms.to_string()),

@@ -329,3 +329,45 @@ async fn deployment_targets_list_the_lifecycle_events() {
         Some("DeploymentTargetDoesNotExistException")
     );
 }
+
+/// A real function sees the ARN its caller named (`Lambda-Runtime-Invoked-Function-Arn`):
+/// the alias when invoked through it, the version when invoked by version.
+#[tokio::test]
+async fn a_function_sees_the_arn_its_caller_named() {
+    let sim = Sim::start().await.unwrap();
+    let (_, lambda) = clients(&sim).await;
+    let v2 = integration_tests::hello_process(&sim, "hello-fn", "2").await;
+    sim.add_function("hello-fn", FunctionSetup::new().version("2", v2).alias("live", "2"));
+    for qualifier in ["live", "2"] {
+        let out = lambda
+            .invoke()
+            .function_name("hello-fn")
+            .qualifier(qualifier)
+            .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"name":"arn"}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.executed_version(), Some("2"));
+    }
+    let arns: Vec<String> = sim
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "Next")
+        .map(|c| c.request["invokedFunctionArn"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        arns,
+        [
+            format!(
+                "arn:aws:lambda:{}:{}:function:hello-fn:live",
+                hook_sim::REGION,
+                hook_sim::ACCOUNT_ID
+            ),
+            format!(
+                "arn:aws:lambda:{}:{}:function:hello-fn:2",
+                hook_sim::REGION,
+                hook_sim::ACCOUNT_ID
+            ),
+        ]
+    );
+}
