@@ -368,13 +368,10 @@ impl Run<'_> {
         [traffic, alarms].into_iter().flatten().min()
     }
 
-    /// Sends the requests and evaluates the periods due at `now` (absolute).
+    /// Evaluates the periods that end and sends the requests due at `now` (absolute), in
+    /// that order: no request of the next period runs while the last one's are counted, so
+    /// which invocation a version's process sees tenth does not depend on the speed.
     async fn run_background(&self, now: Duration) -> Result<(), Rollback> {
-        if let Some(t) = self.traffic.lock().await.as_mut() {
-            while t.next_at <= now {
-                t.dispatch().await;
-            }
-        }
         let due = {
             let alarms = self.alarms.lock().expect("poisoned");
             alarms.iter().any(|a| self.period_end(a) <= now)
@@ -383,6 +380,11 @@ impl Run<'_> {
             // The periods' metrics are complete once every invocation started in them ended.
             self.sim.state.recorder.settled(&self.plan.function, now).await;
             self.check_alarms(now)?;
+        }
+        if let Some(t) = self.traffic.lock().await.as_mut() {
+            while t.next_at <= now {
+                t.dispatch().await;
+            }
         }
         Ok(())
     }
