@@ -377,8 +377,14 @@ impl Run<'_> {
             alarms.iter().any(|a| self.period_end(a) <= now)
         };
         if due {
-            // The periods' metrics are complete once every invocation started in them ended.
-            self.sim.state.recorder.settled(&self.plan.function, now).await;
+            // The periods' metrics are complete once every invocation started in them ended:
+            // Lambda ends each by its timeout, at most 15 minutes (a scripted `Hang` never ends,
+            // so the wait is bounded by that too).
+            let _ = tokio::time::timeout(
+                Duration::from_secs(900),
+                self.sim.state.recorder.settled(&self.plan.function, now),
+            )
+            .await;
             self.check_alarms(now)?;
         }
         if let Some(t) = self.traffic.lock().await.as_mut() {

@@ -279,3 +279,14 @@ async fn a_hook_without_retries_is_invoked_once() {
     );
     assert!(matches!(outcome.rollback, Some(Rollback::HookTimedOut { .. })));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_version_that_never_answers_does_not_stop_the_clock() {
+    let sim = Sim::start().await.unwrap();
+    let alarm = Alarm::any_error("errors").through("live").version("2");
+    let plan = plan("Canary10Percent5Minutes", Behavior::hello("1"), Behavior::Hang).alarm(alarm);
+    let outcome = sim.deploy(&plan).await;
+    // The hanging invocations never count (in Lambda they would end as timeouts, errors):
+    // the deployment ends, it does not wait for them forever.
+    assert_eq!(outcome.status, FinalStatus::Succeeded, "{:?}", outcome.rollback);
+}
