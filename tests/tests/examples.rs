@@ -132,14 +132,17 @@ async fn post_traffic_fails_when_the_alias_still_routes_to_the_old_version() {
     );
 }
 
-#[tokio::test]
-async fn the_spec_hook_runs_smoke_yaml() {
+/// hook-runner with hook-examples/smoke.yaml (and `env`) as the BeforeAllowTraffic hook of a
+/// healthy version 2 of the real `hello`, run once.
+async fn spec_hook_before_traffic(env: &[(&str, &str)]) -> (HookSetup, hook_sim::InvokeOutcome) {
     let smoke = workspace_root().join("hook-examples/smoke.yaml").display().to_string();
+    let mut all = vec![("HOOK_SPEC_FILE", smoke.as_str())];
+    all.extend_from_slice(env);
     let h = HookSetup::start_with_env(
         "hook-runner",
         DeploymentSetup::new(DEPLOYMENT, &appspec("BeforeAllowTraffic")),
         Duration::from_secs(10),
-        &[("HOOK_SPEC_FILE", &smoke)],
+        &all,
     )
     .await;
     let v2 = hello_process(&h.sim, "hello-fn", "2").await;
@@ -151,6 +154,12 @@ async fn the_spec_hook_runs_smoke_yaml() {
             .alias("live", "1"),
     );
     let (_, out) = h.run("BeforeAllowTraffic").await;
+    (h, out)
+}
+
+#[tokio::test]
+async fn the_spec_hook_runs_smoke_yaml() {
+    let (h, out) = spec_hook_before_traffic(&[]).await;
     assert_eq!(out.json()["status"], "Succeeded", "{}\n{}", out.json(), h.logs());
     // 1 greeting + 20 under load, all of version 2.
     let invokes: Vec<String> = h
@@ -169,23 +178,7 @@ async fn the_spec_hook_runs_smoke_yaml() {
 /// info-level log line.
 #[tokio::test]
 async fn check_records_print_at_every_log_level() {
-    let smoke = workspace_root().join("hook-examples/smoke.yaml").display().to_string();
-    let h = HookSetup::start_with_env(
-        "hook-runner",
-        DeploymentSetup::new(DEPLOYMENT, &appspec("BeforeAllowTraffic")),
-        Duration::from_secs(10),
-        &[("HOOK_SPEC_FILE", &smoke), ("AWS_LAMBDA_LOG_LEVEL", "error")],
-    )
-    .await;
-    let v2 = hello_process(&h.sim, "hello-fn", "2").await;
-    h.function(
-        "hello-fn",
-        FunctionSetup::new()
-            .version("1", Behavior::hello("1"))
-            .version("2", v2)
-            .alias("live", "1"),
-    );
-    let (_, out) = h.run("BeforeAllowTraffic").await;
+    let (h, out) = spec_hook_before_traffic(&[("AWS_LAMBDA_LOG_LEVEL", "error")]).await;
     assert_eq!(out.json()["status"], "Succeeded", "{}\n{}", out.json(), h.logs());
     let logs = h.logs();
     let records: Vec<serde_json::Value> = logs
