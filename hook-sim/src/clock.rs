@@ -2,7 +2,7 @@
 //!
 //! Outside a deployment it is real time. A deployment drives it: the engine moves it from
 //! one event to the next ([`SimClock::arrive`]), pacing itself at `speed` times real time;
-//! while real work the engine waits on runs (a hook's invocation) it runs at real speed, but
+//! while real work runs (any invocation: a hook's, a request's) it runs at real speed, but
 //! never past the next event the engine has not handled yet (the *frontier*). So a process's
 //! real seconds are never scaled away (no simulated wait ends before a real process could
 //! have answered), and nothing but real work moves the clock between events: the same
@@ -11,12 +11,16 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// See the [module](self) docs.
 #[derive(Debug)]
 pub(crate) struct SimClock {
     state: Mutex<ClockState>,
+    /// Bumped whenever real work starts or ends: the engine's wait for the next event is
+    /// paced anew.
+    pace_changed: watch::Sender<u64>,
 }
 
 #[derive(Debug)]
@@ -72,6 +76,7 @@ impl SimClock {
                 real_work: 0,
                 frontier: None,
             }),
+            pace_changed: watch::channel(0).0,
         }
     }
 
@@ -97,7 +102,6 @@ impl SimClock {
         s.rebase();
         s.speed = 1.0;
         s.frontier = None;
-        s.real_work = 0;
     }
 
     /// Sets the frontier: the clock stops at `t` until the engine moves it.
@@ -119,10 +123,33 @@ impl SimClock {
     /// Marks real work in progress until the guard drops: meanwhile the clock runs at real
     /// speed.
     pub(crate) fn real_work(&self) -> RealWork<'_> {
-        let mut s = self.lock();
-        s.rebase();
-        s.real_work += 1;
+        self.begin_real_work();
         RealWork { clock: self }
+    }
+
+    /// Real work starts (see [`real_work`](Self::real_work)); [`end_real_work`](Self::end_real_work) ends it.
+    pub(crate) fn begin_real_work(&self) {
+        {
+            let mut s = self.lock();
+            s.rebase();
+            s.real_work += 1;
+        }
+        self.pace_changed.send_modify(|n| *n += 1);
+    }
+
+    /// Real work ends.
+    pub(crate) fn end_real_work(&self) {
+        {
+            let mut s = self.lock();
+            s.rebase();
+            s.real_work = s.real_work.saturating_sub(1);
+        }
+        self.pace_changed.send_modify(|n| *n += 1);
+    }
+
+    /// A receiver that sees every change of pace (real work starting or ending).
+    pub(crate) fn pace_changes(&self) -> watch::Receiver<u64> {
+        self.pace_changed.subscribe()
     }
 
     /// The real time the engine waits before simulated `t`: at `speed` times real time, or
@@ -141,9 +168,7 @@ pub(crate) struct RealWork<'a> {
 
 impl Drop for RealWork<'_> {
     fn drop(&mut self) {
-        let mut s = self.clock.lock();
-        s.rebase();
-        s.real_work = s.real_work.saturating_sub(1);
+        self.clock.end_real_work();
     }
 }
 

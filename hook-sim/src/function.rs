@@ -89,6 +89,7 @@ pub(crate) async fn run_scripted(
                     function_error: None,
                     log: lambda_log(request_id, version, "", started.elapsed(), 128, 16, None),
                     executed_version: version.to_string(),
+                    throttled: false,
                 };
             }
             Behavior::FunctionError { error_type, message } => {
@@ -99,6 +100,7 @@ pub(crate) async fn run_scripted(
                     function_error: Some("Unhandled".to_string()),
                     log: lambda_log(request_id, version, &line, started.elapsed(), 128, 16, None),
                     executed_version: version.to_string(),
+                    throttled: false,
                 };
             }
             Behavior::Delay(d, inner) => {

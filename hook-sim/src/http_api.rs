@@ -63,8 +63,13 @@ pub(crate) async fn http_api(
         None,
     )
     .await;
-    if outcome.function_error.is_some() {
-        record(500, outcome.function_error.clone());
+    // API Gateway answers a function error, and a throttled invoke, with a bare 500.
+    if outcome.function_error.is_some() || outcome.throttled {
+        let error = match outcome.throttled {
+            true => Some("TooManyRequestsException".to_string()),
+            false => outcome.function_error.clone(),
+        };
+        record(500, error);
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             axum::Json(json!({"message": "Internal Server Error"})),

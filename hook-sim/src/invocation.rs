@@ -14,8 +14,11 @@ pub struct InvokeOutcome {
     pub function_error: Option<String>,
     /// The function's log for this invocation, `START` to `REPORT`.
     pub log: String,
-    /// The version that ran.
+    /// The version that ran (or would have).
     pub executed_version: String,
+    /// Lambda throttled the invoke (the concurrency limit was reached): the function did not
+    /// run, and the caller gets HTTP 429 `TooManyRequestsException` with `payload` as body.
+    pub throttled: bool,
 }
 
 impl InvokeOutcome {

@@ -106,6 +106,15 @@ pub(crate) async fn lambda_invoke(
         }
     }
     let outcome = run_counted(&state, &name, qualifier.as_deref(), &behavior, &body, &version, None).await;
+    if outcome.throttled {
+        record(429, Some("TooManyRequestsException".into()));
+        let mut r = (StatusCode::TOO_MANY_REQUESTS, outcome.payload).into_response();
+        r.headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        r.headers_mut()
+            .insert("x-amzn-errortype", HeaderValue::from_static("TooManyRequestsException"));
+        return r;
+    }
     record(200, outcome.function_error.clone());
     let mut r = (StatusCode::OK, outcome.payload).into_response();
     let h = r.headers_mut();
@@ -158,6 +167,10 @@ pub(crate) async fn run_counted(
 ) -> InvokeOutcome {
     let running = running.unwrap_or_else(|| state.recorder.begin_invocation(function));
     let outcome = function::run_scripted(behavior, payload, version, qualifier, &request_id()).await;
+    if outcome.throttled {
+        // Counted as `Throttles`, not as an invocation.
+        return outcome;
+    }
     state.recorder.invocation(
         &running,
         function,

@@ -48,7 +48,7 @@ pub use fault::Fault;
 pub use function::{AliasRouting, Behavior, FunctionSetup};
 pub use invocation::InvokeOutcome;
 pub use record::{Call, HookStatusRecord, InvocationRecord, Service};
-pub use runtime::{ProcessConfig, RuntimeFunction, peak_rss_kb};
+pub use runtime::{Concurrency, ProcessConfig, RuntimeFunction, peak_rss_kb};
 
 /// The region hook-sim claims to be.
 pub const REGION: &str = "us-east-1";

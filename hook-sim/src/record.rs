@@ -98,6 +98,7 @@ pub(crate) struct Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        self.recorder.clock.end_real_work();
         self.recorder
             .running
             .lock()
@@ -152,9 +153,12 @@ impl Recorder {
     }
 
     /// Notes an invocation of `function` starting now (simulated), until the guard drops.
+    /// A function runs in real time: meanwhile, so does the simulated clock (so whether a
+    /// later request finds it still busy does not depend on the speed).
     pub(crate) fn begin_invocation(self: &std::sync::Arc<Self>, function: &str) -> Running {
         let id = self.running_ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let start = self.clock.now();
+        self.clock.begin_real_work();
         self.running
             .lock()
             .expect("running record poisoned")

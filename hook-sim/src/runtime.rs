@@ -1,9 +1,10 @@
 //! A Lambda Runtime API that runs a real `bootstrap` binary as a function version.
 //!
-//! Each [`RuntimeFunction`] is one execution environment: its own Runtime API on a
-//! loopback port, and a process started on the first invoke (a cold start, whose
-//! `Init Duration` is the time to the first `/next`) and started again after it exits
-//! or times out. Invocations run one at a time, as in one Lambda execution environment.
+//! A [`RuntimeFunction`] is a function version; it runs in execution environments, each with
+//! its own Runtime API on a loopback port and a process started on its first invoke (a cold
+//! start, whose `Init Duration` is the time to the first `/next`) and started again after it
+//! exits or times out. An environment runs one invocation at a time, as in Lambda; concurrent
+//! invokes get environments of their own, up to the function's [`Concurrency`].
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -46,6 +47,9 @@ pub struct ProcessConfig {
     /// and `LAMBDA_TASK_ROOT`. `None`: the binary's folder is `LAMBDA_TASK_ROOT`, and the
     /// working directory is hook-sim's.
     pub task_root: Option<PathBuf>,
+    /// How many environments may run invocations at once, shared with the function's other
+    /// versions (clone the same [`Concurrency`] into each).
+    pub concurrency: Concurrency,
 }
 
 impl ProcessConfig {
@@ -59,6 +63,7 @@ impl ProcessConfig {
             timeout: Duration::from_secs(3),
             memory_mb: 128,
             task_root: None,
+            concurrency: Concurrency::unreserved(),
         }
     }
 
@@ -118,28 +123,58 @@ struct Shared {
     logs: Arc<Mutex<Vec<String>>>,
 }
 
-/// One execution environment of a function version, backed by a real binary.
-pub struct RuntimeFunction {
-    config: ProcessConfig,
-    aws_env: Vec<(String, String)>,
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    process: tokio::sync::Mutex<Option<ProcessHandle>>,
-    request_counter: Mutex<u64>,
-    server: tokio::task::JoinHandle<()>,
+/// A function's concurrency limit shared by its versions: Lambda's reserved concurrency
+/// (`ReservedConcurrentExecutions`), or the account's default of 1,000.
+#[derive(Debug, Clone)]
+pub struct Concurrency {
+    limit: usize,
+    in_use: Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl std::fmt::Debug for RuntimeFunction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuntimeFunction")
-            .field("name", &self.config.name)
-            .field("version", &self.config.version)
-            .field("runtime_api", &self.addr)
-            .finish_non_exhaustive()
+impl Concurrency {
+    /// The account's default: 1,000 environments at once.
+    pub fn unreserved() -> Self {
+        Self::reserved(1000)
+    }
+
+    /// At most `limit` environments of the function's versions run invocations at once; an
+    /// invoke beyond that is throttled (`TooManyRequestsException`), as Lambda does.
+    pub fn reserved(limit: usize) -> Self {
+        Concurrency {
+            limit,
+            in_use: Arc::default(),
+        }
+    }
+
+    fn try_take(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.in_use
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.limit).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self) {
+        self.in_use.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
-impl Drop for RuntimeFunction {
+impl Default for Concurrency {
+    fn default() -> Self {
+        Self::unreserved()
+    }
+}
+
+/// One execution environment: its own Runtime API and process.
+struct Environment {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    process: tokio::sync::Mutex<Option<ProcessHandle>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Environment {
     fn drop(&mut self) {
         if let Ok(mut p) = self.process.try_lock()
             && let Some(handle) = p.as_mut()
@@ -151,16 +186,14 @@ impl Drop for RuntimeFunction {
     }
 }
 
-impl RuntimeFunction {
-    pub(crate) async fn start(
-        config: ProcessConfig,
-        aws_env: Vec<(String, String)>,
-        recorder: Arc<Recorder>,
-    ) -> std::io::Result<Arc<RuntimeFunction>> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+impl Environment {
+    fn start(name: &str, recorder: Arc<Recorder>) -> std::io::Result<Environment> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            name: config.name.clone(),
+            name: name.to_string(),
             recorder,
             pending: Mutex::new(VecDeque::new()),
             in_flight: Mutex::new(HashMap::new()),
@@ -177,15 +210,81 @@ impl RuntimeFunction {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Arc::new(RuntimeFunction {
-            config,
-            aws_env,
+        Ok(Environment {
             addr,
             shared,
             process: tokio::sync::Mutex::new(None),
-            request_counter: Mutex::new(0),
             server,
+        })
+    }
+
+    async fn pid(&self) -> Option<u32> {
+        let p = self.process.lock().await;
+        p.as_ref().filter(|h| h.exited.borrow().is_none()).and_then(|h| h.pid)
+    }
+}
+
+/// A function version backed by a real binary, run as Lambda runs it: in execution
+/// environments started on demand. An invoke goes to the first idle environment; when every
+/// one is busy a new one starts (a cold start), up to the function's [`Concurrency`]; beyond
+/// it the invoke is throttled. Each environment runs one invocation at a time.
+pub struct RuntimeFunction {
+    config: ProcessConfig,
+    aws_env: Vec<(String, String)>,
+    recorder: Arc<Recorder>,
+    /// The environments, and whether each is running an invocation.
+    environments: Mutex<Vec<(Arc<Environment>, bool)>>,
+    request_counter: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for RuntimeFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeFunction")
+            .field("name", &self.config.name)
+            .field("version", &self.config.version)
+            .field("runtime_api", &self.runtime_api())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An environment taken for one invocation; idle again when dropped.
+struct Lease<'a> {
+    function: &'a RuntimeFunction,
+    index: usize,
+    environment: Arc<Environment>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(e) = self.function.lock_environments().get_mut(self.index) {
+            e.1 = false;
+        }
+        self.function.config.concurrency.give_back();
+    }
+}
+
+impl RuntimeFunction {
+    pub(crate) async fn start(
+        config: ProcessConfig,
+        aws_env: Vec<(String, String)>,
+        recorder: Arc<Recorder>,
+    ) -> std::io::Result<Arc<RuntimeFunction>> {
+        let first = Environment::start(&config.name, recorder.clone())?;
+        Ok(Arc::new(RuntimeFunction {
+            config,
+            aws_env,
+            recorder,
+            environments: Mutex::new(vec![(Arc::new(first), false)]),
+            request_counter: std::sync::atomic::AtomicU64::new(0),
         }))
+    }
+
+    fn lock_environments(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<Environment>, bool)>> {
+        self.environments.lock().expect("environments poisoned")
+    }
+
+    fn all_environments(&self) -> Vec<Arc<Environment>> {
+        self.lock_environments().iter().map(|(e, _)| e.clone()).collect()
     }
 
     /// The function name.
@@ -193,35 +292,52 @@ impl RuntimeFunction {
         &self.config.name
     }
 
-    /// The version this environment runs.
+    /// The version this function runs.
     pub fn version(&self) -> &str {
         &self.config.version
     }
 
-    /// `host:port` of this environment's Runtime API (`AWS_LAMBDA_RUNTIME_API`).
+    /// `host:port` of the first environment's Runtime API (`AWS_LAMBDA_RUNTIME_API`).
     pub fn runtime_api(&self) -> String {
-        self.addr.to_string()
+        self.lock_environments()[0].0.addr.to_string()
     }
 
-    /// Everything the process wrote to stdout and stderr so far, a line an entry.
+    /// How many execution environments were started so far.
+    pub fn environments(&self) -> usize {
+        self.lock_environments().len()
+    }
+
+    /// Everything the processes wrote to stdout and stderr so far, a line an entry: the first
+    /// environment's lines, then the second's, ...
     pub fn logs(&self) -> Vec<String> {
-        self.shared.logs.lock().expect("logs poisoned").clone()
+        self.all_environments()
+            .iter()
+            .flat_map(|e| e.shared.logs.lock().expect("logs poisoned").clone())
+            .collect()
     }
 
-    /// The pid of the running process, if one runs.
+    /// The pid of the first environment's process, if one runs.
     pub async fn pid(&self) -> Option<u32> {
-        let p = self.process.lock().await;
-        p.as_ref().filter(|h| h.exited.borrow().is_none()).and_then(|h| h.pid)
+        let first = self.lock_environments()[0].0.clone();
+        first.pid().await
     }
 
-    /// Peak resident memory of the running process, in kB (Linux `VmHWM`).
+    /// The largest peak resident memory of the running processes, in kB (Linux `VmHWM`).
     pub async fn peak_rss_kb(&self) -> Option<u64> {
-        peak_rss_kb(self.pid().await?)
+        let mut peak = None;
+        for e in self.all_environments() {
+            if let Some(kb) = e.pid().await.and_then(peak_rss_kb) {
+                peak = Some(peak.map_or(kb, |p: u64| p.max(kb)));
+            }
+        }
+        peak
     }
 
-    /// Stops the process, if one runs.
+    /// Stops every environment's process.
     pub async fn stop(&self) {
-        self.kill_locked(&mut *self.process.lock().await).await;
+        for e in self.all_environments() {
+            kill_locked(&mut *e.process.lock().await).await;
+        }
     }
 
     /// Invokes the function synchronously, as Lambda's `Invoke` would, starting the
@@ -242,13 +358,56 @@ impl RuntimeFunction {
         self.invoke_inner(payload, timeout, Some(&version)).await
     }
 
+    /// Takes the first idle environment, or starts one; `None` when the concurrency limit is
+    /// reached.
+    fn lease(&self) -> Option<std::io::Result<Lease<'_>>> {
+        if !self.config.concurrency.try_take() {
+            return None;
+        }
+        let mut environments = self.lock_environments();
+        let index = match environments.iter().position(|(_, busy)| !busy) {
+            Some(i) => i,
+            None => match Environment::start(&self.config.name, self.recorder.clone()) {
+                Ok(e) => {
+                    environments.push((Arc::new(e), false));
+                    environments.len() - 1
+                }
+                Err(e) => {
+                    drop(environments);
+                    self.config.concurrency.give_back();
+                    return Some(Err(e));
+                }
+            },
+        };
+        environments[index].1 = true;
+        Some(Ok(Lease {
+            function: self,
+            index,
+            environment: environments[index].0.clone(),
+        }))
+    }
+
     async fn invoke_inner(&self, payload: Vec<u8>, timeout: Duration, qualifier: Option<&str>) -> InvokeOutcome {
-        let mut process = self.process.lock().await;
+        let lease = match self.lease() {
+            None => return self.throttled(),
+            Some(Err(e)) => {
+                return self.failure(
+                    "",
+                    "Runtime.InvalidEntrypoint",
+                    &format!("cannot start an execution environment: {e}"),
+                    Duration::ZERO,
+                    None,
+                );
+            }
+            Some(Ok(lease)) => lease,
+        };
+        let env = &*lease.environment;
+        let mut process = env.process.lock().await;
         let running = process.as_ref().is_some_and(|h| h.exited.borrow().is_none());
         let mut cold_start = None;
         if !running {
-            *self.shared.first_next.lock().expect("poisoned") = None;
-            match self.spawn() {
+            *env.shared.first_next.lock().expect("poisoned") = None;
+            match self.spawn(env) {
                 Ok(handle) => {
                     cold_start = Some(handle.spawned);
                     *process = Some(handle);
@@ -265,21 +424,21 @@ impl RuntimeFunction {
             }
         }
         let handle = process.as_mut().expect("a process runs");
-        let request_id = self.next_request_id();
+        let request_id = self.next_request_id(env);
         let deadline_ms = (SystemTime::now() + timeout)
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis() as u64;
         let (tx, rx) = oneshot::channel();
-        let log_start = self.shared.logs.lock().expect("poisoned").len();
-        self.shared.pending.lock().expect("poisoned").push_back(Pending {
+        let log_start = env.shared.logs.lock().expect("poisoned").len();
+        env.shared.pending.lock().expect("poisoned").push_back(Pending {
             request_id: request_id.clone(),
             deadline_ms,
             qualifier: qualifier.map(str::to_string),
             payload,
             tx,
         });
-        self.shared.arrived.notify_one();
+        env.shared.arrived.notify_one();
         let started = Instant::now();
         let mut exited = handle.exited.clone();
         let result = tokio::select! {
@@ -288,14 +447,14 @@ impl RuntimeFunction {
             _ = exited.wait_for(Option::is_some) => None,
         };
         let init = cold_start.and_then(|spawned| {
-            self.shared
+            env.shared
                 .first_next
                 .lock()
                 .expect("poisoned")
                 .map(|first| first - spawned)
         });
         let max_used_mb = handle.pid.and_then(peak_rss_kb).map_or(0, |kb| kb.div_ceil(1024));
-        let body_log = || self.shared.logs.lock().expect("poisoned")[log_start..].join("\n");
+        let body_log = || env.shared.logs.lock().expect("poisoned")[log_start..].join("\n");
         let failed = matches!(result, Some(RuntimeResult::Error { .. }));
         match result {
             Some(RuntimeResult::Response { body, duration }) | Some(RuntimeResult::Error { body, duration }) => {
@@ -312,10 +471,11 @@ impl RuntimeFunction {
                     payload: body,
                     function_error: failed.then(|| "Unhandled".to_string()),
                     executed_version: self.config.version.clone(),
+                    throttled: false,
                 }
             }
             Some(RuntimeResult::InitError { body }) => {
-                self.kill_locked(&mut process).await;
+                kill_locked(&mut process).await;
                 InvokeOutcome {
                     payload: body,
                     function_error: Some("Unhandled".to_string()),
@@ -329,15 +489,16 @@ impl RuntimeFunction {
                         init,
                     ),
                     executed_version: self.config.version.clone(),
+                    throttled: false,
                 }
             }
             None => {
-                self.shared
+                env.shared
                     .pending
                     .lock()
                     .expect("poisoned")
                     .retain(|p| p.request_id != request_id);
-                self.shared.in_flight.lock().expect("poisoned").remove(&request_id);
+                env.shared.in_flight.lock().expect("poisoned").remove(&request_id);
                 let exit = handle.exited.borrow().clone();
                 let (error_type, message) = match exit {
                     Some(status) => (
@@ -352,10 +513,28 @@ impl RuntimeFunction {
                         ),
                     ),
                 };
-                self.kill_locked(&mut process).await;
+                kill_locked(&mut process).await;
                 let log = body_log();
                 self.failure(&request_id, error_type, &message, started.elapsed(), Some(log))
             }
+        }
+    }
+
+    /// Lambda's answer when the concurrency limit is reached: HTTP 429
+    /// `TooManyRequestsException`; the function does not run.
+    fn throttled(&self) -> InvokeOutcome {
+        InvokeOutcome {
+            payload: json!({
+                "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+                "Type": "User",
+                "message": "Rate Exceeded.",
+            })
+            .to_string()
+            .into_bytes(),
+            function_error: None,
+            log: String::new(),
+            executed_version: self.config.version.clone(),
+            throttled: true,
         }
     }
 
@@ -386,29 +565,20 @@ impl RuntimeFunction {
                 None,
             ),
             executed_version: self.config.version.clone(),
+            throttled: false,
         }
     }
 
-    async fn kill_locked(&self, process: &mut Option<ProcessHandle>) {
-        if let Some(mut handle) = process.take()
-            && let Some(kill) = handle.kill.take()
-        {
-            let _ = kill.send(());
-            let _ = handle.exited.wait_for(Option::is_some).await;
-        }
-    }
-
-    fn next_request_id(&self) -> String {
-        let mut n = self.request_counter.lock().expect("poisoned");
-        *n += 1;
+    fn next_request_id(&self, env: &Environment) -> String {
+        let n = self.request_counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .subsec_nanos();
-        format!("{:08x}-{:04x}-4000-8000-{:012x}", nanos, self.addr.port(), *n)
+        format!("{:08x}-{:04x}-4000-8000-{:012x}", nanos, env.addr.port(), n)
     }
 
-    fn spawn(&self) -> std::io::Result<ProcessHandle> {
+    fn spawn(&self, env: &Environment) -> std::io::Result<ProcessHandle> {
         let c = &self.config;
         // A relative path is relative to hook-sim's directory, not the function's; a bare
         // name is looked up in PATH.
@@ -424,7 +594,7 @@ impl RuntimeFunction {
             .env("TZ", ":UTC")
             .env("_HANDLER", "bootstrap")
             .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
-            .env("AWS_LAMBDA_RUNTIME_API", self.runtime_api())
+            .env("AWS_LAMBDA_RUNTIME_API", env.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &c.name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", &c.version)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", c.memory_mb.to_string())
@@ -462,7 +632,7 @@ impl RuntimeFunction {
         .into_iter()
         .flatten()
         {
-            let logs = self.shared.logs.clone();
+            let logs = env.shared.logs.clone();
             tokio::spawn(async move {
                 let mut lines = BufReader::new(pipe).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
@@ -488,6 +658,15 @@ impl RuntimeFunction {
             exited: exit_rx,
             kill: Some(kill_tx),
         })
+    }
+}
+
+async fn kill_locked(process: &mut Option<ProcessHandle>) {
+    if let Some(mut handle) = process.take()
+        && let Some(kill) = handle.kill.take()
+    {
+        let _ = kill.send(());
+        let _ = handle.exited.wait_for(Option::is_some).await;
     }
 }
 

@@ -371,3 +371,73 @@ async fn a_function_sees_the_arn_its_caller_named() {
         ]
     );
 }
+
+/// Lambda runs concurrent invokes in execution environments of their own (a cold start
+/// each), up to the function's concurrency; past a reserved concurrency it throttles with
+/// `TooManyRequestsException`, which the SDK parses, and an HTTP API answers 500.
+#[tokio::test]
+async fn concurrent_invokes_get_environments_of_their_own_up_to_the_reserved_concurrency() {
+    use hook_sim::{Concurrency, ProcessConfig};
+    let sim = Sim::start().await.unwrap();
+    let (_, lambda) = clients(&sim).await;
+    // `slow` outlasts the 300 ms timeout: each invoke holds its environment that long.
+    let slow = |name: &str, concurrency: Concurrency| {
+        let mut config = ProcessConfig::new(name, integration_tests::release_bin("hello"))
+            .env("HELLO_FAULT", "slow")
+            .timeout(std::time::Duration::from_millis(300));
+        config.concurrency = concurrency;
+        config
+    };
+    let invoke = |name: &'static str| {
+        lambda
+            .invoke()
+            .function_name(name)
+            .qualifier("live")
+            .payload(aws_sdk_lambda::primitives::Blob::new("{}"))
+            .send()
+    };
+
+    let open = sim.runtime(slow("open-fn", Concurrency::unreserved())).await.unwrap();
+    sim.add_function(
+        "open-fn",
+        FunctionSetup::new()
+            .version("1", Behavior::Process(open.clone()))
+            .alias("live", "1"),
+    );
+    let (a, b) = tokio::join!(invoke("open-fn"), invoke("open-fn"));
+    for out in [a.unwrap(), b.unwrap()] {
+        assert_eq!(out.function_error(), Some("Unhandled"));
+        let body = String::from_utf8_lossy(out.payload().unwrap().as_ref()).into_owned();
+        assert!(body.contains("Sandbox.Timedout"), "{body}");
+    }
+    assert_eq!(open.environments(), 2, "two invokes at once, two environments");
+    // Once idle, the first environment serves again: no third one.
+    let _ = invoke("open-fn").await.unwrap();
+    assert_eq!(open.environments(), 2);
+
+    let capped = sim.runtime(slow("capped-fn", Concurrency::reserved(1))).await.unwrap();
+    sim.add_function(
+        "capped-fn",
+        FunctionSetup::new()
+            .version("1", Behavior::Process(capped.clone()))
+            .alias("live", "1"),
+    );
+    let (a, b) = tokio::join!(invoke("capped-fn"), invoke("capped-fn"));
+    let (ran, throttled) = match (a, b) {
+        (Ok(ran), Err(e)) | (Err(e), Ok(ran)) => (ran, e),
+        other => panic!("one invoke runs and one is throttled, not {other:?}"),
+    };
+    assert_eq!(ran.function_error(), Some("Unhandled"));
+    let throttled = throttled.into_service_error();
+    assert!(throttled.is_too_many_requests_exception(), "{throttled:?}");
+    assert_eq!(capped.environments(), 1);
+    let throttles = sim
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "Invoke" && c.status == 429)
+        .count();
+    assert_eq!(throttles, 1);
+    // A throttled invoke is no invocation: the metrics count the one that ran.
+    let counted = sim.invocations().iter().filter(|i| i.function == "capped-fn").count();
+    assert_eq!(counted, 1);
+}

@@ -657,3 +657,32 @@ fn settings_the_simulator_does_not_model_are_warned_about() {
         "{warnings}"
     );
 }
+
+/// `ReservedConcurrentExecutions` caps the function's environments as Lambda does: at 0
+/// every invoke is throttled, so the pre-traffic hook's invoke of the new version fails and
+/// the deployment is rolled back, and the traffic through the alias gets 500s.
+#[test]
+fn reserved_concurrency_throttles_as_lambda_does() {
+    let template = edited_template("reserved.yaml", |t| {
+        t.replacen(
+            "      AutoPublishAlias: live\n",
+            "      AutoPublishAlias: live\n      ReservedConcurrentExecutions: 0\n",
+            1,
+        )
+    });
+    let (code, r) = simulate(&["--template", &template, "--speed", "100000"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+    assert!(
+        r["warnings"].to_string().find("ReservedConcurrentExecutions").is_none(),
+        "{r:#}"
+    );
+    let traffic = &r["outcome"]["traffic"];
+    let throttled: u64 = traffic
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v["throttled"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(throttled > 0, "{r:#}");
+}

@@ -330,15 +330,19 @@ impl Run<'_> {
     /// [`advance`](Self::advance) to absolute simulated time `until`.
     async fn advance_to<T>(&self, until: Duration, interrupt: impl Future<Output = T>) -> Result<Option<T>, Rollback> {
         let mut interrupt = std::pin::pin!(interrupt);
+        let mut pace = self.clock().pace_changes();
         loop {
             let background = self.next_background().await;
             let next = background.map_or(until, |b| b.min(until));
             self.clock().set_frontier(next);
+            pace.mark_unchanged();
             let wait = self.clock().real_until(next);
             tokio::select! {
                 biased;
                 out = &mut interrupt => return Ok(Some(out)),
                 _ = sleep_or_yield(wait) => {}
+                // Real work started or ended: the wait is paced anew.
+                _ = pace.changed() => continue,
             }
             self.clock().arrive(next);
             if background.is_some_and(|b| b <= next) {

@@ -196,6 +196,14 @@ pub struct VersionTraffic {
     pub requests: u64,
     /// Function errors among them.
     pub errors: u64,
+    /// Requests Lambda throttled (the function's concurrency limit was reached): the client
+    /// got a 500 from the API.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub throttled: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The result of [`Sim::deploy`](crate::Sim::deploy).

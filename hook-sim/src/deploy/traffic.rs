@@ -80,6 +80,7 @@ impl TrafficRun {
                 let c = counts.entry(outcome.executed_version.clone()).or_default();
                 c.requests += 1;
                 c.errors += u64::from(outcome.function_error.is_some());
+                c.throttled += u64::from(outcome.throttled);
             }
         });
         self.next_at += self.interval;

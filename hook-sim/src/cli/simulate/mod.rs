@@ -17,7 +17,7 @@ use clap::{Args, ValueEnum};
 use hook_sim::deploy::{DeploymentPlan, FinalStatus, HookEvent};
 use hook_sim::schedule::TrafficRouting;
 use hook_sim::stack::{Template, TemplateError};
-use hook_sim::{Behavior, ProcessConfig, RuntimeFunction, Sim};
+use hook_sim::{Behavior, Concurrency, ProcessConfig, RuntimeFunction, Sim};
 use serde_json::json;
 
 use self::render::{Printer, print_header, print_summary};
@@ -194,13 +194,18 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
             .version(version)
             .timeout(f.timeout);
         config.memory_mb = f.memory_mb;
+        config.concurrency = f
+            .reserved_concurrency
+            .map_or_else(Concurrency::unreserved, Concurrency::reserved);
         config.task_root = f.task_root.clone();
         config.env = f.env.clone();
         config.env.extend(extra.iter().cloned());
         config
     };
     let current_config = config_for(&function, CURRENT, args.current_bin.as_ref(), &args.current_env);
-    let target_config = config_for(&function, TARGET, args.target_bin.as_ref(), &args.target_env);
+    let mut target_config = config_for(&function, TARGET, args.target_bin.as_ref(), &args.target_env);
+    // The function's versions share its concurrency.
+    target_config.concurrency = current_config.concurrency.clone();
     let hook_configs: Vec<(HookEvent, ProcessConfig)> = setup
         .hooks
         .iter()

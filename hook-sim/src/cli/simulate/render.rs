@@ -289,8 +289,12 @@ pub(super) fn print_summary(outcome: &DeploymentOutcome, hook_logs: &BTreeMap<St
         .map(|v| {
             let t = outcome.traffic.get(*v).cloned().unwrap_or_default();
             let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+            let throttled = match t.throttled {
+                0 => String::new(),
+                n => format!(" ({n} of them throttled: the function's reserved concurrency)"),
+            };
             format!(
-                "version {v} served {}, {}",
+                "version {v} served {}, {}{throttled}",
                 plural(t.requests, "request"),
                 plural(t.errors, "error")
             )

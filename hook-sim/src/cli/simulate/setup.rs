@@ -27,6 +27,9 @@ pub(super) struct FunctionRun {
     pub(super) api_vars: Vec<(String, String)>,
     pub(super) timeout: Duration,
     pub(super) memory_mb: u32,
+    /// `ReservedConcurrentExecutions`: at most this many invocations at once, beyond which
+    /// Lambda throttles.
+    pub(super) reserved_concurrency: Option<usize>,
     /// The folder that stands for `/var/task` (the function's local `CodeUri`).
     pub(super) task_root: Option<PathBuf>,
     /// Lambda's retries of a failed async invoke (`EventInvokeConfig.MaximumRetryAttempts`).
@@ -178,16 +181,10 @@ pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Resu
             ));
         }
     }
-    for (key, what) in [
-        (
-            "ProvisionedConcurrencyConfig",
-            "CodeDeploy waits for the new version's provisioned concurrency before shifting; here it starts at once",
-        ),
-        (
-            "ReservedConcurrentExecutions",
-            "throttling at the reserved concurrency is not simulated",
-        ),
-    ] {
+    for (key, what) in [(
+        "ProvisionedConcurrencyConfig",
+        "CodeDeploy waits for the new version's provisioned concurrency before shifting; here it starts at once",
+    )] {
         if t.function_property(&logical_id, key).is_some() {
             warnings.push(format!("{key} of {logical_id} is not simulated: {what}"));
         }
@@ -344,6 +341,17 @@ pub(super) fn function_run(
             }
         },
     };
+    let reserved_concurrency = match t.function_property(id, "ReservedConcurrentExecutions") {
+        None => None,
+        Some(v) => match scalar_text(&t.eval(&v)?).parse::<usize>() {
+            Ok(n) if n <= 1000 => Some(n),
+            _ => {
+                return Err(TemplateError(format!(
+                    "ReservedConcurrentExecutions of {id} must be a whole number from 0 to 1000 (the account's default limit)"
+                )));
+            }
+        },
+    };
     Ok(FunctionRun {
         logical_id: id.to_string(),
         task_root,
@@ -355,6 +363,7 @@ pub(super) fn function_run(
         api_vars,
         timeout: Duration::from_secs_f64(timeout),
         memory_mb: number("MemorySize", 128.0)? as u32,
+        reserved_concurrency,
     })
 }
 
