@@ -18,6 +18,10 @@ use tokio::time::Instant;
 #[derive(Debug)]
 pub(crate) struct SimClock {
     state: Mutex<ClockState>,
+    /// The wall clock at simulated zero, in milliseconds since the Unix epoch: simulated
+    /// time `t` is wall-clock time `epoch_ms + t` (CodeDeploy's timestamps, CloudWatch's
+    /// period boundaries).
+    epoch_ms: u64,
     /// Bumped whenever real work starts or ends: the engine's wait for the next event is
     /// paced anew.
     pace_changed: watch::Sender<u64>,
@@ -77,7 +81,33 @@ impl SimClock {
                 frontier: None,
             }),
             pace_changed: watch::channel(0).0,
+            epoch_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64,
         }
+    }
+
+    /// Wall-clock time now, in seconds since the Unix epoch (simulated during a deployment:
+    /// after one it runs ahead of the real clock by the time it skipped).
+    pub(crate) fn wall(&self) -> f64 {
+        self.epoch_ms as f64 / 1000.0 + self.now().as_secs_f64()
+    }
+
+    /// The latest time at or before `t` whose wall-clock time is a multiple of `period`, as
+    /// CloudWatch aligns its periods (a minute's start for 60 s).
+    pub(crate) fn align_down(&self, t: Duration, period: Duration) -> Duration {
+        let p = period.as_millis().max(1) as u64;
+        let wall = self.epoch_ms + t.as_millis() as u64;
+        Duration::from_millis((wall - wall % p).saturating_sub(self.epoch_ms))
+    }
+
+    /// The earliest time at or after `t` that is `offset` into a wall-clock minute.
+    pub(crate) fn next_in_minute(&self, t: Duration, offset: Duration) -> Duration {
+        let wall = self.epoch_ms + t.as_nanos().div_ceil(1_000_000) as u64;
+        let at = wall - wall % 60_000 + (offset.as_millis() as u64).min(59_999);
+        let at = if at < wall { at + 60_000 } else { at };
+        Duration::from_millis(at - self.epoch_ms)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ClockState> {
@@ -199,5 +229,21 @@ mod tests {
         clock.release();
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(clock.now(), Duration::from_secs(3603), "real time again");
+    }
+
+    #[test]
+    fn periods_align_on_the_wall_clock() {
+        let clock = SimClock::new();
+        let minute = Duration::from_secs(60);
+        for t in [Duration::ZERO, Duration::from_millis(61_234), Duration::from_secs(3600)] {
+            let start = clock.align_down(t + minute, minute);
+            assert!(start <= t + minute && t + minute - start < minute);
+            assert_eq!((clock.epoch_ms + start.as_millis() as u64) % 60_000, 0);
+            let five = clock.align_down(t + minute * 10, minute * 5);
+            assert_eq!((clock.epoch_ms + five.as_millis() as u64) % 300_000, 0);
+            let at = clock.next_in_minute(t, Duration::from_secs(17));
+            assert!(at >= t && at - t < minute);
+            assert_eq!((clock.epoch_ms + at.as_millis() as u64) % 60_000, 17_000);
+        }
     }
 }

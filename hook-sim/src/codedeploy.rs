@@ -196,17 +196,14 @@ pub(crate) struct TargetEvent {
     pub(crate) end: Option<f64>,
 }
 
-pub(crate) fn now_epoch() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
-}
-
 #[derive(Debug)]
 pub(crate) struct Deployment {
     pub(crate) setup: DeploymentSetup,
     pub(crate) create_time: f64,
+    /// When it ended (`completeTime`), on the simulated wall clock.
+    pub(crate) complete_time: Option<f64>,
+    /// When its target last changed (`lastUpdatedAt`).
+    pub(crate) updated: f64,
     pub(crate) status: DeploymentStatus,
     /// Why it failed, when it did.
     pub(crate) error: Option<(String, String)>,
@@ -227,6 +224,8 @@ impl Deployment {
         Deployment {
             setup,
             create_time,
+            complete_time: None,
+            updated: create_time,
             status: DeploymentStatus::InProgress,
             error: None,
             executions: HashMap::new(),
@@ -245,9 +244,10 @@ impl Deployment {
         }
     }
 
-    /// Sets a lifecycle event's status, with its start and end times.
-    pub(crate) fn set_event(&mut self, name: &str, status: LifecycleEventStatus) {
-        let now = now_epoch();
+    /// Sets a lifecycle event's status at `now` (the simulated wall clock), with its start
+    /// and end times.
+    pub(crate) fn set_event(&mut self, name: &str, status: LifecycleEventStatus, now: f64) {
+        self.updated = now;
         if let Some(e) = self.events.iter_mut().find(|e| e.name == name) {
             if status == LifecycleEventStatus::InProgress
                 || e.start.is_none() && status != LifecycleEventStatus::Skipped
@@ -343,7 +343,7 @@ pub(crate) fn get_deployment_target(
                 "targetId": target_id,
                 "targetArn": format!("arn:aws:lambda:{}:{}:function:{name}:{alias}", crate::REGION, crate::ACCOUNT_ID),
                 "status": status,
-                "lastUpdatedAt": now_epoch(),
+                "lastUpdatedAt": d.updated,
                 "lifecycleEvents": events,
                 "lambdaFunctionInfo": {
                     "functionName": name,
@@ -446,6 +446,9 @@ pub(crate) fn get_deployment(deployments: &HashMap<String, Deployment>, body: &V
         "computePlatform": "Lambda",
         "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
     });
+    if let Some(t) = d.complete_time {
+        info["completeTime"] = json!(t);
+    }
     if let Some((code, message)) = &d.error {
         info["errorInformation"] = json!({"code": code, "message": message});
     }

@@ -32,7 +32,6 @@ pub mod stack;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -165,10 +164,7 @@ impl Sim {
 
     /// Adds (or replaces) a deployment.
     pub fn add_deployment(&self, setup: DeploymentSetup) {
-        let create_time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
+        let create_time = self.state.recorder.clock.wall();
         self.state
             .deployments
             .lock()
@@ -208,7 +204,7 @@ impl Sim {
     /// `AfterAllowTraffic`, `End`).
     pub fn set_target_event(&self, deployment_id: &str, lifecycle_event: &str, status: LifecycleEventStatus) {
         if let Some(d) = self.state.deployments.lock().expect("poisoned").get_mut(deployment_id) {
-            d.set_event(lifecycle_event, status);
+            d.set_event(lifecycle_event, status, self.state.recorder.clock.wall());
         }
     }
 
@@ -238,6 +234,12 @@ impl Sim {
         if let Some(d) = self.state.deployments.lock().expect("poisoned").get_mut(deployment_id) {
             d.status = status;
             d.error = error.map(|(c, m)| (c.to_string(), m.to_string()));
+            if matches!(
+                status,
+                DeploymentStatus::Succeeded | DeploymentStatus::Failed | DeploymentStatus::Stopped
+            ) {
+                d.complete_time = Some(self.state.recorder.clock.wall());
+            }
         }
     }
 

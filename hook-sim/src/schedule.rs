@@ -165,7 +165,7 @@ mod tests {
             Some(TrafficRouting::AllAtOnce)
         );
         assert_eq!(
-            TrafficRouting::predefined("Canary30Percent2Minutes"),
+            TrafficRouting::predefined("Canary30Percent3Minutes"),
             None,
             "custom configs are no predefined name"
         );

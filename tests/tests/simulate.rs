@@ -55,7 +55,7 @@ fn a_good_version_deploys() {
     let (code, r) = simulate(&[]);
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["outcome"]["status"], "Succeeded");
-    assert_eq!(r["config"]["name"], "Canary30Percent2Minutes");
+    assert_eq!(r["config"]["name"], "Canary30Percent3Minutes");
     assert_eq!(weights(&r), [0.3, 1.0]);
     let reports: Vec<(&str, &str)> = events(&r, "hook_reported")
         .iter()
@@ -65,11 +65,11 @@ fn a_good_version_deploys() {
         reports,
         [("BeforeAllowTraffic", "Succeeded"), ("AfterAllowTraffic", "Succeeded")]
     );
-    // The canary waits two simulated minutes before shifting the rest (at ×60, give or take
-    // the wall clock's jitter: 10 simulated seconds are 170 ms here).
+    // The canary waits three simulated minutes before shifting the rest: shifts are events
+    // of the simulated clock, exact at any speed.
     let shifts = events(&r, "traffic_shifted");
     let gap = shifts[1]["at_s"].as_f64().unwrap() - shifts[0]["at_s"].as_f64().unwrap();
-    assert!((110.0..150.0).contains(&gap), "{gap} s between the shifts");
+    assert!((gap - 180.0).abs() < 0.01, "{gap} s between the shifts");
     assert!(requests(&r, "2") > 0, "the target version served traffic");
     assert_eq!(r["outcome"]["traffic"]["2"]["errors"], 0);
     assert_eq!(r["alarms"][0]["name"], "HelloErrorsAlarm");
@@ -87,8 +87,9 @@ fn a_version_failing_the_pre_traffic_checks_rolls_back_before_any_traffic_shifts
     );
     assert!(weights(&r).is_empty(), "no traffic shifted: {r:#}");
     assert_eq!(r["outcome"]["max_weight"], 0.0);
+    // (Version 1 may have served none either: the deployment lasts as long as the hook's
+    // real run, often less than the 0.6 s between two requests.)
     assert_eq!(requests(&r, "2"), 0, "version 2 served no traffic");
-    assert!(requests(&r, "1") > 0);
     assert!(
         events(&r, "hook_invoked")
             .iter()
@@ -140,6 +141,10 @@ fn an_error_rate_alarm_in_metric_math_stops_a_linear_deployment() {
         "tests/fixtures/error-rate.yaml",
         "--target-env",
         "HELLO_FAULT=flaky",
+        "--speed",
+        "100000",
+        "--seed",
+        "7",
     ];
     let (code, r) = simulate(&template);
     assert_eq!(code, 1, "{r:#}");
@@ -153,7 +158,9 @@ fn an_error_rate_alarm_in_metric_math_stops_a_linear_deployment() {
     assert_eq!(rollback["alarm"], "ErrorRate");
     assert!(rollback["value"].as_f64().unwrap() > 5.0, "{rollback}");
     // One failure in ten on version 2, diluted by version 1 through the alias: the rate passes
-    // 5 % only once half of the traffic or more is on version 2.
+    // 5 % only once half of the traffic or more is on version 2. Each step lasts 3 minutes:
+    // long enough for a period within it to end and be evaluated a minute later (with 1-minute
+    // steps the deployment would end before the data of its last steps arrived, in AWS too).
     let max = r["outcome"]["max_weight"].as_f64().unwrap();
     assert!((0.5..1.0).contains(&max), "stopped at {max}");
 
@@ -253,7 +260,7 @@ fn bad_usage_exits_2_with_what_to_do() {
     let (code, err) = run(&["--config", "Canary99Percent"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("Linear10PercentEvery1Minute") && err.contains("Canary30Percent2Minutes"),
+        err.contains("Linear10PercentEvery1Minute") && err.contains("Canary30Percent3Minutes"),
         "{err}"
     );
     let (code, err) = run(&["--function", "Nope"]);
@@ -489,10 +496,10 @@ fn the_outcome_does_not_depend_on_the_speed() {
             "errors under traffic" => {
                 let fired = events(first, "alarm_fired");
                 assert_eq!(fired.len(), 1, "{first:#}");
-                assert_eq!(
-                    fired[0]["at_s"], 60.0,
-                    "detected at the end of the canary's first minute"
-                );
+                // The canary's first errors fall in the wall-clock minute it started in or the
+                // next; that minute is evaluated a minute after it ends.
+                let at = fired[0]["at_s"].as_f64().unwrap();
+                assert!((60.0..=180.0).contains(&at), "detected at {at} s: {first:#}");
                 for (_, _, r) in &runs {
                     assert_eq!(events(r, "alarm_fired")[0]["value"], fired[0]["value"]);
                 }

@@ -74,7 +74,7 @@ fn the_deployment_group_uses_the_config_alarm_and_rollback() {
     let group = &resource("HelloFunctionDeploymentGroup")["Properties"];
     let config = &group["DeploymentConfigName"]["Fn::If"];
     assert_eq!(config[0], "UseCustomDeploymentConfig");
-    assert_eq!(config[1], json!({"Ref": "Canary30Percent2Minutes"}));
+    assert_eq!(config[1], json!({"Ref": "Canary30Percent3Minutes"}));
     assert_eq!(
         group["AlarmConfiguration"],
         json!({"Enabled": true, "Alarms": [{"Name": {"Ref": "HelloErrorsAlarm"}}]})
@@ -85,17 +85,17 @@ fn the_deployment_group_uses_the_config_alarm_and_rollback() {
     }
     assert_eq!(group["DeploymentStyle"]["DeploymentOption"], "WITH_TRAFFIC_CONTROL");
 
-    let custom = &resource("Canary30Percent2Minutes")["Properties"];
+    let custom = &resource("Canary30Percent3Minutes")["Properties"];
     assert_eq!(custom["ComputePlatform"], "Lambda");
     assert_eq!(
         custom["TrafficRoutingConfig"],
-        json!({"Type": "TimeBasedCanary", "TimeBasedCanary": {"CanaryPercentage": 30, "CanaryInterval": 2}})
+        json!({"Type": "TimeBasedCanary", "TimeBasedCanary": {"CanaryPercentage": 30, "CanaryInterval": 3}})
     );
     let types = translated()["Parameters"]["DeploymentType"]["AllowedValues"]
         .as_array()
         .unwrap();
     for t in [
-        "Canary30Percent2Minutes",
+        "Canary30Percent3Minutes",
         "Canary10Percent5Minutes",
         "Linear10PercentEvery1Minute",
         "AllAtOnce",

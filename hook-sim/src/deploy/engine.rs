@@ -19,6 +19,8 @@ use super::traffic::TrafficRun;
 
 pub(super) struct AlarmState {
     pub(super) alarm: Alarm,
+    /// The start of its first period (simulated, absolute), on the wall clock's period grid.
+    pub(super) first: Duration,
     /// The value of each full period evaluated so far (`None`: no data).
     pub(super) values: Vec<Option<f64>>,
 }
@@ -27,14 +29,17 @@ pub(super) struct Run<'a> {
     pub(super) sim: &'a Sim,
     pub(super) plan: &'a DeploymentPlan,
     pub(super) timeline: Arc<Timeline>,
-    /// Where the alarms' periods and the traffic begin (simulated, absolute): before the
-    /// deployment's start by the alarms' longest evaluation window, so that an alarm already
-    /// in ALARM when it starts stops it.
-    pub(super) origin: Duration,
     pub(super) alarms: Mutex<Vec<AlarmState>>,
     pub(super) traffic: tokio::sync::Mutex<Option<TrafficRun>>,
     pub(super) background: Mutex<Vec<JoinHandle<()>>>,
 }
+
+/// How long after a period ends its data point is evaluated: Lambda publishes its metrics
+/// to CloudWatch about a minute late, and alarms are evaluated once a minute.
+pub const METRIC_LAG: Duration = Duration::from_secs(60);
+
+/// How fast the traffic before the deployment runs (simulated time against real).
+const WARM_UP_SPEED: f64 = 100_000.0;
 
 /// Lambda's async invoke retries: one minute before the second attempt, two before the third.
 pub(super) const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(60), Duration::from_secs(120)];
@@ -79,28 +84,45 @@ impl Sim {
                 FunctionSetup::new().version("$LATEST", hook.behavior.clone()),
             );
         }
-        let mut setup = DeploymentSetup::new(&plan.deployment_id, &plan.appspec()).config(&plan.config_name);
-        setup.application = plan.application.clone();
-        setup.group = plan.group.clone();
-        self.add_deployment(setup);
-
         *self.state.routing_seed.lock().expect("poisoned") = plan.seed;
         let clock = &self.state.recorder.clock;
-        clock.set_speed(plan.speed);
-        let origin = clock.now();
-        clock.arrive(origin);
-        // The current version's traffic before the deployment, as long as the alarms look
-        // back: what they say when it starts.
-        let warm_up = match plan.traffic {
-            Some(_) => plan
-                .alarms
-                .iter()
-                .map(|a| a.period * a.evaluation_periods.max(1))
-                .max()
-                .unwrap_or_default(),
-            None => Duration::ZERO,
+        // The traffic before the deployment is only the current version's: it runs as fast
+        // as its invocations allow, whatever the speed.
+        clock.set_speed(plan.speed.max(WARM_UP_SPEED));
+        // The current version's traffic runs before the deployment, as long as the alarms
+        // look back (and their data takes to arrive): what they say when it starts. The
+        // deployment starts at a second of the minute drawn from the seed (0 without one),
+        // and CloudWatch's periods are aligned on the wall clock, not on the deployment.
+        let look_back = |a: &Alarm| a.period * a.evaluation_periods.max(1);
+        let lead = match plan.traffic {
+            Some(_) if !plan.alarms.is_empty() => {
+                plan.alarms
+                    .iter()
+                    .map(|a| look_back(a) + a.period)
+                    .max()
+                    .unwrap_or_default()
+                    + METRIC_LAG
+            }
+            _ => Duration::ZERO,
         };
-        let start_sim = origin + warm_up;
+        let offset = plan.seed.map_or(Duration::ZERO, |s| {
+            Duration::from_millis(crate::function::splitmix64(s ^ 0x05EC_04D5) % 60_000)
+        });
+        let start_sim = clock.next_in_minute(clock.now() + lead, offset);
+        let alarm_states: Vec<AlarmState> = plan
+            .alarms
+            .iter()
+            .map(|a| AlarmState {
+                alarm: a.clone(),
+                first: match plan.traffic {
+                    Some(_) => clock.align_down(start_sim.saturating_sub(look_back(a) + METRIC_LAG), a.period),
+                    None => clock.align_down(start_sim, a.period),
+                },
+                values: Vec::new(),
+            })
+            .collect();
+        let origin = alarm_states.iter().map(|a| a.first).min().unwrap_or(start_sim);
+        clock.arrive(origin);
         let traffic = plan
             .traffic
             .as_ref()
@@ -116,16 +138,7 @@ impl Sim {
                 entries: Mutex::new(Vec::new()),
                 sink,
             }),
-            origin,
-            alarms: Mutex::new(
-                plan.alarms
-                    .iter()
-                    .map(|a| AlarmState {
-                        alarm: a.clone(),
-                        values: Vec::new(),
-                    })
-                    .collect(),
-            ),
+            alarms: Mutex::new(alarm_states),
             traffic: tokio::sync::Mutex::new(traffic),
             background: Mutex::new(Vec::new()),
         };
@@ -203,6 +216,7 @@ impl Sim {
         setup.group = plan.group.clone();
         self.add_deployment(setup);
         self.set_deployment_status(&id, DeploymentStatus::Succeeded, None);
+        let now = self.state.recorder.clock.wall();
         let mut deployments = self.state.deployments.lock().expect("poisoned");
         if let Some(d) = deployments.get_mut(&id) {
             d.creator = "codeDeployRollback";
@@ -213,7 +227,7 @@ impl Sim {
                 } else {
                     LifecycleEventStatus::Succeeded
                 };
-                d.set_event(name, status);
+                d.set_event(name, status, now);
             }
             d.rollback_info = Some(json!({"rollbackTriggeringDeploymentId": plan.deployment_id}));
         }
@@ -245,6 +259,12 @@ impl Run<'_> {
         let warm_up = self
             .advance_to(self.timeline.start_sim, std::future::pending::<()>())
             .await;
+        self.clock().set_speed(plan.speed);
+        // The deployment is created now (its `createTime`), after the traffic before it.
+        let mut setup = DeploymentSetup::new(&plan.deployment_id, &plan.appspec()).config(&plan.config_name);
+        setup.application = plan.application.clone();
+        setup.group = plan.group.clone();
+        self.sim.add_deployment(setup);
         // The outcome counts the deployment's traffic only.
         counts.lock().expect("poisoned").clear();
         self.timeline.emit(Event::DeploymentStarted {
@@ -356,7 +376,12 @@ impl Run<'_> {
 
     /// The end of the next full period of `alarm` (absolute).
     fn period_end(&self, a: &AlarmState) -> Duration {
-        self.origin + a.alarm.period * (a.values.len() as u32 + 1)
+        a.first + a.alarm.period * (a.values.len() as u32 + 1)
+    }
+
+    /// When the next full period of `alarm` is evaluated (absolute): its data has arrived.
+    fn evaluation(&self, a: &AlarmState) -> Duration {
+        self.period_end(a) + METRIC_LAG
     }
 
     /// The simulated time (absolute) of the next request or alarm period end.
@@ -367,7 +392,7 @@ impl Run<'_> {
             .lock()
             .expect("poisoned")
             .iter()
-            .map(|a| self.period_end(a))
+            .map(|a| self.evaluation(a))
             .min();
         [traffic, alarms].into_iter().flatten().min()
     }
@@ -378,15 +403,19 @@ impl Run<'_> {
     async fn run_background(&self, now: Duration) -> Result<(), Rollback> {
         let due = {
             let alarms = self.alarms.lock().expect("poisoned");
-            alarms.iter().any(|a| self.period_end(a) <= now)
+            alarms
+                .iter()
+                .filter(|a| self.evaluation(a) <= now)
+                .map(|a| self.period_end(a))
+                .max()
         };
-        if due {
+        if let Some(period_end) = due {
             // The periods' metrics are complete once every invocation started in them ended:
             // Lambda ends each by its timeout, at most 15 minutes (a scripted `Hang` never ends,
             // so the wait is bounded by that too).
             let _ = tokio::time::timeout(
                 Duration::from_secs(900),
-                self.sim.state.recorder.settled(&self.plan.function, now),
+                self.sim.state.recorder.settled(&self.plan.function, period_end),
             )
             .await;
             self.check_alarms(now)?;
@@ -531,8 +560,8 @@ impl Run<'_> {
         let mut alarms = self.alarms.lock().expect("poisoned");
         for state in alarms.iter_mut() {
             let period = state.alarm.period;
-            while self.period_end(state) <= now {
-                let from = self.origin + period * state.values.len() as u32;
+            while self.evaluation(state) <= now {
+                let from = state.first + period * state.values.len() as u32;
                 let value = self.datapoint(&state.alarm, &invocations, from, from + period);
                 state.values.push(value);
                 if state.alarm.in_alarm(&state.values) {

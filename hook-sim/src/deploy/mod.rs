@@ -16,12 +16,15 @@
 //! Synthetic traffic (HTTP API events through the alias, [`Traffic::per_minute`] requests a
 //! simulated minute) runs for the whole deployment, and alarms are evaluated like
 //! CloudWatch's over Lambda's metrics (`Errors`, `Invocations` by `Resource` and
-//! `ExecutedVersion`, stamped with the invocation's start), at the end of each period, once
-//! every invocation started in it has ended.
+//! `ExecutedVersion`, stamped with the invocation's start), in periods aligned on the wall
+//! clock (a minute's start for 60 s), each evaluated [`METRIC_LAG`] after it ends, once
+//! every invocation started in it has ended. The deployment starts at a second of the minute
+//! drawn from [`DeploymentPlan::seed`] (the minute's start without a seed), after the current
+//! version's traffic has run as long as the alarms look back.
 //!
 //! Time is simulated: between events (a request due, a period ending, a shift, a retry, the
 //! hook timeout) the clock runs [`DeploymentPlan::speed`] times faster than real time, but
-//! while a hook's invocation runs it runs at real speed, and it never passes an event the
+//! while any invocation runs it runs at real speed, and it never passes an event the
 //! engine has not handled. So hooks and functions, real processes, keep their real
 //! durations, and the outcome and its simulated times do not depend on the speed. The
 //! timeline reports simulated time.
@@ -34,5 +37,6 @@ mod tests;
 mod timeline;
 mod traffic;
 
+pub use engine::METRIC_LAG;
 pub use outcome::{DeploymentOutcome, Event, FinalStatus, Rollback, TimelineEntry, VersionTraffic};
 pub use plan::{DeploymentPlan, HookEvent, HookPlan, Traffic};

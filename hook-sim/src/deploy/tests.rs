@@ -211,7 +211,11 @@ async fn a_period_without_data_fires_only_an_alarm_that_treats_it_as_breaching()
         .iter()
         .filter_map(|e| matches!(e.event, Event::AlarmFired { .. }).then_some(e.at.as_secs()))
         .collect();
-    assert_eq!(fired, [60], "at the end of the first minute without data");
+    assert_eq!(
+        fired,
+        [60 + METRIC_LAG.as_secs()],
+        "the first minute without data, evaluated once its data would have arrived"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -289,4 +293,53 @@ async fn a_version_that_never_answers_does_not_stop_the_clock() {
     // The hanging invocations never count (in Lambda they would end as timeouts, errors):
     // the deployment ends, it does not wait for them forever.
     assert_eq!(outcome.status, FinalStatus::Succeeded, "{:?}", outcome.rollback);
+}
+
+/// CloudWatch's periods are aligned on the wall clock, not on the deployment: a version that
+/// fails from its first request is caught when the minute it started in ends, plus the
+/// metrics' lag. The deployment starts at a second of the minute drawn from the seed.
+#[tokio::test(start_paused = true)]
+async fn alarm_periods_follow_the_wall_clocks_minutes() {
+    let failing = Behavior::FunctionError {
+        error_type: "Boom".into(),
+        message: "always".into(),
+    };
+    let mut fired_at = Vec::new();
+    for seed in [1, 2, 3] {
+        let sim = Sim::start().await.unwrap();
+        let plan = plan("AllAtOnce", Behavior::hello("1"), failing.clone())
+            .seed(seed)
+            .alarm(Alarm::any_error("errors").through("live").version("2"))
+            .hook(
+                HookEvent::AfterAllowTraffic,
+                "CodeDeployHook_silent",
+                Behavior::Respond(json!({})),
+            );
+        let outcome = sim.deploy(&plan).await;
+        assert!(
+            matches!(outcome.rollback, Some(Rollback::Alarm { .. })),
+            "{:?}",
+            outcome.rollback
+        );
+        let created = sim.deployment_info(&plan.deployment_id).unwrap()["createTime"]
+            .as_f64()
+            .unwrap();
+        let into_minute = created.rem_euclid(60.0);
+        let fired = outcome
+            .timeline
+            .iter()
+            .find(|e| matches!(e.event, Event::AlarmFired { .. }))
+            .unwrap()
+            .at
+            .as_secs_f64();
+        // The first request (at the start) falls in the minute the deployment started in.
+        let expected = 60.0 - into_minute + METRIC_LAG.as_secs_f64();
+        assert!(
+            (fired - expected).abs() < 0.01,
+            "seed {seed}: fired at {fired}, expected {expected}"
+        );
+        fired_at.push(fired.round() as u64);
+    }
+    fired_at.dedup();
+    assert!(fired_at.len() > 1, "the start's second follows the seed: {fired_at:?}");
 }

@@ -272,7 +272,7 @@ pub(super) fn print_summary(outcome: &DeploymentOutcome, hook_logs: &BTreeMap<St
     let took = format!(
         "in {} ({} simulated)",
         human_real(outcome.real),
-        human(Duration::from_secs(outcome.simulated.as_secs()))
+        human(Duration::from_secs(outcome.simulated.as_secs_f64().round() as u64))
     );
     match &outcome.rollback {
         None => println!("result     Succeeded {took}"),
