@@ -518,22 +518,7 @@ fn the_outcome_does_not_depend_on_the_speed() {
 /// faulty one is rolled back by its report (exit 1).
 #[test]
 fn an_independent_boto3_hook_agrees_with_the_simulator() {
-    let python = venv_bin("python");
-    let dir = target_dir().join("test-tmp/boto3-hook");
-    std::fs::create_dir_all(&dir).unwrap();
-    let hook = dir.join("bootstrap");
-    std::fs::write(
-        &hook,
-        format!(
-            "#!/bin/sh\nexec {} {}\n",
-            python.display(),
-            workspace_root().join("tests/fixtures/boto3_hook.py").display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = format!("PreTrafficHook={}", hook.display());
+    let bin = format!("PreTrafficHook={}", boto3_hook("boto3-hook", "").display());
 
     let (code, r) = simulate(&["--bin", &bin, "--speed", "100000"]);
     assert_eq!(code, 0, "{r:#}");
@@ -551,6 +536,66 @@ fn an_independent_boto3_hook_agrees_with_the_simulator() {
         r["outcome"]["rollback"],
         json!({"cause": "hook_failed", "lifecycle_event": "BeforeAllowTraffic", "function": "CodeDeployHook_sam-app-pre-traffic"})
     );
+}
+
+/// A `bootstrap` that runs tests/fixtures/boto3_hook.py, with `env` (`K=V ...`) set.
+fn boto3_hook(name: &str, env: &str) -> std::path::PathBuf {
+    let python = venv_bin("python");
+    let dir = target_dir().join("test-tmp").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let hook = dir.join("bootstrap");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n{env} exec {} {}\n",
+            python.display(),
+            workspace_root().join("tests/fixtures/boto3_hook.py").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    hook
+}
+
+/// A hook that fails after reporting is retried by Lambda all the same, a minute later, as
+/// Lambda retries any failed async invoke: its status stands (the deployment goes on and
+/// succeeds) and the retry's report is refused.
+#[test]
+fn lambda_retries_a_hook_that_fails_after_reporting() {
+    let hook = boto3_hook("boto3-hook-fails-after", "BOTO3_HOOK_FAIL_AFTER_REPORT=1");
+    let bin = format!("PreTrafficHook={}", hook.display());
+    let (code, r) = simulate(&["--bin", &bin, "--speed", "100000", "--seed", "7"]);
+    assert_eq!(code, 0, "{r:#}");
+    let before = |kind: &str| -> Vec<Value> {
+        events(&r, kind)
+            .into_iter()
+            .filter(|e| e["lifecycle_event"] == "BeforeAllowTraffic")
+            .cloned()
+            .collect()
+    };
+    let reported = before("hook_reported");
+    assert_eq!(reported.len(), 1, "{r:#}");
+    assert_eq!(reported[0]["status"], "Succeeded");
+    let failed = before("hook_failed_after_reporting");
+    assert!(!failed.is_empty(), "{r:#}");
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("clean-up failed after reporting")
+    );
+    assert_eq!(failed[0]["retried"], true);
+    let attempts: Vec<(u64, f64)> = before("hook_invoked")
+        .iter()
+        .map(|e| (e["attempt"].as_u64().unwrap(), e["at_s"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(attempts[0].0, 1);
+    assert_eq!(attempts.get(1).map(|a| a.0), Some(2), "Lambda's retry: {attempts:?}");
+    let gap = attempts[1].1 - failed[0]["at_s"].as_f64().unwrap();
+    assert!((gap - 60.0).abs() < 0.01, "a minute after the failure: {gap}");
+    let logs = r["hook_logs"]["CodeDeployHook_sam-app-pre-traffic"].to_string();
+    assert!(logs.contains("LifecycleEventAlreadyCompletedException"), "{logs}");
 }
 
 /// template.yaml with `edit` applied, written under target/test-tmp.

@@ -32,6 +32,74 @@ pub(super) struct Run<'a> {
     pub(super) alarms: Mutex<Vec<AlarmState>>,
     pub(super) traffic: tokio::sync::Mutex<Option<TrafficRun>>,
     pub(super) background: Mutex<Vec<JoinHandle<()>>>,
+    /// Lambda's retries of hook invocations that failed after their hook reported: due at a
+    /// simulated time, whatever the status.
+    pub(super) retries: Arc<Mutex<Vec<RetryDue>>>,
+    /// Wakes the engine when a retry is scheduled from the background.
+    pub(super) wake: Arc<tokio::sync::Notify>,
+}
+
+/// A hook invocation Lambda will retry.
+pub(super) struct RetryDue {
+    /// When (simulated, absolute).
+    at: Duration,
+    event: HookEvent,
+    function: String,
+    execution: String,
+    /// The attempt it will be, and the most there are.
+    attempt: u32,
+    attempts: u32,
+}
+
+/// What follows a hook invocation that ends after its hook reported: Lambda retries a
+/// function error all the same (the status stands; a second one is refused).
+#[derive(Clone)]
+struct AfterStatus {
+    state: Arc<crate::SimState>,
+    timeline: Arc<Timeline>,
+    retries: Arc<Mutex<Vec<RetryDue>>>,
+    wake: Arc<tokio::sync::Notify>,
+    event: HookEvent,
+    function: String,
+    execution: String,
+    attempt: u32,
+    attempts: u32,
+}
+
+impl AfterStatus {
+    fn ended(&self, outcome: Option<crate::invocation::InvokeOutcome>) {
+        let Some(outcome) = outcome.filter(|o| o.function_error.is_some()) else {
+            return;
+        };
+        let retried = self.attempt < self.attempts;
+        self.timeline.emit(Event::HookFailedAfterReporting {
+            lifecycle_event: self.event,
+            function: self.function.clone(),
+            attempt: self.attempt,
+            error: String::from_utf8_lossy(&outcome.payload).into_owned(),
+            retried,
+        });
+        if retried {
+            let at = self.state.recorder.clock.now() + RETRY_DELAYS[self.attempt as usize - 1];
+            self.retries.lock().expect("poisoned").push(RetryDue {
+                at,
+                event: self.event,
+                function: self.function.clone(),
+                execution: self.execution.clone(),
+                attempt: self.attempt + 1,
+                attempts: self.attempts,
+            });
+            self.wake.notify_one();
+        }
+    }
+
+    /// Waits for `invocation` in the background, then [`ended`](Self::ended).
+    fn watch(self, invocation: JoinHandle<Option<crate::invocation::InvokeOutcome>>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let outcome = invocation.await.ok().flatten();
+            self.ended(outcome);
+        })
+    }
 }
 
 /// How long after a period ends its data point is evaluated: Lambda publishes its metrics
@@ -141,6 +209,8 @@ impl Sim {
             alarms: Mutex::new(alarm_states),
             traffic: tokio::sync::Mutex::new(traffic),
             background: Mutex::new(Vec::new()),
+            retries: Arc::default(),
+            wake: Arc::default(),
         };
         let mut max_weight = 0.0;
         let result = run.lifecycle(&mut max_weight, &counts).await;
@@ -363,6 +433,8 @@ impl Run<'_> {
                 _ = sleep_or_yield(wait) => {}
                 // Real work started or ended: the wait is paced anew.
                 _ = pace.changed() => continue,
+                // A retry was scheduled: it may be the next event.
+                _ = self.wake.notified() => continue,
             }
             self.clock().arrive(next);
             if background.is_some_and(|b| b <= next) {
@@ -394,7 +466,8 @@ impl Run<'_> {
             .iter()
             .map(|a| self.evaluation(a))
             .min();
-        [traffic, alarms].into_iter().flatten().min()
+        let retries = self.retries.lock().expect("poisoned").iter().map(|r| r.at).min();
+        [traffic, alarms, retries].into_iter().flatten().min()
     }
 
     /// Evaluates the periods that end and sends the requests due at `now` (absolute), in
@@ -425,7 +498,43 @@ impl Run<'_> {
                 t.dispatch().await;
             }
         }
+        let due: Vec<RetryDue> = {
+            let mut retries = self.retries.lock().expect("poisoned");
+            let (due, later) = retries.drain(..).partition(|r| r.at <= now);
+            *retries = later;
+            due
+        };
+        for retry in due {
+            self.timeline.emit(Event::HookInvoked {
+                lifecycle_event: retry.event,
+                function: retry.function.clone(),
+                attempt: retry.attempt,
+            });
+            let invocation = self.invoke_hook(&retry.function, &retry.execution);
+            let watch = AfterStatus {
+                state: self.sim.state.clone(),
+                timeline: self.timeline.clone(),
+                retries: self.retries.clone(),
+                wake: self.wake.clone(),
+                event: retry.event,
+                function: retry.function,
+                execution: retry.execution,
+                attempt: retry.attempt,
+                attempts: retry.attempts,
+            }
+            .watch(invocation);
+            self.background.lock().expect("poisoned").push(watch);
+        }
         Ok(())
+    }
+
+    /// Invokes a hook asynchronously, as CodeDeploy does, with its lifecycle event.
+    fn invoke_hook(&self, function: &str, execution: &str) -> JoinHandle<Option<crate::invocation::InvokeOutcome>> {
+        let payload = Sim::lifecycle_event_payload(&self.plan.deployment_id, execution);
+        let (state, function) = (self.sim.state.clone(), function.to_string());
+        tokio::spawn(
+            async move { crate::lambda_api::invoke_internal(&state, &function, None, &payload, None, None).await },
+        )
     }
 
     async fn run_hook(&self, hook: &HookPlan) -> Result<(), Rollback> {
@@ -434,7 +543,6 @@ impl Run<'_> {
         let execution = self.sim.open_lifecycle_event(&plan.deployment_id, hook.event.as_str());
         let started = Instant::now();
         let deadline = self.now() + plan.hook_timeout;
-        let payload = Sim::lifecycle_event_payload(&plan.deployment_id, &execution);
         let mut ended = None;
         let attempts = 1 + hook.max_retries.min(2);
         for attempt in 1..=attempts {
@@ -443,10 +551,18 @@ impl Run<'_> {
                 function: hook.function.clone(),
                 attempt,
             });
-            let (state2, function, payload2) = (state.clone(), hook.function.clone(), payload.clone());
-            let mut invocation = tokio::spawn(async move {
-                crate::lambda_api::invoke_internal(&state2, &function, None, &payload2, None, None).await
-            });
+            let mut invocation = self.invoke_hook(&hook.function, &execution);
+            let after_status = AfterStatus {
+                state: state.clone(),
+                timeline: self.timeline.clone(),
+                retries: self.retries.clone(),
+                wake: self.wake.clone(),
+                event: hook.event,
+                function: hook.function.clone(),
+                execution: execution.clone(),
+                attempt,
+                attempts,
+            };
             // The hook runs in real time: so does the clock until it ends.
             let work = self.clock().real_work();
             let end = self
@@ -474,15 +590,18 @@ impl Run<'_> {
                     break;
                 }
                 Some(AttemptEnd::Status(record)) => {
-                    // The function may still be running: CodeDeploy does not wait for it.
-                    self.background.lock().expect("poisoned").push(tokio::spawn(async move {
-                        let _ = invocation.await;
-                    }));
+                    // The function may still be running: CodeDeploy does not wait for it, and
+                    // Lambda retries it if it fails.
+                    self.background
+                        .lock()
+                        .expect("poisoned")
+                        .push(after_status.watch(invocation));
                     ended = Some(record);
                     break;
                 }
                 Some(AttemptEnd::Returned(outcome)) => {
                     if let Some(record) = self.status_of(&execution) {
+                        after_status.ended(outcome);
                         ended = Some(record);
                         break;
                     }

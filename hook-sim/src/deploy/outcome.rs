@@ -57,6 +57,21 @@ pub enum Event {
         /// Whether Lambda tries again.
         retried: bool,
     },
+    /// A hook's invocation ended in a function error after its hook had reported: the status
+    /// stands, but Lambda retries the invocation all the same (a retried hook runs again, and
+    /// its second report is refused).
+    HookFailedAfterReporting {
+        /// The lifecycle event.
+        lifecycle_event: HookEvent,
+        /// The hook function.
+        function: String,
+        /// 1, 2 or 3.
+        attempt: u32,
+        /// The error payload.
+        error: String,
+        /// Whether Lambda tries again.
+        retried: bool,
+    },
     /// A hook's invocation ended without a status reported.
     HookReturnedWithoutStatus {
         /// The lifecycle event.

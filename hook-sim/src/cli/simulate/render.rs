@@ -146,6 +146,21 @@ impl Printer {
                     )
                 }
             ),
+            Event::HookFailedAfterReporting {
+                lifecycle_event,
+                error,
+                retried,
+                ..
+            } => format!(
+                "{:<19} the hook's invocation failed after it reported: {}{}",
+                lifecycle_event.as_str(),
+                shorten(error, 160),
+                if *retried {
+                    " (its status stands; Lambda retries the invocation all the same)"
+                } else {
+                    " (its status stands)"
+                }
+            ),
             Event::HookReturnedWithoutStatus {
                 lifecycle_event,
                 function,
