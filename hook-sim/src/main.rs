@@ -8,6 +8,14 @@
 //! cargo run --release -p hook-sim -- hook
 //! ```
 
+/// `println!` for a command-line tool: when stdout is closed (`hook-sim simulate | head -2`),
+/// the process ends quietly with the status a shell gives a process ended by `SIGPIPE`.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::stdout_line(format_args!($($arg)*))
+    };
+}
+
 mod cli;
 
 use cli::key_value;
@@ -72,9 +80,9 @@ async fn serve(args: ServeArgs) -> Result<bool, String> {
                 .alias("live", "1"),
         );
     }
-    println!("endpoint {}", sim.endpoint_url());
+    say!("endpoint {}", sim.endpoint_url());
     for name in &args.hello {
-        println!(
+        say!(
             "function {name}: versions 1, 2; alias live -> 1; HTTP API {}",
             sim.api_url(name, "live")
         );
@@ -153,10 +161,12 @@ async fn run_hook(args: HookArgs) -> Result<bool, String> {
     hook_config.env.extend(args.hook_env.iter().cloned());
     let hook = sim.runtime(hook_config).await.map_err(|e| e.to_string())?;
 
-    println!("hook-sim      CodeDeploy + Lambda at {}", sim.endpoint_url());
-    println!(
+    say!("hook-sim      CodeDeploy + Lambda at {}", sim.endpoint_url());
+    say!(
         "deployment    {deployment}: {} alias live 1 -> 2, {} hook {}",
-        args.function_name, args.phase, args.hook_name
+        args.function_name,
+        args.phase,
+        args.hook_name
     );
     let execution = sim.open_lifecycle_event(deployment, &args.phase);
     let started = Instant::now();
@@ -169,7 +179,7 @@ async fn run_hook(args: HookArgs) -> Result<bool, String> {
         .await;
     let took = started.elapsed();
 
-    println!("\ncalls made by the hook:");
+    say!("\ncalls made by the hook:");
     for call in sim.calls().iter().filter(|c| c.service != Service::Runtime) {
         let what = match call.service {
             Service::Lambda => format!(
@@ -184,25 +194,25 @@ async fn run_hook(args: HookArgs) -> Result<bool, String> {
             .map(|s| format!(" {s}"))
             .unwrap_or_default();
         let error = call.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
-        println!(
+        say!(
             "  {:>8.1} ms  {what}{status} -> {}{error}",
             call.at.as_secs_f64() * 1e3,
             call.status
         );
     }
-    println!("\nhook log:");
+    say!("\nhook log:");
     for line in out.log.lines() {
-        println!("  {line}");
+        say!("  {line}");
     }
     let status = sim.lifecycle_event_status(deployment, &execution);
     let shown = status.map_or("no status", |s| s.as_str());
     let accepted = sim.statuses().len();
-    println!(
+    say!(
         "\nresult        {shown} ({accepted} status report accepted, hook invocation took {:.1} ms)",
         took.as_secs_f64() * 1e3
     );
     if let Some(kind) = &out.function_error {
-        println!("hook error    {kind}: {}", String::from_utf8_lossy(&out.payload));
+        say!("hook error    {kind}: {}", String::from_utf8_lossy(&out.payload));
     }
     Ok(status == Some(hook_sim::LifecycleEventStatus::Succeeded))
 }
@@ -222,5 +232,18 @@ async fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Writes a line to stdout; see [`say!`].
+fn stdout_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(line).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(2);
     }
 }

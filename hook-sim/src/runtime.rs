@@ -35,8 +35,15 @@ pub struct ProcessConfig {
     pub name: String,
     /// The version (`AWS_LAMBDA_FUNCTION_VERSION`).
     pub version: String,
-    /// The `bootstrap` binary.
+    /// The `bootstrap` binary, or the interpreter of a runtime interface client.
     pub binary: PathBuf,
+    /// Its arguments (`-m awslambdaric app.handler` for Python).
+    pub args: Vec<String>,
+    /// Lambda's runtime identifier, as `AWS_EXECUTION_ENV` names it (`provided.al2023`,
+    /// `python3.12`).
+    pub runtime: String,
+    /// The handler (`_HANDLER`): `bootstrap`, `app.handler`.
+    pub handler: String,
     /// Extra environment: the function's own variables.
     pub env: Vec<(String, String)>,
     /// The function timeout.
@@ -59,6 +66,9 @@ impl ProcessConfig {
             name: name.to_string(),
             version: "1".to_string(),
             binary: binary.into(),
+            args: Vec::new(),
+            runtime: "provided.al2023".to_string(),
+            handler: "bootstrap".to_string(),
             env: Vec::new(),
             timeout: Duration::from_secs(3),
             memory_mb: 128,
@@ -588,12 +598,13 @@ impl RuntimeFunction {
             c.binary.clone()
         };
         let mut cmd = tokio::process::Command::new(&binary);
-        cmd.env_clear()
+        cmd.args(&c.args)
+            .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("LANG", "en_US.UTF-8")
             .env("TZ", ":UTC")
-            .env("_HANDLER", "bootstrap")
-            .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+            .env("_HANDLER", &c.handler)
+            .env("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", c.runtime))
             .env("AWS_LAMBDA_RUNTIME_API", env.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &c.name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", &c.version)

@@ -738,3 +738,93 @@ fn reserved_concurrency_throttles_as_lambda_does() {
         .sum();
     assert!(throttled > 0, "{r:#}");
 }
+
+/// A Python function (`Runtime: python3.12`, `Handler: app.handler`) runs under Lambda's
+/// runtime interface client from PyPI (awslambdaric), checked by hook-runner with the same
+/// smoke.yaml as the Rust function: a good version deploys, a faulty one is rolled back, and
+/// the function's own words about its failure are in the report.
+#[test]
+fn a_python_function_deploys_and_a_faulty_one_rolls_back() {
+    let python = venv_bin("python").display().to_string();
+    let base = [
+        "--template",
+        "hook-examples/python/template.yaml",
+        "--python",
+        &python,
+        "--speed",
+        "100000",
+        "--seed",
+        "7",
+    ];
+    let (code, r) = simulate(&base);
+    assert_eq!(code, 0, "{r:#}");
+    let reported: Vec<&str> = events(&r, "hook_reported")
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(reported, ["Succeeded", "Succeeded"], "{r:#}");
+    assert!(requests(&r, "2") > 0, "{r:#}");
+    let log = r["hook_logs"]["CodeDeployHook_sam-app-python-post"].to_string();
+    assert!(
+        log.contains("greets through the HTTP API"),
+        "the post-traffic checks ran: {log}"
+    );
+
+    let mut faulty = base.to_vec();
+    faulty.extend(["--target-env", "HELLO_FAULT=error"]);
+    let (code, r) = simulate(&faulty);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["lifecycle_event"], "BeforeAllowTraffic");
+    let own = r["function_logs"]["2"].to_string();
+    assert!(own.contains("HELLO_FAULT=error: version 2 fails on purpose"), "{r:#}");
+    assert!(r["function_logs"].get("1").is_none(), "version 1 never failed: {r:#}");
+
+    // Without the runtime interface client, the error says what to install.
+    let out = Command::new(release_bin("hook-sim"))
+        .current_dir(workspace_root())
+        .args([
+            "simulate",
+            "--template",
+            "hook-examples/python/template.yaml",
+            "--python",
+            "/bin/false",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("pip install awslambdaric"), "{err}");
+}
+
+/// A version that cannot start says why: the end of its own log is in the report, not only
+/// Lambda's "Runtime exited with error".
+#[test]
+fn a_version_that_cannot_start_shows_its_own_log() {
+    let (code, r) = simulate(&["--target-env", "HELLO_FAULT=bogus", "--speed", "100000"]);
+    assert_eq!(code, 1, "{r:#}");
+    let own = r["function_logs"]["2"].to_string();
+    assert!(own.contains("HELLO_FAULT=bogus is not a fault"), "{r:#}");
+}
+
+/// `hook-sim simulate | head -2` ends quietly, as command-line tools do when the reader is
+/// gone: no panic, the status a shell gives a process ended by SIGPIPE.
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = Command::new(release_bin("hook-sim"))
+        .current_dir(workspace_root())
+        .args(["simulate", "--speed", "100000", "--seed", "7"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("hook-sim simulate:"), "{first}");
+    drop(lines);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -44,6 +44,13 @@ fn cfn_lint_passes_on_the_sam_template() {
 }
 
 #[test]
+fn cfn_lint_passes_on_the_python_example_template() {
+    let template = workspace_root().join("hook-examples/python/template.yaml");
+    let (ok, text) = run(Command::new(venv_bin("cfn-lint")).arg(&template));
+    assert!(ok, "cfn-lint {}:\n{text}", template.display());
+}
+
+#[test]
 fn cfn_lint_passes_on_the_translated_template() {
     translated();
     // W1020: the translator resolves `CodeDeployDefault.Lambda${DeploymentType}` with the

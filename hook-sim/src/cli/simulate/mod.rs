@@ -52,7 +52,7 @@ pub(crate) struct SimulateArgs {
     pub(super) config: Option<String>,
     /// Simulated seconds per real second between events (default: 60, or more so that shifting
     /// traffic takes at most 10 s). Hooks and functions run in real time, and simulated time
-    /// with them while a hook runs: the speed changes how long the run takes, not its outcome.
+    /// with them while one runs: the speed changes how long the run takes, not its outcome.
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub(super) speed: Option<f64>,
     /// Environment of the current version's process, KEY=VALUE (repeatable).
@@ -79,6 +79,10 @@ pub(crate) struct SimulateArgs {
     /// Build the workspace binaries the template names first (`cargo build --release --bin ...`).
     #[arg(long)]
     pub(super) build: bool,
+    /// The Python that runs `python3.x` functions: it needs the Lambda runtime interface
+    /// client (`pip install awslambdaric`).
+    #[arg(long, value_name = "PATH", default_value = "python3")]
+    pub(super) python: PathBuf,
     /// The seed of the weighted alias's random routing (default: a new one each run, printed,
     /// so that a run can be replayed).
     #[arg(long, value_name = "N")]
@@ -170,9 +174,15 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     binaries.extend(setup.hooks.iter().map(|(_, h)| (h, None)));
     for (f, over) in binaries {
         let path = over.map_or(&f.binary, |(p, _)| p);
+        if over.is_none() && f.runtime.starts_with("python") {
+            check_python(&args.python, &f.logical_id)?;
+            continue;
+        }
         if !path.is_file() {
+            let from_bin = args.bins.iter().any(|(id, _)| *id == f.logical_id);
             let how = match (&f.cargo_bin, over) {
                 (_, Some((_, flag))) => format!("check the path given to {flag}"),
+                _ if from_bin => format!("check the path given to --bin {}=PATH", f.logical_id),
                 (Some(bin), None) => format!("build it with `cargo build --release --bin {bin}`, or add --build"),
                 (None, None) => format!("pass --bin {}=PATH", f.logical_id),
             };
@@ -194,6 +204,11 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
             .version(version)
             .timeout(f.timeout);
         config.memory_mb = f.memory_mb;
+        if binary.is_none() {
+            config.args = f.args.clone();
+            config.runtime = f.runtime.clone();
+            config.handler = f.handler.clone();
+        }
         config.concurrency = f
             .reserved_concurrency
             .map_or_else(Concurrency::unreserved, Concurrency::reserved);
@@ -260,8 +275,23 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
         .iter()
         .map(|(name, p)| (name.clone(), p.logs()))
         .collect();
+    // The function's own account of its failures (what it wrote, as CloudWatch Logs would
+    // have it): the end of each failing version's log.
+    let invocations = sim.invocations();
+    let function_logs: BTreeMap<&str, Vec<String>> = [(CURRENT, &processes[0]), (TARGET, &processes[1])]
+        .into_iter()
+        .filter(|(v, _)| {
+            invocations
+                .iter()
+                .any(|i| i.function == function.name && i.executed_version == *v && i.error)
+        })
+        .map(|(v, p)| {
+            let logs = p.logs();
+            (v, logs[logs.len().saturating_sub(FUNCTION_LOG_TAIL)..].to_vec())
+        })
+        .collect();
     if text {
-        print_summary(&outcome, &hook_logs);
+        print_summary(&outcome, &hook_logs, &function.name, &function_logs);
     } else {
         let report = json!({
             "template": args.template,
@@ -285,11 +315,38 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
             "warnings": setup.warnings,
             "outcome": outcome,
             "hook_logs": hook_logs,
+            "function_logs": function_logs,
         });
-        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+        say!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
     }
     Ok(outcome.status)
 }
+
+/// Checks that `python` runs and has the runtime interface client a `python3.x` function
+/// runs under.
+fn check_python(python: &Path, function: &str) -> Result<(), SimulateError> {
+    let probe = std::process::Command::new(python)
+        .args(["-c", "import awslambdaric"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match probe {
+        Ok(status) if status.success() => Ok(()),
+        Ok(_) => Err(SimulateError::Usage(format!(
+            "{function} is a Python function, and {} cannot import awslambdaric (Lambda's runtime \
+             interface client): `{} -m pip install awslambdaric`, or pass --python PATH of a Python that has it",
+            python.display(),
+            python.display()
+        ))),
+        Err(e) => Err(SimulateError::Usage(format!(
+            "{function} is a Python function, and {} does not run ({e}): pass --python PATH",
+            python.display()
+        ))),
+    }
+}
+
+/// How many of a failing version's last log lines the summary shows.
+const FUNCTION_LOG_TAIL: usize = 20;
 
 /// The template's directory: `""` for a template in the working directory, so that paths
 /// beside it read `target/release/hello`.

@@ -14,7 +14,7 @@ use super::setup::{CURRENT, Setup, TARGET};
 
 pub(super) fn print_header(args: &SimulateArgs, setup: &Setup, plan: &DeploymentPlan, api_url: &str) {
     let f = &setup.function;
-    println!(
+    say!(
         "hook-sim simulate: {} ({}) of {}",
         f.logical_id,
         f.name,
@@ -29,53 +29,81 @@ pub(super) fn print_header(args: &SimulateArgs, setup: &Setup, plan: &Deployment
     if !args.target_env.is_empty() {
         versions.push_str(&format!("; {TARGET} runs with {}", env(&args.target_env)));
     }
-    println!("  function   {}  {versions}", f.binary.display());
-    println!("  config     {}: {}", setup.config_name, setup.routing);
+    // What actually runs each version.
+    let current = args
+        .current_bin
+        .as_ref()
+        .map_or_else(|| command(f), |p| p.display().to_string());
+    let target = args
+        .target_bin
+        .as_ref()
+        .map_or_else(|| command(f), |p| p.display().to_string());
+    if current == target {
+        say!("  function   {current}  {versions}");
+    } else {
+        say!(
+            "  function   {versions}\n             version {CURRENT}: {current}\n             version {TARGET}: {target}"
+        );
+    }
+    say!("  config     {}: {}", setup.config_name, setup.routing);
     for (i, (event, h)) in setup.hooks.iter().enumerate() {
-        println!(
+        say!(
             "  {}{:<18} {} ({}, timeout {})",
             if i == 0 { "hooks      " } else { "           " },
             event.as_str(),
             h.name,
-            h.binary.display(),
+            command(h),
             human(h.timeout)
         );
     }
     if setup.hooks.is_empty() {
-        println!("  hooks      none");
+        say!("  hooks      none");
     }
     for (i, a) in setup.alarms.iter().enumerate() {
-        println!(
+        say!(
             "  {}{}: {a}",
             if i == 0 { "alarms     " } else { "           " },
             a.name
         );
     }
     if setup.alarms.is_empty() {
-        println!("  alarms     none");
+        say!("  alarms     none");
     }
+    // A hook serving both phases is one function: its API variables are said once.
+    let mut seen = std::collections::BTreeSet::new();
     for f in std::iter::once(&setup.function).chain(setup.hooks.iter().map(|(_, h)| h)) {
+        if !seen.insert(&f.logical_id) {
+            continue;
+        }
         for (var, api) in &f.api_vars {
-            println!("  api        {api} → {api_url} ({var} of {})", f.logical_id);
+            say!("  api        {api} → {api_url} ({var} of {})", f.logical_id);
         }
     }
     if let Some(t) = &plan.traffic {
-        println!(
+        say!(
             "  traffic    GET /hello through alias {}, {} requests a simulated minute, routed at random (--seed {})",
             setup.alias,
             t.per_minute,
             plan.seed.map_or_else(|| "none".to_string(), |s| s.to_string())
         );
     }
-    println!(
+    say!(
         "  time       ×{}: a simulated minute takes {} while no hook runs; hooks and functions run in real time",
         trim(plan.speed),
         human_real(Duration::from_secs(60).div_f64(plan.speed)),
     );
     for w in &setup.warnings {
-        println!("  warning    {w}");
+        say!("  warning    {w}");
     }
-    println!();
+    say!("");
+}
+
+/// The command that runs a function: its binary, or its runtime's interpreter and arguments.
+fn command(f: &super::setup::FunctionRun) -> String {
+    std::iter::once(f.binary.display().to_string())
+        .chain(f.args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub(super) fn trim(x: f64) -> String {
@@ -218,7 +246,7 @@ impl Printer {
             }
             Event::DeploymentSucceeded => format!("✔ Succeeded: alias {} serves version {TARGET}", self.alias),
         };
-        println!("  {:>9}  {line}", clock(entry.at));
+        say!("  {:>9}  {line}", clock(entry.at));
     }
 }
 
@@ -282,21 +310,27 @@ pub(super) fn shorten(s: &str, max: usize) -> String {
     }
 }
 
-pub(super) fn print_summary(outcome: &DeploymentOutcome, hook_logs: &BTreeMap<String, Vec<String>>) {
-    println!();
+pub(super) fn print_summary(
+    outcome: &DeploymentOutcome,
+    hook_logs: &BTreeMap<String, Vec<String>>,
+    function: &str,
+    function_logs: &BTreeMap<&str, Vec<String>>,
+) {
+    say!("");
     let took = format!(
         "in {} ({} simulated)",
         human_real(outcome.real),
         human(Duration::from_secs(outcome.simulated.as_secs_f64().round() as u64))
     );
     match &outcome.rollback {
-        None => println!("result     Succeeded {took}"),
-        Some(reason) => println!("result     rolled back {took}: {reason}"),
+        None => say!("result     Succeeded {took}"),
+        Some(reason) => say!("result     rolled back {took}: {reason}"),
     }
     if let (Some(code), Some(rollback)) = (&outcome.error_code, &outcome.rollback_deployment_id) {
-        println!(
+        say!(
             "codedeploy deployment {} {} ({code}); rolled back by deployment {rollback}",
-            outcome.deployment_id, outcome.deployment_status
+            outcome.deployment_id,
+            outcome.deployment_status
         );
     }
     let traffic: Vec<String> = [CURRENT, TARGET]
@@ -315,7 +349,7 @@ pub(super) fn print_summary(outcome: &DeploymentOutcome, hook_logs: &BTreeMap<St
             )
         })
         .collect();
-    println!("traffic    {}", traffic.join("; "));
+    say!("traffic    {}", traffic.join("; "));
     let failed_hook = match &outcome.rollback {
         Some(Rollback::HookFailed { function, .. } | Rollback::HookTimedOut { function, .. }) => Some(function),
         _ => None,
@@ -324,7 +358,7 @@ pub(super) fn print_summary(outcome: &DeploymentOutcome, hook_logs: &BTreeMap<St
         && let Some(lines) = hook_logs.get(function)
     {
         let shown = &lines[lines.len().saturating_sub(30)..];
-        println!(
+        say!(
             "\nlog of {function}{}:",
             if shown.len() < lines.len() {
                 " (last 30 lines)"
@@ -334,11 +368,37 @@ pub(super) fn print_summary(outcome: &DeploymentOutcome, hook_logs: &BTreeMap<St
         );
         for line in shown {
             for l in readable(line) {
-                println!("  │ {l}");
+                say!("  │ {l}");
             }
         }
         if lines.is_empty() {
-            println!("  │ (nothing)");
+            say!("  │ (nothing)");
+        }
+    }
+    for (version, lines) in function_logs {
+        say!("\nlog of {function} version {version}, which failed (its last lines):");
+        // Lambda's runtimes write a multi-line record with \r between its lines; a line
+        // repeated (one failure per invocation) is shown once.
+        let mut shown: Vec<(String, usize)> = Vec::new();
+        for line in lines {
+            match shown.last_mut() {
+                Some((last, n)) if last == line => *n += 1,
+                _ => shown.push((line.clone(), 1)),
+            }
+        }
+        for (line, n) in shown {
+            let mut parts: Vec<String> = line.split('\r').map(|p| shorten(p, 200)).collect();
+            if n > 1
+                && let Some(first) = parts.first_mut()
+            {
+                first.push_str(&format!("  (×{n})"));
+            }
+            for part in parts {
+                say!("  │ {part}");
+            }
+        }
+        if lines.is_empty() {
+            say!("  │ (nothing)");
         }
     }
 }

@@ -19,6 +19,12 @@ pub(super) struct FunctionRun {
     pub(super) logical_id: String,
     pub(super) name: String,
     pub(super) binary: PathBuf,
+    /// The binary's arguments (a runtime interface client's: the handler).
+    pub(super) args: Vec<String>,
+    /// Lambda's runtime identifier (`provided.al2023`, `python3.12`).
+    pub(super) runtime: String,
+    /// The handler (`bootstrap`, `app.handler`).
+    pub(super) handler: String,
     /// The workspace binary name, when it is one (for --build).
     pub(super) cargo_bin: Option<String>,
     pub(super) env: Vec<(String, String)>,
@@ -159,6 +165,7 @@ pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Resu
                     hook.name
                 ));
             }
+            warnings.extend(hook_permission_warnings(t, id));
             hooks.push((event, hook));
         }
     }
@@ -256,6 +263,14 @@ pub(super) fn function_run(
     base: &Path,
 ) -> Result<FunctionRun, TemplateError> {
     let name = t.physical_name(id)?;
+    let text_property = |name: &str, default: &str| -> Result<String, TemplateError> {
+        match t.function_property(id, name) {
+            Some(v) => Ok(scalar_text(&t.eval(&v)?)),
+            None => Ok(default.to_string()),
+        }
+    };
+    let runtime = text_property("Runtime", "provided.al2023")?;
+    let handler = text_property("Handler", "bootstrap")?;
     let resource = t.resource(id).cloned().unwrap_or_default();
     let metadata = resource.get("Metadata").cloned().unwrap_or_default();
     let mut env = Vec::new();
@@ -285,11 +300,28 @@ pub(super) fn function_run(
         by_name(bin)
     } else if let Some(bin) = metadata.pointer("/BuildProperties/Binary").and_then(Value::as_str) {
         by_name(bin)
+    } else if runtime.starts_with("python3") {
+        // Lambda's Python runtime: the handler module is imported from /var/task (CodeUri).
+        (args.python.clone(), None)
+    } else if runtime.starts_with("nodejs") {
+        return Err(TemplateError(format!(
+            "{id} runs on {runtime}, which the simulator does not run yet: pass --bin {id}=PATH of an \
+             executable that serves the Lambda Runtime API (a script that starts node with aws-lambda-ric, say)"
+        )));
     } else {
         return Err(TemplateError(format!(
             "cannot tell which binary runs {id}: give it Metadata.BuildProperties.Binary (cargo-lambda), \
              Metadata.Simulate.Binary, or pass --bin {id}=PATH"
         )));
+    };
+    let python = cargo_bin.is_none()
+        && runtime.starts_with("python3")
+        && !args.bins.iter().any(|(k, _)| k == id)
+        && metadata.get("Simulate").is_none();
+    let process_args = if python {
+        vec!["-m".to_string(), "awslambdaric".to_string(), handler.clone()]
+    } else {
+        Vec::new()
     };
     if let Some(vars) = t
         .function_property(id, "Environment")
@@ -358,6 +390,9 @@ pub(super) fn function_run(
         max_retries,
         name,
         binary,
+        args: process_args,
+        runtime,
+        handler,
         cargo_bin,
         env,
         api_vars,
@@ -686,12 +721,140 @@ pub(super) fn list(items: &[String]) -> String {
     }
 }
 
+/// What a hook's role must allow, and what goes wrong in AWS without it.
+const HOOK_ACTIONS: [(&str, &str); 2] = [
+    (
+        "codedeploy:PutLifecycleEventHookExecutionStatus",
+        "it cannot report, and the deployment waits an hour for a status, then fails",
+    ),
+    ("lambda:InvokeFunction", "its checks cannot invoke the target version"),
+];
+
+/// Warnings for a hook function whose SAM `Policies` grant neither action a hook needs: in
+/// AWS its calls would be denied, which the simulator does not enforce. Said only when the
+/// policies can be read here (a `Role` of its own, or a managed policy or policy template
+/// not known here, might grant them).
+fn hook_permission_warnings(t: &Template, id: &str) -> Vec<String> {
+    if t.function_property(id, "Role").is_some() {
+        return Vec::new();
+    }
+    let policies = match t.function_property(id, "Policies") {
+        None => Vec::new(),
+        Some(Value::Array(list)) => list,
+        Some(one) => vec![one],
+    };
+    // Managed policies known to grant neither action.
+    const EXECUTION_ONLY: [&str; 3] = [
+        "AWSLambdaBasicExecutionRole",
+        "AWSLambdaVPCAccessExecutionRole",
+        "AWSXrayWriteOnlyAccess",
+    ];
+    let mut actions: Vec<String> = Vec::new();
+    for policy in &policies {
+        match policy {
+            Value::String(name) if EXECUTION_ONLY.iter().any(|known| name.ends_with(known)) => {}
+            Value::Object(o) if o.contains_key("Statement") => {
+                let statements = match &o["Statement"] {
+                    Value::Array(list) => list.clone(),
+                    one => vec![one.clone()],
+                };
+                for st in statements
+                    .iter()
+                    .filter(|st| st.get("Effect").and_then(Value::as_str) == Some("Allow"))
+                {
+                    match st.get("Action") {
+                        Some(Value::String(a)) => actions.push(a.to_ascii_lowercase()),
+                        Some(Value::Array(list)) => {
+                            actions.extend(list.iter().filter_map(Value::as_str).map(str::to_ascii_lowercase));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Value::Object(o) if o.contains_key("LambdaInvokePolicy") => actions.push("lambda:invokefunction".into()),
+            // A policy this reading cannot see into: it might grant anything.
+            _ => return Vec::new(),
+        }
+    }
+    let granted = |needed: &str| {
+        let needed = needed.to_ascii_lowercase();
+        actions.iter().any(|a| wildcard_match(a, &needed))
+    };
+    HOOK_ACTIONS
+        .iter()
+        .filter(|(action, _)| !granted(action))
+        .map(|(action, what)| {
+            format!("hook {id}'s Policies do not allow {action}: in AWS {what} (the simulator does not enforce IAM)")
+        })
+        .collect()
+}
+
+/// IAM's action matching: `*` any run of characters, `?` one; case-insensitive (both lower).
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn props(yaml: &str) -> Value {
         serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn says_when_a_hooks_policies_lack_what_a_hook_needs() {
+        let warnings = |policies: &str| {
+            let text = format!(
+                "Resources:\n  Hook:\n    Type: AWS::Serverless::Function\n    Properties:\n      Handler: bootstrap\n{policies}"
+            );
+            let t = Template::parse(&text, Path::new("t.yaml"), &[], "s", "2").unwrap();
+            hook_permission_warnings(&t, "Hook")
+        };
+        let none = warnings("");
+        assert_eq!(none.len(), 2, "{none:?}");
+        assert!(
+            none[0].contains("do not allow codedeploy:PutLifecycleEventHookExecutionStatus"),
+            "{none:?}"
+        );
+        assert!(none[0].contains("waits an hour"), "{none:?}");
+        assert!(none[1].contains("lambda:InvokeFunction"), "{none:?}");
+        let report_only = warnings(
+            "      Policies:\n        - AWSLambdaBasicExecutionRole\n        - Statement:\n            - Effect: Allow\n              Action: [codedeploy:PutLifecycleEventHookExecutionStatus, codedeploy:GetDeployment]\n              Resource: '*'\n",
+        );
+        assert_eq!(report_only.len(), 1, "{report_only:?}");
+        assert!(report_only[0].contains("lambda:InvokeFunction"));
+        let wildcards = warnings(
+            "      Policies:\n        - Statement:\n            Effect: Allow\n            Action: ['codedeploy:Put*', 'Lambda:Invoke*']\n            Resource: '*'\n",
+        );
+        assert!(wildcards.is_empty(), "{wildcards:?}");
+        let denied = warnings(
+            "      Policies:\n        - Statement:\n            - Effect: Deny\n              Action: '*'\n              Resource: '*'\n",
+        );
+        assert_eq!(denied.len(), 2, "a Deny grants nothing: {denied:?}");
+        // What cannot be read here is not second-guessed.
+        assert!(warnings("      Policies: [SomeTeamPolicy]\n").is_empty());
+        assert!(warnings("      Role: arn:aws:iam::123456789012:role/hooks\n").is_empty());
+        assert!(wildcard_match("lambda:invoke*", "lambda:invokefunction"));
+        assert!(!wildcard_match("lambda:get*", "lambda:invokefunction"));
+        assert!(wildcard_match("*", "codedeploy:putlifecycleeventhookexecutionstatus"));
     }
 
     #[test]
