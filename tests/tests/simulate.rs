@@ -693,7 +693,7 @@ fn settings_the_simulator_does_not_model_are_warned_about() {
         )
         .replacen(
             "        Alarms:\n",
-            "        TriggerConfigurations:\n          - TriggerEvents: [DeploymentFailure]\n            TriggerName: failures\n            TriggerTargetArn: arn:aws:sns:us-east-1:123456789012:t\n        Alarms:\n",
+            "        PassthroughCondition: true\n        Alarms:\n",
             1,
         )
     });
@@ -705,7 +705,7 @@ fn settings_the_simulator_does_not_model_are_warned_about() {
         "{warnings}"
     );
     assert!(
-        warnings.contains("DeploymentPreference.TriggerConfigurations of HelloFunction is not simulated"),
+        warnings.contains("DeploymentPreference.PassthroughCondition of HelloFunction is not simulated"),
         "{warnings}"
     );
 }
@@ -827,4 +827,59 @@ fn a_closed_pipe_ends_the_run_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(141), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// CodeDeploy's notifications, as the template's `TriggerConfigurations` ask for them: each
+/// event published to the topic with CodeDeploy's message (status, error information).
+#[test]
+fn notifications_follow_the_deployment() {
+    let notified = |r: &Value| -> Vec<(String, Value)> {
+        events(r, "notified")
+            .iter()
+            .map(|e| (e["trigger_event"].as_str().unwrap().to_string(), e["message"].clone()))
+            .collect()
+    };
+    let (code, r) = simulate(&["--speed", "100000", "--seed", "7"]);
+    assert_eq!(code, 0, "{r:#}");
+    let good = notified(&r);
+    let kinds: Vec<&str> = good.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["DeploymentStart", "DeploymentSuccess"], "{r:#}");
+    let topic = events(&r, "notified")[0]["topic"].as_str().unwrap().to_string();
+    assert_eq!(
+        topic,
+        format!(
+            "arn:aws:sns:{}:{}:sam-app-hello-deployments",
+            hook_sim::REGION,
+            hook_sim::ACCOUNT_ID
+        )
+    );
+    let done = &good[1].1;
+    assert_eq!(done["status"], "Succeeded");
+    assert_eq!(done["eventTriggerName"], "hello-deployments");
+    assert_eq!(done["deploymentId"], r["outcome"]["deployment_id"]);
+    assert!(
+        done["completeTime"].is_string() && done["createTime"].is_string(),
+        "{done}"
+    );
+
+    let (code, r) = simulate(&["--speed", "100000", "--seed", "7", "--target-env", "HELLO_FAULT=error"]);
+    assert_eq!(code, 1, "{r:#}");
+    let bad = notified(&r);
+    let kinds: Vec<&str> = bad.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["DeploymentStart", "DeploymentFailure", "DeploymentRollback"],
+        "{r:#}"
+    );
+    assert_eq!(bad[1].1["status"], "Failed");
+    assert_eq!(bad[1].1["errorInformation"]["ErrorCode"], "HOOK_EXECUTION_FAILURE");
+
+    let (code, r) = simulate(&["--speed", "100000", "--seed", "7", "--target-env", "HELLO_FAULT=flaky"]);
+    assert_eq!(code, 1, "{r:#}");
+    let kinds: Vec<String> = notified(&r).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        kinds,
+        ["DeploymentStart", "DeploymentStop", "DeploymentRollback"],
+        "stopped by the alarm: {r:#}"
+    );
 }

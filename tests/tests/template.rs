@@ -76,6 +76,27 @@ fn the_alias_runs_both_hooks() {
     assert_eq!(update["AfterAllowTrafficHook"], json!({"Ref": "PostTrafficHook"}));
 }
 
+/// SAM passes the triggers on to the deployment group: every deployment event goes to the
+/// stack's own topic, which no policy opens beyond the account.
+#[test]
+fn the_deployment_group_notifies_the_stacks_topic() {
+    let group = &resource("HelloFunctionDeploymentGroup")["Properties"];
+    assert_eq!(
+        group["TriggerConfigurations"],
+        json!([{
+            "TriggerName": "hello-deployments",
+            "TriggerEvents": ["DeploymentStart", "DeploymentSuccess", "DeploymentFailure", "DeploymentStop", "DeploymentRollback"],
+            "TriggerTargetArn": {"Ref": "DeploymentEventsTopic"},
+        }])
+    );
+    assert_eq!(resource("DeploymentEventsTopic")["Type"], "AWS::SNS::Topic");
+    let resources = translated()["Resources"].as_object().unwrap();
+    assert!(
+        !resources.values().any(|r| r["Type"] == "AWS::SNS::TopicPolicy"),
+        "no topic policy: only the account's principals may publish"
+    );
+}
+
 #[test]
 fn the_deployment_group_uses_the_config_alarm_and_rollback() {
     let group = &resource("HelloFunctionDeploymentGroup")["Properties"];

@@ -225,6 +225,7 @@ impl Sim {
         let (status, deployment_status) = match &result {
             Ok(()) => {
                 self.set_deployment_status(&plan.deployment_id, DeploymentStatus::Succeeded, None);
+                run.notify(TriggerEvent::DeploymentSuccess);
                 run.timeline.emit(Event::DeploymentSucceeded);
                 (FinalStatus::Succeeded, DeploymentStatus::Succeeded)
             }
@@ -242,7 +243,12 @@ impl Sim {
                     status,
                     Some((reason.error_code(), &reason.to_string())),
                 );
+                run.notify(match status {
+                    DeploymentStatus::Stopped => TriggerEvent::DeploymentStop,
+                    _ => TriggerEvent::DeploymentFailure,
+                });
                 rollback_deployment_id = Some(self.record_rollback(plan));
+                run.notify(TriggerEvent::DeploymentRollback);
                 run.timeline.emit(Event::RolledBack { reason: reason.clone() });
                 (FinalStatus::RolledBack, status)
             }
@@ -341,6 +347,7 @@ impl Run<'_> {
             deployment_id: plan.deployment_id.clone(),
             config: plan.config_name.clone(),
         });
+        self.notify(TriggerEvent::DeploymentStart);
         if let Err(Rollback::Alarm { alarm, value }) = warm_up {
             self.target_event("Start", LifecycleEventStatus::Failed);
             return Err(Rollback::AlarmBeforeStart { alarm, value });
@@ -376,6 +383,39 @@ impl Run<'_> {
             .await?;
         self.target_event("End", LifecycleEventStatus::Succeeded);
         Ok(())
+    }
+
+    /// Publishes `event` to every trigger that subscribes to it: CodeDeploy's message for
+    /// deployment-based triggers, from the deployment as `GetDeployment` answers now.
+    fn notify(&self, event: TriggerEvent) {
+        let plan = self.plan;
+        let Some(info) = self.sim.deployment_info(&plan.deployment_id) else {
+            return;
+        };
+        for trigger in plan.triggers.iter().filter(|t| t.events.contains(&event)) {
+            let mut message = json!({
+                "region": crate::REGION,
+                "accountId": crate::ACCOUNT_ID,
+                "eventTriggerName": trigger.name,
+                "applicationName": info["applicationName"],
+                "deploymentId": plan.deployment_id,
+                "deploymentGroupName": info["deploymentGroupName"],
+                "createTime": info["createTime"].as_f64().map(|t| format!("{t:.3}")),
+                "status": info["status"],
+            });
+            if let Some(t) = info["completeTime"].as_f64() {
+                message["completeTime"] = json!(format!("{t:.3}"));
+            }
+            if let Some(e) = info.get("errorInformation") {
+                message["errorInformation"] = json!({"ErrorCode": e["code"], "ErrorMessage": e["message"]});
+            }
+            self.timeline.emit(Event::Notified {
+                trigger: trigger.name.clone(),
+                trigger_event: event,
+                topic: trigger.topic_arn.clone(),
+                message,
+            });
+        }
     }
 
     /// Records a lifecycle event of the deployment's target (`GetDeploymentTarget`).

@@ -39,4 +39,4 @@ mod traffic;
 
 pub use engine::METRIC_LAG;
 pub use outcome::{DeploymentOutcome, Event, FinalStatus, Rollback, TimelineEntry, VersionTraffic};
-pub use plan::{DeploymentPlan, HookEvent, HookPlan, Traffic};
+pub use plan::{DeploymentPlan, HookEvent, HookPlan, Traffic, Trigger, TriggerEvent};

@@ -98,6 +98,17 @@ pub enum Event {
         /// The hook function.
         function: String,
     },
+    /// CodeDeploy published a notification to a trigger's SNS topic.
+    Notified {
+        /// The trigger (`TriggerName`).
+        trigger: String,
+        /// The trigger event.
+        trigger_event: super::plan::TriggerEvent,
+        /// The topic (`TriggerTargetArn`).
+        topic: String,
+        /// The message, as CodeDeploy's deployment-based triggers publish it.
+        message: serde_json::Value,
+    },
     /// The alias's routing changed.
     TrafficShifted {
         /// The share on the target version, 0 to 1.

@@ -115,6 +115,56 @@ pub struct DeploymentPlan {
     /// Weighted alias routing at random from this seed, as Lambda routes; `None`: each
     /// version gets its share exactly (3 of every 10 at 30 %).
     pub seed: Option<u64>,
+    /// The deployment group's notification triggers (SNS).
+    pub triggers: Vec<Trigger>,
+}
+
+/// A deployment event CodeDeploy publishes to a trigger's topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum TriggerEvent {
+    /// The deployment started.
+    DeploymentStart,
+    /// It succeeded.
+    DeploymentSuccess,
+    /// It failed (a hook reported `Failed` or stayed silent).
+    DeploymentFailure,
+    /// It was stopped (an alarm).
+    DeploymentStop,
+    /// It was rolled back.
+    DeploymentRollback,
+}
+
+impl TriggerEvent {
+    /// Every event a Lambda deployment publishes.
+    pub const ALL: [TriggerEvent; 5] = [
+        TriggerEvent::DeploymentStart,
+        TriggerEvent::DeploymentSuccess,
+        TriggerEvent::DeploymentFailure,
+        TriggerEvent::DeploymentStop,
+        TriggerEvent::DeploymentRollback,
+    ];
+
+    /// Its name in `TriggerEvents`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerEvent::DeploymentStart => "DeploymentStart",
+            TriggerEvent::DeploymentSuccess => "DeploymentSuccess",
+            TriggerEvent::DeploymentFailure => "DeploymentFailure",
+            TriggerEvent::DeploymentStop => "DeploymentStop",
+            TriggerEvent::DeploymentRollback => "DeploymentRollback",
+        }
+    }
+}
+
+/// A notification trigger of the deployment group (`TriggerConfigurations`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Trigger {
+    /// `TriggerName`.
+    pub name: String,
+    /// `TriggerEvents`.
+    pub events: Vec<TriggerEvent>,
+    /// `TriggerTargetArn`: the SNS topic.
+    pub topic_arn: String,
 }
 
 impl DeploymentPlan {
@@ -140,7 +190,14 @@ impl DeploymentPlan {
             hook_timeout: Duration::from_secs(3600),
             traffic: Some(Traffic::default()),
             seed: None,
+            triggers: Vec::new(),
         }
+    }
+
+    /// Adds a notification trigger.
+    pub fn trigger(mut self, trigger: Trigger) -> Self {
+        self.triggers.push(trigger);
+        self
     }
 
     /// Routes the weighted alias at random from `seed`.

@@ -254,6 +254,9 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     for alarm in &setup.alarms {
         plan = plan.alarm(alarm.clone());
     }
+    for trigger in &setup.triggers {
+        plan = plan.trigger(trigger.clone());
+    }
 
     let text = args.report == ReportFormat::Text;
     if text {
@@ -312,6 +315,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
                 "binary": h.binary,
             })).collect::<Vec<_>>(),
             "alarms": setup.alarms,
+            "triggers": setup.triggers,
             "warnings": setup.warnings,
             "outcome": outcome,
             "hook_logs": hook_logs,

@@ -69,6 +69,15 @@ pub(super) fn print_header(args: &SimulateArgs, setup: &Setup, plan: &Deployment
     if setup.alarms.is_empty() {
         say!("  alarms     none");
     }
+    for (i, t) in setup.triggers.iter().enumerate() {
+        say!(
+            "  {}{}: {} → {}",
+            if i == 0 { "notify     " } else { "           " },
+            t.name,
+            t.events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", "),
+            t.topic_arn
+        );
+    }
     // A hook serving both phases is one function: its API variables are said once.
     let mut seen = std::collections::BTreeSet::new();
     for f in std::iter::once(&setup.function).chain(setup.hooks.iter().map(|(_, h)| h)) {
@@ -188,6 +197,16 @@ impl Printer {
                 } else {
                     " (its status stands)"
                 }
+            ),
+            Event::Notified {
+                trigger,
+                trigger_event,
+                topic,
+                ..
+            } => format!(
+                "notify     {} → {} (trigger {trigger})",
+                trigger_event.as_str(),
+                topic.rsplit(':').next().unwrap_or(topic)
             ),
             Event::HookReturnedWithoutStatus {
                 lifecycle_event,
@@ -375,7 +394,8 @@ pub(super) fn print_summary(
             say!("  │ (nothing)");
         }
     }
-    for (version, lines) in function_logs {
+    // A version that failed without a word (errors it returns but does not log) adds nothing.
+    for (version, lines) in function_logs.iter().filter(|(_, lines)| !lines.is_empty()) {
         say!("\nlog of {function} version {version}, which failed (its last lines):");
         // Lambda's runtimes write a multi-line record with \r between its lines; a line
         // repeated (one failure per invocation) is shown once.
@@ -396,9 +416,6 @@ pub(super) fn print_summary(
             for part in parts {
                 say!("  │ {part}");
             }
-        }
-        if lines.is_empty() {
-            say!("  │ (nothing)");
         }
     }
 }

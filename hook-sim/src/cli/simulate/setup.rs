@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hook_sim::alarm::{Alarm, AlarmSource, Comparison, Expression, Metric, MetricQuery, MissingData, Statistic};
-use hook_sim::deploy::HookEvent;
+use hook_sim::deploy::{HookEvent, Trigger, TriggerEvent};
 use hook_sim::schedule::{PREDEFINED, TrafficRouting};
 use hook_sim::stack::{Template, TemplateError, scalar_text};
 use serde_json::{Value, json};
@@ -61,6 +61,7 @@ pub(super) struct Setup {
     pub(super) routing: TrafficRouting,
     pub(super) hooks: Vec<(HookEvent, FunctionRun)>,
     pub(super) alarms: Vec<Alarm>,
+    pub(super) triggers: Vec<Trigger>,
     pub(super) warnings: Vec<String>,
 }
 
@@ -172,16 +173,10 @@ pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Resu
 
     // Settings that change what AWS does and that the simulator does not model: said, never
     // silently ignored.
-    for (key, what) in [
-        (
-            "PassthroughCondition",
-            "the condition deciding whether the pre-traffic hook and alarms are passed through",
-        ),
-        (
-            "TriggerConfigurations",
-            "deployment notifications (SNS triggers) are not sent",
-        ),
-    ] {
+    for (key, what) in [(
+        "PassthroughCondition",
+        "the condition deciding whether the pre-traffic hook and alarms are passed through",
+    )] {
         if preference.get(key).is_some() {
             warnings.push(format!(
                 "DeploymentPreference.{key} of {logical_id} is not simulated: {what}"
@@ -219,6 +214,10 @@ pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Resu
         }
     }
 
+    let triggers = match preference.get("TriggerConfigurations") {
+        Some(v) => triggers(t, v, &logical_id, &mut warnings)?,
+        None => Vec::new(),
+    };
     Ok(Setup {
         function,
         alias,
@@ -226,6 +225,7 @@ pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Resu
         routing,
         hooks,
         alarms,
+        triggers,
         warnings,
     })
 }
@@ -719,6 +719,66 @@ pub(super) fn list(items: &[String]) -> String {
     } else {
         items.join(", ")
     }
+}
+
+/// The deployment group's notification triggers (`TriggerConfigurations`: `TriggerName`,
+/// `TriggerEvents`, `TriggerTargetArn`, which `!Ref` of a topic in the template gives as
+/// its ARN).
+fn triggers(t: &Template, v: &Value, of: &str, warnings: &mut Vec<String>) -> Result<Vec<Trigger>, TemplateError> {
+    let list = t
+        .pick(v)?
+        .as_array()
+        .cloned()
+        .ok_or_else(|| TemplateError(format!("TriggerConfigurations of {of} must be a list of triggers")))?;
+    let mut out = Vec::new();
+    for (i, entry) in list.iter().enumerate() {
+        let field = |k: &str| {
+            entry
+                .get(k)
+                .ok_or_else(|| TemplateError(format!("trigger {} of {of} has no {k}", i + 1)))
+        };
+        let name = scalar_text(&t.eval(field("TriggerName")?)?);
+        let target = field("TriggerTargetArn")?;
+        let topic_arn = match t.referenced(target)? {
+            Some(id) if t.resource_type(id) == Some("AWS::SNS::Topic") => {
+                let topic_name = match t.resource(id).and_then(|r| r.pointer("/Properties/TopicName")) {
+                    Some(n) => scalar_text(&t.eval(n)?),
+                    None => format!("{}-{id}", t.stack_name),
+                };
+                format!("arn:aws:sns:{}:{}:{topic_name}", hook_sim::REGION, hook_sim::ACCOUNT_ID)
+            }
+            _ => scalar_text(&t.eval(target)?),
+        };
+        let mut events = Vec::new();
+        for e in t.pick(field("TriggerEvents")?)?.as_array().into_iter().flatten() {
+            let e = scalar_text(&t.eval(e)?);
+            match TriggerEvent::ALL.iter().find(|k| k.as_str() == e) {
+                Some(k) => events.push(*k),
+                None if matches!(
+                    e.as_str(),
+                    "DeploymentReady" | "InstanceStart" | "InstanceSuccess" | "InstanceFailure" | "InstanceReady"
+                ) =>
+                {
+                    warnings.push(format!(
+                        "trigger {name} of {of}: {e} is not simulated (a Lambda deployment's notifications here are {})",
+                        TriggerEvent::ALL.map(TriggerEvent::as_str).join(", ")
+                    ));
+                }
+                None => {
+                    return Err(TemplateError(format!(
+                        "trigger {name} of {of}: {e} is no CodeDeploy trigger event (they are {}, DeploymentReady and Instance*)",
+                        TriggerEvent::ALL.map(TriggerEvent::as_str).join(", ")
+                    )));
+                }
+            }
+        }
+        out.push(Trigger {
+            name,
+            events,
+            topic_arn,
+        });
+    }
+    Ok(out)
 }
 
 /// What a hook's role must allow, and what goes wrong in AWS without it.
