@@ -409,7 +409,11 @@ impl Template {
             (Some("AWS::Serverless::Function" | "AWS::Lambda::Function"), "Arn") => {
                 Ok(Value::String(function_arn(&self.physical_name(resource)?)))
             }
-            (Some("AWS::Serverless::Function"), "Version.Version") => Ok(Value::String(self.target_version.clone())),
+            // The version being deployed: SAM's published version, or plain CloudFormation's
+            // AWS::Lambda::Version (what `sls package` and `cdk synth` emit).
+            (Some("AWS::Serverless::Function"), "Version.Version") | (Some("AWS::Lambda::Version"), "Version") => {
+                Ok(Value::String(self.target_version.clone()))
+            }
             (Some("AWS::CloudWatch::Alarm"), "Arn") => Ok(Value::String(format!(
                 "arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{}",
                 self.physical_name(resource)?

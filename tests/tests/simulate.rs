@@ -883,3 +883,82 @@ fn notifications_follow_the_deployment() {
         "stopped by the alarm: {r:#}"
     );
 }
+
+/// A stack as `sls package` emits it with serverless-plugin-canary-deployments (plain
+/// CloudFormation: an alias whose UpdatePolicy names the CodeDeploy deployment group, the
+/// group's config, alarm and trigger): the binaries come from `--bin`, and the error says so.
+#[test]
+fn a_serverless_framework_stack_simulates() {
+    let base = [
+        "--template",
+        "tests/fixtures/sls-stack.json",
+        "--speed",
+        "100000",
+        "--seed",
+        "7",
+    ];
+    let out = Command::new(release_bin("hook-sim"))
+        .current_dir(workspace_root())
+        .arg("simulate")
+        .args(base)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--bin HelloLambdaFunction=PATH"), "{err}");
+
+    let hello = format!("HelloLambdaFunction={}", release_bin("hello").display());
+    let pre = format!("PreHookLambdaFunction={}", release_bin("pre-traffic").display());
+    let mut args = base.to_vec();
+    args.extend(["--bin", &hello, "--bin", &pre]);
+    let (code, r) = simulate(&args);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["config"]["name"], "CodeDeployDefault.LambdaCanary10Percent5Minutes");
+    assert_eq!(r["function"]["name"], "hello-canary-dev-hello");
+    assert_eq!(r["alarms"][0]["name"], "HelloErrorsAlarm");
+    assert_eq!(events(&r, "hook_reported")[0]["status"], "Succeeded", "{r:#}");
+    assert_eq!(events(&r, "notified").len(), 2, "start and success: {r:#}");
+
+    args.extend(["--target-env", "HELLO_FAULT=error"]);
+    let (code, r) = simulate(&args);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+}
+
+/// A stack as `cdk synth` emits it with `LambdaDeploymentGroup` (a custom canary config,
+/// pre- and post-traffic hooks, an alarm): each function runs the `bootstrap` of its asset
+/// folder beside the template, as CDK packages it.
+#[test]
+fn a_cdk_stack_simulates_from_its_asset_folders() {
+    let dir = target_dir().join("test-tmp/cdk.out");
+    let _ = std::fs::remove_dir_all(&dir);
+    for (asset, bin) in [("hello", "hello"), ("pre", "pre-traffic"), ("post", "post-traffic")] {
+        let folder = dir.join(format!("asset.{asset}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::copy(release_bin(bin), folder.join("bootstrap")).unwrap();
+    }
+    let template = dir.join("HelloStack.template.json");
+    std::fs::copy(workspace_root().join("tests/fixtures/cdk-stack.json"), &template).unwrap();
+    let template = template.display().to_string();
+    let base = ["--template", template.as_str(), "--speed", "100000", "--seed", "7"];
+
+    let (code, r) = simulate(&base);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["config"]["name"], "Canary30Percent3Minutes");
+    let reported: Vec<(&str, &str)> = events(&r, "hook_reported")
+        .iter()
+        .map(|e| (e["lifecycle_event"].as_str().unwrap(), e["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        reported,
+        [("BeforeAllowTraffic", "Succeeded"), ("AfterAllowTraffic", "Succeeded")],
+        "{r:#}"
+    );
+
+    let mut flaky = base.to_vec();
+    flaky.extend(["--target-env", "HELLO_FAULT=flaky"]);
+    let (code, r) = simulate(&flaky);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "alarm", "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["alarm"], "HelloErrors");
+}

@@ -43,6 +43,17 @@ fn cfn_lint_passes_on_the_sam_template() {
     assert!(ok, "cfn-lint template.yaml:\n{text}");
 }
 
+/// The plain CloudFormation stacks the simulator reads in its tests, shaped as
+/// `sls package` (with serverless-plugin-canary-deployments) and `cdk synth` (with
+/// `LambdaDeploymentGroup`) emit them, are valid CloudFormation.
+#[test]
+fn cfn_lint_passes_on_the_plain_cloudformation_fixtures() {
+    for fixture in ["tests/fixtures/sls-stack.json", "tests/fixtures/cdk-stack.json"] {
+        let (ok, text) = run(Command::new(venv_bin("cfn-lint")).arg(workspace_root().join(fixture)));
+        assert!(ok, "cfn-lint {fixture}:\n{text}");
+    }
+}
+
 #[test]
 fn cfn_lint_passes_on_the_python_example_template() {
     let template = workspace_root().join("hook-examples/python/template.yaml");

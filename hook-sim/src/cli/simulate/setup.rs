@@ -76,6 +76,26 @@ pub(super) const API_TYPES: [&str; 4] = [
 ];
 
 pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Result<Setup, TemplateError> {
+    // Plain CloudFormation (what `sls package` and `cdk synth` emit): an alias whose
+    // UpdatePolicy hands its updates to CodeDeploy.
+    let cfn = code_deploy_aliases(t);
+    let sam = functions_with_preference(t);
+    let chosen_cfn = match &args.function {
+        Some(id) if !sam.contains(id) => cfn.iter().find(|(_, f)| f == id).map(|(a, _)| a.clone()),
+        Some(_) => None,
+        None if sam.is_empty() && cfn.len() == 1 => Some(cfn[0].0.clone()),
+        None if sam.is_empty() && cfn.len() > 1 => {
+            return Err(TemplateError(format!(
+                "{} has several aliases deployed by CodeDeploy (functions {}): choose one with --function",
+                t.path.display(),
+                cfn.iter().map(|(_, f)| f.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        None => None,
+    };
+    if let Some(alias_id) = chosen_cfn {
+        return read_cfn_setup(t, args, base, &alias_id);
+    }
     let mut warnings = Vec::new();
     let logical_id = match &args.function {
         Some(id) => {
@@ -158,16 +178,7 @@ pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Resu
                     "Hooks.{key} of {logical_id} must be !Ref of a function in the template to be simulated, not {v}"
                 ))
             })?;
-            let hook = function_run(t, id, args, base)?;
-            if !custom_role && !hook.name.starts_with("CodeDeployHook_") {
-                warnings.push(format!(
-                    "hook {id} is named {}: SAM's CodeDeploy role may invoke only functions named CodeDeployHook_*, \
-                     so in AWS this deployment would fail to invoke it",
-                    hook.name
-                ));
-            }
-            warnings.extend(hook_permission_warnings(t, id));
-            hooks.push((event, hook));
+            hooks.push((event, read_hook(t, id, custom_role, args, base, &mut warnings)?));
         }
     }
 
@@ -192,30 +203,191 @@ pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Resu
         }
     }
 
+    let alarms = match preference.get("Alarms") {
+        Some(list) => read_alarms(
+            t,
+            t.pick(list)?.as_array().cloned().unwrap_or_default(),
+            &function.name,
+            &mut warnings,
+        )?,
+        None => Vec::new(),
+    };
+
+    let triggers = match preference.get("TriggerConfigurations") {
+        Some(v) => triggers(t, v, &logical_id, &mut warnings)?,
+        None => Vec::new(),
+    };
+    Ok(Setup {
+        function,
+        alias,
+        config_name,
+        routing,
+        hooks,
+        alarms,
+        triggers,
+        warnings,
+    })
+}
+
+/// A hook function of the template, with warnings for what would stop it in AWS.
+fn read_hook(
+    t: &Template,
+    id: &str,
+    custom_role: bool,
+    args: &SimulateArgs,
+    base: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<FunctionRun, TemplateError> {
+    let hook = function_run(t, id, args, base)?;
+    if !custom_role && !hook.name.starts_with("CodeDeployHook_") {
+        warnings.push(format!(
+            "hook {id} is named {}: SAM's CodeDeploy role may invoke only functions named CodeDeployHook_*, \
+             so in AWS this deployment would fail to invoke it",
+            hook.name
+        ));
+    }
+    warnings.extend(hook_permission_warnings(t, id));
+    Ok(hook)
+}
+
+/// The alarms a list names (`!Ref` of alarms in the template; others are warnings).
+fn read_alarms(
+    t: &Template,
+    entries: Vec<Value>,
+    function: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Alarm>, TemplateError> {
     let mut alarms = Vec::new();
-    if let Some(list) = preference.get("Alarms") {
-        let list = t.pick(list)?;
-        for entry in list.as_array().cloned().unwrap_or_default() {
-            match t.referenced(&entry)? {
-                Some(id) => match alarm(t, id, &function.name)? {
-                    AlarmReading::Simulated(a) => alarms.push(a),
-                    AlarmReading::NotSimulated(why) => warnings.push(format!("alarm {id} is not simulated: {why}")),
-                },
-                None => {
-                    let v = t.eval(&entry)?;
-                    if !v.is_null() {
-                        warnings.push(format!(
-                            "alarm {} is not defined in the template: it is not simulated",
-                            scalar_text(&v)
-                        ));
-                    }
+    for entry in entries {
+        match t.referenced(&entry)? {
+            Some(id) => match alarm(t, id, function)? {
+                AlarmReading::Simulated(a) => alarms.push(a),
+                AlarmReading::NotSimulated(why) => warnings.push(format!("alarm {id} is not simulated: {why}")),
+            },
+            None => {
+                let v = t.eval(&entry)?;
+                if !v.is_null() {
+                    warnings.push(format!(
+                        "alarm {} is not defined in the template: it is not simulated",
+                        scalar_text(&v)
+                    ));
                 }
             }
         }
     }
+    Ok(alarms)
+}
 
-    let triggers = match preference.get("TriggerConfigurations") {
-        Some(v) => triggers(t, v, &logical_id, &mut warnings)?,
+/// `AWS::Lambda::Alias` resources whose `UpdatePolicy.CodeDeployLambdaAliasUpdate` hands their
+/// updates to CodeDeploy, with the logical id of their function.
+pub(super) fn code_deploy_aliases(t: &Template) -> Vec<(String, String)> {
+    t.resources()
+        .into_iter()
+        .filter(|(_, ty)| ty == "AWS::Lambda::Alias")
+        .filter_map(|(id, _)| {
+            let r = t.resource(&id)?;
+            r.pointer("/UpdatePolicy/CodeDeployLambdaAliasUpdate")?;
+            let function = t.referenced(r.pointer("/Properties/FunctionName")?).ok()??;
+            Some((id, function.to_string()))
+        })
+        .collect()
+}
+
+/// The deployment as plain CloudFormation describes it: the alias, its CodeDeploy
+/// deployment group (config, alarms, triggers) and the hooks its UpdatePolicy names.
+fn read_cfn_setup(t: &Template, args: &SimulateArgs, base: &Path, alias_id: &str) -> Result<Setup, TemplateError> {
+    let mut warnings = Vec::new();
+    let resource = t.resource(alias_id).cloned().unwrap_or_default();
+    let update = resource
+        .pointer("/UpdatePolicy/CodeDeployLambdaAliasUpdate")
+        .cloned()
+        .unwrap_or_default();
+    let function_id = t
+        .referenced(resource.pointer("/Properties/FunctionName").unwrap_or(&Value::Null))?
+        .unwrap_or_default()
+        .to_string();
+    let alias = scalar_text(
+        &t.eval(
+            resource
+                .pointer("/Properties/Name")
+                .ok_or_else(|| TemplateError(format!("alias {alias_id} has no Name")))?,
+        )?,
+    );
+    let function = function_run(t, &function_id, args, base)?;
+    let group_id = update
+        .get("DeploymentGroupName")
+        .map(|g| t.referenced(g))
+        .transpose()?
+        .flatten()
+        .ok_or_else(|| {
+            TemplateError(format!(
+                "the UpdatePolicy of alias {alias_id} must name its deployment group with Ref of an \
+                 AWS::CodeDeploy::DeploymentGroup of the template"
+            ))
+        })?
+        .to_string();
+    let group = t
+        .resource(&group_id)
+        .and_then(|g| g.get("Properties"))
+        .cloned()
+        .unwrap_or_default();
+
+    let (config_name, routing) = match &args.config {
+        Some(name) => config_by_name(t, name)?,
+        None => match group.get("DeploymentConfigName") {
+            None => config_by_name(t, "CodeDeployDefault.LambdaAllAtOnce")?,
+            Some(c) => match t.referenced(c)? {
+                Some(id) => config_resource(t, id)?,
+                None => config_by_name(t, &scalar_text(&t.eval(c)?))?,
+            },
+        },
+    };
+
+    let mut hooks = Vec::new();
+    for (key, event) in [
+        ("BeforeAllowTrafficHook", HookEvent::BeforeAllowTraffic),
+        ("AfterAllowTrafficHook", HookEvent::AfterAllowTraffic),
+    ] {
+        let Some(v) = update.get(key) else { continue };
+        let id = t.referenced(v)?.ok_or_else(|| {
+            TemplateError(format!(
+                "{key} of alias {alias_id} names {}, which is not a function of the template: \
+                 the simulator runs the hooks it finds in the stack",
+                scalar_text(&t.eval(v).unwrap_or(Value::Null))
+            ))
+        })?;
+        // The role is the deployment group's own (ServiceRoleArn): the CodeDeployHook_ rule
+        // of SAM's role does not apply.
+        hooks.push((event, read_hook(t, id, true, args, base, &mut warnings)?));
+    }
+
+    let alarm_config = group.get("AlarmConfiguration").cloned().unwrap_or_default();
+    let alarms_enabled = match alarm_config.get("Enabled") {
+        Some(e) => t.eval(e)? != json!(false),
+        None => true,
+    };
+    let alarms = if alarms_enabled {
+        let entries: Vec<Value> = t
+            .pick(alarm_config.get("Alarms").unwrap_or(&Value::Null))?
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.get("Name").cloned())
+            .collect();
+        read_alarms(t, entries, &function.name, &mut warnings)?
+    } else {
+        Vec::new()
+    };
+    let rollback = group.get("AutoRollbackConfiguration");
+    let rolls_back = rollback.is_some_and(|r| r.get("Enabled").is_none_or(|e| t.eval(e).ok() != Some(json!(false))));
+    if !rolls_back {
+        warnings.push(format!(
+            "deployment group {group_id} has no enabled AutoRollbackConfiguration: in AWS a failed or \
+             stopped deployment leaves the alias where it was; the simulator always rolls back"
+        ));
+    }
+    let triggers = match group.get("TriggerConfigurations") {
+        Some(v) => triggers(t, v, &group_id, &mut warnings)?,
         None => Vec::new(),
     };
     Ok(Setup {
@@ -251,7 +423,7 @@ pub(super) fn api_named_in(t: &Template, v: &Value) -> Option<String> {
         (API_TYPES.contains(&ty.as_str())
             && (text.contains(&format!("${{{id}}}"))
                 || text.contains(&format!("${{{id}."))
-                || *v == json!({"Ref": id})))
+                || text.contains(&json!({"Ref": id}).to_string())))
         .then_some(id)
     })
 }
@@ -300,6 +472,12 @@ pub(super) fn function_run(
         by_name(bin)
     } else if let Some(bin) = metadata.pointer("/BuildProperties/Binary").and_then(Value::as_str) {
         by_name(bin)
+    } else if let Some(bootstrap) = code_folder(t, id, base)
+        .map(|d| d.join("bootstrap"))
+        .filter(|b| runtime.starts_with("provided") && b.is_file())
+    {
+        // A custom runtime's code folder (a CDK asset) holds its `bootstrap`.
+        (bootstrap, None)
     } else if runtime.starts_with("python3") {
         // Lambda's Python runtime: the handler module is imported from /var/task (CodeUri).
         (args.python.clone(), None)
@@ -355,10 +533,7 @@ pub(super) fn function_run(
         )));
     }
     // Lambda runs the code in /var/task, the packaged CodeUri: a local folder stands for it.
-    let task_root = match t.function_property(id, "CodeUri") {
-        Some(Value::String(uri)) if !uri.contains("://") => Some(base.join(uri)).filter(|p| p.is_dir()),
-        _ => None,
-    };
+    let task_root = code_folder(t, id, base);
     let max_retries = match t
         .function_property(id, "EventInvokeConfig")
         .and_then(|c| c.get("MaximumRetryAttempts").cloned())
@@ -404,6 +579,21 @@ pub(super) fn function_run(
 
 /// Where cargo builds for a template in `base`: `CARGO_TARGET_DIR`, or `target/` of the
 /// nearest folder up from `base` with a `Cargo.lock` (the workspace), or `base/target`.
+/// The local folder of a function's code: SAM's `CodeUri`, or the asset folder CDK notes in
+/// `Metadata.aws:asset:path` (beside the synthesized template).
+fn code_folder(t: &Template, id: &str, base: &Path) -> Option<PathBuf> {
+    let sam = match t.function_property(id, "CodeUri") {
+        Some(Value::String(uri)) if !uri.contains("://") => Some(uri),
+        _ => None,
+    };
+    let cdk = t
+        .resource(id)
+        .and_then(|r| r.pointer("/Metadata/aws:asset:path"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    sam.or(cdk).map(|p| base.join(p)).filter(|p| p.is_dir())
+}
+
 pub(super) fn cargo_target_dir(base: &Path) -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
