@@ -142,6 +142,22 @@ pub fn json(out: &InvokeOutcome) -> Value {
     out.json()
 }
 
+/// `target/node-cdk/node_modules`: the CDK example's Node packages, installed by
+/// `scripts/node-tools` first (quick when up to date; it takes a lock).
+pub fn node_modules() -> PathBuf {
+    static READY: std::sync::Once = std::sync::Once::new();
+    READY.call_once(|| {
+        let status = Command::new(workspace_root().join("scripts/node-tools"))
+            .status()
+            .expect("scripts/node-tools runs");
+        assert!(
+            status.success(),
+            "scripts/node-tools failed: it installs hook-examples/cdk's packages into target/node-cdk (needs Node.js and npm)"
+        );
+    });
+    target_dir().join("node-cdk/node_modules")
+}
+
 /// A program of `target/venv` (Python tools the tests use), made by `scripts/python-tools`
 /// first: it runs every time (it is quick when the venv is up to date, and takes a lock).
 pub fn venv_bin(name: &str) -> PathBuf {

@@ -8,7 +8,7 @@ use hook_sim::alarm::Alarm;
 use hook_sim::deploy::{DeploymentPlan, FinalStatus, HookEvent};
 use hook_sim::schedule::TrafficRouting;
 use hook_sim::{Behavior, ProcessConfig, Service, Sim};
-use integration_tests::{release_bin, target_dir, venv_bin, workspace_root};
+use integration_tests::{node_modules, release_bin, target_dir, venv_bin, workspace_root};
 use serde_json::{Value, json};
 
 /// Runs `hook-sim simulate ARGS --report json` from the repository root: exit code and report.
@@ -961,4 +961,69 @@ fn a_cdk_stack_simulates_from_its_asset_folders() {
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["outcome"]["rollback"]["cause"], "alarm", "{r:#}");
     assert_eq!(r["outcome"]["rollback"]["alarm"], "HelloErrors");
+}
+
+/// The CDK example (hook-examples/cdk: LambdaDeploymentGroup, pre- and post-traffic hooks, a
+/// custom canary config, an alarm) synthesizes offline with the pinned CDK, lints clean, and
+/// simulates: a good version deploys, a faulty one is rolled back.
+#[test]
+fn the_cdk_example_synthesizes_lints_and_simulates() {
+    let modules = node_modules();
+    let assets = target_dir().join("test-tmp/cdk-example-assets");
+    for bin in ["hello", "pre-traffic", "post-traffic"] {
+        std::fs::create_dir_all(assets.join(bin)).unwrap();
+        std::fs::copy(release_bin(bin), assets.join(bin).join("bootstrap")).unwrap();
+    }
+    let out_dir = target_dir().join("test-tmp/cdk-example.out");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let synth = Command::new(modules.join(".bin/cdk"))
+        .current_dir(workspace_root().join("hook-examples/cdk"))
+        .args(["synth", "--no-notices", "--quiet", "--output"])
+        .arg(&out_dir)
+        .env("HELLO_ASSETS", &assets)
+        .env("NODE_PATH", &modules)
+        .env("CDK_DISABLE_VERSION_CHECK", "1")
+        .output()
+        .unwrap();
+    assert!(
+        synth.status.success(),
+        "cdk synth: {}",
+        String::from_utf8_lossy(&synth.stderr)
+    );
+    let template = out_dir.join("HelloStack.template.json");
+    // CDK adds DependsOn on roles it also names by GetAtt (W3005): cosmetic, its own output.
+    let lint = Command::new(venv_bin("cfn-lint"))
+        .args(["--ignore-checks", "W3005", "--"])
+        .arg(&template)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "cfn-lint: {}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+
+    let template = template.display().to_string();
+    let base = [
+        "--template",
+        template.as_str(),
+        "--stack-name",
+        "HelloStack",
+        "--speed",
+        "100000",
+        "--seed",
+        "7",
+    ];
+    let (code, r) = simulate(&base);
+    assert_eq!(code, 0, "{r:#}");
+    let reported: Vec<&str> = events(&r, "hook_reported")
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(reported, ["Succeeded", "Succeeded"], "{r:#}");
+    let mut faulty = base.to_vec();
+    faulty.extend(["--target-env", "HELLO_FAULT=error"]);
+    let (code, r) = simulate(&faulty);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
 }
