@@ -142,9 +142,9 @@ pub fn json(out: &InvokeOutcome) -> Value {
     out.json()
 }
 
-/// `target/node-cdk/node_modules`: the CDK example's Node packages, installed by
-/// `scripts/node-tools` first (quick when up to date; it takes a lock).
-pub fn node_modules() -> PathBuf {
+/// `target/node/<example>/node_modules`: the Node packages of `hook-examples/<example>`,
+/// installed by `scripts/node-tools` first (quick when up to date; it takes a lock).
+pub fn node_modules(example: &str) -> PathBuf {
     static READY: std::sync::Once = std::sync::Once::new();
     READY.call_once(|| {
         let status = Command::new(workspace_root().join("scripts/node-tools"))
@@ -152,10 +152,10 @@ pub fn node_modules() -> PathBuf {
             .expect("scripts/node-tools runs");
         assert!(
             status.success(),
-            "scripts/node-tools failed: it installs hook-examples/cdk's packages into target/node-cdk (needs Node.js and npm)"
+            "scripts/node-tools failed: it installs the examples' Node packages into target/node (needs Node.js and npm)"
         );
     });
-    target_dir().join("node-cdk/node_modules")
+    target_dir().join("node").join(example).join("node_modules")
 }
 
 /// A program of `target/venv` (Python tools the tests use), made by `scripts/python-tools`

@@ -968,7 +968,7 @@ fn a_cdk_stack_simulates_from_its_asset_folders() {
 /// simulates: a good version deploys, a faulty one is rolled back.
 #[test]
 fn the_cdk_example_synthesizes_lints_and_simulates() {
-    let modules = node_modules();
+    let modules = node_modules("cdk");
     let assets = target_dir().join("test-tmp/cdk-example-assets");
     for bin in ["hello", "pre-traffic", "post-traffic"] {
         std::fs::create_dir_all(assets.join(bin)).unwrap();
@@ -1021,6 +1021,86 @@ fn the_cdk_example_synthesizes_lints_and_simulates() {
         .map(|e| e["status"].as_str().unwrap())
         .collect();
     assert_eq!(reported, ["Succeeded", "Succeeded"], "{r:#}");
+    let mut faulty = base.to_vec();
+    faulty.extend(["--target-env", "HELLO_FAULT=error"]);
+    let (code, r) = simulate(&faulty);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+}
+
+/// The Serverless Framework example (hook-examples/serverless: framework v3 and
+/// serverless-plugin-canary-deployments with its deploymentSettings: type, alias, pre-traffic
+/// hook, alarm, triggers) packages offline, lints clean, and simulates from its compiled
+/// CloudFormation; its zips are not unpacked, so the binaries come from `--bin`.
+#[test]
+fn the_serverless_example_packages_lints_and_simulates() {
+    let modules = node_modules("serverless");
+    let artifacts = target_dir().join("test-tmp/sls-artifacts");
+    for bin in ["hello", "pre-traffic"] {
+        let dir = artifacts.join(bin);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(release_bin(bin), dir.join("bootstrap")).unwrap();
+        let zip = Command::new(venv_bin("python"))
+            .current_dir(&dir)
+            .args(["-m", "zipfile", "-c", "bootstrap.zip", "bootstrap"])
+            .status()
+            .unwrap();
+        assert!(zip.success());
+    }
+    // A copy of the example, so that the package lands under target/.
+    let work = target_dir().join("test-tmp/sls-example");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::copy(
+        workspace_root().join("hook-examples/serverless/serverless.yml"),
+        work.join("serverless.yml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&modules, work.join("node_modules")).unwrap();
+    let package = Command::new(modules.join(".bin/serverless"))
+        .current_dir(&work)
+        .args(["package", "--stage", "dev"])
+        .env("HELLO_ARTIFACTS", &artifacts)
+        // It packages offline, but reads credentials: dummy ones do.
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "example")
+        .env("SLS_TELEMETRY_DISABLED", "1")
+        .output()
+        .unwrap();
+    assert!(
+        package.status.success(),
+        "serverless package: {}{}",
+        String::from_utf8_lossy(&package.stdout),
+        String::from_utf8_lossy(&package.stderr)
+    );
+    let template = work.join(".serverless/cloudformation-template-update-stack.json");
+    let lint = Command::new(venv_bin("cfn-lint")).arg(&template).output().unwrap();
+    assert!(
+        lint.status.success(),
+        "cfn-lint: {}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+
+    let template = template.display().to_string();
+    let hello = format!("HelloLambdaFunction={}", release_bin("hello").display());
+    let pre = format!("PreTrafficHookLambdaFunction={}", release_bin("pre-traffic").display());
+    let base = [
+        "--template",
+        template.as_str(),
+        "--bin",
+        &hello,
+        "--bin",
+        &pre,
+        "--speed",
+        "100000",
+        "--seed",
+        "7",
+    ];
+    let (code, r) = simulate(&base);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["config"]["name"], "CodeDeployDefault.LambdaCanary10Percent5Minutes");
+    assert_eq!(events(&r, "hook_reported")[0]["status"], "Succeeded", "{r:#}");
+    assert_eq!(r["alarms"][0]["name"], "HelloErrorsAlarm");
     let mut faulty = base.to_vec();
     faulty.extend(["--target-env", "HELLO_FAULT=error"]);
     let (code, r) = simulate(&faulty);
