@@ -623,7 +623,9 @@ impl RuntimeFunction {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         if let Some(root) = &c.task_root {
-            cmd.current_dir(root).env("LAMBDA_TASK_ROOT", root);
+            // Absolute, as Lambda's /var/task: a runtime resolves it from its own directory.
+            let root = std::path::absolute(root)?;
+            cmd.current_dir(&root).env("LAMBDA_TASK_ROOT", &root);
         } else if let Some(dir) = c.binary.parent().filter(|d| !d.as_os_str().is_empty()) {
             cmd.env("LAMBDA_TASK_ROOT", dir);
         }

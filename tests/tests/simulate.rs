@@ -1107,3 +1107,46 @@ fn the_serverless_example_packages_lints_and_simulates() {
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
 }
+
+/// A Node.js function (`Runtime: nodejs20.x`, `Handler: index.handler`, an ES module) runs
+/// under hook-sim's Runtime API loop: a good version deploys, a faulty one is rolled back by
+/// the pre-traffic hook, with the function's own error in the report.
+#[test]
+fn a_node_function_deploys_and_a_faulty_one_rolls_back() {
+    let base = [
+        "--template",
+        "tests/fixtures/node-hello.yaml",
+        "--speed",
+        "100000",
+        "--seed",
+        "7",
+    ];
+    let (code, r) = simulate(&base);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(events(&r, "hook_reported")[0]["status"], "Succeeded", "{r:#}");
+    assert!(requests(&r, "2") > 0, "{r:#}");
+
+    let mut faulty = base.to_vec();
+    faulty.extend(["--target-env", "HELLO_FAULT=error"]);
+    let (code, r) = simulate(&faulty);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+    assert!(
+        r["function_logs"]["2"]
+            .to_string()
+            .contains("HELLO_FAULT=error: version 2 fails on purpose"),
+        "{r:#}"
+    );
+
+    // A handler that is not there fails at init, saying so.
+    let mut missing = base.to_vec();
+    missing.extend(["--target-env", "HELLO_FAULT=bogus"]);
+    let (code, r) = simulate(&missing);
+    assert_eq!(code, 1, "{r:#}");
+    assert!(
+        r["function_logs"]["2"]
+            .to_string()
+            .contains("HELLO_FAULT=bogus is not a fault"),
+        "{r:#}"
+    );
+}

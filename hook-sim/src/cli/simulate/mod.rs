@@ -83,6 +83,9 @@ pub(crate) struct SimulateArgs {
     /// client (`pip install awslambdaric`).
     #[arg(long, value_name = "PATH", default_value = "python3")]
     pub(super) python: PathBuf,
+    /// The Node.js that runs `nodejs*` functions (hook-sim brings the Runtime API loop).
+    #[arg(long, value_name = "PATH", default_value = "node")]
+    pub(super) node: PathBuf,
     /// The seed of the weighted alias's random routing (default: a new one each run, printed,
     /// so that a run can be replayed).
     #[arg(long, value_name = "N")]
@@ -176,6 +179,10 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
         let path = over.map_or(&f.binary, |(p, _)| p);
         if over.is_none() && f.runtime.starts_with("python") {
             check_python(&args.python, &f.logical_id)?;
+            continue;
+        }
+        if over.is_none() && f.runtime.starts_with("nodejs") {
+            check_node(&args.node, &f.logical_id)?;
             continue;
         }
         if !path.is_file() {
@@ -347,6 +354,27 @@ fn check_python(python: &Path, function: &str) -> Result<(), SimulateError> {
             python.display()
         ))),
     }
+}
+
+/// Checks that `node` runs, and writes the Runtime API loop a `nodejs*` function runs under.
+fn check_node(node: &Path, function: &str) -> Result<(), SimulateError> {
+    let probe = std::process::Command::new(node)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        return Err(SimulateError::Usage(format!(
+            "{function} is a Node.js function, and {} does not run: install Node.js, or pass --node PATH",
+            node.display()
+        )));
+    }
+    let path = setup::node_runtime_path();
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(setup::NODE_RUNTIME) {
+        std::fs::write(&path, setup::NODE_RUNTIME)
+            .map_err(|e| SimulateError::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
 }
 
 /// How many of a failing version's last log lines the summary shows.

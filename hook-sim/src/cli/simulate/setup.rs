@@ -482,10 +482,9 @@ pub(super) fn function_run(
         // Lambda's Python runtime: the handler module is imported from /var/task (CodeUri).
         (args.python.clone(), None)
     } else if runtime.starts_with("nodejs") {
-        return Err(TemplateError(format!(
-            "{id} runs on {runtime}, which the simulator does not run yet: pass --bin {id}=PATH of an \
-             executable that serves the Lambda Runtime API (a script that starts node with aws-lambda-ric, say)"
-        )));
+        // Lambda's Node.js runtime: hook-sim's Runtime API loop imports the handler from
+        // /var/task (CodeUri).
+        (args.node.clone(), None)
     } else {
         return Err(TemplateError(format!(
             "cannot tell which binary runs {id}: give it Metadata.BuildProperties.Binary (cargo-lambda), \
@@ -496,8 +495,14 @@ pub(super) fn function_run(
         && runtime.starts_with("python3")
         && !args.bins.iter().any(|(k, _)| k == id)
         && metadata.get("Simulate").is_none();
+    let node = cargo_bin.is_none()
+        && runtime.starts_with("nodejs")
+        && !args.bins.iter().any(|(k, _)| k == id)
+        && metadata.get("Simulate").is_none();
     let process_args = if python {
         vec!["-m".to_string(), "awslambdaric".to_string(), handler.clone()]
+    } else if node {
+        vec![node_runtime_path().display().to_string(), handler.clone()]
     } else {
         Vec::new()
     };
@@ -579,6 +584,16 @@ pub(super) fn function_run(
 
 /// Where cargo builds for a template in `base`: `CARGO_TARGET_DIR`, or `target/` of the
 /// nearest folder up from `base` with a `Cargo.lock` (the workspace), or `base/target`.
+/// Lambda's Runtime API loop for Node.js handlers (`hook-sim/runtimes/node.js`), which
+/// `simulate` writes here before it runs a `nodejs*` function.
+pub(super) const NODE_RUNTIME: &str = include_str!("../../../runtimes/node.js");
+
+/// Where [`NODE_RUNTIME`] is written: a file of the temporary directory named by this
+/// version of hook-sim.
+pub(super) fn node_runtime_path() -> PathBuf {
+    std::env::temp_dir().join(format!("hook-sim-{}-node-runtime.js", env!("CARGO_PKG_VERSION")))
+}
+
 /// The local folder of a function's code: SAM's `CodeUri`, or the asset folder CDK notes in
 /// `Metadata.aws:asset:path` (beside the synthesized template).
 fn code_folder(t: &Template, id: &str, base: &Path) -> Option<PathBuf> {
