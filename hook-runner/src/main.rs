@@ -16,6 +16,22 @@ use clap::{Parser, Subcommand, ValueEnum};
 use hook_sdk::check::{CheckRunner, RunContext};
 use hook_sdk::report::{Outcome, render_json, render_junit, render_text};
 use hook_sdk::spec::{self, Spec, SpecError, Vars};
+
+/// Writes to standard output; a closed pipe (`hook-runner schema | head -1`) ends the
+/// program quietly with the status a shell expects of it, not a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = write!(out, $($arg)*).and_then(|()| out.flush()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(141);
+            }
+            eprintln!("hook-runner: cannot write to standard output: {e}");
+            std::process::exit(2);
+        }
+    }};
+}
 use hook_sdk::{Hook, Phase, Target};
 
 const EXAMPLES: &str = "\
@@ -39,14 +55,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Checks spec files and shows every error with its location; exit 1 when one is invalid.
+    /// Checks spec files and shows every error with its location: the shape of each check,
+    /// the rules between keys, and every `{{variable}}` nothing defines. Exit 1 when one is
+    /// invalid.
     Validate {
         /// Spec files (YAML or JSON).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// A variable the run gives (`run --var NAME=VALUE`), so `{{NAME}}` is known (repeatable).
+        #[arg(long = "var", value_name = "NAME")]
+        vars: Vec<String>,
     },
     /// Runs a spec's checks against a deployed function version with your AWS credentials.
-    /// Reports nothing to CodeDeploy; the exit code is the outcome (0 passed, 1 failed).
+    /// Reports nothing to CodeDeploy. Exit 0: every check passed; 1: a check failed; 2: the
+    /// run could not be made as asked (bad usage, an invalid spec, or a set-up error such as
+    /// missing credentials, an unknown function or an unset variable).
     Run(RunArgs),
     /// Prints the JSON Schema of the spec format, for editors.
     Schema,
@@ -82,6 +105,32 @@ struct RunArgs {
     /// A variable for `{{NAME}}`, NAME=VALUE (repeatable).
     #[arg(long = "var", value_parser = key_value)]
     vars: Vec<(String, String)>,
+    /// Colours in the text report: auto (a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorArg {
+    /// Whether to colour output going to a terminal or not (`NO_COLOR`: no-color.org).
+    fn enabled(self, terminal: bool) -> bool {
+        self.enabled_with(terminal, std::env::var_os("NO_COLOR"))
+    }
+
+    fn enabled_with(self, terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+        match self {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            // Set and not empty, whatever its value, says no colour.
+            ColorArg::Auto => terminal && no_color.is_none_or(|v| v.is_empty()),
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -143,14 +192,23 @@ async fn lambda() -> ExitCode {
     }
 }
 
-fn validate(files: &[PathBuf]) -> ExitCode {
+fn validate(files: &[PathBuf], vars: &[String]) -> ExitCode {
     let mut bad = 0;
+    let declared: Vec<&str> = vars.iter().map(|v| v.split('=').next().unwrap_or(v)).collect();
     for f in files {
-        match spec::load_file(f) {
-            Ok(s) => println!("{}: ok ({} checks)", f.display(), s.checks.len()),
-            Err(e) => {
+        match spec::load_file_all(f, Some(&declared)) {
+            Ok(s) => say!("{}: ok ({} checks)\n", f.display(), s.checks.len()),
+            Err(errors) => {
                 bad += 1;
-                eprintln!("{e}\n");
+                for e in &errors {
+                    eprintln!("{e}\n");
+                }
+                eprintln!(
+                    "{}: {} error{}\n",
+                    f.display(),
+                    errors.len(),
+                    if errors.len() == 1 { "" } else { "s" }
+                );
             }
         }
     }
@@ -163,14 +221,21 @@ fn validate(files: &[PathBuf]) -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    let spec = match spec::load_file(&args.file) {
+    let declared: Vec<&str> = args.vars.iter().map(|(k, _)| k.as_str()).collect();
+    let spec = match spec::load_file_all(&args.file, Some(&declared)) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}\n");
+            }
+            eprintln!(
+                "hook-runner: the spec is invalid ({} errors); nothing was run",
+                errors.len()
+            );
             return ExitCode::from(2);
         }
     };
-    let config = aws_config::load_from_env().await;
+    let config = aws_config_for_run().await;
     let progress = std::io::stderr().is_terminal() && (args.report != ReportFormat::Text || args.out.is_some());
     let total = spec.checks.len();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -210,32 +275,160 @@ async fn run(args: RunArgs) -> ExitCode {
     };
     let report = runner.run(&spec, &ctx).await;
     let rendered = match args.report {
-        ReportFormat::Text => render_text(&report, args.out.is_none() && std::io::stdout().is_terminal()),
+        ReportFormat::Text => render_text(
+            &report,
+            args.out.is_none() && args.color.enabled(std::io::stdout().is_terminal()),
+        ),
         ReportFormat::Json => render_json(&report),
         ReportFormat::Junit => render_junit(&report),
     };
     match &args.out {
-        None => print!("{rendered}"),
+        None => say!("{rendered}"),
         Some(path) => {
             if let Err(e) = std::fs::write(path, rendered) {
                 eprintln!("cannot write {}: {e}", path.display());
                 return ExitCode::from(2);
             }
-            let c = report.counts();
-            eprintln!(
-                "{}: {} passed, {} failed → {}",
-                if report.passed() { "PASSED" } else { "FAILED" },
-                c.passed,
-                c.failed + c.not_run,
-                path.display()
+            eprint!(
+                "{}",
+                summary(&report, path, args.color.enabled(std::io::stderr().is_terminal()))
             );
         }
     }
-    if report.passed() {
+    let c = report.counts();
+    if c.setup_errors > 0 {
+        eprintln!(
+            "hook-runner: {} of {} checks could not be made (set-up errors: see above); exit 2",
+            c.setup_errors,
+            report.checks.len()
+        );
+        ExitCode::from(2)
+    } else if report.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
+}
+
+/// What a run found, when the report went to a file: every check, passed ones too.
+fn summary(report: &hook_sdk::report::Report, path: &Path, color: bool) -> String {
+    let paint = |code: &str, t: &str| {
+        if color {
+            format!("\x1b[{code}m{t}\x1b[0m")
+        } else {
+            t.to_string()
+        }
+    };
+    let mut out = String::new();
+    for c in &report.checks {
+        let title = match c.function() {
+            Some(f) => format!("{} [{f}]", c.name),
+            None => c.name.clone(),
+        };
+        let line = match c.outcome {
+            Outcome::Passed => format!("{} {title}", paint("32", "✔")),
+            Outcome::Failed if c.is_setup_error() => format!("{} {title} (set-up error)", paint("31", "!")),
+            Outcome::Failed => format!("{} {title}", paint("31", "✘")),
+            Outcome::Skipped => paint("2", &format!("- {title} (skipped)")),
+            Outcome::NotRun => paint("2", &format!("- {title} (not run)")),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let c = report.counts();
+    let verdict = if report.passed() {
+        paint("32", "PASSED")
+    } else {
+        paint("31", "FAILED")
+    };
+    let mut counts = format!("{} passed, {} failed", c.passed, c.failed - c.setup_errors);
+    if c.setup_errors > 0 {
+        counts.push_str(&format!(", {} set-up errors", c.setup_errors));
+    }
+    if c.not_run > 0 {
+        counts.push_str(&format!(", {} not run", c.not_run));
+    }
+    out.push_str(&format!("{verdict}: {counts} → {}\n", path.display()));
+    out
+}
+
+/// The AWS configuration of `run`: the usual chain of region and credentials. Against a
+/// loopback endpoint (hook-sim, a local stack) a missing region and missing credentials are
+/// defaulted, and said so: such an endpoint checks neither.
+async fn aws_config_for_run() -> aws_config::SdkConfig {
+    let endpoint = ["AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
+    let loopback = endpoint.as_deref().is_some_and(is_loopback);
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if loopback && !credentials_configured() {
+        eprintln!(
+            "hook-runner: {} is a loopback endpoint and no AWS credentials are configured: using dummy credentials",
+            endpoint.as_deref().unwrap_or_default()
+        );
+        loader = loader.credentials_provider(aws_sdk_lambda::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "hook-runner-loopback",
+        ));
+    }
+    let config = loader.load().await;
+    if loopback && config.region().is_none() {
+        eprintln!("hook-runner: no AWS region configured: using us-east-1 against the loopback endpoint");
+        return config
+            .into_builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+    }
+    config
+}
+
+/// Whether `url` names this machine.
+fn is_loopback(url: &str) -> bool {
+    let Some(rest) = url.split_once("://").map(|(_, r)| r) else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether any source of credentials the SDK reads is configured (environment, profile
+/// files, web identity, container credentials).
+fn credentials_configured() -> bool {
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    if [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ]
+    .iter()
+    .any(|k| set(k))
+    {
+        return true;
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let file = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".aws").join(default)))
+    };
+    [
+        file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+        file("AWS_CONFIG_FILE", "config"),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|p| p.is_file())
 }
 
 #[tokio::main]
@@ -259,14 +452,49 @@ async fn main() -> ExitCode {
             eprintln!("hook-runner: no command given (and not running in Lambda).\n\n{EXAMPLES}");
             ExitCode::from(2)
         }
-        Some(Command::Validate { files }) => validate(&files),
+        Some(Command::Validate { files, vars }) => validate(&files, &vars),
         Some(Command::Run(args)) => run(args).await,
         Some(Command::Schema) => {
-            println!(
-                "{}",
+            say!(
+                "{}\n",
                 serde_json::to_string_pretty(&spec::schema()).expect("schemas serialize")
             );
             ExitCode::SUCCESS
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_follows_the_flag_the_terminal_and_no_color() {
+        let set = Some(std::ffi::OsString::from("1"));
+        assert!(ColorArg::Auto.enabled_with(true, None));
+        assert!(!ColorArg::Auto.enabled_with(true, set.clone()));
+        assert!(ColorArg::Auto.enabled_with(true, Some(std::ffi::OsString::new())));
+        assert!(!ColorArg::Auto.enabled_with(false, None));
+        assert!(ColorArg::Always.enabled_with(false, set.clone()));
+        assert!(!ColorArg::Never.enabled_with(true, None));
+    }
+
+    #[test]
+    fn loopback_endpoints() {
+        for url in [
+            "http://127.0.0.1:4566",
+            "http://localhost:9000/",
+            "http://[::1]:80",
+            "https://user@127.0.0.5",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in [
+            "https://lambda.us-east-1.amazonaws.com",
+            "http://10.0.0.1:1",
+            "127.0.0.1",
+        ] {
+            assert!(!is_loopback(url), "{url}");
         }
     }
 }

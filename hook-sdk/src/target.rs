@@ -108,6 +108,47 @@ pub struct InvokeError {
     source: Box<dyn std::error::Error + Send + Sync>,
 }
 
+/// Service error codes that say the call could not be made as asked, whatever the version
+/// does: the caller's identity, permissions or request are wrong.
+const SETUP_CODES: &[&str] = &[
+    "ResourceNotFoundException",
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "MissingAuthenticationToken",
+    "InvalidParameterValueException",
+    "RequestTooLargeException",
+];
+
+impl InvokeError {
+    /// Whether the call could not be made, whatever the version does: no credentials or
+    /// region, no such function or version, access denied, a request Lambda refuses, Lambda
+    /// unreachable. A time-out, a throttle or a service failure are not: they say something
+    /// of the version or its limits.
+    pub fn is_setup(&self) -> bool {
+        use aws_sdk_lambda::error::{ProvideErrorMetadata as _, SdkError};
+        type Sdk = SdkError<aws_sdk_lambda::operation::invoke::InvokeError, aws_smithy_runtime_api::http::Response>;
+        let Some(e) = self.source.downcast_ref::<Sdk>() else {
+            // The payload could not be made.
+            return self.source.is::<serde_json::Error>();
+        };
+        match e {
+            SdkError::ConstructionFailure(_) => true,
+            SdkError::DispatchFailure(d) => !d.is_timeout(),
+            SdkError::TimeoutError(_) | SdkError::ResponseError(_) => false,
+            SdkError::ServiceError(s) => {
+                s.err().code().is_some_and(|c| SETUP_CODES.contains(&c))
+                    || matches!(s.raw().status().as_u16(), 401 | 403 | 404)
+            }
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for TargetFunction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.target.fmt(f)

@@ -242,3 +242,230 @@ async fn run_against_a_deployed_version() {
     assert_eq!(doc["summary"]["passed"], false);
     assert_eq!(doc["checks"][0]["outcome"], "Failed");
 }
+
+/// `cli` with nothing of the caller's AWS configuration: a fresh machine's environment.
+async fn cli_fresh(args: &[&str], home: &std::path::Path, env: &[(&str, String)]) -> (i32, String, String) {
+    let mut cmd = Command::new(release_bin("hook-runner"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    tokio::task::spawn_blocking(move || {
+        let out = cmd.output().expect("hook-runner runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+const TWO_KINDS: &str = r#"version: 1
+checks:
+  - name: greets the canary
+    invoke: { payload: { name: canary } }
+    expect:
+      json:
+        $.statusCode: 200
+  - name: health through the API
+    phase: before
+    http: { url: "${env:API_URL}/health" }
+"#;
+
+#[tokio::test]
+async fn run_tells_set_up_errors_from_failed_checks() {
+    let sim = Sim::start().await.unwrap();
+    sim.add_function("hello-fn", hello(Behavior::hello("2")));
+    sim.add_function(
+        "broken-fn",
+        FunctionSetup::new()
+            .version("3", Behavior::Respond(json!({"statusCode": 500})))
+            .version("4", Behavior::Respond(json!({"statusCode": 500}))),
+    );
+    let dir = temp_dir("run-setup");
+    let spec = write(&dir, "smoke.yaml", TWO_KINDS);
+    let smoke = write(&dir, "one.yaml", SMOKE);
+    let env: Vec<(String, String)> = sim.aws_env();
+
+    // One failed assertion and one set-up error (API_URL is not set): exit 2, and JUnit
+    // tells them apart.
+    let junit = dir.join("checks.xml");
+    let junit_arg = junit.display().to_string();
+    let run = ["run", &spec, "--function", "broken-fn", "--qualifier", "3"];
+    let (code, out, err) = cli_async(&[&run[..], &["--report", "junit", "--out", &junit_arg]].concat(), &env).await;
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("✘ greets the canary [broken-fn]"), "{err}");
+    assert!(err.contains("! health through the API (set-up error)"), "{err}");
+    assert!(err.contains("FAILED: 0 passed, 1 failed, 1 set-up errors"), "{err}");
+    assert!(err.contains("1 of 2 checks could not be made"), "{err}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"2\" failures=\"1\" errors=\"1\""), "{xml}");
+    assert!(
+        xml.contains("<testcase name=\"greets the canary [broken-fn]\""),
+        "the name carries no version: {xml}"
+    );
+    assert!(xml.contains("<property name=\"qualifier\" value=\"3\"/>"), "{xml}");
+    assert!(xml.contains("type=\"AssertionFailed\">json $.statusCode"), "{xml}");
+    assert!(
+        xml.contains("<error message=\"health through the API: environment variable API_URL is not set"),
+        "{xml}"
+    );
+    assert!(xml.contains("type=\"SetupError\""), "{xml}");
+    // The same test's name in the next deployment's run.
+    let run4 = ["run", &spec, "--function", "broken-fn", "--qualifier", "4"];
+    cli_async(&[&run4[..], &["--report", "junit", "--out", &junit_arg]].concat(), &env).await;
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("<testcase name=\"greets the canary [broken-fn]\"")
+    );
+
+    // Only the assertion: exit 1.
+    let api = [("API_URL".to_string(), sim.endpoint_url())];
+    let env_api = [env.clone(), api.to_vec()].concat();
+    let only_failure = ["run", &smoke, "--function", "broken-fn", "--qualifier", "3"];
+    let (code, out, err) = cli_async(&only_failure, &env_api).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+
+    // Set-up errors, each exit 2 with its cause: an unknown function, an alias not given,
+    // an unset variable in a passing spec.
+    let (code, out, err) = cli_async(&["run", &smoke, "--function", "no-such-fn", "--qualifier", "1"], &env).await;
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("ResourceNotFoundException"), "{out}");
+    let alias_spec = write(
+        &dir,
+        "alias.yaml",
+        "version: 1\nchecks:\n  - name: via the alias\n    phase: after\n    invoke: { qualifier: alias }\n",
+    );
+    let args = [
+        "run",
+        &alias_spec,
+        "--function",
+        "hello-fn",
+        "--qualifier",
+        "2",
+        "--phase",
+        "after",
+    ];
+    let (code, out, err) = cli_async(&args, &env).await;
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(out.contains("`qualifier: alias`, but hello-fn has no alias"), "{out}");
+    let (code, _, err) = cli_async(&[&args[..], &["--alias", "live"]].concat(), &env).await;
+    assert_eq!(code, 0, "{err}");
+}
+
+#[tokio::test]
+async fn run_against_a_loopback_endpoint_needs_no_aws_configuration() {
+    let sim = Sim::start().await.unwrap();
+    sim.add_function("hello-fn", hello(Behavior::hello("2")));
+    let dir = temp_dir("run-fresh");
+    let spec = write(&dir, "smoke.yaml", SMOKE);
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let run = ["run", &spec, "--function", "hello-fn", "--qualifier", "2"];
+    let endpoint = [("AWS_ENDPOINT_URL", sim.endpoint_url())];
+    let (code, out, err) = cli_fresh(&run, &home, &endpoint).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains("is a loopback endpoint and no AWS credentials are configured: using dummy credentials"),
+        "{err}"
+    );
+    assert!(err.contains("no AWS region configured: using us-east-1"), "{err}");
+    assert_eq!(sim.calls().len(), 1);
+    // Credentials the caller configured are theirs to get right: a profile that does not
+    // exist is a set-up error, exit 2.
+    let with_profile = [endpoint[0].clone(), ("AWS_PROFILE", "nobody".to_string())];
+    let (code, out, err) = cli_fresh(&run, &home, &with_profile).await;
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(!err.contains("dummy credentials"), "{err}");
+}
+
+#[tokio::test]
+async fn run_colours_only_when_asked_or_on_a_terminal() {
+    let sim = Sim::start().await.unwrap();
+    sim.add_function("hello-fn", hello(Behavior::hello("2")));
+    let dir = temp_dir("run-colour");
+    let spec = write(&dir, "smoke.yaml", SMOKE);
+    let env = sim.aws_env();
+    let run = ["run", &spec, "--function", "hello-fn", "--qualifier", "2"];
+    let (_, plain, _) = cli_async(&run, &env).await;
+    assert!(!plain.contains('\x1b'), "{plain}");
+    let (_, coloured, _) = cli_async(&[&run[..], &["--color", "always"]].concat(), &env).await;
+    assert!(coloured.contains("\x1b[32m✔\x1b[0m greets the canary"), "{coloured:?}");
+    let with_no_color = [env.clone(), vec![("NO_COLOR".to_string(), "1".to_string())]].concat();
+    let (_, forced, _) = cli_async(&[&run[..], &["--color", "always"]].concat(), &with_no_color).await;
+    assert!(forced.contains('\x1b'), "--color always wins over NO_COLOR");
+}
+
+#[test]
+fn validate_shows_every_error_of_a_file() {
+    let dir = temp_dir("validate-all");
+    let bad = write(
+        &dir,
+        "bad.yaml",
+        r#"version: 1
+vars:
+  greeting: hello
+checks:
+  - name: one
+    invoke: { payload: { text: "{{gretting}}" } }
+  - name: two
+    invoke: {}
+    repeat: -1
+  - name: three
+    invoke: {}
+    expect:
+      json:
+        $.body: { matches: "([a-" }
+  - name: four
+    invok: {}
+  - name: five
+    invoke: {}
+    retry: 3
+"#,
+    );
+    let (code, _, err) = cli(&["validate", &bad], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("bad.yaml: 4 errors"), "{err}");
+    assert!(err.contains("bad.yaml:9:13: checks[1].repeat: invalid u32"), "{err}");
+    assert!(err.contains("= hint: expected a whole number ≥ 1"), "{err}");
+    // The regular expression's own message, as lines.
+    assert!(
+        err.contains("checks[2].expect.json.$.body: bad regular expression:\n        ([a-\n"),
+        "{err}"
+    );
+    assert!(err.contains("\n    error: unclosed character class\n"), "{err}");
+    assert!(!err.contains("\\n"), "{err}");
+    assert!(err.contains("checks[3].invok: unknown field `invok`"), "{err}");
+    assert!(err.contains("did you mean `invoke`?"), "{err}");
+    assert!(
+        err.contains("checks[4].retry: expected mapping start") || err.contains("checks[4].retry: invalid type"),
+        "{err}"
+    );
+    assert!(
+        err.contains("= hint: expected a mapping with `attempts` (a whole number ≥ 1, required)"),
+        "{err}"
+    );
+    // Variables are looked at once every check parses.
+    let fixed = std::fs::read_to_string(&bad)
+        .unwrap()
+        .replace("repeat: -1", "repeat: 1")
+        .replace("([a-", "[a-z]")
+        .replace("invok:", "invoke:")
+        .replace("retry: 3", "retry: { attempts: 3 }");
+    let fixed = write(&dir, "fixed.yaml", &fixed);
+    let (code, _, err) = cli(&["validate", &fixed], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("fixed.yaml:6:33: checks[0]: unknown variable {{gretting}}"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean {{greeting}}?"), "{err}");
+    assert!(err.contains("fixed.yaml: 1 error\n"), "{err}");
+    // A variable the run gives is declared to validate.
+    let (code, out, err) = cli(&["validate", &fixed, "--var", "gretting"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -44,18 +44,29 @@ pub struct HttpRequest {
     pub follow_redirects: bool,
 }
 
+/// Whether the request can be sent at all: a known method and an http(s) URL. An error
+/// here is the spec's or the environment's, not the target's.
+pub fn check_request(req: &HttpRequest) -> Result<(), String> {
+    method_and_url(req).map(|_| ())
+}
+
+fn method_and_url(req: &HttpRequest) -> Result<(reqwest::Method, reqwest::Url), String> {
+    let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| format!("`{}` is not an HTTP method", req.method))?;
+    let url = reqwest::Url::parse(&req.url).map_err(|e| format!("bad URL `{}`: {e}", redact_urls(&req.url)))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{}` is not an http or https URL", redact_urls(&req.url)));
+    }
+    Ok((method, url))
+}
+
 /// Sends the request and reads the answer, failing when its body is over `max_body` bytes.
 ///
 /// Errors never hold the URL's credentials or query values. With `follow_redirects`, a
 /// redirect to another origin gets none of the request's headers, and one from https to
 /// plain http is refused.
 pub async fn send(client: &reqwest::Client, req: &HttpRequest, max_body: usize) -> Result<Observation, String> {
-    let mut method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
-        .map_err(|_| format!("`{}` is not an HTTP method", req.method))?;
-    let first = reqwest::Url::parse(&req.url).map_err(|e| format!("bad URL `{}`: {e}", redact_urls(&req.url)))?;
-    if !matches!(first.scheme(), "http" | "https") {
-        return Err(format!("`{}` is not an http or https URL", redact_urls(&req.url)));
-    }
+    let (mut method, first) = method_and_url(req)?;
     let mut url = first.clone();
     let mut body = req.body.clone();
     let mut headers_sent = true;

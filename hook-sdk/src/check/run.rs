@@ -13,7 +13,7 @@ use super::http::{self, DEFAULT_MAX_BODY, HttpRequest};
 use crate::assert::{AssertionResult, Observation, evaluate};
 use crate::event::Phase;
 use crate::redact::{Redactor, is_credential_header, looks_secret};
-use crate::report::{CheckReport, Outcome, Report, RunStats};
+use crate::report::{CheckReport, ErrorKind, Outcome, Report, RunStats};
 use crate::spec::limits::{MAX_CAPTURE_BYTES, MAX_CONCURRENCY, MAX_REPEAT};
 use crate::spec::{Action, Capture, Check, Spec, TemplateText, Vars, duration_text};
 use crate::target::{Target, TargetFunction};
@@ -133,7 +133,7 @@ impl CheckRunner {
                     None,
                 ))
             } else if let Some(e) = &vars_error {
-                Some(unrun(check, Outcome::Failed, None, Some(e.clone())))
+                Some(setup_failure(check, e.clone()))
             } else if let Some(why) = &stop {
                 Some(unrun(check, Outcome::NotRun, Some(why.clone()), None))
             } else if ctx.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -219,7 +219,7 @@ impl CheckRunner {
                 ),
                 None => "the deployment has no target to invoke".to_string(),
             };
-            return vec![unrun(check, Outcome::Failed, None, Some(error))];
+            return vec![setup_failure(check, error)];
         }
         let mut out = Vec::new();
         for t in targets {
@@ -271,6 +271,7 @@ impl CheckRunner {
             Err(e) => {
                 report.target = target.map(|t| format!("{}:{}", t.function, t.target_version));
                 report.error = Some(e);
+                report.error_kind = Some(ErrorKind::Setup);
                 report.duration = started.elapsed();
                 return report;
             }
@@ -289,14 +290,19 @@ impl CheckRunner {
                     if a.passed() {
                         passed.push(a.duration);
                     } else if first.is_none() {
-                        first = Some(a.failures());
+                        first = Some((a.error_kind, a.failures()));
                     }
                     (passed, first)
                 })
                 .await;
             let stats = RunStats::from_runs(passed, n.min(MAX_REPEAT));
             report.attempts = stats.runs;
-            report.sample_failure = first_failure.unwrap_or_default();
+            let (first_kind, first_failure) = first_failure.unwrap_or_default();
+            if stats.passed == 0 && first_kind == Some(ErrorKind::Setup) {
+                // No run could be made: the cause is the set-up, not the version.
+                report.error_kind = first_kind;
+            }
+            report.sample_failure = first_failure;
             report.assertions = thresholds(check, &stats);
             if check.thresholds.as_ref().is_none_or(|t| t.success_rate.is_none()) {
                 // Without an explicit success_rate, every run must pass: a failed run is never
@@ -348,6 +354,7 @@ impl CheckRunner {
         let last = last.expect("at least one attempt");
         report.assertions = last.assertions.clone();
         report.error = last.error.clone();
+        report.error_kind = last.error_kind;
         report.outcome = if last.passed() {
             Outcome::Passed
         } else {
@@ -426,13 +433,15 @@ impl CheckRunner {
             .iter()
             .map(|(k, v)| Ok((k.clone(), vars.render(v).map_err(|e| e.to_string())?)))
             .collect::<Result<_, String>>()?;
-        Ok(Call::Http(HttpRequest {
+        let req = HttpRequest {
             method: vars.render(&h.method).map_err(|e| e.to_string())?,
             url: vars.render(&h.url).map_err(|e| e.to_string())?,
             headers,
             body,
             follow_redirects: h.follow_redirects,
-        }))
+        };
+        http::check_request(&req)?;
+        Ok(Call::Http(req))
     }
 
     async fn attempt(
@@ -452,17 +461,20 @@ impl CheckRunner {
                 assertions: evaluate(&check.expect, &obs, vars),
                 observation: Some(obs),
                 error: None,
+                error_kind: None,
                 duration,
             },
-            Ok(Err(e)) => Attempt {
+            Ok(Err((e, kind))) => Attempt {
                 assertions: Vec::new(),
                 observation: None,
                 error: Some(e),
+                error_kind: Some(kind),
                 duration,
             },
             Err(_) => Attempt {
                 assertions: Vec::new(),
                 observation: None,
+                error_kind: Some(ErrorKind::Call),
                 error: Some(format!(
                     "no answer within {}{}",
                     duration_text(limit - started),
@@ -477,7 +489,7 @@ impl CheckRunner {
         }
     }
 
-    async fn execute(&self, call: &Call) -> Result<Observation, String> {
+    async fn execute(&self, call: &Call) -> Result<Observation, (String, ErrorKind)> {
         match call {
             Call::Invoke {
                 function,
@@ -487,7 +499,14 @@ impl CheckRunner {
                 let inv = function
                     .invoke_qualified(qualifier, payload.clone())
                     .await
-                    .map_err(|e| super::error_chain(&e))?;
+                    .map_err(|e| {
+                        let kind = if e.is_setup() {
+                            ErrorKind::Setup
+                        } else {
+                            ErrorKind::Call
+                        };
+                        (super::error_chain(&e), kind)
+                    })?;
                 let mut obs = Observation::from_invoke(&inv.payload, inv.function_error.clone(), inv.elapsed);
                 if let Some(r) = &inv.usage {
                     obs.reported_duration = r.duration;
@@ -499,7 +518,10 @@ impl CheckRunner {
             }
             Call::Http(req) => {
                 let client = self.http.clone().unwrap_or_else(http::default_client);
-                http::send(&client, req, self.max_body).await
+                // The method and URL were checked in `prepare`: what fails here is the call.
+                http::send(&client, req, self.max_body)
+                    .await
+                    .map_err(|e| (e, ErrorKind::Call))
             }
         }
     }
@@ -529,6 +551,7 @@ struct Attempt {
     assertions: Vec<AssertionResult>,
     observation: Option<Observation>,
     error: Option<String>,
+    error_kind: Option<ErrorKind>,
     duration: Duration,
 }
 
@@ -596,6 +619,14 @@ impl Secrets {
     }
 }
 
+/// The report of a check that could not be made (see [`ErrorKind::Setup`]).
+fn setup_failure(check: &Check, error: String) -> CheckReport {
+    CheckReport {
+        error_kind: Some(ErrorKind::Setup),
+        ..unrun(check, Outcome::Failed, None, Some(error))
+    }
+}
+
 /// The report of a check that did not run (skipped, not run, or failed before any call).
 fn unrun(check: &Check, outcome: Outcome, note: Option<String>, error: Option<String>) -> CheckReport {
     CheckReport {
@@ -606,6 +637,7 @@ fn unrun(check: &Check, outcome: Outcome, note: Option<String>, error: Option<St
         assertions: Vec::new(),
         sample_failure: Vec::new(),
         error,
+        error_kind: None,
         note,
         stats: None,
         duration: Duration::ZERO,

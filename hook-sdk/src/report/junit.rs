@@ -25,14 +25,21 @@ fn secs(d: std::time::Duration) -> String {
     format!("{:.3}", d.as_secs_f64())
 }
 
+/// The test's name: the check, and for an invoke check the function without its version, so
+/// that a CI's per-test history carries over from one deployment to the next.
 fn case_name(c: &CheckReport) -> String {
-    match &c.target {
-        Some(t) => format!("{} [{t}]", c.name),
+    match c.function() {
+        Some(f) => format!("{} [{f}]", c.name),
         None => c.name.clone(),
     }
 }
 
 /// Renders the report as a JUnit XML document: one test suite, one test case per check.
+///
+/// A check that failed on an expectation is a `<failure>`; one that could not be made (a
+/// set-up error: see [`ErrorKind::Setup`](super::ErrorKind::Setup)) is an `<error>`, so a CI
+/// tells a broken version from a broken pipeline. The version under test is a property of
+/// each test case, not part of its name.
 pub fn render_junit(report: &Report) -> String {
     let counts = report.counts();
     let source = report.source.clone().unwrap_or_else(|| "checks".to_string());
@@ -41,19 +48,34 @@ pub fn render_junit(report: &Report) -> String {
         None => source.clone(),
     };
     let tests = report.checks.len();
-    let failures = counts.failed + counts.not_run;
+    let errors = counts.setup_errors;
+    let failures = counts.failed + counts.not_run - errors;
     let skipped = counts.skipped;
     let time = secs(report.duration);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"hook checks\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{time}\">"
+        "<testsuites name=\"hook checks\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time}\">"
     );
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{time}\">",
+        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time}\">",
         esc(&suite)
     );
+    let mut suite_props = Vec::new();
+    if let Some(p) = report.phase {
+        suite_props.push(("phase", p.to_string()));
+    }
+    if let Some(d) = &report.deployment_id {
+        suite_props.push(("deployment_id", d.clone()));
+    }
+    if !suite_props.is_empty() {
+        out.push_str("    <properties>\n");
+        for (k, v) in &suite_props {
+            let _ = writeln!(out, "      <property name=\"{k}\" value=\"{}\"/>", esc(v));
+        }
+        out.push_str("    </properties>\n");
+    }
     for c in &report.checks {
         let open = format!(
             "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
@@ -61,18 +83,31 @@ pub fn render_junit(report: &Report) -> String {
             esc(&source),
             secs(c.duration)
         );
-        match c.outcome {
-            Outcome::Passed => {
+        // The version (or alias) the check ran against.
+        let props = c.qualifier().map(|q| {
+            format!(
+                "      <properties>\n        <property name=\"qualifier\" value=\"{}\"/>\n      </properties>\n",
+                esc(q)
+            )
+        });
+        match (c.outcome, &props) {
+            (Outcome::Passed, None) => {
                 let _ = writeln!(out, "{open}/>");
+                continue;
             }
-            Outcome::Skipped => {
+            _ => {
                 let _ = writeln!(out, "{open}>");
+                out.push_str(props.as_deref().unwrap_or(""));
+            }
+        }
+        match c.outcome {
+            Outcome::Passed => {}
+            Outcome::Skipped => {
                 let _ = writeln!(
                     out,
                     "      <skipped message=\"{}\"/>",
                     esc(c.note.as_deref().unwrap_or("skipped"))
                 );
-                let _ = writeln!(out, "    </testcase>");
             }
             Outcome::NotRun | Outcome::Failed => {
                 let message = if c.outcome == Outcome::NotRun {
@@ -91,21 +126,22 @@ pub fn render_junit(report: &Report) -> String {
                         a.query, a.expected, a.actual
                     );
                 }
-                let _ = writeln!(out, "{open}>");
+                let (element, kind) = if c.outcome == Outcome::NotRun {
+                    ("failure", "NotRun")
+                } else if c.is_setup_error() {
+                    ("error", "SetupError")
+                } else {
+                    ("failure", "AssertionFailed")
+                };
                 let _ = writeln!(
                     out,
-                    "      <failure message=\"{}\" type=\"{}\">{}</failure>",
+                    "      <{element} message=\"{}\" type=\"{kind}\">{}</{element}>",
                     esc(&message),
-                    if c.outcome == Outcome::NotRun {
-                        "NotRun"
-                    } else {
-                        "AssertionFailed"
-                    },
                     esc(detail.trim_end())
                 );
-                let _ = writeln!(out, "    </testcase>");
             }
         }
+        let _ = writeln!(out, "    </testcase>");
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out

@@ -31,6 +31,20 @@ pub enum Outcome {
     NotRun,
 }
 
+/// What kind of error stopped a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The check could not be made, whatever the version does: the spec, the environment or
+    /// the access to AWS is wrong (a variable not set, no credentials, no such function or
+    /// version, access denied, a bad URL, Lambda unreachable). A hook still reports `Failed`;
+    /// a CLI run says it is a set-up error, not a verdict on the version.
+    Setup,
+    /// The call was made and got no usable answer (a time-out, a throttle, a service error, a
+    /// connection the target's API refused): a verdict on the version.
+    Call,
+}
+
 /// Figures over the runs of a repeated check. Durations are those of the runs that passed:
 /// a failed call can be fast (refused at once) or slow (timed out), and says nothing of
 /// the version's latency. Every failed run is counted in `failed`.
@@ -106,6 +120,8 @@ pub struct CheckReport {
     pub sample_failure: Vec<AssertionResult>,
     /// Why the check could not be run to the end (e.g. a timeout), if so.
     pub error: Option<String>,
+    /// What kind of error `error` is.
+    pub error_kind: Option<ErrorKind>,
     /// Why it was skipped or not run.
     pub note: Option<String>,
     /// Figures of a repeated check.
@@ -129,6 +145,22 @@ impl CheckReport {
             r.redact_in_place(&mut a.expected);
             r.redact_in_place(&mut a.actual);
         }
+    }
+
+    /// Whether it failed because it could not be made (see [`ErrorKind::Setup`]).
+    pub fn is_setup_error(&self) -> bool {
+        self.outcome == Outcome::Failed && self.error_kind == Some(ErrorKind::Setup)
+    }
+
+    /// The function of an invoke check's target (`target` without its qualifier): a name
+    /// that stays the same from one deployment to the next.
+    pub fn function(&self) -> Option<&str> {
+        self.target.as_deref().map(|t| t.rsplit_once(':').map_or(t, |(f, _)| f))
+    }
+
+    /// The qualifier of an invoke check's target (the version, or the alias).
+    pub fn qualifier(&self) -> Option<&str> {
+        self.target.as_deref().and_then(|t| t.rsplit_once(':')).map(|(_, q)| q)
     }
 
     /// The assertions that failed.
@@ -186,6 +218,8 @@ pub struct Counts {
     pub skipped: usize,
     /// Checks not run.
     pub not_run: usize,
+    /// Of the failed checks, those that could not be made (set-up errors).
+    pub setup_errors: usize,
 }
 
 impl Report {
@@ -202,7 +236,12 @@ impl Report {
         for check in &self.checks {
             match check.outcome {
                 Outcome::Passed => c.passed += 1,
-                Outcome::Failed => c.failed += 1,
+                Outcome::Failed => {
+                    c.failed += 1;
+                    if check.is_setup_error() {
+                        c.setup_errors += 1;
+                    }
+                }
                 Outcome::Skipped => c.skipped += 1,
                 Outcome::NotRun => c.not_run += 1,
             }
@@ -278,6 +317,7 @@ pub(crate) mod fixture {
                     ],
                     sample_failure: vec![],
                     error: None,
+                    error_kind: None,
                     note: None,
                     stats: None,
                     duration: Duration::from_micros(12_340),
@@ -298,6 +338,7 @@ pub(crate) mod fixture {
                     ],
                     sample_failure: vec![],
                     error: None,
+                    error_kind: None,
                     note: None,
                     stats: None,
                     duration: Duration::from_millis(640),
@@ -313,6 +354,7 @@ pub(crate) mod fixture {
                     ],
                     sample_failure: vec![a("status", "== 200", "500", false)],
                     error: None,
+                    error_kind: None,
                     note: None,
                     stats: Some(RunStats {
                         runs: 200,
@@ -335,6 +377,7 @@ pub(crate) mod fixture {
                     assertions: vec![],
                     sample_failure: vec![],
                     error: Some("environment variable API_URL is not set (used as ${env:API_URL})".into()),
+                    error_kind: Some(ErrorKind::Setup),
                     note: None,
                     stats: None,
                     duration: Duration::ZERO,
@@ -347,6 +390,7 @@ pub(crate) mod fixture {
                     assertions: vec![],
                     sample_failure: vec![],
                     error: None,
+                    error_kind: None,
                     note: Some("runs in AfterAllowTraffic only".into()),
                     stats: None,
                     duration: Duration::ZERO,

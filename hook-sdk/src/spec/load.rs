@@ -45,7 +45,12 @@ impl fmt::Display for SpecError {
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
         }
-        write!(f, "{}", self.message)?;
+        // A message of several lines (a regular expression's error) keeps its lines, indented.
+        let mut lines = self.message.lines();
+        write!(f, "{}", lines.next().unwrap_or_default())?;
+        for line in lines {
+            write!(f, "\n    {line}")?;
+        }
         if let Some(snippet) = &self.snippet {
             write!(f, "\n{snippet}")?;
         }
@@ -86,6 +91,11 @@ pub fn assert_valid(text: &str, source: &str) {
 
 /// Reads a spec file.
 pub fn load_file(path: &Path) -> Result<Spec, SpecError> {
+    let text = read_file(path)?;
+    load(&text, &path.display().to_string())
+}
+
+fn read_file(path: &Path) -> Result<String, SpecError> {
     use std::io::Read as _;
     let name = path.display().to_string();
     let unreadable = |e: std::io::Error| SpecError::whole(&name, format!("cannot read the spec: {e}"), None);
@@ -95,34 +105,161 @@ pub fn load_file(path: &Path) -> Result<Spec, SpecError> {
     file.take(MAX_SPEC_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(unreadable)?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         SpecError::whole(
             &name,
             format!("the spec is not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
             None,
         )
-    })?;
-    load(&text, &name)
+    })
 }
 
 /// Reads a spec from text (YAML, or JSON, which is YAML too). `source` names it in errors.
+/// On error, the first of them: [`load_all`] finds every one.
 pub fn load(text: &str, source: &str) -> Result<Spec, SpecError> {
+    load_all(text, source, None).map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// Reads a spec file, finding every error it can. See [`load_all`].
+pub fn load_file_all(path: &Path, run_vars: Option<&[&str]>) -> Result<Spec, Vec<SpecError>> {
+    let text = read_file(path).map_err(|e| vec![e])?;
+    load_all(&text, &path.display().to_string(), run_vars)
+}
+
+/// Reads a spec, finding every error it can: each check that does not parse, each rule a
+/// check breaks, and — with `run_vars`, the names a run gives besides the spec's own
+/// (`--var NAME`) — every `{{variable}}` nothing defines where it is used, with a
+/// did-you-mean. (A hook gives none: its variables are the spec's `vars`, the captures of
+/// earlier checks, `deployment.id` and `target.*`.) The errors are in file order; there is at
+/// least one.
+pub fn load_all(text: &str, source: &str, run_vars: Option<&[&str]>) -> Result<Spec, Vec<SpecError>> {
     if text.len() > MAX_SPEC_BYTES {
-        return Err(SpecError::whole(
+        return Err(vec![SpecError::whole(
             source,
             format!("the spec is over {} KiB", MAX_SPEC_BYTES / 1024),
             Some("a spec holds checks, not data: split it, or keep large payloads out of it"),
-        ));
+        )]);
     }
     if text.trim().is_empty() {
-        return Err(SpecError::whole(
+        return Err(vec![SpecError::whole(
             source,
             "the spec is empty".to_string(),
             Some("start with `version: 1` and a list of `checks:`"),
-        ));
+        )]);
     }
+    let spec = match parse::<SpecFile>(text, source, Pick::All) {
+        Ok((spec, _)) => spec,
+        Err(first) => return Err(every_parse_error(text, source, first)),
+    };
+    let indexed: Vec<(usize, &Check)> = spec.checks.iter().enumerate().collect();
+    let mut errors = validate(&spec, &indexed, text, source);
+    if let Some(extra) = run_vars {
+        errors.extend(super::variables::unknown(&spec, extra, text, source));
+    }
+    if errors.is_empty() {
+        Ok(Spec::checked(spec))
+    } else {
+        sort(&mut errors);
+        Err(errors)
+    }
+}
+
+fn sort(errors: &mut Vec<SpecError>) {
+    errors.sort_by_key(|e| (e.line.unwrap_or(0), e.column.unwrap_or(0)));
+    errors.dedup_by(|a, b| a.line == b.line && a.column == b.column && a.message == b.message);
+}
+
+/// The spec did not parse: parse again, once for the top-level keys and once per check, so
+/// that each part's first error is found; then the rules of the checks that did parse.
+fn every_parse_error(text: &str, source: &str, first: SpecError) -> Vec<SpecError> {
+    let mut errors = vec![first];
+    let top = parse::<SpecFile>(text, source, Pick::None);
+    let count = match &top {
+        Ok((_, n)) => *n,
+        Err(e) => {
+            errors.push(e.clone());
+            parse::<ChecksOnly>(text, source, Pick::None).map_or(0, |(_, n)| n)
+        }
+    };
+    let mut parsed = Vec::new();
+    for i in 0..count {
+        match parse::<ChecksOnly>(text, source, Pick::Only(i)) {
+            Ok((mut one, _)) => parsed.extend(one.checks.pop().map(|c| (i, c))),
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Ok((mut spec, _)) = top {
+        let indexed: Vec<(usize, &Check)> = parsed.iter().map(|(i, c)| (*i, c)).collect();
+        // Rules over all checks (none at all, none invoking the target) need them all.
+        spec.checks = Vec::new();
+        errors.extend(validate_checks(&spec, &indexed, text, source));
+    }
+    sort(&mut errors);
+    errors
+}
+
+/// Which checks a parse reads (the others are skipped unread).
+#[derive(Debug, Clone, Copy)]
+enum Pick {
+    All,
+    None,
+    Only(usize),
+}
+
+thread_local! {
+    static PICK: std::cell::Cell<Pick> = const { std::cell::Cell::new(Pick::All) };
+    static COUNT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// `checks` as the current parse picks them.
+pub(super) fn picked_checks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Check>, D::Error> {
+    struct Visit(Pick);
+    impl<'de> serde::de::Visitor<'de> for Visit {
+        type Value = Vec<Check>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of checks")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Check>, A::Error> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            loop {
+                let more = match self.0 {
+                    Pick::All => seq.next_element::<Check>()?.map(|c| out.push(c)).is_some(),
+                    Pick::Only(n) if n == i => seq.next_element::<Check>()?.map(|c| out.push(c)).is_some(),
+                    _ => seq.next_element::<serde::de::IgnoredAny>()?.is_some(),
+                };
+                if !more {
+                    break;
+                }
+                i += 1;
+            }
+            COUNT.set(i);
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Visit(PICK.get()))
+}
+
+/// Only the checks, other keys ignored: for finding each check's errors.
+#[derive(serde::Deserialize)]
+struct ChecksOnly {
+    #[serde(default, deserialize_with = "picked_checks")]
+    checks: Vec<Check>,
+}
+
+/// Parses with `pick`, giving the value and how many checks the file has.
+fn parse<T: serde::de::DeserializeOwned>(text: &str, source: &str, pick: Pick) -> Result<(T, usize), SpecError> {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            PICK.set(Pick::All);
+        }
+    }
+    let _reset = Reset;
+    PICK.set(pick);
+    COUNT.set(0);
     let mut path = String::new();
-    let parsed: Result<SpecFile, serde_saphyr::Error> = with_pattern_budget(|| {
+    let parsed: Result<T, serde_saphyr::Error> = with_pattern_budget(|| {
         serde_saphyr::with_deserializer_from_str(text, |de| {
             serde_path_to_error::deserialize(de).map_err(|e| {
                 path = e.path().to_string();
@@ -130,23 +267,23 @@ pub fn load(text: &str, source: &str) -> Result<Spec, SpecError> {
             })
         })
     });
-    let spec = parsed.map_err(|e| {
+    let value = parsed.map_err(|e| {
         let location = e.location();
         let line = location.map(|l| l.line()).filter(|l| *l > 0);
         let column = location.map(|l| l.column()).filter(|c| *c > 0);
         let message = plain_message(&e);
+        let path = if path == "." { String::new() } else { path.clone() };
         SpecError {
             file: source.to_string(),
             line,
             column,
-            path: if path == "." { String::new() } else { path.clone() },
-            hint: hint_for(&message),
+            hint: hint_for(&message, &path),
+            path,
             message,
             snippet: line.map(|l| snippet(text, l, column.unwrap_or(1))),
         }
     })?;
-    validate(&spec, text, source)?;
-    Ok(Spec::checked(spec))
+    Ok((value, COUNT.get()))
 }
 
 fn plain_message(e: &serde_saphyr::Error) -> String {
@@ -164,11 +301,41 @@ fn plain_message(e: &serde_saphyr::Error) -> String {
     if let Some(i) = m.rfind(" at line ") {
         m.truncate(i);
     }
-    m.trim().to_string()
+    // Our own messages of several lines (a regular expression's error) mark their breaks with
+    // LINE_BREAK, which the YAML reader's escaping of control characters leaves alone.
+    m.trim().replace(super::LINE_BREAK, "\n")
 }
 
-/// "did you mean" for serde's unknown field / variant messages.
-fn hint_for(message: &str) -> Option<String> {
+/// "did you mean" for serde's unknown field / variant messages; for a value of the wrong
+/// type, the shape expected there.
+fn hint_for(message: &str, path: &str) -> Option<String> {
+    did_you_mean(message).or_else(|| {
+        const TYPE_ERRORS: &[&str] = &[
+            "invalid u",
+            "invalid i",
+            "invalid f",
+            "invalid type",
+            "invalid bool",
+            "invalid value",
+            "invalid length",
+            "expected mapping",
+            "expected sequence",
+            "expected scalar",
+            "expected a ",
+            "expected struct",
+            "expected map",
+            "missing field",
+            "did not match any variant",
+        ];
+        if TYPE_ERRORS.iter().any(|t| message.contains(t)) {
+            super::shape::expected_at(path)
+        } else {
+            None
+        }
+    })
+}
+
+fn did_you_mean(message: &str) -> Option<String> {
     let unknown = ["unknown field `", "unknown variant `"]
         .iter()
         .find_map(|p| message.split_once(p).map(|(_, rest)| rest))?;
@@ -186,7 +353,7 @@ fn hint_for(message: &str) -> Option<String> {
     suggest(word, &refs).map(|s| format!("did you mean `{s}`?"))
 }
 
-fn snippet(text: &str, line: u64, column: u64) -> String {
+pub(super) fn snippet(text: &str, line: u64, column: u64) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let idx = (line as usize).saturating_sub(1);
     let width = (line + 1).to_string().len();
@@ -213,10 +380,11 @@ fn check_line(text: &str, check: &Check) -> Option<u64> {
         .map(|i| i as u64 + 1)
 }
 
-/// Rules that span keys of a check.
-fn validate(spec: &SpecFile, text: &str, source: &str) -> Result<(), SpecError> {
+/// Every rule a parsed spec breaks.
+fn validate(spec: &SpecFile, checks: &[(usize, &Check)], text: &str, source: &str) -> Vec<SpecError> {
+    let mut errors = Vec::new();
     if spec.checks.is_empty() {
-        return Err(SpecError {
+        errors.push(SpecError {
             file: source.to_string(),
             line: None,
             column: None,
@@ -225,122 +393,25 @@ fn validate(spec: &SpecFile, text: &str, source: &str) -> Result<(), SpecError> 
             hint: Some("a hook that checks nothing would report Succeeded for nothing: add a check".to_string()),
             snippet: None,
         });
+        return errors;
     }
-    let mut names = std::collections::HashSet::new();
-    for (i, check) in spec.checks.iter().enumerate() {
-        let err = |message: String, hint: Option<&str>| {
-            let line = check_line(text, check);
-            SpecError {
-                file: source.to_string(),
-                line,
-                column: None,
-                path: format!("checks[{i}]"),
-                message: format!("check `{}`: {message}", check.name),
-                hint: hint.map(str::to_string),
-                snippet: line.map(|l| snippet(text, l, 1)),
-            }
-        };
-        if check.name.trim().is_empty() {
-            return Err(err(
-                "the name is empty".into(),
-                Some("name each check: reports and logs refer to it"),
-            ));
-        }
-        if !names.insert(check.name.as_str()) {
-            return Err(err(
-                "another check has the same name".into(),
-                Some("give each check its own name"),
-            ));
-        }
-        if matches!(check.action, Action::Http(_)) {
-            for (key, present) in [
-                ("function_error", check.expect.function_error.is_some()),
-                ("reported_duration", check.expect.reported_duration.is_some()),
-                ("init_duration", check.expect.init_duration.is_some()),
-                ("max_memory", check.expect.max_memory.is_some()),
-                ("log", check.expect.log.is_some()),
-            ] {
-                if present {
-                    return Err(err(
-                        format!("`expect.{key}` applies to invoke checks only"),
-                        Some("remove it, or make the check an `invoke:`"),
-                    ));
-                }
-            }
-            if check.targets.is_some() {
-                return Err(err("`targets` applies to invoke checks only".into(), None));
-            }
-        }
+    errors.extend(validate_checks(spec, checks, text, source));
+    errors.extend(untested_target(spec, text, source).err());
+    errors
+}
 
-        if check.repeat == Some(0) || check.concurrency == Some(0) {
-            return Err(err("`repeat` and `concurrency` are at least 1".into(), None));
-        }
-        if let Some(n) = check.repeat.filter(|n| *n > MAX_REPEAT) {
-            return Err(err(
-                format!("`repeat: {n}` is over the limit of {MAX_REPEAT} runs"),
-                Some("a hook must report within its Lambda timeout: a few hundred runs show a p99"),
-            ));
-        }
-        if let Some(n) = check.concurrency.filter(|n| *n > MAX_CONCURRENCY) {
-            return Err(err(
-                format!("`concurrency: {n}` is over the limit of {MAX_CONCURRENCY}"),
-                Some("every run in flight holds its answer in the hook's memory (128 MB in Lambda)"),
-            ));
-        }
-        if check.repeat.is_none() && (check.concurrency.is_some() || check.thresholds.is_some()) {
-            return Err(err(
-                "`concurrency` and `thresholds` need `repeat`".into(),
-                Some("add `repeat: N` to run the check N times"),
-            ));
-        }
-        if check.repeat.is_some() && check.retry.is_some() {
-            return Err(err(
-                "`retry` and `repeat` don't combine: a repeated check is judged over all its runs".into(),
-                Some("use `thresholds: { success_rate: \">= 0.99\" }` to tolerate a few failures"),
-            ));
-        }
-        if check.repeat.is_some() && !check.capture.is_empty() {
-            return Err(err(
-                "`capture` needs a single run: remove `repeat`, or capture in another check".into(),
-                None,
-            ));
-        }
-        for retry in [check.retry, spec.defaults.retry].into_iter().flatten() {
-            if retry.attempts == 0 {
-                return Err(err(
-                    "`retry.attempts` is at least 1 (the first try counts)".into(),
-                    None,
-                ));
-            }
-            if retry.attempts > MAX_ATTEMPTS {
-                return Err(err(
-                    format!(
-                        "`retry.attempts: {}` is over the limit of {MAX_ATTEMPTS}",
-                        retry.attempts
-                    ),
-                    Some("retries stop at the hook's deadline anyway: a few attempts with a backoff are enough"),
-                ));
-            }
-        }
-        for name in check.capture.keys() {
-            if name.is_empty()
-                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                || name.contains('.')
-            {
-                return Err(err(
-                    format!("capture name `{name}` is not a plain name"),
-                    Some("use letters, digits, `_` or `-`: it is used as {{name}}"),
-                ));
-            }
-        }
-        // Every template in the check must parse.
-        for s in check.templates() {
-            TemplateText::parse(s).map_err(|e| err(e.to_string(), Some("variables are ${env:NAME}, {{name}}, {{deployment.id}}, {{target.function}}, {{target.version}}, {{target.alias}}")))?;
+/// The rules of each check, and of the top-level keys: one error per check at most.
+fn validate_checks(spec: &SpecFile, checks: &[(usize, &Check)], text: &str, source: &str) -> Vec<SpecError> {
+    let mut errors = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, check) in checks.iter().copied() {
+        if let Err(e) = check_rules(spec, i, check, &mut names, text, source) {
+            errors.push(e);
         }
     }
     for name in &spec.secrets {
         if name.trim().is_empty() || name.contains(['{', '}', '$']) {
-            return Err(SpecError {
+            errors.push(SpecError {
                 path: "secrets".to_string(),
                 ..SpecError::whole(
                     source,
@@ -350,7 +421,128 @@ fn validate(spec: &SpecFile, text: &str, source: &str) -> Result<(), SpecError> 
             });
         }
     }
-    untested_target(spec, text, source)
+    errors
+}
+
+/// The rules that span keys of a check.
+fn check_rules<'a>(
+    spec: &SpecFile,
+    i: usize,
+    check: &'a Check,
+    names: &mut std::collections::HashSet<&'a str>,
+    text: &str,
+    source: &str,
+) -> Result<(), SpecError> {
+    let err = |message: String, hint: Option<&str>| {
+        let line = check_line(text, check);
+        SpecError {
+            file: source.to_string(),
+            line,
+            column: None,
+            path: format!("checks[{i}]"),
+            message: format!("check `{}`: {message}", check.name),
+            hint: hint.map(str::to_string),
+            snippet: line.map(|l| snippet(text, l, 1)),
+        }
+    };
+    if check.name.trim().is_empty() {
+        return Err(err(
+            "the name is empty".into(),
+            Some("name each check: reports and logs refer to it"),
+        ));
+    }
+    if !names.insert(check.name.as_str()) {
+        return Err(err(
+            "another check has the same name".into(),
+            Some("give each check its own name"),
+        ));
+    }
+    if matches!(check.action, Action::Http(_)) {
+        for (key, present) in [
+            ("function_error", check.expect.function_error.is_some()),
+            ("reported_duration", check.expect.reported_duration.is_some()),
+            ("init_duration", check.expect.init_duration.is_some()),
+            ("max_memory", check.expect.max_memory.is_some()),
+            ("log", check.expect.log.is_some()),
+        ] {
+            if present {
+                return Err(err(
+                    format!("`expect.{key}` applies to invoke checks only"),
+                    Some("remove it, or make the check an `invoke:`"),
+                ));
+            }
+        }
+        if check.targets.is_some() {
+            return Err(err("`targets` applies to invoke checks only".into(), None));
+        }
+    }
+
+    if check.repeat == Some(0) || check.concurrency == Some(0) {
+        return Err(err("`repeat` and `concurrency` are at least 1".into(), None));
+    }
+    if let Some(n) = check.repeat.filter(|n| *n > MAX_REPEAT) {
+        return Err(err(
+            format!("`repeat: {n}` is over the limit of {MAX_REPEAT} runs"),
+            Some("a hook must report within its Lambda timeout: a few hundred runs show a p99"),
+        ));
+    }
+    if let Some(n) = check.concurrency.filter(|n| *n > MAX_CONCURRENCY) {
+        return Err(err(
+            format!("`concurrency: {n}` is over the limit of {MAX_CONCURRENCY}"),
+            Some("every run in flight holds its answer in the hook's memory (128 MB in Lambda)"),
+        ));
+    }
+    if check.repeat.is_none() && (check.concurrency.is_some() || check.thresholds.is_some()) {
+        return Err(err(
+            "`concurrency` and `thresholds` need `repeat`".into(),
+            Some("add `repeat: N` to run the check N times"),
+        ));
+    }
+    if check.repeat.is_some() && check.retry.is_some() {
+        return Err(err(
+            "`retry` and `repeat` don't combine: a repeated check is judged over all its runs".into(),
+            Some("use `thresholds: { success_rate: \">= 0.99\" }` to tolerate a few failures"),
+        ));
+    }
+    if check.repeat.is_some() && !check.capture.is_empty() {
+        return Err(err(
+            "`capture` needs a single run: remove `repeat`, or capture in another check".into(),
+            None,
+        ));
+    }
+    for retry in [check.retry, spec.defaults.retry].into_iter().flatten() {
+        if retry.attempts == 0 {
+            return Err(err(
+                "`retry.attempts` is at least 1 (the first try counts)".into(),
+                None,
+            ));
+        }
+        if retry.attempts > MAX_ATTEMPTS {
+            return Err(err(
+                format!(
+                    "`retry.attempts: {}` is over the limit of {MAX_ATTEMPTS}",
+                    retry.attempts
+                ),
+                Some("retries stop at the hook's deadline anyway: a few attempts with a backoff are enough"),
+            ));
+        }
+    }
+    for name in check.capture.keys() {
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || name.contains('.')
+        {
+            return Err(err(
+                format!("capture name `{name}` is not a plain name"),
+                Some("use letters, digits, `_` or `-`: it is used as {{name}}"),
+            ));
+        }
+    }
+    // Every template in the check must parse.
+    for s in check.templates() {
+        TemplateText::parse(s).map_err(|e| err(e.to_string(), Some("variables are ${env:NAME}, {{name}}, {{deployment.id}}, {{target.function}}, {{target.version}}, {{target.alias}}")))?;
+    }
+    Ok(())
 }
 
 /// BeforeAllowTraffic runs while the alias and every API still route to the old version: only

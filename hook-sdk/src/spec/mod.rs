@@ -21,7 +21,9 @@ mod duration;
 pub mod limits;
 mod load;
 mod predicate;
+mod shape;
 mod template;
+mod variables;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -29,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use duration::{Dur, duration_text, fmt_duration};
-pub use load::{SpecError, assert_valid, load, load_file};
+pub use load::{SpecError, assert_valid, load, load_all, load_file, load_file_all};
 pub use predicate::{Cmp, DurationPredicate, Op, Pattern, Predicate, RateBound};
 
 pub use template::{TemplateError, TemplateText, Vars};
@@ -92,6 +94,8 @@ pub struct SpecFile {
     #[serde(default)]
     pub allow_untested_target: bool,
     /// The checks, run in order.
+    #[serde(deserialize_with = "load::picked_checks")]
+    #[schemars(with = "Vec<Check>")]
     pub checks: Vec<Check>,
 }
 
@@ -566,6 +570,10 @@ pub fn schema() -> Value {
     let schema = schemars::schema_for!(SpecFile);
     serde_json::to_value(schema).expect("schemas serialize")
 }
+
+/// Marks a line break in a spec error's message on its way through the YAML reader, which
+/// escapes control characters (a private-use character: no spec text means it).
+pub(crate) const LINE_BREAK: char = '\u{E000}';
 
 /// The closest of `options` to `word`, when it is close enough to be a likely typo.
 pub fn suggest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {

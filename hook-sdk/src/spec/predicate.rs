@@ -103,6 +103,13 @@ impl Pattern {
                          Unicode class like \\w{{200}} is large; try [a-zA-Z0-9_]+ or a shorter count)",
                         MAX_PATTERN_HEAP / 1024
                     )
+                } else if let Some(syntax) = e.syntax_error() {
+                    // The parser's own message: the pattern, a caret, what is wrong.
+                    format!(
+                        "bad regular expression:\n{}",
+                        syntax.to_string().trim_start_matches("regex parse error:\n")
+                    )
+                    .replace('\n', &super::LINE_BREAK.to_string())
                 } else {
                     format!("bad regular expression: {e}")
                 }

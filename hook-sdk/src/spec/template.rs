@@ -51,6 +51,10 @@ impl fmt::Display for TemplateError {
             ),
             TemplateError::Unknown { name, known } => {
                 write!(f, "unknown variable {{{{{name}}}}}")?;
+                let options: Vec<&str> = known.iter().map(String::as_str).collect();
+                if let Some(close) = super::suggest(name, &options) {
+                    write!(f, " (did you mean {{{{{close}}}}}?)")?;
+                }
                 if known.is_empty() {
                     write!(f, ": none is defined here")
                 } else {
@@ -121,6 +125,14 @@ impl TemplateText {
     pub fn env_names(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
             Part::Env(n) => Some(n.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The named variables it reads (`{{name}}`).
+    pub fn var_names(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var(n) => Some(n.as_str()),
             _ => None,
         })
     }

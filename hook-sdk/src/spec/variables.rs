@@ -1,0 +1,163 @@
+//! `{{variables}}` nothing defines where they are used: found before a deployment does.
+
+use super::load::{SpecError, snippet};
+use super::template::TemplateText;
+use super::{SpecFile, suggest};
+use crate::event::Phase;
+
+/// What a hook defines for every check: the deployment and the target under test.
+pub(crate) const BUILT_IN: &[&str] = &[
+    "deployment.id",
+    "target.function",
+    "target.version",
+    "target.logical_id",
+    "target.alias",
+    "target.current_version",
+];
+
+/// Every use of a variable that neither the spec (`vars`, the captures of earlier checks in
+/// the same phase), the hook (`deployment.id`, `target.*`) nor the run (`extra`) defines.
+pub(crate) fn unknown(spec: &SpecFile, extra: &[&str], text: &str, source: &str) -> Vec<SpecError> {
+    let mut errors = Vec::new();
+    let mut known: Vec<String> = BUILT_IN.iter().chain(extra).map(|s| s.to_string()).collect();
+    // `vars` may use the variables before them.
+    for (name, value) in &spec.vars {
+        if let Ok(t) = TemplateText::parse(value) {
+            for used in t.var_names() {
+                if !known.iter().any(|k| k == used) {
+                    errors.push(error(text, source, format!("vars.{name}"), used, &known, None));
+                }
+            }
+        }
+        known.push(name.clone());
+    }
+    let mut reported = std::collections::HashSet::new();
+    for phase in [Phase::BeforeAllowTraffic, Phase::AfterAllowTraffic] {
+        let mut known = known.clone();
+        for (i, check) in spec.checks.iter().enumerate() {
+            if !check.runs_in(phase) {
+                continue;
+            }
+            let texts = check.templates().into_iter().chain(check.expect.templates());
+            for t in texts.filter_map(|t| TemplateText::parse(t).ok()) {
+                for used in t.var_names() {
+                    if !known.iter().any(|k| k == used) && reported.insert((i, used.to_string())) {
+                        let line = check_line(text, &check.name);
+                        errors.push(error(text, source, format!("checks[{i}]"), used, &known, line));
+                    }
+                }
+            }
+            known.extend(check.capture.keys().cloned());
+        }
+    }
+    errors
+}
+
+fn check_line(text: &str, name: &str) -> Option<usize> {
+    text.lines().position(|l| {
+        let l = l.trim_start().trim_start_matches("- ").trim_start();
+        (l.starts_with("name:") || l.starts_with("\"name\"")) && l.contains(name)
+    })
+}
+
+/// The error for `{{used}}`, located at its first use at or after `from` (a 0-based line).
+fn error(text: &str, source: &str, path: String, used: &str, known: &[String], from: Option<usize>) -> SpecError {
+    let at = text
+        .lines()
+        .enumerate()
+        .skip(from.unwrap_or(0))
+        .find_map(|(n, l)| find_use(l, used).map(|c| (n as u64 + 1, c as u64 + 1)));
+    let options: Vec<&str> = known.iter().map(String::as_str).collect();
+    let mut hint = match suggest(used, &options) {
+        Some(close) => format!("did you mean {{{{{close}}}}}?"),
+        None => format!("known here: {}", known.join(", ")),
+    };
+    hint.push_str(
+        "; a check sees the spec's `vars`, the captures of earlier checks in its phase, \
+         {{deployment.id}} and {{target.*}} (a value given with `run --var NAME=VALUE` is declared \
+         to `validate` with `--var NAME`)",
+    );
+    SpecError {
+        file: source.to_string(),
+        line: at.map(|a| a.0),
+        column: at.map(|a| a.1),
+        path,
+        message: format!("unknown variable {{{{{used}}}}}: nothing defines it here"),
+        hint: Some(hint),
+        snippet: at.map(|(l, c)| snippet(text, l, c)),
+    }
+}
+
+/// The byte column of `{{ used }}` in `line`.
+fn find_use(line: &str, used: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = line[from..].find("{{") {
+        let start = from + i;
+        let rest = &line[start + 2..];
+        if let Some(end) = rest.find("}}")
+            && rest[..end].trim() == used
+        {
+            return Some(start);
+        }
+        from = start + 2;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::load_all;
+
+    const SPEC: &str = "version: 1
+vars:
+  greeting: hello
+  full: \"{{greeting}}, {{nme}}\"
+checks:
+  - name: login
+    invoke: { payload: { user: \"{{target.function}}\" } }
+    capture: { token: $.token }
+  - name: greets
+    invoke: { payload: { text: \"{{gretting}}\", auth: \"{{token}}\", who: \"{{who}}\" } }
+  - name: later only
+    phase: after
+    invoke: { payload: { t: \"{{token}}\" } }
+    expect: { json: { $.echo: \"{{greeting}}\" } }
+";
+
+    #[test]
+    fn every_unknown_variable_with_its_place_and_a_suggestion() {
+        let errors = load_all(SPEC, "s.yaml", Some(&[])).unwrap_err();
+        let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 3, "{lines:#?}");
+        assert_eq!((errors[0].path.as_str(), errors[0].line), ("vars.full", Some(4)));
+        assert!(lines[0].contains("unknown variable {{nme}}"), "{}", lines[0]);
+        assert_eq!((errors[1].line, errors[1].column), (Some(10), Some(33)));
+        assert!(
+            lines[1].contains("{{gretting}}") && lines[1].contains("did you mean {{greeting}}?"),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[2].contains("{{who}}"), "{}", lines[2]);
+        // A capture of a check that runs in both phases reaches the later check in AfterAllowTraffic.
+        assert!(!errors.iter().any(|e| e.message.contains("{{token}}")), "{lines:#?}");
+    }
+
+    #[test]
+    fn a_capture_from_another_phase_is_unknown() {
+        let spec = SPEC.replace("  - name: login\n", "  - name: login\n    phase: before\n");
+        let errors = load_all(&spec, "s.yaml", Some(&["nme", "gretting", "who"])).unwrap_err();
+        // `greets` runs in both phases: in AfterAllowTraffic, `login` has not run.
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        for (e, path) in errors.iter().zip(["checks[1]", "checks[2]"]) {
+            assert!(e.to_string().contains("unknown variable {{token}}"), "{e}");
+            assert_eq!(e.path, path);
+        }
+    }
+
+    #[test]
+    fn run_variables_are_declared() {
+        load_all(SPEC, "s.yaml", Some(&["nme", "gretting", "who"])).unwrap();
+        // A hook's load does not look (a run gives its own), the check fails at run time instead.
+        crate::spec::load(SPEC, "s.yaml").unwrap();
+    }
+}
