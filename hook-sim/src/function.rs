@@ -180,6 +180,10 @@ impl AliasRouting {
 pub struct FunctionSetup {
     pub(crate) versions: BTreeMap<String, Behavior>,
     pub(crate) aliases: BTreeMap<String, AliasRouting>,
+    /// The function's tags (Lambda tags functions, not versions).
+    pub(crate) tags: BTreeMap<String, String>,
+    /// Each version's configured environment, as `GetFunction` shows it.
+    pub(crate) environment: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl FunctionSetup {
@@ -191,6 +195,22 @@ impl FunctionSetup {
     /// Adds a version (`"1"`, `"2"`, or `"$LATEST"`).
     pub fn version(mut self, version: &str, behavior: Behavior) -> Self {
         self.versions.insert(version.to_string(), behavior);
+        self
+    }
+
+    /// Tags the function.
+    pub fn tag(mut self, key: &str, value: &str) -> Self {
+        self.tags.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Sets a variable of a version's configured environment (what `GetFunction` shows; a
+    /// runtime function's process gets its environment from its own setup).
+    pub fn version_env(mut self, version: &str, key: &str, value: &str) -> Self {
+        self.environment
+            .entry(version.to_string())
+            .or_default()
+            .insert(key.to_string(), value.to_string());
         self
     }
 

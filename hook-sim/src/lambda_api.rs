@@ -140,6 +140,75 @@ pub(crate) async fn lambda_invoke(
     r
 }
 
+/// `GetFunction`: a version's configuration (its environment) and the function's tags, as
+/// Lambda answers them. The code location is a placeholder: nothing is downloadable here.
+pub(crate) async fn get_function(
+    State(state): State<Arc<SimState>>,
+    Path(function): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let (name, arn_qualifier) = split_function(&function);
+    let qualifier = query.get("Qualifier").cloned().or(arn_qualifier);
+    let request = json!({"FunctionName": name, "Qualifier": qualifier});
+    let record = |status: u16, error: Option<String>| {
+        state
+            .recorder
+            .call(Service::Lambda, "GetFunction", request.clone(), status, error);
+    };
+    if let Some((status, error_type, message)) =
+        apply_fault(&state, "GetFunction", (429, "TooManyRequestsException")).await
+    {
+        record(status, Some(error_type.clone()));
+        return lambda_error(status, &error_type, &message);
+    }
+    let found = {
+        let mut functions = state.functions.lock().expect("poisoned");
+        functions.get_mut(&name).and_then(|f| {
+            // An alias names its main version (GetFunction does not route).
+            let version = match qualifier.as_deref() {
+                Some(q) => match f.aliases.get(q) {
+                    Some(routing) => routing.version.clone(),
+                    None => q.to_string(),
+                },
+                None => "$LATEST".to_string(),
+            };
+            let known = version == "$LATEST" || f.versions.contains_key(&version);
+            known.then(|| (version.clone(), f.environment.get(&version).cloned(), f.tags.clone()))
+        })
+    };
+    let arn = format!(
+        "arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}{}",
+        qualifier.as_deref().map(|q| format!(":{q}")).unwrap_or_default()
+    );
+    let Some((version, env, tags)) = found else {
+        record(404, Some("ResourceNotFoundException".into()));
+        return lambda_error(404, "ResourceNotFoundException", &format!("Function not found: {arn}"));
+    };
+    let mut configuration = json!({
+        "FunctionName": name,
+        "FunctionArn": arn,
+        "Version": version,
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+    });
+    if let Some(vars) = env.filter(|v| !v.is_empty()) {
+        configuration["Environment"] = json!({"Variables": vars});
+    }
+    let mut body = json!({
+        "Configuration": configuration,
+        "Code": {"RepositoryType": "S3", "Location": "https://awslambda-us-east-1-tasks.s3.us-east-1.amazonaws.com/snapshots/hook-sim"},
+    });
+    if !tags.is_empty() {
+        body["Tags"] = json!(tags);
+    }
+    record(200, None);
+    let mut r = (StatusCode::OK, body.to_string()).into_response();
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    r
+}
+
 /// Invokes `function:qualifier` from inside, as an event source would: no API call is
 /// recorded, the invocation is.
 pub(crate) async fn invoke_internal(

@@ -38,7 +38,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
@@ -125,6 +125,7 @@ impl Sim {
                 "/2015-03-31/functions/{name}/invocations",
                 post(lambda_api::lambda_invoke),
             )
+            .route("/2015-03-31/functions/{name}", get(lambda_api::get_function))
             .route("/api/{function}/{qualifier}", any(http_api::http_api))
             .route("/api/{function}/{qualifier}/", any(http_api::http_api))
             .route("/api/{function}/{qualifier}/{*rest}", any(http_api::http_api))

@@ -263,3 +263,232 @@ async fn unknown_target_and_missing_env_fail_with_reasons() {
     );
     assert!(sim.calls().is_empty(), "nothing was sent");
 }
+
+// ---- A hook shared by many stacks: checks chosen by what each function is ----
+
+fn fleet_target(name: &str, version: &str) -> Target {
+    Target {
+        logical_id: name.into(),
+        function: name.into(),
+        alias: Some("live".into()),
+        current_version: None,
+        target_version: version.into(),
+    }
+}
+
+fn fleet_ctx(targets: Vec<Target>) -> RunContext {
+    RunContext {
+        phase: Phase::BeforeAllowTraffic,
+        targets,
+        deployment_id: Some("d-1".into()),
+        vars: Vars::default(),
+        deadline: None,
+        source: Some("shared.yaml".into()),
+    }
+}
+
+const FLEET: &str = r#"version: 1
+allow_skip: true
+checks:
+  - name: orders answer
+    select: { tags: { smoke-suite: orders } }
+    invoke: { payload: { name: orders } }
+    expect: { json: { $.body.message: { matches: "^Hello, orders" } } }
+  - name: payments answer
+    select: { functions: ["payments-*"] }
+    invoke: { payload: { name: payments } }
+    expect: { json: { $.statusCode: 200 } }
+"#;
+
+fn fleet_sim(sim: &Sim) {
+    sim.add_function(
+        "orders-api",
+        FunctionSetup::new()
+            .version("4", Behavior::hello("4"))
+            .tag("smoke-suite", "orders"),
+    );
+    sim.add_function("payments-eu", FunctionSetup::new().version("9", Behavior::hello("9")));
+    sim.add_function(
+        "stray-fn",
+        FunctionSetup::new()
+            .version("1", Behavior::hello("1"))
+            .tag("team", "none"),
+    );
+}
+
+#[tokio::test]
+async fn each_function_of_a_fleet_gets_the_checks_that_select_it() {
+    let sim = Sim::start().await.unwrap();
+    fleet_sim(&sim);
+    let spec = load(FLEET, "shared.yaml").unwrap();
+    let targets = vec![fleet_target("orders-api", "4"), fleet_target("payments-eu", "9")];
+    let report = runner(&sim).await.run(&spec, &fleet_ctx(targets)).await;
+    let seen: Vec<(String, Option<String>, Outcome)> = report
+        .checks
+        .iter()
+        .map(|c| (c.name.clone(), c.target.clone(), c.outcome))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "orders answer".to_string(),
+                Some("orders-api:4".to_string()),
+                Outcome::Passed
+            ),
+            (
+                "payments answer".to_string(),
+                Some("payments-eu:9".to_string()),
+                Outcome::Passed
+            ),
+        ],
+        "{report:#?}"
+    );
+    assert!(report.passed());
+    // The tags were read with GetFunction on the real wire, once per target.
+    let reads: Vec<_> = sim
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "GetFunction")
+        .collect();
+    assert_eq!(reads.len(), 2);
+}
+
+#[tokio::test]
+async fn a_target_no_check_selects_fails_unless_a_fallback_tests_it() {
+    let sim = Sim::start().await.unwrap();
+    fleet_sim(&sim);
+    let spec = load(FLEET, "shared.yaml").unwrap();
+    let targets = vec![fleet_target("orders-api", "4"), fleet_target("stray-fn", "1")];
+    let report = runner(&sim).await.run(&spec, &fleet_ctx(targets.clone())).await;
+    assert!(!report.passed());
+    let last = report.checks.last().unwrap();
+    assert_eq!(last.name, "every target is tested");
+    assert_eq!(last.target.as_deref(), Some("stray-fn:1"));
+    assert!(last.is_setup_error());
+    let error = last.error.as_deref().unwrap();
+    assert!(
+        error.contains("no check of the spec selects stray-fn (its tags: team=none) in BeforeAllowTraffic"),
+        "{error}"
+    );
+    // The payments check selects neither: skipped, not failed.
+    let payments = report.checks.iter().find(|c| c.name == "payments answer").unwrap();
+    assert_eq!(payments.outcome, Outcome::Skipped);
+    assert_eq!(
+        payments.note.as_deref(),
+        Some("selects none of this deployment's targets")
+    );
+
+    let with_fallback =
+        format!("{FLEET}  - name: answers at all\n    select: {{ fallback: true }}\n    invoke: {{}}\n");
+    let spec = load(&with_fallback, "shared.yaml").unwrap();
+    let report = runner(&sim).await.run(&spec, &fleet_ctx(targets)).await;
+    assert!(report.passed(), "{report:#?}");
+    let fallback: Vec<_> = report.checks.iter().filter(|c| c.name == "answers at all").collect();
+    assert_eq!(fallback.len(), 1, "only the target no other check selects");
+    assert_eq!(fallback[0].target.as_deref(), Some("stray-fn:1"));
+}
+
+#[tokio::test]
+async fn tags_that_cannot_be_read_are_a_set_up_error() {
+    let sim = Sim::start().await.unwrap();
+    fleet_sim(&sim);
+    sim.inject(
+        "GetFunction",
+        hook_sim::Fault::Error {
+            status: 403,
+            error_type: "AccessDeniedException".into(),
+            message: "not allowed: lambda:GetFunction".into(),
+        },
+        10,
+    );
+    let spec = load(FLEET, "shared.yaml").unwrap();
+    let report = runner(&sim)
+        .await
+        .run(&spec, &fleet_ctx(vec![fleet_target("orders-api", "4")]))
+        .await;
+    assert!(!report.passed());
+    let c = &report.checks[0];
+    assert_eq!((c.name.as_str(), c.outcome), ("orders answer", Outcome::Failed));
+    assert!(c.is_setup_error());
+    assert!(
+        c.error
+            .as_deref()
+            .unwrap()
+            .contains("the hook needs lambda:GetFunction on it"),
+        "{c:?}"
+    );
+    assert!(sim.calls().iter().all(|c| c.operation != "Invoke"), "nothing ran");
+}
+
+#[tokio::test]
+async fn a_version_skips_its_checks_only_when_the_spec_allows_and_says_so() {
+    let sim = Sim::start().await.unwrap();
+    sim.add_function(
+        "orders-api",
+        FunctionSetup::new()
+            .version("4", Behavior::Respond(json!({"statusCode": 500})))
+            .version_env("4", "HOOK_SKIP_CHECKS", "INC-4711 hotfix, approved by alice")
+            .version_env("4", "DB_PASSWORD", "hunter2hunter2")
+            .tag("smoke-suite", "orders"),
+    );
+    let targets = || vec![fleet_target("orders-api", "4")];
+    let spec = load(FLEET, "shared.yaml").unwrap();
+    let report = runner(&sim).await.run(&spec, &fleet_ctx(targets())).await;
+    assert!(report.passed(), "{report:#?}");
+    assert!(report.every_target_waived);
+    assert_eq!(report.waivers.len(), 1);
+    let w = &report.waivers[0];
+    assert!(w.granted);
+    assert_eq!(
+        w.line(),
+        "CHECKS SKIPPED for orders-api:4: \"INC-4711 hotfix, approved by alice\" (HOOK_SKIP_CHECKS of the version; allowed by `allow_skip: true` in shared.yaml)"
+    );
+    assert!(sim.calls().iter().all(|c| c.operation != "Invoke"), "no check ran");
+    // Loud in every rendering; the version's other variables never appear.
+    let text = hook_sdk::report::render_text(&report, false);
+    assert!(text.starts_with("⚠ CHECKS SKIPPED for orders-api:4"), "{text}");
+    assert!(text.contains("PASSED WITHOUT CHECKS"), "{text}");
+    let lines = hook_sdk::report::render_json_lines(&report);
+    assert!(lines[0].contains("\"record\":\"waiver\""), "{lines:?}");
+    let junit = hook_sdk::report::render_junit(&report);
+    assert!(
+        junit.contains("<property name=\"waiver\" value=\"CHECKS SKIPPED for orders-api:4"),
+        "{junit}"
+    );
+    let everything = format!("{text}{lines:?}{junit}{}", hook_sdk::report::render_json(&report));
+    assert!(!everything.contains("hunter2"), "{everything}");
+
+    // Without `allow_skip` the request is refused, recorded, and the checks run (and fail here).
+    let strict = FLEET.replace("allow_skip: true\n", "");
+    let spec = load(&strict, "shared.yaml").unwrap();
+    let report = runner(&sim).await.run(&spec, &fleet_ctx(targets())).await;
+    assert!(!report.passed());
+    assert!(!report.waivers[0].granted);
+    assert!(
+        report.waivers[0]
+            .line()
+            .contains("refused: the spec does not set `allow_skip: true`; the checks ran"),
+        "{}",
+        report.waivers[0].line()
+    );
+    assert_eq!(report.checks[0].outcome, Outcome::Failed);
+
+    // A skip needs a reason.
+    sim.add_function(
+        "orders-api",
+        FunctionSetup::new()
+            .version("4", Behavior::hello("4"))
+            .version_env("4", "HOOK_SKIP_CHECKS", "  ")
+            .tag("smoke-suite", "orders"),
+    );
+    let spec = load(FLEET, "shared.yaml").unwrap();
+    let report = runner(&sim).await.run(&spec, &fleet_ctx(targets())).await;
+    assert!(!report.waivers[0].granted);
+    assert!(
+        report.waivers[0]
+            .line()
+            .contains("HOOK_SKIP_CHECKS is empty: a skip needs a reason")
+    );
+    assert_eq!(report.checks[0].outcome, Outcome::Passed, "the checks ran");
+}

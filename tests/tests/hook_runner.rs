@@ -469,3 +469,39 @@ checks:
     let (code, out, err) = cli(&["validate", &fixed, "--var", "gretting"], &[]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[tokio::test]
+async fn a_skip_the_spec_allows_reports_succeeded_with_a_loud_record() {
+    let spec = SMOKE.replace("version: 1\n", "version: 1\nallow_skip: true\n");
+    let h = hook(&spec, Behavior::Respond(json!({"statusCode": 500}))).await;
+    h.function(
+        "hello-fn",
+        hello(Behavior::Respond(json!({"statusCode": 500}))).version_env("2", "HOOK_SKIP_CHECKS", "INC-9 hotfix"),
+    );
+    let (_, out) = h.run("BeforeAllowTraffic").await;
+    assert_eq!(out.json()["status"], "Succeeded", "{}\n{}", out.json(), h.logs());
+    assert_eq!(h.sim.statuses().len(), 1);
+    assert!(h.sim.calls().iter().all(|c| c.operation != "Invoke"), "no check ran");
+    let recs = records(&h);
+    assert_eq!(recs[0]["record"], "waiver", "{}", h.logs());
+    assert_eq!(recs[0]["granted"], true);
+    assert_eq!(recs[0]["reason"], "INC-9 hotfix");
+    assert_eq!(recs.last().unwrap()["waivers"][0]["target"], "hello-fn:2");
+    assert!(
+        h.logs().contains("CHECKS SKIPPED for hello-fn:2: \\\"INC-9 hotfix\\\""),
+        "a warning of its own: {}",
+        h.logs()
+    );
+    // The same version under a spec that does not allow it: the checks run and fail.
+    let h = hook(SMOKE, Behavior::Respond(json!({"statusCode": 500}))).await;
+    h.function(
+        "hello-fn",
+        hello(Behavior::Respond(json!({"statusCode": 500}))).version_env("2", "HOOK_SKIP_CHECKS", "INC-9 hotfix"),
+    );
+    let (_, out) = h.run("BeforeAllowTraffic").await;
+    assert_eq!(out.json()["status"], "Failed");
+    assert!(
+        h.sim.calls().iter().all(|c| c.operation != "GetFunction"),
+        "nothing to read"
+    );
+}

@@ -6,11 +6,15 @@ mod answer_cap;
 pub mod http;
 #[cfg(feature = "checks")]
 mod run;
+#[cfg(feature = "checks")]
+mod select;
 
 use std::fmt;
 
 #[cfg(feature = "checks")]
 pub use run::{CheckRunner, DEFAULT_TIMEOUT, RunContext};
+#[cfg(feature = "checks")]
+pub use select::SKIP_VARIABLE;
 
 /// A failed check: a message for the deployment's log, with the chain of causes.
 ///

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::answer_cap::AnswerCap;
 use super::http::{self, DEFAULT_MAX_BODY, HttpRequest};
+use super::select::{self, Facts, SKIP_VARIABLE, Selection};
 use crate::assert::{AssertionResult, Observation, evaluate};
 use crate::event::Phase;
 use crate::redact::{Redactor, is_credential_header, looks_secret};
@@ -119,8 +120,28 @@ impl CheckRunner {
                 }
             }
         }
+        // What the targets are (tags) and ask (a skip), when the spec needs it.
+        let facts: Vec<Option<Result<Facts, String>>> = if select::needs_facts(spec) {
+            futures_util::future::join_all(ctx.targets.iter().map(|t| select::read_facts(&self.raw_lambda, t)))
+                .await
+                .into_iter()
+                .map(Some)
+                .collect()
+        } else {
+            vec![None; ctx.targets.len()]
+        };
+        let (waivers, waived) = select::waivers(spec, ctx.source.as_deref(), &ctx.targets, &facts);
+        for w in &waivers {
+            if w.granted {
+                tracing::warn!(target_version = %w.target, reason = %w.reason, decided_by = %w.decided_by, "{}", w.line());
+            } else {
+                tracing::warn!(target_version = %w.target, reason = %w.reason, "{}", w.line());
+            }
+        }
+        let every_target_waived = !ctx.targets.is_empty() && waived.len() == ctx.targets.len();
+        let selection = select::select(spec, ctx.phase, &ctx.targets, &facts, &waived);
         let mut stop: Option<String> = None;
-        for check in &spec.checks {
+        for (ci, check) in spec.checks.iter().enumerate() {
             let early = if !check.runs_in(ctx.phase) {
                 let only = match check.phase {
                     crate::spec::PhaseFilter::Before => "BeforeAllowTraffic",
@@ -130,6 +151,15 @@ impl CheckRunner {
                     check,
                     Outcome::Skipped,
                     Some(format!("runs in {only} only")),
+                    None,
+                ))
+            } else if every_target_waived {
+                Some(unrun(
+                    check,
+                    Outcome::Skipped,
+                    Some(format!(
+                        "every target skips its checks ({SKIP_VARIABLE}, allowed by the spec)"
+                    )),
                     None,
                 ))
             } else if let Some(e) = &vars_error {
@@ -150,7 +180,10 @@ impl CheckRunner {
                 self.push(&mut reports, r, &secrets);
                 continue;
             }
-            for r in self.run_check(spec, check, ctx, &mut vars, &mut secrets).await {
+            for r in self
+                .run_check(spec, check, ctx, (&selection, ci), &mut vars, &mut secrets)
+                .await
+            {
                 let failed = r.outcome == Outcome::Failed;
                 self.push(&mut reports, r, &secrets);
                 if failed && spec.fail_fast && stop.is_none() {
@@ -158,10 +191,39 @@ impl CheckRunner {
                 }
             }
         }
+        // A target no check tests fails: a hook shared by many stacks never passes a function
+        // its spec forgot.
+        for ti in &selection.uncovered {
+            let t = &ctx.targets[*ti];
+            let tags = match &facts[*ti] {
+                Some(Ok(f)) if !f.tags.is_empty() => format!(
+                    " (its tags: {})",
+                    f.tags
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => String::new(),
+            };
+            let report = CheckReport {
+                target: Some(format!("{}:{}", t.function, t.target_version)),
+                error: Some(format!(
+                    "no check of the spec selects {}{tags} in {}: add a check whose `select` matches it, \
+                     or one with `select: {{ fallback: true }}`",
+                    t.function, ctx.phase
+                )),
+                error_kind: Some(ErrorKind::Setup),
+                ..unrun_named("every target is tested", Outcome::Failed)
+            };
+            self.push(&mut reports, report, &secrets);
+        }
         let mut report = Report {
             source: ctx.source.clone(),
             phase: Some(ctx.phase),
             deployment_id: ctx.deployment_id.clone(),
+            waivers,
+            every_target_waived,
             checks: reports,
             duration: started.elapsed(),
         };
@@ -183,25 +245,35 @@ impl CheckRunner {
         spec: &Spec,
         check: &Check,
         ctx: &RunContext,
+        (selection, ci): (&Selection, usize),
         vars: &mut Vars,
         secrets: &mut Secrets,
     ) -> Vec<CheckReport> {
         if matches!(check.action, Action::Http(_)) {
             return vec![self.run_instance(spec, check, ctx, None, vars, secrets).await];
         }
-        let targets: Vec<&Target> = match &check.targets {
-            None => ctx.targets.iter().collect(),
-            Some(names) => ctx
-                .targets
-                .iter()
-                .filter(|t| {
-                    names.iter().any(|n| {
-                        *n == t.logical_id || *n == t.function || crate::appspec::function_name_of(&t.function) == n
-                    })
-                })
-                .collect(),
-        };
-        if targets.is_empty() {
+        let chosen = selection.targets.get(&ci).cloned().unwrap_or_default();
+        let mut out = Vec::new();
+        for (ti, e) in selection.unreadable.get(&ci).into_iter().flatten() {
+            let t = &ctx.targets[*ti];
+            out.push(CheckReport {
+                target: Some(format!("{}:{}", t.function, t.target_version)),
+                ..setup_failure(check, e.clone())
+            });
+        }
+        if chosen.is_empty() && out.is_empty() {
+            let waived = selection.waived.get(&ci).is_some_and(|w| !w.is_empty());
+            let skipped = |note: String| vec![unrun(check, Outcome::Skipped, Some(note), None)];
+            if waived {
+                return skipped(format!(
+                    "its targets skip their checks ({SKIP_VARIABLE}, allowed by the spec)"
+                ));
+            }
+            match &check.select {
+                Some(s) if s.fallback => return skipped("every target is tested by another check".into()),
+                Some(_) => return skipped("selects none of this deployment's targets".into()),
+                None => {}
+            }
             let known: Vec<String> = ctx
                 .targets
                 .iter()
@@ -221,9 +293,11 @@ impl CheckRunner {
             };
             return vec![setup_failure(check, error)];
         }
-        let mut out = Vec::new();
-        for t in targets {
-            out.push(self.run_instance(spec, check, ctx, Some(t), vars, secrets).await);
+        for ti in chosen {
+            out.push(
+                self.run_instance(spec, check, ctx, Some(&ctx.targets[ti]), vars, secrets)
+                    .await,
+            );
         }
         out
     }
@@ -630,15 +704,23 @@ fn setup_failure(check: &Check, error: String) -> CheckReport {
 /// The report of a check that did not run (skipped, not run, or failed before any call).
 fn unrun(check: &Check, outcome: Outcome, note: Option<String>, error: Option<String>) -> CheckReport {
     CheckReport {
-        name: check.name.clone(),
+        note,
+        error,
+        ..unrun_named(&check.name, outcome)
+    }
+}
+
+fn unrun_named(name: &str, outcome: Outcome) -> CheckReport {
+    CheckReport {
+        name: name.to_string(),
         target: None,
         outcome,
         attempts: 0,
         assertions: Vec::new(),
         sample_failure: Vec::new(),
-        error,
+        error: None,
         error_kind: None,
-        note,
+        note: None,
         stats: None,
         duration: Duration::ZERO,
     }

@@ -317,9 +317,13 @@ async fn run_phase(work: Work) -> Verdict {
     let phase = deployment.phase;
     let untested_allowed = service.hook.allow_untested_target || spec.is_some_and(spec_allows_untested_target);
     let (ctx, tested) = HookContext::assemble(event, deployment, &service.clients, deadline, lambda_context);
+    // Targets whose checks were skipped as the spec allows (recorded in the report and log).
+    #[allow(unused_mut)]
+    let mut waived: Vec<String> = Vec::new();
     #[cfg(feature = "checks")]
     if let Some(spec) = spec {
         let report = ctx.run_spec(spec).await;
+        waived.extend(report.waived_targets().map(str::to_string));
         // One JSON record per check and a summary: CloudWatch keeps each as a log event.
         for line in render_json_lines(&report) {
             crate::logging::record(&line);
@@ -346,6 +350,7 @@ async fn run_phase(work: Work) -> Verdict {
             .iter()
             .filter(|t| !tested.ran(t))
             .map(|t| format!("{}:{}", t.function, t.target_version))
+            .filter(|t| !waived.contains(t))
             .collect();
         if !untested.is_empty() {
             return Err(format!(

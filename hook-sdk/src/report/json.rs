@@ -14,6 +14,7 @@ fn summary(report: &Report) -> Value {
         "passed": report.passed(),
         "checks": report.checks.len(),
         "counts": c,
+        "waivers": report.waivers,
         "duration_ms": (report.duration.as_secs_f64() * 1e6).round() / 1e3,
         "reason": report.failure_summary(),
     })
@@ -41,6 +42,18 @@ pub fn render_json_lines(report: &Report) -> Vec<String> {
             v.to_string()
         })
         .collect();
+    // A skip is never silent: a record of its own, before the checks.
+    for (i, w) in report.waivers.iter().enumerate() {
+        let mut v = serde_json::to_value(w).expect("reports serialize");
+        if let Value::Object(m) = &mut v {
+            m.shift_insert(0, "record".into(), json!("waiver"));
+            m.insert("message".into(), json!(w.line()));
+            if let Some(d) = &report.deployment_id {
+                m.insert("deployment_id".into(), json!(d));
+            }
+        }
+        lines.insert(i, v.to_string());
+    }
     lines.push(summary(report).to_string());
     lines
 }

@@ -69,6 +69,9 @@ pub fn render_junit(report: &Report) -> String {
     if let Some(d) = &report.deployment_id {
         suite_props.push(("deployment_id", d.clone()));
     }
+    for w in &report.waivers {
+        suite_props.push(("waiver", w.line()));
+    }
     if !suite_props.is_empty() {
         out.push_str("    <properties>\n");
         for (k, v) in &suite_props {

@@ -191,6 +191,36 @@ impl CheckReport {
     }
 }
 
+/// A target version that asked to skip its checks (`HOOK_SKIP_CHECKS` in its environment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiver {
+    /// The version, as `function:version`.
+    pub target: String,
+    /// The reason the version gives.
+    pub reason: String,
+    /// Whether the checks were skipped: only when the spec says `allow_skip: true`.
+    pub granted: bool,
+    /// What decided: the spec and its key, or why the request was refused.
+    pub decided_by: String,
+}
+
+impl Waiver {
+    /// The record's one line, for logs and reports.
+    pub fn line(&self) -> String {
+        if self.granted {
+            format!(
+                "CHECKS SKIPPED for {}: \"{}\" (HOOK_SKIP_CHECKS of the version; allowed by {})",
+                self.target, self.reason, self.decided_by
+            )
+        } else {
+            format!(
+                "{} asked to skip its checks (\"{}\"), refused: {}; the checks ran",
+                self.target, self.reason, self.decided_by
+            )
+        }
+    }
+}
+
 /// What a run of a spec found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -202,6 +232,10 @@ pub struct Report {
     pub deployment_id: Option<String>,
     /// Every check, in spec order.
     pub checks: Vec<CheckReport>,
+    /// Target versions that asked to skip their checks, granted or not.
+    pub waivers: Vec<Waiver>,
+    /// Whether every target's checks were skipped as allowed: the run passes with no check.
+    pub every_target_waived: bool,
     /// Wall time of the whole run.
     #[serde(serialize_with = "ms", rename = "duration_ms")]
     pub duration: Duration,
@@ -249,10 +283,16 @@ impl Report {
         c
     }
 
-    /// Whether the deployment may go on: at least one check ran, none failed, none was left out.
+    /// Whether the deployment may go on: at least one check ran (or every target skipped its
+    /// checks as the spec allows), none failed, none was left out.
     pub fn passed(&self) -> bool {
         let c = self.counts();
-        c.passed > 0 && c.failed == 0 && c.not_run == 0
+        (c.passed > 0 || self.every_target_waived) && c.failed == 0 && c.not_run == 0
+    }
+
+    /// The targets whose checks were skipped as allowed, as `function:version`.
+    pub fn waived_targets(&self) -> impl Iterator<Item = &str> {
+        self.waivers.iter().filter(|w| w.granted).map(|w| w.target.as_str())
     }
 
     /// Why the report did not pass, in one line.
@@ -305,6 +345,8 @@ pub(crate) mod fixture {
             source: Some("smoke.yaml".into()),
             phase: Some(Phase::BeforeAllowTraffic),
             deployment_id: Some("d-EXAMPLE".into()),
+            waivers: vec![],
+            every_target_waived: false,
             checks: vec![
                 CheckReport {
                     name: "greets the canary".into(),

@@ -36,6 +36,10 @@ impl Style {
 pub fn render_text(report: &Report, color: bool) -> String {
     let s = Style { color };
     let mut out = String::new();
+    for w in &report.waivers {
+        let mark = if w.granted { "⚠" } else { "!" };
+        let _ = writeln!(out, "{}", s.bold(&s.red(&format!("{mark} {}", w.line()))));
+    }
     for check in &report.checks {
         render_check(&mut out, check, &s);
     }
@@ -62,7 +66,9 @@ pub fn render_text(report: &Report, color: bool) -> String {
     parts.push(counts);
     parts.push(duration_text(report.duration));
     let _ = writeln!(out, "\n{}", parts.join(" · "));
-    if report.passed() {
+    if report.passed() && report.every_target_waived {
+        let _ = writeln!(out, "{}", s.red(&s.bold("PASSED WITHOUT CHECKS (skipped as allowed)")));
+    } else if report.passed() {
         let _ = writeln!(out, "{}", s.green(&s.bold("PASSED")));
     } else {
         let _ = writeln!(out, "{}", s.red(&s.bold("FAILED")));

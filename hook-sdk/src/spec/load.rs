@@ -472,11 +472,31 @@ fn check_rules<'a>(
                 ));
             }
         }
-        if check.targets.is_some() {
-            return Err(err("`targets` applies to invoke checks only".into(), None));
+        if check.targets.is_some() || check.select.is_some() {
+            return Err(err("`targets` and `select` apply to invoke checks only".into(), None));
         }
     }
 
+    if let Some(select) = &check.select {
+        if check.targets.is_some() {
+            return Err(err(
+                "`targets` and `select` don't combine".into(),
+                Some("name the functions in `select.functions` instead"),
+            ));
+        }
+        if select.fallback && (!select.functions.is_empty() || !select.tags.is_empty()) {
+            return Err(err(
+                "`select.fallback` tests the targets no other check selects: it takes no `functions` or `tags`".into(),
+                None,
+            ));
+        }
+        if !select.fallback && select.functions.is_empty() && select.tags.is_empty() {
+            return Err(err(
+                "`select` selects nothing".into(),
+                Some("give `functions: [\"orders-*\"]`, `tags: { team: orders }`, or `fallback: true`"),
+            ));
+        }
+    }
     if check.repeat == Some(0) || check.concurrency == Some(0) {
         return Err(err("`repeat` and `concurrency` are at least 1".into(), None));
     }

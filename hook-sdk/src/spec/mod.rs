@@ -93,6 +93,12 @@ pub struct SpecFile {
     /// test (by default that is an error: HTTP checks and the alias still reach the old version).
     #[serde(default)]
     pub allow_untested_target: bool,
+    /// Let a target version skip every check and report `Succeeded` when its environment holds
+    /// `HOOK_SKIP_CHECKS` with a reason (a hotfix): the one exception to "never Succeeded
+    /// without a check", off unless set here, and recorded in the log and every report with
+    /// the reason, the version that asked and the spec that allowed it.
+    #[serde(default)]
+    pub allow_skip: bool,
     /// The checks, run in order.
     #[serde(deserialize_with = "load::picked_checks")]
     #[schemars(with = "Vec<Check>")]
@@ -164,6 +170,8 @@ pub struct Check {
     pub action: Action,
     /// For invoke checks: the targets to test, by AppSpec logical id or function name (default: all).
     pub targets: Option<Vec<String>>,
+    /// For invoke checks: the targets to test, by what the function is (name patterns, tags).
+    pub select: Option<Select>,
     /// What the answer must satisfy.
     pub expect: Expect,
     /// Values taken from the answer for later checks, as `{{name}}`.
@@ -205,6 +213,10 @@ pub(crate) struct CheckSource {
     http: Option<HttpSpec>,
     /// For invoke checks: the targets to test, by AppSpec logical id or function name (default: all).
     targets: Option<Vec<String>>,
+    /// For invoke checks: the targets to test, by what the function is — name patterns, tags —
+    /// or `fallback: true` for the targets no other check selects. For a hook shared by many
+    /// stacks: a target that no check covers fails.
+    select: Option<Select>,
     /// What the answer must satisfy.
     #[serde(default)]
     expect: Expect,
@@ -250,6 +262,7 @@ impl TryFrom<CheckSource> for Check {
             phase: c.phase,
             action,
             targets: c.targets,
+            select: c.select,
             expect: c.expect,
             capture: c.capture,
             timeout: c.timeout,
@@ -269,6 +282,60 @@ impl JsonSchema for Check {
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
         CheckSource::json_schema(generator)
     }
+}
+
+/// Which targets an invoke check tests, by what the function is: how one hook shared by many
+/// stacks gives each function its own checks.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Select {
+    /// Function name patterns (`*`: any run of characters, `?`: one character), matched against
+    /// the function's name (not its ARN). Any pattern may match.
+    #[serde(default)]
+    pub functions: Vec<String>,
+    /// Tags the function must carry, each with this value (`*`: any value). Read with
+    /// `lambda:GetFunction`.
+    #[serde(default)]
+    pub tags: IndexMap<String, String>,
+    /// Test the targets that no other invoke check of the phase selects (and only those).
+    #[serde(default)]
+    pub fallback: bool,
+}
+
+impl Select {
+    /// Whether a function of this name and these tags is selected (`fallback` aside).
+    pub fn matches(&self, function_name: &str, tags: &std::collections::BTreeMap<String, String>) -> bool {
+        (self.functions.is_empty() || self.functions.iter().any(|p| glob(p, function_name)))
+            && self
+                .tags
+                .iter()
+                .all(|(k, v)| tags.get(k).is_some_and(|have| v == "*" || have == v))
+    }
+}
+
+/// `*` any run of characters, `?` one character, the rest literal.
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    // Iterative matching with one backtrack point: linear in practice, never exponential.
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 /// Where an invoke goes.
@@ -602,6 +669,31 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob("orders-*", "orders-api"));
+        assert!(glob("*-api", "orders-api"));
+        assert!(glob("o?ders-*-api", "orders-eu-api"));
+        assert!(glob("*", ""));
+        assert!(!glob("orders-*", "payments-api"));
+        assert!(!glob("orders", "orders-api"));
+        assert!(glob("a*b*c", "aXXbYYc") && !glob("a*b*c", "aXXbYY"));
+    }
+
+    #[test]
+    fn selects_by_name_and_tags() {
+        let tags: std::collections::BTreeMap<String, String> =
+            [("team".to_string(), "orders".to_string())].into_iter().collect();
+        let by_tag: Select = serde_json::from_value(serde_json::json!({"tags": {"team": "orders"}})).unwrap();
+        assert!(by_tag.matches("anything", &tags));
+        assert!(!by_tag.matches("anything", &Default::default()));
+        let any_value: Select = serde_json::from_value(serde_json::json!({"tags": {"team": "*"}})).unwrap();
+        assert!(any_value.matches("x", &tags));
+        let both: Select =
+            serde_json::from_value(serde_json::json!({"functions": ["pay*"], "tags": {"team": "orders"}})).unwrap();
+        assert!(!both.matches("orders-api", &tags) && both.matches("pay-api", &tags));
+    }
 
     #[test]
     fn suggests_close_words_only() {
