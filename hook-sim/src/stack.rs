@@ -310,13 +310,8 @@ impl Template {
         let own = self.resource(id)?.pointer(&format!("/Properties/{name}")).cloned();
         let global = self.root.pointer(&format!("/Globals/Function/{name}")).cloned();
         match (own, global) {
-            (Some(Value::Object(mut own)), Some(Value::Object(global))) => {
-                for (k, v) in global {
-                    own.entry(k).or_insert(v);
-                }
-                Some(Value::Object(own))
-            }
-            (Some(own), _) => Some(own),
+            (Some(own), Some(global)) => Some(merge_global(own, global)),
+            (Some(own), None) => Some(own),
             (None, global) => global,
         }
     }
@@ -342,6 +337,44 @@ impl Template {
         Ok(v.get("Ref")
             .and_then(Value::as_str)
             .filter(|id| self.resource(id).is_some()))
+    }
+
+    /// The name a value imports with `Fn::ImportValue`, when it does.
+    pub fn imported(&self, v: &Value) -> Result<Option<String>, TemplateError> {
+        let v = self.pick(v)?;
+        match v.get("Fn::ImportValue") {
+            Some(name) => Ok(Some(scalar_text(&self.eval(name)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The resource an export of this stack names (`Outputs.X.Export.Name`, with a value that is
+    /// `Ref` or `Fn::GetAtt` of a resource), and every export name, for errors.
+    pub fn export(&self, name: &str) -> Result<(Option<String>, Vec<String>), TemplateError> {
+        let mut names = Vec::new();
+        let mut found = None;
+        for (_, output) in self.root["Outputs"].as_object().into_iter().flatten() {
+            let Some(export) = output.pointer("/Export/Name") else {
+                continue;
+            };
+            let export = scalar_text(&self.eval(export)?);
+            if export == name {
+                let value = output.get("Value").cloned().unwrap_or_default();
+                let value = self.pick(&value)?;
+                found = value
+                    .get("Ref")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| match value.get("Fn::GetAtt") {
+                        Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),
+                        Some(Value::String(s)) => s.split('.').next().map(str::to_string),
+                        _ => None,
+                    })
+                    .filter(|id| self.resource(id).is_some());
+            }
+            names.push(export);
+        }
+        Ok((found, names))
     }
 
     /// The physical name of a resource, as `Ref` gives it.
@@ -533,6 +566,26 @@ impl Template {
     }
 }
 
+/// SAM's rule for `Globals`: maps merge, key by key and all the way down (a function's
+/// `Environment.Variables` adds to the global ones); anything else of the function's own
+/// replaces the global value. An intrinsic function is a value, not a map to merge.
+fn merge_global(own: Value, global: Value) -> Value {
+    let intrinsic = |m: &serde_json::Map<String, Value>| m.keys().any(|k| k == "Ref" || k.starts_with("Fn::"));
+    match (own, global) {
+        (Value::Object(mut own), Value::Object(global)) if !intrinsic(&own) && !intrinsic(&global) => {
+            for (k, g) in global {
+                let merged = match own.remove(&k) {
+                    Some(o) => merge_global(o, g),
+                    None => g,
+                };
+                own.insert(k, merged);
+            }
+            Value::Object(own)
+        }
+        (own, _) => own,
+    }
+}
+
 /// A Lambda function's ARN in the simulated account.
 pub fn function_arn(name: &str) -> String {
     format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}")
@@ -562,6 +615,22 @@ mod tests {
     fn parse(text: &str, overrides: &[(&str, &str)]) -> Result<Template, TemplateError> {
         let overrides: Vec<(String, String)> = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Template::parse(text, Path::new("t.yaml"), &overrides, "stack", "2")
+    }
+
+    #[test]
+    fn globals_merge_maps_all_the_way_down() {
+        let t = parse(
+            "Globals:\n  Function:\n    Timeout: 5\n    Environment: { Variables: { A: global, B: global } }\n    Tags: !If [C, {x: 1}, {y: 2}]\nConditions:\n  C: !Equals [a, a]\nResources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: 9\n      Environment: { Variables: { B: own, C: own } }\n      Tags: { z: 3 }\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            t.function_property("F", "Environment").unwrap(),
+            json!({"Variables": {"A": "global", "B": "own", "C": "own"}})
+        );
+        assert_eq!(t.function_property("F", "Timeout").unwrap(), json!(9));
+        // An intrinsic is a value: the function's own replaces it.
+        assert_eq!(t.function_property("F", "Tags").unwrap(), json!({"z": 3}));
     }
 
     const TEMPLATE: &str = r#"

@@ -1162,3 +1162,123 @@ fn rolls_back_a_faulty_version(args: &[&str]) {
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
 }
+
+/// The check records one hook logged, as (check, target, outcome).
+fn hook_checks(report: &Value, hook: &str) -> Vec<(String, Value, String)> {
+    report["hook_logs"][hook]
+        .as_array()
+        .unwrap_or_else(|| panic!("no log of {hook}: {}", report["hook_logs"]))
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l.as_str()?).ok())
+        .filter(|r| r["record"] == "check")
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["target"].clone(),
+                r["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+const SHARED: [&str; 4] = [
+    "--template",
+    "hook-examples/shared-hook/consumer.yaml",
+    "--with",
+    "hook-examples/shared-hook/template.yaml",
+];
+const PRE: &str = "CodeDeployHook_shared-smoke-pre";
+const POST: &str = "CodeDeployHook_shared-smoke-post";
+
+#[test]
+fn one_shared_hook_tests_each_consumer_function_with_its_own_checks() {
+    let run = |function: &str, extra: &[&str]| {
+        simulate(&[&SHARED[..], &["--function", function, "--speed", "100000"], extra].concat())
+    };
+    // Orders: chosen by its tag; payments: by its name. Both hooks come from the shared stack.
+    let (code, r) = run("OrdersFunction", &[]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(reported_statuses(&r), ["Succeeded", "Succeeded"]);
+    let pre = hook_checks(&r, PRE);
+    assert!(
+        pre.contains(&(
+            "orders greet their customers".into(),
+            json!("sam-app-orders:2"),
+            "Passed".into()
+        )),
+        "{pre:?}"
+    );
+    assert!(
+        pre.iter()
+            .any(|(n, _, o)| n == "payments answer from the new version" && o == "Skipped")
+    );
+    let post = hook_checks(&r, POST);
+    assert!(
+        post.contains(&(
+            "the alias answers".into(),
+            json!("sam-app-orders:live"),
+            "Passed".into()
+        )),
+        "{post:?}"
+    );
+
+    let (code, r) = run("PaymentsFunction", &[]);
+    assert_eq!(code, 0, "{r}");
+    let pre = hook_checks(&r, PRE);
+    assert!(
+        pre.contains(&(
+            "payments answer from the new version".into(),
+            json!("sam-app-payments:2"),
+            "Passed".into()
+        )),
+        "{pre:?}"
+    );
+    assert!(
+        pre.iter()
+            .any(|(n, _, o)| n == "orders greet their customers" && o == "Skipped")
+    );
+
+    // A faulty payments version is stopped by its own check.
+    let (code, r) = run("PaymentsFunction", &["--target-env", "HELLO_FAULT=error"]);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(reported_statuses(&r), ["Failed"]);
+
+    // The audited skip: the version asks, the shared spec allows, every report says so.
+    let (code, r) = run(
+        "OrdersFunction",
+        &[
+            "--target-env",
+            "HOOK_SKIP_CHECKS=INC-77 hotfix, approved by the on-call",
+        ],
+    );
+    assert_eq!(code, 0, "{r}");
+    let log = r["hook_logs"][PRE].to_string();
+    assert!(log.contains("CHECKS SKIPPED for sam-app-orders:2"), "{log}");
+    assert!(log.contains("\\\"record\\\":\\\"waiver\\\""), "{log}");
+    assert!(hook_checks(&r, PRE).iter().all(|(_, _, o)| o == "Skipped"));
+}
+
+#[test]
+fn an_imported_hook_needs_the_template_that_exports_it() {
+    let err = usage_error(&[
+        "--template",
+        "hook-examples/shared-hook/consumer.yaml",
+        "--function",
+        "OrdersFunction",
+    ]);
+    assert!(
+        err.contains("the hook is imported (Fn::ImportValue shared-smoke-PreTrafficHook): give the template that exports it with --with TEMPLATE"),
+        "{err}"
+    );
+    let err = usage_error(
+        &[
+            &SHARED[..],
+            &["--function", "OrdersFunction", "--parameter", "SharedHookPrefix=other"],
+        ]
+        .concat(),
+    );
+    assert!(
+        err.contains("Fn::ImportValue other-PreTrafficHook: no template given with --with exports it (their exports: shared-smoke-PreTrafficHook, shared-smoke-PostTrafficHook, shared-smoke-PreTrafficHookArn)"),
+        "{err}"
+    );
+}

@@ -260,3 +260,110 @@ fn spec_hook_packages_its_spec() {
     let spec = hook_sdk::spec::load_file(&packaged).unwrap_or_else(|e| panic!("{e}"));
     assert!(!spec.checks.is_empty());
 }
+
+/// The shared hook's stack (hook-examples/shared-hook/template.yaml): valid, exporting its
+/// hooks, and least privilege for a hook that serves every stack: no wildcard action, and it
+/// may invoke or read only functions tagged `smoke-hook: shared`.
+#[test]
+fn the_shared_hook_may_test_only_functions_that_opt_in() {
+    let dir = workspace_root().join("hook-examples/shared-hook");
+    for t in ["template.yaml", "consumer.yaml"] {
+        let (ok, text) = run(Command::new(venv_bin("cfn-lint")).arg(dir.join(t)));
+        assert!(ok, "cfn-lint {t}:\n{text}");
+    }
+    let out = target_dir().join("test-tmp/shared-hook.translated.json");
+    let (ok, text) = run(Command::new(venv_bin("python"))
+        .arg(workspace_root().join("scripts/sam-translate"))
+        .arg(dir.join("template.yaml"))
+        .arg(&out));
+    assert!(ok, "aws-sam-translator failed:\n{text}");
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    for hook in ["SharedPreTrafficHook", "SharedPostTrafficHook"] {
+        let role = &t["Resources"][format!("{hook}Role")];
+        let statements: Vec<&Value> = role["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+            .collect();
+        let mut actions = Vec::new();
+        for s in &statements {
+            let acts: Vec<String> = match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a.iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+                other => panic!("{hook}: action {other}"),
+            };
+            for a in &acts {
+                assert!(!a.contains('*'), "{hook}: wildcard action {a}");
+            }
+            assert_ne!(s["Resource"], "*", "{hook}: a statement on every resource: {s}");
+            if acts.iter().any(|a| a.starts_with("lambda:")) {
+                assert_eq!(
+                    s["Condition"],
+                    json!({"StringEquals": {"aws:ResourceTag/smoke-hook": "shared"}}),
+                    "{hook}: the lambda actions reach only functions that opt in: {s}"
+                );
+            }
+            actions.extend(acts);
+        }
+        actions.sort();
+        assert_eq!(
+            actions,
+            [
+                "codedeploy:GetApplicationRevision",
+                "codedeploy:GetDeployment",
+                "codedeploy:PutLifecycleEventHookExecutionStatus",
+                "lambda:GetFunction",
+                "lambda:InvokeFunction",
+                "lambda:ListTags"
+            ],
+            "{hook}"
+        );
+        let name = t["Resources"][hook]["Properties"]["FunctionName"].to_string();
+        assert!(
+            name.contains("CodeDeployHook_"),
+            "{hook}: SAM's CodeDeploy role invokes CodeDeployHook_* only: {name}"
+        );
+    }
+    let exports: Vec<Value> = t["Outputs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|o| o["Export"]["Name"].clone())
+        .collect();
+    assert!(
+        exports.contains(&json!({"Fn::Sub": "${ExportPrefix}-PreTrafficHook"})),
+        "{exports:?}"
+    );
+    assert!(
+        exports.contains(&json!({"Fn::Sub": "${ExportPrefix}-PostTrafficHook"})),
+        "{exports:?}"
+    );
+    // The consumer's functions opt in with the tag the policy names.
+    let consumer = std::fs::read_to_string(dir.join("consumer.yaml")).unwrap();
+    assert_eq!(consumer.matches("smoke-hook: shared").count(), 2);
+}
+
+/// The shared hooks' spec is one the Makefile packages where HOOK_SPEC_FILE points.
+#[test]
+fn the_shared_hook_packages_its_spec() {
+    let artifacts = target_dir().join("test-tmp/shared-hook-artifacts");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let (ok, recipe) = run(Command::new("make")
+        .current_dir(workspace_root())
+        .args(["--no-print-directory", "-n", "build-SharedPreTrafficHook"])
+        .arg(format!("ARTIFACTS_DIR={}", artifacts.display())));
+    assert!(ok, "{recipe}");
+    for line in recipe.lines().filter(|l| !l.trim().is_empty()) {
+        if line.starts_with("cargo ") || line.contains("bootstrap") {
+            continue;
+        }
+        let (ok, text) = run(Command::new("sh").current_dir(workspace_root()).args(["-c", line]));
+        assert!(ok, "`{line}` failed:\n{text}");
+    }
+    let spec = artifacts.join("hook-examples/shared-hook/shared.yaml");
+    hook_sdk::spec::load_file(&spec).unwrap_or_else(|e| panic!("{e}"));
+    let template = std::fs::read_to_string(workspace_root().join("hook-examples/shared-hook/template.yaml")).unwrap();
+    assert!(template.contains("HOOK_SPEC_FILE: hook-examples/shared-hook/shared.yaml"));
+}

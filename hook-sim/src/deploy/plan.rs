@@ -1,5 +1,6 @@
 //! What a deployment is: the function, its versions, hooks, configuration, alarms, traffic.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -117,6 +118,10 @@ pub struct DeploymentPlan {
     pub seed: Option<u64>,
     /// The deployment group's notification triggers (SNS).
     pub triggers: Vec<Trigger>,
+    /// The function's tags, as `GetFunction` answers them.
+    pub tags: BTreeMap<String, String>,
+    /// Each version's configured environment (current, target), as `GetFunction` answers it.
+    pub environments: (BTreeMap<String, String>, BTreeMap<String, String>),
 }
 
 /// A deployment event CodeDeploy publishes to a trigger's topic.
@@ -191,6 +196,8 @@ impl DeploymentPlan {
             traffic: Some(Traffic::default()),
             seed: None,
             triggers: Vec::new(),
+            tags: BTreeMap::new(),
+            environments: (BTreeMap::new(), BTreeMap::new()),
         }
     }
 

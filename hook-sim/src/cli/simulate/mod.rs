@@ -70,6 +70,10 @@ pub(crate) struct SimulateArgs {
     /// The binary of a function of the template, LOGICAL_ID=PATH (repeatable).
     #[arg(long = "bin", value_name = "LOGICAL_ID=PATH", value_parser = key_value)]
     pub(super) bins: Vec<(String, String)>,
+    /// Another stack's template whose exports this one imports (`Fn::ImportValue`), such as a
+    /// hook shared by many stacks (repeatable). Simulated as the stack named after its folder.
+    #[arg(long = "with", value_name = "TEMPLATE")]
+    pub(super) with: Vec<PathBuf>,
     /// A template parameter, NAME=VALUE (repeatable).
     #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = key_value)]
     pub(super) parameters: Vec<(String, String)>,
@@ -165,7 +169,17 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     }
     let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
     let base = template_dir(&args.template);
-    let setup = read_setup(&template, &args, &base)?;
+    let others = args
+        .with
+        .iter()
+        .map(|path| {
+            let stack = template_dir(path)
+                .file_name()
+                .map_or("shared".to_string(), |n| n.to_string_lossy().into_owned());
+            Template::load(path, &[], &stack, TARGET)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let setup = read_setup(&template, &others, &args, &base)?;
     if args.build {
         build::build(&setup, &base)?;
     }
@@ -237,6 +251,11 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
         let function = function.to_string();
         move |source| SimulateError::Runtime { function, source }
     };
+    // What GetFunction answers: the function's tags, each version's configured environment.
+    let environments = (
+        current_config.env.iter().cloned().collect(),
+        target_config.env.iter().cloned().collect(),
+    );
     let current = sim.runtime(current_config).await.map_err(spawn_err(&function.name))?;
     let target = sim.runtime(target_config).await.map_err(spawn_err(&function.name))?;
     processes.extend([current.clone(), target.clone()]);
@@ -245,6 +264,8 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
         .speed(speed)
         .seed(args.seed.unwrap_or_else(new_seed));
     plan.resource = function.logical_id.clone();
+    plan.tags = function.tags.clone();
+    plan.environments = environments;
     plan.alias = setup.alias.clone();
     plan.application = format!("{}-ServerlessDeploymentApplication", args.stack_name);
     plan.group = format!("{}-{}DeploymentGroup", args.stack_name, function.logical_id);

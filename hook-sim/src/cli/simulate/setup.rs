@@ -40,6 +40,8 @@ pub(super) struct FunctionRun {
     pub(super) task_root: Option<PathBuf>,
     /// Lambda's retries of a failed async invoke (`EventInvokeConfig.MaximumRetryAttempts`).
     pub(super) max_retries: u32,
+    /// The function's tags (SAM adds `lambda:createdBy`).
+    pub(super) tags: BTreeMap<String, String>,
 }
 
 impl FunctionRun {
@@ -75,7 +77,12 @@ pub(super) const API_TYPES: [&str; 4] = [
     "AWS::ApiGateway::RestApi",
 ];
 
-pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Result<Setup, TemplateError> {
+pub(super) fn read_setup(
+    t: &Template,
+    others: &[Template],
+    args: &SimulateArgs,
+    base: &Path,
+) -> Result<Setup, TemplateError> {
     // Plain CloudFormation (what `sls package` and `cdk synth` emit): an alias whose
     // UpdatePolicy hands its updates to CodeDeploy.
     let cfn = code_deploy_aliases(t);
@@ -94,7 +101,7 @@ pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Resu
         None => None,
     };
     if let Some(alias_id) = chosen_cfn {
-        return read_cfn_setup(t, args, base, &alias_id);
+        return read_cfn_setup(t, others, args, base, &alias_id);
     }
     let mut warnings = Vec::new();
     let logical_id = match &args.function {
@@ -173,12 +180,14 @@ pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Resu
             ("PostTraffic", HookEvent::AfterAllowTraffic),
         ] {
             let Some(v) = h.get(key) else { continue };
-            let id = t.referenced(v)?.ok_or_else(|| {
-                TemplateError(format!(
-                    "Hooks.{key} of {logical_id} must be !Ref of a function in the template to be simulated, not {v}"
-                ))
+            let (ht, id) = hook_source(t, others, v, base).map_err(|e| match e {
+                Some(e) => e,
+                None => TemplateError(format!(
+                    "Hooks.{key} of {logical_id} must be !Ref of a function in the template, or !ImportValue of \
+                     one another template exports (--with TEMPLATE), to be simulated, not {v}"
+                )),
             })?;
-            hooks.push((event, read_hook(t, id, custom_role, args, base, &mut warnings)?));
+            hooks.push((event, read_hook(ht.0, &id, custom_role, args, &ht.1, &mut warnings)?));
         }
     }
 
@@ -227,6 +236,44 @@ pub(super) fn read_setup(t: &Template, args: &SimulateArgs, base: &Path) -> Resu
         triggers,
         warnings,
     })
+}
+
+/// The template and logical id of the hook function `v` names: `!Ref` of one in `t`, or
+/// `!ImportValue` of an export of one of `others` (with that template's folder). `Err(None)`:
+/// neither form.
+fn hook_source<'a>(
+    t: &'a Template,
+    others: &'a [Template],
+    v: &Value,
+    base: &Path,
+) -> Result<((&'a Template, PathBuf), String), Option<TemplateError>> {
+    if let Some(id) = t.referenced(v).map_err(Some)? {
+        return Ok(((t, base.to_path_buf()), id.to_string()));
+    }
+    let Some(name) = t.imported(v).map_err(Some)? else {
+        return Err(None);
+    };
+    let mut known = Vec::new();
+    for o in others {
+        let (found, names) = o.export(&name).map_err(Some)?;
+        if let Some(id) = found {
+            let dir = o.path.parent().map(Path::to_path_buf).unwrap_or_default();
+            return Ok(((o, dir), id));
+        }
+        known.extend(names);
+    }
+    Err(Some(TemplateError(if others.is_empty() {
+        format!("the hook is imported (Fn::ImportValue {name}): give the template that exports it with --with TEMPLATE")
+    } else {
+        format!(
+            "Fn::ImportValue {name}: no template given with --with exports it (their exports: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )
+    })))
 }
 
 /// A hook function of the template, with warnings for what would stop it in AWS.
@@ -295,7 +342,13 @@ pub(super) fn code_deploy_aliases(t: &Template) -> Vec<(String, String)> {
 
 /// The deployment as plain CloudFormation describes it: the alias, its CodeDeploy
 /// deployment group (config, alarms, triggers) and the hooks its UpdatePolicy names.
-fn read_cfn_setup(t: &Template, args: &SimulateArgs, base: &Path, alias_id: &str) -> Result<Setup, TemplateError> {
+fn read_cfn_setup(
+    t: &Template,
+    others: &[Template],
+    args: &SimulateArgs,
+    base: &Path,
+    alias_id: &str,
+) -> Result<Setup, TemplateError> {
     let mut warnings = Vec::new();
     let resource = t.resource(alias_id).cloned().unwrap_or_default();
     let update = resource
@@ -349,16 +402,18 @@ fn read_cfn_setup(t: &Template, args: &SimulateArgs, base: &Path, alias_id: &str
         ("AfterAllowTrafficHook", HookEvent::AfterAllowTraffic),
     ] {
         let Some(v) = update.get(key) else { continue };
-        let id = t.referenced(v)?.ok_or_else(|| {
-            TemplateError(format!(
+        let (ht, id) = hook_source(t, others, v, base).map_err(|e| match e {
+            Some(e) => e,
+            None => TemplateError(format!(
                 "{key} of alias {alias_id} names {}, which is not a function of the template: \
-                 the simulator runs the hooks it finds in the stack",
+                 the simulator runs the hooks it finds in the stack, or that another template given \
+                 with --with exports",
                 scalar_text(&t.eval(v).unwrap_or(Value::Null))
-            ))
+            )),
         })?;
         // The role is the deployment group's own (ServiceRoleArn): the CodeDeployHook_ rule
         // of SAM's role does not apply.
-        hooks.push((event, read_hook(t, id, true, args, base, &mut warnings)?));
+        hooks.push((event, read_hook(ht.0, &id, true, args, &ht.1, &mut warnings)?));
     }
 
     let alarm_config = group.get("AlarmConfiguration").cloned().unwrap_or_default();
@@ -564,8 +619,23 @@ pub(super) fn function_run(
             }
         },
     };
+    let mut tags = BTreeMap::new();
+    if let Some(v) = t.function_property(id, "Tags") {
+        match t.eval(&v)? {
+            Value::Object(m) => tags.extend(m.iter().map(|(k, v)| (k.clone(), scalar_text(v)))),
+            Value::Array(list) => tags.extend(
+                list.iter()
+                    .filter_map(|e| Some((scalar_text(e.get("Key")?), scalar_text(e.get("Value")?)))),
+            ),
+            _ => {}
+        }
+    }
+    if t.resource_type(id) == Some("AWS::Serverless::Function") {
+        tags.insert("lambda:createdBy".to_string(), "SAM".to_string());
+    }
     Ok(FunctionRun {
         logical_id: id.to_string(),
+        tags,
         task_root,
         max_retries,
         name,
