@@ -49,11 +49,15 @@ enum Command {
         hook-sim hook --target-env HELLO_FAULT=error\n  \
         hook-sim hook --hook target/release/my-hook --function target/release/my-fn --phase AfterAllowTraffic")]
     Hook(HookArgs),
-    /// Serves the CodeDeploy and Lambda endpoints with scripted `hello` functions until
-    /// stopped, and prints the endpoint: point AWS_ENDPOINT_URL at it.
-    #[command(after_help = "Example:\n  \
-        hook-sim serve --hello hello-fn &\n  \
-        AWS_ENDPOINT_URL=http://127.0.0.1:4566 hook-runner run smoke.yaml --function hello-fn --qualifier 2")]
+    /// Serves a template's functions on the Lambda and CodeDeploy endpoints until stopped —
+    /// each with version 1 and 2 running its code (any runtime `simulate` runs), its alias on 1,
+    /// and a deployment from 1 to 2 — and prints what to export to run checks against them.
+    #[command(after_help = "Examples:\n  \
+        hook-sim serve &                      # template.yaml's HelloFunction\n  \
+        export AWS_ENDPOINT_URL=http://127.0.0.1:4566\n  \
+        hook-runner run hook-examples/smoke.yaml --function sam-app-HelloFunction --qualifier 2\n  \
+        hook-sim serve --template hook-examples/python/template.yaml --target-env HELLO_FAULT=error\n  \
+        hook-sim serve --hello hello-fn       # scripted hello functions, no template")]
     Serve(ServeArgs),
 }
 
@@ -62,12 +66,29 @@ struct ServeArgs {
     /// The port on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 4566)]
     port: u16,
-    /// A function following the hello contract, versions 1 and 2, alias `live` on 1 (repeatable).
+    /// Instead of a template's functions: a scripted function following the hello contract,
+    /// versions 1 and 2, alias `live` on 1 (repeatable).
     #[arg(long)]
     hello: Vec<String>,
+    #[command(flatten)]
+    stack: cli::simulate::StackArgs,
 }
 
 async fn serve(args: ServeArgs) -> Result<bool, String> {
+    if args.hello.is_empty() {
+        return cli::simulate::serve_stack(&args.stack, args.port)
+            .await
+            .map(|()| true)
+            .map_err(|e| {
+                let mut text = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    text.push_str(&format!(": {s}"));
+                    source = s.source();
+                }
+                text
+            });
+    }
     let sim = Sim::bind(std::net::SocketAddr::from(([127, 0, 0, 1], args.port)))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;

@@ -505,3 +505,106 @@ async fn a_skip_the_spec_allows_reports_succeeded_with_a_loud_record() {
         "nothing to read"
     );
 }
+
+/// `hook-sim serve` of a template until stopped: what it prints, read line by line.
+struct Served {
+    child: std::process::Child,
+    lines: Vec<String>,
+}
+
+impl Served {
+    fn start(args: &[&str]) -> Served {
+        use std::io::BufRead as _;
+        let mut child = Command::new(release_bin("hook-sim"))
+            .current_dir(integration_tests::workspace_root())
+            .arg("serve")
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("hook-sim runs");
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = out.read_line(&mut line).unwrap();
+            assert!(n > 0, "hook-sim serve ended before it served:\n{}", lines.join(""));
+            lines.push(line.clone());
+            if line.starts_with("(no region") {
+                break;
+            }
+        }
+        Served { child, lines }
+    }
+
+    /// The value of `export AWS_ENDPOINT_URL=...`.
+    fn endpoint(&self) -> String {
+        self.lines
+            .iter()
+            .find_map(|l| l.strip_prefix("export AWS_ENDPOINT_URL="))
+            .expect("an export line")
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The README's recipe: `hook-sim serve` the template's functions, export what it prints, and
+/// `hook-runner run` a spec against them with no AWS configuration.
+#[tokio::test]
+async fn run_against_a_served_template() {
+    let served = Served::start(&[]);
+    let text = served.lines.join("");
+    assert!(
+        text.contains(
+            "function   sam-app-HelloFunction (HelloFunction, provided.al2023): versions 1 and 2, alias live -> 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("hook-runner run SPEC --function sam-app-HelloFunction --qualifier 2 --alias live --current 1"),
+        "{text}"
+    );
+    let home = temp_dir("served-home");
+    let env = [("AWS_ENDPOINT_URL", served.endpoint())];
+    let spec = integration_tests::workspace_root().join("hook-examples/smoke.yaml");
+    let spec = spec.display().to_string();
+    let run = ["run", &spec, "--function", "sam-app-HelloFunction", "--qualifier", "2"];
+    let (code, out, err) = cli_fresh(&run, &home, &env).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("✔ greets the canary [sam-app-HelloFunction:2]"), "{out}");
+    drop(served);
+
+    // A faulty version 2, served as simulate would run it: the same run fails.
+    let served = Served::start(&["--target-env", "HELLO_FAULT=error"]);
+    let env = [("AWS_ENDPOINT_URL", served.endpoint())];
+    let (code, out, err) = cli_fresh(&run, &home, &env).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("HELLO_FAULT=error: version 2 fails on purpose"), "{out}");
+}
+
+#[test]
+fn serve_says_what_to_do_with_a_template_it_cannot_serve() {
+    let out = Command::new(release_bin("hook-sim"))
+        .current_dir(integration_tests::workspace_root())
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--template",
+            "hook-examples/shared-hook/template.yaml",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("has no function deployed gradually"), "{err}");
+    assert!(err.contains("--function"), "{err}");
+}

@@ -6,7 +6,10 @@
 
 mod build;
 mod render;
+mod serve;
 mod setup;
+
+pub(crate) use serve::serve_stack;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +24,7 @@ use hook_sim::{Behavior, Concurrency, ProcessConfig, RuntimeFunction, Sim};
 use serde_json::json;
 
 use self::render::{Printer, print_header, print_summary};
-use self::setup::{CURRENT, FunctionRun, TARGET, read_setup};
+use self::setup::{CURRENT, FunctionRun, Setup, TARGET, read_setup};
 use crate::cli::key_value;
 
 pub(crate) const EXAMPLES: &str = "\
@@ -35,72 +38,86 @@ Examples:
 
 Exit status: 0 the deployment succeeded, 1 it was rolled back, 2 bad usage or set-up.";
 
-/// Options of `hook-sim simulate`.
-#[derive(Args, Debug)]
-pub(crate) struct SimulateArgs {
+/// The stack and how its functions run: what `simulate` deploys and `serve` serves.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct StackArgs {
     /// The SAM template.
     #[arg(long, default_value = "template.yaml")]
-    pub(super) template: PathBuf,
+    pub(crate) template: PathBuf,
     /// The logical id of the function to deploy (default: the one function with an enabled
     /// DeploymentPreference).
     #[arg(long, value_name = "LOGICAL_ID")]
-    pub(super) function: Option<String>,
+    pub(crate) function: Option<String>,
+    /// Environment of the current version's process, KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    pub(crate) current_env: Vec<(String, String)>,
+    /// Environment of the target version's process, KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    pub(crate) target_env: Vec<(String, String)>,
+    /// The current version's binary (default: the function's own).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) current_bin: Option<PathBuf>,
+    /// The target version's binary (default: the function's own).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) target_bin: Option<PathBuf>,
+    /// The binary of a function of the template, LOGICAL_ID=PATH (repeatable).
+    #[arg(long = "bin", value_name = "LOGICAL_ID=PATH", value_parser = key_value)]
+    pub(crate) bins: Vec<(String, String)>,
+    /// Another stack's template whose exports this one imports (`Fn::ImportValue`), such as a
+    /// hook shared by many stacks (repeatable). Simulated as the stack named after its folder.
+    #[arg(long = "with", value_name = "TEMPLATE")]
+    pub(crate) with: Vec<PathBuf>,
+    /// A template parameter, NAME=VALUE (repeatable).
+    #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = key_value)]
+    pub(crate) parameters: Vec<(String, String)>,
+    /// The stack name the template is simulated as (`AWS::StackName`).
+    #[arg(long, default_value = "sam-app")]
+    pub(crate) stack_name: String,
+    /// Build the workspace binaries the template names first (`cargo build --release --bin ...`).
+    #[arg(long)]
+    pub(crate) build: bool,
+    /// The Python that runs `python3.x` functions: it needs the Lambda runtime interface
+    /// client (`pip install awslambdaric`).
+    #[arg(long, value_name = "PATH", default_value = "python3")]
+    pub(crate) python: PathBuf,
+    /// The Node.js that runs `nodejs*` functions (hook-sim brings the Runtime API loop).
+    #[arg(long, value_name = "PATH", default_value = "node")]
+    pub(crate) node: PathBuf,
+}
+
+/// Options of `hook-sim simulate`.
+#[derive(Args, Debug)]
+pub(crate) struct SimulateArgs {
+    #[command(flatten)]
+    pub(crate) stack: StackArgs,
     /// The deployment configuration, instead of DeploymentPreference.Type: a predefined one
     /// (`Linear10PercentEvery1Minute`, `CodeDeployDefault.LambdaCanary10Percent5Minutes`, ...)
     /// or the logical id of an AWS::CodeDeploy::DeploymentConfig in the template.
     #[arg(long, value_name = "NAME")]
-    pub(super) config: Option<String>,
+    pub(crate) config: Option<String>,
     /// Simulated seconds per real second between events (default: 60, or more so that shifting
     /// traffic takes at most 10 s). Hooks and functions run in real time, and simulated time
     /// with them while one runs: the speed changes how long the run takes, not its outcome.
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
-    pub(super) speed: Option<f64>,
-    /// Environment of the current version's process, KEY=VALUE (repeatable).
-    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
-    pub(super) current_env: Vec<(String, String)>,
-    /// Environment of the target version's process, KEY=VALUE (repeatable).
-    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
-    pub(super) target_env: Vec<(String, String)>,
-    /// The current version's binary (default: the function's own).
-    #[arg(long, value_name = "PATH")]
-    pub(super) current_bin: Option<PathBuf>,
-    /// The target version's binary (default: the function's own).
-    #[arg(long, value_name = "PATH")]
-    pub(super) target_bin: Option<PathBuf>,
-    /// The binary of a function of the template, LOGICAL_ID=PATH (repeatable).
-    #[arg(long = "bin", value_name = "LOGICAL_ID=PATH", value_parser = key_value)]
-    pub(super) bins: Vec<(String, String)>,
-    /// Another stack's template whose exports this one imports (`Fn::ImportValue`), such as a
-    /// hook shared by many stacks (repeatable). Simulated as the stack named after its folder.
-    #[arg(long = "with", value_name = "TEMPLATE")]
-    pub(super) with: Vec<PathBuf>,
-    /// A template parameter, NAME=VALUE (repeatable).
-    #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = key_value)]
-    pub(super) parameters: Vec<(String, String)>,
-    /// The stack name the template is simulated as (`AWS::StackName`).
-    #[arg(long, default_value = "sam-app")]
-    pub(super) stack_name: String,
-    /// Build the workspace binaries the template names first (`cargo build --release --bin ...`).
-    #[arg(long)]
-    pub(super) build: bool,
-    /// The Python that runs `python3.x` functions: it needs the Lambda runtime interface
-    /// client (`pip install awslambdaric`).
-    #[arg(long, value_name = "PATH", default_value = "python3")]
-    pub(super) python: PathBuf,
-    /// The Node.js that runs `nodejs*` functions (hook-sim brings the Runtime API loop).
-    #[arg(long, value_name = "PATH", default_value = "node")]
-    pub(super) node: PathBuf,
+    pub(crate) speed: Option<f64>,
     /// The seed of the weighted alias's random routing (default: a new one each run, printed,
     /// so that a run can be replayed).
     #[arg(long, value_name = "N")]
-    pub(super) seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// The report: a live timeline, or one JSON document at the end.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub(super) report: ReportFormat,
+    pub(crate) report: ReportFormat,
+}
+
+impl std::ops::Deref for SimulateArgs {
+    type Target = StackArgs;
+    fn deref(&self) -> &StackArgs {
+        &self.stack
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(super) enum ReportFormat {
+pub(crate) enum ReportFormat {
     Text,
     Json,
 }
@@ -169,83 +186,26 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     }
     let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
     let base = template_dir(&args.template);
-    let others = args
-        .with
-        .iter()
-        .map(|path| {
-            let stack = template_dir(path)
-                .file_name()
-                .map_or("shared".to_string(), |n| n.to_string_lossy().into_owned());
-            Template::load(path, &[], &stack, TARGET)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let setup = read_setup(&template, &others, &args, &base)?;
+    let others = other_stacks(&args)?;
+    let setup = read_setup(&template, &others, &args, args.config.as_deref(), &base)?;
     if args.build {
         build::build(&setup, &base)?;
     }
-    // Each binary, with the option that chose it (if one did).
-    let mut binaries = vec![
-        (&setup.function, args.current_bin.as_ref().map(|p| (p, "--current-bin"))),
-        (&setup.function, args.target_bin.as_ref().map(|p| (p, "--target-bin"))),
-    ];
-    binaries.extend(setup.hooks.iter().map(|(_, h)| (h, None)));
-    for (f, over) in binaries {
-        let path = over.map_or(&f.binary, |(p, _)| p);
-        if over.is_none() && f.runtime.starts_with("python") {
-            check_python(&args.python, &f.logical_id)?;
-            continue;
-        }
-        if over.is_none() && f.runtime.starts_with("nodejs") {
-            check_node(&args.node, &f.logical_id)?;
-            continue;
-        }
-        if !path.is_file() {
-            let from_bin = args.bins.iter().any(|(id, _)| *id == f.logical_id);
-            let how = match (&f.cargo_bin, over) {
-                (_, Some((_, flag))) => format!("check the path given to {flag}"),
-                _ if from_bin => format!("check the path given to --bin {}=PATH", f.logical_id),
-                (Some(bin), None) => format!("build it with `cargo build --release --bin {bin}`, or add --build"),
-                (None, None) => format!("pass --bin {}=PATH", f.logical_id),
-            };
-            return Err(SimulateError::Usage(format!(
-                "{} (the binary of {}) does not exist: {how}",
-                path.display(),
-                f.logical_id
-            )));
-        }
-    }
+    check_binaries(&args, &setup, true)?;
 
     let speed = args.speed.unwrap_or_else(|| default_speed(&setup.routing));
     let sim = Sim::start().await.map_err(SimulateError::Start)?;
     let api_url = sim.api_url(&setup.function.name, &setup.alias);
     let function = setup.function.with_api(&api_url);
     let mut processes: Vec<Arc<RuntimeFunction>> = Vec::new();
-    let config_for = |f: &FunctionRun, version: &str, binary: Option<&PathBuf>, extra: &[(String, String)]| {
-        let mut config = ProcessConfig::new(&f.name, binary.unwrap_or(&f.binary))
-            .version(version)
-            .timeout(f.timeout);
-        config.memory_mb = f.memory_mb;
-        if binary.is_none() {
-            config.args = f.args.clone();
-            config.runtime = f.runtime.clone();
-            config.handler = f.handler.clone();
-        }
-        config.concurrency = f
-            .reserved_concurrency
-            .map_or_else(Concurrency::unreserved, Concurrency::reserved);
-        config.task_root = f.task_root.clone();
-        config.env = f.env.clone();
-        config.env.extend(extra.iter().cloned());
-        config
-    };
-    let current_config = config_for(&function, CURRENT, args.current_bin.as_ref(), &args.current_env);
-    let mut target_config = config_for(&function, TARGET, args.target_bin.as_ref(), &args.target_env);
+    let current_config = process_config(&function, CURRENT, args.current_bin.as_ref(), &args.current_env);
+    let mut target_config = process_config(&function, TARGET, args.target_bin.as_ref(), &args.target_env);
     // The function's versions share its concurrency.
     target_config.concurrency = current_config.concurrency.clone();
     let hook_configs: Vec<(HookEvent, ProcessConfig)> = setup
         .hooks
         .iter()
-        .map(|(event, h)| (*event, config_for(&h.with_api(&api_url), "$LATEST", None, &[])))
+        .map(|(event, h)| (*event, process_config(&h.with_api(&api_url), "$LATEST", None, &[])))
         .collect();
     let spawn_err = |function: &str| {
         let function = function.to_string();
@@ -405,6 +365,84 @@ const FUNCTION_LOG_TAIL: usize = 20;
 /// beside it read `target/release/hello`.
 fn template_dir(template: &Path) -> PathBuf {
     template.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The stacks given with `--with`, each named after its folder.
+fn other_stacks(args: &StackArgs) -> Result<Vec<Template>, TemplateError> {
+    args.with
+        .iter()
+        .map(|path| {
+            let stack = template_dir(path)
+                .file_name()
+                .map_or("shared".to_string(), |n| n.to_string_lossy().into_owned());
+            Template::load(path, &[], &stack, TARGET)
+        })
+        .collect()
+}
+
+/// Every binary the setup runs exists (or its interpreter works); else what to do.
+fn check_binaries(args: &StackArgs, setup: &Setup, hooks: bool) -> Result<(), SimulateError> {
+    // Each binary, with the option that chose it (if one did).
+    let mut binaries = vec![
+        (&setup.function, args.current_bin.as_ref().map(|p| (p, "--current-bin"))),
+        (&setup.function, args.target_bin.as_ref().map(|p| (p, "--target-bin"))),
+    ];
+    if hooks {
+        binaries.extend(setup.hooks.iter().map(|(_, h)| (h, None)));
+    }
+    for (f, over) in binaries {
+        let path = over.map_or(&f.binary, |(p, _)| p);
+        if over.is_none() && f.runtime.starts_with("python") {
+            check_python(&args.python, &f.logical_id)?;
+            continue;
+        }
+        if over.is_none() && f.runtime.starts_with("nodejs") {
+            check_node(&args.node, &f.logical_id)?;
+            continue;
+        }
+        if !path.is_file() {
+            let from_bin = args.bins.iter().any(|(id, _)| *id == f.logical_id);
+            let how = match (&f.cargo_bin, over) {
+                (_, Some((_, flag))) => format!("check the path given to {flag}"),
+                _ if from_bin => format!("check the path given to --bin {}=PATH", f.logical_id),
+                (Some(bin), None) => format!("build it with `cargo build --release --bin {bin}`, or add --build"),
+                (None, None) => format!("pass --bin {}=PATH", f.logical_id),
+            };
+            return Err(SimulateError::Usage(format!(
+                "{} (the binary of {}) does not exist: {how}",
+                path.display(),
+                f.logical_id
+            )));
+        }
+    }
+
+    Ok(())
+}
+
+/// How a version of `f` runs: its binary (or `binary` instead), runtime, limits and
+/// environment, plus `extra` variables.
+fn process_config(
+    f: &FunctionRun,
+    version: &str,
+    binary: Option<&PathBuf>,
+    extra: &[(String, String)],
+) -> ProcessConfig {
+    let mut config = ProcessConfig::new(&f.name, binary.unwrap_or(&f.binary))
+        .version(version)
+        .timeout(f.timeout);
+    config.memory_mb = f.memory_mb;
+    if binary.is_none() {
+        config.args = f.args.clone();
+        config.runtime = f.runtime.clone();
+        config.handler = f.handler.clone();
+    }
+    config.concurrency = f
+        .reserved_concurrency
+        .map_or_else(Concurrency::unreserved, Concurrency::reserved);
+    config.task_root = f.task_root.clone();
+    config.env = f.env.clone();
+    config.env.extend(extra.iter().cloned());
+    config
 }
 
 /// 60, or faster so that shifting takes at most 10 s of wall time.

@@ -11,7 +11,7 @@ use hook_sim::schedule::{PREDEFINED, TrafficRouting};
 use hook_sim::stack::{Template, TemplateError, scalar_text};
 use serde_json::{Value, json};
 
-use super::SimulateArgs;
+use super::StackArgs;
 
 /// How a function of the template runs here.
 #[derive(Debug, Clone)]
@@ -80,7 +80,8 @@ pub(super) const API_TYPES: [&str; 4] = [
 pub(super) fn read_setup(
     t: &Template,
     others: &[Template],
-    args: &SimulateArgs,
+    args: &StackArgs,
+    config: Option<&str>,
     base: &Path,
 ) -> Result<Setup, TemplateError> {
     // Plain CloudFormation (what `sls package` and `cdk synth` emit): an alias whose
@@ -101,7 +102,7 @@ pub(super) fn read_setup(
         None => None,
     };
     if let Some(alias_id) = chosen_cfn {
-        return read_cfn_setup(t, others, args, base, &alias_id);
+        return read_cfn_setup(t, others, args, config, base, &alias_id);
     }
     let mut warnings = Vec::new();
     let logical_id = match &args.function {
@@ -159,7 +160,7 @@ pub(super) fn read_setup(
         })?;
     let function = function_run(t, &logical_id, args, base)?;
 
-    let (config_name, routing) = match &args.config {
+    let (config_name, routing) = match config {
         Some(name) => config_by_name(t, name)?,
         None => {
             let ty = preference
@@ -281,7 +282,7 @@ fn read_hook(
     t: &Template,
     id: &str,
     custom_role: bool,
-    args: &SimulateArgs,
+    args: &StackArgs,
     base: &Path,
     warnings: &mut Vec<String>,
 ) -> Result<FunctionRun, TemplateError> {
@@ -345,7 +346,8 @@ pub(super) fn code_deploy_aliases(t: &Template) -> Vec<(String, String)> {
 fn read_cfn_setup(
     t: &Template,
     others: &[Template],
-    args: &SimulateArgs,
+    args: &StackArgs,
+    config: Option<&str>,
     base: &Path,
     alias_id: &str,
 ) -> Result<Setup, TemplateError> {
@@ -385,7 +387,7 @@ fn read_cfn_setup(
         .cloned()
         .unwrap_or_default();
 
-    let (config_name, routing) = match &args.config {
+    let (config_name, routing) = match config {
         Some(name) => config_by_name(t, name)?,
         None => match group.get("DeploymentConfigName") {
             None => config_by_name(t, "CodeDeployDefault.LambdaAllAtOnce")?,
@@ -486,7 +488,7 @@ pub(super) fn api_named_in(t: &Template, v: &Value) -> Option<String> {
 pub(super) fn function_run(
     t: &Template,
     id: &str,
-    args: &SimulateArgs,
+    args: &StackArgs,
     base: &Path,
 ) -> Result<FunctionRun, TemplateError> {
     let name = t.physical_name(id)?;

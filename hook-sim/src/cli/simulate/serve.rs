@@ -1,0 +1,111 @@
+//! `hook-sim serve --template`: a stack's functions, each with its two versions and alias,
+//! served on the Lambda and CodeDeploy endpoints until stopped, to run checks against.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hook_sim::stack::{Template, TemplateError};
+use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, RuntimeFunction, Sim, lambda_appspec};
+
+use super::setup::{CURRENT, TARGET, code_deploy_aliases, functions_with_preference, read_setup};
+use super::{SimulateError, StackArgs, build, check_binaries, other_stacks, process_config, template_dir};
+
+/// Serves the stack's deployed functions (or `--function`) until Ctrl-C: version 1 runs the
+/// function's code with `--current-env`, version 2 with `--target-env`, the alias points at 1,
+/// and a CodeDeploy deployment from 1 to 2 is there for a hook to discover.
+pub(crate) async fn serve_stack(args: &StackArgs, port: u16) -> Result<(), SimulateError> {
+    let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
+    let base = template_dir(&args.template);
+    let others = other_stacks(args)?;
+    let ids = match &args.function {
+        Some(id) => vec![id.clone()],
+        None => {
+            let mut ids = functions_with_preference(&template);
+            ids.extend(code_deploy_aliases(&template).into_iter().map(|(_, f)| f));
+            if ids.is_empty() {
+                return Err(TemplateError(format!(
+                    "{} has no function deployed gradually (a DeploymentPreference, or an alias CodeDeploy updates): \
+                     name one with --function",
+                    args.template.display()
+                ))
+                .into());
+            }
+            ids
+        }
+    };
+    let sim = Sim::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .map_err(SimulateError::Start)?;
+    say!("hook-sim serve: {}", args.template.display());
+    let mut processes: Vec<Arc<RuntimeFunction>> = Vec::new();
+    let mut example = None;
+    for (n, id) in ids.iter().enumerate() {
+        let mut one = args.clone();
+        one.function = Some(id.clone());
+        let setup = read_setup(&template, &others, &one, None, &base)?;
+        if args.build {
+            build::build(&setup, &base)?;
+        }
+        check_binaries(&one, &setup, false)?;
+        let api_url = sim.api_url(&setup.function.name, &setup.alias);
+        let function = setup.function.with_api(&api_url);
+        let current_config = process_config(&function, CURRENT, args.current_bin.as_ref(), &args.current_env);
+        let mut target_config = process_config(&function, TARGET, args.target_bin.as_ref(), &args.target_env);
+        target_config.concurrency = current_config.concurrency.clone();
+        let environments = [
+            (CURRENT, current_config.env.clone()),
+            (TARGET, target_config.env.clone()),
+        ];
+        let spawn_err = |source| SimulateError::Runtime {
+            function: function.name.clone(),
+            source,
+        };
+        let current = sim.runtime(current_config).await.map_err(spawn_err)?;
+        let target = sim.runtime(target_config).await.map_err(spawn_err)?;
+        processes.extend([current.clone(), target.clone()]);
+        let mut f = FunctionSetup::new()
+            .version(CURRENT, Behavior::Process(current))
+            .version(TARGET, Behavior::Process(target))
+            .alias(&setup.alias, CURRENT);
+        for (k, v) in &function.tags {
+            f = f.tag(k, v);
+        }
+        for (version, env) in &environments {
+            for (k, v) in env {
+                f = f.version_env(version, k, v);
+            }
+        }
+        sim.add_function(&function.name, f);
+        let deployment = format!("d-SERVE{:04}", n + 1);
+        sim.add_deployment(DeploymentSetup::new(
+            &deployment,
+            &lambda_appspec(&function.name, &setup.alias, CURRENT, TARGET, &[]),
+        ));
+        say!(
+            "function   {} ({id}, {}): versions {CURRENT} and {TARGET}, alias {} -> {CURRENT}",
+            function.name,
+            function.runtime,
+            setup.alias
+        );
+        say!("           HTTP API {api_url}");
+        say!(
+            "deployment {deployment}: {} alias {} {CURRENT} -> {TARGET}",
+            function.name,
+            setup.alias
+        );
+        example.get_or_insert((function.name.clone(), setup.alias.clone()));
+    }
+    say!("");
+    say!("export AWS_ENDPOINT_URL={}", sim.endpoint_url());
+    if let Some((name, alias)) = &example {
+        say!("hook-runner run SPEC --function {name} --qualifier {TARGET} --alias {alias} --current {CURRENT}");
+    }
+    say!("(no region or credentials needed against this endpoint; stop with Ctrl-C)");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let stopped = tokio::signal::ctrl_c().await;
+    for p in &processes {
+        p.stop().await;
+    }
+    stopped.map_err(|e| SimulateError::Usage(format!("cannot wait for Ctrl-C: {e}")))
+}
