@@ -1282,3 +1282,24 @@ fn an_imported_hook_needs_the_template_that_exports_it() {
         "{err}"
     );
 }
+
+#[test]
+fn the_text_summary_lists_what_each_hook_tested() {
+    let out = Command::new(release_bin("hook-sim"))
+        .current_dir(workspace_root())
+        .arg("simulate")
+        .args(SHARED)
+        .args(["--function", "PaymentsFunction", "--speed", "100000"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("checks     BeforeAllowTraffic  CodeDeployHook_shared-smoke-pre: ✔ payments answer from the new version [sam-app-payments:2] · 2 skipped\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("           AfterAllowTraffic   CodeDeployHook_shared-smoke-post: ✔ the alias answers [sam-app-payments:live] · 2 skipped\n"),
+        "{text}"
+    );
+}

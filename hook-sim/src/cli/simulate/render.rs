@@ -329,6 +329,47 @@ pub(super) fn shorten(s: &str, max: usize) -> String {
     }
 }
 
+/// One line per invocation of a hook-sdk hook, with its phase: each check that ran, with its
+/// outcome, and the skips recorded.
+fn checks_of(lines: &[String]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut skipped = 0;
+    for line in lines {
+        let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let text = |k: &str| record[k].as_str().unwrap_or_default().to_string();
+        match record["record"].as_str() {
+            Some("waiver") => current.push(format!("⚠ {}", text("message"))),
+            Some("check") => {
+                let target = match record["target"].as_str() {
+                    Some(t) => format!(" [{t}]"),
+                    None => String::new(),
+                };
+                match record["outcome"].as_str() {
+                    Some("Passed") => current.push(format!("✔ {}{target}", text("name"))),
+                    Some("Failed") => current.push(format!("✘ {}{target}", text("name"))),
+                    Some("NotRun") => current.push(format!("✘ {}{target} (not run)", text("name"))),
+                    _ => skipped += 1,
+                }
+            }
+            Some("summary") => {
+                let phase = record["phase"].as_str().unwrap_or("?").to_string();
+                let mut line = current.join(" · ");
+                if skipped > 0 {
+                    line.push_str(&format!(" · {skipped} skipped"));
+                }
+                out.push((phase, line));
+                current.clear();
+                skipped = 0;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 pub(super) fn print_summary(
     outcome: &DeploymentOutcome,
     hook_logs: &BTreeMap<String, Vec<String>>,
@@ -369,6 +410,22 @@ pub(super) fn print_summary(
         })
         .collect();
     say!("traffic    {}", traffic.join("; "));
+    // What each hook tested, from the records hook-sdk's hooks log (others log none).
+    let mut runs: Vec<(String, &String, String)> = hook_logs
+        .iter()
+        .flat_map(|(function, lines)| {
+            checks_of(lines)
+                .into_iter()
+                .map(move |(phase, line)| (phase, function, line))
+        })
+        .collect();
+    runs.sort_by_key(|(phase, _, _)| phase != "BeforeAllowTraffic");
+    for (i, (phase, function, line)) in runs.iter().enumerate() {
+        say!(
+            "{:<10} {phase:<19} {function}: {line}",
+            if i == 0 { "checks" } else { "" }
+        );
+    }
     let failed_hook = match &outcome.rollback {
         Some(Rollback::HookFailed { function, .. } | Rollback::HookTimedOut { function, .. }) => Some(function),
         _ => None,
