@@ -608,3 +608,24 @@ fn serve_says_what_to_do_with_a_template_it_cannot_serve() {
     assert!(err.contains("has no function deployed gradually"), "{err}");
     assert!(err.contains("--function"), "{err}");
 }
+
+/// A platform team tries the shared spec against a consumer stack served locally: each
+/// function gets the checks that select it (tags read with GetFunction from the template).
+#[tokio::test]
+async fn the_shared_spec_runs_against_a_served_consumer_stack() {
+    let served = Served::start(&["--template", "hook-examples/shared-hook/consumer.yaml"]);
+    let home = temp_dir("served-shared-home");
+    let env = [("AWS_ENDPOINT_URL", served.endpoint())];
+    let spec = integration_tests::workspace_root().join("hook-examples/shared-hook/shared.yaml");
+    let spec = spec.display().to_string();
+    for (function, check) in [
+        ("sam-app-orders", "orders greet their customers"),
+        ("sam-app-payments", "payments answer from the new version"),
+    ] {
+        let run = ["run", &spec, "--function", function, "--qualifier", "2"];
+        let (code, out, err) = cli_fresh(&run, &home, &env).await;
+        assert_eq!(code, 0, "{out}\n{err}");
+        assert!(out.contains(&format!("✔ {check} [{function}:2]")), "{out}");
+        assert!(out.contains("1 passed, 0 failed, 2 skipped"), "{out}");
+    }
+}

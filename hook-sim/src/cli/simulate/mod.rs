@@ -44,8 +44,8 @@ pub(crate) struct StackArgs {
     /// The SAM template.
     #[arg(long, default_value = "template.yaml")]
     pub(crate) template: PathBuf,
-    /// The logical id of the function to deploy (default: the one function with an enabled
-    /// DeploymentPreference).
+    /// The logical id of the function (default: `simulate` deploys the one function with an
+    /// enabled DeploymentPreference, `serve` serves every function deployed gradually).
     #[arg(long, value_name = "LOGICAL_ID")]
     pub(crate) function: Option<String>,
     /// Environment of the current version's process, KEY=VALUE (repeatable).
@@ -187,7 +187,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
     let base = template_dir(&args.template);
     let others = other_stacks(&args)?;
-    let setup = read_setup(&template, &others, &args, args.config.as_deref(), &base)?;
+    let setup = read_setup(&template, &others, &args, args.config.as_deref(), true, &base)?;
     if args.build {
         build::build(&setup, &base)?;
     }

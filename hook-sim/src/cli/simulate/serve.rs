@@ -42,7 +42,8 @@ pub(crate) async fn serve_stack(args: &StackArgs, port: u16) -> Result<(), Simul
     for (n, id) in ids.iter().enumerate() {
         let mut one = args.clone();
         one.function = Some(id.clone());
-        let setup = read_setup(&template, &others, &one, None, &base)?;
+        // The hooks are not served: a stack whose hooks live elsewhere needs no --with.
+        let setup = read_setup(&template, &others, &one, None, false, &base)?;
         if args.build {
             build::build(&setup, &base)?;
         }

@@ -82,6 +82,7 @@ pub(super) fn read_setup(
     others: &[Template],
     args: &StackArgs,
     config: Option<&str>,
+    hooks_too: bool,
     base: &Path,
 ) -> Result<Setup, TemplateError> {
     // Plain CloudFormation (what `sls package` and `cdk synth` emit): an alias whose
@@ -102,7 +103,7 @@ pub(super) fn read_setup(
         None => None,
     };
     if let Some(alias_id) = chosen_cfn {
-        return read_cfn_setup(t, others, args, config, base, &alias_id);
+        return read_cfn_setup(t, others, args, config, hooks_too, base, &alias_id);
     }
     let mut warnings = Vec::new();
     let logical_id = match &args.function {
@@ -175,7 +176,7 @@ pub(super) fn read_setup(
 
     let mut hooks = Vec::new();
     let custom_role = preference.get("Role").is_some();
-    if let Some(h) = preference.get("Hooks") {
+    if let Some(h) = preference.get("Hooks").filter(|_| hooks_too) {
         for (key, event) in [
             ("PreTraffic", HookEvent::BeforeAllowTraffic),
             ("PostTraffic", HookEvent::AfterAllowTraffic),
@@ -348,6 +349,7 @@ fn read_cfn_setup(
     others: &[Template],
     args: &StackArgs,
     config: Option<&str>,
+    hooks_too: bool,
     base: &Path,
     alias_id: &str,
 ) -> Result<Setup, TemplateError> {
@@ -403,7 +405,9 @@ fn read_cfn_setup(
         ("BeforeAllowTrafficHook", HookEvent::BeforeAllowTraffic),
         ("AfterAllowTrafficHook", HookEvent::AfterAllowTraffic),
     ] {
-        let Some(v) = update.get(key) else { continue };
+        let Some(v) = update.get(key).filter(|_| hooks_too) else {
+            continue;
+        };
         let (ht, id) = hook_source(t, others, v, base).map_err(|e| match e {
             Some(e) => e,
             None => TemplateError(format!(
