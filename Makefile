@@ -16,10 +16,10 @@ build-SpecHook:
 
 # The shared hook (hook-examples/shared-hook/template.yaml): hook-runner, and the platform's
 # spec beside it.
-build-SharedPreTrafficHook build-SharedPostTrafficHook:
+build-SharedHook:
 	cargo lambda build --release --bin hook-runner --target $(LAMBDA_TARGET)
 	cp target/lambda/hook-runner/bootstrap $(ARTIFACTS_DIR)/bootstrap
 	mkdir -p $(ARTIFACTS_DIR)/hook-examples/shared-hook
 	cp hook-examples/shared-hook/shared.yaml $(ARTIFACTS_DIR)/hook-examples/shared-hook/
 
-.PHONY: build-SharedPreTrafficHook build-SharedPostTrafficHook
+.PHONY: build-SharedHook

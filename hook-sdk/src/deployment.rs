@@ -152,14 +152,19 @@ pub enum DiscoveryError {
         /// The AppSpec hooks.
         hooks: String,
     },
-    /// The hook is named for both phases.
+    /// The hook is named for both phases, and the deployment's target did not say which one
+    /// runs.
     #[error(
         "function `{function}` is the hook of both BeforeAllowTraffic and AfterAllowTraffic, and the \
-         event does not say which one runs: use one function per phase, or set HOOK_PHASE"
+         event does not say which one runs; asking the deployment's target failed ({why}): allow the \
+         hook codedeploy:ListDeploymentTargets and codedeploy:GetDeploymentTarget, use one function per \
+         phase, or set HOOK_PHASE"
     )]
     PhaseAmbiguous {
         /// The hook's function name.
         function: String,
+        /// Why the deployment target did not tell.
+        why: String,
     },
     /// `HOOK_TARGET` is malformed.
     #[error(transparent)]
@@ -265,7 +270,13 @@ pub async fn discover(
 
     deployment.phase = match (settings.phase, &appspec) {
         (Some(phase), _) => phase,
-        (None, Some(spec)) => phase_of(spec, &settings.function_name)?,
+        (None, Some(spec)) => match phase_of(spec, &settings.function_name) {
+            // One function for both phases: the phase whose lifecycle event is in progress.
+            Err(DiscoveryError::PhaseAmbiguous { function, .. }) => phase_in_progress(codedeploy, deployment_id)
+                .await
+                .map_err(|why| DiscoveryError::PhaseAmbiguous { function, why })?,
+            other => other?,
+        },
         (None, None) => unreachable!("the AppSpec is read whenever no phase is set"),
     };
     deployment.targets = match (&settings.targets, &appspec) {
@@ -286,6 +297,48 @@ fn inline_content(revision: &RevisionLocation) -> Option<String> {
     (!text.trim().is_empty()).then(|| text.to_string())
 }
 
+/// The hook phase whose lifecycle event is in progress on the deployment's target, as
+/// `GetDeploymentTarget` tells it: how one function serving both phases knows which one runs.
+async fn phase_in_progress(codedeploy: &aws_sdk_codedeploy::Client, deployment_id: &str) -> Result<Phase, String> {
+    use aws_sdk_codedeploy::types::LifecycleEventStatus;
+    let ids = codedeploy
+        .list_deployment_targets()
+        .deployment_id(deployment_id)
+        .send()
+        .await
+        .map_err(|e| format!("ListDeploymentTargets: {}", crate::check::error_chain(&e)))?;
+    let mut running = Vec::new();
+    for id in ids.target_ids() {
+        let out = codedeploy
+            .get_deployment_target()
+            .deployment_id(deployment_id)
+            .target_id(id)
+            .send()
+            .await
+            .map_err(|e| format!("GetDeploymentTarget: {}", crate::check::error_chain(&e)))?;
+        let events = out
+            .deployment_target()
+            .and_then(|t| t.lambda_target())
+            .map(|t| t.lifecycle_events())
+            .unwrap_or_default();
+        for e in events {
+            let phase = match e.lifecycle_event_name() {
+                Some("BeforeAllowTraffic") => Phase::BeforeAllowTraffic,
+                Some("AfterAllowTraffic") => Phase::AfterAllowTraffic,
+                _ => continue,
+            };
+            if e.status() == Some(&LifecycleEventStatus::InProgress) && !running.contains(&phase) {
+                running.push(phase);
+            }
+        }
+    }
+    match running.as_slice() {
+        [phase] => Ok(*phase),
+        [] => Err("no hook lifecycle event of the target is in progress".to_string()),
+        _ => Err("both hook lifecycle events are in progress".to_string()),
+    }
+}
+
 fn phase_of(spec: &AppSpec, function: &str) -> Result<Phase, DiscoveryError> {
     match spec.phases_of(function).as_slice() {
         [phase] => Ok(*phase),
@@ -299,6 +352,7 @@ fn phase_of(spec: &AppSpec, function: &str) -> Result<Phase, DiscoveryError> {
         }),
         _ => Err(DiscoveryError::PhaseAmbiguous {
             function: function.to_string(),
+            why: String::new(),
         }),
     }
 }

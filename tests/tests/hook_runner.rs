@@ -629,3 +629,43 @@ async fn the_shared_spec_runs_against_a_served_consumer_stack() {
         assert!(out.contains("1 passed, 0 failed, 2 skipped"), "{out}");
     }
 }
+
+/// One function as the hook of both phases: it asks the deployment's target which hook event
+/// is in progress; when none is, it cannot tell and reports Failed saying what to do.
+#[tokio::test]
+async fn one_function_for_both_phases_asks_the_deployment_target() {
+    let both = lambda_appspec(
+        "hello-fn",
+        "live",
+        "1",
+        "2",
+        &[("BeforeAllowTraffic", HOOK_NAME), ("AfterAllowTraffic", HOOK_NAME)],
+    );
+    let h = HookSetup::start_with_env(
+        "hook-runner",
+        DeploymentSetup::new(DEPLOYMENT, &both),
+        Duration::from_secs(5),
+        &[("HOOK_SPEC", SMOKE)],
+    )
+    .await;
+    h.function("hello-fn", hello(Behavior::hello("2")));
+    let (_, out) = h.run("BeforeAllowTraffic").await;
+    assert_eq!(out.json()["status"], "Failed", "{}", h.logs());
+    let reason = out.json()["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.contains("is the hook of both BeforeAllowTraffic and AfterAllowTraffic")
+            && reason.contains("no hook lifecycle event of the target is in progress"),
+        "{reason}"
+    );
+    assert!(h.sim.calls().iter().any(|c| c.operation == "GetDeploymentTarget"));
+
+    // With the event in progress, as CodeDeploy has it while the hook runs: the phase is known.
+    h.sim.set_target_event(
+        DEPLOYMENT,
+        "BeforeAllowTraffic",
+        hook_sim::LifecycleEventStatus::InProgress,
+    );
+    let (_, out) = h.run("BeforeAllowTraffic").await;
+    assert_eq!(out.json()["status"], "Succeeded", "{}", h.logs());
+    assert_eq!(out.json()["phase"], "BeforeAllowTraffic");
+}

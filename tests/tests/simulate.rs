@@ -1187,8 +1187,9 @@ const SHARED: [&str; 4] = [
     "--with",
     "hook-examples/shared-hook/template.yaml",
 ];
-const PRE: &str = "CodeDeployHook_shared-smoke-pre";
-const POST: &str = "CodeDeployHook_shared-smoke-post";
+/// One function is the hook of both phases: its log holds both invocations' records.
+const PRE: &str = "CodeDeployHook_shared-smoke";
+const POST: &str = PRE;
 
 #[test]
 fn one_shared_hook_tests_each_consumer_function_with_its_own_checks() {
@@ -1267,7 +1268,7 @@ fn an_imported_hook_needs_the_template_that_exports_it() {
         "OrdersFunction",
     ]);
     assert!(
-        err.contains("the hook is imported (Fn::ImportValue shared-smoke-PreTrafficHook): give the template that exports it with --with TEMPLATE"),
+        err.contains("the hook is imported (Fn::ImportValue shared-smoke-Hook): give the template that exports it with --with TEMPLATE"),
         "{err}"
     );
     let err = usage_error(
@@ -1278,7 +1279,7 @@ fn an_imported_hook_needs_the_template_that_exports_it() {
         .concat(),
     );
     assert!(
-        err.contains("Fn::ImportValue other-PreTrafficHook: no template given with --with exports it (their exports: shared-smoke-PreTrafficHook, shared-smoke-PostTrafficHook, shared-smoke-PreTrafficHookArn)"),
+        err.contains("Fn::ImportValue other-Hook: no template given with --with exports it (their exports: shared-smoke-Hook, shared-smoke-HookArn)"),
         "{err}"
     );
 }
@@ -1295,11 +1296,11 @@ fn the_text_summary_lists_what_each_hook_tested() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("checks     BeforeAllowTraffic  CodeDeployHook_shared-smoke-pre: ✔ payments answer from the new version [sam-app-payments:2] · 2 skipped\n"),
+        text.contains("checks     BeforeAllowTraffic  CodeDeployHook_shared-smoke: ✔ payments answer from the new version [sam-app-payments:2] · 2 skipped\n"),
         "{text}"
     );
     assert!(
-        text.contains("           AfterAllowTraffic   CodeDeployHook_shared-smoke-post: ✔ the alias answers [sam-app-payments:live] · 2 skipped\n"),
+        text.contains("           AfterAllowTraffic   CodeDeployHook_shared-smoke: ✔ the alias answers [sam-app-payments:live] · 2 skipped\n"),
         "{text}"
     );
 }

@@ -278,7 +278,7 @@ fn the_shared_hook_may_test_only_functions_that_opt_in() {
         .arg(&out));
     assert!(ok, "aws-sam-translator failed:\n{text}");
     let t: Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
-    for hook in ["SharedPreTrafficHook", "SharedPostTrafficHook"] {
+    for hook in ["SharedHook"] {
         let role = &t["Resources"][format!("{hook}Role")];
         let statements: Vec<&Value> = role["Properties"]["Policies"]
             .as_array()
@@ -312,6 +312,8 @@ fn the_shared_hook_may_test_only_functions_that_opt_in() {
             [
                 "codedeploy:GetApplicationRevision",
                 "codedeploy:GetDeployment",
+                "codedeploy:GetDeploymentTarget",
+                "codedeploy:ListDeploymentTargets",
                 "codedeploy:PutLifecycleEventHookExecutionStatus",
                 "lambda:GetFunction",
                 "lambda:InvokeFunction",
@@ -332,11 +334,7 @@ fn the_shared_hook_may_test_only_functions_that_opt_in() {
         .map(|o| o["Export"]["Name"].clone())
         .collect();
     assert!(
-        exports.contains(&json!({"Fn::Sub": "${ExportPrefix}-PreTrafficHook"})),
-        "{exports:?}"
-    );
-    assert!(
-        exports.contains(&json!({"Fn::Sub": "${ExportPrefix}-PostTrafficHook"})),
+        exports.contains(&json!({"Fn::Sub": "${ExportPrefix}-Hook"})),
         "{exports:?}"
     );
     // The consumer's functions opt in with the tag the policy names.
@@ -352,7 +350,7 @@ fn the_shared_hook_packages_its_spec() {
     std::fs::create_dir_all(&artifacts).unwrap();
     let (ok, recipe) = run(Command::new("make")
         .current_dir(workspace_root())
-        .args(["--no-print-directory", "-n", "build-SharedPreTrafficHook"])
+        .args(["--no-print-directory", "-n", "build-SharedHook"])
         .arg(format!("ARTIFACTS_DIR={}", artifacts.display())));
     assert!(ok, "{recipe}");
     for line in recipe.lines().filter(|l| !l.trim().is_empty()) {

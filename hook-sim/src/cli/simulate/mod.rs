@@ -232,9 +232,16 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     let mut hook_processes = BTreeMap::new();
     for ((event, config), (_, hook)) in hook_configs.into_iter().zip(&setup.hooks) {
         let name = config.name.clone();
-        let p = sim.runtime(config).await.map_err(spawn_err(&name))?;
-        processes.push(p.clone());
-        hook_processes.insert(name.clone(), p.clone());
+        // One function may be the hook of both phases: one function, one process.
+        let p = match hook_processes.get(&name) {
+            Some(p) => Arc::clone(p),
+            None => {
+                let p = sim.runtime(config).await.map_err(spawn_err(&name))?;
+                processes.push(p.clone());
+                hook_processes.insert(name.clone(), p.clone());
+                p
+            }
+        };
         plan = plan
             .hook(event, &name, Behavior::Process(p))
             .hook_retries(event, hook.max_retries);
