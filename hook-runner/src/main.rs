@@ -229,8 +229,9 @@ async fn run(args: RunArgs) -> ExitCode {
                 eprintln!("{e}\n");
             }
             eprintln!(
-                "hook-runner: the spec is invalid ({} errors); nothing was run",
-                errors.len()
+                "hook-runner: the spec is invalid ({} error{}); nothing was run",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
             );
             return ExitCode::from(2);
         }
@@ -343,7 +344,8 @@ fn summary(report: &hook_sdk::report::Report, path: &Path, color: bool) -> Strin
     };
     let mut counts = format!("{} passed, {} failed", c.passed, c.failed - c.setup_errors);
     if c.setup_errors > 0 {
-        counts.push_str(&format!(", {} set-up errors", c.setup_errors));
+        let s = if c.setup_errors == 1 { "" } else { "s" };
+        counts.push_str(&format!(", {} set-up error{s}", c.setup_errors));
     }
     if c.not_run > 0 {
         counts.push_str(&format!(", {} not run", c.not_run));

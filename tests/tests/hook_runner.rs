@@ -299,7 +299,7 @@ async fn run_tells_set_up_errors_from_failed_checks() {
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(err.contains("✘ greets the canary [broken-fn]"), "{err}");
     assert!(err.contains("! health through the API (set-up error)"), "{err}");
-    assert!(err.contains("FAILED: 0 passed, 1 failed, 1 set-up errors"), "{err}");
+    assert!(err.contains("FAILED: 0 passed, 1 failed, 1 set-up error "), "{err}");
     assert!(err.contains("1 of 2 checks could not be made"), "{err}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("tests=\"2\" failures=\"1\" errors=\"1\""), "{xml}");
