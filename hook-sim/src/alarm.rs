@@ -22,6 +22,8 @@ pub enum Metric {
     Errors,
     /// Invocations (1 each).
     Invocations,
+    /// How long each invocation's handler ran, in milliseconds.
+    Duration,
 }
 
 /// How a period is aggregated.
@@ -37,6 +39,39 @@ pub enum Statistic {
     Minimum,
     /// The number of values: invocations.
     SampleCount,
+    /// A percentile (`ExtendedStatistic` `p99`, `p99.9`), in hundredths: 9900 is p99. The value
+    /// of nearest rank.
+    Percentile(u32),
+}
+
+impl Statistic {
+    /// CloudWatch's name of a statistic: `Sum`, ..., `p99`, `p99.9`.
+    pub fn parse(name: &str) -> Option<Statistic> {
+        Some(match name {
+            "Sum" => Statistic::Sum,
+            "Average" => Statistic::Average,
+            "Maximum" => Statistic::Maximum,
+            "Minimum" => Statistic::Minimum,
+            "SampleCount" => Statistic::SampleCount,
+            p => {
+                let n: f64 = p.strip_prefix('p')?.parse().ok()?;
+                if !(0.0..=100.0).contains(&n) {
+                    return None;
+                }
+                Statistic::Percentile((n * 100.0).round() as u32)
+            }
+        })
+    }
+}
+
+impl fmt::Display for Statistic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Statistic::Percentile(h) if h % 100 == 0 => write!(f, "p{}", h / 100),
+            Statistic::Percentile(h) => write!(f, "p{}", f64::from(*h) / 100.0),
+            other => write!(f, "{other:?}"),
+        }
+    }
 }
 
 /// CloudWatch's comparison operators.
@@ -106,12 +141,19 @@ impl MetricQuery {
             .map(|i| match self.metric {
                 Metric::Errors => f64::from(u8::from(i.error)),
                 Metric::Invocations => 1.0,
+                Metric::Duration => i.duration.as_secs_f64() * 1000.0,
             })
             .collect();
         if values.is_empty() {
             return None;
         }
         Some(match self.statistic {
+            Statistic::Percentile(h) => {
+                let mut sorted = values.clone();
+                sorted.sort_by(f64::total_cmp);
+                let rank = ((f64::from(h) / 10_000.0) * sorted.len() as f64).ceil() as usize;
+                sorted[rank.clamp(1, sorted.len()) - 1]
+            }
             Statistic::Sum => values.iter().sum(),
             Statistic::Average => values.iter().sum::<f64>() / values.len() as f64,
             Statistic::Maximum => values.iter().copied().fold(f64::MIN, f64::max),
@@ -123,7 +165,7 @@ impl MetricQuery {
 
 impl fmt::Display for MetricQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} {:?}", self.metric, self.statistic)?;
+        write!(f, "{:?} {}", self.metric, self.statistic)?;
         match (&self.qualifier, &self.executed_version) {
             (Some(q), Some(v)) => write!(f, " (through {q}, version {v})"),
             (Some(q), None) => write!(f, " (through {q})"),
@@ -515,7 +557,32 @@ mod tests {
             executed_version: version.into(),
             error,
             at: Duration::ZERO,
+            duration: Duration::from_millis(if error { 900 } else { 10 }),
         }
+    }
+
+    #[test]
+    fn durations_and_percentiles() {
+        let mut records: Vec<InvocationRecord> = (1..=100)
+            .map(|i| InvocationRecord {
+                duration: Duration::from_millis(i),
+                ..record("live", "2", false)
+            })
+            .collect();
+        records.push(record("live", "1", false));
+        let all: Vec<&InvocationRecord> = records.iter().collect();
+        let mut q = MetricQuery::new(Metric::Duration, Statistic::parse("p99").unwrap());
+        q.executed_version = Some("2".into());
+        assert_eq!(q.value(&all), Some(99.0));
+        q.statistic = Statistic::parse("p99.9").unwrap();
+        assert_eq!(q.statistic, Statistic::Percentile(9990));
+        assert_eq!(q.value(&all), Some(100.0));
+        q.statistic = Statistic::Average;
+        assert_eq!(q.value(&all), Some(50.5));
+        assert_eq!(Statistic::parse("p50").unwrap().to_string(), "p50");
+        assert_eq!(Statistic::parse("p99.9").unwrap().to_string(), "p99.9");
+        assert_eq!(Statistic::parse("p101"), None);
+        assert_eq!(Statistic::parse("Median"), None);
     }
 
     #[test]

@@ -70,6 +70,10 @@ pub struct InvocationRecord {
     /// outside deployments): Lambda stamps its metrics with the invocation's start.
     #[serde(serialize_with = "crate::duration::millis")]
     pub at: Duration,
+    /// How long the handler ran (Lambda's `Duration` metric): the `REPORT` line's figure for a
+    /// real process, the time taken for a scripted behaviour.
+    #[serde(serialize_with = "crate::duration::millis", rename = "duration_ms")]
+    pub duration: Duration,
 }
 
 /// Calls and statuses, with a signal for waiters.
@@ -197,6 +201,7 @@ impl Recorder {
         qualifier: Option<&str>,
         executed_version: &str,
         error: bool,
+        duration: Duration,
     ) {
         let record = InvocationRecord {
             function: function.to_string(),
@@ -204,6 +209,7 @@ impl Recorder {
             executed_version: executed_version.to_string(),
             error,
             at: run.start,
+            duration,
         };
         self.invocations
             .lock()

@@ -67,6 +67,64 @@ async fn linear_config_shifts_every_interval() {
     assert_eq!(traffic["2"].errors, 0);
 }
 
+/// A version three times slower and without an error: only a latency alarm (Duration p99
+/// through the alias, of the new version) stops it, and an error alarm beside it stays quiet.
+#[tokio::test(start_paused = true)]
+async fn a_slow_version_fires_a_latency_alarm() {
+    use crate::alarm::{AlarmSource, Comparison, Metric, MetricQuery, Statistic};
+    let sim = Sim::start().await.unwrap();
+    let slow = Behavior::Delay(std::time::Duration::from_millis(300), Box::new(Behavior::hello("2")));
+    let p99 = MetricQuery::new(Metric::Duration, Statistic::parse("p99").unwrap());
+    let latency = Alarm::new(
+        "latency",
+        AlarmSource::Metric(p99),
+        Comparison::GreaterThanThreshold,
+        250.0,
+    )
+    .through("live")
+    .version("2");
+    let errors = Alarm::any_error("errors").through("live").version("2");
+    let plan = plan(
+        "Canary10Percent5Minutes",
+        Behavior::Delay(std::time::Duration::from_millis(100), Box::new(Behavior::hello("1"))),
+        slow,
+    )
+    .alarm(errors)
+    .alarm(latency);
+    let outcome = sim.deploy(&plan).await;
+    assert_eq!(outcome.status, FinalStatus::RolledBack);
+    assert!(
+        matches!(&outcome.rollback, Some(Rollback::Alarm { alarm, value }) if alarm == "latency" && *value >= 300.0),
+        "{:?}",
+        outcome.rollback
+    );
+    let durations: Vec<f64> = sim
+        .invocations()
+        .iter()
+        .filter(|i| i.executed_version == "2")
+        .map(|i| i.duration.as_secs_f64() * 1000.0)
+        .collect();
+    assert!(
+        !durations.is_empty() && durations.iter().all(|d| *d >= 300.0),
+        "{durations:?}"
+    );
+
+    // The same alarm lets a version as fast as the old one through.
+    let sim = Sim::start().await.unwrap();
+    let p99 = MetricQuery::new(Metric::Duration, Statistic::parse("p99").unwrap());
+    let latency = Alarm::new(
+        "latency",
+        AlarmSource::Metric(p99),
+        Comparison::GreaterThanThreshold,
+        250.0,
+    )
+    .through("live")
+    .version("2");
+    let fast = |v: &str| Behavior::Delay(std::time::Duration::from_millis(100), Box::new(Behavior::hello(v)));
+    let same_speed = self::plan("Canary10Percent5Minutes", fast("1"), fast("2")).alarm(latency);
+    assert_eq!(sim.deploy(&same_speed).await.status, FinalStatus::Succeeded);
+}
+
 #[tokio::test(start_paused = true)]
 async fn errors_under_traffic_fire_the_alarm_and_roll_back() {
     let sim = Sim::start().await.unwrap();

@@ -928,24 +928,23 @@ pub(super) fn metric_query(m: &Value, statistic: Option<&Value>, function: &str)
     let metric = match m.get("MetricName").and_then(Value::as_str) {
         Some("Errors") => Metric::Errors,
         Some("Invocations") => Metric::Invocations,
+        Some("Duration") => Metric::Duration,
         other => {
             return Err(format!(
-                "metric {} is not simulated (Errors and Invocations are)",
+                "metric {} is not simulated (Errors, Invocations and Duration are)",
                 other.unwrap_or("(none)")
             ));
         }
     };
-    let statistic = match statistic.and_then(Value::as_str) {
-        Some("Sum") => Statistic::Sum,
-        Some("Average") => Statistic::Average,
-        Some("Maximum") => Statistic::Maximum,
-        Some("Minimum") => Statistic::Minimum,
-        Some("SampleCount") => Statistic::SampleCount,
-        Some(other) => return Err(format!("statistic {other} is not simulated")),
-        None if m.get("ExtendedStatistic").is_some() => {
-            return Err("percentiles (ExtendedStatistic) are not simulated".into());
-        }
-        None => return Err("it has no Statistic".into()),
+    // `Statistic` or `ExtendedStatistic` (a percentile) of an alarm; `Stat` of metric math.
+    let name = statistic
+        .and_then(Value::as_str)
+        .or_else(|| m.get("ExtendedStatistic").and_then(Value::as_str));
+    let statistic = match name {
+        Some(s) => Statistic::parse(s).ok_or_else(|| {
+            format!("statistic {s} is not simulated (Sum, Average, Maximum, Minimum, SampleCount and percentiles like p99 are)")
+        })?,
+        None => return Err("it has no Statistic or ExtendedStatistic".into()),
     };
     let mut query = MetricQuery::new(metric, statistic);
     let names: Vec<&str> = m
@@ -1228,12 +1227,31 @@ mod tests {
     }
 
     #[test]
+    fn reads_latency_alarms_with_percentiles() {
+        let p = props(
+            "{Namespace: AWS/Lambda, MetricName: Duration, ExtendedStatistic: p99, Threshold: 250, \
+              ComparisonOperator: GreaterThanThreshold, Period: 60, EvaluationPeriods: 1, \
+              Dimensions: [{Name: FunctionName, Value: f}, {Name: Resource, Value: 'f:live'}, {Name: ExecutedVersion, Value: '2'}]}",
+        );
+        let a = alarm_of("Slow", &p, "f").unwrap();
+        assert_eq!(
+            a.to_string(),
+            "Duration p99 (through live, version 2) > 250 for 1 of 1 period(s) of 1 min"
+        );
+        let stat = props(
+            "{ComparisonOperator: GreaterThanThreshold, Threshold: 250, Metrics: [\
+               {Id: d, MetricStat: {Metric: {Namespace: AWS/Lambda, MetricName: Duration}, Period: 60, Stat: p90}}]}",
+        );
+        assert!(alarm_of("Slow", &stat, "f").is_ok());
+    }
+
+    #[test]
     fn says_why_an_alarm_is_not_simulated() {
         let why = |yaml: &str| alarm_of("A", &props(yaml), "f").unwrap_err();
         assert!(why("{Namespace: AWS/ApiGateway, MetricName: 5XXError, Statistic: Sum, Threshold: 1, ComparisonOperator: GreaterThanThreshold}").contains("no AWS/Lambda metric"));
-        assert!(why("{Namespace: AWS/Lambda, MetricName: Duration, Statistic: Sum, Threshold: 1, ComparisonOperator: GreaterThanThreshold}").contains("metric Duration is not simulated"));
+        assert!(why("{Namespace: AWS/Lambda, MetricName: ConcurrentExecutions, Statistic: Maximum, Threshold: 1, ComparisonOperator: GreaterThanThreshold}").contains("metric ConcurrentExecutions is not simulated"));
         assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Threshold: 1, ComparisonOperator: GreaterThanThreshold, Dimensions: [{Name: FunctionName, Value: other}]}").contains("watches function other, not f"));
-        assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, ExtendedStatistic: p99, Threshold: 1, ComparisonOperator: GreaterThanThreshold}").contains("percentiles (ExtendedStatistic) are not simulated"));
+        assert!(why("{Namespace: AWS/Lambda, MetricName: Duration, ExtendedStatistic: tm99, Threshold: 1, ComparisonOperator: GreaterThanThreshold}").contains("statistic tm99 is not simulated"));
         assert!(why("{ComparisonOperator: GreaterThanThreshold, Threshold: 1, Metrics: [{Id: e, ReturnData: false, MetricStat: {Metric: {Namespace: AWS/Lambda, MetricName: Errors}, Period: 60, Stat: Sum}}, {Id: r, Expression: 'FILL(e, 0)'}]}").contains("FILL(...) is not simulated"));
         // Dimension sets Lambda never publishes: no data in AWS, so never simulated as firing.
         let executed_only = why(
