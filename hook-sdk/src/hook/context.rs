@@ -135,7 +135,7 @@ impl HookContext {
             vars: Vars::default(),
             // Stop a little before the hook's deadline, so the report is complete when it ends.
             deadline: Some(self.inner.deadline - (left / 20).min(Duration::from_millis(250))),
-            source: None,
+            source: Some(spec.source().to_string()),
         };
         runner.run(spec, &ctx).await
     }

@@ -157,7 +157,7 @@ pub fn load_all(text: &str, source: &str, run_vars: Option<&[&str]>) -> Result<S
         errors.extend(super::variables::unknown(&spec, extra, text, source));
     }
     if errors.is_empty() {
-        Ok(Spec::checked(spec))
+        Ok(Spec::checked(spec, source))
     } else {
         sort(&mut errors);
         Err(errors)

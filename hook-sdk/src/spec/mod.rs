@@ -47,12 +47,21 @@ pub use template::{TemplateError, TemplateText, Vars};
 #[derive(Debug, Clone)]
 pub struct Spec {
     file: SpecFile,
+    source: String,
 }
 
 impl Spec {
     /// Wraps a parsed file that `load` has validated.
-    pub(crate) fn checked(file: SpecFile) -> Spec {
-        Spec { file }
+    pub(crate) fn checked(file: SpecFile, source: &str) -> Spec {
+        Spec {
+            file,
+            source: source.to_string(),
+        }
+    }
+
+    /// Where it was read from: the file, or the name given to [`load`].
+    pub fn source(&self) -> &str {
+        &self.source
     }
 }
 

@@ -283,12 +283,15 @@ pub(super) fn readable(line: &str) -> Vec<String> {
                 "Skipped" => "-",
                 _ => "✘",
             };
-            let mut out = vec![format!(
-                "{mark} {} [{}]: {}",
-                text("name"),
-                text("target"),
-                text("outcome")
-            )];
+            let target = match record.get("target").and_then(Value::as_str) {
+                Some(t) => format!(" [{t}]"),
+                None => String::new(),
+            };
+            let why = match record.get("note").and_then(Value::as_str) {
+                Some(n) => format!(" ({n})"),
+                None => String::new(),
+            };
+            let mut out = vec![format!("{mark} {}{target}: {}{why}", text("name"), text("outcome"))];
             for a in record.get("assertions").and_then(Value::as_array).into_iter().flatten() {
                 if a["passed"] == json!(false) {
                     out.push(format!(
@@ -305,6 +308,7 @@ pub(super) fn readable(line: &str) -> Vec<String> {
             out
         }
         Some("summary") => Vec::new(),
+        Some("waiver") => vec![format!("⚠ {}", text("message"))],
         // The hook's progress; its checks, warnings, errors and the status it sent stay.
         _ if matches!(text("level").as_str(), "INFO" | "DEBUG" | "TRACE") && text("message") != "status reported" => {
             Vec::new()
