@@ -27,6 +27,13 @@ pub struct Target {
     pub target_version: String,
 }
 
+impl Target {
+    /// `function:version`: the version under test, as reports and logs name it.
+    pub fn qualified(&self) -> String {
+        format!("{}:{}", self.function, self.target_version)
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.function, self.target_version)?;

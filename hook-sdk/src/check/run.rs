@@ -122,21 +122,23 @@ impl CheckRunner {
         }
         // What the targets are (tags) and ask (a skip), when the spec needs it.
         let facts: Vec<Option<Result<Facts, String>>> = if select::needs_facts(spec) {
-            futures_util::future::join_all(ctx.targets.iter().map(|t| select::read_facts(&self.raw_lambda, t)))
-                .await
-                .into_iter()
-                .map(Some)
-                .collect()
+            futures_util::future::join_all(
+                ctx.targets
+                    .iter()
+                    .map(|t| select::read_facts(&self.raw_lambda, t, ctx.deadline)),
+            )
+            .await
+            .into_iter()
+            .map(Some)
+            .collect()
         } else {
             vec![None; ctx.targets.len()]
         };
-        let (waivers, waived) = select::waivers(spec, ctx.source.as_deref(), &ctx.targets, &facts);
-        for w in &waivers {
-            if w.granted {
-                tracing::warn!(target_version = %w.target, reason = %w.reason, decided_by = %w.decided_by, "{}", w.line());
-            } else {
-                tracing::warn!(target_version = %w.target, reason = %w.reason, "{}", w.line());
-            }
+        let (mut waivers, waived) = select::waivers(spec, ctx.source.as_deref(), &ctx.targets, &facts);
+        for w in &mut waivers {
+            // The reason is the version's text: it reaches the log only redacted, as the report.
+            secrets.redactor.redact_in_place(&mut w.reason);
+            tracing::warn!(target_version = %w.target, reason = %w.reason, decided_by = %w.decided_by, "{}", w.line());
         }
         let every_target_waived = !ctx.targets.is_empty() && waived.len() == ctx.targets.len();
         let selection = select::select(spec, ctx.phase, &ctx.targets, &facts, &waived);
@@ -207,7 +209,7 @@ impl CheckRunner {
                 _ => String::new(),
             };
             let report = CheckReport {
-                target: Some(format!("{}:{}", t.function, t.target_version)),
+                target: Some(t.qualified()),
                 error: Some(format!(
                     "no check of the spec selects {}{tags} in {}: add a check whose `select` matches it, \
                      or one with `select: {{ fallback: true }}`",
@@ -257,7 +259,7 @@ impl CheckRunner {
         for (ti, e) in selection.unreadable.get(&ci).into_iter().flatten() {
             let t = &ctx.targets[*ti];
             out.push(CheckReport {
-                target: Some(format!("{}:{}", t.function, t.target_version)),
+                target: Some(t.qualified()),
                 ..setup_failure(check, e.clone())
             });
         }
@@ -343,7 +345,7 @@ impl CheckRunner {
                 call
             }
             Err(e) => {
-                report.target = target.map(|t| format!("{}:{}", t.function, t.target_version));
+                report.target = target.map(Target::qualified);
                 report.error = Some(e);
                 report.error_kind = Some(ErrorKind::Setup);
                 report.duration = started.elapsed();

@@ -31,22 +31,33 @@ pub(crate) fn needs_facts(spec: &Spec) -> bool {
             .any(|c| c.select.as_ref().is_some_and(|s| !s.tags.is_empty()))
 }
 
-/// Reads the tags and the skip variable of a target version.
-pub(crate) async fn read_facts(lambda: &aws_sdk_lambda::Client, t: &Target) -> Result<Facts, String> {
-    let out = lambda
+/// Reads the tags and the skip variable of a target version, by `deadline` if there is one.
+pub(crate) async fn read_facts(
+    lambda: &aws_sdk_lambda::Client,
+    t: &Target,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Facts, String> {
+    let call = lambda
         .get_function()
         .function_name(&t.function)
         .qualifier(&t.target_version)
-        .send()
-        .await
-        .map_err(|e| {
+        .send();
+    let answer = match deadline {
+        Some(d) => tokio::time::timeout_at(d, call).await.map_err(|_| {
             format!(
-                "cannot read the tags and environment of {}:{} (the hook needs lambda:GetFunction on it): {}",
-                t.function,
-                t.target_version,
-                super::error_chain(&e)
+                "no answer from lambda:GetFunction for {} before the hook's time ran out",
+                t.qualified()
             )
-        })?;
+        })?,
+        None => call.await,
+    };
+    let out = answer.map_err(|e| {
+        format!(
+            "cannot read the tags and environment of {} (the hook needs lambda:GetFunction on it): {}",
+            t.qualified(),
+            super::error_chain(&e)
+        )
+    })?;
     // Only the one variable is kept: the others may hold secrets and are never looked at.
     let skip = out
         .configuration()
@@ -73,7 +84,7 @@ pub(crate) fn waivers(
     for (i, t) in targets.iter().enumerate() {
         let Some(Ok(f)) = &facts[i] else { continue };
         let Some(reason) = &f.skip else { continue };
-        let target = format!("{}:{}", t.function, t.target_version);
+        let target = t.qualified();
         // Bounded: the reason is shown in logs and reports.
         let reason: String = reason.trim().chars().take(500).collect();
         let (granted, decided_by) = if reason.is_empty() {

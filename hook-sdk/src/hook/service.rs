@@ -25,6 +25,7 @@ use crate::redact::redact_urls;
 #[cfg(feature = "checks")]
 use crate::report::render_json_lines;
 use crate::status::{self, HookStatus, StatusDelivery};
+use crate::target::Target;
 
 /// What a hook invocation returns to Lambda once its status is recorded.
 #[derive(Debug, Clone, Serialize)]
@@ -349,7 +350,7 @@ async fn run_phase(work: Work) -> Verdict {
             .targets
             .iter()
             .filter(|t| !tested.ran(t))
-            .map(|t| format!("{}:{}", t.function, t.target_version))
+            .map(Target::qualified)
             .filter(|t| !waived.contains(t))
             .collect();
         if !untested.is_empty() {

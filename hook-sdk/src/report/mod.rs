@@ -257,10 +257,13 @@ pub struct Counts {
 }
 
 impl Report {
-    /// Masks secrets and URL credentials in every check.
+    /// Masks secrets and URL credentials in every check and every skip's record.
     pub fn redact(&mut self, r: &Redactor) {
         for c in &mut self.checks {
             c.redact(r);
+        }
+        for w in &mut self.waivers {
+            r.redact_in_place(&mut w.reason);
         }
     }
 

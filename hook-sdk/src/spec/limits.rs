@@ -44,5 +44,13 @@ pub const MAX_VARS_BYTES: usize = 4 * 1024 * 1024;
 /// The largest string, payload or body a spec's variables may render to, in bytes.
 pub const MAX_RENDERED_BYTES: usize = 1024 * 1024;
 
+/// The most bytes `validate` reads again to find every error of a spec that does not parse
+/// (once per check): a large spec with many checks is re-read for its first checks only.
+/// A hook reads its spec once, and reports its first error.
+pub const MAX_REPARSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The most unknown `{{variables}}` `validate` reports in one spec.
+pub const MAX_VARIABLE_ERRORS: usize = 50;
+
 /// The most redirects an HTTP check that opts in (`follow_redirects: true`) follows.
 pub const MAX_REDIRECTS: usize = 5;

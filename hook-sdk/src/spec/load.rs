@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::limits::{MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_REPEAT, MAX_SPEC_BYTES};
+use super::limits::{MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_REPARSE_BYTES, MAX_REPEAT, MAX_SPEC_BYTES};
 use super::predicate::with_pattern_budget;
 use super::template::TemplateText;
 use super::{Action, Check, Spec, SpecFile, suggest};
@@ -62,7 +62,7 @@ impl fmt::Display for SpecError {
 }
 
 impl SpecError {
-    fn whole(source: &str, message: String, hint: Option<&str>) -> SpecError {
+    pub(super) fn whole(source: &str, message: String, hint: Option<&str>) -> SpecError {
         SpecError {
             file: source.to_string(),
             line: None,
@@ -117,7 +117,8 @@ fn read_file(path: &Path) -> Result<String, SpecError> {
 /// Reads a spec from text (YAML, or JSON, which is YAML too). `source` names it in errors.
 /// On error, the first of them: [`load_all`] finds every one.
 pub fn load(text: &str, source: &str) -> Result<Spec, SpecError> {
-    load_all(text, source, None).map_err(|mut errors| errors.swap_remove(0))
+    // One parse: a hook reports the first error, and must not spend its start-up finding more.
+    read(text, source, None, 0).map_err(|mut errors| errors.swap_remove(0))
 }
 
 /// Reads a spec file, finding every error it can. See [`load_all`].
@@ -133,6 +134,12 @@ pub fn load_file_all(path: &Path, run_vars: Option<&[&str]>) -> Result<Spec, Vec
 /// earlier checks, `deployment.id` and `target.*`.) The errors are in file order; there is at
 /// least one.
 pub fn load_all(text: &str, source: &str, run_vars: Option<&[&str]>) -> Result<Spec, Vec<SpecError>> {
+    read(text, source, run_vars, MAX_REPARSE_BYTES)
+}
+
+/// [`load_all`], reading a spec that does not parse again for at most `reparse` bytes (none:
+/// its first error only).
+fn read(text: &str, source: &str, run_vars: Option<&[&str]>, reparse: usize) -> Result<Spec, Vec<SpecError>> {
     if text.len() > MAX_SPEC_BYTES {
         return Err(vec![SpecError::whole(
             source,
@@ -149,7 +156,8 @@ pub fn load_all(text: &str, source: &str, run_vars: Option<&[&str]>) -> Result<S
     }
     let spec = match parse::<SpecFile>(text, source, Pick::All) {
         Ok((spec, _)) => spec,
-        Err(first) => return Err(every_parse_error(text, source, first)),
+        Err(first) if reparse > 0 => return Err(every_parse_error(text, source, first, reparse)),
+        Err(first) => return Err(vec![first]),
     };
     let indexed: Vec<(usize, &Check)> = spec.checks.iter().enumerate().collect();
     let mut errors = validate(&spec, &indexed, text, source);
@@ -171,7 +179,7 @@ fn sort(errors: &mut Vec<SpecError>) {
 
 /// The spec did not parse: parse again, once for the top-level keys and once per check, so
 /// that each part's first error is found; then the rules of the checks that did parse.
-fn every_parse_error(text: &str, source: &str, first: SpecError) -> Vec<SpecError> {
+fn every_parse_error(text: &str, source: &str, first: SpecError, budget: usize) -> Vec<SpecError> {
     let mut errors = vec![first];
     let top = parse::<SpecFile>(text, source, Pick::None);
     let count = match &top {
@@ -182,7 +190,19 @@ fn every_parse_error(text: &str, source: &str, first: SpecError) -> Vec<SpecErro
         }
     };
     let mut parsed = Vec::new();
-    for i in 0..count {
+    // Each pass reads the whole text: bound the work, not just the spec's size.
+    let passes = (budget / text.len().max(1)).max(1);
+    if count > passes {
+        errors.push(SpecError {
+            path: "checks".to_string(),
+            ..SpecError::whole(
+                source,
+                format!("only the first {passes} of {count} checks were read again for their errors"),
+                Some("fix the errors shown and validate again"),
+            )
+        });
+    }
+    for i in 0..count.min(passes) {
         match parse::<ChecksOnly>(text, source, Pick::Only(i)) {
             Ok((mut one, _)) => parsed.extend(one.checks.pop().map(|c| (i, c))),
             Err(e) => errors.push(e),
@@ -371,11 +391,25 @@ pub(super) fn snippet(text: &str, line: u64, column: u64) -> String {
 }
 
 /// The line of `checks[i]`, found by its name.
-fn check_line(text: &str, check: &Check) -> Option<u64> {
+/// The 1-based line where the check named `name` starts (`- name: x`, `- { name: x, ...`).
+pub(super) fn check_line(text: &str, name: &str) -> Option<u64> {
     text.lines()
         .position(|l| {
-            let l = l.trim_start().trim_start_matches("- ").trim_start();
-            (l.starts_with("name:") || l.starts_with("\"name\"")) && l.contains(check.name.as_str())
+            let l = l
+                .trim_start()
+                .trim_start_matches("- ")
+                .trim_start_matches('{')
+                .trim_start();
+            let Some(value) = l.strip_prefix("name:").or_else(|| l.strip_prefix("\"name\":")) else {
+                return false;
+            };
+            let value = value.trim_start().trim_start_matches(['"', '\'']);
+            // The whole name: `c1` is not the line of `c10`.
+            value.strip_prefix(name).is_some_and(|rest| {
+                rest.chars()
+                    .next()
+                    .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '-'))
+            })
         })
         .map(|i| i as u64 + 1)
 }
@@ -434,7 +468,7 @@ fn check_rules<'a>(
     source: &str,
 ) -> Result<(), SpecError> {
     let err = |message: String, hint: Option<&str>| {
-        let line = check_line(text, check);
+        let line = check_line(text, &check.name);
         SpecError {
             file: source.to_string(),
             line,
@@ -595,7 +629,7 @@ fn untested_target(spec: &SpecFile, text: &str, source: &str) -> Result<(), Spec
             ),
         })
         .collect();
-    let line = check_line(text, check);
+    let line = check_line(text, &check.name);
     Err(SpecError {
         file: source.to_string(),
         line,
@@ -834,5 +868,35 @@ mod tests {
             "s.yaml",
         )
         .unwrap();
+    }
+
+    #[test]
+    fn finding_every_error_reads_a_bounded_amount_again() {
+        // Enough checks that re-reading each would pass the budget.
+        const BUDGET: usize = 64 * 1024;
+        let mut text = String::from("version: 1\nchecks:\n");
+        let mut n = 0;
+        while text.len() * n <= BUDGET {
+            text.push_str(&format!("  - {{ name: c{n}, invoke: {{}} }}\n"));
+            n += 1;
+        }
+        text.push_str("  - { name: bad, invoke: {}, repeat: -1 }\n");
+        let errors = read(&text, "big.yaml", None, BUDGET).unwrap_err();
+        let passes = BUDGET / text.len();
+        assert!(
+            errors.iter().any(|e| e.message
+                == format!(
+                    "only the first {passes} of {} checks were read again for their errors",
+                    n + 1
+                )),
+            "{errors:#?}"
+        );
+        // A hook's load reads once and gives the first error.
+        assert!(
+            load(&text, "big.yaml")
+                .unwrap_err()
+                .path
+                .starts_with(&format!("checks[{n}]"))
+        );
     }
 }

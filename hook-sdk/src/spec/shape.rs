@@ -6,10 +6,12 @@ use serde_json::Value;
 /// The expected shape at `path` (`checks[0].retry`, `defaults.timeout`), when the schema
 /// knows it.
 pub(crate) fn expected_at(path: &str) -> Option<String> {
-    let schema = super::schema();
-    let node = walk(&schema, &schema, &segments(path))?;
-    let shape = describe(&schema, node, 0)?;
-    let about = resolve(&schema, node)
+    // Made once: every type error of every file validated asks it.
+    static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let schema = SCHEMA.get_or_init(super::schema);
+    let node = walk(schema, schema, &segments(path))?;
+    let shape = describe(schema, node, 0)?;
+    let about = resolve(schema, node)
         .get("description")
         .or_else(|| node.get("description"))
         .and_then(Value::as_str)

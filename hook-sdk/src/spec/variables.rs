@@ -1,6 +1,9 @@
 //! `{{variables}}` nothing defines where they are used: found before a deployment does.
 
-use super::load::{SpecError, snippet};
+use indexmap::IndexSet;
+
+use super::limits::MAX_VARIABLE_ERRORS;
+use super::load::{SpecError, check_line, snippet};
 use super::template::TemplateText;
 use super::{SpecFile, suggest};
 use crate::event::Phase;
@@ -19,17 +22,23 @@ pub(crate) const BUILT_IN: &[&str] = &[
 /// the same phase), the hook (`deployment.id`, `target.*`) nor the run (`extra`) defines.
 pub(crate) fn unknown(spec: &SpecFile, extra: &[&str], text: &str, source: &str) -> Vec<SpecError> {
     let mut errors = Vec::new();
-    let mut known: Vec<String> = BUILT_IN.iter().chain(extra).map(|s| s.to_string()).collect();
+    // Each error searches the text and suggests among every name: a bounded number of them.
+    let mut more = 0usize;
+    let mut known: IndexSet<String> = BUILT_IN.iter().chain(extra).map(|s| s.to_string()).collect();
     // `vars` may use the variables before them.
     for (name, value) in &spec.vars {
         if let Ok(t) = TemplateText::parse(value) {
             for used in t.var_names() {
-                if !known.iter().any(|k| k == used) {
-                    errors.push(error(text, source, format!("vars.{name}"), used, &known, None));
+                if !known.contains(used) {
+                    if errors.len() < MAX_VARIABLE_ERRORS {
+                        errors.push(error(text, source, format!("vars.{name}"), used, &known, None));
+                    } else {
+                        more += 1;
+                    }
                 }
             }
         }
-        known.push(name.clone());
+        known.insert(name.clone());
     }
     let mut reported = std::collections::HashSet::new();
     for phase in [Phase::BeforeAllowTraffic, Phase::AfterAllowTraffic] {
@@ -41,27 +50,41 @@ pub(crate) fn unknown(spec: &SpecFile, extra: &[&str], text: &str, source: &str)
             let texts = check.templates().into_iter().chain(check.expect.templates());
             for t in texts.filter_map(|t| TemplateText::parse(t).ok()) {
                 for used in t.var_names() {
-                    if !known.iter().any(|k| k == used) && reported.insert((i, used.to_string())) {
-                        let line = check_line(text, &check.name);
-                        errors.push(error(text, source, format!("checks[{i}]"), used, &known, line));
+                    if !known.contains(used) && reported.insert((i, used.to_string())) {
+                        if errors.len() < MAX_VARIABLE_ERRORS {
+                            let line = check_line(text, &check.name).map(|l| l as usize - 1);
+                            errors.push(error(text, source, format!("checks[{i}]"), used, &known, line));
+                        } else {
+                            more += 1;
+                        }
                     }
                 }
             }
             known.extend(check.capture.keys().cloned());
         }
     }
+    if more > 0 {
+        errors.push(SpecError {
+            path: "checks".to_string(),
+            ..SpecError::whole(
+                source,
+                format!("{more} more uses of unknown variables are not shown"),
+                None,
+            )
+        });
+    }
     errors
 }
 
-fn check_line(text: &str, name: &str) -> Option<usize> {
-    text.lines().position(|l| {
-        let l = l.trim_start().trim_start_matches("- ").trim_start();
-        (l.starts_with("name:") || l.starts_with("\"name\"")) && l.contains(name)
-    })
-}
-
 /// The error for `{{used}}`, located at its first use at or after `from` (a 0-based line).
-fn error(text: &str, source: &str, path: String, used: &str, known: &[String], from: Option<usize>) -> SpecError {
+fn error(
+    text: &str,
+    source: &str,
+    path: String,
+    used: &str,
+    known: &IndexSet<String>,
+    from: Option<usize>,
+) -> SpecError {
     let at = text
         .lines()
         .enumerate()
@@ -70,7 +93,11 @@ fn error(text: &str, source: &str, path: String, used: &str, known: &[String], f
     let options: Vec<&str> = known.iter().map(String::as_str).collect();
     let mut hint = match suggest(used, &options) {
         Some(close) => format!("did you mean {{{{{close}}}}}?"),
-        None => format!("known here: {}", known.join(", ")),
+        None => {
+            let shown: Vec<&str> = options.iter().copied().take(20).collect();
+            let more = if known.len() > shown.len() { ", ..." } else { "" };
+            format!("known here: {}{more}", shown.join(", "))
+        }
     };
     hint.push_str(
         "; a check sees the spec's `vars`, the captures of earlier checks in its phase, \
@@ -159,5 +186,24 @@ checks:
         load_all(SPEC, "s.yaml", Some(&["nme", "gretting", "who"])).unwrap();
         // A hook's load does not look (a run gives its own), the check fails at run time instead.
         crate::spec::load(SPEC, "s.yaml").unwrap();
+    }
+
+    #[test]
+    fn a_bounded_number_of_unknown_variables_is_shown() {
+        let mut spec = String::from("version: 1\nchecks:\n");
+        for i in 0..60 {
+            spec.push_str(&format!(
+                "  - {{ name: c{i}, invoke: {{ payload: {{ x: \"{{{{nope}}}}\" }} }} }}\n"
+            ));
+        }
+        let errors = load_all(&spec, "s.yaml", Some(&[])).unwrap_err();
+        assert_eq!(errors.len(), crate::spec::limits::MAX_VARIABLE_ERRORS + 1);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.message == "10 more uses of unknown variables are not shown")
+        );
+        // Each located on its own check's line.
+        assert_eq!(errors.iter().filter_map(|e| e.line).max(), Some(52));
     }
 }
