@@ -84,23 +84,27 @@ pub(crate) async fn run_scripted(
     loop {
         match current {
             Behavior::Respond(v) => {
+                let took = started.elapsed();
                 return InvokeOutcome {
                     payload: serde_json::to_vec(&v).expect("JSON values serialize"),
                     function_error: None,
-                    log: lambda_log(request_id, version, "", started.elapsed(), 128, 16, None),
+                    log: lambda_log(request_id, version, "", took, 128, 16, None),
                     executed_version: version.to_string(),
                     throttled: false,
+                    duration: took,
                 };
             }
             Behavior::FunctionError { error_type, message } => {
                 let body = serde_json::json!({"errorType": error_type, "errorMessage": message});
                 let line = format!("ERROR Invoke Error {body}");
+                let took = started.elapsed();
                 return InvokeOutcome {
                     payload: body.to_string().into_bytes(),
                     function_error: Some("Unhandled".to_string()),
-                    log: lambda_log(request_id, version, &line, started.elapsed(), 128, 16, None),
+                    log: lambda_log(request_id, version, &line, took, 128, 16, None),
                     executed_version: version.to_string(),
                     throttled: false,
+                    duration: took,
                 };
             }
             Behavior::Delay(d, inner) => {
@@ -211,6 +215,21 @@ impl FunctionSetup {
             .entry(version.to_string())
             .or_default()
             .insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Tags the function with each of `tags`.
+    pub fn tags(mut self, tags: &BTreeMap<String, String>) -> Self {
+        self.tags.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self
+    }
+
+    /// Sets each of `env` in a version's configured environment (see [`version_env`](Self::version_env)).
+    pub fn version_environment(mut self, version: &str, env: &BTreeMap<String, String>) -> Self {
+        self.environment
+            .entry(version.to_string())
+            .or_default()
+            .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
         self
     }
 

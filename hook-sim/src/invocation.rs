@@ -19,6 +19,9 @@ pub struct InvokeOutcome {
     /// Lambda throttled the invoke (the concurrency limit was reached): the function did not
     /// run, and the caller gets HTTP 429 `TooManyRequestsException` with `payload` as body.
     pub throttled: bool,
+    /// How long the handler ran: the `REPORT` line's `Duration` (Lambda's `Duration` metric);
+    /// zero when throttled.
+    pub duration: std::time::Duration,
 }
 
 impl InvokeOutcome {

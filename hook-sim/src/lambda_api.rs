@@ -235,9 +235,7 @@ pub(crate) async fn run_counted(
     running: Option<Running>,
 ) -> InvokeOutcome {
     let running = running.unwrap_or_else(|| state.recorder.begin_invocation(function));
-    let started = tokio::time::Instant::now();
     let outcome = function::run_scripted(behavior, payload, version, qualifier, &request_id()).await;
-    let took = started.elapsed();
     if outcome.throttled {
         // Counted as `Throttles`, not as an invocation.
         return outcome;
@@ -248,22 +246,9 @@ pub(crate) async fn run_counted(
         qualifier,
         &outcome.executed_version,
         outcome.function_error.is_some(),
-        reported_duration(&outcome.log).unwrap_or(took),
+        outcome.duration,
     );
     outcome
-}
-
-/// The `Duration` of the log's `REPORT` line: the handler's time, without a cold start's init.
-fn reported_duration(log: &str) -> Option<std::time::Duration> {
-    let report = log.lines().rev().find(|l| l.starts_with("REPORT RequestId:"))?;
-    let ms = report
-        .split('\t')
-        .find_map(|f| f.trim().strip_prefix("Duration: "))?
-        .trim_end_matches(" ms")
-        .trim()
-        .parse::<f64>()
-        .ok()?;
-    (ms.is_finite() && ms >= 0.0).then(|| std::time::Duration::from_secs_f64(ms / 1000.0))
 }
 
 pub(crate) fn request_id() -> String {

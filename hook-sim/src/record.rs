@@ -70,8 +70,7 @@ pub struct InvocationRecord {
     /// outside deployments): Lambda stamps its metrics with the invocation's start.
     #[serde(serialize_with = "crate::duration::millis")]
     pub at: Duration,
-    /// How long the handler ran (Lambda's `Duration` metric): the `REPORT` line's figure for a
-    /// real process, the time taken for a scripted behaviour.
+    /// How long the handler ran (Lambda's `Duration` metric), as its `REPORT` line says.
     #[serde(serialize_with = "crate::duration::millis", rename = "duration_ms")]
     pub duration: Duration,
 }

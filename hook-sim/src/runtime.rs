@@ -482,18 +482,21 @@ impl RuntimeFunction {
                     function_error: failed.then(|| "Unhandled".to_string()),
                     executed_version: self.config.version.clone(),
                     throttled: false,
+                    duration,
                 }
             }
             Some(RuntimeResult::InitError { body }) => {
                 kill_locked(&mut process).await;
+                let duration = started.elapsed();
                 InvokeOutcome {
                     payload: body,
                     function_error: Some("Unhandled".to_string()),
+                    duration,
                     log: lambda_log(
                         &request_id,
                         &self.config.version,
                         &body_log(),
-                        started.elapsed(),
+                        duration,
                         self.config.memory_mb,
                         max_used_mb,
                         init,
@@ -545,6 +548,7 @@ impl RuntimeFunction {
             log: String::new(),
             executed_version: self.config.version.clone(),
             throttled: true,
+            duration: Duration::ZERO,
         }
     }
 
@@ -576,6 +580,7 @@ impl RuntimeFunction {
             ),
             executed_version: self.config.version.clone(),
             throttled: false,
+            duration,
         }
     }
 

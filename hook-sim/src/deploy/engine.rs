@@ -139,22 +139,16 @@ impl Sim {
             "speed must be a positive number, not {}",
             plan.speed
         );
-        let mut function = FunctionSetup::new()
-            .version(&plan.current_version, plan.current.clone())
-            .version(&plan.target_version, plan.target.clone())
-            .alias(&plan.alias, &plan.current_version);
-        for (k, v) in &plan.tags {
-            function = function.tag(k, v);
-        }
-        for (version, env) in [
-            (&plan.current_version, &plan.environments.0),
-            (&plan.target_version, &plan.environments.1),
-        ] {
-            for (k, v) in env {
-                function = function.version_env(version, k, v);
-            }
-        }
-        self.add_function(&plan.function, function);
+        self.add_function(
+            &plan.function,
+            FunctionSetup::new()
+                .version(&plan.current_version, plan.current.clone())
+                .version(&plan.target_version, plan.target.clone())
+                .alias(&plan.alias, &plan.current_version)
+                .tags(&plan.tags)
+                .version_environment(&plan.current_version, &plan.environments.0)
+                .version_environment(&plan.target_version, &plan.environments.1),
+        );
         for hook in &plan.hooks {
             self.add_function(
                 &hook.function,

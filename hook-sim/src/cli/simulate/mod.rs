@@ -198,10 +198,6 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     let api_url = sim.api_url(&setup.function.name, &setup.alias);
     let function = setup.function.with_api(&api_url);
     let mut processes: Vec<Arc<RuntimeFunction>> = Vec::new();
-    let current_config = process_config(&function, CURRENT, args.current_bin.as_ref(), &args.current_env);
-    let mut target_config = process_config(&function, TARGET, args.target_bin.as_ref(), &args.target_env);
-    // The function's versions share its concurrency.
-    target_config.concurrency = current_config.concurrency.clone();
     let hook_configs: Vec<(HookEvent, ProcessConfig)> = setup
         .hooks
         .iter()
@@ -211,13 +207,11 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
         let function = function.to_string();
         move |source| SimulateError::Runtime { function, source }
     };
-    // What GetFunction answers: the function's tags, each version's configured environment.
-    let environments = (
-        current_config.env.iter().cloned().collect(),
-        target_config.env.iter().cloned().collect(),
-    );
-    let current = sim.runtime(current_config).await.map_err(spawn_err(&function.name))?;
-    let target = sim.runtime(target_config).await.map_err(spawn_err(&function.name))?;
+    let Versions {
+        current,
+        target,
+        environments,
+    } = start_versions(&sim, &function, &args).await?;
     processes.extend([current.clone(), target.clone()]);
     let mut plan = DeploymentPlan::new(&function.name, Behavior::Process(current), Behavior::Process(target))
         .config(&setup.config_name, setup.routing)
@@ -424,6 +418,37 @@ fn check_binaries(args: &StackArgs, setup: &Setup, hooks: bool) -> Result<(), Si
     }
 
     Ok(())
+}
+
+/// The function's two versions, running.
+struct Versions {
+    current: Arc<RuntimeFunction>,
+    target: Arc<RuntimeFunction>,
+    /// What `GetFunction` shows of each version's configured environment (current, target).
+    environments: (BTreeMap<String, String>, BTreeMap<String, String>),
+}
+
+/// Starts version 1 and version 2 of `function` (with `--current-*` / `--target-*`), sharing the
+/// function's concurrency.
+async fn start_versions(sim: &Sim, function: &FunctionRun, args: &StackArgs) -> Result<Versions, SimulateError> {
+    let current_config = process_config(function, CURRENT, args.current_bin.as_ref(), &args.current_env);
+    let mut target_config = process_config(function, TARGET, args.target_bin.as_ref(), &args.target_env);
+    target_config.concurrency = current_config.concurrency.clone();
+    let environments = (
+        current_config.env.iter().cloned().collect(),
+        target_config.env.iter().cloned().collect(),
+    );
+    let spawn_err = |source| SimulateError::Runtime {
+        function: function.name.clone(),
+        source,
+    };
+    let current = sim.runtime(current_config).await.map_err(spawn_err)?;
+    let target = sim.runtime(target_config).await.map_err(spawn_err)?;
+    Ok(Versions {
+        current,
+        target,
+        environments,
+    })
 }
 
 /// How a version of `f` runs: its binary (or `binary` instead), runtime, limits and

@@ -8,7 +8,7 @@ use hook_sim::stack::{Template, TemplateError};
 use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, RuntimeFunction, Sim, lambda_appspec};
 
 use super::setup::{CURRENT, TARGET, code_deploy_aliases, functions_with_preference, read_setup};
-use super::{SimulateError, StackArgs, build, check_binaries, other_stacks, process_config, template_dir};
+use super::{SimulateError, StackArgs, Versions, build, check_binaries, other_stacks, start_versions, template_dir};
 
 /// Serves the stack's deployed functions (or `--function`) until Ctrl-C: version 1 runs the
 /// function's code with `--current-env`, version 2 with `--target-env`, the alias points at 1,
@@ -50,33 +50,22 @@ pub(crate) async fn serve_stack(args: &StackArgs, port: u16) -> Result<(), Simul
         check_binaries(&one, &setup, false)?;
         let api_url = sim.api_url(&setup.function.name, &setup.alias);
         let function = setup.function.with_api(&api_url);
-        let current_config = process_config(&function, CURRENT, args.current_bin.as_ref(), &args.current_env);
-        let mut target_config = process_config(&function, TARGET, args.target_bin.as_ref(), &args.target_env);
-        target_config.concurrency = current_config.concurrency.clone();
-        let environments = [
-            (CURRENT, current_config.env.clone()),
-            (TARGET, target_config.env.clone()),
-        ];
-        let spawn_err = |source| SimulateError::Runtime {
-            function: function.name.clone(),
-            source,
-        };
-        let current = sim.runtime(current_config).await.map_err(spawn_err)?;
-        let target = sim.runtime(target_config).await.map_err(spawn_err)?;
+        let Versions {
+            current,
+            target,
+            environments,
+        } = start_versions(&sim, &function, args).await?;
         processes.extend([current.clone(), target.clone()]);
-        let mut f = FunctionSetup::new()
-            .version(CURRENT, Behavior::Process(current))
-            .version(TARGET, Behavior::Process(target))
-            .alias(&setup.alias, CURRENT);
-        for (k, v) in &function.tags {
-            f = f.tag(k, v);
-        }
-        for (version, env) in &environments {
-            for (k, v) in env {
-                f = f.version_env(version, k, v);
-            }
-        }
-        sim.add_function(&function.name, f);
+        sim.add_function(
+            &function.name,
+            FunctionSetup::new()
+                .version(CURRENT, Behavior::Process(current))
+                .version(TARGET, Behavior::Process(target))
+                .alias(&setup.alias, CURRENT)
+                .tags(&function.tags)
+                .version_environment(CURRENT, &environments.0)
+                .version_environment(TARGET, &environments.1),
+        );
         let deployment = format!("d-SERVE{:04}", n + 1);
         sim.add_deployment(DeploymentSetup::new(
             &deployment,
