@@ -147,15 +147,20 @@ pub fn json(out: &InvokeOutcome) -> Value {
 pub fn node_modules(example: &str) -> PathBuf {
     static READY: std::sync::Once = std::sync::Once::new();
     READY.call_once(|| {
-        let status = Command::new(workspace_root().join("scripts/node-tools"))
-            .status()
-            .expect("scripts/node-tools runs");
-        assert!(
-            status.success(),
-            "scripts/node-tools failed: it installs the examples' Node packages into target/node (needs Node.js and npm)"
-        );
+        run_script(
+            "node-tools",
+            "it installs the examples' Node packages into target/node (needs Node.js and npm)",
+        )
     });
     target_dir().join("node").join(example).join("node_modules")
+}
+
+/// Runs `scripts/<name>`, which must succeed; `what` says what it does, for its failure.
+fn run_script(name: &str, what: &str) {
+    let status = Command::new(workspace_root().join("scripts").join(name))
+        .status()
+        .unwrap_or_else(|e| panic!("scripts/{name} runs: {e}"));
+    assert!(status.success(), "scripts/{name} failed: {what}");
 }
 
 /// A program of `target/venv` (Python tools the tests use), made by `scripts/python-tools`
@@ -163,13 +168,10 @@ pub fn node_modules(example: &str) -> PathBuf {
 pub fn venv_bin(name: &str) -> PathBuf {
     static READY: std::sync::Once = std::sync::Once::new();
     READY.call_once(|| {
-        let status = Command::new(workspace_root().join("scripts/python-tools"))
-            .status()
-            .expect("scripts/python-tools runs");
-        assert!(
-            status.success(),
-            "scripts/python-tools failed: it installs the Python tools of scripts/requirements.txt into target/venv"
-        );
+        run_script(
+            "python-tools",
+            "it installs the Python tools of scripts/requirements.txt into target/venv",
+        )
     });
     target_dir().join("venv/bin").join(name)
 }

@@ -133,12 +133,16 @@ async fn an_invalid_spec_reports_failed_with_the_located_error() {
 }
 
 fn cli(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
-    let out = Command::new(release_bin("hook-runner"))
-        .args(args)
+    let mut cmd = Command::new(release_bin("hook-runner"));
+    cmd.args(args)
         .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
-        .expect("hook-runner runs");
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    outcome(cmd)
+}
+
+/// Runs `cmd` to its end: its exit code, standard output and standard error.
+fn outcome(mut cmd: Command) -> (i32, String, String) {
+    let out = cmd.output().expect("hook-runner runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -251,16 +255,7 @@ async fn cli_fresh(args: &[&str], home: &std::path::Path, env: &[(&str, String)]
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-    tokio::task::spawn_blocking(move || {
-        let out = cmd.output().expect("hook-runner runs");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || outcome(cmd)).await.unwrap()
 }
 
 const TWO_KINDS: &str = r#"version: 1

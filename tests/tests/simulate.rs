@@ -1188,8 +1188,7 @@ const SHARED: [&str; 4] = [
     "hook-examples/shared-hook/template.yaml",
 ];
 /// One function is the hook of both phases: its log holds both invocations' records.
-const PRE: &str = "CodeDeployHook_shared-smoke";
-const POST: &str = PRE;
+const HOOK: &str = "CodeDeployHook_shared-smoke";
 
 #[test]
 fn one_shared_hook_tests_each_consumer_function_with_its_own_checks() {
@@ -1200,7 +1199,7 @@ fn one_shared_hook_tests_each_consumer_function_with_its_own_checks() {
     let (code, r) = run("OrdersFunction", &[]);
     assert_eq!(code, 0, "{r}");
     assert_eq!(reported_statuses(&r), ["Succeeded", "Succeeded"]);
-    let pre = hook_checks(&r, PRE);
+    let pre = hook_checks(&r, HOOK);
     assert!(
         pre.contains(&(
             "orders greet their customers".into(),
@@ -1213,7 +1212,7 @@ fn one_shared_hook_tests_each_consumer_function_with_its_own_checks() {
         pre.iter()
             .any(|(n, _, o)| n == "payments answer from the new version" && o == "Skipped")
     );
-    let post = hook_checks(&r, POST);
+    let post = hook_checks(&r, HOOK);
     assert!(
         post.contains(&(
             "the alias answers".into(),
@@ -1225,7 +1224,7 @@ fn one_shared_hook_tests_each_consumer_function_with_its_own_checks() {
 
     let (code, r) = run("PaymentsFunction", &[]);
     assert_eq!(code, 0, "{r}");
-    let pre = hook_checks(&r, PRE);
+    let pre = hook_checks(&r, HOOK);
     assert!(
         pre.contains(&(
             "payments answer from the new version".into(),
@@ -1253,10 +1252,10 @@ fn one_shared_hook_tests_each_consumer_function_with_its_own_checks() {
         ],
     );
     assert_eq!(code, 0, "{r}");
-    let log = r["hook_logs"][PRE].to_string();
+    let log = r["hook_logs"][HOOK].to_string();
     assert!(log.contains("CHECKS SKIPPED for sam-app-orders:2"), "{log}");
     assert!(log.contains("\\\"record\\\":\\\"waiver\\\""), "{log}");
-    assert!(hook_checks(&r, PRE).iter().all(|(_, _, o)| o == "Skipped"));
+    assert!(hook_checks(&r, HOOK).iter().all(|(_, _, o)| o == "Skipped"));
 }
 
 #[test]

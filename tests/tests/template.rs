@@ -16,19 +16,70 @@ fn run(cmd: &mut Command) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `template` (under the workspace) translated to CloudFormation by aws-sam-translator, kept
+/// as `target/test-tmp/<name>`.
+fn sam_translate(template: &str, name: &str) -> Value {
+    let out = target_dir().join("test-tmp").join(name);
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let (ok, text) = run(Command::new(venv_bin("python"))
+        .arg(workspace_root().join("scripts/sam-translate"))
+        .arg(workspace_root().join(template))
+        .arg(&out));
+    assert!(ok, "aws-sam-translator failed on {template}:\n{text}");
+    serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+}
+
 /// The template translated to CloudFormation by aws-sam-translator.
 fn translated() -> &'static Value {
     static T: OnceLock<Value> = OnceLock::new();
-    T.get_or_init(|| {
-        let out = target_dir().join("test-tmp/template.translated.json");
-        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-        let (ok, text) = run(Command::new(venv_bin("python"))
-            .arg(workspace_root().join("scripts/sam-translate"))
-            .arg(workspace_root().join("template.yaml"))
-            .arg(&out));
-        assert!(ok, "aws-sam-translator failed:\n{text}");
-        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
-    })
+    T.get_or_init(|| sam_translate("template.yaml", "template.translated.json"))
+}
+
+/// Each statement of a translated role's inline policies with its actions, after checking
+/// what no hook's role may have: a wildcard action, or a statement on every resource.
+fn statements<'a>(role: &'a Value, hook: &str) -> Vec<(&'a Value, Vec<String>)> {
+    role["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .map(|s| {
+            let actions: Vec<String> = match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(a) => a.iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+                other => panic!("{hook}: action {other}"),
+            };
+            for a in &actions {
+                assert!(!a.contains('*'), "{hook}: wildcard action {a}");
+            }
+            assert_ne!(s["Resource"], "*", "{hook}: a statement on every resource: {s}");
+            (s, actions)
+        })
+        .collect()
+}
+
+/// Runs the Makefile's recipe `target` (all but the cargo build and the bootstrap copy) into an
+/// empty artifacts folder, and gives the folder.
+fn package(target: &str) -> std::path::PathBuf {
+    let artifacts = target_dir().join("test-tmp").join(format!("{target}-artifacts"));
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let (ok, recipe) = run(Command::new("make")
+        .current_dir(workspace_root())
+        .args(["--no-print-directory", "-n", target])
+        .arg(format!("ARTIFACTS_DIR={}", artifacts.display())));
+    assert!(ok, "make -n {target} failed:\n{recipe}");
+    let mut ran = 0;
+    for line in recipe.lines().filter(|l| !l.trim().is_empty()) {
+        if line.starts_with("cargo ") || line.contains("bootstrap") {
+            continue;
+        }
+        let (ok, text) = run(Command::new("sh").current_dir(workspace_root()).args(["-c", line]));
+        assert!(ok, "`{line}` failed:\n{text}");
+        ran += 1;
+    }
+    assert!(ran > 0, "the recipe packages no spec:\n{recipe}");
+    artifacts
 }
 
 fn resource(name: &str) -> &'static Value {
@@ -185,23 +236,8 @@ fn hooks_are_named_for_the_codedeploy_role() {
 fn hook_policies_are_least_privilege() {
     for hook in HOOKS {
         let role = resource(&format!("{hook}Role"));
-        let statements: Vec<&Value> = role["Properties"]["Policies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
-            .collect();
         let mut actions = Vec::new();
-        for s in &statements {
-            let acts: Vec<String> = match &s["Action"] {
-                Value::String(a) => vec![a.clone()],
-                Value::Array(a) => a.iter().map(|a| a.as_str().unwrap().to_string()).collect(),
-                other => panic!("{hook}: action {other}"),
-            };
-            for a in &acts {
-                assert!(!a.contains('*'), "{hook}: wildcard action {a}");
-            }
-            assert_ne!(s["Resource"], "*", "{hook}: a statement on every resource: {s}");
+        for (s, acts) in statements(role, hook) {
             if acts.iter().any(|a| a == "lambda:InvokeFunction") {
                 assert_eq!(
                     s["Resource"],
@@ -234,28 +270,10 @@ fn spec_hook_packages_its_spec() {
         .as_str()
         .expect("SpecHook names its spec in HOOK_SPEC_FILE")
         .to_string();
-    let artifacts = target_dir().join("test-tmp/spec-hook-artifacts");
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let (ok, recipe) = run(Command::new("make")
-        .current_dir(workspace_root())
-        .args(["--no-print-directory", "-n", "build-SpecHook"])
-        .arg(format!("ARTIFACTS_DIR={}", artifacts.display())));
-    assert!(ok, "make -n build-SpecHook failed:\n{recipe}");
-    let mut ran = 0;
-    for line in recipe.lines().filter(|l| !l.trim().is_empty()) {
-        if line.starts_with("cargo ") || line.contains("bootstrap") {
-            continue;
-        }
-        let (ok, text) = run(Command::new("sh").current_dir(workspace_root()).args(["-c", line]));
-        assert!(ok, "`{line}` failed:\n{text}");
-        ran += 1;
-    }
-    assert!(ran > 0, "the recipe packages no spec:\n{recipe}");
-    let packaged = artifacts.join(&spec_file);
+    let packaged = package("build-SpecHook").join(&spec_file);
     assert!(
         packaged.is_file(),
-        "SpecHook's HOOK_SPEC_FILE {spec_file} is not in what the Makefile packages:\n{recipe}"
+        "SpecHook's HOOK_SPEC_FILE {spec_file} is not in what the Makefile packages"
     );
     let spec = hook_sdk::spec::load_file(&packaged).unwrap_or_else(|e| panic!("{e}"));
     assert!(!spec.checks.is_empty());
@@ -271,62 +289,39 @@ fn the_shared_hook_may_test_only_functions_that_opt_in() {
         let (ok, text) = run(Command::new(venv_bin("cfn-lint")).arg(dir.join(t)));
         assert!(ok, "cfn-lint {t}:\n{text}");
     }
-    let out = target_dir().join("test-tmp/shared-hook.translated.json");
-    let (ok, text) = run(Command::new(venv_bin("python"))
-        .arg(workspace_root().join("scripts/sam-translate"))
-        .arg(dir.join("template.yaml"))
-        .arg(&out));
-    assert!(ok, "aws-sam-translator failed:\n{text}");
-    let t: Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
-    for hook in ["SharedHook"] {
-        let role = &t["Resources"][format!("{hook}Role")];
-        let statements: Vec<&Value> = role["Properties"]["Policies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
-            .collect();
-        let mut actions = Vec::new();
-        for s in &statements {
-            let acts: Vec<String> = match &s["Action"] {
-                Value::String(a) => vec![a.clone()],
-                Value::Array(a) => a.iter().map(|a| a.as_str().unwrap().to_string()).collect(),
-                other => panic!("{hook}: action {other}"),
-            };
-            for a in &acts {
-                assert!(!a.contains('*'), "{hook}: wildcard action {a}");
-            }
-            assert_ne!(s["Resource"], "*", "{hook}: a statement on every resource: {s}");
-            if acts.iter().any(|a| a.starts_with("lambda:")) {
-                assert_eq!(
-                    s["Condition"],
-                    json!({"StringEquals": {"aws:ResourceTag/smoke-hook": "shared"}}),
-                    "{hook}: the lambda actions reach only functions that opt in: {s}"
-                );
-            }
-            actions.extend(acts);
+    let t = sam_translate("hook-examples/shared-hook/template.yaml", "shared-hook.translated.json");
+    let hook = "SharedHook";
+    let mut actions = Vec::new();
+    for (s, acts) in statements(&t["Resources"]["SharedHookRole"], hook) {
+        if acts.iter().any(|a| a.starts_with("lambda:")) {
+            assert_eq!(
+                s["Condition"],
+                json!({"StringEquals": {"aws:ResourceTag/smoke-hook": "shared"}}),
+                "{hook}: the lambda actions reach only functions that opt in: {s}"
+            );
         }
-        actions.sort();
-        assert_eq!(
-            actions,
-            [
-                "codedeploy:GetApplicationRevision",
-                "codedeploy:GetDeployment",
-                "codedeploy:GetDeploymentTarget",
-                "codedeploy:ListDeploymentTargets",
-                "codedeploy:PutLifecycleEventHookExecutionStatus",
-                "lambda:GetFunction",
-                "lambda:InvokeFunction",
-                "lambda:ListTags"
-            ],
-            "{hook}"
-        );
-        let name = t["Resources"][hook]["Properties"]["FunctionName"].to_string();
-        assert!(
-            name.contains("CodeDeployHook_"),
-            "{hook}: SAM's CodeDeploy role invokes CodeDeployHook_* only: {name}"
-        );
+        actions.extend(acts);
     }
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "codedeploy:GetApplicationRevision",
+            "codedeploy:GetDeployment",
+            "codedeploy:GetDeploymentTarget",
+            "codedeploy:ListDeploymentTargets",
+            "codedeploy:PutLifecycleEventHookExecutionStatus",
+            "lambda:GetFunction",
+            "lambda:InvokeFunction",
+            "lambda:ListTags"
+        ],
+        "{hook}"
+    );
+    let name = t["Resources"][hook]["Properties"]["FunctionName"].to_string();
+    assert!(
+        name.contains("CodeDeployHook_"),
+        "{hook}: SAM's CodeDeploy role invokes CodeDeployHook_* only: {name}"
+    );
     let exports: Vec<Value> = t["Outputs"]
         .as_object()
         .unwrap()
@@ -345,21 +340,7 @@ fn the_shared_hook_may_test_only_functions_that_opt_in() {
 /// The shared hooks' spec is one the Makefile packages where HOOK_SPEC_FILE points.
 #[test]
 fn the_shared_hook_packages_its_spec() {
-    let artifacts = target_dir().join("test-tmp/shared-hook-artifacts");
-    let _ = std::fs::remove_dir_all(&artifacts);
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let (ok, recipe) = run(Command::new("make")
-        .current_dir(workspace_root())
-        .args(["--no-print-directory", "-n", "build-SharedHook"])
-        .arg(format!("ARTIFACTS_DIR={}", artifacts.display())));
-    assert!(ok, "{recipe}");
-    for line in recipe.lines().filter(|l| !l.trim().is_empty()) {
-        if line.starts_with("cargo ") || line.contains("bootstrap") {
-            continue;
-        }
-        let (ok, text) = run(Command::new("sh").current_dir(workspace_root()).args(["-c", line]));
-        assert!(ok, "`{line}` failed:\n{text}");
-    }
+    let artifacts = package("build-SharedHook");
     let spec = artifacts.join("hook-examples/shared-hook/shared.yaml");
     hook_sdk::spec::load_file(&spec).unwrap_or_else(|e| panic!("{e}"));
     let template = std::fs::read_to_string(workspace_root().join("hook-examples/shared-hook/template.yaml")).unwrap();
