@@ -24,6 +24,22 @@ pub enum Metric {
     Invocations,
     /// How long each invocation's handler ran, in milliseconds.
     Duration,
+    /// Invocations Lambda throttled (1 each). Published by `FunctionName` and `Resource` only:
+    /// a throttled invocation ran no version.
+    Throttles,
+}
+
+impl Metric {
+    /// Lambda's name of a metric: `Errors`, `Invocations`, `Duration`, `Throttles`.
+    pub fn parse(name: &str) -> Option<Metric> {
+        Some(match name {
+            "Errors" => Metric::Errors,
+            "Invocations" => Metric::Invocations,
+            "Duration" => Metric::Duration,
+            "Throttles" => Metric::Throttles,
+            _ => return None,
+        })
+    }
 }
 
 /// How a period is aggregated.
@@ -138,9 +154,15 @@ impl MetricQuery {
             .iter()
             .filter(|i| self.qualifier.is_none() || i.qualifier == self.qualifier)
             .filter(|i| self.executed_version.as_ref().is_none_or(|v| *v == i.executed_version))
+            // A throttle counts in `Throttles` only, which has no `ExecutedVersion`; the other
+            // metrics count what ran.
+            .filter(|i| match self.metric {
+                Metric::Throttles => i.throttled && self.executed_version.is_none(),
+                _ => !i.throttled,
+            })
             .map(|i| match self.metric {
                 Metric::Errors => f64::from(u8::from(i.error)),
-                Metric::Invocations => 1.0,
+                Metric::Invocations | Metric::Throttles => 1.0,
                 Metric::Duration => i.duration.as_secs_f64() * 1000.0,
             })
             .collect();
@@ -556,6 +578,7 @@ mod tests {
             qualifier: Some(qualifier.into()),
             executed_version: version.into(),
             error,
+            throttled: false,
             at: Duration::ZERO,
             duration: Duration::from_millis(if error { 900 } else { 10 }),
         }

@@ -94,6 +94,11 @@ impl SimClock {
         self.epoch_ms as f64 / 1000.0 + self.now().as_secs_f64()
     }
 
+    /// The wall clock at simulated zero, in milliseconds since the Unix epoch.
+    pub(crate) fn epoch_ms(&self) -> u64 {
+        self.epoch_ms
+    }
+
     /// The latest time at or before `t` whose wall-clock time is a multiple of `period`, as
     /// CloudWatch aligns its periods (a minute's start for 60 s).
     pub(crate) fn align_down(&self, t: Duration, period: Duration) -> Duration {

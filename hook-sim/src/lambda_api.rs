@@ -236,16 +236,13 @@ pub(crate) async fn run_counted(
 ) -> InvokeOutcome {
     let running = running.unwrap_or_else(|| state.recorder.begin_invocation(function));
     let outcome = function::run_scripted(behavior, payload, version, qualifier, &request_id()).await;
-    if outcome.throttled {
-        // Counted as `Throttles`, not as an invocation.
-        return outcome;
-    }
+    // A throttle is counted in `Throttles` only.
     state.recorder.invocation(
         &running,
         function,
         qualifier,
         &outcome.executed_version,
-        outcome.function_error.is_some(),
+        (outcome.function_error.is_some(), outcome.throttled),
         outcome.duration,
     );
     outcome

@@ -11,11 +11,15 @@
 //! invoked as CodeDeploy invokes them, traffic shifted on a deployment config's schedule
 //! ([`schedule`]), synthetic traffic, CloudWatch-style [`alarm`]s and rollback, on scaled time.
 //!
+//! CloudWatch's `GetMetricData` serves Lambda's metrics from the same invocations the alarms
+//! read, over Smithy RPC v2 CBOR as the SDKs speak it.
+//!
 //! Point the real AWS SDKs at it with `AWS_ENDPOINT_URL` (see [`Sim::aws_env`]).
 #![warn(missing_docs)]
 
 pub mod alarm;
 mod clock;
+mod cloudwatch;
 mod codedeploy;
 pub mod deploy;
 pub mod duration;
@@ -62,6 +66,8 @@ pub(crate) struct SimState {
     execution_counter: Mutex<u64>,
     /// Weighted aliases route at random from this seed; `None`: exact shares.
     routing_seed: Mutex<Option<u64>>,
+    /// `GetMetricData` sees an invocation as soon as it ends, not a minute after its minute.
+    metrics_at_once: std::sync::atomic::AtomicBool,
 }
 
 /// Local CodeDeploy and Lambda endpoints on a loopback port.
@@ -118,6 +124,7 @@ impl Sim {
             functions: Mutex::new(HashMap::new()),
             execution_counter: Mutex::new(0),
             routing_seed: Mutex::new(None),
+            metrics_at_once: std::sync::atomic::AtomicBool::new(false),
         });
         let app = Router::new()
             .route("/", post(codedeploy_api))
@@ -126,6 +133,10 @@ impl Sim {
                 post(lambda_api::lambda_invoke),
             )
             .route("/2015-03-31/functions/{name}", get(lambda_api::get_function))
+            .route(
+                "/service/GraniteServiceVersion20100801/operation/{operation}",
+                post(cloudwatch::cloudwatch_api),
+            )
             .route("/api/{function}/{qualifier}", any(http_api::http_api))
             .route("/api/{function}/{qualifier}/", any(http_api::http_api))
             .route("/api/{function}/{qualifier}/{*rest}", any(http_api::http_api))
@@ -370,6 +381,16 @@ impl Sim {
     /// Waits until `done` holds for the calls so far.
     pub async fn wait_for_calls<T>(&self, mut done: impl FnMut(&[Call]) -> Option<T>) -> T {
         self.state.recorder.wait_until(|calls, _| done(calls)).await
+    }
+
+    /// Lets CloudWatch's `GetMetricData` see each invocation as soon as it ends. By default a
+    /// datapoint is published a minute ([`deploy::METRIC_LAG`]) after the minute it falls in
+    /// ends, on the simulated clock, as CloudWatch publishes Lambda's metrics; outside a
+    /// deployment that clock is real time, so a test of the wire would wait minutes.
+    pub fn publish_metrics_at_once(&self, at_once: bool) {
+        self.state
+            .metrics_at_once
+            .store(at_once, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Time since the simulator started, on the clock of [`Call::at`].

@@ -208,6 +208,7 @@ async fn run_hook(args: HookArgs) -> Result<bool, String> {
                 call.request["FunctionName"].as_str().unwrap_or("?"),
                 call.request["Qualifier"].as_str().unwrap_or("$LATEST")
             ),
+            Service::CloudWatch => format!("CloudWatch {}", call.operation),
             _ => format!("CodeDeploy {}", call.operation),
         };
         let status = call.request["status"]

@@ -20,6 +20,8 @@ pub enum Service {
     Runtime,
     /// An HTTP API in front of a function.
     HttpApi,
+    /// The CloudWatch API (Smithy RPC v2 CBOR).
+    CloudWatch,
 }
 
 /// One call as hook-sim saw it.
@@ -55,7 +57,9 @@ pub struct HookStatusRecord {
 }
 
 /// One invocation of a function, as Lambda's CloudWatch metrics count it (`Invocations`,
-/// `Errors`, by `FunctionName`, `Resource` and `ExecutedVersion`).
+/// `Errors`, `Duration`, by `FunctionName`, `Resource` and `ExecutedVersion`), or one it
+/// throttled (`Throttles`, by `FunctionName` and `Resource` only: no version ran). This record
+/// is hook-sim's one metric store: alarms and `GetMetricData` both read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InvocationRecord {
     /// The function name.
@@ -66,6 +70,8 @@ pub struct InvocationRecord {
     pub executed_version: String,
     /// Whether it failed with a function error (what the `Errors` metric counts).
     pub error: bool,
+    /// Whether Lambda throttled it (counted in `Throttles`, in no other metric).
+    pub throttled: bool,
     /// When it started, on the simulated clock (real time since the simulator's start,
     /// outside deployments): Lambda stamps its metrics with the invocation's start.
     #[serde(serialize_with = "crate::duration::millis")]
@@ -199,7 +205,7 @@ impl Recorder {
         function: &str,
         qualifier: Option<&str>,
         executed_version: &str,
-        error: bool,
+        (error, throttled): (bool, bool),
         duration: Duration,
     ) {
         let record = InvocationRecord {
@@ -207,6 +213,7 @@ impl Recorder {
             qualifier: qualifier.map(str::to_string),
             executed_version: executed_version.to_string(),
             error,
+            throttled,
             at: run.start,
             duration,
         };
@@ -218,6 +225,17 @@ impl Recorder {
 
     pub(crate) fn invocations(&self) -> Vec<InvocationRecord> {
         self.invocations.lock().expect("invocation record poisoned").clone()
+    }
+
+    /// The records for which `keep` holds, without copying the others.
+    pub(crate) fn invocations_where(&self, keep: impl Fn(&InvocationRecord) -> bool) -> Vec<InvocationRecord> {
+        self.invocations
+            .lock()
+            .expect("invocation record poisoned")
+            .iter()
+            .filter(|i| keep(i))
+            .cloned()
+            .collect()
     }
 
     pub(crate) fn calls(&self) -> Vec<Call> {

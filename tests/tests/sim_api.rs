@@ -441,3 +441,164 @@ async fn concurrent_invokes_get_environments_of_their_own_up_to_the_reserved_con
     let counted = sim.invocations().iter().filter(|i| i.function == "capped-fn").count();
     assert_eq!(counted, 1);
 }
+
+/// CloudWatch `GetMetricData` over Smithy RPC v2 CBOR, as the real aws-sdk-cloudwatch speaks
+/// it: Lambda's metrics by the dimension sets Lambda publishes, from the invocations hook-sim
+/// ran, published a minute after their minute unless told otherwise; errors parse into the
+/// SDK's error codes.
+#[tokio::test]
+async fn get_metric_data_serves_lambdas_metrics_per_version() {
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+    let sim = Sim::start().await.unwrap();
+    let (_, lambda) = clients(&sim).await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(sim.endpoint_url())
+        .region(aws_config::Region::new(hook_sim::REGION))
+        .credentials_provider(aws_sdk_codedeploy::config::Credentials::for_tests())
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    let cw = aws_sdk_cloudwatch::Client::new(&config);
+    let slow_or_failing = Behavior::Custom(std::sync::Arc::new(|payload| {
+        if payload["fail"] == true {
+            Behavior::FunctionError {
+                error_type: "Boom".into(),
+                message: "failed on purpose".into(),
+            }
+        } else {
+            Behavior::Delay(
+                std::time::Duration::from_millis(40),
+                Box::new(Behavior::Respond(serde_json::json!({"ok": true}))),
+            )
+        }
+    }));
+    sim.add_function(
+        "f",
+        FunctionSetup::new()
+            .version("1", Behavior::Respond(serde_json::json!({"ok": true})))
+            .version("2", slow_or_failing)
+            .alias_weighted("live", "1", "2", 0.5),
+    );
+    for i in 0..20 {
+        let payload = if i == 3 { r#"{"fail":true}"# } else { "{}" };
+        lambda
+            .invoke()
+            .function_name("f")
+            .qualifier("live")
+            .payload(aws_sdk_lambda::primitives::Blob::new(payload))
+            .send()
+            .await
+            .unwrap();
+    }
+    for _ in 0..2 {
+        lambda.invoke().function_name("f").qualifier("2").send().await.unwrap();
+    }
+
+    let dims = |pairs: &[(&str, &str)]| -> Vec<Dimension> {
+        pairs
+            .iter()
+            .map(|(n, v)| Dimension::builder().name(*n).value(*v).build())
+            .collect()
+    };
+    let query = |id: &str, namespace: &str, name: &str, stat: &str, d: &[(&str, &str)]| {
+        MetricDataQuery::builder()
+            .id(id)
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(
+                        Metric::builder()
+                            .namespace(namespace)
+                            .metric_name(name)
+                            .set_dimensions(Some(dims(d)))
+                            .build(),
+                    )
+                    .period(3600)
+                    .stat(stat)
+                    .build(),
+            )
+            .build()
+    };
+    let through = |v: &'static str| [("FunctionName", "f"), ("Resource", "f:live"), ("ExecutedVersion", v)];
+    let queries = vec![
+        query("inv1", "AWS/Lambda", "Invocations", "Sum", &through("1")),
+        query("inv2", "AWS/Lambda", "Invocations", "Sum", &through("2")),
+        query("err2", "AWS/Lambda", "Errors", "Sum", &through("2")),
+        query("p99two", "AWS/Lambda", "Duration", "p99", &through("2")),
+        query("p99one", "AWS/Lambda", "Duration", "p99", &through("1")),
+        query("all", "AWS/Lambda", "Invocations", "Sum", &[("FunctionName", "f")]),
+        query(
+            "direct",
+            "AWS/Lambda",
+            "Invocations",
+            "Sum",
+            &[("FunctionName", "f"), ("Resource", "f:2")],
+        ),
+        // Lambda publishes no {FunctionName, ExecutedVersion}, and nothing in other namespaces.
+        query(
+            "unpublished",
+            "AWS/Lambda",
+            "Invocations",
+            "Sum",
+            &[("FunctionName", "f"), ("ExecutedVersion", "2")],
+        ),
+        query("custom", "Shop", "Invocations", "Sum", &[("FunctionName", "f")]),
+    ];
+    let now = std::time::SystemTime::now();
+    let ask = |queries: Vec<MetricDataQuery>| {
+        cw.get_metric_data()
+            .set_metric_data_queries(Some(queries))
+            .start_time((now - std::time::Duration::from_secs(1800)).into())
+            .end_time((now + std::time::Duration::from_secs(1800)).into())
+            .send()
+    };
+    let values = |out: &aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput| {
+        out.metric_data_results()
+            .iter()
+            .map(|r| (r.id().unwrap().to_string(), r.values().to_vec()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+
+    // Published a minute after the minute ends: nothing yet.
+    let out = ask(queries.clone()).await.unwrap();
+    assert!(values(&out).values().all(Vec::is_empty), "{:?}", values(&out));
+
+    sim.publish_metrics_at_once(true);
+    let out = ask(queries).await.unwrap();
+    let v = values(&out);
+    assert_eq!(v["inv1"], [10.0]);
+    assert_eq!(v["inv2"], [10.0]);
+    assert_eq!(v["err2"], [1.0]);
+    assert!(v["p99two"][0] >= 40.0 && v["p99one"][0] < 40.0, "{v:?}");
+    assert_eq!(v["all"], [22.0]);
+    assert_eq!(v["direct"], [2.0]);
+    assert!(v["unpublished"].is_empty() && v["custom"].is_empty(), "{v:?}");
+    let r = &out.metric_data_results()[0];
+    assert_eq!(r.status_code().map(|s| s.as_str()), Some("Complete"));
+    assert_eq!(r.label(), Some("Invocations"));
+    let ts = r.timestamps()[0].secs();
+    assert_eq!(ts % 60, 0, "periods start on the minute");
+    assert!(ts <= now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64);
+
+    // Errors as CloudWatch gives them: the query-compatible code.
+    let mut bad = query("p", "AWS/Lambda", "Duration", "p99", &through("2"));
+    bad.metric_stat.as_mut().unwrap().period = Some(30);
+    let e = ask(vec![bad]).await.unwrap_err();
+    assert_eq!(
+        aws_sdk_cloudwatch::error::ProvideErrorMetadata::code(&e),
+        Some("InvalidParameterValue"),
+        "{e:?}"
+    );
+    sim.inject("GetMetricData", Fault::Throttle, 1);
+    let e = ask(vec![query("x", "AWS/Lambda", "Errors", "Sum", &through("2"))])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_cloudwatch::error::ProvideErrorMetadata::code(&e),
+        Some("Throttling")
+    );
+    assert!(
+        sim.calls()
+            .iter()
+            .any(|c| c.service == hook_sim::Service::CloudWatch && c.operation == "GetMetricData" && c.status == 200)
+    );
+}

@@ -925,16 +925,12 @@ pub(super) fn metric_query(m: &Value, statistic: Option<&Value>, function: &str)
     if m.get("Namespace").and_then(Value::as_str) != Some("AWS/Lambda") {
         return Err("it watches no AWS/Lambda metric".into());
     }
-    let metric = match m.get("MetricName").and_then(Value::as_str) {
-        Some("Errors") => Metric::Errors,
-        Some("Invocations") => Metric::Invocations,
-        Some("Duration") => Metric::Duration,
-        other => {
-            return Err(format!(
-                "metric {} is not simulated (Errors, Invocations and Duration are)",
-                other.unwrap_or("(none)")
-            ));
-        }
+    let name = m.get("MetricName").and_then(Value::as_str);
+    let Some(metric) = name.and_then(Metric::parse) else {
+        return Err(format!(
+            "metric {} is not simulated (Errors, Invocations, Duration and Throttles are)",
+            name.unwrap_or("(none)")
+        ));
     };
     // `Statistic` or `ExtendedStatistic` (a percentile) of an alarm; `Stat` of metric math.
     let name = statistic
