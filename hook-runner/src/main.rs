@@ -240,7 +240,8 @@ async fn run(args: RunArgs) -> ExitCode {
     let progress = std::io::stderr().is_terminal() && (args.report != ReportFormat::Text || args.out.is_some());
     let total = spec.checks.len();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut runner = CheckRunner::new(aws_sdk_lambda::Client::new(&config));
+    let mut runner = CheckRunner::new(aws_sdk_lambda::Client::new(&config))
+        .with_cloudwatch(aws_sdk_cloudwatch::Client::new(&config));
     if progress {
         runner = runner.on_check(move |c| {
             let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
@@ -273,6 +274,8 @@ async fn run(args: RunArgs) -> ExitCode {
         vars,
         deadline: None,
         source: Some(args.file.display().to_string()),
+        // Outside a deployment: a metrics check needs its own `window`.
+        traffic: None,
     };
     let report = runner.run(&spec, &ctx).await;
     let rendered = match args.report {

@@ -279,6 +279,8 @@ impl FakeAws {
             lambda: self.lambda(phase),
             #[cfg(feature = "checks")]
             http: None,
+            #[cfg(feature = "metrics")]
+            cloudwatch: None,
         }
     }
 

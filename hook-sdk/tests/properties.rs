@@ -287,6 +287,7 @@ fn run_spec(spec: &hook_sdk::spec::Spec, payload: Vec<u8>, function_error: Optio
         vars: Vars::default(),
         deadline: Some(tokio::time::Instant::now() + Duration::from_secs(5)),
         source: None,
+        traffic: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

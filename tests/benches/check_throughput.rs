@@ -83,6 +83,7 @@ async fn main() {
         vars: Vars::default(),
         deadline: None,
         source: None,
+        traffic: None,
     };
     // Warm up connections and code paths.
     let warm = load(

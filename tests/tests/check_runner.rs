@@ -40,6 +40,7 @@ fn ctx(sim: &Sim, phase: Phase) -> RunContext {
         vars: Vars::with_env(Arc::new(move |n| (n == "API_URL").then(|| api.clone()))),
         deadline: None,
         source: Some("smoke.yaml".into()),
+        traffic: None,
     }
 }
 
@@ -284,6 +285,7 @@ fn fleet_ctx(targets: Vec<Target>) -> RunContext {
         vars: Vars::default(),
         deadline: None,
         source: Some("shared.yaml".into()),
+        traffic: None,
     }
 }
 
@@ -491,4 +493,138 @@ async fn a_version_skips_its_checks_only_when_the_spec_allows_and_says_so() {
             .contains("HOOK_SKIP_CHECKS is empty: a skip needs a reason")
     );
     assert_eq!(report.checks[0].outcome, Outcome::Passed, "the checks ran");
+}
+
+/// A metrics check over the wire: the real aws-sdk-cloudwatch asks hook-sim's GetMetricData
+/// for both versions' figures through the alias, and the thresholds, the sample counts and
+/// the inconclusive policy decide.
+#[tokio::test]
+async fn a_metrics_check_compares_the_new_version_with_the_current_one() {
+    let sim = Sim::start().await.unwrap();
+    sim.publish_metrics_at_once(true);
+    let slow = Behavior::Delay(std::time::Duration::from_millis(60), Box::new(Behavior::hello("2")));
+    sim.add_function(
+        "hello-fn",
+        FunctionSetup::new()
+            .version("1", Behavior::hello("1"))
+            .version("2", slow)
+            .alias_weighted("live", "1", "2", 0.5),
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(sim.endpoint_url())
+        .region(aws_config::Region::new(hook_sim::REGION))
+        .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())
+        .load()
+        .await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    for _ in 0..12 {
+        lambda
+            .invoke()
+            .function_name("hello-fn")
+            .qualifier("live")
+            .send()
+            .await
+            .unwrap();
+    }
+    let runner = CheckRunner::new(lambda).with_cloudwatch(aws_sdk_cloudwatch::Client::new(&config));
+    let after = RunContext {
+        phase: Phase::AfterAllowTraffic,
+        ..ctx(&sim, Phase::AfterAllowTraffic)
+    };
+    let check = |body: &str| {
+        let yaml = format!("version: 1\nchecks:\n  - name: canary\n    metrics:\n{body}");
+        load(&yaml, "m.yaml").unwrap()
+    };
+
+    // Slower than 1.2 × the current version: failed, naming both figures.
+    let spec = check(
+        "      window: 10m\n      min_samples: 5\n      expect:\n        p99: \"< 1.2 × current\"\n        error_rate: \"<= current + 0.5%\"\n",
+    );
+    let report = runner.run(&spec, &after).await;
+    let c = &report.checks[0];
+    assert_eq!(c.outcome, Outcome::Failed, "{c:#?}");
+    assert_eq!(c.target.as_deref(), Some("hello-fn:live"));
+    assert_eq!(c.assertions[0].actual, "6 (version 2) · 6 (version 1)", "{c:#?}");
+    let p99 = &c.assertions[1];
+    assert!(!p99.passed && p99.query == "p99 Duration", "{p99:?}");
+    assert!(p99.expected.starts_with("< 1.2 × current (so < "), "{p99:?}");
+    assert!(
+        p99.actual.contains("(version 2) · ") && p99.actual.ends_with("(version 1)"),
+        "{p99:?}"
+    );
+    assert!(c.assertions[2].passed, "no errors either side: {:?}", c.assertions[2]);
+    let reason = report.failure_summary().unwrap();
+    assert!(reason.contains("p99 Duration expected < 1.2 × current"), "{reason}");
+    let text = hook_sdk::report::render_text(&report, false);
+    assert!(
+        text.contains("through alias live · version 2 against version 1"),
+        "{text}"
+    );
+    let m = c.metrics.as_ref().unwrap();
+    assert_eq!(
+        (m.target_version.as_str(), m.current_version.as_deref()),
+        ("2", Some("1"))
+    );
+
+    // An absolute bound the new version meets: passed, its figures shown.
+    let spec = check(
+        "      window: 10m\n      min_samples: 5\n      expect:\n        p99: \"< 5s\"\n        errors: \"== 0\"\n",
+    );
+    let report = runner.run(&spec, &after).await;
+    assert_eq!(report.checks[0].outcome, Outcome::Passed, "{:#?}", report.checks[0]);
+    let text = hook_sdk::report::render_text(&report, false);
+    assert!(text.contains("✔ errors: 0 (version 2) · 0 (version 1)"), "{text}");
+
+    // Too few invocations: inconclusive, Failed by default, Passed when the spec says so.
+    let spec = check("      window: 10m\n      expect:\n        p99: \"< 5s\"\n");
+    let report = runner.run(&spec, &after).await;
+    let c = &report.checks[0];
+    assert_eq!(c.outcome, Outcome::Failed);
+    let error = c.error.as_deref().unwrap();
+    assert!(
+        error.starts_with("inconclusive: version 2 served 6 invocations") && error.contains("min_samples 50"),
+        "{error}"
+    );
+    assert!(c.error_kind.is_none(), "a verdict of the data, not a set-up error");
+    let spec = check("      window: 10m\n      inconclusive: pass\n      expect:\n        p99: \"< 5s\"\n");
+    let report = runner.run(&spec, &after).await;
+    assert_eq!(report.checks[0].outcome, Outcome::Passed);
+    assert!(report.checks[0].note.as_deref().unwrap().contains("inconclusive: pass"));
+
+    // The default window is the deployment's traffic shifting: outside one it is a set-up error...
+    let spec = check("      min_samples: 5\n      expect:\n        p99: \"< 5s\"\n");
+    let report = runner.run(&spec, &after).await;
+    assert!(report.checks[0].is_setup_error(), "{:#?}", report.checks[0]);
+    // ...and within one, its times bound the figures: a window before the traffic has none.
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    let before_traffic = RunContext {
+        traffic: Some(Ok(hook_sdk::check::TimeWindow {
+            start: long_ago,
+            end: long_ago + std::time::Duration::from_secs(300),
+            what: "traffic shifting".into(),
+        })),
+        ..after.clone()
+    };
+    let report = runner.run(&spec, &before_traffic).await;
+    let c = &report.checks[0];
+    assert_eq!(c.outcome, Outcome::Failed);
+    assert!(
+        c.error.as_deref().unwrap().contains("version 2 served 0 invocations"),
+        "{c:#?}"
+    );
+    let now = RunContext {
+        traffic: Some(Ok(hook_sdk::check::TimeWindow {
+            start: std::time::SystemTime::now() - std::time::Duration::from_secs(300),
+            end: std::time::SystemTime::now() + std::time::Duration::from_secs(1),
+            what: "traffic shifting".into(),
+        })),
+        ..after.clone()
+    };
+    assert_eq!(runner.run(&spec, &now).await.checks[0].outcome, Outcome::Passed);
+    assert!(
+        sim.calls()
+            .iter()
+            .filter(|c| c.service == Service::CloudWatch)
+            .all(|c| c.status == 200)
+    );
 }

@@ -4,6 +4,8 @@
 mod answer_cap;
 #[cfg(feature = "checks")]
 pub mod http;
+#[cfg(feature = "metrics")]
+mod metrics;
 #[cfg(feature = "checks")]
 mod run;
 #[cfg(feature = "checks")]
@@ -11,8 +13,10 @@ mod select;
 
 use std::fmt;
 
+#[cfg(feature = "metrics")]
+pub(crate) use metrics::traffic_window as metrics_traffic_window;
 #[cfg(feature = "checks")]
-pub use run::{CheckRunner, DEFAULT_TIMEOUT, RunContext};
+pub use run::{CheckRunner, DEFAULT_TIMEOUT, RunContext, TimeWindow};
 #[cfg(feature = "checks")]
 pub use select::SKIP_VARIABLE;
 

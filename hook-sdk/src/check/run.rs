@@ -2,7 +2,7 @@
 //! thresholds and captures. Failed checks are data in the [`Report`], never `Err`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt as _;
 use serde_json::Value;
@@ -36,6 +36,8 @@ pub struct CheckRunner {
     /// The client checks invoke with: answers capped at `max_body`.
     lambda: aws_sdk_lambda::Client,
     http: Option<reqwest::Client>,
+    #[cfg(feature = "metrics")]
+    cloudwatch: Option<aws_sdk_cloudwatch::Client>,
     max_body: usize,
     progress: Option<Progress>,
 }
@@ -46,6 +48,17 @@ impl std::fmt::Debug for CheckRunner {
             .field("max_body", &self.max_body)
             .finish_non_exhaustive()
     }
+}
+
+/// The time a metrics check covers, and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeWindow {
+    /// From.
+    pub start: SystemTime,
+    /// To.
+    pub end: SystemTime,
+    /// What it is, for reports: `traffic shifting` (the deployment's `AllowTraffic` event).
+    pub what: String,
 }
 
 /// What a run needs besides the spec.
@@ -63,6 +76,9 @@ pub struct RunContext {
     pub deadline: Option<Instant>,
     /// The spec's source, for reports.
     pub source: Option<String>,
+    /// The deployment's traffic shifting (its `AllowTraffic` event), the default window of
+    /// metrics checks; `None` outside a deployment.
+    pub traffic: Option<Result<TimeWindow, String>>,
 }
 
 impl CheckRunner {
@@ -73,9 +89,18 @@ impl CheckRunner {
             lambda: AnswerCap { max: DEFAULT_MAX_BODY }.apply(&lambda),
             raw_lambda: lambda,
             http: None,
+            #[cfg(feature = "metrics")]
+            cloudwatch: None,
             max_body: DEFAULT_MAX_BODY,
             progress: None,
         }
+    }
+
+    /// Reads metrics checks' figures with this CloudWatch client.
+    #[cfg(feature = "metrics")]
+    pub fn with_cloudwatch(mut self, cloudwatch: aws_sdk_cloudwatch::Client) -> Self {
+        self.cloudwatch = Some(cloudwatch);
+        self
     }
 
     /// Uses this HTTP client.
@@ -296,12 +321,50 @@ impl CheckRunner {
             return vec![setup_failure(check, error)];
         }
         for ti in chosen {
-            out.push(
-                self.run_instance(spec, check, ctx, Some(&ctx.targets[ti]), vars, secrets)
-                    .await,
-            );
+            let target = &ctx.targets[ti];
+            let report = match &check.action {
+                Action::Metrics(m) => self.run_metrics(spec, check, m, ctx, target).await,
+                _ => self.run_instance(spec, check, ctx, Some(target), vars, secrets).await,
+            };
+            out.push(report);
         }
         out
+    }
+
+    #[cfg(feature = "metrics")]
+    async fn run_metrics(
+        &self,
+        spec: &Spec,
+        check: &Check,
+        metrics: &crate::spec::MetricsSpec,
+        ctx: &RunContext,
+        target: &Target,
+    ) -> CheckReport {
+        let timeout = check.timeout.or(spec.defaults.timeout).map_or(DEFAULT_TIMEOUT, |d| d.0);
+        super::metrics::run(
+            self.cloudwatch.as_ref(),
+            &check.name,
+            metrics,
+            target,
+            ctx.traffic.as_ref(),
+            (timeout, ctx.deadline),
+        )
+        .await
+    }
+
+    #[cfg(not(feature = "metrics"))]
+    async fn run_metrics(
+        &self,
+        _: &Spec,
+        check: &Check,
+        _: &crate::spec::MetricsSpec,
+        _: &RunContext,
+        target: &Target,
+    ) -> CheckReport {
+        CheckReport {
+            target: Some(target.qualified()),
+            ..setup_failure(check, "this hook was built without hook-sdk's `metrics` feature".into())
+        }
     }
 
     async fn run_instance(
@@ -475,6 +538,7 @@ impl CheckRunner {
     fn prepare(&self, check: &Check, target: Option<&Target>, vars: &Vars) -> Result<Call, String> {
         let h = match &check.action {
             Action::Http(h) => h,
+            Action::Metrics(_) => return Err("a metrics check makes no call of its own".into()),
             Action::Invoke(invoke) => {
                 let target = target.ok_or("an invoke check needs a target")?;
                 let qualifier = match invoke.qualifier.as_deref() {
@@ -714,17 +778,8 @@ fn unrun(check: &Check, outcome: Outcome, note: Option<String>, error: Option<St
 
 fn unrun_named(name: &str, outcome: Outcome) -> CheckReport {
     CheckReport {
-        name: name.to_string(),
-        target: None,
         outcome,
-        attempts: 0,
-        assertions: Vec::new(),
-        sample_failure: Vec::new(),
-        error: None,
-        error_kind: None,
-        note: None,
-        stats: None,
-        duration: Duration::ZERO,
+        ..CheckReport::failed_before_run(name)
     }
 }
 
@@ -804,6 +859,7 @@ mod tests {
             vars: Vars::default(),
             deadline: None,
             source: None,
+            traffic: None,
         }
     }
 

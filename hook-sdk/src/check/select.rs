@@ -129,7 +129,7 @@ fn named(check: &Check, t: &Target) -> bool {
     }
 }
 
-/// Decides, for the phase, which targets each invoke check tests.
+/// Decides, for the phase, which targets each invoke or metrics check tests.
 pub(crate) fn select(
     spec: &Spec,
     phase: Phase,
@@ -142,7 +142,7 @@ pub(crate) fn select(
         .checks
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.runs_in(phase) && matches!(c.action, Action::Invoke(_)))
+        .filter(|(_, c)| c.runs_in(phase) && matches!(c.action, Action::Invoke(_) | Action::Metrics(_)))
         .collect();
     let mut covered = BTreeSet::new();
     let chosen = |ci: usize, check: &Check, sel: &mut Selection, covered: &mut BTreeSet<usize>| {

@@ -127,7 +127,24 @@ impl HookContext {
         if let Some(http) = &self.inner.clients.http {
             runner = runner.with_http(http.clone());
         }
+        #[cfg(feature = "metrics")]
+        if let Some(cw) = &self.inner.clients.cloudwatch {
+            runner = runner.with_cloudwatch(cw.clone());
+        }
         let left = self.time_left();
+        let reads_metrics = spec
+            .checks
+            .iter()
+            .any(|c| c.runs_in(self.phase()) && matches!(c.action, crate::spec::Action::Metrics(_)));
+        #[cfg(feature = "metrics")]
+        let traffic = match reads_metrics {
+            true => {
+                Some(crate::check::metrics_traffic_window(&self.inner.clients.codedeploy, self.deployment_id()).await)
+            }
+            false => None,
+        };
+        #[cfg(not(feature = "metrics"))]
+        let traffic = reads_metrics.then(|| Err("hook-sdk was built without its `metrics` feature".to_string()));
         let ctx = RunContext {
             phase: self.phase(),
             targets: self.inner.deployment.targets.clone(),
@@ -136,6 +153,7 @@ impl HookContext {
             // Stop a little before the hook's deadline, so the report is complete when it ends.
             deadline: Some(self.inner.deadline - (left / 20).min(Duration::from_millis(250))),
             source: Some(spec.source().to_string()),
+            traffic,
         };
         runner.run(spec, &ctx).await
     }
@@ -153,6 +171,9 @@ pub struct Clients {
     /// For HTTP checks; `None`: the default client, made on the first HTTP check.
     #[cfg(feature = "checks")]
     pub http: Option<reqwest::Client>,
+    /// For metrics checks; `None`: they fail as a set-up error.
+    #[cfg(feature = "metrics")]
+    pub cloudwatch: Option<aws_sdk_cloudwatch::Client>,
 }
 
 impl Clients {
@@ -167,6 +188,8 @@ impl Clients {
             lambda: aws_sdk_lambda::Client::new(config),
             #[cfg(feature = "checks")]
             http: None,
+            #[cfg(feature = "metrics")]
+            cloudwatch: Some(aws_sdk_cloudwatch::Client::new(config)),
         }
     }
 }

@@ -46,6 +46,8 @@ fn clients(get: &Rule, put: &Rule) -> Clients {
         lambda: mock_client!(aws_sdk_lambda, []),
         #[cfg(feature = "checks")]
         http: None,
+        #[cfg(feature = "metrics")]
+        cloudwatch: None,
     }
 }
 

@@ -126,12 +126,48 @@ pub struct CheckReport {
     pub note: Option<String>,
     /// Figures of a repeated check.
     pub stats: Option<RunStats>,
+    /// What a metrics check compared: the window, the alias, the versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsSummary>,
     /// Wall time of the check.
     #[serde(serialize_with = "ms", rename = "duration_ms")]
     pub duration: Duration,
 }
 
+/// What a metrics check compared (its figures are its assertions).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricsSummary {
+    /// The window, as text: `12:01:00–12:06:00 UTC (traffic shifting)`.
+    pub window: String,
+    /// The alias the invocations went through.
+    pub alias: String,
+    /// The new version.
+    pub target_version: String,
+    /// The version traffic moved away from, if any.
+    pub current_version: Option<String>,
+    /// Why the figures gave no verdict, if they did not.
+    pub inconclusive: Option<String>,
+}
+
 impl CheckReport {
+    /// A report of `name` that fails until a run says otherwise.
+    pub fn failed_before_run(name: &str) -> CheckReport {
+        CheckReport {
+            name: name.to_string(),
+            target: None,
+            outcome: Outcome::Failed,
+            attempts: 0,
+            assertions: Vec::new(),
+            sample_failure: Vec::new(),
+            error: None,
+            error_kind: None,
+            note: None,
+            stats: None,
+            metrics: None,
+            duration: Duration::ZERO,
+        }
+    }
+
     /// Masks secrets and URL credentials in every text of the report.
     pub fn redact(&mut self, r: &Redactor) {
         if let Some(t) = &mut self.target {
@@ -139,6 +175,11 @@ impl CheckReport {
         }
         for text in [&mut self.error, &mut self.note].into_iter().flatten() {
             r.redact_in_place(text);
+        }
+        if let Some(m) = &mut self.metrics {
+            for text in [&mut m.window, &mut m.alias].into_iter().chain(m.inconclusive.as_mut()) {
+                r.redact_in_place(text);
+            }
         }
         for a in self.assertions.iter_mut().chain(self.sample_failure.iter_mut()) {
             r.redact_in_place(&mut a.query);
@@ -365,6 +406,7 @@ pub(crate) mod fixture {
                     error_kind: None,
                     note: None,
                     stats: None,
+                    metrics: None,
                     duration: Duration::from_micros(12_340),
                 },
                 CheckReport {
@@ -386,6 +428,7 @@ pub(crate) mod fixture {
                     error_kind: None,
                     note: None,
                     stats: None,
+                    metrics: None,
                     duration: Duration::from_millis(640),
                 },
                 CheckReport {
@@ -412,6 +455,7 @@ pub(crate) mod fixture {
                         p99: Some(Duration::from_millis(80)),
                         max: Some(Duration::from_millis(95)),
                     }),
+                    metrics: None,
                     duration: Duration::from_millis(1_800),
                 },
                 CheckReport {
@@ -425,6 +469,7 @@ pub(crate) mod fixture {
                     error_kind: Some(ErrorKind::Setup),
                     note: None,
                     stats: None,
+                    metrics: None,
                     duration: Duration::ZERO,
                 },
                 CheckReport {
@@ -438,6 +483,7 @@ pub(crate) mod fixture {
                     error_kind: None,
                     note: Some("runs in AfterAllowTraffic only".into()),
                     stats: None,
+                    metrics: None,
                     duration: Duration::ZERO,
                 },
             ],

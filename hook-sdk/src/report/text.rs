@@ -130,6 +130,39 @@ fn render_check(out: &mut String, check: &CheckReport, s: &Style) {
         }
         let _ = writeln!(out, "{line}");
     }
+    if let Some(m) = &check.metrics {
+        // A metrics check shows every figure, passed or not: both versions side by side.
+        let against = m
+            .current_version
+            .as_ref()
+            .map(|c| format!(" against version {c}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "    {}",
+            s.dim(&format!(
+                "{} · through alias {} · version {}{against}",
+                m.window, m.alias, m.target_version
+            ))
+        );
+        for a in &check.assertions {
+            let mark = if a.passed { s.green("✔") } else { s.red("✘") };
+            let _ = writeln!(
+                out,
+                "    {mark} {}: {}  {}",
+                s.bold(&a.query),
+                a.actual,
+                s.dim(&format!("expected {}", a.expected))
+            );
+        }
+        if let Some(note) = &check.note {
+            let _ = writeln!(out, "    {}", s.dim(note));
+        }
+        if let Some(e) = check.error.as_ref().filter(|_| check.outcome == Outcome::Failed) {
+            let _ = writeln!(out, "    {} {e}", s.red("error:"));
+        }
+        return;
+    }
     if check.outcome != Outcome::Failed {
         return;
     }

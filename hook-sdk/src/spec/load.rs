@@ -511,6 +511,33 @@ fn check_rules<'a>(
         }
     }
 
+    #[cfg(not(feature = "metrics"))]
+    if matches!(check.action, Action::Metrics(_)) {
+        return Err(err(
+            "this hook was built without hook-sdk's `metrics` feature, so it cannot read CloudWatch".into(),
+            Some("build the hook with hook-sdk's default features (or `features = [\"metrics\"]`), or use hook-runner"),
+        ));
+    }
+    if matches!(check.action, Action::Metrics(_)) {
+        let extra: Vec<&str> = [
+            ("expect", !check.expect.is_empty()),
+            ("capture", !check.capture.is_empty()),
+            ("retry", check.retry.is_some()),
+            ("repeat", check.repeat.is_some()),
+            ("concurrency", check.concurrency.is_some()),
+            ("thresholds", check.thresholds.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, present)| present.then_some(k))
+        .collect();
+        if let Some(first) = extra.first() {
+            return Err(err(
+                format!("`{first}` does not apply to a metrics check"),
+                Some("a metrics check's thresholds go in `metrics.expect`, like `p99: \"< 1.2 × current\"`"),
+            ));
+        }
+    }
+
     if let Some(select) = &check.select {
         if check.targets.is_some() {
             return Err(err(
@@ -622,6 +649,7 @@ fn untested_target(spec: &SpecFile, text: &str, source: &str) -> Result<(), Spec
         .iter()
         .map(|(_, c)| match &c.action {
             Action::Http(_) => format!("`{}` sends HTTP", c.name),
+            Action::Metrics(_) => format!("`{}` reads metrics", c.name),
             Action::Invoke(i) => format!(
                 "`{}` invokes qualifier `{}`",
                 c.name,
@@ -744,11 +772,15 @@ mod tests {
     #[test]
     fn cross_key_rules() {
         let e = error("version: 1\nchecks:\n  - name: a\n    expect: {}\n");
-        assert!(e.message.contains("neither invokes nor sends HTTP"), "{e}");
+        assert!(
+            e.message.contains("does nothing: add `invoke:`, `http:` or `metrics:`"),
+            "{e}"
+        );
         assert_eq!(e.line, Some(3));
         let e = error("version: 1\nchecks:\n  - name: a\n    invoke: {}\n    http: { url: \"http://x\" }\n");
         assert!(
-            e.message.contains("check `a` has both `invoke` and `http`: split it"),
+            e.message
+                .contains("check `a` has `invoke` and `http`: a check does one thing, split it"),
             "{e}"
         );
         assert_eq!(e.path, "checks[0]");

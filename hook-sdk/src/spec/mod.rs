@@ -20,6 +20,7 @@
 mod duration;
 pub mod limits;
 mod load;
+mod metrics;
 mod predicate;
 mod shape;
 mod template;
@@ -32,6 +33,7 @@ use serde_json::Value;
 
 pub use duration::{Dur, duration_text, fmt_duration};
 pub use load::{SpecError, assert_valid, load, load_all, load_file, load_file_all};
+pub use metrics::{Bound, DEFAULT_MIN_SAMPLES, Inconclusive, LambdaMetric, MetricsSpec, Threshold, Unit, Window};
 pub use predicate::{Cmp, DurationPredicate, Op, Pattern, Predicate, RateBound};
 
 pub use template::{TemplateError, TemplateText, Vars};
@@ -204,22 +206,27 @@ pub enum Action {
     Invoke(InvokeSpec),
     /// Send an HTTP request.
     Http(HttpSpec),
+    /// Compare the new version's metrics with the current version's (AfterAllowTraffic only).
+    Metrics(MetricsSpec),
 }
 
-/// One check as written: exactly one of `invoke` and `http`.
+/// One check as written: exactly one of `invoke`, `http` and `metrics`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Check", description = "One check.")]
 pub(crate) struct CheckSource {
     /// What the check is called in reports.
     name: String,
-    /// The phases it runs in.
-    #[serde(default)]
-    phase: PhaseFilter,
+    /// The phases it runs in: before, after or both (the default; a metrics check: after).
+    #[schemars(with = "PhaseFilter")]
+    phase: Option<PhaseFilter>,
     /// Invoke the target version (or its alias) of each target.
     invoke: Option<InvokeSpec>,
     /// Send an HTTP request.
     http: Option<HttpSpec>,
+    /// Judge the metrics of the traffic each target's new version served (AfterAllowTraffic):
+    /// CloudWatch's figures for the new and the current version, through the alias.
+    metrics: Option<MetricsSpec>,
     /// For invoke checks: the targets to test, by AppSpec logical id or function name (default: all).
     targets: Option<Vec<String>>,
     /// For invoke checks: the targets to test, by what the function is — name patterns, tags —
@@ -250,25 +257,47 @@ impl TryFrom<CheckSource> for Check {
     type Error = String;
 
     fn try_from(c: CheckSource) -> Result<Check, String> {
-        let action = match (c.invoke, c.http) {
-            (Some(i), None) => Action::Invoke(i),
-            (None, Some(h)) => Action::Http(h),
-            (None, None) => {
+        let given: Vec<&str> = [
+            ("invoke", c.invoke.is_some()),
+            ("http", c.http.is_some()),
+            ("metrics", c.metrics.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, present)| present.then_some(k))
+        .collect();
+        let action = match (c.invoke, c.http, c.metrics) {
+            (Some(i), None, None) => Action::Invoke(i),
+            (None, Some(h), None) => Action::Http(h),
+            (None, None, Some(m)) => Action::Metrics(m),
+            (None, None, None) => {
                 return Err(format!(
-                    "check `{}` neither invokes nor sends HTTP: add `invoke:` or `http:`",
+                    "check `{}` does nothing: add `invoke:`, `http:` or `metrics:`",
                     c.name
                 ));
             }
-            (Some(_), Some(_)) => {
+            _ => {
                 return Err(format!(
-                    "check `{}` has both `invoke` and `http`: split it into two checks",
-                    c.name
+                    "check `{}` has {}: a check does one thing, split it",
+                    c.name,
+                    given.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
                 ));
             }
         };
+        let phase = match (&action, c.phase) {
+            (Action::Metrics(_), None | Some(PhaseFilter::After)) => PhaseFilter::After,
+            (Action::Metrics(_), Some(p)) => {
+                return Err(format!(
+                    "check `{}` reads metrics in phase `{}`: the new version serves traffic only after \
+                     AllowTraffic, so a metrics check runs in AfterAllowTraffic: write `phase: after` or leave it out",
+                    c.name,
+                    if p == PhaseFilter::Before { "before" } else { "both" }
+                ));
+            }
+            (_, p) => p.unwrap_or_default(),
+        };
         Ok(Check {
             name: c.name,
-            phase: c.phase,
+            phase,
             action,
             targets: c.targets,
             select: c.select,
@@ -576,6 +605,20 @@ pub(crate) fn json_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
 }
 
 impl Expect {
+    /// Whether it expects nothing.
+    pub fn is_empty(&self) -> bool {
+        self.function_error.is_none()
+            && self.status.is_none()
+            && self.json.is_empty()
+            && self.header.is_empty()
+            && self.body.is_none()
+            && self.duration.is_none()
+            && self.reported_duration.is_none()
+            && self.init_duration.is_none()
+            && self.max_memory.is_none()
+            && self.log.is_none()
+    }
+
     /// Every expected string, which may hold variables (`${env:NAME}`, `{{name}}`).
     pub fn templates(&self) -> Vec<&str> {
         let mut out = Vec::new();
@@ -605,6 +648,7 @@ impl Check {
                 walk(&invoke.payload, &mut out);
                 out.extend(invoke.qualifier.as_deref());
             }
+            Action::Metrics(_) => {}
             Action::Http(http) => {
                 out.push(&http.url);
                 out.push(&http.method);
@@ -625,7 +669,7 @@ impl Check {
                 None | Some("target") => true,
                 Some(q) => q.replace(' ', "") == "{{target.version}}",
             },
-            Action::Http(_) => false,
+            Action::Http(_) | Action::Metrics(_) => false,
         }
     }
 
@@ -720,6 +764,7 @@ mod tests {
             "phase",
             "invoke",
             "http",
+            "metrics",
             "expect",
             "capture",
             "repeat",

@@ -423,7 +423,7 @@ impl Cmp {
 }
 
 /// Splits `"< 300ms"` into the operator and the rest.
-fn split_comparison(text: &str) -> Option<(Cmp, &str)> {
+pub(super) fn split_comparison(text: &str) -> Option<(Cmp, &str)> {
     let t = text.trim();
     for op in ["<=", ">=", "==", "<", ">"] {
         if let Some(rest) = t.strip_prefix(op) {

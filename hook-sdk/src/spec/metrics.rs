@@ -1,0 +1,553 @@
+//! The `metrics` check: a gate on what the new version's traffic did, against the current
+//! version's, from CloudWatch.
+//!
+//! ```yaml
+//! - name: the new version is as fast and as sound as the current one
+//!   metrics:
+//!     min_samples: 50
+//!     expect:
+//!       p99: "< 1.2 × current"
+//!       error_rate: "<= current + 0.5%"
+//! ```
+//!
+//! Each threshold is `OP VALUE` with an absolute value (`< 800ms`, `<= 1%`, `== 0`) or one
+//! relative to the current version's figure (`< 1.2 × current`, `<= current + 50ms`,
+//! `<= current + 0.5%`, `<= current`).
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::duration::Dur;
+use super::predicate::{Cmp, split_comparison};
+use super::suggest;
+
+/// Invocations each version needs in the window for a verdict, when the spec says nothing.
+pub const DEFAULT_MIN_SAMPLES: u32 = 50;
+
+/// A gate on the Lambda metrics of the deployment's traffic: each target's new version
+/// against its current version, through the deployment's alias.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsSpec {
+    /// The time the figures cover.
+    pub window: Window,
+    /// Invocations each version compared must have served in the window (through the alias);
+    /// with fewer the outcome is inconclusive.
+    pub min_samples: u32,
+    /// What an inconclusive outcome reports.
+    pub inconclusive: Inconclusive,
+    /// The thresholds, in the spec's order.
+    pub expect: Vec<(LambdaMetric, Threshold)>,
+}
+
+impl MetricsSpec {
+    /// Whether a threshold compares with the current version.
+    pub fn compares_with_current(&self) -> bool {
+        self.expect.iter().any(|(_, t)| t.is_relative())
+    }
+}
+
+/// The metrics check as written.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Metrics")]
+pub(crate) struct MetricsSource {
+    /// `traffic` (the default): the deployment's traffic shifting, from the start to the end
+    /// of its `AllowTraffic` event. Or a duration (`10m`): that long, up to the end of the
+    /// shifting (up to now outside a deployment).
+    #[serde(default)]
+    window: Option<String>,
+    /// Invocations each version compared must have served through the alias in the window
+    /// (default 50); with fewer, the outcome is inconclusive.
+    #[schemars(range(min = 1))]
+    min_samples: Option<u32>,
+    /// What an inconclusive outcome (too few invocations, no current version to compare
+    /// with) reports: `fail` (the default) or `pass`.
+    #[serde(default)]
+    inconclusive: Inconclusive,
+    /// Thresholds by metric: `invocations`, `errors`, `error_rate` (percent), `throttles`
+    /// (the alias's, both versions together: absolute only), and `Duration`'s `average`,
+    /// `maximum`, `minimum` or a percentile (`p50`, `p99`, `p99.9`). Each is `OP VALUE`:
+    /// `"< 800ms"`, `"< 1.2 × current"`, `"<= current + 0.5%"`, `"== 0"`.
+    expect: IndexMap<String, String>,
+}
+
+impl<'de> Deserialize<'de> for MetricsSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let source = MetricsSource::deserialize(d)?;
+        MetricsSpec::try_from(source).map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for MetricsSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        MetricsSource::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        MetricsSource::json_schema(generator)
+    }
+}
+
+impl TryFrom<MetricsSource> for MetricsSpec {
+    type Error = String;
+
+    fn try_from(s: MetricsSource) -> Result<Self, String> {
+        let window = match s.window.as_deref().map(str::trim) {
+            None | Some("traffic") => Window::Traffic,
+            Some(text) => {
+                let d =
+                    Dur::parse(text).map_err(|e| format!("metrics.window: {e} (or write `traffic`, the default)"))?;
+                if d.0 < std::time::Duration::from_secs(60) {
+                    return Err(format!(
+                        "metrics.window `{text}` is shorter than a minute, Lambda's metric period: write 1m or more"
+                    ));
+                }
+                Window::Last(d)
+            }
+        };
+        if s.min_samples == Some(0) {
+            return Err("metrics.min_samples is 0: a verdict needs at least one invocation".into());
+        }
+        if s.expect.is_empty() {
+            return Err("metrics.expect is empty: give at least one threshold, like `p99: \"< 1.2 × current\"`".into());
+        }
+        let mut expect = Vec::new();
+        for (key, text) in &s.expect {
+            let metric = LambdaMetric::parse(key)?;
+            let threshold = Threshold::parse(text, metric.unit()).map_err(|e| format!("metrics.expect.{key}: {e}"))?;
+            if metric == LambdaMetric::Throttles && threshold.is_relative() {
+                return Err(format!(
+                    "metrics.expect.throttles: `{text}` compares with the current version, but Lambda counts throttles \
+                     by alias only (a throttled invocation ran no version): give an absolute bound, like \"== 0\""
+                ));
+            }
+            expect.push((metric, threshold));
+        }
+        Ok(MetricsSpec {
+            window,
+            min_samples: s.min_samples.unwrap_or(DEFAULT_MIN_SAMPLES),
+            inconclusive: s.inconclusive,
+            expect,
+        })
+    }
+}
+
+/// The time a metrics check's figures cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Window {
+    /// The deployment's traffic shifting: its `AllowTraffic` event, start to end.
+    #[default]
+    Traffic,
+    /// This long, up to the end of the shifting (up to now outside a deployment).
+    Last(Dur),
+}
+
+/// What an inconclusive metrics check reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Inconclusive {
+    /// Failed: no verdict is no proof (the default).
+    #[default]
+    Fail,
+    /// Passed, saying it was inconclusive.
+    Pass,
+}
+
+/// What a figure is measured in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Milliseconds (`Duration`).
+    Millis,
+    /// Percent (`error_rate`).
+    Percent,
+    /// A count.
+    Count,
+}
+
+impl Unit {
+    /// A figure with its unit: `412ms`, `0.5%`, `12`.
+    pub fn show(self, x: f64) -> String {
+        let n = if (x - x.round()).abs() < 1e-9 {
+            format!("{}", x.round())
+        } else if x.abs() >= 100.0 {
+            format!("{x:.0}")
+        } else {
+            let s = format!("{x:.2}");
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        };
+        match self {
+            Unit::Millis => format!("{n}ms"),
+            Unit::Percent => format!("{n}%"),
+            Unit::Count => n,
+        }
+    }
+}
+
+/// A Lambda metric a metrics check reads, per version through the alias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LambdaMetric {
+    /// `Invocations`, `Sum`.
+    Invocations,
+    /// `Errors`, `Sum`.
+    Errors,
+    /// `100 × Errors / Invocations`.
+    ErrorRate,
+    /// `Throttles`, `Sum`, of the alias (not per version).
+    Throttles,
+    /// `Duration`, `Average`.
+    Average,
+    /// `Duration`, `Maximum`.
+    Maximum,
+    /// `Duration`, `Minimum`.
+    Minimum,
+    /// `Duration` at a percentile, in hundredths (9900: p99).
+    Percentile(u32),
+}
+
+const METRIC_KEYS: &[&str] = &[
+    "invocations",
+    "errors",
+    "error_rate",
+    "throttles",
+    "average",
+    "maximum",
+    "minimum",
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+];
+
+impl LambdaMetric {
+    /// A key of `metrics.expect`.
+    pub fn parse(key: &str) -> Result<LambdaMetric, String> {
+        Ok(match key {
+            "invocations" => LambdaMetric::Invocations,
+            "errors" => LambdaMetric::Errors,
+            "error_rate" => LambdaMetric::ErrorRate,
+            "throttles" => LambdaMetric::Throttles,
+            "average" => LambdaMetric::Average,
+            "maximum" | "max" => LambdaMetric::Maximum,
+            "minimum" | "min" => LambdaMetric::Minimum,
+            p if p.starts_with('p') && p.len() > 1 => {
+                let n: f64 = p[1..]
+                    .parse()
+                    .map_err(|_| format!("metrics.expect.{p}: a percentile is p and a number, like p99 or p99.9"))?;
+                if !(n > 0.0 && n < 100.0) || (n * 100.0).fract() != 0.0 {
+                    return Err(format!(
+                        "metrics.expect.{p}: a percentile lies between p0 and p100, with at most two decimals (p99.99)"
+                    ));
+                }
+                LambdaMetric::Percentile((n * 100.0).round() as u32)
+            }
+            other => {
+                return Err(format!(
+                    "metrics.expect has no metric `{other}`{}: use {}, or a percentile of Duration like p99.9",
+                    suggest(other, METRIC_KEYS)
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default(),
+                    METRIC_KEYS.join(", ")
+                ));
+            }
+        })
+    }
+
+    /// The unit of its figures.
+    pub fn unit(self) -> Unit {
+        match self {
+            LambdaMetric::Invocations | LambdaMetric::Errors | LambdaMetric::Throttles => Unit::Count,
+            LambdaMetric::ErrorRate => Unit::Percent,
+            _ => Unit::Millis,
+        }
+    }
+
+    /// The CloudWatch metric and statistic it reads (`error_rate` reads `Errors` and
+    /// `Invocations`).
+    pub fn cloudwatch(self) -> (&'static str, String) {
+        match self {
+            LambdaMetric::Invocations => ("Invocations", "Sum".into()),
+            LambdaMetric::Errors | LambdaMetric::ErrorRate => ("Errors", "Sum".into()),
+            LambdaMetric::Throttles => ("Throttles", "Sum".into()),
+            LambdaMetric::Average => ("Duration", "Average".into()),
+            LambdaMetric::Maximum => ("Duration", "Maximum".into()),
+            LambdaMetric::Minimum => ("Duration", "Minimum".into()),
+            LambdaMetric::Percentile(h) => ("Duration", percentile_name(h)),
+        }
+    }
+}
+
+fn percentile_name(h: u32) -> String {
+    if h.is_multiple_of(100) {
+        format!("p{}", h / 100)
+    } else {
+        let s = format!("{:.2}", f64::from(h) / 100.0);
+        format!("p{}", s.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
+
+impl fmt::Display for LambdaMetric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LambdaMetric::Invocations => f.write_str("invocations"),
+            LambdaMetric::Errors => f.write_str("errors"),
+            LambdaMetric::ErrorRate => f.write_str("error_rate"),
+            LambdaMetric::Throttles => f.write_str("throttles"),
+            LambdaMetric::Average => f.write_str("average Duration"),
+            LambdaMetric::Maximum => f.write_str("maximum Duration"),
+            LambdaMetric::Minimum => f.write_str("minimum Duration"),
+            LambdaMetric::Percentile(h) => write!(f, "{} Duration", percentile_name(*h)),
+        }
+    }
+}
+
+/// A bound on a figure: absolute, or relative to the current version's figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// The comparison.
+    pub cmp: Cmp,
+    /// What the figure is compared with.
+    pub bound: Bound,
+    /// The unit of the values.
+    pub unit: Unit,
+    /// As written.
+    pub text: String,
+}
+
+/// What a figure is compared with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// A value, in the metric's unit.
+    Absolute(f64),
+    /// `factor × current + offset`, in the metric's unit.
+    Relative {
+        /// Multiplies the current version's figure.
+        factor: f64,
+        /// Added to it.
+        offset: f64,
+    },
+}
+
+impl Threshold {
+    /// Whether it compares with the current version.
+    pub fn is_relative(&self) -> bool {
+        matches!(self.bound, Bound::Relative { .. })
+    }
+
+    /// Parses `OP VALUE` for a metric measured in `unit`.
+    pub fn parse(text: &str, unit: Unit) -> Result<Threshold, String> {
+        let Some((cmp, rest)) = split_comparison(text) else {
+            return Err(format!(
+                "`{text}` has no comparison: start with <, <=, >, >= or ==, like \"< 1.2 × current\""
+            ));
+        };
+        let rest = rest.trim();
+        let bound = match rest.find("current") {
+            None => Bound::Absolute(value(rest, unit)?),
+            Some(at) => {
+                let before = rest[..at].trim();
+                let after = rest[at + "current".len()..].trim();
+                let factor_before = if before.is_empty() {
+                    None
+                } else {
+                    let n = before
+                        .strip_suffix(['×', 'x', '*'])
+                        .ok_or_else(|| format!("`{text}`: write a factor as `1.2 × current` (or 1.2x, 1.2 *)"))?;
+                    Some(factor(n.trim(), text)?)
+                };
+                let (factor_after, offset) = match after.chars().next() {
+                    None => (None, 0.0),
+                    Some('×' | 'x' | '*') => (
+                        Some(factor(
+                            after[after.chars().next().map_or(1, char::len_utf8)..].trim(),
+                            text,
+                        )?),
+                        0.0,
+                    ),
+                    Some('+') => (None, value(after[1..].trim(), unit)?),
+                    Some('-') => (None, -value(after[1..].trim(), unit)?),
+                    Some(_) => {
+                        return Err(format!(
+                            "`{text}`: after `current` comes `+ VALUE`, `- VALUE` or `× FACTOR`, or nothing"
+                        ));
+                    }
+                };
+                if factor_before.is_some() && factor_after.is_some() {
+                    return Err(format!("`{text}` has two factors: keep one"));
+                }
+                Bound::Relative {
+                    factor: factor_before.or(factor_after).unwrap_or(1.0),
+                    offset,
+                }
+            }
+        };
+        Ok(Threshold {
+            cmp,
+            bound,
+            unit,
+            text: text.trim().to_string(),
+        })
+    }
+
+    /// The bound, given the current version's figure (`None` when the threshold needs one and
+    /// there is none).
+    pub fn limit(&self, current: Option<f64>) -> Option<f64> {
+        match self.bound {
+            Bound::Absolute(v) => Some(v),
+            Bound::Relative { factor, offset } => current.map(|c| factor * c + offset),
+        }
+    }
+}
+
+fn factor(text: &str, whole: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite() && *f >= 0.0)
+        .ok_or_else(|| format!("`{whole}`: `{text}` is no factor: write a number, like 1.2"))
+}
+
+/// A value in `unit`: `800ms` or `1.5s` (milliseconds), `0.5%` (percent), `3` (a count).
+fn value(text: &str, unit: Unit) -> Result<f64, String> {
+    let v = match unit {
+        Unit::Millis => {
+            let d = Dur::parse(text).map_err(|e| format!("{e} (Duration is compared as a time)"))?;
+            d.0.as_secs_f64() * 1000.0
+        }
+        Unit::Percent => text
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .ok_or_else(|| format!("`{text}` is no percentage: error_rate is in percent, like 0.5%"))?,
+        Unit::Count => text
+            .parse::<f64>()
+            .ok()
+            .ok_or_else(|| format!("`{text}` is no count: write a number, like 0"))?,
+    };
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("`{text}`: give a finite value of 0 or more"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(text: &str, unit: Unit) -> Threshold {
+        Threshold::parse(text, unit).unwrap()
+    }
+
+    #[test]
+    fn absolute_thresholds_carry_their_unit() {
+        assert_eq!(t("< 800ms", Unit::Millis).bound, Bound::Absolute(800.0));
+        assert_eq!(t("<= 1.5s", Unit::Millis).bound, Bound::Absolute(1500.0));
+        assert_eq!(t("<= 1%", Unit::Percent).bound, Bound::Absolute(1.0));
+        assert_eq!(t("== 0", Unit::Count).bound, Bound::Absolute(0.0));
+        assert!(Threshold::parse("< 800", Unit::Millis).unwrap_err().contains("800ms"));
+        assert!(
+            Threshold::parse("< 0.5", Unit::Percent)
+                .unwrap_err()
+                .contains("percent")
+        );
+        assert!(
+            Threshold::parse("800ms", Unit::Millis)
+                .unwrap_err()
+                .contains("comparison")
+        );
+    }
+
+    #[test]
+    fn relative_thresholds_scale_and_shift_the_current_figure() {
+        for text in [
+            "< 1.2 × current",
+            "< 1.2x current",
+            "< 1.2 * current",
+            "< current × 1.2",
+            "<1.2×current",
+        ] {
+            let th = t(text, Unit::Millis);
+            assert_eq!(
+                th.bound,
+                Bound::Relative {
+                    factor: 1.2,
+                    offset: 0.0
+                },
+                "{text}"
+            );
+            assert_eq!(th.limit(Some(100.0)), Some(120.0));
+            assert_eq!(th.limit(None), None, "no current figure, no bound");
+        }
+        let rate = t("<= current + 0.5%", Unit::Percent);
+        assert_eq!(rate.limit(Some(1.0)), Some(1.5));
+        assert_eq!(t("<= current - 10ms", Unit::Millis).limit(Some(100.0)), Some(90.0));
+        assert_eq!(t("<= current", Unit::Count).limit(Some(3.0)), Some(3.0));
+        assert!(t("<= current", Unit::Count).is_relative());
+        assert!(
+            Threshold::parse("< 2 × current × 3", Unit::Millis)
+                .unwrap_err()
+                .contains("two factors")
+        );
+        assert!(
+            Threshold::parse("< current + 5", Unit::Millis)
+                .unwrap_err()
+                .contains("unit")
+        );
+        assert!(Threshold::parse("< current / 2", Unit::Millis).is_err());
+    }
+
+    #[test]
+    fn metric_keys_are_checked_with_a_suggestion() {
+        assert_eq!(LambdaMetric::parse("p99.9").unwrap(), LambdaMetric::Percentile(9990));
+        assert_eq!(
+            LambdaMetric::parse("p99.9").unwrap().cloudwatch(),
+            ("Duration", "p99.9".to_string())
+        );
+        assert_eq!(LambdaMetric::parse("error_rate").unwrap().unit(), Unit::Percent);
+        assert!(
+            LambdaMetric::parse("eror_rate")
+                .unwrap_err()
+                .contains("did you mean `error_rate`")
+        );
+        assert!(LambdaMetric::parse("p100").is_err() && LambdaMetric::parse("pxx").is_err());
+    }
+
+    #[test]
+    fn a_spec_needs_thresholds_and_a_sensible_window() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<MetricsSpec>(v).map_err(|e| e.to_string());
+        let ok = parse(serde_json::json!({"expect": {"p99": "< 1.2 × current"}})).unwrap();
+        assert_eq!(ok.window, Window::Traffic);
+        assert_eq!(ok.min_samples, DEFAULT_MIN_SAMPLES);
+        assert_eq!(ok.inconclusive, Inconclusive::Fail);
+        assert!(ok.compares_with_current());
+        let last =
+            parse(serde_json::json!({"window": "10m", "inconclusive": "pass", "expect": {"errors": "== 0"}})).unwrap();
+        assert_eq!(last.window, Window::Last(Dur(std::time::Duration::from_secs(600))));
+        assert!(!last.compares_with_current());
+        assert!(parse(serde_json::json!({"expect": {}})).unwrap_err().contains("empty"));
+        assert!(
+            parse(serde_json::json!({"window": "30s", "expect": {"errors": "== 0"}}))
+                .unwrap_err()
+                .contains("minute")
+        );
+        assert!(
+            parse(serde_json::json!({"min_samples": 0, "expect": {"errors": "== 0"}}))
+                .unwrap_err()
+                .contains("at least one")
+        );
+        assert!(
+            parse(serde_json::json!({"expect": {"throttles": "<= current"}}))
+                .unwrap_err()
+                .contains("by alias only")
+        );
+    }
+
+    #[test]
+    fn figures_show_with_their_unit() {
+        assert_eq!(Unit::Millis.show(412.0), "412ms");
+        assert_eq!(Unit::Millis.show(12.3456), "12.35ms");
+        assert_eq!(Unit::Percent.show(0.5), "0.5%");
+        assert_eq!(Unit::Count.show(3.0), "3");
+    }
+}
