@@ -6,8 +6,10 @@
 //!
 //! `HELLO_FAULT` makes a version faulty on purpose: `error` fails the invoke (a
 //! FunctionError), `status500` answers `statusCode` 500, `slow` sleeps for
-//! [`SLOW_SLEEP`], past any typical timeout, and `flaky` fails every [`FLAKY_EVERY`]th
-//! invocation of an execution environment: a few smoke checks pass, real traffic does not.
+//! [`SLOW_SLEEP`], past any typical timeout, `flaky` fails every [`FLAKY_EVERY`]th
+//! invocation of an execution environment (a few smoke checks pass, real traffic does not),
+//! and `latency` answers correctly [`LATENCY_DELAY`] late: no error, no alarm on errors, only
+//! the `Duration` metric tells.
 
 use std::time::Duration;
 
@@ -15,6 +17,9 @@ use serde_json::{Value, json};
 
 /// How long `HELLO_FAULT=slow` sleeps.
 pub const SLOW_SLEEP: Duration = Duration::from_secs(30);
+
+/// How much later `HELLO_FAULT=latency` answers.
+pub const LATENCY_DELAY: Duration = Duration::from_millis(300);
 
 /// `HELLO_FAULT=flaky` fails invocations number `FLAKY_EVERY`, `2 * FLAKY_EVERY`, ...
 pub const FLAKY_EVERY: u64 = 10;
@@ -30,6 +35,8 @@ pub enum Fault {
     Slow,
     /// Fail every [`FLAKY_EVERY`]th invocation.
     Flaky,
+    /// Answer correctly, [`LATENCY_DELAY`] late.
+    Latency,
 }
 
 impl Fault {
@@ -41,8 +48,9 @@ impl Fault {
             Some("status500") => Ok(Some(Fault::Status500)),
             Some("slow") => Ok(Some(Fault::Slow)),
             Some("flaky") => Ok(Some(Fault::Flaky)),
+            Some("latency") => Ok(Some(Fault::Latency)),
             Some(other) => Err(format!(
-                "HELLO_FAULT={other} is not a fault: use error, status500, slow or flaky"
+                "HELLO_FAULT={other} is not a fault: use error, status500, slow, flaky or latency"
             )),
         }
     }
@@ -88,10 +96,11 @@ mod tests {
         assert_eq!(Fault::parse(Some("status500")), Ok(Some(Fault::Status500)));
         assert_eq!(Fault::parse(Some("slow")), Ok(Some(Fault::Slow)));
         assert_eq!(Fault::parse(Some("flaky")), Ok(Some(Fault::Flaky)));
+        assert_eq!(Fault::parse(Some("latency")), Ok(Some(Fault::Latency)));
         assert!(
             Fault::parse(Some("explode"))
                 .unwrap_err()
-                .contains("use error, status500, slow or flaky")
+                .contains("use error, status500, slow, flaky or latency")
         );
     }
 

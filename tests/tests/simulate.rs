@@ -533,6 +533,69 @@ fn the_outcome_does_not_depend_on_the_speed() {
     }
 }
 
+/// A version that makes no errors but answers 300 ms late (`HELLO_FAULT=latency`) passes the
+/// smoke checks and every error alarm; the post-traffic hook's metrics check, reading
+/// CloudWatch's figures for the canary's traffic from hook-sim, stops it by both versions'
+/// p99 — at two speeds, with the same verdict.
+#[test]
+fn a_slower_version_is_rolled_back_by_the_post_traffic_metrics_check() {
+    // Each run waits on the slow version in real time (some 30 s): side by side.
+    let runs: Vec<(&str, (i32, Value))> = std::thread::scope(|s| {
+        let handles: Vec<_> = ["600", "100000"]
+            .map(|speed| {
+                s.spawn(move || {
+                    let run = simulate(&["--target-env", "HELLO_FAULT=latency", "--speed", speed, "--seed", "7"]);
+                    (speed, run)
+                })
+            })
+            .into_iter()
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut figures = Vec::new();
+    for (speed, (code, r)) in runs {
+        assert_eq!(code, 1, "×{speed}: {r:#}");
+        assert_eq!(
+            r["outcome"]["rollback"],
+            json!({"cause": "hook_failed", "lifecycle_event": "AfterAllowTraffic", "function": "CodeDeployHook_sam-app-post-traffic"}),
+            "×{speed}: {r:#}"
+        );
+        assert!(
+            events(&r, "alarm_fired").is_empty(),
+            "the error alarm stays quiet: {r:#}"
+        );
+        assert_eq!(r["outcome"]["traffic"]["2"]["errors"], 0, "{r:#}");
+        assert_eq!(
+            reported_statuses(&r),
+            ["Succeeded", "Failed"],
+            "the smoke checks passed, the metrics did not"
+        );
+        let log = r["hook_logs"]["CodeDeployHook_sam-app-post-traffic"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let line = log
+            .lines()
+            .find(|l| l.contains("p99 Duration expected < 1.2 × current + 100ms"))
+            .unwrap_or_else(|| panic!("×{speed}: no p99 verdict in the hook's log:\n{log}"));
+        // Both versions' figures: the new one at least 300 ms, the current one far below.
+        let figure = |version: &str| -> f64 {
+            let end = line
+                .find(&format!("ms (version {version})"))
+                .unwrap_or_else(|| panic!("{line}"));
+            let start = line[..end].rfind(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap() + 1;
+            line[start..end].parse().unwrap()
+        };
+        let (new, current) = (figure("2"), figure("1"));
+        assert!(new >= 300.0 && current < 100.0, "×{speed}: {line}");
+        figures.push((speed, new, current));
+    }
+    assert_eq!(figures.len(), 2, "{figures:?}");
+}
+
 /// A hook written by others' rules (boto3 alone, the AppSpec only from
 /// GetApplicationRevision's `revision.string.content`, GetDeployment's `computePlatform` and
 /// `deploymentStyle` required) agrees with hook-sim: a good version deploys (exit 0), a

@@ -4,7 +4,8 @@ Given `{"name": "x"}` (or an HTTP API event with `?name=x`) it returns
 `{"statusCode":200,"headers":{"content-type":"application/json"},"body":"{\"message\":\"Hello, x!\",\"version\":\"<function version>\"}"}`;
 the name defaults to `world`. `HELLO_FAULT` makes a version faulty on purpose: `error` fails
 the invoke, `status500` answers statusCode 500, `slow` sleeps 30 s, `flaky` fails every 10th
-invocation of an execution environment. Any other value stops the function at init.
+invocation of an execution environment, `latency` answers correctly 300 ms late. Any other
+value stops the function at init.
 """
 
 import json
@@ -13,13 +14,14 @@ import time
 
 FLAKY_EVERY = 10
 SLOW_SLEEP_S = 30
-FAULTS = ("error", "status500", "slow", "flaky")
+LATENCY_DELAY_S = 0.3
+FAULTS = ("error", "status500", "slow", "flaky", "latency")
 
 
 def _fault():
     value = os.environ.get("HELLO_FAULT", "").strip()
     if value and value not in FAULTS:
-        raise ValueError(f"HELLO_FAULT={value} is not a fault: use error, status500, slow or flaky")
+        raise ValueError(f"HELLO_FAULT={value} is not a fault: use error, status500, slow, flaky or latency")
     return value or None
 
 
@@ -49,6 +51,8 @@ def handler(event, context):
         return _answer(500, {"message": "Internal Server Error", "version": version})
     if FAULT == "slow":
         time.sleep(SLOW_SLEEP_S)
+    if FAULT == "latency":
+        time.sleep(LATENCY_DELAY_S)
     query = (event or {}).get("queryStringParameters") or {}
     name = query.get("name") or (event or {}).get("name") or "world"
     return _answer(200, {"message": f"Hello, {name}!", "version": version})

@@ -31,6 +31,10 @@ async fn handler(
             tokio::time::sleep(hello::SLOW_SLEEP).await;
             Ok(hello::respond(&event.payload, version))
         }
+        Some(Fault::Latency) => {
+            tokio::time::sleep(hello::LATENCY_DELAY).await;
+            Ok(hello::respond(&event.payload, version))
+        }
     }
 }
 
