@@ -3,10 +3,17 @@
 
 use std::time::Duration;
 
-use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, ProcessConfig, Service, Sim, lambda_appspec};
+use hook_sim::{
+    AliasRouting, Behavior, DeploymentSetup, FunctionSetup, LifecycleEventStatus, ProcessConfig, Service, Sim,
+    lambda_appspec,
+};
 use integration_tests::{
     DEPLOYMENT, HOOK_NAME, HookSetup, hello_process, hello_process_with_env, release_bin, workspace_root,
 };
+
+/// Requests through the API while the canary takes half the traffic: 20 for each version,
+/// over the post-traffic spec's `min_samples`.
+const CANARY_REQUESTS: usize = 40;
 
 fn appspec(phase: &str) -> String {
     lambda_appspec("hello-fn", "live", "1", "2", &[(phase, HOOK_NAME)])
@@ -86,6 +93,24 @@ async fn post_traffic(alias_on: &str) -> (HookSetup, serde_json::Value) {
             .version("2", v2)
             .alias("live", alias_on),
     );
+    // The canary as CodeDeploy runs it: while AllowTraffic is in progress, requests through
+    // the API reach both versions; then all traffic is on `alias_on`. CloudWatch's figures of
+    // that traffic are what the hook's metrics check reads.
+    sim.set_target_event(DEPLOYMENT, "AllowTraffic", LifecycleEventStatus::InProgress);
+    sim.route_alias("hello-fn", "live", AliasRouting::weighted("1", "2", 0.5))
+        .unwrap();
+    let http = reqwest::Client::new();
+    for _ in 0..CANARY_REQUESTS {
+        let answer = http
+            .get(format!("{}/hello", sim.api_url("hello-fn", "live")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    sim.route_alias("hello-fn", "live", AliasRouting::to(alias_on)).unwrap();
+    sim.set_target_event(DEPLOYMENT, "AllowTraffic", LifecycleEventStatus::Succeeded);
+    sim.publish_metrics_at_once(true);
     let config = ProcessConfig::new(HOOK_NAME, release_bin("post-traffic"))
         .timeout(Duration::from_secs(20))
         .env("API_URL", &sim.api_url("hello-fn", "live"));
@@ -113,7 +138,17 @@ async fn post_traffic_checks_the_api_and_the_alias() {
     let (h, out) = post_traffic("2").await;
     assert_eq!(out["status"], "Succeeded", "{out}\n{}", h.logs());
     let calls = h.sim.calls();
-    assert_eq!(calls.iter().filter(|c| c.service == Service::HttpApi).count(), 1);
+    let api_calls = calls.iter().filter(|c| c.service == Service::HttpApi).count();
+    assert_eq!(
+        api_calls,
+        CANARY_REQUESTS + 1,
+        "the canary's traffic and the hook's check"
+    );
+    let metrics = calls
+        .iter()
+        .filter(|c| c.service == Service::CloudWatch && c.operation == "GetMetricData")
+        .count();
+    assert_eq!(metrics, 1, "one GetMetricData for the one target");
     let alias_invokes = calls
         .iter()
         .filter(|c| c.service == Service::Lambda && c.request["Qualifier"] == "live")

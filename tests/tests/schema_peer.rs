@@ -73,6 +73,21 @@ fn the_schema_agrees_with_the_loader() {
             false,
         ),
         (
+            "metrics.yaml",
+            "version: 1\nchecks:\n  - name: a\n    metrics: { window: 30m, inconclusive: pass, expect: { p99: \"< 1.2 × current\" } }\n",
+            true,
+        ),
+        (
+            "metrics-unknown-key.yaml",
+            "version: 1\nchecks:\n  - name: a\n    metrics: { windw: 30m, expect: { p99: \"< 1s\" } }\n",
+            false,
+        ),
+        (
+            "metrics-bad-policy.yaml",
+            "version: 1\nchecks:\n  - name: a\n    metrics: { inconclusive: maybe, expect: { p99: \"< 1s\" } }\n",
+            false,
+        ),
+        (
             "version-2.yaml",
             "version: 2\nchecks:\n  - name: a\n    invoke: {}\n",
             false,

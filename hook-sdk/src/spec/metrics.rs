@@ -49,7 +49,8 @@ impl MetricsSpec {
     }
 }
 
-/// The metrics check as written.
+/// Judge the traffic each target's new version served against its current version's, from
+/// CloudWatch: Lambda's metrics through the deployment's alias (AfterAllowTraffic only).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Metrics")]

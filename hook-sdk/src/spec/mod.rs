@@ -218,7 +218,8 @@ pub(crate) struct CheckSource {
     /// What the check is called in reports.
     name: String,
     /// The phases it runs in: before, after or both (the default; a metrics check: after).
-    #[schemars(with = "PhaseFilter")]
+    #[serde(default)]
+    #[schemars(with = "PhaseFilter", extend("default" = "both"))]
     phase: Option<PhaseFilter>,
     /// Invoke the target version (or its alias) of each target.
     invoke: Option<InvokeSpec>,
