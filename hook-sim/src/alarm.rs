@@ -80,6 +80,28 @@ impl Statistic {
     }
 }
 
+impl Statistic {
+    /// The statistic of `values`, `None` without any (percentiles by nearest rank).
+    pub fn aggregate(self, values: Vec<f64>) -> Option<f64> {
+        if values.is_empty() {
+            return None;
+        }
+        Some(match self {
+            Statistic::Percentile(h) => {
+                let mut sorted = values;
+                sorted.sort_by(f64::total_cmp);
+                let rank = ((f64::from(h) / 10_000.0) * sorted.len() as f64).ceil() as usize;
+                sorted[rank.clamp(1, sorted.len()) - 1]
+            }
+            Statistic::Sum => values.iter().sum(),
+            Statistic::Average => values.iter().sum::<f64>() / values.len() as f64,
+            Statistic::Maximum => values.iter().copied().fold(f64::MIN, f64::max),
+            Statistic::Minimum => values.iter().copied().fold(f64::MAX, f64::min),
+            Statistic::SampleCount => values.len() as f64,
+        })
+    }
+}
+
 impl fmt::Display for Statistic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -166,22 +188,7 @@ impl MetricQuery {
                 Metric::Duration => i.duration.as_secs_f64() * 1000.0,
             })
             .collect();
-        if values.is_empty() {
-            return None;
-        }
-        Some(match self.statistic {
-            Statistic::Percentile(h) => {
-                let mut sorted = values.clone();
-                sorted.sort_by(f64::total_cmp);
-                let rank = ((f64::from(h) / 10_000.0) * sorted.len() as f64).ceil() as usize;
-                sorted[rank.clamp(1, sorted.len()) - 1]
-            }
-            Statistic::Sum => values.iter().sum(),
-            Statistic::Average => values.iter().sum::<f64>() / values.len() as f64,
-            Statistic::Maximum => values.iter().copied().fold(f64::MIN, f64::max),
-            Statistic::Minimum => values.iter().copied().fold(f64::MAX, f64::min),
-            Statistic::SampleCount => values.len() as f64,
-        })
+        self.statistic.aggregate(values)
     }
 }
 

@@ -9,6 +9,10 @@
 //! `function:qualifier`; `Throttles` has no `ExecutedVersion`). Any other metric has no data, as
 //! in CloudWatch. A datapoint is published [`METRIC_LAG`] after the minute it falls in ends, on
 //! the simulated clock: a query made during a deployment sees what CloudWatch would show then.
+//!
+//! `PutMetricData` stores custom metrics (any namespace but `AWS/*`): `Value`, or `Values` with
+//! `Counts`, stamped with their `Timestamp` (now by default), visible at once; `GetMetricData`
+//! reads them back by the exact dimension set, as CloudWatch does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +28,24 @@ use crate::alarm::{Metric, MetricQuery, Statistic};
 use crate::deploy::METRIC_LAG;
 use crate::record::Service;
 use crate::{InvocationRecord, SimState, apply_fault};
+
+/// Custom datapoints hook-sim keeps: past this, `PutMetricData` is refused.
+const MAX_CUSTOM_POINTS: usize = 200_000;
+/// Metrics in one `PutMetricData`, as CloudWatch allows.
+const MAX_PUT_METRICS: usize = 1000;
+
+/// One custom datapoint (a value, counted `count` times).
+#[derive(Debug, Clone)]
+pub(crate) struct CustomPoint {
+    namespace: String,
+    name: String,
+    /// Sorted by name.
+    dimensions: Vec<(String, String)>,
+    /// Wall-clock seconds.
+    at: f64,
+    value: f64,
+    count: u32,
+}
 
 /// Queries in one request, as CloudWatch allows.
 const MAX_QUERIES: usize = 500;
@@ -113,6 +135,7 @@ pub(crate) async fn cloudwatch_api(
             message: format!("the body is no CBOR: {e}"),
         }),
         ("GetMetricData", Ok(request)) => get_metric_data(&state, &request),
+        ("PutMetricData", Ok(request)) => put_metric_data(&state, &request),
         (other, Ok(_)) => Err(ApiError {
             status: 400,
             code: "UnknownOperationException",
@@ -207,6 +230,8 @@ struct Query {
     function: Option<String>,
     /// `None`: a metric Lambda does not publish (no data).
     metric: Option<MetricQuery>,
+    /// A custom metric: namespace, name, dimensions (sorted), statistic.
+    custom: Option<(String, String, Vec<(String, String)>, Statistic)>,
     /// The period in seconds.
     period: u64,
 }
@@ -280,6 +305,8 @@ fn parse_query(q: &Cbor) -> Result<Query, ApiError> {
         },
         _ => Some(None),
     };
+    let custom =
+        (!namespace.starts_with("AWS/")).then(|| (namespace.to_string(), name.to_string(), dims.clone(), statistic));
     let metric = match (namespace, Metric::parse(name), qualifier) {
         ("AWS/Lambda", Some(m), Some(qualifier)) if published => Some(MetricQuery {
             metric: m,
@@ -295,6 +322,7 @@ fn parse_query(q: &Cbor) -> Result<Query, ApiError> {
         return_data: !matches!(get(q, "ReturnData"), Some(Cbor::Bool(false))),
         function,
         metric,
+        custom,
         period: period as u64,
     })
 }
@@ -379,6 +407,21 @@ fn get_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
                 }
             }
         }
+        if let Some((namespace, name, dims, statistic)) = &q.custom {
+            let period = q.period as f64;
+            let mut buckets: std::collections::BTreeMap<u64, Vec<(f64, u64)>> = Default::default();
+            for p in state.custom_metrics.lock().expect("poisoned").iter().filter(|p| {
+                p.namespace == *namespace && p.name == *name && p.dimensions == *dims && (start..end).contains(&p.at)
+            }) {
+                let bucket = buckets.entry(((p.at - start) / period) as u64).or_default();
+                bucket.push((p.value, u64::from(p.count)));
+            }
+            for (k, values) in buckets {
+                if let Some(v) = weighted(*statistic, values) {
+                    points.push((start + k as f64 * period, v));
+                }
+            }
+        }
         if !ascending {
             points.reverse();
         }
@@ -405,4 +448,150 @@ fn get_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
         (text("MetricDataResults"), Cbor::Array(results)),
         (text("Messages"), Cbor::Array(Vec::new())),
     ]))
+}
+
+fn put_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
+    let namespace =
+        get_str(request, "Namespace").ok_or_else(|| ApiError::missing("The parameter Namespace is required."))?;
+    if namespace.starts_with("AWS/") {
+        return Err(ApiError::invalid(format!(
+            "The value {namespace} for parameter Namespace is invalid: namespaces starting with AWS/ are reserved for AWS"
+        )));
+    }
+    let Some(Cbor::Array(data)) = get(request, "MetricData") else {
+        return Err(ApiError::missing("The parameter MetricData is required."));
+    };
+    if data.len() > MAX_PUT_METRICS {
+        return Err(ApiError::invalid(format!(
+            "MetricData holds {} metrics: at most {MAX_PUT_METRICS}",
+            data.len()
+        )));
+    }
+    let now = state.recorder.clock.wall();
+    let mut points = Vec::new();
+    for d in data {
+        let name = get_str(d, "MetricName")
+            .ok_or_else(|| ApiError::missing("The parameter MetricData.member.MetricName is required."))?;
+        let mut dimensions = Vec::new();
+        if let Some(Cbor::Array(list)) = get(d, "Dimensions") {
+            for dim in list.iter().take(31) {
+                let (Some(n), Some(v)) = (get_str(dim, "Name"), get_str(dim, "Value")) else {
+                    return Err(ApiError::missing("each dimension needs Name and Value"));
+                };
+                dimensions.push((n.to_string(), v.to_string()));
+            }
+            if list.len() > 30 {
+                return Err(ApiError::invalid("at most 30 dimensions"));
+            }
+        }
+        dimensions.sort();
+        let at = match get(d, "Timestamp") {
+            Some(_) => get_time(d, "Timestamp")?,
+            None => now,
+        };
+        if get(d, "StatisticValues").is_some() {
+            return Err(ApiError::invalid(format!(
+                "metric {name}: StatisticValues are not simulated: send Value, or Values with Counts"
+            )));
+        }
+        let mut values: Vec<(f64, u32)> = Vec::new();
+        if let Some(v) = get_number(d, "Value") {
+            values.push((v, 1));
+        }
+        if let Some(Cbor::Array(list)) = get(d, "Values") {
+            let counts: Vec<f64> = match get(d, "Counts") {
+                Some(Cbor::Array(c)) => c.iter().map(|c| number(c).unwrap_or(1.0)).collect(),
+                _ => Vec::new(),
+            };
+            if !counts.is_empty() && counts.len() != list.len() {
+                return Err(ApiError::invalid(format!(
+                    "metric {name}: Values and Counts differ in length"
+                )));
+            }
+            for (i, v) in list.iter().enumerate() {
+                let v = number(v).ok_or_else(|| ApiError::invalid(format!("metric {name}: a value is no number")))?;
+                values.push((v, counts.get(i).copied().unwrap_or(1.0).clamp(0.0, 1e6) as u32));
+            }
+        }
+        if values.is_empty() {
+            return Err(ApiError::missing(format!("metric {name}: give Value, or Values")));
+        }
+        for (value, count) in values {
+            if !value.is_finite() {
+                return Err(ApiError::invalid(format!("metric {name}: {value} is no finite number")));
+            }
+            points.push(CustomPoint {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                dimensions: dimensions.clone(),
+                at,
+                value,
+                count,
+            });
+        }
+    }
+    let mut store = state.custom_metrics.lock().expect("poisoned");
+    if store.len() + points.len() > MAX_CUSTOM_POINTS {
+        return Err(ApiError {
+            status: 400,
+            code: "LimitExceeded",
+            message: format!("hook-sim keeps at most {MAX_CUSTOM_POINTS} custom datapoints"),
+        });
+    }
+    store.extend(points);
+    Ok(Cbor::Map(Vec::new()))
+}
+
+fn number(v: &Cbor) -> Option<f64> {
+    match v {
+        Cbor::Integer(i) => Some(i128::from(*i) as f64),
+        Cbor::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+/// A statistic of values each counted some times (a value with count 0 is no sample).
+fn weighted(statistic: Statistic, mut values: Vec<(f64, u64)>) -> Option<f64> {
+    values.retain(|(_, c)| *c > 0);
+    let n: u64 = values.iter().map(|(_, c)| c).sum();
+    if n == 0 {
+        return None;
+    }
+    let sum: f64 = values.iter().map(|(v, c)| v * *c as f64).sum();
+    Some(match statistic {
+        Statistic::Sum => sum,
+        Statistic::SampleCount => n as f64,
+        Statistic::Average => sum / n as f64,
+        Statistic::Maximum => values.iter().map(|(v, _)| *v).fold(f64::MIN, f64::max),
+        Statistic::Minimum => values.iter().map(|(v, _)| *v).fold(f64::MAX, f64::min),
+        Statistic::Percentile(h) => {
+            values.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // Nearest rank over the counted samples.
+            let rank = ((f64::from(h) / 10_000.0) * n as f64).ceil().max(1.0) as u64;
+            let mut seen = 0;
+            values
+                .iter()
+                .find(|(_, c)| {
+                    seen += c;
+                    seen >= rank
+                })
+                .map_or(values[values.len() - 1].0, |(v, _)| *v)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_values_weigh_as_samples() {
+        let v = vec![(10.0, 98), (500.0, 2)];
+        assert_eq!(weighted(Statistic::SampleCount, v.clone()), Some(100.0));
+        assert_eq!(weighted(Statistic::Sum, v.clone()), Some(1980.0));
+        assert_eq!(weighted(Statistic::Percentile(9800), v.clone()), Some(10.0));
+        assert_eq!(weighted(Statistic::Percentile(9900), v.clone()), Some(500.0));
+        assert_eq!(weighted(Statistic::Maximum, v), Some(500.0));
+        assert_eq!(weighted(Statistic::Average, vec![(1.0, 0)]), None);
+    }
 }

@@ -68,6 +68,8 @@ pub(crate) struct SimState {
     routing_seed: Mutex<Option<u64>>,
     /// `GetMetricData` sees an invocation as soon as it ends, not a minute after its minute.
     metrics_at_once: std::sync::atomic::AtomicBool,
+    /// Custom metrics sent with `PutMetricData`.
+    custom_metrics: Mutex<Vec<cloudwatch::CustomPoint>>,
 }
 
 /// Local CodeDeploy and Lambda endpoints on a loopback port.
@@ -125,6 +127,7 @@ impl Sim {
             execution_counter: Mutex::new(0),
             routing_seed: Mutex::new(None),
             metrics_at_once: std::sync::atomic::AtomicBool::new(false),
+            custom_metrics: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/", post(codedeploy_api))

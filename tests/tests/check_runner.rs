@@ -628,3 +628,110 @@ async fn a_metrics_check_compares_the_new_version_with_the_current_one() {
             .all(|c| c.status == 200)
     );
 }
+
+/// A custom metric the function publishes itself (sent here with the real SDK's
+/// PutMetricData), compared version against version by the dimension that holds the version.
+#[tokio::test]
+async fn a_metrics_check_compares_custom_metrics_by_their_version_dimension() {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let sim = Sim::start().await.unwrap();
+    sim.publish_metrics_at_once(true);
+    sim.add_function(
+        "hello-fn",
+        FunctionSetup::new()
+            .version("1", Behavior::hello("1"))
+            .version("2", Behavior::hello("2"))
+            .alias_weighted("live", "1", "2", 0.5),
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(sim.endpoint_url())
+        .region(aws_config::Region::new(hook_sim::REGION))
+        .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())
+        .load()
+        .await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    for _ in 0..10 {
+        lambda
+            .invoke()
+            .function_name("hello-fn")
+            .qualifier("live")
+            .send()
+            .await
+            .unwrap();
+    }
+    let cw = aws_sdk_cloudwatch::Client::new(&config);
+    for (version, checkout_ms) in [("1", 100.0), ("2", 400.0)] {
+        let datum = MetricDatum::builder()
+            .metric_name("CheckoutLatency")
+            .dimensions(Dimension::builder().name("Service").value("checkout").build())
+            .dimensions(Dimension::builder().name("Version").value(version).build())
+            .set_values(Some(vec![checkout_ms, checkout_ms - 10.0]))
+            .set_counts(Some(vec![9.0, 1.0]))
+            .build();
+        cw.put_metric_data()
+            .namespace("Shop")
+            .metric_data(datum)
+            .send()
+            .await
+            .unwrap();
+    }
+    let orders = MetricDatum::builder().metric_name("Orders").value(7.0).build();
+    cw.put_metric_data()
+        .namespace("Shop")
+        .metric_data(orders)
+        .send()
+        .await
+        .unwrap();
+    let e = cw
+        .put_metric_data()
+        .namespace("AWS/Lambda")
+        .metric_data(MetricDatum::builder().metric_name("Errors").value(1.0).build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_cloudwatch::error::ProvideErrorMetadata::code(&e),
+        Some("InvalidParameterValue"),
+        "AWS/ namespaces are AWS's"
+    );
+
+    let runner = CheckRunner::new(lambda).with_cloudwatch(cw);
+    let after = RunContext {
+        phase: Phase::AfterAllowTraffic,
+        ..ctx(&sim, Phase::AfterAllowTraffic)
+    };
+    let yaml = r#"version: 1
+checks:
+  - name: checkout
+    metrics:
+      window: 10m
+      min_samples: 5
+      custom:
+        - name: checkout p99
+          namespace: Shop
+          metric: CheckoutLatency
+          dimensions: { Service: checkout }
+          version_dimension: Version
+          stat: p99
+          unit: ms
+          expect: "< 1.2 × current"
+        - namespace: Shop
+          metric: Orders
+          stat: Sum
+          expect: ">= 5"
+"#;
+    let report = runner.run(&load(yaml, "c.yaml").unwrap(), &after).await;
+    let c = &report.checks[0];
+    assert_eq!(c.outcome, Outcome::Failed, "{c:#?}");
+    let checkout = &c.assertions[1];
+    assert_eq!(checkout.query, "checkout p99");
+    assert_eq!(checkout.actual, "400ms (version 2) · 100ms (version 1)");
+    assert_eq!(checkout.expected, "< 1.2 × current (so < 120ms)");
+    assert!(!checkout.passed);
+    let orders = &c.assertions[2];
+    assert_eq!(orders.query, "Shop/Orders Sum");
+    assert!(
+        orders.passed && orders.actual == "7 (all versions: no version_dimension)",
+        "{orders:?}"
+    );
+}

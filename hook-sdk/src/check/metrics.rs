@@ -197,6 +197,23 @@ pub(crate) async fn run(
     if spec.expect.iter().any(|(m, _)| *m == LambdaMetric::Throttles) {
         queries.push(query("throttles", "Throttles", "Sum", &alias_dims, period));
     }
+    for (ci, (custom, _)) in spec.custom.iter().enumerate() {
+        let fixed: Vec<(&str, &str)> = custom
+            .dimensions
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        match &custom.version_dimension {
+            Some(vd) => {
+                for (vi, version) in versions.iter().enumerate() {
+                    let mut dims = fixed.clone();
+                    dims.push((vd.as_str(), version));
+                    queries.push(custom_query(&format!("c{ci}_{vi}"), custom, &dims, period));
+                }
+            }
+            None => queries.push(custom_query(&format!("c{ci}_0"), custom, &fixed, period)),
+        }
+    }
     let request = cloudwatch
         .get_metric_data()
         .set_metric_data_queries(Some(queries))
@@ -312,6 +329,36 @@ pub(crate) async fn run(
         report.assertions.push(judge(*metric, threshold, t, c, &versions_text));
     }
 
+    for (ci, (custom, threshold)) in spec.custom.iter().enumerate() {
+        let per_version = custom.version_dimension.is_some();
+        let worst = |id: &str| {
+            let metric = match custom.stat.as_str() {
+                "Sum" | "SampleCount" => None,
+                "Minimum" => Some(LambdaMetric::Minimum),
+                _ => Some(LambdaMetric::Maximum),
+            };
+            value_of(id, metric)
+        };
+        let t = worst(&format!("c{ci}_0"));
+        let c = if per_version && current.is_some() {
+            worst(&format!("c{ci}_1"))
+        } else {
+            None
+        };
+        let actual = if per_version {
+            versions_text(
+                show(threshold.unit, t),
+                current.as_ref().map(|_| show(threshold.unit, c)),
+            )
+        } else {
+            format!("{} (all versions: no version_dimension)", show(threshold.unit, t))
+        };
+        report.assertions.push(AssertionResult {
+            query: custom.label(),
+            actual,
+            ..judge_figures(threshold, t, c)
+        });
+    }
     let breached = report.assertions.iter().skip(1).any(|a| !a.passed);
     report.outcome = if !short.is_empty() {
         let why = format!(
@@ -342,16 +389,15 @@ pub(crate) async fn run(
     report
 }
 
-/// One threshold against the figures of both versions.
-fn judge(
-    metric: LambdaMetric,
-    threshold: &Threshold,
-    target: Option<f64>,
-    current: Option<f64>,
-    versions_text: &dyn Fn(String, Option<String>) -> String,
-) -> AssertionResult {
-    let unit = metric.unit();
-    let show = |v: Option<f64>| v.map_or("no data".to_string(), |v| unit.show(v));
+fn show(unit: Unit, v: Option<f64>) -> String {
+    v.map_or("no data".to_string(), |v| unit.show(v))
+}
+
+/// A threshold against the new version's figure `target` and the current one's: the
+/// expectation (with the bound worked out) and whether it holds; the caller says what the
+/// figures were.
+fn judge_figures(threshold: &Threshold, target: Option<f64>, current: Option<f64>) -> AssertionResult {
+    let unit = threshold.unit;
     let limit = threshold.limit(current);
     let expected = match (threshold.bound, limit) {
         (Bound::Relative { .. }, Some(l)) => {
@@ -360,17 +406,46 @@ fn judge(
         (Bound::Relative { .. }, None) => format!("{} (the current version has no figure)", threshold.text),
         (Bound::Absolute(_), _) => threshold.text.clone(),
     };
+    AssertionResult {
+        query: String::new(),
+        expected,
+        actual: String::new(),
+        passed: matches!((target, limit), (Some(t), Some(l)) if threshold.cmp.holds(t, l)),
+    }
+}
+
+/// One threshold on a Lambda metric against the figures of both versions.
+fn judge(
+    metric: LambdaMetric,
+    threshold: &Threshold,
+    target: Option<f64>,
+    current: Option<f64>,
+    versions_text: &dyn Fn(String, Option<String>) -> String,
+) -> AssertionResult {
+    let unit = metric.unit();
     let actual = if metric == LambdaMetric::Throttles {
-        format!("{} (the alias, both versions)", show(target))
+        format!("{} (the alias, both versions)", show(unit, target))
     } else {
-        versions_text(show(target), Some(show(current)))
+        versions_text(show(unit, target), Some(show(unit, current)))
     };
     AssertionResult {
         query: metric.to_string(),
-        expected,
         actual,
-        passed: matches!((target, limit), (Some(t), Some(l)) if threshold.cmp.holds(t, l)),
+        ..judge_figures(threshold, target, current)
     }
+}
+
+fn custom_query(
+    id: &str,
+    custom: &crate::spec::CustomMetric,
+    dims: &[(&str, &str)],
+    period: i64,
+) -> aws_sdk_cloudwatch::types::MetricDataQuery {
+    let mut q = query(id, &custom.metric, &custom.stat, dims, period);
+    if let Some(m) = q.metric_stat.as_mut().and_then(|s| s.metric.as_mut()) {
+        m.namespace = Some(custom.namespace.clone());
+    }
+    q
 }
 
 fn query(

@@ -38,14 +38,16 @@ pub struct MetricsSpec {
     pub min_samples: u32,
     /// What an inconclusive outcome reports.
     pub inconclusive: Inconclusive,
-    /// The thresholds, in the spec's order.
+    /// The thresholds on Lambda's metrics, in the spec's order.
     pub expect: Vec<(LambdaMetric, Threshold)>,
+    /// The thresholds on custom metrics.
+    pub custom: Vec<(CustomMetric, Threshold)>,
 }
 
 impl MetricsSpec {
     /// Whether a threshold compares with the current version.
     pub fn compares_with_current(&self) -> bool {
-        self.expect.iter().any(|(_, t)| t.is_relative())
+        self.expect.iter().any(|(_, t)| t.is_relative()) || self.custom.iter().any(|(_, t)| t.is_relative())
     }
 }
 
@@ -72,7 +74,70 @@ pub(crate) struct MetricsSource {
     /// (the alias's, both versions together: absolute only), and `Duration`'s `average`,
     /// `maximum`, `minimum` or a percentile (`p50`, `p99`, `p99.9`). Each is `OP VALUE`:
     /// `"< 800ms"`, `"< 1.2 × current"`, `"<= current + 0.5%"`, `"== 0"`.
+    #[serde(default)]
     expect: IndexMap<String, String>,
+    /// Thresholds on metrics the function publishes itself (any namespace but `AWS/…`).
+    #[serde(default)]
+    custom: Vec<CustomMetric>,
+}
+
+/// A metric the function publishes itself, compared across versions when one of its
+/// dimensions holds the version that published it.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomMetric {
+    /// What reports call it (default: `Namespace/Metric stat`).
+    pub name: Option<String>,
+    /// The CloudWatch namespace (Lambda's own metrics go in `expect`).
+    pub namespace: String,
+    /// The metric's name.
+    pub metric: String,
+    /// Its dimensions, the version's aside: a metric is found by its exact set of dimensions.
+    #[serde(default)]
+    pub dimensions: IndexMap<String, String>,
+    /// The dimension whose value is the Lambda version that published a figure: then the new
+    /// version's figure is compared with the current version's. Without it, the metric is read
+    /// once, for every version, and takes only absolute thresholds.
+    pub version_dimension: Option<String>,
+    /// The statistic: `Sum`, `Average`, `Maximum`, `Minimum`, `SampleCount` or a percentile
+    /// (`p99`).
+    pub stat: String,
+    /// How the threshold's values read: `count` (plain numbers, the default), `ms` or `percent`.
+    #[serde(default)]
+    pub unit: CustomUnit,
+    /// `OP VALUE`, as in `expect`: `"< 1.2 × current"`, `"<= 250ms"`.
+    pub expect: String,
+}
+
+impl CustomMetric {
+    /// Its name in reports.
+    pub fn label(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("{}/{} {}", self.namespace, self.metric, self.stat))
+    }
+}
+
+/// How a custom metric's threshold values read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CustomUnit {
+    /// Plain numbers.
+    #[default]
+    Count,
+    /// Milliseconds: values are written `250ms`, `1.5s`.
+    Ms,
+    /// Percent: values are written `0.5%`.
+    Percent,
+}
+
+/// The statistics CloudWatch computes for a custom metric, as the spec may name them.
+fn valid_stat(stat: &str) -> bool {
+    matches!(stat, "Sum" | "Average" | "Maximum" | "Minimum" | "SampleCount")
+        || stat
+            .strip_prefix('p')
+            .and_then(|n| n.parse::<f64>().ok())
+            .is_some_and(|n| n > 0.0 && n < 100.0)
 }
 
 impl<'de> Deserialize<'de> for MetricsSpec {
@@ -112,7 +177,7 @@ impl TryFrom<MetricsSource> for MetricsSpec {
         if s.min_samples == Some(0) {
             return Err("metrics.min_samples is 0: a verdict needs at least one invocation".into());
         }
-        if s.expect.is_empty() {
+        if s.expect.is_empty() && s.custom.is_empty() {
             return Err("metrics.expect is empty: give at least one threshold, like `p99: \"< 1.2 × current\"`".into());
         }
         let mut expect = Vec::new();
@@ -127,11 +192,52 @@ impl TryFrom<MetricsSource> for MetricsSpec {
             }
             expect.push((metric, threshold));
         }
+        let mut custom = Vec::new();
+        for (i, c) in s.custom.into_iter().enumerate() {
+            let at = format!("metrics.custom[{i}]");
+            if c.namespace.starts_with("AWS/") {
+                return Err(format!(
+                    "{at}: namespace {} is AWS's: Lambda's own metrics go in `metrics.expect`",
+                    c.namespace
+                ));
+            }
+            if !valid_stat(&c.stat) {
+                return Err(format!(
+                    "{at}: stat `{}` is not one CloudWatch computes: use Sum, Average, Maximum, Minimum, SampleCount or a percentile like p99",
+                    c.stat
+                ));
+            }
+            if c.dimensions.len() > 29 {
+                return Err(format!("{at}: at most 30 dimensions, the version's included"));
+            }
+            if let Some(v) = &c.version_dimension
+                && c.dimensions.contains_key(v)
+            {
+                return Err(format!(
+                    "{at}: `{v}` is the version_dimension: its value is each version's, so leave it out of `dimensions`"
+                ));
+            }
+            let unit = match c.unit {
+                CustomUnit::Count => Unit::Count,
+                CustomUnit::Ms => Unit::Millis,
+                CustomUnit::Percent => Unit::Percent,
+            };
+            let threshold = Threshold::parse(&c.expect, unit).map_err(|e| format!("{at}.expect: {e}"))?;
+            if threshold.is_relative() && c.version_dimension.is_none() {
+                return Err(format!(
+                    "{at}: `{}` compares with the current version, but nothing tells the versions apart: \
+                     name the dimension that holds the version in `version_dimension`",
+                    c.expect
+                ));
+            }
+            custom.push((c, threshold));
+        }
         Ok(MetricsSpec {
             window,
             min_samples: s.min_samples.unwrap_or(DEFAULT_MIN_SAMPLES),
             inconclusive: s.inconclusive,
             expect,
+            custom,
         })
     }
 }
@@ -541,6 +647,38 @@ mod tests {
             parse(serde_json::json!({"expect": {"throttles": "<= current"}}))
                 .unwrap_err()
                 .contains("by alias only")
+        );
+        let custom = |c: serde_json::Value| parse(serde_json::json!({"custom": [c]}));
+        let ok = custom(
+            serde_json::json!({"namespace": "Shop", "metric": "Checkout", "stat": "p99", "unit": "ms",
+            "dimensions": {"Service": "checkout"}, "version_dimension": "Version", "expect": "< 1.2 × current"}),
+        )
+        .unwrap();
+        assert_eq!(ok.custom[0].0.label(), "Shop/Checkout p99");
+        assert!(ok.compares_with_current());
+        assert!(
+            custom(
+                serde_json::json!({"namespace": "Shop", "metric": "Checkout", "stat": "Sum", "expect": "<= current"})
+            )
+            .unwrap_err()
+            .contains("version_dimension")
+        );
+        assert!(
+            custom(serde_json::json!({"namespace": "AWS/Lambda", "metric": "Errors", "stat": "Sum", "expect": "== 0"}))
+                .unwrap_err()
+                .contains("metrics.expect")
+        );
+        assert!(
+            custom(serde_json::json!({"namespace": "Shop", "metric": "X", "stat": "Median", "expect": "== 0"}))
+                .unwrap_err()
+                .contains("stat `Median`")
+        );
+        assert!(
+            custom(
+                serde_json::json!({"namespace": "Shop", "metric": "X", "stat": "Sum", "unit": "ms", "expect": "< 5"})
+            )
+            .unwrap_err()
+            .contains("5ms")
         );
     }
 

@@ -33,7 +33,10 @@ use serde_json::Value;
 
 pub use duration::{Dur, duration_text, fmt_duration};
 pub use load::{SpecError, assert_valid, load, load_all, load_file, load_file_all};
-pub use metrics::{Bound, DEFAULT_MIN_SAMPLES, Inconclusive, LambdaMetric, MetricsSpec, Threshold, Unit, Window};
+pub use metrics::{
+    Bound, CustomMetric, CustomUnit, DEFAULT_MIN_SAMPLES, Inconclusive, LambdaMetric, MetricsSpec, Threshold, Unit,
+    Window,
+};
 pub use predicate::{Cmp, DurationPredicate, Op, Pattern, Predicate, RateBound};
 
 pub use template::{TemplateError, TemplateText, Vars};
