@@ -87,10 +87,12 @@ struct RunArgs {
     /// The version under test (what `TargetVersion` would be).
     #[arg(long)]
     qualifier: String,
-    /// The alias, for checks with `qualifier: alias` and `{{target.alias}}`.
+    /// The alias, for checks with `qualifier: alias`, `{{target.alias}}` and metrics checks
+    /// (which read the traffic through it; give them a `window:`, there is no deployment).
     #[arg(long)]
     alias: Option<String>,
-    /// The version traffic moves away from, for `qualifier: current`.
+    /// The version traffic moves away from, for `qualifier: current` and metrics checks'
+    /// thresholds relative to `current`.
     #[arg(long)]
     current: Option<String>,
     /// The phase to run the checks of.
