@@ -221,6 +221,14 @@ fn get_time(map: &Cbor, key: &str) -> Result<f64, ApiError> {
         .ok_or_else(|| ApiError::invalid(format!("The parameter {key} must be a timestamp (CBOR tag 1).")))
 }
 
+/// A query of a custom metric: its namespace, name, dimensions (sorted) and statistic.
+struct CustomQuery {
+    namespace: String,
+    name: String,
+    dimensions: Vec<(String, String)>,
+    statistic: Statistic,
+}
+
 /// One `MetricStat` query, resolved against the store.
 struct Query {
     id: String,
@@ -230,8 +238,8 @@ struct Query {
     function: Option<String>,
     /// `None`: a metric Lambda does not publish (no data).
     metric: Option<MetricQuery>,
-    /// A custom metric: namespace, name, dimensions (sorted), statistic.
-    custom: Option<(String, String, Vec<(String, String)>, Statistic)>,
+    /// A custom metric.
+    custom: Option<CustomQuery>,
     /// The period in seconds.
     period: u64,
 }
@@ -305,8 +313,12 @@ fn parse_query(q: &Cbor) -> Result<Query, ApiError> {
         },
         _ => Some(None),
     };
-    let custom =
-        (!namespace.starts_with("AWS/")).then(|| (namespace.to_string(), name.to_string(), dims.clone(), statistic));
+    let custom = (!namespace.starts_with("AWS/")).then(|| CustomQuery {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        dimensions: dims.clone(),
+        statistic,
+    });
     let metric = match (namespace, Metric::parse(name), qualifier) {
         ("AWS/Lambda", Some(m), Some(qualifier)) if published => Some(MetricQuery {
             metric: m,
@@ -407,7 +419,13 @@ fn get_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
                 }
             }
         }
-        if let Some((namespace, name, dims, statistic)) = &q.custom {
+        if let Some(CustomQuery {
+            namespace,
+            name,
+            dimensions: dims,
+            statistic,
+        }) = &q.custom
+        {
             let period = q.period as f64;
             let mut buckets: std::collections::BTreeMap<u64, Vec<(f64, u64)>> = Default::default();
             for p in state.custom_metrics.lock().expect("poisoned").iter().filter(|p| {
