@@ -1,4 +1,4 @@
-//! Benchmark: 2,000 invoke checks at concurrency 50, run by hook-sdk's CheckRunner with
+//! Benchmark: 2,000 invoke checks at concurrency 32 (a spec's limit), run by hook-sdk's CheckRunner with
 //! the real Lambda client against `hook-sim serve` in another process, so that the CPU
 //! time measured here is the runner's alone.
 //!
@@ -41,7 +41,9 @@ async fn main() {
     let concurrency: u32 = std::env::var("CONCURRENCY")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
+        // A spec's concurrency is capped at MAX_CONCURRENCY (32): every run in flight holds its
+        // answer in the hook's memory.
+        .unwrap_or(hook_sdk::spec::limits::MAX_CONCURRENCY);
     let mut sim = Command::new(release_bin("hook-sim"))
         .args(["serve", "--port", "0", "--hello", "hello-fn"])
         .stdout(Stdio::piped())
