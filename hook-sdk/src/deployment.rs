@@ -297,17 +297,19 @@ fn inline_content(revision: &RevisionLocation) -> Option<String> {
     (!text.trim().is_empty()).then(|| text.to_string())
 }
 
-/// The hook phase whose lifecycle event is in progress on the deployment's target, as
-/// `GetDeploymentTarget` tells it: how one function serving both phases knows which one runs.
-async fn phase_in_progress(codedeploy: &aws_sdk_codedeploy::Client, deployment_id: &str) -> Result<Phase, String> {
-    use aws_sdk_codedeploy::types::LifecycleEventStatus;
+/// The lifecycle events of every target of the deployment (`ListDeploymentTargets`, then
+/// `GetDeploymentTarget` for each). An error names the call that failed.
+pub(crate) async fn target_lifecycle_events(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    deployment_id: &str,
+) -> Result<Vec<aws_sdk_codedeploy::types::LifecycleEvent>, String> {
     let ids = codedeploy
         .list_deployment_targets()
         .deployment_id(deployment_id)
         .send()
         .await
         .map_err(|e| format!("ListDeploymentTargets: {}", crate::check::error_chain(&e)))?;
-    let mut running = Vec::new();
+    let mut events = Vec::new();
     for id in ids.target_ids() {
         let out = codedeploy
             .get_deployment_target()
@@ -316,20 +318,26 @@ async fn phase_in_progress(codedeploy: &aws_sdk_codedeploy::Client, deployment_i
             .send()
             .await
             .map_err(|e| format!("GetDeploymentTarget: {}", crate::check::error_chain(&e)))?;
-        let events = out
-            .deployment_target()
-            .and_then(|t| t.lambda_target())
-            .map(|t| t.lifecycle_events())
-            .unwrap_or_default();
-        for e in events {
-            let phase = match e.lifecycle_event_name() {
-                Some("BeforeAllowTraffic") => Phase::BeforeAllowTraffic,
-                Some("AfterAllowTraffic") => Phase::AfterAllowTraffic,
-                _ => continue,
-            };
-            if e.status() == Some(&LifecycleEventStatus::InProgress) && !running.contains(&phase) {
-                running.push(phase);
-            }
+        if let Some(t) = out.deployment_target().and_then(|t| t.lambda_target()) {
+            events.extend_from_slice(t.lifecycle_events());
+        }
+    }
+    Ok(events)
+}
+
+/// The hook phase whose lifecycle event is in progress on the deployment's target, as
+/// `GetDeploymentTarget` tells it: how one function serving both phases knows which one runs.
+async fn phase_in_progress(codedeploy: &aws_sdk_codedeploy::Client, deployment_id: &str) -> Result<Phase, String> {
+    use aws_sdk_codedeploy::types::LifecycleEventStatus;
+    let mut running = Vec::new();
+    for e in target_lifecycle_events(codedeploy, deployment_id).await? {
+        let phase = match e.lifecycle_event_name() {
+            Some("BeforeAllowTraffic") => Phase::BeforeAllowTraffic,
+            Some("AfterAllowTraffic") => Phase::AfterAllowTraffic,
+            _ => continue,
+        };
+        if e.status() == Some(&LifecycleEventStatus::InProgress) && !running.contains(&phase) {
+            running.push(phase);
         }
     }
     match running.as_slice() {

@@ -117,7 +117,7 @@ pub struct InvokeError {
 
 /// Service error codes that say the call could not be made as asked, whatever the version
 /// does: the caller's identity, permissions or request are wrong.
-const SETUP_CODES: &[&str] = &[
+pub(crate) const SETUP_CODES: &[&str] = &[
     "ResourceNotFoundException",
     "AccessDeniedException",
     "AccessDenied",

@@ -381,7 +381,8 @@ fn get_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
     let wanted: u64 = queries
         .iter()
         .map(|q| ((end - start) / q.period as f64).ceil().max(0.0) as u64)
-        .sum();
+        // A window of centuries saturates rather than overflows.
+        .fold(0, u64::saturating_add);
     if wanted > max_datapoints.min(MAX_DATAPOINTS) {
         return Err(ApiError {
             status: 400,

@@ -11,14 +11,18 @@ use hook_sdk::{Phase, Target};
 use hook_sim::{Behavior, FunctionSetup, Service, Sim};
 use serde_json::json;
 
-async fn runner(sim: &Sim) -> CheckRunner {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// The SDK configuration of a client of `sim`.
+async fn sdk_config(sim: &Sim) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(sim.endpoint_url())
         .region(aws_config::Region::new(hook_sim::REGION))
         .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())
         .load()
-        .await;
-    CheckRunner::new(aws_sdk_lambda::Client::new(&config))
+        .await
+}
+
+async fn runner(sim: &Sim) -> CheckRunner {
+    CheckRunner::new(aws_sdk_lambda::Client::new(&sdk_config(sim).await))
 }
 
 fn target() -> Target {
@@ -510,12 +514,7 @@ async fn a_metrics_check_compares_the_new_version_with_the_current_one() {
             .version("2", slow)
             .alias_weighted("live", "1", "2", 0.5),
     );
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(sim.endpoint_url())
-        .region(aws_config::Region::new(hook_sim::REGION))
-        .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())
-        .load()
-        .await;
+    let config = sdk_config(&sim).await;
     let lambda = aws_sdk_lambda::Client::new(&config);
     for _ in 0..12 {
         lambda
@@ -643,12 +642,7 @@ async fn a_metrics_check_compares_custom_metrics_by_their_version_dimension() {
             .version("2", Behavior::hello("2"))
             .alias_weighted("live", "1", "2", 0.5),
     );
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(sim.endpoint_url())
-        .region(aws_config::Region::new(hook_sim::REGION))
-        .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())
-        .load()
-        .await;
+    let config = sdk_config(&sim).await;
     let lambda = aws_sdk_lambda::Client::new(&config);
     for _ in 0..10 {
         lambda

@@ -6,14 +6,19 @@ use aws_sdk_lambda::types::LogType;
 use base64::Engine as _;
 use hook_sim::{Behavior, DeploymentSetup, Fault, FunctionSetup, Sim, lambda_appspec};
 
-async fn clients(sim: &Sim) -> (aws_sdk_codedeploy::Client, aws_sdk_lambda::Client) {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// The SDK configuration of a client of `sim`, retries off (each error is the answer's).
+async fn sdk_config(sim: &Sim) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(sim.endpoint_url())
         .region(aws_config::Region::new(hook_sim::REGION))
         .credentials_provider(aws_sdk_codedeploy::config::Credentials::for_tests())
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .load()
-        .await;
+        .await
+}
+
+async fn clients(sim: &Sim) -> (aws_sdk_codedeploy::Client, aws_sdk_lambda::Client) {
+    let config = sdk_config(sim).await;
     (
         aws_sdk_codedeploy::Client::new(&config),
         aws_sdk_lambda::Client::new(&config),
@@ -457,14 +462,7 @@ async fn get_metric_data_serves_lambdas_metrics_per_version() {
     use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
     let sim = Sim::start().await.unwrap();
     let (_, lambda) = clients(&sim).await;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(sim.endpoint_url())
-        .region(aws_config::Region::new(hook_sim::REGION))
-        .credentials_provider(aws_sdk_codedeploy::config::Credentials::for_tests())
-        .retry_config(aws_config::retry::RetryConfig::disabled())
-        .load()
-        .await;
-    let cw = aws_sdk_cloudwatch::Client::new(&config);
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk_config(&sim).await);
     let slow_or_failing = Behavior::Custom(std::sync::Arc::new(|payload| {
         if payload["fail"] == true {
             Behavior::FunctionError {

@@ -25,40 +25,23 @@ pub(crate) async fn traffic_window(
 ) -> Result<TimeWindow, String> {
     let hint = " (the hook's role needs codedeploy:ListDeploymentTargets and codedeploy:GetDeploymentTarget \
                 for a metrics check's default window; or give the check a `window: 30m`)";
-    let ids = codedeploy
-        .list_deployment_targets()
-        .deployment_id(deployment_id)
-        .send()
+    let events = crate::deployment::target_lifecycle_events(codedeploy, deployment_id)
         .await
-        .map_err(|e| format!("ListDeploymentTargets: {}{hint}", crate::check::error_chain(&e)))?;
+        .map_err(|e| format!("{e}{hint}"))?;
     let (mut start, mut end): (Option<SystemTime>, Option<SystemTime>) = (None, None);
     let mut running = false;
-    for id in ids.target_ids() {
-        let out = codedeploy
-            .get_deployment_target()
-            .deployment_id(deployment_id)
-            .target_id(id)
-            .send()
-            .await
-            .map_err(|e| format!("GetDeploymentTarget: {}{hint}", crate::check::error_chain(&e)))?;
-        let events = out
-            .deployment_target()
-            .and_then(|t| t.lambda_target())
-            .map(|t| t.lifecycle_events())
-            .unwrap_or_default();
-        for e in events
-            .iter()
-            .filter(|e| e.lifecycle_event_name() == Some("AllowTraffic"))
-        {
-            let time = |t: Option<&aws_smithy_types::DateTime>| t.and_then(|t| SystemTime::try_from(*t).ok());
-            match time(e.start_time()) {
-                Some(s) => start = Some(start.map_or(s, |a| a.min(s))),
-                None => continue,
-            }
-            match time(e.end_time()) {
-                Some(t) => end = Some(end.map_or(t, |a| a.max(t))),
-                None => running = true,
-            }
+    let time = |t: Option<&aws_smithy_types::DateTime>| t.and_then(|t| SystemTime::try_from(*t).ok());
+    for e in events
+        .iter()
+        .filter(|e| e.lifecycle_event_name() == Some("AllowTraffic"))
+    {
+        match time(e.start_time()) {
+            Some(s) => start = Some(start.map_or(s, |a| a.min(s))),
+            None => continue,
+        }
+        match time(e.end_time()) {
+            Some(t) => end = Some(end.map_or(t, |a| a.max(t))),
+            None => running = true,
         }
     }
     match (start, end) {
@@ -76,15 +59,9 @@ pub(crate) async fn traffic_window(
     }
 }
 
-/// Codes that say the call could not be made, whatever the version does.
-const SETUP_CODES: &[&str] = &[
-    "AccessDenied",
-    "AccessDeniedException",
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
-    "InvalidSignatureException",
-    "SignatureDoesNotMatch",
-    "ExpiredTokenException",
+/// CloudWatch's codes for a request it refuses as asked (besides the identity and permission
+/// codes every service shares, [`crate::target::SETUP_CODES`]).
+const REQUEST_CODES: &[&str] = &[
     "InvalidParameterValue",
     "InvalidParameterCombination",
     "MissingParameter",
@@ -254,38 +231,34 @@ pub(crate) async fn run(
         }
         Ok(Ok(out)) => out,
     };
-    let value_of = |id: &str, metric: Option<LambdaMetric>| -> Option<f64> {
+    // The figure of query `id`, computed with CloudWatch statistic `stat`. One period by
+    // construction; should CloudWatch split it, sums and counts add up, a minimum takes the
+    // smallest value and every other statistic the worst (largest).
+    let value_of = |id: &str, stat: &str| -> Option<f64> {
         let r = answer.metric_data_results().iter().find(|r| r.id() == Some(id))?;
-        let values = r.values();
-        if values.is_empty() {
-            return None;
-        }
-        // One period by construction; should CloudWatch split it, sums add up and other
-        // statistics take the worst (largest) value.
-        Some(match metric {
-            Some(LambdaMetric::Average | LambdaMetric::Maximum | LambdaMetric::Percentile(_)) => {
-                values.iter().copied().fold(f64::MIN, f64::max)
-            }
-            Some(LambdaMetric::Minimum) => values.iter().copied().fold(f64::MAX, f64::min),
-            _ => values.iter().sum(),
+        let values = r.values().iter().copied();
+        (!r.values().is_empty()).then(|| match stat {
+            "Sum" | "SampleCount" => values.sum(),
+            "Minimum" => values.fold(f64::MAX, f64::min),
+            _ => values.fold(f64::MIN, f64::max),
         })
     };
     let figures: Vec<Figures> = (0..versions.len())
         .map(|vi| {
-            let invocations = value_of(&format!("inv_{vi}"), None);
+            let invocations = value_of(&format!("inv_{vi}"), "Sum");
             let values = spec
                 .expect
                 .iter()
                 .enumerate()
                 .map(|(mi, (metric, _))| match metric {
-                    LambdaMetric::Throttles => value_of("throttles", None),
+                    LambdaMetric::Throttles => value_of("throttles", "Sum"),
                     LambdaMetric::Invocations => invocations.or(Some(0.0)),
-                    LambdaMetric::Errors => value_of(&format!("m{mi}_{vi}"), None).or(invocations.map(|_| 0.0)),
+                    LambdaMetric::Errors => value_of(&format!("m{mi}_{vi}"), "Sum").or(invocations.map(|_| 0.0)),
                     LambdaMetric::ErrorRate => {
-                        let errors = value_of(&format!("m{mi}_{vi}"), None).unwrap_or(0.0);
+                        let errors = value_of(&format!("m{mi}_{vi}"), "Sum").unwrap_or(0.0);
                         invocations.filter(|n| *n > 0.0).map(|n| 100.0 * errors / n)
                     }
-                    m => value_of(&format!("m{mi}_{vi}"), Some(*m)),
+                    m => value_of(&format!("m{mi}_{vi}"), &m.cloudwatch().1),
                 })
                 .collect();
             Figures { invocations, values }
@@ -331,17 +304,9 @@ pub(crate) async fn run(
 
     for (ci, (custom, threshold)) in spec.custom.iter().enumerate() {
         let per_version = custom.version_dimension.is_some();
-        let worst = |id: &str| {
-            let metric = match custom.stat.as_str() {
-                "Sum" | "SampleCount" => None,
-                "Minimum" => Some(LambdaMetric::Minimum),
-                _ => Some(LambdaMetric::Maximum),
-            };
-            value_of(id, metric)
-        };
-        let t = worst(&format!("c{ci}_0"));
+        let t = value_of(&format!("c{ci}_0"), &custom.stat);
         let c = if per_version && current.is_some() {
-            worst(&format!("c{ci}_1"))
+            value_of(&format!("c{ci}_1"), &custom.stat)
         } else {
             None
         };
@@ -510,7 +475,8 @@ fn is_setup(e: &GetMetricDataError) -> bool {
         SdkError::ConstructionFailure(_) => true,
         SdkError::DispatchFailure(d) => !d.is_timeout(),
         SdkError::ServiceError(s) => {
-            code(e).is_some_and(|c| SETUP_CODES.contains(&c)) || matches!(s.raw().status().as_u16(), 401 | 403)
+            code(e).is_some_and(|c| crate::target::SETUP_CODES.contains(&c) || REQUEST_CODES.contains(&c))
+                || matches!(s.raw().status().as_u16(), 401 | 403)
         }
         _ => false,
     }

@@ -134,10 +134,7 @@ pub enum CustomUnit {
 /// The statistics CloudWatch computes for a custom metric, as the spec may name them.
 fn valid_stat(stat: &str) -> bool {
     matches!(stat, "Sum" | "Average" | "Maximum" | "Minimum" | "SampleCount")
-        || stat
-            .strip_prefix('p')
-            .and_then(|n| n.parse::<f64>().ok())
-            .is_some_and(|n| n > 0.0 && n < 100.0)
+        || stat.starts_with('p') && matches!(LambdaMetric::parse(stat), Ok(LambdaMetric::Percentile(_)))
 }
 
 impl<'de> Deserialize<'de> for MetricsSpec {
