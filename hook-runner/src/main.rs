@@ -367,7 +367,7 @@ async fn aws_config_for_run() -> aws_config::SdkConfig {
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
     let loopback = endpoint.as_deref().is_some_and(is_loopback);
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let mut loader = hook_sdk::aws::loader();
     if loopback && !credentials_configured() {
         eprintln!(
             "hook-runner: {} is a loopback endpoint and no AWS credentials are configured: using dummy credentials",

@@ -50,6 +50,7 @@ compile_error!(
 pub mod appspec;
 #[cfg(feature = "checks")]
 pub mod assert;
+pub mod aws;
 mod budget;
 pub mod check;
 pub mod deployment;

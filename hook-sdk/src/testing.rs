@@ -281,6 +281,7 @@ impl FakeAws {
             http: None,
             #[cfg(feature = "metrics")]
             cloudwatch: None,
+            sdk_config: None,
         }
     }
 

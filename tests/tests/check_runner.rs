@@ -11,9 +11,10 @@ use hook_sdk::{Phase, Target};
 use hook_sim::{Behavior, FunctionSetup, Service, Sim};
 use serde_json::json;
 
-/// The SDK configuration of a client of `sim`.
+/// The SDK configuration of a client of `sim`, as a hook loads it (`hook_sdk::aws`: one
+/// HTTPS client shared by the Lambda and CloudWatch clients made from it).
 async fn sdk_config(sim: &Sim) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    hook_sdk::aws::loader()
         .endpoint_url(sim.endpoint_url())
         .region(aws_config::Region::new(hook_sim::REGION))
         .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())

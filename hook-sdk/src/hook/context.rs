@@ -127,15 +127,23 @@ impl HookContext {
         if let Some(http) = &self.inner.clients.http {
             runner = runner.with_http(http.clone());
         }
-        #[cfg(feature = "metrics")]
-        if let Some(cw) = &self.inner.clients.cloudwatch {
-            runner = runner.with_cloudwatch(cw.clone());
-        }
         let left = self.time_left();
         let reads_metrics = spec
             .checks
             .iter()
             .any(|c| c.runs_in(self.phase()) && matches!(c.action, crate::spec::Action::Metrics(_)));
+        #[cfg(feature = "metrics")]
+        {
+            let clients = &self.inner.clients;
+            let cloudwatch = match (&clients.cloudwatch, &clients.sdk_config) {
+                (Some(cw), _) => Some(cw.clone()),
+                (None, Some(config)) if reads_metrics => Some(aws_sdk_cloudwatch::Client::new(config)),
+                (None, _) => None,
+            };
+            if let Some(cw) = cloudwatch {
+                runner = runner.with_cloudwatch(cw);
+            }
+        }
         #[cfg(feature = "metrics")]
         let traffic = match reads_metrics {
             true => {
@@ -171,9 +179,14 @@ pub struct Clients {
     /// For HTTP checks; `None`: the default client, made on the first HTTP check.
     #[cfg(feature = "checks")]
     pub http: Option<reqwest::Client>,
-    /// For metrics checks; `None`: they fail as a set-up error.
+    /// For metrics checks; `None`: made from [`sdk_config`](Self::sdk_config) when a spec
+    /// with a metrics check runs, and without one they fail as a set-up error.
     #[cfg(feature = "metrics")]
     pub cloudwatch: Option<aws_sdk_cloudwatch::Client>,
+    /// The configuration the clients above came from, for the clients made only when needed
+    /// (CloudWatch: most hooks read no metrics, and making a client costs a cold hook its
+    /// endpoint rules and set-up).
+    pub sdk_config: Option<aws_config::SdkConfig>,
 }
 
 impl Clients {
@@ -189,7 +202,8 @@ impl Clients {
             #[cfg(feature = "checks")]
             http: None,
             #[cfg(feature = "metrics")]
-            cloudwatch: Some(aws_sdk_cloudwatch::Client::new(config)),
+            cloudwatch: None,
+            sdk_config: Some(config.clone()),
         }
     }
 }

@@ -218,10 +218,10 @@ impl Hook {
     }
 
     /// Runs the hook as a Lambda function: logs through tracing (JSON in Lambda), AWS
-    /// clients from aws-config's default chain, then the Lambda runtime loop.
+    /// clients from aws-config's default chain ([`crate::aws::load_config`]), then the Lambda runtime loop.
     pub async fn run(self) -> Result<(), lambda_runtime::Error> {
         crate::logging::init();
-        let config = aws_config::load_from_env().await;
+        let config = crate::aws::load_config().await;
         let settings = DiscoverySettings::from_env().map_err(|e| e.to_string());
         if let Err(e) = &settings {
             tracing::error!(error = %e, "bad hook settings: every invocation will report Failed");

@@ -48,6 +48,7 @@ fn clients(get: &Rule, put: &Rule) -> Clients {
         http: None,
         #[cfg(feature = "metrics")]
         cloudwatch: None,
+        sdk_config: None,
     }
 }
 

@@ -1,0 +1,62 @@
+//! The AWS configuration a hook runs with: aws-config's default chain, and one HTTPS client
+//! for every AWS client the hook makes.
+//!
+//! Left to itself, each AWS client (and aws-config's own STS client) makes the SDK's default
+//! HTTPS client anew, and builds its TLS connector as it is made, to check it, then again at its
+//! first request: the root certificates are parsed each time. A cold hook made five such
+//! clients before its first call; on Lambda's 128 MB share of a CPU that is most of its start.
+//! [`load_config`] gives every client one default HTTPS client, whose connector is built once,
+//! at the first request.
+
+use std::fmt;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
+use aws_smithy_runtime_api::client::runtime_components::{RuntimeComponents, RuntimeComponentsBuilder};
+use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin as _;
+
+/// aws-config's defaults, as `aws_config::load_defaults(BehaviorVersion::latest())` loads them
+/// (region, credentials, endpoints, retries: the SDK's own chains), with [`https_client`] for
+/// every client made from it.
+pub async fn load_config() -> SdkConfig {
+    loader().load().await
+}
+
+/// The loader of [`load_config`], to add to before loading.
+pub fn loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
+}
+
+/// The SDK's default HTTPS client (rustls with aws-lc, the system's root certificates, the
+/// proxy the environment names, the SDK's timeouts), shared: every AWS client given it uses
+/// one connection pool per timeout setting, and its TLS set-up is done once, at the first
+/// request, instead of once per client made.
+pub fn https_client() -> SharedHttpClient {
+    let plugin = aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(BehaviorVersion::latest())
+        .expect("aws-smithy-runtime's default-https-client feature is on");
+    let client = plugin
+        .runtime_components(&RuntimeComponentsBuilder::new("hook-sdk"))
+        .http_client()
+        .expect("the default HTTP client plugin sets an HTTP client");
+    SharedHttpClient::new(AtFirstRequest(client))
+}
+
+/// An HTTP client that builds its connector when a request needs it, not when an AWS client
+/// is made with it (the SDK's default client builds one then, to check its set-up).
+struct AtFirstRequest(SharedHttpClient);
+
+impl fmt::Debug for AtFirstRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AtFirstRequest").field(&self.0).finish()
+    }
+}
+
+impl HttpClient for AtFirstRequest {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
+}
