@@ -8,29 +8,12 @@ use std::io::BufRead as _;
 
 use futures_util::StreamExt as _;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hook_sdk::check::{CheckRunner, RunContext};
 use hook_sdk::spec::{Vars, load};
 use hook_sdk::{Phase, Target};
-use integration_tests::release_bin;
-
-/// CPU time of a process: the sum of its threads' run time in /proc/PID/task/*/schedstat
-/// (nanoseconds; the threads of a tokio runtime live as long as the run).
-fn cpu_time(pid: &str) -> Duration {
-    let mut ns: u64 = 0;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc/PID/task") {
-        let path = task.expect("task entry").path().join("schedstat");
-        if let Ok(stat) = std::fs::read_to_string(path) {
-            ns += stat
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    Duration::from_nanos(ns)
-}
+use integration_tests::{cpu_time, release_bin};
 
 #[tokio::main]
 async fn main() {

@@ -56,6 +56,35 @@ pub fn release_bin(name: &str) -> PathBuf {
     path
 }
 
+/// CPU time of a process (`self` or a pid): the sum of its threads' run time in
+/// /proc/PID/task/*/schedstat (nanoseconds; threads that have ended are not counted, and a
+/// tokio runtime's threads live as long as it does).
+pub fn cpu_time(pid: &str) -> Duration {
+    let mut ns: u64 = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc/PID/task") {
+        let path = task.expect("task entry").path().join("schedstat");
+        if let Ok(stat) = std::fs::read_to_string(path) {
+            ns += stat
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(ns)
+}
+
+/// The minor page faults of a process so far, all its threads (`minflt` of /proc/PID/stat).
+pub fn minor_faults(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')').expect("a command name") + 2..];
+    rest.split_whitespace()
+        .nth(7)
+        .and_then(|n| n.parse().ok())
+        .expect("minflt is the 10th field")
+}
+
 pub const DEPLOYMENT: &str = "d-HOOKSIM01";
 pub const HOOK_NAME: &str = "CodeDeployHook_pre";
 
