@@ -13,20 +13,14 @@ use std::time::Instant;
 use hook_sdk::check::{CheckRunner, RunContext};
 use hook_sdk::spec::{Vars, load};
 use hook_sdk::{Phase, Target};
-use integration_tests::{cpu_time, release_bin};
+use integration_tests::{cpu_time, env_or, release_bin};
 
 #[tokio::main]
 async fn main() {
-    let checks: u32 = std::env::var("CHECKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let concurrency: u32 = std::env::var("CONCURRENCY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        // A spec's concurrency is capped at MAX_CONCURRENCY (32): every run in flight holds its
-        // answer in the hook's memory.
-        .unwrap_or(hook_sdk::spec::limits::MAX_CONCURRENCY);
+    let checks: u32 = env_or("CHECKS", 2000);
+    // A spec's concurrency is capped at MAX_CONCURRENCY (32): every run in flight holds its
+    // answer in the hook's memory.
+    let concurrency: u32 = env_or("CONCURRENCY", hook_sdk::spec::limits::MAX_CONCURRENCY);
     let mut sim = Command::new(release_bin("hook-sim"))
         .args(["serve", "--port", "0", "--hello", "hello-fn"])
         .stdout(Stdio::piped())

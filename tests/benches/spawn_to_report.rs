@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, ProcessConfig, Sim, lambda_appspec};
-use integration_tests::{DEPLOYMENT, HOOK_NAME, cpu_time, minor_faults, release_bin};
+use integration_tests::{DEPLOYMENT, HOOK_NAME, cpu_time, env_or, minor_faults, release_bin};
 
 struct Sample {
     cold: Duration,
@@ -133,10 +133,7 @@ async fn bench(name: &str, process: ProcessConfig, iterations: usize) {
 
 #[tokio::main]
 async fn main() {
-    let iterations: usize = std::env::var("ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let iterations: usize = env_or("ITERATIONS", 30);
     let extra = std::env::var("HOOK_ENV").unwrap_or_default();
     let with_extra = |mut process: ProcessConfig| {
         for kv in extra.split_whitespace() {

@@ -56,6 +56,11 @@ pub fn release_bin(name: &str) -> PathBuf {
     path
 }
 
+/// A benchmark's knob: the environment variable `name` parsed, else `default`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 /// CPU time of a process (`self` or a pid): the sum of its threads' run time in
 /// /proc/PID/task/*/schedstat (nanoseconds; threads that have ended are not counted, and a
 /// tokio runtime's threads live as long as it does).
