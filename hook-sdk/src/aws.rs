@@ -24,21 +24,25 @@ pub async fn load_config() -> SdkConfig {
 
 /// The loader of [`load_config`], to add to before loading.
 pub fn loader() -> aws_config::ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
+    let loader = aws_config::defaults(BehaviorVersion::latest());
+    match https_client() {
+        Some(client) => loader.http_client(client),
+        // Each client then makes the SDK's default client itself: slower to start, the same
+        // behaviour. A hook must not stop before it can report for want of a speed-up.
+        None => loader,
+    }
 }
 
 /// The SDK's default HTTPS client (rustls with aws-lc, the system's root certificates, the
 /// proxy the environment names, the SDK's timeouts), shared: every AWS client given it uses
 /// one connection pool per timeout setting, and its TLS set-up is done once, at the first
-/// request, instead of once per client made.
-pub fn https_client() -> SharedHttpClient {
-    let plugin = aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(BehaviorVersion::latest())
-        .expect("aws-smithy-runtime's default-https-client feature is on");
+/// request, instead of once per client made. `None` if the SDK offers no default client.
+pub fn https_client() -> Option<SharedHttpClient> {
+    let plugin = aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(BehaviorVersion::latest())?;
     let client = plugin
         .runtime_components(&RuntimeComponentsBuilder::new("hook-sdk"))
-        .http_client()
-        .expect("the default HTTP client plugin sets an HTTP client");
-    SharedHttpClient::new(AtFirstRequest(client))
+        .http_client()?;
+    Some(SharedHttpClient::new(AtFirstRequest(client)))
 }
 
 /// An HTTP client that builds its connector when a request needs it, not when an AWS client
@@ -58,5 +62,13 @@ impl HttpClient for AtFirstRequest {
 
     fn connector_metadata(&self) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
         self.0.connector_metadata()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sdk_offers_its_default_https_client() {
+        assert!(super::https_client().is_some());
     }
 }
