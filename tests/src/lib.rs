@@ -91,6 +91,11 @@ pub fn minor_faults(pid: &str) -> u64 {
 }
 
 pub const DEPLOYMENT: &str = "d-HOOKSIM01";
+
+/// A hook's Lambda timeout where its deadline is not what a test is about: Lambda's largest,
+/// a budget that cannot bind on a slow or busy machine, so that the outcome is the spec's and
+/// the answers', never the machine's speed. (Deadlines are tested where they are the subject.)
+pub const NO_BINDING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
 pub const HOOK_NAME: &str = "CodeDeployHook_pre";
 
 /// A hook binary running in hook-sim, with a deployment to report to.

@@ -8,7 +8,8 @@ use hook_sim::{
     lambda_appspec,
 };
 use integration_tests::{
-    DEPLOYMENT, HOOK_NAME, HookSetup, hello_process, hello_process_with_env, release_bin, workspace_root,
+    DEPLOYMENT, HOOK_NAME, HookSetup, NO_BINDING_TIMEOUT, hello_process, hello_process_with_env, release_bin,
+    workspace_root,
 };
 
 /// Requests through the API while the canary takes half the traffic: 20 for each version,
@@ -20,10 +21,16 @@ fn appspec(phase: &str) -> String {
 }
 
 async fn pre_traffic_against(fault: Option<&str>) -> (HookSetup, serde_json::Value) {
+    // A deadline is the subject only with HELLO_FAULT=slow: elsewhere it cannot bind.
+    let timeout = if fault == Some("slow") {
+        Duration::from_secs(3)
+    } else {
+        NO_BINDING_TIMEOUT
+    };
     let h = HookSetup::start(
         "pre-traffic",
         DeploymentSetup::new(DEPLOYMENT, &appspec("BeforeAllowTraffic")),
-        Duration::from_secs(3),
+        timeout,
     )
     .await;
     let env: Vec<(&str, &str)> = fault.map(|f| vec![("HELLO_FAULT", f)]).unwrap_or_default();
@@ -112,7 +119,7 @@ async fn post_traffic(alias_on: &str) -> (HookSetup, serde_json::Value) {
     sim.set_target_event(DEPLOYMENT, "AllowTraffic", LifecycleEventStatus::Succeeded);
     sim.publish_metrics_at_once(true);
     let config = ProcessConfig::new(HOOK_NAME, release_bin("post-traffic"))
-        .timeout(Duration::from_secs(20))
+        .timeout(NO_BINDING_TIMEOUT)
         .env("API_URL", &sim.api_url("hello-fn", "live"));
     let hook = sim.runtime(config).await.unwrap();
     let h = HookSetup { sim, hook };
@@ -176,7 +183,7 @@ async fn spec_hook_before_traffic(env: &[(&str, &str)]) -> (HookSetup, hook_sim:
     let h = HookSetup::start_with_env(
         "hook-runner",
         DeploymentSetup::new(DEPLOYMENT, &appspec("BeforeAllowTraffic")),
-        Duration::from_secs(10),
+        NO_BINDING_TIMEOUT,
         &all,
     )
     .await;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hook_sim::{Behavior, DeploymentSetup, Fault, FunctionSetup, Service, Sim, lambda_appspec};
-use integration_tests::{DEPLOYMENT, HOOK_NAME, HookSetup};
+use integration_tests::{DEPLOYMENT, HOOK_NAME, HookSetup, NO_BINDING_TIMEOUT};
 use serde_json::{Value, json};
 
 /// Peak RSS a hook may reach in any bounded case: a 128 MB Lambda with room to spare.
@@ -27,7 +27,7 @@ async fn hook_in(phase: &str, spec: &str, v2: Behavior, env: &[(&str, &str)]) ->
     let h = HookSetup::start_with_env(
         "hook-runner",
         DeploymentSetup::new(DEPLOYMENT, &appspec),
-        Duration::from_secs(20),
+        NO_BINDING_TIMEOUT,
         &all,
     )
     .await;
@@ -260,7 +260,7 @@ async fn a_rust_hook_that_only_tests_the_alias_reports_failed() {
             DEPLOYMENT,
             &lambda_appspec("hello-fn", "live", "1", "2", &[("BeforeAllowTraffic", HOOK_NAME)]),
         ),
-        Duration::from_secs(10),
+        NO_BINDING_TIMEOUT,
     )
     .await;
     h.function("hello-fn", hello(Behavior::hello("2")));

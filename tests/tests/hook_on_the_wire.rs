@@ -6,7 +6,7 @@ use std::time::Duration;
 use hook_sim::{
     Behavior, DeploymentSetup, Fault, FunctionSetup, LifecycleEventStatus, RevisionStorage, Service, lambda_appspec,
 };
-use integration_tests::{DEPLOYMENT, HOOK_NAME, HookSetup, hello_process, json};
+use integration_tests::{DEPLOYMENT, HOOK_NAME, HookSetup, NO_BINDING_TIMEOUT, hello_process, json};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -31,11 +31,17 @@ fn scripted_hello(v2: Behavior) -> FunctionSetup {
         .alias("live", "1")
 }
 
+/// The example pre-traffic hook, with a timeout that cannot bind: these cases are about what
+/// it reports, not when.
 async fn setup(storage: RevisionStorage) -> HookSetup {
+    setup_with_timeout(storage, NO_BINDING_TIMEOUT).await
+}
+
+async fn setup_with_timeout(storage: RevisionStorage, timeout: Duration) -> HookSetup {
     HookSetup::start(
         "pre-traffic",
         DeploymentSetup::new(DEPLOYMENT, &appspec()).storage(storage),
-        TIMEOUT,
+        timeout,
     )
     .await
 }
@@ -245,7 +251,12 @@ async fn two_functions_in_one_appspec_are_both_tested() {
         "Hooks": [{"BeforeAllowTraffic": HOOK_NAME}]
     })
     .to_string();
-    let h = HookSetup::start("pre-traffic", DeploymentSetup::new(DEPLOYMENT, &spec), TIMEOUT).await;
+    let h = HookSetup::start(
+        "pre-traffic",
+        DeploymentSetup::new(DEPLOYMENT, &spec),
+        NO_BINDING_TIMEOUT,
+    )
+    .await;
     h.function("hello-fn", scripted_hello(Behavior::hello("2")));
     h.function("other-fn", FunctionSetup::new().version("7", Behavior::hello("7")));
 
@@ -316,7 +327,7 @@ async fn redelivered_event_meets_already_completed_and_stops() {
 
 #[tokio::test]
 async fn hanging_target_reports_failed_before_the_deadline() {
-    let h = setup(RevisionStorage::AppSpecContent).await;
+    let h = setup_with_timeout(RevisionStorage::AppSpecContent, TIMEOUT).await;
     h.function("hello-fn", scripted_hello(Behavior::Hang));
 
     let sent = h.sim.elapsed();
@@ -373,7 +384,12 @@ async fn malformed_event_is_a_lambda_error_naming_the_field() {
 
 #[tokio::test]
 async fn panicking_handler_in_a_release_build_reports_failed() {
-    let h = HookSetup::start("panicking-hook", DeploymentSetup::new(DEPLOYMENT, &appspec()), TIMEOUT).await;
+    let h = HookSetup::start(
+        "panicking-hook",
+        DeploymentSetup::new(DEPLOYMENT, &appspec()),
+        NO_BINDING_TIMEOUT,
+    )
+    .await;
     h.function("hello-fn", scripted_hello(Behavior::hello("2")));
 
     let (_, out) = h.run("BeforeAllowTraffic").await;
@@ -398,7 +414,12 @@ async fn hook_not_named_in_the_appspec_reports_failed() {
         "2",
         &[("BeforeAllowTraffic", "CodeDeployHook_other")],
     );
-    let h = HookSetup::start("pre-traffic", DeploymentSetup::new(DEPLOYMENT, &spec), TIMEOUT).await;
+    let h = HookSetup::start(
+        "pre-traffic",
+        DeploymentSetup::new(DEPLOYMENT, &spec),
+        NO_BINDING_TIMEOUT,
+    )
+    .await;
     h.function("hello-fn", scripted_hello(Behavior::hello("2")));
 
     let (_, out) = h.run("BeforeAllowTraffic").await;

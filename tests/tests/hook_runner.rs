@@ -23,7 +23,7 @@ async fn hook(spec: &str, v2: Behavior) -> HookSetup {
     let h = HookSetup::start_with_env(
         "hook-runner",
         DeploymentSetup::new(DEPLOYMENT, &appspec()),
-        Duration::from_secs(5),
+        integration_tests::NO_BINDING_TIMEOUT,
         &[("HOOK_SPEC", spec)],
     )
     .await;
@@ -639,7 +639,7 @@ async fn one_function_for_both_phases_asks_the_deployment_target() {
     let h = HookSetup::start_with_env(
         "hook-runner",
         DeploymentSetup::new(DEPLOYMENT, &both),
-        Duration::from_secs(5),
+        integration_tests::NO_BINDING_TIMEOUT,
         &[("HOOK_SPEC", SMOKE)],
     )
     .await;
