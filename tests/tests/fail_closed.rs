@@ -3,7 +3,6 @@
 //! Lambda process against hook-sim and expects exactly one report with the right status.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use hook_sim::{Behavior, DeploymentSetup, Fault, FunctionSetup, Service, Sim, lambda_appspec};
 use integration_tests::{DEPLOYMENT, HOOK_NAME, HookSetup, NO_BINDING_TIMEOUT};
