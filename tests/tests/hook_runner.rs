@@ -2,7 +2,6 @@
 //! as a CLI (`validate`, `run`).
 
 use std::process::Command;
-use std::time::Duration;
 
 use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, Service, Sim, lambda_appspec};
 use integration_tests::{DEPLOYMENT, HOOK_NAME, HookSetup, release_bin};
