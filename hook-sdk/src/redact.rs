@@ -12,6 +12,10 @@ pub const MASK: &str = "***";
 /// would hide everything and protect little.
 pub const MIN_SECRET_LEN: usize = 4;
 
+/// Levels of JSON escaping a secret is searched for in: a JSON answer (1) whose `body` holds
+/// JSON (2), shown inside a quoted string of a report (3).
+const MAX_ESCAPES: usize = 3;
+
 /// Whether a variable name looks like it holds a secret: it contains TOKEN, SECRET, KEY,
 /// PASSWORD, PASSWD, PASSPHRASE, AUTH, CREDENTIAL, PRIVATE, SIGNATURE, SESSION or COOKIE,
 /// in any case.
@@ -53,20 +57,55 @@ impl Redactor {
         Redactor::default()
     }
 
-    /// Hides `value` from now on, and the forms it takes in JSON and in URLs.
+    /// Hides `value` from now on, in every form a report may show it in: as is, escaped once
+    /// and twice as JSON (or Rust's debug) escapes it (a JSON answer shown inside a JSON
+    /// string), percent-encoded, and each of its lines on its own (a PEM key shown line by
+    /// line, or re-indented).
     pub fn add(&mut self, value: &str) {
         if value.len() < MIN_SECRET_LEN {
             return;
         }
-        let json = serde_json::to_string(value).unwrap_or_default();
-        let json = json.trim_matches('"').to_string();
-        let encoded = percent_encode(value);
-        for form in [value.to_string(), json, encoded] {
-            if form.len() >= MIN_SECRET_LEN && !self.secrets.contains(&form) {
-                self.secrets.push(form);
+        let mut pieces = vec![value.to_string()];
+        if value.contains(['\n', '\r']) {
+            pieces.extend(
+                value
+                    .lines()
+                    .map(|l| l.trim())
+                    .filter(|l| l.len() >= MIN_SECRET_LEN)
+                    .map(str::to_string),
+            );
+        }
+        for piece in pieces {
+            let debug = format!("{piece:?}");
+            let debug = debug[1..debug.len() - 1].to_string();
+            let encoded = percent_encode(&piece);
+            // Escaped once, then again for each level of JSON inside a JSON string (an API
+            // Gateway `body`, shown in a report that quotes it): up to MAX_ESCAPES levels.
+            let mut escaped = vec![json_escaped(&piece), ascii_json_escaped(&piece), debug];
+            let mut level = escaped.clone();
+            for _ in 1..MAX_ESCAPES {
+                level = level.iter().map(|f| json_escaped(f)).collect();
+                escaped.extend(level.iter().cloned());
+            }
+            for form in std::iter::once(piece).chain(escaped).chain([encoded]) {
+                if form.len() >= MIN_SECRET_LEN && !self.secrets.contains(&form) {
+                    self.secrets.push(form);
+                }
             }
         }
         self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// `text` redacted, then cut to at most `max` characters (saying how long it was): a cut
+    /// never leaves a piece of a secret behind, since the secret is gone before the cut.
+    pub fn clip(&self, text: &str, max: usize) -> String {
+        let redacted = self.redact(text);
+        if redacted.chars().count() <= max {
+            redacted
+        } else {
+            let kept: String = redacted.chars().take(max).collect();
+            format!("{kept}… ({} bytes)", text.len())
+        }
     }
 
     /// Whether it knows any secret value.
@@ -76,13 +115,14 @@ impl Redactor {
 
     /// `text` with every known secret and every URL's credentials and query values masked.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = redact_urls(text);
+        // Secrets first: masking a URL's query could break a secret's form and leave a piece.
+        let mut out = text.to_string();
         for s in &self.secrets {
             if out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), MASK);
             }
         }
-        out
+        redact_urls(&out)
     }
 
     /// Redacts `text` in place.
@@ -92,6 +132,32 @@ impl Redactor {
             *text = redacted;
         }
     }
+}
+
+/// `value` as it appears inside a JSON string, without the quotes.
+fn json_escaped(value: &str) -> String {
+    let quoted = serde_json::to_string(value).unwrap_or_default();
+    quoted
+        .get(1..quoted.len().saturating_sub(1))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `value` inside a JSON string as ASCII-only encoders write it (Python's `json.dumps`):
+/// `\u00e9`, surrogate pairs beyond the first plane.
+fn ascii_json_escaped(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in json_escaped(value).chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
 }
 
 fn percent_encode(value: &str) -> String {
@@ -236,5 +302,42 @@ mod tests {
         assert_eq!(r.redact(r#"{"x":"a b\"c"}"#), r#"{"x":"***"}"#);
         assert_eq!(r.redact("path a%20b%22c"), "path ***");
         assert_eq!(r.redact("ab stays"), "ab stays", "too short to search for");
+    }
+
+    #[test]
+    fn escaped_twice_line_by_line_and_ascii_forms_are_hidden() {
+        let secret = "-----BEGIN KEY-----\nMIIEpAIBAAKCAQEA\"q\\z\nsécret-line\n-----END KEY-----";
+        let mut r = Redactor::new();
+        r.add(secret);
+        let once = serde_json::to_string(secret).unwrap();
+        let twice = serde_json::to_string(&once).unwrap();
+        for shown in [secret.to_string(), once, twice, format!("{secret:?}")] {
+            let out = r.redact(&format!("body: {shown} end"));
+            for piece in ["MIIEpAIBAAKCAQEA", "sécret", "q\\z"] {
+                assert!(!out.contains(piece), "{piece} in {out}");
+            }
+        }
+        // Re-indented, each line alone.
+        let indented = secret
+            .lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        assert!(!r.redact(&indented).contains("MIIEpAIBAAKCAQEA"));
+        // As an ASCII-only JSON encoder writes it.
+        assert_eq!(r.redact(r#"{"k":"s\u00e9cret-line"}"#), r#"{"k":"***"}"#);
+    }
+
+    #[test]
+    fn a_clip_never_leaves_a_piece_of_a_secret() {
+        let mut r = Redactor::new();
+        r.add("TOPSECRET-ABCDEFGH");
+        for at in 0..40 {
+            let text = format!("{}TOPSECRET-ABCDEFGH and more text after it", "x".repeat(at));
+            let shown = r.clip(&text, 20);
+            assert!(!shown.contains("TOPS"), "{shown}");
+            assert!(shown.ends_with(&format!("… ({} bytes)", text.len())), "{shown}");
+        }
+        assert_eq!(r.clip("short", 20), "short");
     }
 }

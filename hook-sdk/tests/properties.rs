@@ -336,7 +336,7 @@ proptest! {
                     Observation::from_invoke(&payload, fe.map(str::to_string), Duration::from_millis(3)),
                     Observation::from_http(status, vec![("content-type".into(), "x".into())], &payload, Duration::ZERO),
                 ] {
-                    let _ = evaluate(&check.expect, &obs, &Vars::default());
+                    let _ = evaluate(&check.expect, &obs, &Vars::default(), &hook_sdk::redact::Redactor::new());
                 }
             }
         }
@@ -366,4 +366,126 @@ fn the_generator_makes_specs_the_loader_accepts() {
         .count();
     // Otherwise the property over accepted specs would hold vacuously.
     assert!(accepted >= 60, "only {accepted} of 200 generated specs load");
+}
+
+/// A secret built of characters that reports never hold otherwise (so that any 4-character
+/// piece of it found in a report is a leak), quotes, backslashes, newlines and unicode included.
+fn secret() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec!['Q', 'Z', 'K', 'W', '7', '"', '\\', '\n', 'é', '漢', '🔑', ' ']),
+        8..40,
+    )
+    .prop_map(|chars| chars.into_iter().collect::<String>())
+    .prop_filter("a secret has at least 4 characters that are no escape", |s| {
+        s.chars().filter(|c| "QZKW7é漢🔑".contains(*c)).count() >= 4
+    })
+}
+
+/// Every 4-character piece of `text` that holds two or more of the secret's own letters.
+fn telling_pieces(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .windows(4)
+        .filter(|w| w.iter().filter(|c| "QZKW7é漢🔑".contains(**c)).count() >= 2)
+        .map(|w| w.iter().collect())
+        .collect()
+}
+
+/// The ways an answer may carry the secret: as is in text, inside a JSON string, as an
+/// ASCII-only JSON encoder writes it, and JSON inside a JSON string (API Gateway's `body`).
+fn embed(secret: &str, how: u8, pad: usize) -> Vec<u8> {
+    let padding = "x".repeat(pad);
+    match how % 4 {
+        0 => format!("{padding}{secret} tail").into_bytes(),
+        1 => serde_json::to_vec(&json!({"statusCode": 200, "pad": padding, "echo": secret})).unwrap(),
+        2 => {
+            let mut ascii = String::new();
+            for c in serde_json::to_string(secret).unwrap().chars() {
+                if c.is_ascii() {
+                    ascii.push(c);
+                } else {
+                    let mut units = [0u16; 2];
+                    for u in c.encode_utf16(&mut units) {
+                        ascii.push_str(&format!("\\u{u:04x}"));
+                    }
+                }
+            }
+            format!(r#"{{"statusCode":200,"pad":"{padding}","echo":{ascii}}}"#).into_bytes()
+        }
+        _ => {
+            let body = json!({"pad": padding, "echo": secret}).to_string();
+            serde_json::to_vec(&json!({"statusCode": 200, "body": body})).unwrap()
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Any secret echoed at any offset of any answer appears in no report, rendered in any
+    /// format, whole or as a piece left at a clip.
+    #[test]
+    fn no_piece_of_a_secret_reaches_any_report(secret in secret(), how in any::<u8>(), pad in 0usize..700) {
+        let spec = load(
+            "version: 1\nchecks:\n  - name: echo\n    invoke: { payload: { token: \"${env:API_TOKEN}\" } }\n    \
+             expect:\n      body: { contains: never-there }\n      json: { $.echo: nope, $.body: nope }\n      \
+             status: 201\n",
+            "s.yaml",
+        )
+        .unwrap();
+        let payload = embed(&secret, how, pad);
+        let invoke = mock!(aws_sdk_lambda::Client::invoke)
+            .sequence()
+            .output(move || {
+                InvokeOutput::builder()
+                    .status_code(200)
+                    .executed_version("2")
+                    .function_error("Unhandled")
+                    .payload(Blob::new(payload.clone()))
+                    .build()
+            })
+            .repeatedly()
+            .build();
+        let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke]);
+        let value = secret.clone();
+        let ctx = RunContext {
+            phase: Phase::BeforeAllowTraffic,
+            targets: vec![Target {
+                logical_id: "F".into(),
+                function: "fn".into(),
+                alias: Some("live".into()),
+                current_version: Some("1".into()),
+                target_version: "2".into(),
+            }],
+            deployment_id: Some("d-1".into()),
+            vars: Vars::with_env(std::sync::Arc::new(move |n| (n == "API_TOKEN").then(|| value.clone()))),
+            deadline: None,
+            source: None,
+            traffic: None,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let report = rt.block_on(async { CheckRunner::new(lambda).run(&spec, &ctx).await });
+        prop_assert!(!report.passed());
+        let outputs = [
+            hook_sdk::report::render_text(&report, false),
+            hook_sdk::report::render_text(&report, true),
+            hook_sdk::report::render_json(&report),
+            hook_sdk::report::render_json_lines(&report).join("\n"),
+            hook_sdk::report::render_junit(&report),
+            report.failure_summary().unwrap_or_default(),
+            format!("{report:?}"),
+        ];
+        let once = serde_json::to_string(&secret).unwrap();
+        let twice = serde_json::to_string(&once).unwrap();
+        let thrice = serde_json::to_string(&twice).unwrap();
+        let mut pieces = telling_pieces(&secret);
+        for form in [&once, &twice, &thrice] {
+            pieces.extend(telling_pieces(form));
+        }
+        for out in &outputs {
+            for piece in &pieces {
+                prop_assert!(!out.contains(piece.as_str()), "{piece:?} of {secret:?} in:\n{out}");
+            }
+        }
+    }
 }

@@ -428,6 +428,36 @@ async fn secrets_never_reach_logs_reports_or_the_response() {
     assert!(everything.contains("Bearer ***"), "{everything}");
 }
 
+/// A secret with a quote, a backslash and a newline, echoed back inside a JSON answer at
+/// offsets around the point where a report cuts what it shows: no piece of it reaches the
+/// Lambda log or the response.
+#[tokio::test]
+async fn a_secret_echoed_across_a_clip_leaves_no_piece() {
+    const ESCAPING: &str = "QZSECRET\"quo\\te\nQZLINE-2";
+    let mut spec = "version: 1\nchecks:\n".to_string();
+    for pad in (240..300).step_by(4) {
+        spec.push_str(&format!(
+            "  - name: pad{pad}\n    invoke: {{ payload: {{ pad: \"{}\", auth: \"${{env:API_TOKEN}}\" }} }}\n    \
+             expect: {{ body: {{ contains: never-there }} }}\n",
+            "x".repeat(pad)
+        ));
+    }
+    let echo = Behavior::Custom(Arc::new(|event| {
+        Behavior::Respond(json!({"statusCode": 200, "echo": event}))
+    }));
+    let h = hook_in("BeforeAllowTraffic", &spec, echo, &[("API_TOKEN", ESCAPING)]).await;
+    let response = run(&h, "BeforeAllowTraffic").await;
+    assert_eq!(response["status"], "Failed");
+    let everything = format!("{response}\n{}", h.logs());
+    assert!(
+        everything.contains("… ("),
+        "the answers are shown clipped: {everything}"
+    );
+    for piece in ["QZSE", "QZSECRET", "QZLI", "quo", "LINE-2"] {
+        assert!(!everything.contains(piece), "{piece} in {everything}");
+    }
+}
+
 #[tokio::test]
 async fn secrets_never_reach_the_cli_reports() {
     let sim = Sim::start().await.unwrap();

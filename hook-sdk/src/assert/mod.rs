@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::redact::{MASK, is_credential_header};
+use crate::redact::{MASK, Redactor, is_credential_header};
 use crate::spec::limits::MAX_QUERY_NODES;
 use crate::spec::{DurationPredicate, Expect, FunctionErrorExpect, Op, Predicate, Vars, duration_text};
 
@@ -112,7 +112,11 @@ pub struct AssertionResult {
 }
 
 /// Judges every expectation against an observation, in the order of the spec's keys.
-pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars) -> Vec<AssertionResult> {
+///
+/// What an assertion shows of the answer and of the expectation is redacted with `redactor`
+/// before it is cut to a readable length, so that no piece of a secret is left at the cut.
+pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars, redactor: &Redactor) -> Vec<AssertionResult> {
+    let clip = |s: &str| redactor.clip(s, MAX_SHOWN);
     let mut out = Vec::new();
     if obs.invoke {
         let wanted = expect.function_error.unwrap_or(FunctionErrorExpect::None);
@@ -141,7 +145,7 @@ pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars) -> Vec<Assertio
         });
     }
     if let Some(p) = &expect.status {
-        out.push(judge("status", p, obs.status.map(Value::from).as_ref(), vars));
+        out.push(judge("status", p, obs.status.map(Value::from).as_ref(), vars, redactor));
     }
     for (path, p) in &expect.json {
         let query = format!("json {}", path.source);
@@ -153,7 +157,7 @@ pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars) -> Vec<Assertio
                 passed: false,
             }),
             Some(json) => match query_json(&path.path, json) {
-                Ok(actual) => out.push(judge(&query, p, actual.as_ref(), vars)),
+                Ok(actual) => out.push(judge(&query, p, actual.as_ref(), vars, redactor)),
                 Err(e) => out.push(AssertionResult {
                     query,
                     expected: p.to_string(),
@@ -165,7 +169,7 @@ pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars) -> Vec<Assertio
     }
     for (name, p) in &expect.header {
         let actual = obs.header(name).map(|v| Value::String(v.to_string()));
-        let mut result = judge(&format!("header {name}"), p, actual.as_ref(), vars);
+        let mut result = judge(&format!("header {name}"), p, actual.as_ref(), vars, redactor);
         if is_credential_header(name) && actual.is_some() {
             // A cookie or token the answer carries is judged, never shown.
             result.actual = MASK.to_string();
@@ -173,7 +177,7 @@ pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars) -> Vec<Assertio
         out.push(result);
     }
     if let Some(p) = &expect.body {
-        out.push(judge("body", p, Some(&Value::String(obs.body.clone())), vars));
+        out.push(judge("body", p, Some(&Value::String(obs.body.clone())), vars, redactor));
     }
     if let Some(p) = &expect.duration {
         out.push(judge_duration("duration", p, Some(obs.duration)));
@@ -190,10 +194,17 @@ pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars) -> Vec<Assertio
             p,
             obs.max_memory_mb.map(Value::from).as_ref(),
             vars,
+            redactor,
         ));
     }
     if let Some(p) = &expect.log {
-        out.push(judge("log", p, obs.log.clone().map(Value::String).as_ref(), vars));
+        out.push(judge(
+            "log",
+            p,
+            obs.log.clone().map(Value::String).as_ref(),
+            vars,
+            redactor,
+        ));
     }
     // No status expectation stated (neither `status` nor a `$.statusCode` query): an HTTP
     // answer, and an invoke payload that carries an HTTP-style statusCode, must be 2xx.
@@ -251,7 +262,8 @@ fn take_nodes(v: &Value, budget: &mut usize) -> bool {
     }
 }
 
-fn judge(query: &str, p: &Predicate, actual: Option<&Value>, vars: &Vars) -> AssertionResult {
+fn judge(query: &str, p: &Predicate, actual: Option<&Value>, vars: &Vars, redactor: &Redactor) -> AssertionResult {
+    let clip = |s: &str| redactor.clip(s, MAX_SHOWN);
     let (passed, expected) = match holds(p, actual, vars) {
         Ok(passed) => (passed, clip(&render_expected(p, vars))),
         Err(e) => (false, clip(&format!("{p} ({e})"))),
@@ -282,14 +294,8 @@ fn render_expected(p: &Predicate, vars: &Vars) -> String {
     Predicate { ops }.to_string()
 }
 
-fn clip(s: &str) -> String {
-    const MAX: usize = 300;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        format!("{}… ({} bytes)", s.chars().take(MAX).collect::<String>(), s.len())
-    }
-}
+/// Characters an assertion shows of an answer or an expectation.
+const MAX_SHOWN: usize = 300;
 
 fn render_op(op: &Op, vars: &Vars) -> Result<Op, String> {
     let r = |v: &Value| vars.render_json(v).map_err(|e| e.to_string());
@@ -520,7 +526,7 @@ mod tests {
         obs.init_duration = Some(Duration::from_millis(20));
         obs.max_memory_mb = Some(20);
         obs.log = Some("START RequestId: x".into());
-        let results = evaluate(&e, &obs, &Vars::default());
+        let results = evaluate(&e, &obs, &Vars::default(), &Redactor::new());
         let queries: Vec<&str> = results.iter().map(|r| r.query.as_str()).collect();
         assert_eq!(
             queries,
@@ -543,7 +549,7 @@ mod tests {
         obs.function_error = Some("Unhandled".into());
         obs.init_duration = None;
         obs.status = Some(500);
-        let results = evaluate(&e, &obs, &Vars::default());
+        let results = evaluate(&e, &obs, &Vars::default(), &Redactor::new());
         let failed: Vec<&AssertionResult> = results.iter().filter(|r| !r.passed).collect();
         assert_eq!(failed.len(), 3, "{failed:#?}");
         assert_eq!(failed[0].query, "function_error");
@@ -558,7 +564,7 @@ mod tests {
     fn invoke_checks_fail_on_function_errors_by_default() {
         let e = Expect::default();
         let obs = Observation::from_invoke(b"{\"errorMessage\":\"boom\"}", Some("Unhandled".into()), Duration::ZERO);
-        let r = evaluate(&e, &obs, &Vars::default());
+        let r = evaluate(&e, &obs, &Vars::default(), &Redactor::new());
         assert_eq!(r.len(), 1);
         assert!(!r[0].passed);
         assert_eq!(r[0].expected, "none");
@@ -568,7 +574,7 @@ mod tests {
     fn non_json_answer_fails_json_queries() {
         let e = expect("      json: { $.x: 1 }\n");
         let obs = Observation::from_http(200, vec![], b"<html>", Duration::ZERO);
-        let r = evaluate(&e, &obs, &Vars::default());
+        let r = evaluate(&e, &obs, &Vars::default(), &Redactor::new());
         assert!(!r[0].passed);
         assert!(r[0].actual.starts_with("the answer is not JSON"));
         assert_eq!((r[1].query.as_str(), r[1].passed), ("status", true));
@@ -582,6 +588,7 @@ mod tests {
                 &none,
                 &Observation::from_http(status, vec![], b"", Duration::ZERO),
                 &Vars::default(),
+                &Redactor::new(),
             )
         };
         let r = http(503);
@@ -598,6 +605,7 @@ mod tests {
                 &none,
                 &Observation::from_invoke(payload, None, Duration::ZERO),
                 &Vars::default(),
+                &Redactor::new(),
             )
         };
         let r = invoke(br#"{"statusCode":500}"#);
@@ -614,7 +622,8 @@ mod tests {
             evaluate(
                 &e,
                 &Observation::from_invoke(br#"{"statusCode":503}"#, None, Duration::ZERO),
-                &Vars::default()
+                &Vars::default(),
+                &Redactor::new(),
             )
             .iter()
             .all(|a| a.passed)
@@ -633,7 +642,7 @@ mod tests {
             b"",
             Duration::ZERO,
         );
-        let r = evaluate(&e, &obs, &Vars::default());
+        let r = evaluate(&e, &obs, &Vars::default(), &Redactor::new());
         assert_eq!((r[0].actual.as_str(), r[0].passed), ("***", false));
         assert_eq!(r[1].actual, "\"text/plain\"");
     }
@@ -645,6 +654,7 @@ mod tests {
             &e,
             &Observation::from_invoke(br#"{"ok":true}"#, None, Duration::ZERO),
             &Vars::default(),
+            &Redactor::new(),
         );
         assert!(!r[1].passed, "{r:#?}");
         assert_eq!(r[1].actual, "nothing");

@@ -159,10 +159,9 @@ impl CheckRunner {
         } else {
             vec![None; ctx.targets.len()]
         };
-        let (mut waivers, waived) = select::waivers(spec, ctx.source.as_deref(), &ctx.targets, &facts);
-        for w in &mut waivers {
-            // The reason is the version's text: it reaches the log only redacted, as the report.
-            secrets.redactor.redact_in_place(&mut w.reason);
+        let (waivers, waived) = select::waivers(spec, ctx.source.as_deref(), &ctx.targets, &facts, &secrets.redactor);
+        for w in &waivers {
+            // The reason is the version's text: it reaches the log only redacted (by `waivers`).
             tracing::warn!(target_version = %w.target, reason = %w.reason, decided_by = %w.decided_by, "{}", w.line());
         }
         let every_target_waived = !ctx.targets.is_empty() && waived.len() == ctx.targets.len();
@@ -423,7 +422,7 @@ impl CheckRunner {
             // Fold the runs as they end: only the passed runs' durations and the first failure
             // are kept, never the answers.
             let (passed, first_failure) = futures_util::stream::iter(0..n.min(MAX_REPEAT))
-                .map(|_| self.attempt(&call, check, &local, timeout, ctx.deadline))
+                .map(|_| self.attempt(&call, check, &local, timeout, ctx.deadline, secrets))
                 .buffer_unordered(concurrency)
                 .fold((Vec::new(), None), |(mut passed, mut first), a| async move {
                     if a.passed() {
@@ -482,7 +481,7 @@ impl CheckRunner {
                     tokio::time::sleep(backoff).await;
                 }
             }
-            let a = self.attempt(&call, check, &local, timeout, ctx.deadline).await;
+            let a = self.attempt(&call, check, &local, timeout, ctx.deadline, secrets).await;
             report.attempts = i + 1;
             let passed = a.passed();
             last = Some(a);
@@ -591,6 +590,7 @@ impl CheckRunner {
         vars: &Vars,
         timeout: Duration,
         deadline: Option<Instant>,
+        secrets: &Secrets,
     ) -> Attempt {
         let started = Instant::now();
         let limit = deadline.map_or(started + timeout, |d| d.min(started + timeout));
@@ -598,7 +598,7 @@ impl CheckRunner {
         let duration = started.elapsed();
         match result {
             Ok(Ok(obs)) => Attempt {
-                assertions: evaluate(&check.expect, &obs, vars),
+                assertions: evaluate(&check.expect, &obs, vars, &secrets.with_captures(check, &obs)),
                 observation: Some(obs),
                 error: None,
                 error_kind: None,
@@ -749,6 +749,25 @@ impl Secrets {
             }
         }
         s
+    }
+
+    /// The redactor for what `check` shows of `obs`: the secrets known, and those its captures
+    /// will take from `obs`, so that no piece of one is shown before it is captured.
+    fn with_captures(&self, check: &Check, obs: &Observation) -> std::borrow::Cow<'_, Redactor> {
+        let secret = |name: &str, capture: &Capture| {
+            looks_secret(name)
+                || self.listed.iter().any(|l| l == name)
+                || matches!(capture, Capture::Header(h) if is_credential_header(h))
+        };
+        let mut out = std::borrow::Cow::Borrowed(&self.redactor);
+        for (name, capture) in &check.capture {
+            if secret(name, capture)
+                && let Ok(v) = captured(capture, obs)
+            {
+                out.to_mut().add(&v);
+            }
+        }
+        out
     }
 
     /// A `vars` entry or a capture was set: hide it when its name says it is secret.

@@ -78,6 +78,7 @@ pub(crate) fn waivers(
     source: Option<&str>,
     targets: &[Target],
     facts: &[Option<Result<Facts, String>>],
+    redactor: &crate::redact::Redactor,
 ) -> (Vec<Waiver>, BTreeSet<usize>) {
     let mut out = Vec::new();
     let mut waived = BTreeSet::new();
@@ -85,8 +86,9 @@ pub(crate) fn waivers(
         let Some(Ok(f)) = &facts[i] else { continue };
         let Some(reason) = &f.skip else { continue };
         let target = t.qualified();
-        // Bounded: the reason is shown in logs and reports.
-        let reason: String = reason.trim().chars().take(500).collect();
+        // Bounded, and redacted before it is cut: the reason is the version's own text, shown in
+        // logs and reports.
+        let reason = redactor.clip(reason.trim(), 500);
         let (granted, decided_by) = if reason.is_empty() {
             (false, format!("{SKIP_VARIABLE} is empty: a skip needs a reason"))
         } else if spec.allow_skip {
