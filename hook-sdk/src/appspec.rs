@@ -182,6 +182,80 @@ pub fn function_name_of(function: &str) -> &str {
     }
 }
 
+/// A Lambda function as a `FunctionName` names it (a name, a partial ARN
+/// `ACCOUNT:function:NAME` or an ARN, any with a qualifier): the parts it gives.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct FunctionId {
+    /// `aws`, `aws-cn`, `aws-us-gov`...
+    pub(crate) partition: Option<String>,
+    /// The region.
+    pub(crate) region: Option<String>,
+    /// The account.
+    pub(crate) account: Option<String>,
+    /// The function's name.
+    pub(crate) name: String,
+}
+
+impl FunctionId {
+    /// The parts `function` gives.
+    pub(crate) fn parse(function: &str) -> FunctionId {
+        let parts: Vec<&str> = function.split(':').collect();
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        match parts.as_slice() {
+            ["arn", partition, _lambda, region, account, "function", name, ..] => FunctionId {
+                partition: some(partition),
+                region: some(region),
+                account: some(account),
+                name: name.to_string(),
+            },
+            [account, "function", name, ..] => FunctionId {
+                account: some(account),
+                name: name.to_string(),
+                ..FunctionId::default()
+            },
+            _ => FunctionId {
+                name: parts[0].to_string(),
+                ..FunctionId::default()
+            },
+        }
+    }
+
+    /// The parts it lacks taken from `home`, where Lambda resolves a name: the caller's own
+    /// partition, region and account.
+    pub(crate) fn within(mut self, home: &FunctionId) -> FunctionId {
+        self.partition = self.partition.or_else(|| home.partition.clone());
+        self.region = self.region.or_else(|| home.region.clone());
+        self.account = self.account.or_else(|| home.account.clone());
+        self
+    }
+
+    /// Whether both may name one function: the same name, and every part both give equal.
+    pub(crate) fn may_be(&self, other: &FunctionId) -> bool {
+        let agree = |a: &Option<String>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        self.name == other.name
+            && agree(&self.partition, &other.partition)
+            && agree(&self.region, &other.region)
+            && agree(&self.account, &other.account)
+    }
+}
+
+impl std::fmt::Display for FunctionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let part = |p: &Option<String>| p.clone().unwrap_or_else(|| "?".into());
+        write!(
+            f,
+            "arn:{}:lambda:{}:{}:function:{}",
+            part(&self.partition),
+            part(&self.region),
+            part(&self.account),
+            self.name
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,5 +314,32 @@ mod tests {
         let spec = AppSpec::parse(r#"{"Resources":[{"Svc":{"Type":"AWS::ECS::Service","Properties":{}}}]}"#).unwrap();
         assert_eq!(spec.resources.len(), 1);
         assert_eq!(spec.lambda_functions().count(), 0);
+    }
+
+    #[test]
+    fn function_ids_resolve_as_lambda_does() {
+        let arn = FunctionId::parse("arn:aws:lambda:eu-west-1:111122223333:function:hello-fn:2");
+        assert_eq!(
+            (
+                arn.partition.as_deref(),
+                arn.region.as_deref(),
+                arn.account.as_deref(),
+                arn.name.as_str()
+            ),
+            (Some("aws"), Some("eu-west-1"), Some("111122223333"), "hello-fn")
+        );
+        let partial = FunctionId::parse("111122223333:function:hello-fn");
+        assert_eq!(
+            (partial.account.as_deref(), partial.partition),
+            (Some("111122223333"), None)
+        );
+        let name = FunctionId::parse("hello-fn:live");
+        assert_eq!(name.name, "hello-fn");
+        let home = FunctionId::parse("arn:aws:lambda:eu-west-1:111122223333:function:CodeDeployHook_pre");
+        assert_eq!(name.clone().within(&home), arn.clone().within(&home));
+        let elsewhere = FunctionId::parse("arn:aws:lambda:us-east-1:111122223333:function:hello-fn");
+        assert_ne!(elsewhere.clone().within(&home), name.clone().within(&home));
+        assert!(name.may_be(&arn) && !elsewhere.may_be(&arn));
+        assert!(!FunctionId::parse("999988887777:function:hello-fn").may_be(&arn));
     }
 }

@@ -14,7 +14,7 @@ use aws_sdk_codedeploy::types::{RevisionLocation, RevisionLocationType};
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use serde::Serialize;
 
-use crate::appspec::{AppSpec, AppSpecError};
+use crate::appspec::{AppSpec, AppSpecError, FunctionId};
 use crate::event::Phase;
 use crate::target::{BadTargetOverride, Target};
 
@@ -166,6 +166,28 @@ pub enum DiscoveryError {
         /// Why the deployment target did not tell.
         why: String,
     },
+    /// `HOOK_TARGET` names a function or version the deployment does not deploy.
+    #[error(
+        "HOOK_TARGET names {wanted}, which this deployment does not deploy (it deploys {deployed}): \
+         an override may only narrow the targets of the deployment's AppSpec; fix or unset HOOK_TARGET"
+    )]
+    TargetOverrideNotDeployed {
+        /// The override's target.
+        wanted: String,
+        /// The deployment's targets.
+        deployed: String,
+    },
+    /// `HOOK_PHASE` says one phase and the deployment runs the hook in the other.
+    #[error(
+        "HOOK_PHASE says {phase}, but the deployment runs this hook in {deployment}: an override may not \
+         change the phase CodeDeploy asks for; fix or unset HOOK_PHASE"
+    )]
+    PhaseOverrideDisagrees {
+        /// The override.
+        phase: Phase,
+        /// The phase the deployment says.
+        deployment: Phase,
+    },
     /// `HOOK_TARGET` is malformed.
     #[error(transparent)]
     BadTargetOverride(BadTargetOverride),
@@ -229,47 +251,38 @@ pub async fn discover(
         targets: Vec::new(),
     };
 
-    let appspec = if settings.phase.is_some() && settings.targets.is_some() {
-        None
-    } else {
-        let revision = info
-            .and_then(|i| i.revision())
-            .ok_or_else(|| DiscoveryError::NoRevision {
-                deployment_id: deployment_id.to_string(),
-            })?;
-        let text = match inline_content(revision) {
-            Some(text) => text,
-            None => {
-                let application = application.unwrap_or_default();
-                let out = codedeploy
-                    .get_application_revision()
-                    .application_name(&application)
-                    .revision(revision.clone())
-                    .send()
-                    .await
-                    .map_err(|e| DiscoveryError::GetApplicationRevision {
-                        application: application.clone(),
-                        source: Box::new(e),
-                    })?;
-                out.revision()
-                    .and_then(inline_content)
-                    .ok_or_else(|| DiscoveryError::ContentNotInline {
-                        deployment_id: deployment_id.to_string(),
-                        kind: revision
-                            .revision_type()
-                            .map(|t| t.as_str().to_string())
-                            .unwrap_or_else(|| "an unknown type".to_string()),
-                    })?
-            }
-        };
-        Some(AppSpec::parse(&text).map_err(|source| DiscoveryError::AppSpec {
-            deployment_id: deployment_id.to_string(),
-            source,
-        })?)
+    // The AppSpec is read even when both overrides are set: an override may narrow what the
+    // deployment asks to test, never replace it.
+    let appspec = match read_appspec(codedeploy, deployment_id, info, application).await {
+        Ok(spec) => Some(spec),
+        // A revision whose content the hook cannot read (S3, GitHub) is what HOOK_TARGET is for.
+        Err(DiscoveryError::ContentNotInline { .. }) if settings.targets.is_some() => {
+            tracing::warn!(
+                "the deployment's AppSpec is not inline: HOOK_TARGET is taken as it is, unchecked against it"
+            );
+            None
+        }
+        Err(e) => return Err(e),
     };
 
     deployment.phase = match (settings.phase, &appspec) {
-        (Some(phase), _) => phase,
+        (Some(phase), Some(spec)) => {
+            // The phase the deployment runs the hook in, where that can be read.
+            let declared = match phase_of(spec, &settings.function_name) {
+                Ok(p) => Some(p),
+                Err(DiscoveryError::PhaseAmbiguous { .. } | DiscoveryError::PhaseUnknown { .. }) => {
+                    phase_in_progress(codedeploy, deployment_id).await.ok()
+                }
+                Err(e) => return Err(e),
+            };
+            match declared {
+                Some(d) if d != phase => {
+                    return Err(DiscoveryError::PhaseOverrideDisagrees { phase, deployment: d });
+                }
+                _ => phase,
+            }
+        }
+        (Some(phase), None) => phase,
         (None, Some(spec)) => match phase_of(spec, &settings.function_name) {
             // One function for both phases: the phase whose lifecycle event is in progress.
             Err(DiscoveryError::PhaseAmbiguous { function, .. }) => phase_in_progress(codedeploy, deployment_id)
@@ -280,11 +293,79 @@ pub async fn discover(
         (None, None) => unreachable!("the AppSpec is read whenever no phase is set"),
     };
     deployment.targets = match (&settings.targets, &appspec) {
-        (Some(targets), _) => targets.clone(),
+        (Some(wanted), Some(spec)) => narrow(wanted, targets_of(spec, deployment_id)?)?,
+        (Some(targets), None) => targets.clone(),
         (None, Some(spec)) => targets_of(spec, deployment_id)?,
         (None, None) => unreachable!("the AppSpec is read whenever no targets are set"),
     };
     Ok(deployment)
+}
+
+/// The AppSpec of the deployment's revision: inline, or from `GetApplicationRevision`.
+async fn read_appspec(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    deployment_id: &str,
+    info: Option<&aws_sdk_codedeploy::types::DeploymentInfo>,
+    application: Option<String>,
+) -> Result<AppSpec, DiscoveryError> {
+    let revision = info
+        .and_then(|i| i.revision())
+        .ok_or_else(|| DiscoveryError::NoRevision {
+            deployment_id: deployment_id.to_string(),
+        })?;
+    let text = match inline_content(revision) {
+        Some(text) => text,
+        None => {
+            let application = application.unwrap_or_default();
+            let out = codedeploy
+                .get_application_revision()
+                .application_name(&application)
+                .revision(revision.clone())
+                .send()
+                .await
+                .map_err(|e| DiscoveryError::GetApplicationRevision {
+                    application: application.clone(),
+                    source: Box::new(e),
+                })?;
+            out.revision()
+                .and_then(inline_content)
+                .ok_or_else(|| DiscoveryError::ContentNotInline {
+                    deployment_id: deployment_id.to_string(),
+                    kind: revision
+                        .revision_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_else(|| "an unknown type".to_string()),
+                })?
+        }
+    };
+    AppSpec::parse(&text).map_err(|source| DiscoveryError::AppSpec {
+        deployment_id: deployment_id.to_string(),
+        source,
+    })
+}
+
+/// The deployment's targets that `HOOK_TARGET` names (as the AppSpec gives them, alias and
+/// current version included). Naming a function or a version the deployment does not test is
+/// an error: an override narrows, never loosens.
+fn narrow(wanted: &[Target], deployment: Vec<Target>) -> Result<Vec<Target>, DiscoveryError> {
+    let mut out: Vec<Target> = Vec::new();
+    for w in wanted {
+        let id = FunctionId::parse(&w.function);
+        match deployment
+            .iter()
+            .find(|t| t.target_version == w.target_version && FunctionId::parse(&t.function).may_be(&id))
+        {
+            Some(t) if !out.contains(t) => out.push(t.clone()),
+            Some(_) => {}
+            None => {
+                return Err(DiscoveryError::TargetOverrideNotDeployed {
+                    wanted: w.qualified(),
+                    deployed: deployment.iter().map(Target::qualified).collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn inline_content(revision: &RevisionLocation) -> Option<String> {
@@ -551,11 +632,69 @@ mod tests {
         assert!(text.contains("HOOK_PHASE"), "{text}");
     }
 
+    /// Discovery of the deployment of SPEC (hello-fn:2, CodeDeployHook_pre before traffic)
+    /// with these overrides.
+    async fn with_overrides(phase: Option<&str>, target: Option<&str>) -> Result<Deployment, DiscoveryError> {
+        let rev = RevisionLocation::builder()
+            .app_spec_content(AppSpecContent::builder().content(SPEC).build())
+            .build();
+        let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || info(rev.clone()));
+        let client = mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&get]);
+        let settings = DiscoverySettings::from_lookup(|k| match k {
+            "HOOK_PHASE" => phase.map(str::to_string),
+            "HOOK_TARGET" => target.map(str::to_string),
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("CodeDeployHook_pre".into()),
+            _ => None,
+        })
+        .unwrap();
+        discover(&client, "d-1", &settings).await
+    }
+
     #[tokio::test]
-    async fn overrides_skip_the_appspec() {
-        let get =
-            mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(|| GetDeploymentOutput::builder().build());
-        let client = mock_client!(aws_sdk_codedeploy, [&get]);
+    async fn overrides_narrow_what_the_deployment_asks_never_loosen_it() {
+        // Naming the deployment's own target: its AppSpec entry, alias and current version kept.
+        let d = with_overrides(Some("before"), Some("hello-fn:2")).await.unwrap();
+        assert_eq!(d.phase, Phase::BeforeAllowTraffic);
+        assert_eq!(
+            (d.targets[0].function.as_str(), d.targets[0].alias.as_deref()),
+            ("hello-fn", Some("live"))
+        );
+        let d = with_overrides(None, Some("arn:aws:lambda:us-east-1:111122223333:function:hello-fn:2"))
+            .await
+            .unwrap();
+        assert_eq!(
+            d.targets[0].function, "hello-fn",
+            "the deployment's target, not the override's"
+        );
+        // Another version or another function: Failed, saying which.
+        for other in ["hello-fn:3", "other-fn:2", "hello-fn:1"] {
+            let e = with_overrides(None, Some(other)).await.unwrap_err();
+            let text = e.to_string();
+            assert!(
+                text.contains(&format!("HOOK_TARGET names {other}")) && text.contains("it deploys hello-fn:2"),
+                "{text}"
+            );
+        }
+        // The other phase than the one CodeDeploy runs the hook in.
+        let e = with_overrides(Some("after"), None).await.unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "HOOK_PHASE says AfterAllowTraffic, but the deployment runs this hook in BeforeAllowTraffic"
+            ),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_target_override_stands_where_the_appspec_cannot_be_read() {
+        let s3 = RevisionLocation::builder()
+            .revision_type(RevisionLocationType::S3)
+            .s3_location(S3Location::builder().bucket("b").key("k").build())
+            .build();
+        let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || info(s3.clone()));
+        let rev = mock!(aws_sdk_codedeploy::Client::get_application_revision)
+            .then_output(|| GetApplicationRevisionOutput::builder().build());
+        let client = mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&get, &rev]);
         let settings = DiscoverySettings::from_lookup(|k| match k {
             "HOOK_PHASE" => Some("after".into()),
             "HOOK_TARGET" => Some("fn-a:4".into()),
@@ -564,8 +703,10 @@ mod tests {
         .unwrap();
         let d = discover(&client, "d-1", &settings).await.unwrap();
         assert_eq!(d.phase, Phase::AfterAllowTraffic);
-        assert_eq!(d.targets[0].function, "fn-a");
-        assert_eq!(d.targets[0].target_version, "4");
+        assert_eq!(
+            (d.targets[0].function.as_str(), d.targets[0].target_version.as_str()),
+            ("fn-a", "4")
+        );
     }
 
     #[test]

@@ -33,8 +33,8 @@
 //!
 //! | variable | effect |
 //! | --- | --- |
-//! | `HOOK_TARGET` | `NAME:VERSION` or a qualified ARN (comma-separated for several): test these instead of the AppSpec's targets |
-//! | `HOOK_PHASE` | `before` or `after`: the phase, instead of finding the hook's name in the AppSpec |
+//! | `HOOK_TARGET` | `NAME:VERSION` or a qualified ARN (comma-separated for several): test only these of the AppSpec's targets (one the deployment does not deploy fails the hook) |
+//! | `HOOK_PHASE` | `before` or `after`: the phase, where the hook's name is not in the AppSpec (one that disagrees with the deployment fails the hook) |
 //!
 //! Release builds must unwind on panic (`panic = "unwind"` in `[profile.release]`): a hook
 //! that aborts cannot report. Building hook-sdk with `panic = "abort"` is a compile error.

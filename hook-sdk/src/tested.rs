@@ -11,7 +11,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
-use crate::appspec::function_name_of;
+use crate::appspec::FunctionId;
 use crate::target::Target;
 
 /// Records, for every Invoke made through a Lambda client it is added to, the function and
@@ -21,6 +21,8 @@ use crate::target::Target;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TestedVersions {
     ran: Arc<Mutex<Vec<(String, String)>>>,
+    /// Where a bare function name resolves: the hook's own partition, region and account.
+    home: FunctionId,
 }
 
 #[derive(Debug, Clone)]
@@ -31,19 +33,30 @@ impl Storable for InvokedFunction {
 }
 
 impl TestedVersions {
+    /// Records whose function names resolve, as Lambda resolves them, within `home`: the
+    /// hook's own partition, region and account.
+    pub(crate) fn new(home: FunctionId) -> Self {
+        TestedVersions {
+            ran: Arc::default(),
+            home,
+        }
+    }
+
     /// `lambda`, recording its invokes here.
     pub(crate) fn watch(&self, lambda: &aws_sdk_lambda::Client) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::from_conf(lambda.config().to_builder().interceptor(self.clone()).build())
     }
 
-    /// Whether Lambda ran `target`'s version under test at least once.
+    /// Whether Lambda ran `target`'s version under test at least once: the same function by
+    /// its full ARN (partition, region, account, name, each resolved as Lambda resolves a bare
+    /// name) and the same version. A same-named function elsewhere proves nothing.
     pub(crate) fn ran(&self, target: &Target) -> bool {
-        let name = function_name_of(&target.function);
+        let wanted = FunctionId::parse(&target.function).within(&self.home);
         self.ran
             .lock()
             .expect("tested versions poisoned")
             .iter()
-            .any(|(f, v)| function_name_of(f) == name && *v == target.target_version)
+            .any(|(f, v)| *v == target.target_version && FunctionId::parse(f).within(&self.home) == wanted)
     }
 }
 
@@ -82,5 +95,55 @@ impl Intercept for TestedVersions {
                 .push((function.clone(), version.to_string()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(function: &str) -> Target {
+        Target {
+            logical_id: "F".into(),
+            function: function.into(),
+            alias: Some("live".into()),
+            current_version: Some("1".into()),
+            target_version: "2".into(),
+        }
+    }
+
+    fn after(invokes: &[(&str, &str)]) -> TestedVersions {
+        let home = FunctionId::parse("arn:aws:lambda:eu-west-1:111122223333:function:CodeDeployHook_pre");
+        let t = TestedVersions::new(home);
+        for (f, v) in invokes {
+            t.ran.lock().unwrap().push((f.to_string(), v.to_string()));
+        }
+        t
+    }
+
+    #[test]
+    fn the_proof_compares_full_arns() {
+        let by_name = target("hello-fn");
+        let by_arn = target("arn:aws:lambda:eu-west-1:111122223333:function:hello-fn");
+        // The same function, however it was named.
+        for invoked in [
+            "hello-fn",
+            "hello-fn:2",
+            "111122223333:function:hello-fn",
+            "arn:aws:lambda:eu-west-1:111122223333:function:hello-fn:2",
+        ] {
+            let t = after(&[(invoked, "2")]);
+            assert!(t.ran(&by_name) && t.ran(&by_arn), "{invoked}");
+        }
+        // A same-named function in another account, region or partition proves nothing.
+        for elsewhere in [
+            "999988887777:function:hello-fn",
+            "arn:aws:lambda:us-east-1:111122223333:function:hello-fn",
+            "arn:aws-cn:lambda:eu-west-1:111122223333:function:hello-fn",
+        ] {
+            let t = after(&[(elsewhere, "2")]);
+            assert!(!t.ran(&by_name) && !t.ran(&by_arn), "{elsewhere}");
+        }
+        assert!(!after(&[("hello-fn", "1")]).ran(&by_name), "another version");
     }
 }

@@ -376,6 +376,56 @@ async fn variables_that_double_each_other_are_bounded() {
     assert_eq!(invokes(&h), 0);
 }
 
+/// Overrides narrow what the deployment asks, never loosen it: naming the current version (a
+/// healthy one) instead of the deployment's target, or the other phase, reports Failed with no
+/// check run.
+#[tokio::test]
+async fn overrides_that_loosen_the_deployment_report_failed() {
+    let spec = "version: 1\nchecks:\n  - name: greets\n    invoke: { payload: { name: x } }\n";
+    let h = hook_in(
+        "BeforeAllowTraffic",
+        spec,
+        Behavior::hello("2"),
+        &[("HOOK_TARGET", "hello-fn:1")],
+    )
+    .await;
+    fails(
+        &h,
+        "BeforeAllowTraffic",
+        "HOOK_TARGET names hello-fn:1, which this deployment does not deploy (it deploys hello-fn:2)",
+    )
+    .await;
+    assert_eq!(invokes(&h), 0);
+    let h = hook_in(
+        "BeforeAllowTraffic",
+        spec,
+        Behavior::hello("2"),
+        &[("HOOK_PHASE", "after")],
+    )
+    .await;
+    fails(
+        &h,
+        "BeforeAllowTraffic",
+        "HOOK_PHASE says AfterAllowTraffic, but the deployment runs this hook in BeforeAllowTraffic",
+    )
+    .await;
+    assert_eq!(invokes(&h), 0);
+    // Naming the deployment's own target narrows nothing: the check runs and passes.
+    let h = hook_in(
+        "BeforeAllowTraffic",
+        spec,
+        Behavior::hello("2"),
+        &[("HOOK_TARGET", "hello-fn:2")],
+    )
+    .await;
+    assert_eq!(
+        run(&h, "BeforeAllowTraffic").await["status"],
+        "Succeeded",
+        "{}",
+        h.logs()
+    );
+}
+
 const SECRET: &str = "TOPSECRET-7f3a";
 /// A second secret, in a variable whose name does not look secret: only the URL redaction and
 /// the credential header protect it.

@@ -1000,4 +1000,36 @@ mod tests {
         assert!(!a[2].passed);
         assert!(a[2].expected.len() < 1000, "{} bytes", a[2].expected.len());
     }
+
+    #[tokio::test]
+    async fn coverage_holds_in_a_phase_without_invoke_checks() {
+        // The spec selects in BeforeAllowTraffic; in AfterAllowTraffic it has no invoke check:
+        // the target is tested by nothing there, and that fails.
+        let spec = load(
+            "version: 1\nchecks:\n  - name: orders\n    phase: before\n    select: { functions: [\"fn\"] }\n    invoke: {}\n",
+            "s.yaml",
+        )
+        .unwrap();
+        let after = RunContext {
+            phase: Phase::AfterAllowTraffic,
+            ..ctx()
+        };
+        let report = CheckRunner::new(answering("{}")).run(&spec, &after).await;
+        assert!(!report.passed());
+        let uncovered = report
+            .checks
+            .iter()
+            .find(|c| c.name == "every target is tested")
+            .unwrap();
+        assert!(
+            uncovered
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("no check of the spec selects fn"),
+            "{uncovered:?}"
+        );
+        let before = CheckRunner::new(answering("{}")).run(&spec, &ctx()).await;
+        assert!(before.passed(), "{before:#?}");
+    }
 }

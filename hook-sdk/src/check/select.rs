@@ -190,8 +190,10 @@ pub(crate) fn select(
     for ci in &fallbacks {
         sel.targets.insert(*ci, left.clone());
     }
+    // Coverage holds in every phase a selecting spec runs, one with no invoke or metrics check
+    // included: there every target is uncovered.
     let selects = spec.checks.iter().any(|c| c.select.is_some());
-    if selects && fallbacks.is_empty() && !invokes.is_empty() {
+    if selects && fallbacks.is_empty() {
         // A target whose tags could not be read is reported by the checks that needed them.
         let unreadable: BTreeSet<usize> = sel.unreadable.values().flatten().map(|(ti, _)| *ti).collect();
         sel.uncovered = left.into_iter().filter(|ti| !unreadable.contains(ti)).collect();
