@@ -54,3 +54,6 @@ pub const MAX_VARIABLE_ERRORS: usize = 50;
 
 /// The most redirects an HTTP check that opts in (`follow_redirects: true`) follows.
 pub const MAX_REDIRECTS: usize = 5;
+
+/// The most queries one metrics check asks of CloudWatch: what one `GetMetricData` call takes.
+pub const MAX_METRIC_QUERIES: usize = 500;

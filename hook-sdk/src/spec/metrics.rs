@@ -21,6 +21,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::duration::Dur;
+use super::limits::MAX_METRIC_QUERIES;
 use super::predicate::{Cmp, split_comparison};
 use super::suggest;
 
@@ -45,6 +46,24 @@ pub struct MetricsSpec {
 }
 
 impl MetricsSpec {
+    /// The most GetMetricData queries it asks for one target (both versions): invocations and
+    /// each threshold's metric per version (throttles once, by alias), each custom metric per
+    /// version when a dimension holds it.
+    pub fn max_queries(&self) -> usize {
+        let per_version = 1 + self
+            .expect
+            .iter()
+            .filter(|(m, _)| !matches!(m, LambdaMetric::Throttles | LambdaMetric::Invocations))
+            .count();
+        let throttles = usize::from(self.expect.iter().any(|(m, _)| *m == LambdaMetric::Throttles));
+        let custom: usize = self
+            .custom
+            .iter()
+            .map(|(c, _)| if c.version_dimension.is_some() { 2 } else { 1 })
+            .sum();
+        2 * per_version + throttles + custom
+    }
+
     /// Whether a threshold compares with the current version.
     pub fn compares_with_current(&self) -> bool {
         self.expect.iter().any(|(_, t)| t.is_relative()) || self.custom.iter().any(|(_, t)| t.is_relative())
@@ -110,6 +129,16 @@ pub struct CustomMetric {
 }
 
 impl CustomMetric {
+    /// The values its figure can take: a count of samples or a time is never negative; other
+    /// numbers may be anything.
+    fn range(&self) -> (f64, f64) {
+        if self.stat == "SampleCount" || self.unit == CustomUnit::Ms {
+            (0.0, f64::INFINITY)
+        } else {
+            (f64::NEG_INFINITY, f64::INFINITY)
+        }
+    }
+
     /// Its name in reports.
     pub fn label(&self) -> String {
         self.name
@@ -181,6 +210,10 @@ impl TryFrom<MetricsSource> for MetricsSpec {
         for (key, text) in &s.expect {
             let metric = LambdaMetric::parse(key)?;
             let threshold = Threshold::parse(text, metric.unit()).map_err(|e| format!("metrics.expect.{key}: {e}"))?;
+            let (lo, hi) = metric.range();
+            threshold
+                .sound(lo, hi)
+                .map_err(|e| format!("metrics.expect.{key}: {e}"))?;
             if metric == LambdaMetric::Throttles && threshold.is_relative() {
                 return Err(format!(
                     "metrics.expect.throttles: `{text}` compares with the current version, but Lambda counts throttles \
@@ -192,6 +225,28 @@ impl TryFrom<MetricsSource> for MetricsSpec {
         let mut custom = Vec::new();
         for (i, c) in s.custom.into_iter().enumerate() {
             let at = format!("metrics.custom[{i}]");
+            let texts = [
+                ("name", c.name.as_deref()),
+                ("namespace", Some(c.namespace.as_str())),
+                ("metric", Some(c.metric.as_str())),
+                ("version_dimension", c.version_dimension.as_deref()),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+            .chain(c.dimensions.iter().flat_map(|(k, v)| {
+                [
+                    (format!("dimensions.{k}"), k.as_str()),
+                    (format!("dimensions.{k}"), v.as_str()),
+                ]
+            }));
+            for (field, text) in texts {
+                if text.contains("${") || text.contains("{{") {
+                    return Err(format!(
+                        "{at}.{field}: `{text}` is not filled in: a metrics check reads its names and dimensions as \
+                         written, with no ${{env:...}} or {{{{...}}}}; write the value itself"
+                    ));
+                }
+            }
             if c.namespace.starts_with("AWS/") {
                 return Err(format!(
                     "{at}: namespace {} is AWS's: Lambda's own metrics go in `metrics.expect`",
@@ -220,6 +275,8 @@ impl TryFrom<MetricsSource> for MetricsSpec {
                 CustomUnit::Percent => Unit::Percent,
             };
             let threshold = Threshold::parse(&c.expect, unit).map_err(|e| format!("{at}.expect: {e}"))?;
+            let (lo, hi) = c.range();
+            threshold.sound(lo, hi).map_err(|e| format!("{at}.expect: {e}"))?;
             if threshold.is_relative() && c.version_dimension.is_none() {
                 return Err(format!(
                     "{at}: `{}` compares with the current version, but nothing tells the versions apart: \
@@ -229,13 +286,21 @@ impl TryFrom<MetricsSource> for MetricsSpec {
             }
             custom.push((c, threshold));
         }
-        Ok(MetricsSpec {
+        let spec = MetricsSpec {
             window,
             min_samples: s.min_samples.unwrap_or(DEFAULT_MIN_SAMPLES),
             inconclusive: s.inconclusive,
             expect,
             custom,
-        })
+        };
+        let queries = spec.max_queries();
+        if queries > MAX_METRIC_QUERIES {
+            return Err(format!(
+                "metrics asks CloudWatch {queries} queries for a target, over the {MAX_METRIC_QUERIES} one GetMetricData \
+                 call takes: split the thresholds over several checks"
+            ));
+        }
+        Ok(spec)
     }
 }
 
@@ -337,7 +402,20 @@ impl LambdaMetric {
             "maximum" | "max" => LambdaMetric::Maximum,
             "minimum" | "min" => LambdaMetric::Minimum,
             p if p.starts_with('p') && p.len() > 1 => {
-                let n: f64 = p[1..]
+                let digits = &p[1..];
+                let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+                let canonical = !whole.is_empty()
+                    && whole.bytes().all(|b| b.is_ascii_digit())
+                    && (whole == "0" || !whole.starts_with('0'))
+                    && fraction.bytes().all(|b| b.is_ascii_digit())
+                    && (digits.len() == whole.len() || (!fraction.is_empty() && !fraction.ends_with('0')));
+                if !canonical {
+                    return Err(format!(
+                        "metrics.expect.{p}: a percentile is p and a number as CloudWatch writes it, like p99 or p99.9 \
+                         (no exponent, sign, leading or trailing zero)"
+                    ));
+                }
+                let n: f64 = digits
                     .parse()
                     .map_err(|_| format!("metrics.expect.{p}: a percentile is p and a number, like p99 or p99.9"))?;
                 if !(n > 0.0 && n < 100.0) || (n * 100.0).fract() != 0.0 {
@@ -357,6 +435,15 @@ impl LambdaMetric {
                 ));
             }
         })
+    }
+
+    /// The values its figure can take: counts and times are never negative; an error rate is
+    /// a percentage.
+    pub fn range(self) -> (f64, f64) {
+        match self {
+            LambdaMetric::ErrorRate => (0.0, 100.0),
+            _ => (0.0, f64::INFINITY),
+        }
     }
 
     /// The unit of its figures.
@@ -493,6 +580,37 @@ impl Threshold {
             unit,
             text: text.trim().to_string(),
         })
+    }
+
+    /// Refuses a threshold that no figure in `lo..=hi` can fail (`>= 0` errors, `<= 100%` error
+    /// rate, `<= current + 100%`), whatever the current figure, or that none can pass.
+    pub fn sound(&self, lo: f64, hi: f64) -> Result<(), String> {
+        // The bound's range over every current figure in lo..=hi (factor >= 0).
+        let (least, most) = match self.bound {
+            Bound::Absolute(v) => (v, v),
+            Bound::Relative { factor, offset } => {
+                let at = |c: f64| if factor == 0.0 { offset } else { factor * c + offset };
+                (at(lo), at(hi))
+            }
+        };
+        let never_fails = match self.cmp {
+            Cmp::Ge | Cmp::Gt => self.cmp.always_holds(most, lo, hi),
+            Cmp::Le | Cmp::Lt => self.cmp.always_holds(least, lo, hi),
+            Cmp::Eq => false,
+        };
+        if never_fails {
+            return Err(format!(
+                "`{}` holds for every figure, so it can never fail: bound it so a worse version breaks it, like \
+                 \"<= current + 0.5%\" or \"< 1.2 × current\"",
+                self.text
+            ));
+        }
+        if let Bound::Absolute(v) = self.bound
+            && self.cmp.never_holds(v, lo, hi)
+        {
+            return Err(format!("`{}` holds for no figure, so it can never pass", self.text));
+        }
+        Ok(())
     }
 
     /// The bound, given the current version's figure (`None` when the threshold needs one and
@@ -685,5 +803,60 @@ mod tests {
         assert_eq!(Unit::Millis.show(12.3456), "12.35ms");
         assert_eq!(Unit::Percent.show(0.5), "0.5%");
         assert_eq!(Unit::Count.show(3.0), "3");
+    }
+
+    #[test]
+    fn specs_that_cannot_fail_are_refused() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<MetricsSpec>(v).map_err(|e| e.to_string());
+        for (key, text) in [
+            ("errors", ">= 0"),
+            ("p99", ">= 0ms"),
+            ("error_rate", "<= 100%"),
+            ("error_rate", "<= current + 100%"),
+            ("p99", ">= 0 × current"),
+            ("invocations", ">= current × 0"),
+        ] {
+            let e = parse(serde_json::json!({"expect": {key: text}})).unwrap_err();
+            assert!(e.contains("can never fail"), "{key}: {text}: {e}");
+        }
+        let e = parse(serde_json::json!({"expect": {"errors": "< 0"}})).unwrap_err();
+        assert!(e.contains("can never pass"), "{e}");
+        for (key, text) in [
+            ("p99", "< 1.2 × current"),
+            ("error_rate", "<= current + 1%"),
+            ("errors", "== 0"),
+        ] {
+            assert!(
+                parse(serde_json::json!({"expect": {key: text}})).is_ok(),
+                "{key}: {text}"
+            );
+        }
+        // Percentiles as CloudWatch writes them, no other spelling.
+        for p in ["p1e1", "p099", "p99.90", "p+99", "p99.", "p.5", "p 99"] {
+            let e = parse(serde_json::json!({"expect": {p: "< 1s"}})).unwrap_err();
+            assert!(e.contains("as CloudWatch writes it"), "{p}: {e}");
+        }
+        for p in ["p0.5", "p50", "p99.9", "p99.99"] {
+            assert!(parse(serde_json::json!({"expect": {p: "< 1s"}})).is_ok(), "{p}");
+        }
+        // More queries than one GetMetricData call takes.
+        let many: Vec<serde_json::Value> = (0..300)
+            .map(|i| {
+                serde_json::json!({"namespace": "Shop", "metric": format!("M{i}"), "version_dimension": "V",
+                "stat": "Sum", "expect": "<= current"})
+            })
+            .collect();
+        let e = parse(serde_json::json!({"custom": many})).unwrap_err();
+        assert!(e.contains("602 queries") && e.contains("500"), "{e}");
+        // Names and dimensions are read as written.
+        let e = parse(
+            serde_json::json!({"custom": [{"namespace": "Shop", "metric": "Orders", "stat": "Sum",
+            "dimensions": {"Env": "${env:STAGE}"}, "expect": "> 0"}]}),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("metrics.custom[0].dimensions.Env") && e.contains("not filled in"),
+            "{e}"
+        );
     }
 }

@@ -410,6 +410,28 @@ impl Cmp {
         }
     }
 
+    /// Whether `x OP bound` holds for every `x` in `lo..=hi`: a bound that can never fail.
+    pub fn always_holds(self, bound: f64, lo: f64, hi: f64) -> bool {
+        match self {
+            Cmp::Ge => bound <= lo,
+            Cmp::Gt => bound < lo,
+            Cmp::Le => bound >= hi,
+            Cmp::Lt => bound > hi,
+            Cmp::Eq => false,
+        }
+    }
+
+    /// Whether `x OP bound` holds for no `x` in `lo..=hi`: a bound that can never pass.
+    pub fn never_holds(self, bound: f64, lo: f64, hi: f64) -> bool {
+        match self {
+            Cmp::Ge => bound > hi,
+            Cmp::Gt => bound >= hi,
+            Cmp::Le => bound < lo,
+            Cmp::Lt => bound <= lo,
+            Cmp::Eq => bound < lo || bound > hi,
+        }
+    }
+
     /// The symbol.
     pub fn symbol(self) -> &'static str {
         match self {
@@ -446,6 +468,32 @@ impl DurationPredicate {
         self.bounds.iter().all(|(op, d)| op.holds(actual, *d))
     }
 
+    /// Refuses bounds that no duration can fail (`>= 0ms`) or pass (`< 0ms`).
+    fn sound(self) -> Result<Self, String> {
+        let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
+        if self
+            .bounds
+            .iter()
+            .all(|(op, d)| op.always_holds(ms(d), 0.0, f64::INFINITY))
+        {
+            return Err(format!(
+                "`{self}` holds for every duration, so it can never fail: bound it from above, like \"< 800ms\""
+            ));
+        }
+        if let Some((op, d)) = self
+            .bounds
+            .iter()
+            .find(|(op, d)| op.never_holds(ms(d), 0.0, f64::INFINITY))
+        {
+            return Err(format!(
+                "`{} {}` holds for no duration, so it can never pass",
+                op.symbol(),
+                duration_text(*d)
+            ));
+        }
+        Ok(self)
+    }
+
     fn from_value(v: Value) -> Result<Self, String> {
         const OPS: &[&str] = &["under", "over", "<", "<=", ">", ">=", "=="];
         let bound = |op: Cmp, text: &str| Dur::parse(text).map(|d| (op, d.0));
@@ -453,9 +501,10 @@ impl DurationPredicate {
             Value::String(s) => {
                 let (op, rest) = split_comparison(&s)
                     .ok_or_else(|| format!("`{s}` is no duration bound: write \"< 300ms\" or {{ under: 300ms }}"))?;
-                Ok(DurationPredicate {
+                DurationPredicate {
                     bounds: vec![bound(op, rest)?],
-                })
+                }
+                .sound()
             }
             Value::Object(map) if !map.is_empty() => {
                 let mut bounds = Vec::new();
@@ -473,7 +522,7 @@ impl DurationPredicate {
                         .ok_or_else(|| format!("`{k}` takes a duration like 300ms, not {v}"))?;
                     bounds.push(bound(op, text)?);
                 }
-                Ok(DurationPredicate { bounds })
+                DurationPredicate { bounds }.sound()
             }
             other => Err(format!(
                 "{other} is no duration bound: write \"< 300ms\" or {{ under: 300ms }}"
@@ -550,6 +599,14 @@ impl<'de> Deserialize<'de> for RateBound {
             _ => None,
         };
         match parsed {
+            Some(b) if b.op.always_holds(b.value, 0.0, 1.0) => Err(serde::de::Error::custom(format!(
+                "success_rate `{b}` holds for every share of runs, so it can never fail: write the share that \
+                 must pass, like \">= 0.99\""
+            ))),
+            Some(b) if b.op.never_holds(b.value, 0.0, 1.0) => Err(serde::de::Error::custom(format!(
+                "success_rate `{b}` holds for no share of runs, so it can never pass: write the share that must \
+                 pass, like \">= 0.99\""
+            ))),
             Some(b) if (0.0..=1.0).contains(&b.value) => Ok(b),
             Some(b) => Err(serde::de::Error::custom(format!(
                 "a rate is between 0 and 1: {} (write 0.99 for 99 %)",
@@ -648,5 +705,43 @@ mod tests {
         let b: RateBound = serde_json::from_value(json!(0.5)).unwrap();
         assert_eq!(b.op, Cmp::Ge);
         assert!(serde_json::from_value::<RateBound>(json!(">= 99")).is_err());
+    }
+
+    #[test]
+    fn bounds_that_cannot_fail_or_pass_are_refused() {
+        let rate = |v: serde_json::Value| serde_json::from_value::<RateBound>(v).map_err(|e| e.to_string());
+        for v in [
+            serde_json::json!(">= 0"),
+            serde_json::json!(0),
+            serde_json::json!("<= 1"),
+            serde_json::json!("< 1.5"),
+        ] {
+            let e = rate(v.clone()).unwrap_err();
+            assert!(
+                e.contains("can never fail") || e.contains("between 0 and 1"),
+                "{v}: {e}"
+            );
+        }
+        assert!(rate(serde_json::json!(">= 0")).unwrap_err().contains("can never fail"));
+        assert!(rate(serde_json::json!("> 1")).unwrap_err().contains("can never pass"));
+        assert!(rate(serde_json::json!(">= 0.99")).is_ok() && rate(serde_json::json!("> 0")).is_ok());
+        let duration = |v: serde_json::Value| serde_json::from_value::<DurationPredicate>(v).map_err(|e| e.to_string());
+        assert!(
+            duration(serde_json::json!(">= 0ms"))
+                .unwrap_err()
+                .contains("can never fail")
+        );
+        assert!(
+            duration(serde_json::json!({">=": "0s"}))
+                .unwrap_err()
+                .contains("can never fail")
+        );
+        assert!(
+            duration(serde_json::json!("< 0ms"))
+                .unwrap_err()
+                .contains("can never pass")
+        );
+        assert!(duration(serde_json::json!({">=": "0ms", "<": "1s"})).is_ok());
+        assert!(duration(serde_json::json!("< 300ms")).is_ok());
     }
 }

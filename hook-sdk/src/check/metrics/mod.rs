@@ -751,6 +751,18 @@ mod tests {
     }
 
     #[test]
+    fn the_spec_counts_the_queries_a_check_makes() {
+        let s = spec(
+            serde_json::json!({"expect": {"errors": "== 0", "invocations": "> 5", "throttles": "== 0",
+            "p99": "< 1.2 × current"},
+            "custom": [{"namespace": "Shop", "metric": "A", "version_dimension": "V", "stat": "Sum", "expect": "<= current"},
+                       {"namespace": "Shop", "metric": "B", "stat": "Sum", "expect": "< 3"}]}),
+        );
+        assert_eq!(queries(&s, "fn", &versions(Some("1")), 60).len(), s.max_queries());
+        assert!(queries(&s, "fn", &versions(None), 60).len() < s.max_queries());
+    }
+
+    #[test]
     fn a_missing_or_incomplete_result_is_no_evidence_of_zero_errors() {
         let s = spec(serde_json::json!({"min_samples": 5, "expect": {"errors": "<= 3"}}));
         let missing = complete(&[("inv_0", &[49.0])]);
