@@ -11,7 +11,18 @@
 use std::fmt;
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_types::body::SdkBody;
+
+/// The largest answer a hook reads from an AWS API (CodeDeploy, Lambda, CloudWatch, STS), in
+/// bytes: Lambda's 6 MB invoke payload with room to spare. A larger answer fails the call
+/// before it is read into memory, so nothing AWS sends can take a 128 MB hook down before it
+/// reports. (Checks read invoke answers up to a lower bound of their own.)
+pub const MAX_AWS_ANSWER: usize = 8 * 1024 * 1024;
 use aws_smithy_runtime_api::client::runtime_components::{RuntimeComponents, RuntimeComponentsBuilder};
 use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin as _;
 
@@ -36,7 +47,8 @@ pub fn loader() -> aws_config::ConfigLoader {
 /// The SDK's default HTTPS client (rustls with aws-lc, the system's root certificates, the
 /// proxy the environment names, the SDK's timeouts), shared: every AWS client given it uses
 /// one connection pool per timeout setting, and its TLS set-up is done once, at the first
-/// request, instead of once per client made. `None` if the SDK offers no default client.
+/// request, instead of once per client made. Its answers are capped at [`MAX_AWS_ANSWER`].
+/// `None` if the SDK offers no default client.
 pub fn https_client() -> Option<SharedHttpClient> {
     let plugin = aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(BehaviorVersion::latest())?;
     let client = plugin
@@ -57,11 +69,46 @@ impl fmt::Debug for AtFirstRequest {
 
 impl HttpClient for AtFirstRequest {
     fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
-        self.0.http_connector(settings, components)
+        SharedHttpConnector::new(Capped {
+            inner: self.0.http_connector(settings, components),
+            max: MAX_AWS_ANSWER,
+        })
     }
 
     fn connector_metadata(&self) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
         self.0.connector_metadata()
+    }
+}
+
+/// A connector whose answers are read up to `max` bytes: refused at once when
+/// `Content-Length` says more, and failed as soon as the body passes the bound otherwise.
+#[derive(Debug)]
+struct Capped {
+    inner: SharedHttpConnector,
+    max: usize,
+}
+
+impl HttpConnector for Capped {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let answer = self.inner.call(request);
+        let max = self.max;
+        HttpConnectorFuture::new(async move {
+            let mut response = answer.await?;
+            if let Some(len) = response
+                .headers()
+                .get("content-length")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                && len > max as u64
+            {
+                return Err(ConnectorError::other(
+                    format!("AWS answered {len} bytes, over the {max} bytes a hook reads from AWS").into(),
+                    None,
+                ));
+            }
+            let body = response.take_body();
+            *response.body_mut() = body.map(move |b| SdkBody::from_body_1_x(http_body_util::Limited::new(b, max)));
+            Ok(response)
+        })
     }
 }
 

@@ -204,10 +204,11 @@ impl DiscoveryError {
     /// 5xx answer from CodeDeploy (rather than missing permissions or a bad deployment).
     pub fn is_transient(&self) -> bool {
         fn transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
-            matches!(
-                e,
-                SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-            ) || e.raw_response().is_some_and(|r| r.status().as_u16() >= 500)
+            // A dispatch failure of kind "other" is a refusal, not the network: an answer over
+            // the bound a hook reads from AWS (crate::aws::MAX_AWS_ANSWER) stays over it.
+            matches!(e, SdkError::TimeoutError(_) | SdkError::ResponseError(_))
+                || matches!(e, SdkError::DispatchFailure(d) if !d.is_other())
+                || e.raw_response().is_some_and(|r| r.status().as_u16() >= 500)
                 || e.as_service_error()
                     .and_then(ProvideErrorMetadata::code)
                     .is_some_and(|c| {

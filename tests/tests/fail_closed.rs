@@ -426,6 +426,32 @@ async fn overrides_that_loosen_the_deployment_report_failed() {
     );
 }
 
+/// AWS's own answers are bounded too: a GetDeployment answer of 40 MB (an AppSpec padded
+/// beyond anything CloudFormation writes) fails the hook's discovery at once, and the hook
+/// reports Failed within its memory bound instead of reading it whole.
+#[tokio::test]
+async fn an_aws_answer_over_the_bound_is_refused_unread() {
+    let mut appspec: Value = serde_json::from_str(&lambda_appspec(
+        "hello-fn",
+        "live",
+        "1",
+        "2",
+        &[("BeforeAllowTraffic", HOOK_NAME)],
+    ))
+    .unwrap();
+    appspec["Padding"] = Value::String("x".repeat(40 * 1024 * 1024));
+    let h = HookSetup::start_with_env(
+        "hook-runner",
+        DeploymentSetup::new(DEPLOYMENT, &appspec.to_string()),
+        NO_BINDING_TIMEOUT,
+        &[("HOOK_SPEC", "version: 1\nchecks:\n  - name: greets\n    invoke: {}\n")],
+    )
+    .await;
+    h.function("hello-fn", hello(Behavior::hello("2")));
+    fails_within_memory(&h, "over the 8388608 bytes a hook reads from AWS").await;
+    assert_eq!(invokes(&h), 0);
+}
+
 const SECRET: &str = "TOPSECRET-7f3a";
 /// A second secret, in a variable whose name does not look secret: only the URL redaction and
 /// the credential header protect it.
