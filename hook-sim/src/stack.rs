@@ -134,7 +134,15 @@ pub struct Template {
     conditions: BTreeMap<String, bool>,
     /// The target version `!GetAtt F.Version.Version` stands for.
     pub target_version: String,
+    /// The resources whose names are being worked out, outermost first: a name that refers
+    /// back to one of them is a cycle, refused instead of recursing without end.
+    resolving: std::sync::Mutex<Vec<String>>,
+    /// How deep `eval` is in nested intrinsic functions.
+    depth: std::sync::atomic::AtomicUsize,
 }
+
+/// The deepest nesting of intrinsic functions `eval` follows.
+const MAX_DEPTH: usize = 64;
 
 impl Template {
     /// Reads `path` with parameter `overrides` (`NAME=VALUE`).
@@ -173,6 +181,8 @@ impl Template {
             parameters: BTreeMap::new(),
             conditions: BTreeMap::new(),
             target_version: target_version.to_string(),
+            resolving: std::sync::Mutex::new(Vec::new()),
+            depth: std::sync::atomic::AtomicUsize::new(0),
         };
         t.decide_parameters(overrides)?;
         t.decide_conditions()?;
@@ -224,39 +234,99 @@ impl Template {
         Ok(())
     }
 
+    /// Decides every condition once, after the conditions it names: in an order found without
+    /// recursion (a chain of conditions can be long), linear in the template's size. A cycle
+    /// between conditions, or a name not declared, is refused.
     fn decide_conditions(&mut self) -> Result<(), TemplateError> {
-        let conditions = self
+        let declared = self
             .root
             .get("Conditions")
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        // Conditions may refer to each other: decide them until nothing changes.
-        for _ in 0..=conditions.len() {
-            for (name, expr) in &conditions {
-                if !self.conditions.contains_key(name)
-                    && let Ok(v) = self.condition(expr)
-                {
-                    self.conditions.insert(name.clone(), v);
+        let deps: BTreeMap<&str, Vec<&str>> = declared
+            .iter()
+            .map(|(name, expr)| {
+                let mut names = Vec::new();
+                named_conditions(expr, &mut names);
+                (name.as_str(), names)
+            })
+            .collect();
+        // Depth-first with an explicit stack: 1 = on the stack, 2 = ordered.
+        let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+        let mut order: Vec<&str> = Vec::with_capacity(declared.len());
+        for root in deps.keys() {
+            if state.contains_key(root) {
+                continue;
+            }
+            state.insert(root, 1);
+            let mut stack: Vec<(&str, usize)> = vec![(root, 0)];
+            while let Some((name, next)) = stack.last_mut() {
+                let name: &str = name;
+                let Some(&dep) = deps[name].get(*next) else {
+                    state.insert(name, 2);
+                    order.push(name);
+                    stack.pop();
+                    continue;
+                };
+                *next += 1;
+                if !deps.contains_key(dep) {
+                    return err(format!(
+                        "Conditions.{name}: condition {dep} is not declared (under Conditions)"
+                    ));
+                }
+                match state.get(dep) {
+                    Some(2) => {}
+                    Some(_) => {
+                        let at = stack.iter().position(|(n, _)| *n == dep).unwrap_or(0);
+                        let mut cycle: Vec<&str> = stack[at..].iter().map(|(n, _)| *n).collect();
+                        cycle.push(dep);
+                        return err(format!(
+                            "Conditions.{dep}: the conditions refer to each other in a cycle ({}): one of them \
+                             must not depend on the others",
+                            cycle.join(" → ")
+                        ));
+                    }
+                    None => {
+                        state.insert(dep, 1);
+                        stack.push((dep, 0));
+                    }
                 }
             }
         }
-        for (name, expr) in &conditions {
-            if !self.conditions.contains_key(name) {
-                self.condition(expr)
-                    .map_err(|e| TemplateError(format!("condition {name}: {e}")))?;
-            }
+        let mut decided = BTreeMap::new();
+        for name in order {
+            let v = self
+                .condition_in(&declared[name], &mut |n| {
+                    decided
+                        .get(n)
+                        .copied()
+                        .ok_or_else(|| TemplateError(format!("condition {n} is not declared (under Conditions)")))
+                })
+                .map_err(|e| TemplateError(format!("condition {name}: {e}")))?;
+            decided.insert(name.to_string(), v);
         }
+        self.conditions = decided;
         Ok(())
     }
 
     fn condition(&self, expr: &Value) -> Result<bool, TemplateError> {
-        if let Some(name) = expr.get("Condition").and_then(Value::as_str) {
-            return self
-                .conditions
+        self.condition_in(expr, &mut |name| {
+            self.conditions
                 .get(name)
                 .copied()
-                .ok_or_else(|| TemplateError(format!("condition {name} is not decided (or not declared)")));
+                .ok_or_else(|| TemplateError(format!("condition {name} is not decided (or not declared)")))
+        })
+    }
+
+    /// Evaluates a condition expression, reading named conditions with `named`.
+    fn condition_in(
+        &self,
+        expr: &Value,
+        named: &mut dyn FnMut(&str) -> Result<bool, TemplateError>,
+    ) -> Result<bool, TemplateError> {
+        if let Some(name) = expr.get("Condition").and_then(Value::as_str) {
+            return named(name);
         }
         if let Some(args) = expr.get("Fn::Equals").and_then(Value::as_array)
             && args.len() == 2
@@ -266,13 +336,21 @@ impl Template {
         if let Some(args) = expr.get("Fn::Not").and_then(Value::as_array)
             && args.len() == 1
         {
-            return Ok(!self.condition(&args[0])?);
+            return Ok(!self.condition_in(&args[0], named)?);
         }
         if let Some(args) = expr.get("Fn::And").and_then(Value::as_array) {
-            return args.iter().try_fold(true, |acc, a| Ok(acc && self.condition(a)?));
+            let mut all = true;
+            for a in args {
+                all &= self.condition_in(a, named)?;
+            }
+            return Ok(all);
         }
         if let Some(args) = expr.get("Fn::Or").and_then(Value::as_array) {
-            return args.iter().try_fold(false, |acc, a| Ok(acc || self.condition(a)?));
+            let mut any = false;
+            for a in args {
+                any |= self.condition_in(a, named)?;
+            }
+            return Ok(any);
         }
         err(format!("not a condition: {expr}"))
     }
@@ -379,6 +457,30 @@ impl Template {
 
     /// The physical name of a resource, as `Ref` gives it.
     pub fn physical_name(&self, id: &str) -> Result<String, TemplateError> {
+        {
+            let mut resolving = self.resolving.lock().expect("resolving poisoned");
+            if let Some(at) = resolving.iter().position(|r| r == id) {
+                let mut cycle = resolving[at..].to_vec();
+                cycle.push(id.to_string());
+                resolving.clear();
+                return err(format!(
+                    "Resources.{}: its name refers back to itself through {} (Ref, Fn::GetAtt or Fn::Sub): \
+                     CloudFormation refuses such a circular dependency; name one of them without the others",
+                    cycle[0],
+                    cycle.join(" → ")
+                ));
+            }
+            resolving.push(id.to_string());
+        }
+        let name = self.physical_name_of(id);
+        let mut resolving = self.resolving.lock().expect("resolving poisoned");
+        if let Some(at) = resolving.iter().rposition(|r| r == id) {
+            resolving.truncate(at);
+        }
+        name
+    }
+
+    fn physical_name_of(&self, id: &str) -> Result<String, TemplateError> {
         let property = match self.resource_type(id) {
             Some("AWS::Serverless::Function" | "AWS::Lambda::Function") => "FunctionName",
             Some("AWS::CloudWatch::Alarm") => "AlarmName",
@@ -460,6 +562,23 @@ impl Template {
 
     /// Evaluates intrinsic functions in `v`.
     pub fn eval(&self, v: &Value) -> Result<Value, TemplateError> {
+        use std::sync::atomic::Ordering;
+        if self.depth.fetch_add(1, Ordering::Relaxed) >= MAX_DEPTH {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            let what = v
+                .as_object()
+                .and_then(|o| o.keys().next())
+                .map_or("a list", String::as_str);
+            return err(format!(
+                "intrinsic functions nest more than {MAX_DEPTH} deep (at {what}): simulate does not follow them further"
+            ));
+        }
+        let out = self.eval_at(v);
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        out
+    }
+
+    fn eval_at(&self, v: &Value) -> Result<Value, TemplateError> {
         let Some(obj) = v.as_object() else {
             return match v {
                 Value::Array(items) => items
@@ -563,6 +682,21 @@ impl Template {
         }
         out.push_str(rest);
         Ok(Value::String(out))
+    }
+}
+
+/// The conditions an expression names with `Condition`.
+fn named_conditions<'v>(expr: &'v Value, out: &mut Vec<&'v str>) {
+    match expr {
+        Value::Object(m) => {
+            if let (1, Some(Value::String(name))) = (m.len(), m.get("Condition")) {
+                out.push(name);
+                return;
+            }
+            m.values().for_each(|v| named_conditions(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| named_conditions(v, out)),
+        _ => {}
     }
 }
 
@@ -708,5 +842,59 @@ Resources:
         assert!(e.contains("unknown tag !Bogus"), "{e}");
         let e = parse("Foo: 1\n", &[]).unwrap_err().0;
         assert!(e.contains("has no Resources"), "{e}");
+    }
+
+    #[test]
+    fn reference_cycles_are_refused_with_where_they_are() {
+        let text = "Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: !Sub '${B}-a'\n  B:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: !Join ['-', [!GetAtt A.Arn, b]]\n  C:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: !Ref C\n";
+        let t = parse(text, &[]).unwrap();
+        let e = t.physical_name("A").unwrap_err().0;
+        assert!(
+            e.starts_with("Resources.A: its name refers back to itself through A → B → A"),
+            "{e}"
+        );
+        let e = t.physical_name("C").unwrap_err().0;
+        assert!(e.contains("C → C"), "{e}");
+        // The template stays usable after a refused cycle.
+        assert!(t.physical_name("C").is_err() && t.physical_name("A").is_err());
+    }
+
+    #[test]
+    fn conditions_are_decided_once_each_and_cycles_refused() {
+        // A chain of 2,000 conditions, each naming the next: decided in linear time.
+        let mut text = "Conditions:\n".to_string();
+        for i in 0..2000 {
+            text.push_str(&format!("  C{i}: !Not [!Condition C{}]\n", i + 1));
+        }
+        text.push_str("  C2000: !Equals [a, a]\nResources:\n  F:\n    Type: AWS::Serverless::Function\n");
+        let t = parse(&text, &[]).unwrap();
+        assert_eq!(t.eval(&json!({"Condition": "C0"})).unwrap(), json!(true));
+        let cyclic = "Conditions:\n  A: !Not [!Condition B]\n  B: !And [!Condition A, !Equals [x, x]]\nResources:\n  F:\n    Type: AWS::Serverless::Function\n";
+        let e = parse(cyclic, &[]).unwrap_err().0;
+        assert!(e.contains("cycle (A → B → A)"), "{e}");
+        let e = parse(
+            "Conditions:\n  A: !Condition Nope\nResources:\n  F:\n    Type: AWS::Serverless::Function\n",
+            &[],
+        )
+        .unwrap_err()
+        .0;
+        assert!(e.contains("Conditions.A: condition Nope is not declared"), "{e}");
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let mut v = json!("x");
+        for _ in 0..100 {
+            let mut join = Map::new();
+            join.insert("Fn::Join".into(), Value::Array(vec![json!(""), Value::Array(vec![v])]));
+            v = Value::Object(join);
+        }
+        let t = parse("Resources:\n  F:\n    Type: AWS::Serverless::Function\n", &[]).unwrap();
+        assert!(
+            t.eval(&v)
+                .unwrap_err()
+                .0
+                .contains("nest more than 64 deep (at Fn::Join)")
+        );
     }
 }

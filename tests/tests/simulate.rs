@@ -310,6 +310,43 @@ fn bad_usage_exits_2_with_what_to_do() {
     );
     let (code, _) = run(&["--report", "yaml"]);
     assert_eq!(code, 2);
+
+    // A template whose names refer to each other is refused, saying where, instead of
+    // recursing until the stack overflows; so are conditions in a cycle.
+    let dir = integration_tests::target_dir().join("test-tmp").join("cyclic-template");
+    std::fs::create_dir_all(&dir).unwrap();
+    let names = dir.join("names.yaml");
+    let template = std::fs::read_to_string(workspace_root().join("template.yaml"))
+        .unwrap()
+        .replacen(
+            "Resources:\n",
+            "Resources:\n  LoopB:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: !GetAtt HelloFunction.Arn\n",
+            1,
+        )
+        .replacen(
+            "      Description: Greets by name; the function the deployment ships.\n",
+            "      Description: Greets by name; the function the deployment ships.\n      FunctionName: !Sub '${LoopB}-hello'\n",
+            1,
+        );
+    std::fs::write(&names, template).unwrap();
+    let (code, err) = run(&["--template", names.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("refers back to itself through HelloFunction → LoopB → HelloFunction"),
+        "{err}"
+    );
+    let conditions = dir.join("conditions.yaml");
+    let template = std::fs::read_to_string(workspace_root().join("template.yaml"))
+        .unwrap()
+        .replacen(
+            "Conditions:\n",
+            "Conditions:\n  Ping: !Not [!Condition Pong]\n  Pong: !Not [!Condition Ping]\n",
+            1,
+        );
+    std::fs::write(&conditions, template).unwrap();
+    let (code, err) = run(&["--template", conditions.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("in a cycle (Ping → Pong → Ping)"), "{err}");
 }
 
 /// The engine in-process, with the example hooks: what they receive and the calls they make
