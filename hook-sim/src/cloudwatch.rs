@@ -402,9 +402,12 @@ fn get_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
         at_once || clock.align_down(i.at, Duration::from_secs(60)) + Duration::from_secs(60) + METRIC_LAG <= now
     };
     let wall = |i: &InvocationRecord| epoch + i.at.as_secs_f64();
+    // Invocations that started up to here were forgotten (a server keeping bounded records).
+    let forgotten = state.recorder.forgotten_until().map(|at| epoch + at.as_secs_f64());
     let mut results = Vec::new();
     for q in queries.iter().filter(|q| q.return_data) {
         let mut points: Vec<(f64, f64)> = Vec::new();
+        let incomplete = q.metric.is_some() && forgotten.is_some_and(|f| f >= start);
         if let Some(metric) = &q.metric {
             let records = state.recorder.invocations_where(|i| {
                 q.function.as_ref().is_none_or(|f| *f == i.function) && (start..end).contains(&wall(i)) && published(i)
@@ -460,7 +463,24 @@ fn get_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
                 text("Values"),
                 Cbor::Array(points.iter().map(|(_, v)| Cbor::Float(*v)).collect()),
             ),
-            (text("StatusCode"), text("Complete")),
+            (
+                text("StatusCode"),
+                text(if incomplete { "PartialData" } else { "Complete" }),
+            ),
+            (
+                text("Messages"),
+                Cbor::Array(if incomplete {
+                    vec![Cbor::Map(vec![
+                        (text("Code"), text("hook-sim.RecordsForgotten")),
+                        (
+                            text("Value"),
+                            text("hook-sim keeps its newest invocations only (--keep): this window begins before them"),
+                        ),
+                    ])]
+                } else {
+                    Vec::new()
+                }),
+            ),
         ]));
     }
     Ok(Cbor::Map(vec![

@@ -396,6 +396,14 @@ impl Sim {
             .store(at_once, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Keeps only the newest `n` calls ([`Sim::calls`]) and the newest `n` invocations (the
+    /// metric store) from now on, so that a simulator serving until it is stopped stays within
+    /// bounded memory. `GetMetricData` then answers a period whose invocations were partly
+    /// forgotten as `PartialData`, with a message: incomplete, never a smaller figure.
+    pub fn keep_records(&self, n: usize) {
+        self.state.recorder.keep(n);
+    }
+
     /// Time since the simulator started, on the clock of [`Call::at`].
     pub fn elapsed(&self) -> std::time::Duration {
         self.state.recorder.since_start()

@@ -70,13 +70,18 @@ struct ServeArgs {
     /// versions 1 and 2, alias `live` on 1 (repeatable).
     #[arg(long)]
     hello: Vec<String>,
+    /// The most calls, and the most invocations (the metric store), kept: the newest. Memory
+    /// stays bounded however long it serves; GetMetricData answers a window reaching into
+    /// what was forgotten as PartialData, never as smaller figures.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    keep: usize,
     #[command(flatten)]
     stack: cli::simulate::StackArgs,
 }
 
 async fn serve(args: ServeArgs) -> Result<bool, String> {
     if args.hello.is_empty() {
-        return cli::simulate::serve_stack(&args.stack, args.port)
+        return cli::simulate::serve_stack(&args.stack, args.port, args.keep)
             .await
             .map(|()| true)
             .map_err(|e| {
@@ -92,6 +97,7 @@ async fn serve(args: ServeArgs) -> Result<bool, String> {
     let sim = Sim::bind(std::net::SocketAddr::from(([127, 0, 0, 1], args.port)))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+    sim.keep_records(args.keep);
     for name in &args.hello {
         sim.add_function(
             name,

@@ -1,6 +1,8 @@
 //! The record of every call that crossed the wire, and of every status CodeDeploy accepted.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -86,9 +88,15 @@ pub struct InvocationRecord {
 pub(crate) struct Recorder {
     started: Instant,
     pub(crate) clock: SimClock,
-    calls: Mutex<Vec<Call>>,
+    calls: Mutex<VecDeque<Call>>,
     statuses: Mutex<Vec<HookStatusRecord>>,
-    invocations: Mutex<Vec<InvocationRecord>>,
+    invocations: Mutex<VecDeque<InvocationRecord>>,
+    /// The most calls and invocations kept: all of them (a simulation, whose record is its
+    /// report) unless [`Recorder::keep`] says otherwise (a server that runs until stopped).
+    keep: AtomicUsize,
+    /// The start of the newest invocation forgotten to stay within `keep`: figures of a period
+    /// before it are incomplete.
+    forgotten: Mutex<Option<Duration>>,
     /// Invocations running: (id, function, simulated start).
     running: Mutex<Vec<(u64, String, Duration)>>,
     running_ids: std::sync::atomic::AtomicU64,
@@ -122,14 +130,28 @@ impl Recorder {
         Recorder {
             started: Instant::now(),
             clock: SimClock::new(),
-            calls: Mutex::new(Vec::new()),
+            calls: Mutex::new(VecDeque::new()),
             statuses: Mutex::new(Vec::new()),
-            invocations: Mutex::new(Vec::new()),
+            invocations: Mutex::new(VecDeque::new()),
+            keep: AtomicUsize::new(usize::MAX),
+            forgotten: Mutex::new(None),
             running: Mutex::new(Vec::new()),
             running_ids: std::sync::atomic::AtomicU64::new(0),
             running_changed: watch::channel(0).0,
             changed: watch::channel(0).0,
         }
+    }
+
+    /// Keeps only the newest `n` calls and the newest `n` invocations from now on: the record
+    /// of a long-running server stays bounded. Metrics of the periods forgotten are then
+    /// answered as incomplete, never as zero.
+    pub(crate) fn keep(&self, n: usize) {
+        self.keep.store(n.max(1), Ordering::Relaxed);
+    }
+
+    /// Where the invocation record begins, when older invocations were forgotten.
+    pub(crate) fn forgotten_until(&self) -> Option<Duration> {
+        *self.forgotten.lock().expect("forgotten poisoned")
     }
 
     pub(crate) fn since_start(&self) -> Duration {
@@ -152,7 +174,14 @@ impl Recorder {
             error,
             at: self.since_start(),
         };
-        self.calls.lock().expect("call record poisoned").push(call);
+        {
+            let mut calls = self.calls.lock().expect("call record poisoned");
+            calls.push_back(call);
+            let keep = self.keep.load(Ordering::Relaxed);
+            while calls.len() > keep {
+                calls.pop_front();
+            }
+        }
         self.changed.send_modify(|n| *n += 1);
     }
 
@@ -217,14 +246,24 @@ impl Recorder {
             at: run.start,
             duration,
         };
-        self.invocations
-            .lock()
-            .expect("invocation record poisoned")
-            .push(record);
+        let mut invocations = self.invocations.lock().expect("invocation record poisoned");
+        invocations.push_back(record);
+        let keep = self.keep.load(Ordering::Relaxed);
+        while invocations.len() > keep {
+            if let Some(old) = invocations.pop_front() {
+                let mut forgotten = self.forgotten.lock().expect("forgotten poisoned");
+                *forgotten = Some(forgotten.map_or(old.at, |f| f.max(old.at)));
+            }
+        }
     }
 
     pub(crate) fn invocations(&self) -> Vec<InvocationRecord> {
-        self.invocations.lock().expect("invocation record poisoned").clone()
+        self.invocations
+            .lock()
+            .expect("invocation record poisoned")
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// The records for which `keep` holds, without copying the others.
@@ -239,7 +278,12 @@ impl Recorder {
     }
 
     pub(crate) fn calls(&self) -> Vec<Call> {
-        self.calls.lock().expect("call record poisoned").clone()
+        self.calls
+            .lock()
+            .expect("call record poisoned")
+            .iter()
+            .cloned()
+            .collect()
     }
 
     pub(crate) fn statuses(&self) -> Vec<HookStatusRecord> {
@@ -251,9 +295,9 @@ impl Recorder {
         let mut rx = self.changed.subscribe();
         loop {
             let found = {
-                let calls = self.calls.lock().expect("call record poisoned");
+                let mut calls = self.calls.lock().expect("call record poisoned");
                 let statuses = self.statuses.lock().expect("status record poisoned");
-                done(&calls, &statuses)
+                done(calls.make_contiguous(), &statuses)
             };
             if let Some(found) = found {
                 return found;

@@ -130,7 +130,41 @@ struct Shared {
     in_flight: Mutex<HashMap<String, InFlight>>,
     arrived: Notify,
     first_next: Mutex<Option<Instant>>,
-    logs: Arc<Mutex<Vec<String>>>,
+    logs: Arc<Mutex<LogLines>>,
+}
+
+/// The lines an environment's process wrote, the newest [`MAX_LOG_LINES`] of them: a function
+/// served for days does not fill the simulator's memory with its logs. Lines are numbered
+/// from the first ever written, so an invocation's own lines are found by number.
+#[derive(Debug, Default)]
+struct LogLines {
+    lines: VecDeque<String>,
+    /// Lines forgotten from the front.
+    dropped: usize,
+}
+
+/// The most log lines an execution environment keeps (Lambda's log tail is its last 4 KB).
+const MAX_LOG_LINES: usize = 10_000;
+
+impl LogLines {
+    fn push(&mut self, line: String) {
+        self.lines.push_back(line);
+        if self.lines.len() > MAX_LOG_LINES {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+    }
+
+    /// The number the next line will have.
+    fn mark(&self) -> usize {
+        self.dropped + self.lines.len()
+    }
+
+    /// The lines from number `mark` on (those still kept), joined.
+    fn since(&self, mark: usize) -> String {
+        let skip = mark.saturating_sub(self.dropped);
+        self.lines.iter().skip(skip).cloned().collect::<Vec<_>>().join("\n")
+    }
 }
 
 /// A function's concurrency limit shared by its versions: Lambda's reserved concurrency
@@ -209,7 +243,7 @@ impl Environment {
             in_flight: Mutex::new(HashMap::new()),
             arrived: Notify::new(),
             first_next: Mutex::new(None),
-            logs: Arc::new(Mutex::new(Vec::new())),
+            logs: Arc::new(Mutex::new(LogLines::default())),
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -322,7 +356,7 @@ impl RuntimeFunction {
     pub fn logs(&self) -> Vec<String> {
         self.all_environments()
             .iter()
-            .flat_map(|e| e.shared.logs.lock().expect("logs poisoned").clone())
+            .flat_map(|e| e.shared.logs.lock().expect("logs poisoned").lines.clone())
             .collect()
     }
 
@@ -440,7 +474,7 @@ impl RuntimeFunction {
             .unwrap_or_default()
             .as_millis() as u64;
         let (tx, rx) = oneshot::channel();
-        let log_start = env.shared.logs.lock().expect("poisoned").len();
+        let log_start = env.shared.logs.lock().expect("poisoned").mark();
         env.shared.pending.lock().expect("poisoned").push_back(Pending {
             request_id: request_id.clone(),
             deadline_ms,
@@ -464,7 +498,7 @@ impl RuntimeFunction {
                 .map(|first| first - spawned)
         });
         let max_used_mb = handle.pid.and_then(peak_rss_kb).map_or(0, |kb| kb.div_ceil(1024));
-        let body_log = || env.shared.logs.lock().expect("poisoned")[log_start..].join("\n");
+        let body_log = || env.shared.logs.lock().expect("poisoned").since(log_start);
         let failed = matches!(result, Some(RuntimeResult::Error { .. }));
         match result {
             Some(RuntimeResult::Response { body, duration }) | Some(RuntimeResult::Error { body, duration }) => {

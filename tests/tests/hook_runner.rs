@@ -663,3 +663,125 @@ async fn one_function_for_both_phases_asks_the_deployment_target() {
     assert_eq!(out.json()["status"], "Succeeded", "{}", h.logs());
     assert_eq!(out.json()["phase"], "BeforeAllowTraffic");
 }
+
+/// `hook-sim serve` keeps bounded state however long it serves: after the first few thousand
+/// invocations its memory stays flat, and a metrics window reaching into what it forgot is
+/// answered as incomplete (PartialData), which a metrics check takes as no evidence.
+#[tokio::test]
+async fn serve_keeps_bounded_state_and_says_what_it_forgot() {
+    use std::io::BufRead as _;
+    /// Stopped however the test ends.
+    struct Stopped(std::process::Child);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Stopped(
+        Command::new(release_bin("hook-sim"))
+            .args(["serve", "--port", "0", "--hello", "hello-fn", "--keep", "1000"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("hook-sim runs"),
+    );
+    let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let mut endpoint = String::new();
+    while endpoint.is_empty() {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "hook-sim serve ended before it served"
+        );
+        if let Some(url) = line.strip_prefix("endpoint ") {
+            endpoint = url.trim().to_string();
+        }
+    }
+    let pid = child.0.id().to_string();
+    let rss_kb = || {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap()
+    };
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new(hook_sim::REGION))
+        .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())
+        .load()
+        .await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let invoke = |n: usize| {
+        let lambda = lambda.clone();
+        async move {
+            for _ in 0..n {
+                let out = lambda
+                    .invoke()
+                    .function_name("hello-fn")
+                    .qualifier("live")
+                    .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"name":"soak"}"#))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(out.executed_version(), Some("1"));
+            }
+        }
+    };
+    invoke(3_000).await;
+    let settled = rss_kb();
+    invoke(9_000).await;
+    let after = rss_kb();
+    eprintln!("hook-sim serve RSS: {settled} kB after 3,000 invocations, {after} kB after 12,000");
+    // Kept whole, 9,000 more invocations would add their calls and records: tens of MB.
+    assert!(
+        after < settled + 4 * 1024,
+        "memory grew from {settled} kB to {after} kB"
+    );
+
+    // Figures over a window reaching before the kept invocations are incomplete, not smaller.
+    let cw = aws_sdk_cloudwatch::Client::new(&config);
+    let now = std::time::SystemTime::now();
+    let q = aws_sdk_cloudwatch::types::MetricDataQuery::builder()
+        .id("inv")
+        .metric_stat(
+            aws_sdk_cloudwatch::types::MetricStat::builder()
+                .metric(
+                    aws_sdk_cloudwatch::types::Metric::builder()
+                        .namespace("AWS/Lambda")
+                        .metric_name("Invocations")
+                        .dimensions(
+                            aws_sdk_cloudwatch::types::Dimension::builder()
+                                .name("FunctionName")
+                                .value("hello-fn")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .period(3600)
+                .stat("Sum")
+                .build(),
+        )
+        .build();
+    let answer = cw
+        .get_metric_data()
+        .metric_data_queries(q)
+        .start_time((now - std::time::Duration::from_secs(1800)).into())
+        .end_time((now + std::time::Duration::from_secs(1800)).into())
+        .send()
+        .await
+        .unwrap();
+    let r = &answer.metric_data_results()[0];
+    assert_eq!(
+        r.status_code(),
+        Some(&aws_sdk_cloudwatch::types::StatusCode::PartialData)
+    );
+    assert!(
+        r.messages()[0]
+            .value()
+            .unwrap_or_default()
+            .contains("newest invocations only"),
+        "{r:?}"
+    );
+}

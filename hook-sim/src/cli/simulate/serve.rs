@@ -13,7 +13,7 @@ use super::{SimulateError, StackArgs, Versions, build, check_binaries, other_sta
 /// Serves the stack's deployed functions (or `--function`) until Ctrl-C: version 1 runs the
 /// function's code with `--current-env`, version 2 with `--target-env`, the alias points at 1,
 /// and a CodeDeploy deployment from 1 to 2 is there for a hook to discover.
-pub(crate) async fn serve_stack(args: &StackArgs, port: u16) -> Result<(), SimulateError> {
+pub(crate) async fn serve_stack(args: &StackArgs, port: u16, keep: usize) -> Result<(), SimulateError> {
     let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
     let base = template_dir(&args.template);
     let others = other_stacks(args)?;
@@ -36,6 +36,7 @@ pub(crate) async fn serve_stack(args: &StackArgs, port: u16) -> Result<(), Simul
     let sim = Sim::bind(SocketAddr::from(([127, 0, 0, 1], port)))
         .await
         .map_err(SimulateError::Start)?;
+    sim.keep_records(keep);
     say!("hook-sim serve: {}", args.template.display());
     let mut processes: Vec<Arc<RuntimeFunction>> = Vec::new();
     let mut example = None;
