@@ -216,6 +216,8 @@ struct Environment {
     shared: Arc<Shared>,
     process: tokio::sync::Mutex<Option<ProcessHandle>>,
     server: tokio::task::JoinHandle<()>,
+    /// When its last invocation ended (or it started): how long it has been idle.
+    idle_since: Mutex<std::time::Instant>,
 }
 
 impl Drop for Environment {
@@ -259,6 +261,7 @@ impl Environment {
             shared,
             process: tokio::sync::Mutex::new(None),
             server,
+            idle_since: Mutex::new(std::time::Instant::now()),
         })
     }
 
@@ -302,6 +305,7 @@ impl Drop for Lease<'_> {
     fn drop(&mut self) {
         if let Some(e) = self.function.lock_environments().get_mut(self.index) {
             e.1 = false;
+            *e.0.idle_since.lock().expect("poisoned") = std::time::Instant::now();
         }
         self.function.config.concurrency.give_back();
     }
@@ -375,6 +379,31 @@ impl RuntimeFunction {
             }
         }
         peak
+    }
+
+    /// Stops the process of every environment idle for `idle_for` or longer, as Lambda
+    /// reclaims execution environments nobody invokes: the next invocation there is a cold
+    /// start. An environment in use, or taken while this runs, is left alone. Returns how many
+    /// processes it stopped.
+    pub async fn reclaim_idle(&self, idle_for: Duration) -> usize {
+        let idle: Vec<Arc<Environment>> = self
+            .lock_environments()
+            .iter()
+            .filter(|(e, busy)| !busy && e.idle_since.lock().expect("poisoned").elapsed() >= idle_for)
+            .map(|(e, _)| e.clone())
+            .collect();
+        let mut stopped = 0;
+        for e in idle {
+            // Taken for an invocation meanwhile: that invocation holds it.
+            let Ok(mut process) = e.process.try_lock() else {
+                continue;
+            };
+            if process.as_ref().is_some_and(|h| h.exited.borrow().is_none()) {
+                kill_locked(&mut process).await;
+                stopped += 1;
+            }
+        }
+        stopped
     }
 
     /// Stops every environment's process.

@@ -606,3 +606,30 @@ async fn get_metric_data_serves_lambdas_metrics_per_version() {
             .any(|c| c.service == hook_sim::Service::CloudWatch && c.operation == "GetMetricData" && c.status == 200)
     );
 }
+
+/// An execution environment nobody invokes is reclaimed (what `hook-sim serve` does after ten
+/// idle minutes, as Lambda does after some): its process stops, and the next invocation is a
+/// cold start that works.
+#[tokio::test]
+async fn idle_environments_are_reclaimed_and_the_next_invoke_starts_cold() {
+    let sim = Sim::start().await.unwrap();
+    let config = hook_sim::ProcessConfig::new("hello-fn", integration_tests::release_bin("hello")).version("1");
+    let f = sim.runtime(config).await.unwrap();
+    let first = f.invoke(br#"{"name":"a"}"#.to_vec()).await;
+    assert_eq!(first.function_error, None, "{}", first.log);
+    assert!(first.log.contains("Init Duration"), "a cold start: {}", first.log);
+    assert!(f.pid().await.is_some());
+    assert_eq!(
+        f.reclaim_idle(std::time::Duration::from_secs(3600)).await,
+        0,
+        "not idle that long"
+    );
+    let warm = f.invoke(br#"{"name":"b"}"#.to_vec()).await;
+    assert!(!warm.log.contains("Init Duration"), "warm: {}", warm.log);
+    assert_eq!(f.reclaim_idle(std::time::Duration::ZERO).await, 1);
+    assert!(f.pid().await.is_none(), "the idle environment's process stopped");
+    let again = f.invoke(br#"{"name":"c"}"#.to_vec()).await;
+    assert_eq!(again.function_error, None, "{}", again.log);
+    assert!(again.log.contains("Init Duration"), "a cold start again: {}", again.log);
+    f.stop().await;
+}

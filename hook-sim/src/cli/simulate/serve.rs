@@ -3,6 +3,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an execution environment of `serve` stays idle before its process is stopped.
+/// Lambda does not document its own figure; idle environments are commonly seen reclaimed
+/// after 5 to 15 minutes.
+const IDLE_RECLAIM: Duration = Duration::from_secs(10 * 60);
 
 use hook_sim::stack::{Template, TemplateError};
 use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, RuntimeFunction, Sim, lambda_appspec};
@@ -94,7 +100,22 @@ pub(crate) async fn serve_stack(args: &StackArgs, port: u16, keep: usize) -> Res
     say!("(no region or credentials needed against this endpoint; stop with Ctrl-C)");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
+    // Idle execution environments are reclaimed, as Lambda does after some minutes without an
+    // invocation: a burst's processes do not stay for as long as serve runs.
+    let reclaimer = {
+        let processes = processes.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                for p in &processes {
+                    p.reclaim_idle(IDLE_RECLAIM).await;
+                }
+            }
+        })
+    };
     let stopped = tokio::signal::ctrl_c().await;
+    reclaimer.abort();
     for p in &processes {
         p.stop().await;
     }
