@@ -602,8 +602,8 @@ mod tests {
         assert!(e.is_transient(), "{e}");
     }
 
-    #[tokio::test]
-    async fn s3_revision_says_to_set_hook_target() {
+    /// CodeDeploy answering a deployment whose revision is in S3: no AppSpec to read.
+    fn s3_revision() -> aws_sdk_codedeploy::Client {
         let s3 = RevisionLocation::builder()
             .revision_type(RevisionLocationType::S3)
             .s3_location(S3Location::builder().bucket("b").key("k").build())
@@ -611,7 +611,12 @@ mod tests {
         let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || info(s3.clone()));
         let rev = mock!(aws_sdk_codedeploy::Client::get_application_revision)
             .then_output(|| GetApplicationRevisionOutput::builder().build());
-        let client = mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&get, &rev]);
+        mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&get, &rev])
+    }
+
+    #[tokio::test]
+    async fn s3_revision_says_to_set_hook_target() {
+        let client = s3_revision();
         let e = discover(&client, "d-1", &settings("CodeDeployHook_pre"))
             .await
             .unwrap_err();
@@ -688,14 +693,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_target_override_stands_where_the_appspec_cannot_be_read() {
-        let s3 = RevisionLocation::builder()
-            .revision_type(RevisionLocationType::S3)
-            .s3_location(S3Location::builder().bucket("b").key("k").build())
-            .build();
-        let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || info(s3.clone()));
-        let rev = mock!(aws_sdk_codedeploy::Client::get_application_revision)
-            .then_output(|| GetApplicationRevisionOutput::builder().build());
-        let client = mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&get, &rev]);
+        let client = s3_revision();
         let settings = DiscoverySettings::from_lookup(|k| match k {
             "HOOK_PHASE" => Some("after".into()),
             "HOOK_TARGET" => Some("fn-a:4".into()),

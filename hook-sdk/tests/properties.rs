@@ -258,7 +258,14 @@ fn answer() -> impl Strategy<Value = (Vec<u8>, Option<&'static str>)> {
     )
 }
 
-fn run_spec(spec: &hook_sdk::spec::Spec, payload: Vec<u8>, function_error: Option<&'static str>, phase: Phase) {
+/// The report of `spec` run against a target whose every invoke answers `payload` (with
+/// `function_error`), as version 2.
+fn report_of(
+    spec: &hook_sdk::spec::Spec,
+    payload: Vec<u8>,
+    function_error: Option<&'static str>,
+    (phase, vars, deadline): (Phase, Vars, Option<Duration>),
+) -> hook_sdk::report::Report {
     let invoke = mock!(aws_sdk_lambda::Client::invoke)
         .sequence()
         .output(move || {
@@ -274,26 +281,37 @@ fn run_spec(spec: &hook_sdk::spec::Spec, payload: Vec<u8>, function_error: Optio
         .repeatedly()
         .build();
     let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke]);
-    let ctx = RunContext {
-        phase,
-        targets: vec![Target {
-            logical_id: "F".into(),
-            function: "fn".into(),
-            alias: Some("live".into()),
-            current_version: Some("1".into()),
-            target_version: "2".into(),
-        }],
-        deployment_id: Some("d-1".into()),
-        vars: Vars::default(),
-        deadline: Some(tokio::time::Instant::now() + Duration::from_secs(5)),
-        source: None,
-        traffic: None,
-    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let report = rt.block_on(async { CheckRunner::new(lambda).run(spec, &ctx).await });
+    rt.block_on(async {
+        let ctx = RunContext {
+            phase,
+            targets: vec![Target {
+                logical_id: "F".into(),
+                function: "fn".into(),
+                alias: Some("live".into()),
+                current_version: Some("1".into()),
+                target_version: "2".into(),
+            }],
+            deployment_id: Some("d-1".into()),
+            vars,
+            deadline: deadline.map(|d| tokio::time::Instant::now() + d),
+            source: None,
+            traffic: None,
+        };
+        CheckRunner::new(lambda).run(spec, &ctx).await
+    })
+}
+
+fn run_spec(spec: &hook_sdk::spec::Spec, payload: Vec<u8>, function_error: Option<&'static str>, phase: Phase) {
+    let report = report_of(
+        spec,
+        payload,
+        function_error,
+        (phase, Vars::default(), Some(Duration::from_secs(5))),
+    );
     // A report for every check, and no pass without a check that passed.
     assert!(report.checks.len() >= spec.checks.len());
     if report.passed() {
@@ -434,37 +452,9 @@ proptest! {
         )
         .unwrap();
         let payload = embed(&secret, how, pad);
-        let invoke = mock!(aws_sdk_lambda::Client::invoke)
-            .sequence()
-            .output(move || {
-                InvokeOutput::builder()
-                    .status_code(200)
-                    .executed_version("2")
-                    .function_error("Unhandled")
-                    .payload(Blob::new(payload.clone()))
-                    .build()
-            })
-            .repeatedly()
-            .build();
-        let lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke]);
         let value = secret.clone();
-        let ctx = RunContext {
-            phase: Phase::BeforeAllowTraffic,
-            targets: vec![Target {
-                logical_id: "F".into(),
-                function: "fn".into(),
-                alias: Some("live".into()),
-                current_version: Some("1".into()),
-                target_version: "2".into(),
-            }],
-            deployment_id: Some("d-1".into()),
-            vars: Vars::with_env(std::sync::Arc::new(move |n| (n == "API_TOKEN").then(|| value.clone()))),
-            deadline: None,
-            source: None,
-            traffic: None,
-        };
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let report = rt.block_on(async { CheckRunner::new(lambda).run(&spec, &ctx).await });
+        let vars = Vars::with_env(std::sync::Arc::new(move |n| (n == "API_TOKEN").then(|| value.clone())));
+        let report = report_of(&spec, payload, Some("Unhandled"), (Phase::BeforeAllowTraffic, vars, None));
         prop_assert!(!report.passed());
         let outputs = [
             hook_sdk::report::render_text(&report, false),
