@@ -21,8 +21,11 @@ use crate::target::Target;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TestedVersions {
     ran: Arc<Mutex<Vec<(String, String)>>>,
-    /// Where a bare function name resolves: the hook's own partition, region and account.
+    /// Where a target's bare name resolves: the hook's own partition, region and account
+    /// (CodeDeploy's, whose AppSpec names it).
     home: FunctionId,
+    /// Where a bare name invoked resolves: the same, in the region of the Lambda client.
+    invoked_home: FunctionId,
 }
 
 #[derive(Debug, Clone)]
@@ -33,12 +36,21 @@ impl Storable for InvokedFunction {
 }
 
 impl TestedVersions {
-    /// Records whose function names resolve, as Lambda resolves them, within `home`: the
-    /// hook's own partition, region and account.
-    pub(crate) fn new(home: FunctionId) -> Self {
+    /// Records whose function names resolve as Lambda resolves them: a target's within `home`,
+    /// the hook's own partition, region and account; an invoked one within the same but in
+    /// `client_region`, where the Lambda client sends its invokes (when it names one).
+    /// Without the hook's own region, both resolve in the client's.
+    pub(crate) fn new(mut home: FunctionId, client_region: Option<String>) -> Self {
+        // The hook's own region unknown (no function ARN, outside Lambda): the client's.
+        if home.region.is_none() {
+            home.region = client_region.clone();
+        }
+        let mut invoked_home = home.clone();
+        invoked_home.region = client_region.or(invoked_home.region);
         TestedVersions {
             ran: Arc::default(),
             home,
+            invoked_home,
         }
     }
 
@@ -56,7 +68,7 @@ impl TestedVersions {
             .lock()
             .expect("tested versions poisoned")
             .iter()
-            .any(|(f, v)| *v == target.target_version && FunctionId::parse(f).within(&self.home) == wanted)
+            .any(|(f, v)| *v == target.target_version && FunctionId::parse(f).within(&self.invoked_home) == wanted)
     }
 }
 
@@ -114,7 +126,7 @@ mod tests {
 
     fn after(invokes: &[(&str, &str)]) -> TestedVersions {
         let home = FunctionId::parse("arn:aws:lambda:eu-west-1:111122223333:function:CodeDeployHook_pre");
-        let t = TestedVersions::new(home);
+        let t = TestedVersions::new(home, Some("eu-west-1".into()));
         for (f, v) in invokes {
             t.ran.lock().unwrap().push((f.to_string(), v.to_string()));
         }
@@ -145,5 +157,10 @@ mod tests {
             assert!(!t.ran(&by_name) && !t.ran(&by_arn), "{elsewhere}");
         }
         assert!(!after(&[("hello-fn", "1")]).ran(&by_name), "another version");
+        // A bare name invoked through a client of another region is that region's function.
+        let home = FunctionId::parse("arn:aws:lambda:eu-west-1:111122223333:function:CodeDeployHook_pre");
+        let other_region = TestedVersions::new(home, Some("us-east-1".into()));
+        other_region.ran.lock().unwrap().push(("hello-fn".into(), "2".into()));
+        assert!(!other_region.ran(&by_name) && !other_region.ran(&by_arn));
     }
 }

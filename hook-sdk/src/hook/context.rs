@@ -52,11 +52,10 @@ impl HookContext {
     ) -> (HookContext, TestedVersions) {
         // Every invoke made through the context's Lambda client is recorded: the proof that
         // BeforeAllowTraffic tested the new version.
-        let mut home = crate::appspec::FunctionId::parse(&lambda_context.invoked_function_arn);
-        if home.region.is_none() {
-            home.region = clients.lambda.config().region().map(|r| r.to_string());
-        }
-        let tested = TestedVersions::new(home);
+        let tested = TestedVersions::new(
+            crate::appspec::FunctionId::parse(&lambda_context.invoked_function_arn),
+            clients.lambda.config().region().map(|r| r.to_string()),
+        );
         let mut clients = clients.clone();
         clients.lambda = tested.watch(&clients.lambda);
         let targets = deployment
