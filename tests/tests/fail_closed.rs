@@ -382,34 +382,22 @@ async fn variables_that_double_each_other_are_bounded() {
 #[tokio::test]
 async fn overrides_that_loosen_the_deployment_report_failed() {
     let spec = "version: 1\nchecks:\n  - name: greets\n    invoke: { payload: { name: x } }\n";
-    let h = hook_in(
-        "BeforeAllowTraffic",
-        spec,
-        Behavior::hello("2"),
-        &[("HOOK_TARGET", "hello-fn:1")],
-    )
-    .await;
-    fails(
-        &h,
-        "BeforeAllowTraffic",
-        "HOOK_TARGET names hello-fn:1, which this deployment does not deploy (it deploys hello-fn:2)",
-    )
-    .await;
-    assert_eq!(invokes(&h), 0);
-    let h = hook_in(
-        "BeforeAllowTraffic",
-        spec,
-        Behavior::hello("2"),
-        &[("HOOK_PHASE", "after")],
-    )
-    .await;
-    fails(
-        &h,
-        "BeforeAllowTraffic",
-        "HOOK_PHASE says AfterAllowTraffic, but the deployment runs this hook in BeforeAllowTraffic",
-    )
-    .await;
-    assert_eq!(invokes(&h), 0);
+    for (variable, value, why) in [
+        (
+            "HOOK_TARGET",
+            "hello-fn:1",
+            "HOOK_TARGET names hello-fn:1, which this deployment does not deploy (it deploys hello-fn:2)",
+        ),
+        (
+            "HOOK_PHASE",
+            "after",
+            "HOOK_PHASE says AfterAllowTraffic, but the deployment runs this hook in BeforeAllowTraffic",
+        ),
+    ] {
+        let h = hook_in("BeforeAllowTraffic", spec, Behavior::hello("2"), &[(variable, value)]).await;
+        fails(&h, "BeforeAllowTraffic", why).await;
+        assert_eq!(invokes(&h), 0);
+    }
     // Naming the deployment's own target narrows nothing: the check runs and passes.
     let h = hook_in(
         "BeforeAllowTraffic",
