@@ -4,7 +4,14 @@
 //! `ExecutedVersion` dimensions), or a metric-math expression over several
 //! (`100 * errors / invocations`: an error rate in percent). Each invocation counts as one
 //! data point: `Errors` is 1 for a function error and 0 otherwise, `Invocations` is 1. A
-//! period without invocations has no data, treated as the alarm's `TreatMissingData` says.
+//! period without invocations has no data.
+//!
+//! An alarm's state follows CloudWatch's documented evaluation ("How alarm state is evaluated
+//! when data is missing", [`Alarm::evaluate`]): it looks at an *evaluation range* of the last
+//! `EvaluationPeriods + 2` periods; with at least `EvaluationPeriods` real datapoints there the
+//! most recent of them decide; with fewer, every real one counts and only the shortfall is
+//! filled as `TreatMissingData` says; and a "premature alarm" fires on fewer real datapoints than
+//! `DatapointsToAlarm` when they all breach and the oldest is old enough.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,6 +46,15 @@ impl Metric {
             "Throttles" => Metric::Throttles,
             _ => return None,
         })
+    }
+
+    /// The unit Lambda publishes the metric in: `Count`, or `Milliseconds` for `Duration`. A
+    /// query or an alarm naming another `Unit` gets no data from CloudWatch.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::Duration => "Milliseconds",
+            Metric::Errors | Metric::Invocations | Metric::Throttles => "Count",
+        }
     }
 }
 
@@ -157,6 +173,9 @@ pub struct MetricQuery {
     pub qualifier: Option<String>,
     /// The `ExecutedVersion` dimension: only invocations that ran this version, or all.
     pub executed_version: Option<String>,
+    /// No `FunctionName` dimension: Lambda's account-wide set `{}`, every function of the account
+    /// and region (hooks included), not only the deployed one.
+    pub every_function: bool,
 }
 
 impl MetricQuery {
@@ -167,7 +186,18 @@ impl MetricQuery {
             statistic,
             qualifier: None,
             executed_version: None,
+            every_function: false,
         }
+    }
+
+    /// [`value`](Self::value) over the invocations it selects of `invocations`: those of
+    /// `deployed`, or of every function for the account-wide set.
+    pub fn value_in(&self, invocations: &[&InvocationRecord], deployed: &str) -> Option<f64> {
+        if self.every_function {
+            return self.value(invocations);
+        }
+        let of: Vec<&InvocationRecord> = invocations.iter().copied().filter(|i| i.function == deployed).collect();
+        self.value(&of)
     }
 
     /// The statistic over the invocations of one period, `None` without any.
@@ -195,6 +225,9 @@ impl MetricQuery {
 impl fmt::Display for MetricQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?} {}", self.metric, self.statistic)?;
+        if self.every_function {
+            write!(f, " (every function)")?;
+        }
         match (&self.qualifier, &self.executed_version) {
             (Some(q), Some(v)) => write!(f, " (through {q}, version {v})"),
             (Some(q), None) => write!(f, " (through {q})"),
@@ -252,13 +285,14 @@ impl Expression {
         })
     }
 
-    /// The value over one period's invocations: `None` when a metric it needs has no data, or
-    /// on a division by zero.
-    pub fn value(&self, invocations: &[&InvocationRecord]) -> Option<f64> {
+    /// The value over one period's invocations of `deployed` (see
+    /// [`MetricQuery::value_in`]): `None` when a metric it needs has no data, or on a division by
+    /// zero.
+    pub fn value_in(&self, invocations: &[&InvocationRecord], deployed: &str) -> Option<f64> {
         let values: BTreeMap<&str, Option<f64>> = self
             .metrics
             .iter()
-            .map(|(id, q)| (id.as_str(), q.value(invocations)))
+            .map(|(id, q)| (id.as_str(), q.value_in(invocations, deployed)))
             .collect();
         eval(&self.ast, &values).filter(|v| v.is_finite())
     }
@@ -410,11 +444,46 @@ pub enum AlarmSource {
 }
 
 impl AlarmSource {
-    /// The value over one period's invocations, `None` without data.
-    pub fn value(&self, invocations: &[&InvocationRecord]) -> Option<f64> {
+    /// The value over one period's invocations of `deployed` (or every function's, for a
+    /// metric of the account-wide set), `None` without data.
+    pub fn value_in(&self, invocations: &[&InvocationRecord], deployed: &str) -> Option<f64> {
         match self {
-            AlarmSource::Metric(q) => q.value(invocations),
-            AlarmSource::Expression(e) => e.value(invocations),
+            AlarmSource::Metric(q) => q.value_in(invocations, deployed),
+            AlarmSource::Expression(e) => e.value_in(invocations, deployed),
+        }
+    }
+
+    /// How few samples make a period's percentile too weak to judge, for an alarm on one
+    /// percentile (CloudWatch's rule for `EvaluateLowSampleCountPercentile`: below
+    /// `10 / (1 - p)` samples for p in [0.5, 1), below `10 / p` for p in (0, 0.5)); `None`
+    /// for other statistics.
+    pub fn low_sample_bound(&self) -> Option<f64> {
+        let AlarmSource::Metric(MetricQuery {
+            statistic: Statistic::Percentile(h),
+            ..
+        }) = self
+        else {
+            return None;
+        };
+        let p = f64::from(*h) / 10_000.0;
+        if (0.5..1.0).contains(&p) {
+            Some(10.0 / (1.0 - p))
+        } else if p > 0.0 && p < 0.5 {
+            Some(10.0 / p)
+        } else {
+            None
+        }
+    }
+
+    /// The number of samples of a one-metric alarm's period (its `SampleCount`).
+    pub fn samples_in(&self, invocations: &[&InvocationRecord], deployed: &str) -> Option<f64> {
+        match self {
+            AlarmSource::Metric(q) => MetricQuery {
+                statistic: Statistic::SampleCount,
+                ..q.clone()
+            }
+            .value_in(invocations, deployed),
+            AlarmSource::Expression(_) => None,
         }
     }
 }
@@ -431,8 +500,21 @@ pub enum MissingData {
     NotBreaching,
     /// A missing period breaches: an alarm on the new version fires while it gets no traffic.
     Breaching,
-    /// The alarm keeps its state (here: counts like `Missing`).
+    /// Where `Missing` would leave the state to missing data alone, the alarm keeps the state it
+    /// had (with no data at all, and where the premature-alarm rule would fire).
     Ignore,
+}
+
+/// An alarm's state (CloudWatch's `StateValue`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StateValue {
+    /// Within its threshold.
+    Ok,
+    /// Breaching: CodeDeploy stops a deployment that watches it.
+    Alarm,
+    /// Not enough data (every new alarm starts here).
+    InsufficientData,
 }
 
 /// A CloudWatch metric alarm on the deployed function.
@@ -455,24 +537,85 @@ pub struct Alarm {
     pub datapoints_to_alarm: u32,
     /// How periods without data count.
     pub treat_missing_data: MissingData,
+    /// `EvaluateLowSampleCountPercentile: ignore`: while the newest period holds too few
+    /// samples for its percentile ([`AlarmSource::low_sample_bound`]), the alarm keeps its state.
+    pub ignore_low_samples: bool,
 }
 
 impl Alarm {
-    /// Whether the alarm is in ALARM after the periods `values` (oldest first; `None`: no
-    /// data), as CloudWatch evaluates its last `evaluation_periods`: at least
-    /// `datapoints_to_alarm` of them breach, a period without data counting as
-    /// `treat_missing_data` says.
-    pub fn in_alarm(&self, values: &[Option<f64>]) -> bool {
+    /// How many recent periods CloudWatch retrieves to evaluate the alarm: its evaluation range,
+    /// `EvaluationPeriods + 2` (the documented example retrieves 5 for 3; AWS says the range
+    /// depends on the period and the resolution, and publishes no formula).
+    pub fn evaluation_range(&self) -> usize {
+        self.evaluation_periods.max(1) as usize + 2
+    }
+
+    /// The state after the periods `values` (oldest first; `None`: no data), from the state
+    /// it was in, as CloudWatch documents it:
+    ///
+    /// - with at least `EvaluationPeriods` (N) real datapoints in the evaluation range, the most
+    ///   recent N of them decide, missing periods between them skipped: ALARM when at least
+    ///   `DatapointsToAlarm` (M) breach;
+    /// - with fewer, every real datapoint of the range counts and only the shortfall (N minus
+    ///   the real ones) is filled: as breaching, as not breaching, or (`missing`, `ignore`) not
+    ///   at all;
+    /// - the premature-alarm rule: under `missing`, when every real datapoint breaches and the
+    ///   oldest of them within the last N periods is at least M periods old, ALARM even with
+    ///   fewer than M of them (under `ignore` the state is kept instead);
+    /// - no real datapoint in the range: INSUFFICIENT_DATA under `missing`, the state kept under
+    ///   `ignore`.
+    pub fn evaluate(&self, values: &[Option<f64>], previous: StateValue) -> StateValue {
         let n = self.evaluation_periods.max(1) as usize;
-        let recent = &values[values.len().saturating_sub(n)..];
-        let breaching = recent
+        let m = (self.datapoints_to_alarm.max(1) as usize).min(n);
+        let range = &values[values.len().saturating_sub(self.evaluation_range())..];
+        // (age, breaching), most recent first; age 1 is the newest period.
+        let real: Vec<(usize, bool)> = range
             .iter()
-            .filter(|v| match v {
-                Some(v) => self.comparison.holds(*v, self.threshold),
-                None => self.treat_missing_data == MissingData::Breaching,
-            })
-            .count();
-        breaching >= self.datapoints_to_alarm.max(1) as usize
+            .rev()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (i + 1, self.comparison.holds(v, self.threshold))))
+            .collect();
+        let verdict = |breaching: usize| {
+            if breaching >= m {
+                StateValue::Alarm
+            } else {
+                StateValue::Ok
+            }
+        };
+        if real.len() >= n {
+            return verdict(real[..n].iter().filter(|(_, b)| *b).count());
+        }
+        let breaching = real.iter().filter(|(_, b)| *b).count();
+        let shortfall = n - real.len();
+        match self.treat_missing_data {
+            MissingData::Breaching => verdict(breaching + shortfall),
+            MissingData::NotBreaching => verdict(breaching),
+            MissingData::Missing | MissingData::Ignore => {
+                let keep = |otherwise| match self.treat_missing_data {
+                    MissingData::Ignore => previous,
+                    _ => otherwise,
+                };
+                if real.is_empty() {
+                    return keep(StateValue::InsufficientData);
+                }
+                if breaching >= m {
+                    return StateValue::Alarm;
+                }
+                let oldest_recent = real.iter().filter(|(age, _)| *age <= n).map(|(age, _)| *age).max();
+                let premature = breaching == real.len() && oldest_recent.is_some_and(|age| age >= m);
+                if premature {
+                    keep(StateValue::Alarm)
+                } else {
+                    StateValue::Ok
+                }
+            }
+        }
+    }
+
+    /// Whether a new alarm is in ALARM after the periods `values` ([`evaluate`](Self::evaluate)
+    /// from INSUFFICIENT_DATA).
+    pub fn in_alarm(&self, values: &[Option<f64>]) -> bool {
+        self.evaluate(values, StateValue::InsufficientData) == StateValue::Alarm
     }
 
     /// Any function error in a 60 s period: `Errors` `Sum` `> 0`, over all invocations.
@@ -514,6 +657,7 @@ impl Alarm {
             evaluation_periods: 1,
             datapoints_to_alarm: 1,
             treat_missing_data: MissingData::Missing,
+            ignore_low_samples: false,
         }
     }
 
@@ -571,7 +715,11 @@ impl fmt::Display for Alarm {
             MissingData::NotBreaching => write!(f, ", missing data not breaching"),
             MissingData::Breaching => write!(f, ", missing data breaching"),
             MissingData::Ignore => write!(f, ", missing data ignored"),
+        }?;
+        if self.ignore_low_samples {
+            write!(f, ", low sample counts ignored")?;
         }
+        Ok(())
     }
 }
 
@@ -642,8 +790,13 @@ mod tests {
         let a = Alarm::error_rate_above("rate", 5.0).through("live");
         let records: Vec<InvocationRecord> = (0..20).map(|i| record("live", "2", i % 10 == 9)).collect();
         let refs: Vec<&InvocationRecord> = records.iter().collect();
-        assert_eq!(a.source.value(&refs), Some(10.0));
-        assert_eq!(a.source.value(&[]), None);
+        assert_eq!(a.source.value_in(&refs, "fn"), Some(10.0));
+        assert_eq!(a.source.value_in(&[], "fn"), None);
+        assert_eq!(
+            a.source.value_in(&refs, "other"),
+            None,
+            "another function's invocations"
+        );
         assert_eq!(
             a.to_string(),
             "100 * errors / invocations > 5 (errors: Errors Sum (through live); invocations: Invocations Sum (through live)) for 1 of 1 period(s) of 1 min"
@@ -655,7 +808,7 @@ mod tests {
         let metrics = || BTreeMap::from([("e".to_string(), MetricQuery::new(Metric::Errors, Statistic::Sum))]);
         let records = [record("live", "2", true), record("live", "2", true)];
         let refs: Vec<&InvocationRecord> = records.iter().collect();
-        let value = |text: &str| Expression::parse(text, metrics()).unwrap().value(&refs);
+        let value = |text: &str| Expression::parse(text, metrics()).unwrap().value_in(&refs, "fn");
         assert_eq!(value("1 + 2 * e"), Some(5.0));
         assert_eq!(value("(1 + 2) * e"), Some(6.0));
         assert_eq!(value("-e / 4"), Some(-0.5));
@@ -677,21 +830,149 @@ mod tests {
         );
     }
 
-    #[test]
-    fn m_of_n_with_missing_data_as_cloudwatch_counts_it() {
+    /// A series in CloudWatch's notation, oldest first: `0` not breaching, `X` breaching, `-`
+    /// missing (against a threshold `> 0`).
+    fn series(text: &str) -> Vec<Option<f64>> {
+        text.split_whitespace()
+            .map(|c| match c {
+                "0" => Some(0.0),
+                "X" => Some(1.0),
+                "-" => None,
+                other => panic!("{other} is not 0, X or -"),
+            })
+            .collect()
+    }
+
+    fn alarm(m: u32, n: u32, missing: MissingData) -> Alarm {
         let mut a = Alarm::any_error("e");
-        a.evaluation_periods = 3;
-        a.datapoints_to_alarm = 2;
-        // Missing (the default): periods without data count neither way.
-        assert!(!a.in_alarm(&[Some(1.0), None, None]));
-        assert!(a.in_alarm(&[Some(1.0), None, Some(2.0)]));
-        assert!(!a.in_alarm(&[None, None, None]), "insufficient data never fires");
-        // Only the last three periods count.
+        a.evaluation_periods = n;
+        a.datapoints_to_alarm = m;
+        a.treat_missing_data = missing;
+        a
+    }
+
+    /// The two tables of CloudWatch's user guide ("How alarm state is evaluated when data is
+    /// missing"), row by row: data points (oldest first), then the state under `missing`,
+    /// `ignore`, `breaching` and `notBreaching` (`keep`: the state it had).
+    #[test]
+    fn evaluates_sparse_data_as_cloudwatch_documents_it() {
+        use StateValue::*;
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        enum Want {
+            Is(StateValue),
+            Keep,
+        }
+        use Want::*;
+        type Rows<'a> = &'a [(&'a str, [Want; 4])];
+        let tables: [(u32, u32, Rows); 2] = [
+            (
+                3,
+                3,
+                &[
+                    ("0 - X - X", [Is(Ok), Is(Ok), Is(Ok), Is(Ok)]),
+                    ("0 - - - -", [Is(Ok), Is(Ok), Is(Ok), Is(Ok)]),
+                    ("- - - - -", [Is(InsufficientData), Keep, Is(Alarm), Is(Ok)]),
+                    ("0 X X - X", [Is(Alarm), Is(Alarm), Is(Alarm), Is(Alarm)]),
+                    ("- - X - -", [Is(Alarm), Keep, Is(Alarm), Is(Ok)]),
+                ],
+            ),
+            (
+                2,
+                3,
+                &[
+                    ("0 - X - X", [Is(Alarm), Is(Alarm), Is(Alarm), Is(Alarm)]),
+                    ("0 0 X 0 X", [Is(Alarm), Is(Alarm), Is(Alarm), Is(Alarm)]),
+                    ("0 - X - -", [Is(Ok), Is(Ok), Is(Alarm), Is(Ok)]),
+                    ("- - - - 0", [Is(Ok), Is(Ok), Is(Alarm), Is(Ok)]),
+                    ("- - - X -", [Is(Alarm), Keep, Is(Alarm), Is(Ok)]),
+                ],
+            ),
+        ];
+        let modes = [
+            MissingData::Missing,
+            MissingData::Ignore,
+            MissingData::Breaching,
+            MissingData::NotBreaching,
+        ];
+        for (m, n, rows) in tables {
+            for (data, wants) in rows {
+                for (mode, want) in modes.iter().zip(wants) {
+                    let a = alarm(m, n, *mode);
+                    assert_eq!(a.evaluation_range(), 5);
+                    for previous in [Ok, Alarm, InsufficientData] {
+                        let expected = match want {
+                            Is(s) => *s,
+                            Keep => previous,
+                        };
+                        assert_eq!(
+                            a.evaluate(&series(data), previous),
+                            expected,
+                            "{m} of {n}, {data}, {mode:?}, from {previous:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_evaluation_range_and_the_premature_rule_around_the_documented_rows() {
+        let a = alarm(3, 3, MissingData::Missing);
+        // Older than the range: not counted.
+        assert_eq!(
+            a.evaluate(&series("X X X - - - - -"), StateValue::Alarm),
+            StateValue::InsufficientData
+        );
+        // Real datapoints anywhere in the range count, the gaps between them skipped.
+        assert!(a.in_alarm(&series("X - X - X")));
+        assert!(
+            a.in_alarm(&series("0 0 X - X - X")),
+            "the range is the last five: X - X - X"
+        );
+        // One breaching minute does not alarm prematurely until it is M periods old.
+        assert!(!a.in_alarm(&series("- - - - X")));
+        assert!(!a.in_alarm(&series("- - - X -")));
+        assert!(a.in_alarm(&series("- - X - -")));
+        assert!(!a.in_alarm(&series("- X - - -")), "past the last N periods");
+        // A sparse canary that fails every call: alarms within the range, not only on 3 in a row.
+        assert!(a.in_alarm(&series("0 0 0 X - X - -")));
+        // Only the last N of the real datapoints decide once there are N.
+        let a = alarm(2, 3, MissingData::Missing);
         assert!(!a.in_alarm(&[Some(1.0), Some(1.0), Some(0.0), Some(0.0), Some(1.0)]));
-        a.treat_missing_data = MissingData::Breaching;
-        assert!(a.in_alarm(&[Some(1.0), None, None]));
-        assert!(a.in_alarm(&[None, None, Some(0.0)]), "no traffic is breaching");
-        a.treat_missing_data = MissingData::NotBreaching;
-        assert!(!a.in_alarm(&[Some(1.0), None, None]));
+        let a = alarm(2, 3, MissingData::Breaching);
+        assert!(a.in_alarm(&series("X - -")));
+        assert!(a.in_alarm(&series("- - 0")), "no traffic is breaching");
+        let a = alarm(2, 3, MissingData::NotBreaching);
+        assert!(!a.in_alarm(&series("X - -")));
+    }
+
+    #[test]
+    fn low_sample_bounds_follow_cloudwatch() {
+        let bound = |p: &str| {
+            AlarmSource::Metric(MetricQuery::new(Metric::Duration, Statistic::parse(p).unwrap())).low_sample_bound()
+        };
+        assert_eq!(bound("p99").map(f64::round), Some(1000.0));
+        assert_eq!(bound("p50"), Some(20.0));
+        assert_eq!(bound("p10"), Some(100.0));
+        assert_eq!(bound("p100"), None);
+        assert_eq!(
+            AlarmSource::Metric(MetricQuery::new(Metric::Duration, Statistic::Maximum)).low_sample_bound(),
+            None
+        );
+    }
+
+    #[test]
+    fn the_account_wide_set_counts_every_function() {
+        let mut records = vec![record("live", "2", false)];
+        records.push(InvocationRecord {
+            function: "CodeDeployHook_pre".into(),
+            ..record("live", "1", true)
+        });
+        let refs: Vec<&InvocationRecord> = records.iter().collect();
+        let mut q = MetricQuery::new(Metric::Errors, Statistic::Sum);
+        assert_eq!(q.value_in(&refs, "fn"), Some(0.0));
+        q.every_function = true;
+        assert_eq!(q.value_in(&refs, "fn"), Some(1.0), "a hook's error counts in {{}}");
+        assert_eq!(q.to_string(), "Errors Sum (every function)");
     }
 }

@@ -1,28 +1,42 @@
-//! CloudWatch `GetMetricData` over the invocations hook-sim records (the store its alarms read
-//! too), on the wire protocol the AWS SDKs speak to CloudWatch: Smithy RPC v2 CBOR
-//! (`POST /service/GraniteServiceVersion20100801/operation/GetMetricData`, `smithy-protocol:
-//! rpc-v2-cbor`, CBOR bodies, timestamps as tag 1 epoch seconds).
+//! CloudWatch `GetMetricData` and `PutMetricData` over the invocations hook-sim records (the
+//! store its alarms read too), on each wire protocol the AWS SDKs speak to CloudWatch:
+//!
+//! - Smithy RPC v2 CBOR, current SDKs (the Rust SDK, boto3 from 1.38 on): `POST
+//!   /service/GraniteServiceVersion20100801/operation/GetMetricData`, `smithy-protocol:
+//!   rpc-v2-cbor`, CBOR bodies, timestamps as tag 1 epoch seconds;
+//! - AWS JSON 1.0 (SDKs of 2025 before that): `POST /`, `X-Amz-Target:
+//!   GraniteServiceVersion20100801.GetMetricData`, JSON bodies, timestamps as epoch seconds;
+//! - the query protocol (older SDKs, and the runtimes' bundled ones): `POST /`, a form body
+//!   `Action=GetMetricData&Version=2010-08-01&...` with `member.N` lists and ISO 8601
+//!   timestamps, answered in XML.
+//!
+//! Each request is read into one JSON shape (timestamps as epoch seconds, or the query
+//! protocol's text) and each answer written back on the wire it came on. Errors carry their
+//! code in `x-amzn-query-error` too, as a query-compatible service's do.
 //!
 //! Lambda's metrics are served as Lambda publishes them: namespace `AWS/Lambda`, `Invocations`,
-//! `Errors`, `Duration` and `Throttles`, for the dimension sets `{}`, `{FunctionName}`,
-//! `{FunctionName, Resource}` and `{FunctionName, Resource, ExecutedVersion}` (`Resource` is
-//! `function:qualifier`; `Throttles` has no `ExecutedVersion`). Any other metric has no data, as
-//! in CloudWatch. A datapoint is published [`METRIC_LAG`] after the minute it falls in ends, on
-//! the simulated clock: a query made during a deployment sees what CloudWatch would show then.
+//! `Errors` and `Throttles` (unit `Count`) and `Duration` (`Milliseconds`), for the dimension
+//! sets `{}` (every function of the account), `{FunctionName}`, `{FunctionName, Resource}` and
+//! `{FunctionName, Resource, ExecutedVersion}` (`Resource` is `function:qualifier`; `Throttles`
+//! has no `ExecutedVersion`). Any other metric, or a `Unit` other than the metric's, has no data,
+//! as in CloudWatch. A datapoint is published [`METRIC_LAG`] after the minute it falls in ends,
+//! on the simulated clock: a query made during a deployment sees what CloudWatch would show
+//! then.
 //!
 //! `PutMetricData` stores custom metrics (any namespace but `AWS/*`): `Value`, or `Values` with
-//! `Counts`, stamped with their `Timestamp` (now by default), visible at once; `GetMetricData`
-//! reads them back by the exact dimension set, as CloudWatch does.
+//! `Counts`, in their `Unit` (`None` by default), stamped with their `Timestamp` (now by
+//! default), visible at once; `GetMetricData` reads them back by the exact dimension set (and
+//! the unit, when the query names one), as CloudWatch does.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ciborium::Value as Cbor;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::alarm::{Metric, MetricQuery, Statistic};
 use crate::deploy::METRIC_LAG;
@@ -33,6 +47,8 @@ use crate::{InvocationRecord, SimState, apply_fault};
 const MAX_CUSTOM_POINTS: usize = 200_000;
 /// Metrics in one `PutMetricData`, as CloudWatch allows.
 const MAX_PUT_METRICS: usize = 1000;
+/// CloudWatch's XML namespace (query protocol answers).
+const XMLNS: &str = "http://monitoring.amazonaws.com/doc/2010-08-01/";
 
 /// One custom datapoint (a value, counted `count` times).
 #[derive(Debug, Clone)]
@@ -41,6 +57,8 @@ pub(crate) struct CustomPoint {
     name: String,
     /// Sorted by name.
     dimensions: Vec<(String, String)>,
+    /// `None` unless given.
+    unit: String,
     /// Wall-clock seconds.
     at: f64,
     value: f64,
@@ -52,8 +70,7 @@ const MAX_QUERIES: usize = 500;
 /// Datapoints one request may ask for (CloudWatch's `MaxDatapoints` default).
 const MAX_DATAPOINTS: u64 = 100_800;
 
-/// An error as CloudWatch answers it over RPC v2 CBOR (a query-compatible service: the code is
-/// also in `x-amzn-query-error`).
+/// An error as CloudWatch answers it.
 struct ApiError {
     status: u16,
     code: &'static str,
@@ -78,29 +95,139 @@ impl ApiError {
     }
 }
 
-fn cbor_response(status: u16, body: &Cbor) -> Response {
-    let mut bytes = Vec::new();
-    ciborium::into_writer(body, &mut bytes).expect("CBOR values serialize to memory");
-    let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), bytes).into_response();
+/// The wire protocol a request came on, and its answer goes back on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// Smithy RPC v2 CBOR.
+    Cbor,
+    /// AWS JSON 1.0.
+    Json,
+    /// The query protocol (form in, XML out).
+    Query,
+}
+
+/// An answer in JSON as `wire` writes it: in CBOR the members named `Timestamps` hold tag 1
+/// epoch seconds and every other number is a double; in XML lists are `member` elements and
+/// timestamps ISO 8601.
+fn respond(wire: Wire, operation: &str, status: u16, body: &Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let (content_type, bytes) = match wire {
+        Wire::Cbor => {
+            let mut bytes = Vec::new();
+            ciborium::into_writer(&to_cbor(body, false), &mut bytes).expect("CBOR values serialize to memory");
+            ("application/cbor", bytes)
+        }
+        Wire::Json => ("application/x-amz-json-1.0", body.to_string().into_bytes()),
+        Wire::Query => {
+            let mut xml = format!("<{operation}Response xmlns=\"{XMLNS}\">");
+            if body.as_object().is_some_and(|m| !m.is_empty()) {
+                xml.push_str(&format!("<{operation}Result>"));
+                to_xml(body, false, &mut xml);
+                xml.push_str(&format!("</{operation}Result>"));
+            }
+            xml.push_str(&format!(
+                "<ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{operation}Response>",
+                request_id()
+            ));
+            ("text/xml", xml.into_bytes())
+        }
+    };
+    let mut r = (status, bytes).into_response();
     let h = r.headers_mut();
-    h.insert("content-type", HeaderValue::from_static("application/cbor"));
-    h.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+    h.insert("content-type", HeaderValue::from_static(content_type));
+    if wire == Wire::Cbor {
+        h.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+    }
     r
 }
 
-fn error_response(status: u16, code: &str, message: &str) -> Response {
+fn request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("00000000-0000-4000-8000-{:012x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn to_cbor(v: &Value, timestamps: bool) -> Cbor {
+    match v {
+        Value::Null => Cbor::Null,
+        Value::Bool(b) => Cbor::Bool(*b),
+        Value::Number(n) => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if timestamps {
+                Cbor::Tag(1, Box::new(Cbor::Float(f)))
+            } else {
+                Cbor::Float(f)
+            }
+        }
+        Value::String(s) => text(s),
+        Value::Array(a) => Cbor::Array(a.iter().map(|v| to_cbor(v, timestamps)).collect()),
+        Value::Object(m) => Cbor::Map(
+            m.iter()
+                .map(|(k, v)| (text(k), to_cbor(v, k == "Timestamps")))
+                .collect(),
+        ),
+    }
+}
+
+fn to_xml(v: &Value, timestamps: bool, out: &mut String) {
+    match v {
+        Value::Null => {}
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) if timestamps => out.push_str(&iso8601(n.as_f64().unwrap_or(0.0))),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => out.push_str(&xml_escape(s)),
+        Value::Array(a) => {
+            for v in a {
+                out.push_str("<member>");
+                to_xml(v, timestamps, out);
+                out.push_str("</member>");
+            }
+        }
+        Value::Object(m) => {
+            for (k, v) in m {
+                out.push_str(&format!("<{k}>"));
+                to_xml(v, k == "Timestamps", out);
+                out.push_str(&format!("</{k}>"));
+            }
+        }
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn error_response(wire: Wire, status: u16, code: &str, message: &str) -> Response {
     let exception = match code {
         "InvalidParameterValue" => "InvalidParameterValueException",
         "MissingParameter" => "MissingRequiredParameterException",
         "InvalidParameterCombination" => "InvalidParameterCombinationException",
         other => other,
     };
-    let body = Cbor::Map(vec![
-        (text("__type"), text(&format!("com.amazonaws.cloudwatch#{exception}"))),
-        (text("message"), text(message)),
-    ]);
-    let mut r = cbor_response(status, &body);
     let fault = if status >= 500 { "Receiver" } else { "Sender" };
+    let mut r = match wire {
+        Wire::Query => {
+            let xml = format!(
+                "<ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>{fault}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+                xml_escape(code),
+                xml_escape(message),
+                request_id()
+            );
+            let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), xml).into_response();
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("text/xml"));
+            r
+        }
+        _ => respond(
+            wire,
+            "",
+            status,
+            &json!({"__type": format!("com.amazonaws.cloudwatch#{exception}"), "message": message}),
+        ),
+    };
     if let Ok(v) = HeaderValue::from_str(&format!("{code};{fault}")) {
         r.headers_mut().insert("x-amzn-query-error", v);
     }
@@ -111,50 +238,128 @@ fn text(s: &str) -> Cbor {
     Cbor::Text(s.to_string())
 }
 
-/// `POST /service/GraniteServiceVersion20100801/operation/{operation}`.
+/// `POST /service/GraniteServiceVersion20100801/operation/{operation}` (RPC v2 CBOR).
 pub(crate) async fn cloudwatch_api(
     State(state): State<Arc<SimState>>,
     Path(operation): Path<String>,
     body: Bytes,
 ) -> Response {
-    let request: Result<Cbor, _> = ciborium::from_reader(body.as_ref());
-    let summary = request.as_ref().map(to_json).unwrap_or(Value::Null);
+    let request = ciborium::from_reader::<Cbor, _>(body.as_ref())
+        .map(|v| to_json(&v))
+        .map_err(|e| format!("the body is no CBOR: {e}"));
+    serve(&state, Wire::Cbor, &operation, request).await
+}
+
+/// `POST /` of CloudWatch: AWS JSON 1.0 (`X-Amz-Target: GraniteServiceVersion20100801.*`) or the
+/// query protocol (a form with `Action`). `None`: not CloudWatch's.
+pub(crate) async fn cloudwatch_root(state: &Arc<SimState>, headers: &HeaderMap, body: &Bytes) -> Option<Response> {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    if let Some(operation) = target.and_then(|t| t.strip_prefix("GraniteServiceVersion20100801.")) {
+        let request = serde_json::from_slice::<Value>(body).map_err(|e| format!("the body is no JSON: {e}"));
+        return Some(serve(state, Wire::Json, operation, request).await);
+    }
+    let form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if target.is_some() || !form {
+        return None;
+    }
+    let (operation, request) = from_form(body);
+    Some(serve(state, Wire::Query, &operation, Ok(request)).await)
+}
+
+/// A query-protocol form as JSON: `A.member.2.B=v` becomes `{"A": [_, {"B": "v"}]}` (values
+/// stay text; the handlers read numbers and timestamps from text too). Also its `Action`.
+fn from_form(body: &[u8]) -> (String, Value) {
+    let mut root = Value::Object(Map::new());
+    let mut action = String::new();
+    for (key, value) in form_urlencoded::parse(body) {
+        match key.as_ref() {
+            "Action" => action = value.into_owned(),
+            "Version" => {}
+            key => insert_path(&mut root, &key.split('.').collect::<Vec<_>>(), value.into_owned()),
+        }
+    }
+    (action, root)
+}
+
+fn insert_path(node: &mut Value, path: &[&str], value: String) {
+    let Some((first, rest)) = path.split_first() else {
+        *node = Value::String(value);
+        return;
+    };
+    if *first == "member" {
+        // `member.N`, 1-based; a list of at most a few thousand entries (CloudWatch's limits).
+        let Some((index, rest)) = rest.split_first() else {
+            return;
+        };
+        let Some(i) = index.parse::<usize>().ok().filter(|i| (1..=10_000).contains(i)) else {
+            return;
+        };
+        if !node.is_array() {
+            *node = Value::Array(Vec::new());
+        }
+        let list = node.as_array_mut().expect("made a list above");
+        if list.len() < i {
+            list.resize(i, Value::Null);
+        }
+        insert_path(&mut list[i - 1], rest, value);
+        return;
+    }
+    if !node.is_object() {
+        *node = Value::Object(Map::new());
+    }
+    let entry = node
+        .as_object_mut()
+        .expect("made an object above")
+        .entry(first.to_string())
+        .or_insert(Value::Null);
+    insert_path(entry, rest, value);
+}
+
+async fn serve(state: &SimState, wire: Wire, operation: &str, request: Result<Value, String>) -> Response {
+    let summary = request.as_ref().cloned().unwrap_or(Value::Null);
     let record = |status: u16, error: Option<String>| {
         state
             .recorder
-            .call(Service::CloudWatch, &operation, summary.clone(), status, error);
+            .call(Service::CloudWatch, operation, summary.clone(), status, error);
     };
-    if let Some((status, code, message)) = apply_fault(&state, &operation, (400, "Throttling")).await {
+    if let Some((status, code, message)) = apply_fault(state, operation, (400, "Throttling")).await {
         record(status, Some(code.clone()));
-        return error_response(status, &code, &message);
+        return error_response(wire, status, &code, &message);
     }
-    let result = match (operation.as_str(), request) {
+    let result = match (operation, request) {
         (_, Err(e)) => Err(ApiError {
             status: 400,
             code: "SerializationException",
-            message: format!("the body is no CBOR: {e}"),
+            message: e,
         }),
-        ("GetMetricData", Ok(request)) => get_metric_data(&state, &request),
-        ("PutMetricData", Ok(request)) => put_metric_data(&state, &request),
+        ("GetMetricData", Ok(request)) => get_metric_data(state, &request),
+        ("PutMetricData", Ok(request)) => put_metric_data(state, &request),
         (other, Ok(_)) => Err(ApiError {
             status: 400,
-            code: "UnknownOperationException",
-            message: format!("hook-sim does not implement CloudWatch {other}"),
+            code: if wire == Wire::Query {
+                "InvalidAction"
+            } else {
+                "UnknownOperationException"
+            },
+            message: format!("hook-sim does not implement CloudWatch {other:?}"),
         }),
     };
     match result {
         Ok(body) => {
             record(200, None);
-            cbor_response(200, &body)
+            respond(wire, operation, 200, &body)
         }
         Err(e) => {
             record(e.status, Some(e.code.to_string()));
-            error_response(e.status, e.code, &e.message)
+            error_response(wire, e.status, e.code, &e.message)
         }
     }
 }
 
-/// A CBOR request as JSON, for the call record (timestamps become epoch seconds).
+/// A CBOR request as JSON (timestamps, tag 1, become epoch seconds).
 fn to_json(v: &Cbor) -> Value {
     match v {
         Cbor::Integer(i) => json!(i128::from(*i) as f64),
@@ -180,45 +385,119 @@ fn to_json(v: &Cbor) -> Value {
     }
 }
 
-fn get<'a>(map: &'a Cbor, key: &str) -> Option<&'a Cbor> {
-    match map {
-        Cbor::Map(m) => m
-            .iter()
-            .find(|(k, _)| matches!(k, Cbor::Text(s) if s == key))
-            .map(|(_, v)| v),
+fn get<'a>(map: &'a Value, key: &str) -> Option<&'a Value> {
+    map.get(key).filter(|v| !v.is_null())
+}
+
+fn get_str<'a>(map: &'a Value, key: &str) -> Option<&'a str> {
+    get(map, key)?.as_str()
+}
+
+/// A number, or (query protocol) its text.
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
 
-fn get_str<'a>(map: &'a Cbor, key: &str) -> Option<&'a str> {
-    match get(map, key)? {
-        Cbor::Text(s) => Some(s),
-        _ => None,
-    }
+fn get_number(map: &Value, key: &str) -> Option<f64> {
+    number(get(map, key)?)
 }
 
-fn get_number(map: &Cbor, key: &str) -> Option<f64> {
-    match get(map, key)? {
-        Cbor::Integer(i) => Some(i128::from(*i) as f64),
-        Cbor::Float(f) => Some(*f),
-        _ => None,
-    }
+fn get_list<'a>(map: &'a Value, key: &str) -> Option<&'a Vec<Value>> {
+    get(map, key)?.as_array()
 }
 
-/// A timestamp: tag 1 over epoch seconds (an integer or a float).
-fn get_time(map: &Cbor, key: &str) -> Result<f64, ApiError> {
+/// A `false` boolean, or (query protocol) `false` as text.
+fn is_false(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Bool(false))) || v.and_then(Value::as_str) == Some("false")
+}
+
+/// A timestamp: epoch seconds, or (query protocol) ISO 8601 text.
+fn get_time(map: &Value, key: &str) -> Result<f64, ApiError> {
     let value = get(map, key).ok_or_else(|| ApiError::missing(format!("The parameter {key} is required.")))?;
     let seconds = match value {
-        Cbor::Tag(1, inner) => match inner.as_ref() {
-            Cbor::Integer(i) => Some(i128::from(*i) as f64),
-            Cbor::Float(f) => Some(*f),
-            _ => None,
-        },
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => parse_iso8601(s),
         _ => None,
     };
     seconds
         .filter(|s| s.is_finite())
-        .ok_or_else(|| ApiError::invalid(format!("The parameter {key} must be a timestamp (CBOR tag 1).")))
+        .ok_or_else(|| ApiError::invalid(format!("The parameter {key} must be a timestamp.")))
+}
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `2024-03-01T12:00:00Z`, `2024-03-01T12:00:00.250Z` or with an offset `+01:00`, as epoch
+/// seconds.
+fn parse_iso8601(s: &str) -> Option<f64> {
+    let (date, time) = s.split_once(['T', 't', ' '])?;
+    let mut d = date.splitn(3, '-');
+    let (y, m, day): (i64, i64, i64) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let (clock, offset) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
+        (c, 0)
+    } else {
+        let at = time.rfind(['+', '-'])?;
+        let (c, o) = time.split_at(at);
+        let sign = if o.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = o[1..].split_once(':').unwrap_or((&o[1..], "0"));
+        (
+            c,
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60),
+        )
+    };
+    let mut t = clock.splitn(3, ':');
+    let (h, min): (i64, i64) = (t.next()?.parse().ok()?, t.next()?.parse().ok()?);
+    let sec: f64 = t.next().unwrap_or("0").parse().ok()?;
+    if h > 23 || min > 59 || !(0.0..61.0).contains(&sec) {
+        return None;
+    }
+    Some((days_from_civil(y, m, day) * 86_400 + h * 3600 + min * 60 - offset) as f64 + sec)
+}
+
+/// Epoch seconds as ISO 8601 (`2024-03-01T12:00:00Z`, milliseconds when there are some).
+fn iso8601(secs: f64) -> String {
+    let whole = secs.floor() as i64;
+    let millis = ((secs - secs.floor()) * 1000.0).round() as i64;
+    let (days, rem) = (whole.div_euclid(86_400), whole.rem_euclid(86_400));
+    // civil_from_days
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let base = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    if millis == 0 {
+        format!("{base}Z")
+    } else {
+        format!("{base}.{millis:03}Z")
+    }
 }
 
 /// A query of a custom metric: its namespace, name, dimensions (sorted) and statistic.
@@ -227,6 +506,8 @@ struct CustomQuery {
     name: String,
     dimensions: Vec<(String, String)>,
     statistic: Statistic,
+    /// Only datapoints in this unit, or all.
+    unit: Option<String>,
 }
 
 /// One `MetricStat` query, resolved against the store.
@@ -244,7 +525,7 @@ struct Query {
     period: u64,
 }
 
-fn parse_query(q: &Cbor) -> Result<Query, ApiError> {
+fn parse_query(q: &Value) -> Result<Query, ApiError> {
     let id =
         get_str(q, "Id").ok_or_else(|| ApiError::missing("The parameter MetricDataQueries.member.Id is required."))?;
     let id_ok = id.len() <= 255
@@ -281,10 +562,11 @@ fn parse_query(q: &Cbor) -> Result<Query, ApiError> {
             "query {id}: statistic {stat_name} is not simulated (Sum, Average, Maximum, Minimum, SampleCount and percentiles like p99 are)"
         ))
     })?;
+    let unit = get_str(stat, "Unit");
     let namespace = get_str(metric, "Namespace").unwrap_or_default();
     let name = get_str(metric, "MetricName").unwrap_or_default();
     let mut dims: Vec<(String, String)> = Vec::new();
-    if let Some(Cbor::Array(list)) = get(metric, "Dimensions") {
+    if let Some(list) = get_list(metric, "Dimensions") {
         if list.len() > 30 {
             return Err(ApiError::invalid(format!("query {id}: at most 30 dimensions")));
         }
@@ -318,20 +600,25 @@ fn parse_query(q: &Cbor) -> Result<Query, ApiError> {
         name: name.to_string(),
         dimensions: dims.clone(),
         statistic,
+        unit: unit.map(str::to_string),
     });
     let metric = match (namespace, Metric::parse(name), qualifier) {
-        ("AWS/Lambda", Some(m), Some(qualifier)) if published => Some(MetricQuery {
-            metric: m,
-            statistic,
-            qualifier,
-            executed_version: dim("ExecutedVersion"),
-        }),
+        // A `Unit` other than the one Lambda publishes the metric in selects no data.
+        ("AWS/Lambda", Some(m), Some(qualifier)) if published && unit.is_none_or(|u| u == m.unit()) => {
+            Some(MetricQuery {
+                metric: m,
+                statistic,
+                qualifier,
+                executed_version: dim("ExecutedVersion"),
+                every_function: function.is_none(),
+            })
+        }
         _ => None,
     };
     Ok(Query {
         id: id.to_string(),
         label: get_str(q, "Label").unwrap_or(name).to_string(),
-        return_data: !matches!(get(q, "ReturnData"), Some(Cbor::Bool(false))),
+        return_data: !is_false(get(q, "ReturnData")),
         function,
         metric,
         custom,
@@ -339,8 +626,8 @@ fn parse_query(q: &Cbor) -> Result<Query, ApiError> {
     })
 }
 
-fn get_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
-    let Some(Cbor::Array(queries)) = get(request, "MetricDataQueries") else {
+fn get_metric_data(state: &SimState, request: &Value) -> Result<Value, ApiError> {
+    let Some(queries) = get_list(request, "MetricDataQueries") else {
         return Err(ApiError::missing("The parameter MetricDataQueries is required."));
     };
     if queries.is_empty() || queries.len() > MAX_QUERIES {
@@ -428,12 +715,17 @@ fn get_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
             name,
             dimensions: dims,
             statistic,
+            unit,
         }) = &q.custom
         {
             let period = q.period as f64;
             let mut buckets: std::collections::BTreeMap<u64, Vec<(f64, u64)>> = Default::default();
             for p in state.custom_metrics.lock().expect("poisoned").iter().filter(|p| {
-                p.namespace == *namespace && p.name == *name && p.dimensions == *dims && (start..end).contains(&p.at)
+                p.namespace == *namespace
+                    && p.name == *name
+                    && p.dimensions == *dims
+                    && unit.as_ref().is_none_or(|u| *u == p.unit)
+                    && (start..end).contains(&p.at)
             }) {
                 let bucket = buckets.entry(((p.at - start) / period) as u64).or_default();
                 bucket.push((p.value, u64::from(p.count)));
@@ -447,49 +739,27 @@ fn get_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
         if !ascending {
             points.reverse();
         }
-        results.push(Cbor::Map(vec![
-            (text("Id"), text(&q.id)),
-            (text("Label"), text(&q.label)),
-            (
-                text("Timestamps"),
-                Cbor::Array(
-                    points
-                        .iter()
-                        .map(|(t, _)| Cbor::Tag(1, Box::new(Cbor::Float(*t))))
-                        .collect(),
-                ),
-            ),
-            (
-                text("Values"),
-                Cbor::Array(points.iter().map(|(_, v)| Cbor::Float(*v)).collect()),
-            ),
-            (
-                text("StatusCode"),
-                text(if incomplete { "PartialData" } else { "Complete" }),
-            ),
-            (
-                text("Messages"),
-                Cbor::Array(if incomplete {
-                    vec![Cbor::Map(vec![
-                        (text("Code"), text("hook-sim.RecordsForgotten")),
-                        (
-                            text("Value"),
-                            text("hook-sim keeps its newest invocations only (--keep): this window begins before them"),
-                        ),
-                    ])]
-                } else {
-                    Vec::new()
-                }),
-            ),
-        ]));
+        let messages = if incomplete {
+            json!([{
+                "Code": "hook-sim.RecordsForgotten",
+                "Value": "hook-sim keeps its newest invocations only (--keep): this window begins before them",
+            }])
+        } else {
+            json!([])
+        };
+        results.push(json!({
+            "Id": q.id,
+            "Label": q.label,
+            "Timestamps": points.iter().map(|(t, _)| *t).collect::<Vec<f64>>(),
+            "Values": points.iter().map(|(_, v)| *v).collect::<Vec<f64>>(),
+            "StatusCode": if incomplete { "PartialData" } else { "Complete" },
+            "Messages": messages,
+        }));
     }
-    Ok(Cbor::Map(vec![
-        (text("MetricDataResults"), Cbor::Array(results)),
-        (text("Messages"), Cbor::Array(Vec::new())),
-    ]))
+    Ok(json!({"MetricDataResults": results, "Messages": []}))
 }
 
-fn put_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
+fn put_metric_data(state: &SimState, request: &Value) -> Result<Value, ApiError> {
     let namespace =
         get_str(request, "Namespace").ok_or_else(|| ApiError::missing("The parameter Namespace is required."))?;
     if namespace.starts_with("AWS/") {
@@ -497,7 +767,7 @@ fn put_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
             "The value {namespace} for parameter Namespace is invalid: namespaces starting with AWS/ are reserved for AWS"
         )));
     }
-    let Some(Cbor::Array(data)) = get(request, "MetricData") else {
+    let Some(data) = get_list(request, "MetricData") else {
         return Err(ApiError::missing("The parameter MetricData is required."));
     };
     if data.len() > MAX_PUT_METRICS {
@@ -512,7 +782,7 @@ fn put_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
         let name = get_str(d, "MetricName")
             .ok_or_else(|| ApiError::missing("The parameter MetricData.member.MetricName is required."))?;
         let mut dimensions = Vec::new();
-        if let Some(Cbor::Array(list)) = get(d, "Dimensions") {
+        if let Some(list) = get_list(d, "Dimensions") {
             for dim in list.iter().take(31) {
                 let (Some(n), Some(v)) = (get_str(dim, "Name"), get_str(dim, "Value")) else {
                     return Err(ApiError::missing("each dimension needs Name and Value"));
@@ -524,6 +794,7 @@ fn put_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
             }
         }
         dimensions.sort();
+        let unit = get_str(d, "Unit").unwrap_or("None").to_string();
         let at = match get(d, "Timestamp") {
             Some(_) => get_time(d, "Timestamp")?,
             None => now,
@@ -537,9 +808,9 @@ fn put_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
         if let Some(v) = get_number(d, "Value") {
             values.push((v, 1));
         }
-        if let Some(Cbor::Array(list)) = get(d, "Values") {
+        if let Some(list) = get_list(d, "Values") {
             let counts: Vec<f64> = match get(d, "Counts") {
-                Some(Cbor::Array(c)) => c.iter().map(|c| number(c).unwrap_or(1.0)).collect(),
+                Some(Value::Array(c)) => c.iter().map(|c| number(c).unwrap_or(1.0)).collect(),
                 _ => Vec::new(),
             };
             if !counts.is_empty() && counts.len() != list.len() {
@@ -563,6 +834,7 @@ fn put_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
                 namespace: namespace.to_string(),
                 name: name.to_string(),
                 dimensions: dimensions.clone(),
+                unit: unit.clone(),
                 at,
                 value,
                 count,
@@ -578,15 +850,7 @@ fn put_metric_data(state: &SimState, request: &Cbor) -> Result<Cbor, ApiError> {
         });
     }
     store.extend(points);
-    Ok(Cbor::Map(Vec::new()))
-}
-
-fn number(v: &Cbor) -> Option<f64> {
-    match v {
-        Cbor::Integer(i) => Some(i128::from(*i) as f64),
-        Cbor::Float(f) => Some(*f),
-        _ => None,
-    }
+    Ok(json!({}))
 }
 
 /// A statistic of values each counted some times (a value with count 0 is no sample).

@@ -446,7 +446,11 @@ pub(crate) async fn apply_fault(
     }
 }
 
+/// `POST /`: CodeDeploy (AWS JSON 1.1), or CloudWatch on AWS JSON 1.0 or the query protocol.
 async fn codedeploy_api(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(response) = cloudwatch::cloudwatch_root(&state, &headers, &body).await {
+        return response;
+    }
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())

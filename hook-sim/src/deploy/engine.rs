@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::alarm::Alarm;
+use crate::alarm::{Alarm, StateValue};
 use crate::codedeploy::{DeploymentStatus, LifecycleEventStatus};
 use crate::{AliasRouting, DeploymentSetup, FunctionSetup, Sim};
 
@@ -23,6 +23,8 @@ pub(super) struct AlarmState {
     pub(super) first: Duration,
     /// The value of each full period evaluated so far (`None`: no data).
     pub(super) values: Vec<Option<f64>>,
+    /// Its state after the last evaluation (INSUFFICIENT_DATA before the first).
+    pub(super) state: StateValue,
 }
 
 pub(super) struct Run<'a> {
@@ -164,7 +166,7 @@ impl Sim {
         // look back (and their data takes to arrive): what they say when it starts. The
         // deployment starts at a second of the minute drawn from the seed (0 without one),
         // and CloudWatch's periods are aligned on the wall clock, not on the deployment.
-        let look_back = |a: &Alarm| a.period * a.evaluation_periods.max(1);
+        let look_back = |a: &Alarm| a.period * a.evaluation_range() as u32;
         let lead = match plan.traffic {
             Some(_) if !plan.alarms.is_empty() => {
                 plan.alarms
@@ -190,6 +192,7 @@ impl Sim {
                     None => clock.align_down(start_sim, a.period),
                 },
                 values: Vec::new(),
+                state: StateValue::InsufficientData,
             })
             .collect();
         let origin = alarm_states.iter().map(|a| a.first).min().unwrap_or(start_sim);
@@ -724,13 +727,35 @@ impl Run<'_> {
             let period = state.alarm.period;
             while self.evaluation(state) <= now {
                 let from = state.first + period * state.values.len() as u32;
-                let value = self.datapoint(&state.alarm, &invocations, from, from + period);
+                let in_period: Vec<&crate::InvocationRecord> = invocations
+                    .iter()
+                    .filter(|i| i.at >= from && i.at < from + period)
+                    .collect();
+                let source = &state.alarm.source;
+                let value = source.value_in(&in_period, &self.plan.function);
                 state.values.push(value);
-                if state.alarm.in_alarm(&state.values) {
+                // `EvaluateLowSampleCountPercentile: ignore`: too few samples in the newest
+                // period, and the alarm is not evaluated this time.
+                let too_few = state.alarm.ignore_low_samples
+                    && source
+                        .low_sample_bound()
+                        .is_some_and(|bound| source.samples_in(&in_period, &self.plan.function).unwrap_or(0.0) < bound);
+                if too_few {
+                    continue;
+                }
+                state.state = state.alarm.evaluate(&state.values, state.state);
+                if state.state == StateValue::Alarm {
                     let value = value.unwrap_or(f64::NAN);
+                    let range = &state.values[state.values.len().saturating_sub(state.alarm.evaluation_range())..];
+                    let datapoints = range
+                        .iter()
+                        .map(|v| v.map_or("-".to_string(), |v| format!("{}", (v * 1000.0).round() / 1000.0)))
+                        .collect::<Vec<_>>()
+                        .join(" ");
                     self.timeline.emit(Event::AlarmFired {
                         alarm: state.alarm.name.clone(),
                         value,
+                        datapoints,
                         condition: state.alarm.to_string(),
                     });
                     return Err(Rollback::Alarm {
@@ -741,21 +766,6 @@ impl Run<'_> {
             }
         }
         Ok(())
-    }
-
-    /// The alarm's value over `[from, to)` (simulated, absolute), `None` without data.
-    fn datapoint(
-        &self,
-        alarm: &Alarm,
-        invocations: &[crate::InvocationRecord],
-        from: Duration,
-        to: Duration,
-    ) -> Option<f64> {
-        let in_period: Vec<&crate::InvocationRecord> = invocations
-            .iter()
-            .filter(|i| i.function == self.plan.function && i.at >= from && i.at < to)
-            .collect();
-        alarm.source.value(&in_period)
     }
 }
 

@@ -122,8 +122,10 @@ pub enum Event {
     AlarmFired {
         /// The alarm.
         alarm: String,
-        /// The breaching value of the last period.
+        /// The value of the newest period (NaN: no data in it).
         value: f64,
+        /// The datapoints of its evaluation range, oldest first, `-` for a period without data.
+        datapoints: String,
         /// What it watches.
         condition: String,
     },
@@ -158,7 +160,7 @@ pub enum Rollback {
     Alarm {
         /// The alarm.
         alarm: String,
-        /// The breaching value (NaN: a period without data, treated as breaching).
+        /// The value of the newest period (NaN: no data in it).
         value: f64,
     },
     /// An alarm was in ALARM when the deployment started (the current version's traffic
@@ -166,7 +168,7 @@ pub enum Rollback {
     AlarmBeforeStart {
         /// The alarm.
         alarm: String,
-        /// The breaching value (NaN: a period without data, treated as breaching).
+        /// The value of the newest period (NaN: no data in it).
         value: f64,
     },
 }
@@ -194,7 +196,7 @@ impl fmt::Display for Rollback {
                 function,
             } => write!(f, "the {lifecycle_event} hook {function} did not report in time"),
             Rollback::Alarm { alarm, value } if value.is_nan() => {
-                write!(f, "alarm {alarm} fired (no data, treated as breaching)")
+                write!(f, "alarm {alarm} fired (no data in its newest period)")
             }
             Rollback::Alarm { alarm, value } => write!(f, "alarm {alarm} fired (value {value})"),
             Rollback::AlarmBeforeStart { alarm, value } => write!(

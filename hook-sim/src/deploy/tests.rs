@@ -401,3 +401,157 @@ async fn alarm_periods_follow_the_wall_clocks_minutes() {
     fired_at.dedup();
     assert!(fired_at.len() > 1, "the start's second follows the seed: {fired_at:?}");
 }
+
+/// A 1 % canary for 8 minutes on a version that fails every call, under a 3-of-3 alarm on its
+/// errors: the new version gets a call some minutes and none others. CloudWatch's evaluation
+/// range and premature-alarm rule stop it whatever the seed (looking only at the last three
+/// minutes, as a plain M-of-N count would, lets some seeds through to 100 %).
+#[tokio::test(start_paused = true)]
+async fn a_sparse_canary_that_fails_every_call_is_stopped_whatever_the_seed() {
+    use crate::alarm::StateValue;
+    let failing = || Behavior::FunctionError {
+        error_type: "Boom".into(),
+        message: "every call".into(),
+    };
+    let mut sparse_minutes = 0;
+    for seed in 1..=10 {
+        let sim = Sim::start().await.unwrap();
+        let mut alarm = Alarm::any_error("errors").through("live").version("2");
+        alarm.evaluation_periods = 3;
+        alarm.datapoints_to_alarm = 3;
+        let plan = DeploymentPlan::new("fn", Behavior::hello("1"), failing())
+            .config(
+                "Canary1Percent8Minutes",
+                TrafficRouting::TimeBasedCanary {
+                    percentage: 1,
+                    interval: std::time::Duration::from_secs(480),
+                },
+            )
+            .speed(600.0)
+            .seed(seed)
+            .alarm(alarm.clone());
+        let outcome = sim.deploy(&plan).await;
+        assert_eq!(
+            outcome.status,
+            FinalStatus::RolledBack,
+            "seed {seed}: {:?}",
+            outcome.rollback
+        );
+        assert!(
+            shifts(&outcome).iter().all(|(_, w)| *w < 0.5),
+            "seed {seed}: never past the canary: {:?}",
+            shifts(&outcome)
+        );
+        let fired = outcome
+            .timeline
+            .iter()
+            .find_map(|e| match &e.event {
+                Event::AlarmFired { datapoints, .. } => Some(datapoints.clone()),
+                _ => None,
+            })
+            .expect("the alarm fired");
+        if fired.contains('-') {
+            sparse_minutes += 1;
+        }
+        // The datapoints it fired on alarm by the documented rules, and not as three in a row.
+        let values: Vec<Option<f64>> = fired.split(' ').map(|v| v.parse().ok()).collect();
+        assert_eq!(alarm.evaluate(&values, StateValue::Ok), StateValue::Alarm, "{fired}");
+    }
+    assert!(
+        sparse_minutes > 0,
+        "some seeds fire on minutes without data in the range"
+    );
+}
+
+/// An alarm without dimensions watches every function of the account: a hook's own errors
+/// set it off, as in AWS.
+#[tokio::test(start_paused = true)]
+async fn an_alarm_without_dimensions_counts_every_function_hooks_included() {
+    use crate::alarm::{AlarmSource, Comparison, Metric, MetricQuery, Statistic};
+    let account_errors = || {
+        let mut q = MetricQuery::new(Metric::Errors, Statistic::Sum);
+        q.every_function = true;
+        Alarm::new(
+            "account-errors",
+            AlarmSource::Metric(q),
+            Comparison::GreaterThanThreshold,
+            0.0,
+        )
+    };
+    let failing_hook = Behavior::FunctionError {
+        error_type: "HookBug".into(),
+        message: "the hook itself failed".into(),
+    };
+    let sim = Sim::start().await.unwrap();
+    let with_hook = plan("Canary10Percent5Minutes", Behavior::hello("1"), Behavior::hello("2"))
+        .alarm(account_errors())
+        .hook(
+            HookEvent::AfterAllowTraffic,
+            "CodeDeployHook_post",
+            failing_hook.clone(),
+        );
+    let outcome = sim.deploy(&with_hook).await;
+    assert!(
+        matches!(&outcome.rollback, Some(Rollback::Alarm { alarm, .. }) if alarm == "account-errors")
+            || matches!(
+                &outcome.rollback,
+                Some(Rollback::HookFailed { .. }) | Some(Rollback::HookTimedOut { .. })
+            ),
+        "{:?}",
+        outcome.rollback
+    );
+    assert!(
+        outcome
+            .timeline
+            .iter()
+            .any(|e| matches!(&e.event, Event::AlarmFired { alarm, .. } if alarm == "account-errors")),
+        "the hook's errors count in the account-wide set"
+    );
+
+    // Scoped to the function, the same alarm does not see the hook.
+    let sim = Sim::start().await.unwrap();
+    let scoped = Alarm::any_error("fn-errors");
+    let scoped_plan = plan("Canary10Percent5Minutes", Behavior::hello("1"), Behavior::hello("2"))
+        .alarm(scoped)
+        .hook(HookEvent::AfterAllowTraffic, "CodeDeployHook_post", failing_hook);
+    let outcome = sim.deploy(&scoped_plan).await;
+    assert!(
+        !outcome
+            .timeline
+            .iter()
+            .any(|e| matches!(e.event, Event::AlarmFired { .. })),
+        "{:?}",
+        outcome.rollback
+    );
+}
+
+/// `EvaluateLowSampleCountPercentile: ignore`: a p99 alarm does not judge minutes of fewer than
+/// 1000 samples; `evaluate` (the default) does.
+#[tokio::test(start_paused = true)]
+async fn a_percentile_alarm_told_to_ignore_low_samples_waits_for_enough() {
+    use crate::alarm::{AlarmSource, Comparison, Metric, MetricQuery, Statistic};
+    let latency = |ignore: bool| {
+        let p99 = MetricQuery::new(Metric::Duration, Statistic::parse("p99").unwrap());
+        let mut a = Alarm::new(
+            "latency",
+            AlarmSource::Metric(p99),
+            Comparison::GreaterThanThreshold,
+            250.0,
+        )
+        .through("live")
+        .version("2");
+        a.ignore_low_samples = ignore;
+        a
+    };
+    let slow = || Behavior::Delay(std::time::Duration::from_millis(300), Box::new(Behavior::hello("2")));
+    for (ignore, expected) in [(false, FinalStatus::RolledBack), (true, FinalStatus::Succeeded)] {
+        let sim = Sim::start().await.unwrap();
+        let p = plan("Canary10Percent5Minutes", Behavior::hello("1"), slow()).alarm(latency(ignore));
+        let outcome = sim.deploy(&p).await;
+        assert_eq!(
+            outcome.status, expected,
+            "ignore low samples: {ignore}: {:?}",
+            outcome.rollback
+        );
+    }
+}

@@ -248,14 +248,15 @@ impl Printer {
             Event::AlarmFired {
                 alarm,
                 value,
+                datapoints,
                 condition,
             } => {
                 let value = if value.is_nan() {
-                    "no data, treated as breaching".to_string()
+                    "no data in the newest period".to_string()
                 } else {
                     format!("value {}", trim(*value))
                 };
-                format!("alarm {alarm} → ALARM: {condition} ({value})")
+                format!("alarm {alarm} → ALARM: {condition} ({value}; datapoints, oldest first: {datapoints})")
             }
             Event::RolledBack { reason } => {
                 format!(

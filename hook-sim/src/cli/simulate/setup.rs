@@ -845,7 +845,7 @@ pub(super) fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, Str
     };
     let (source, period) = match p.get("Metrics").and_then(Value::as_array) {
         None => (
-            AlarmSource::Metric(metric_query(p, p.get("Statistic"), function)?),
+            AlarmSource::Metric(metric_query(p, p.get("Statistic"), p.get("Unit"), function)?),
             number(p.get("Period"), "Period")?,
         ),
         Some(metrics) => {
@@ -861,7 +861,7 @@ pub(super) fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, Str
                 if let Some(stat) = m.get("MetricStat") {
                     queries.insert(
                         mid.to_string(),
-                        metric_query(&stat["Metric"], stat.get("Stat"), function)?,
+                        metric_query(&stat["Metric"], stat.get("Stat"), stat.get("Unit"), function)?,
                     );
                     period = number(stat.get("Period"), "MetricStat.Period")?.or(period);
                     if returns {
@@ -910,6 +910,15 @@ pub(super) fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, Str
             ));
         }
     };
+    let ignore_low_samples = match p.get("EvaluateLowSampleCountPercentile").and_then(Value::as_str) {
+        None | Some("evaluate") => false,
+        Some("ignore") => true,
+        Some(other) => {
+            return Err(format!(
+                "EvaluateLowSampleCountPercentile {other:?} is not one of evaluate, ignore"
+            ));
+        }
+    };
     let evaluation_periods = number(p.get("EvaluationPeriods"), "EvaluationPeriods")?.unwrap_or(1.0) as u32;
     let datapoints = number(p.get("DatapointsToAlarm"), "DatapointsToAlarm")?;
     let mut alarm = Alarm::new(id, source, comparison, threshold);
@@ -917,11 +926,18 @@ pub(super) fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, Str
     alarm.evaluation_periods = evaluation_periods.max(1);
     alarm.datapoints_to_alarm = datapoints.map_or(alarm.evaluation_periods, |d| d as u32);
     alarm.treat_missing_data = treat_missing;
+    alarm.ignore_low_samples = ignore_low_samples;
     Ok(alarm)
 }
 
-/// A metric of the deployed function: `Namespace`, `MetricName` and `Dimensions` of `m`.
-pub(super) fn metric_query(m: &Value, statistic: Option<&Value>, function: &str) -> Result<MetricQuery, String> {
+/// A metric of the deployed function (or, without dimensions, of every function of the account):
+/// `Namespace`, `MetricName` and `Dimensions` of `m`, in `unit` if it names one.
+pub(super) fn metric_query(
+    m: &Value,
+    statistic: Option<&Value>,
+    unit: Option<&Value>,
+    function: &str,
+) -> Result<MetricQuery, String> {
     if m.get("Namespace").and_then(Value::as_str) != Some("AWS/Lambda") {
         return Err("it watches no AWS/Lambda metric".into());
     }
@@ -942,6 +958,16 @@ pub(super) fn metric_query(m: &Value, statistic: Option<&Value>, function: &str)
         })?,
         None => return Err("it has no Statistic or ExtendedStatistic".into()),
     };
+    if let Some(unit) = unit.map(scalar_text)
+        && unit != metric.unit()
+    {
+        return Err(format!(
+            "its Unit is {unit}, but Lambda publishes {metric:?} in {}: in AWS it would get no data and never \
+             fire. Remove Unit, or write Unit: {}",
+            metric.unit(),
+            metric.unit()
+        ));
+    }
     let mut query = MetricQuery::new(metric, statistic);
     let names: Vec<&str> = m
         .get("Dimensions")
@@ -951,6 +977,8 @@ pub(super) fn metric_query(m: &Value, statistic: Option<&Value>, function: &str)
         .filter_map(|d| d["Name"].as_str())
         .collect();
     let has = |name: &str| names.contains(&name);
+    // `{}`: Lambda's account-wide set, every function of the account and region.
+    query.every_function = names.is_empty();
     // Lambda publishes its metrics under these dimension sets only: an alarm on another set
     // gets no data in AWS, stays INSUFFICIENT_DATA and never stops a deployment.
     if has("ExecutedVersion") && !(has("FunctionName") && has("Resource")) {
@@ -1262,6 +1290,35 @@ mod tests {
         // Lambda's metrics come once a minute: a 10 s period never has data.
         assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Period: 10, Threshold: 0, ComparisonOperator: GreaterThanThreshold}").contains("Period is 10 s"));
         assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Threshold: 0, ComparisonOperator: GreaterThanThreshold, TreatMissingData: sometimes}").contains("TreatMissingData \"sometimes\""));
+    }
+
+    #[test]
+    fn reads_units_low_samples_and_the_account_wide_set() {
+        let read = |yaml: &str| alarm_of("A", &props(yaml), "f");
+        let wrong_unit = read("{Namespace: AWS/Lambda, MetricName: Duration, ExtendedStatistic: p99, Unit: Seconds, Threshold: 1, ComparisonOperator: GreaterThanThreshold, Dimensions: [{Name: FunctionName, Value: f}]}").unwrap_err();
+        assert!(
+            wrong_unit.contains("Unit is Seconds, but Lambda publishes Duration in Milliseconds"),
+            "{wrong_unit}"
+        );
+        assert!(wrong_unit.contains("never fire"), "{wrong_unit}");
+        let math_unit = read("{ComparisonOperator: GreaterThanThreshold, Threshold: 1, Metrics: [{Id: e, MetricStat: {Metric: {Namespace: AWS/Lambda, MetricName: Errors}, Period: 60, Stat: Sum, Unit: Percent}}]}").unwrap_err();
+        assert!(math_unit.contains("Unit is Percent"), "{math_unit}");
+        let right = read("{Namespace: AWS/Lambda, MetricName: Duration, ExtendedStatistic: p99, Unit: Milliseconds, EvaluateLowSampleCountPercentile: ignore, Threshold: 1, ComparisonOperator: GreaterThanThreshold, Dimensions: [{Name: FunctionName, Value: f}]}").unwrap();
+        assert!(right.ignore_low_samples);
+        assert!(right.to_string().ends_with("low sample counts ignored"), "{right}");
+        let AlarmSource::Metric(q) = &right.source else {
+            panic!("one metric")
+        };
+        assert!(!q.every_function, "FunctionName scopes it to the function");
+        assert!(read("{Namespace: AWS/Lambda, MetricName: Duration, ExtendedStatistic: p99, EvaluateLowSampleCountPercentile: sometimes, Threshold: 1, ComparisonOperator: GreaterThanThreshold}").unwrap_err().contains("not one of evaluate, ignore"));
+        let account = read("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Threshold: 0, ComparisonOperator: GreaterThanThreshold}").unwrap();
+        let AlarmSource::Metric(q) = &account.source else {
+            panic!("one metric")
+        };
+        assert!(
+            q.every_function,
+            "no dimensions: every function of the account, hooks included"
+        );
     }
 
     #[test]
