@@ -280,6 +280,16 @@ mod tests {
     }
 
     #[test]
+    fn accepts_the_appspec_version_as_cloudformation_writes_it_and_as_a_number() {
+        for version in [r#""0.0""#, "0.0", "0"] {
+            let text = JSON.replacen("0.0", version, 1);
+            assert!(text.contains(&format!(r#""version":{version}"#)), "{text}");
+            let spec = AppSpec::parse(&text).unwrap();
+            assert_eq!(spec.lambda_functions().count(), 1, "version {version}");
+        }
+    }
+
+    #[test]
     fn parses_yaml_with_numeric_versions() {
         let yaml = "version: 0.0\nResources:\n  - HelloFunction:\n      Type: AWS::Lambda::Function\n      Properties:\n        Name: hello-fn\n        Alias: live\n        CurrentVersion: 1\n        TargetVersion: 2\nHooks:\n  - BeforeAllowTraffic: arn:aws:lambda:us-east-1:123456789012:function:CodeDeployHook_pre\n";
         let spec = AppSpec::parse(yaml).unwrap();

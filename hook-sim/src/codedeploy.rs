@@ -90,7 +90,8 @@ pub(crate) fn appspec(
 ) -> String {
     let hooks: Vec<Value> = hooks.iter().map(|(event, f)| json!({ *event: f })).collect();
     json!({
-        "version": 0.0,
+        // CloudFormation writes the version as a string; hand-made AppSpecs often as a number.
+        "version": "0.0",
         "Resources": [{
             resource: {
                 "Type": "AWS::Lambda::Function",
@@ -445,6 +446,9 @@ pub(crate) fn get_deployment(deployments: &HashMap<String, Deployment>, body: &V
         "creator": d.creator,
         "computePlatform": "Lambda",
         "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        // A Lambda deployment starts as it is created, and has one target.
+        "startTime": d.create_time,
+        "deploymentOverview": deployment_overview(d.status),
     });
     if let Some(t) = d.complete_time {
         info["completeTime"] = json!(t);
@@ -456,6 +460,20 @@ pub(crate) fn get_deployment(deployments: &HashMap<String, Deployment>, body: &V
         info["rollbackInfo"] = rollback.clone();
     }
     Ok(json!({ "deploymentInfo": info }))
+}
+
+/// `deploymentOverview`: how many of the deployment's targets (a Lambda deployment has one) are
+/// in each state.
+pub(crate) fn deployment_overview(status: DeploymentStatus) -> Value {
+    let mut overview = json!({"Pending": 0, "InProgress": 0, "Succeeded": 0, "Failed": 0, "Skipped": 0, "Ready": 0});
+    let key = match status {
+        DeploymentStatus::Created => "Pending",
+        DeploymentStatus::InProgress => "InProgress",
+        DeploymentStatus::Succeeded => "Succeeded",
+        DeploymentStatus::Failed | DeploymentStatus::Stopped => "Failed",
+    };
+    overview[key] = json!(1);
+    overview
 }
 
 pub(crate) fn get_application_revision(

@@ -76,6 +76,18 @@ async fn codedeploy_errors_are_modeled() {
         style.deployment_option().map(|o| o.as_str()),
         Some("WITH_TRAFFIC_CONTROL")
     );
+    // Its one target's state, and when it started.
+    let overview = info.deployment_overview().unwrap();
+    assert_eq!(
+        (
+            overview.in_progress(),
+            overview.succeeded(),
+            overview.failed(),
+            overview.pending()
+        ),
+        (1, 0, 0, 0)
+    );
+    assert_eq!(info.start_time(), info.create_time());
     // As CodeDeploy answers for a Lambda deployment: the revision's digest, not its content...
     let revision = info.revision().unwrap();
     let digest = revision.app_spec_content().unwrap();
@@ -91,6 +103,10 @@ async fn codedeploy_errors_are_modeled() {
         .unwrap();
     let content = answer.revision().unwrap().string().unwrap().content().unwrap();
     assert!(content.contains("TargetVersion"), "{content}");
+    assert!(
+        content.contains(r#""version":"0.0""#),
+        "the version as CloudFormation writes it: {content}"
+    );
 }
 
 #[tokio::test]
@@ -632,4 +648,76 @@ async fn idle_environments_are_reclaimed_and_the_next_invoke_starts_cold() {
     assert_eq!(again.function_error, None, "{}", again.log);
     assert!(again.log.contains("Init Duration"), "a cold start again: {}", again.log);
     f.stop().await;
+}
+
+/// CloudWatch on every wire protocol boto3 has spoken to it: RPC v2 CBOR (current releases),
+/// AWS JSON 1.0 and the query protocol (older ones, and the copies Lambda's Python runtimes
+/// bundle), each through botocore's own serializers and parsers (tests/fixtures/
+/// cloudwatch_wire.py): custom metrics in and out with their unit, Lambda's metrics by the
+/// function's set and the account-wide `{}`, a unit that is not the metric's selecting nothing,
+/// and an error with CloudWatch's code.
+#[tokio::test]
+async fn cloudwatch_answers_boto3_on_cbor_json_and_query() {
+    let sim = Sim::start().await.unwrap();
+    let (_, lambda) = clients(&sim).await;
+    sim.add_function("f", FunctionSetup::new().version("1", Behavior::hello("1")));
+    sim.add_function("g", FunctionSetup::new().version("1", Behavior::hello("1")));
+    for name in ["f", "f", "f", "g"] {
+        lambda.invoke().function_name(name).send().await.unwrap();
+    }
+    sim.publish_metrics_at_once(true);
+    for protocol in ["smithy-rpc-v2-cbor", "json", "query"] {
+        let out = tokio::process::Command::new(integration_tests::venv_bin("python"))
+            .arg(integration_tests::workspace_root().join("tests/fixtures/cloudwatch_wire.py"))
+            .args([sim.endpoint_url().as_str(), protocol, "f"])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{protocol}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(seen["protocol"], protocol, "{seen}");
+        let r = &seen["results"];
+        // Each protocol writes to the same store: the custom points of every run so far.
+        assert!(r["p99"]["values"][0] == 500.0, "{protocol}: {seen}");
+        assert_eq!(r["p99"]["status"], "Complete");
+        assert!(
+            r["samples"]["values"][0].as_f64().unwrap() >= 100.0,
+            "{protocol}: {seen}"
+        );
+        assert_eq!(
+            r["seconds"]["values"],
+            serde_json::json!([]),
+            "{protocol}: another unit, no data"
+        );
+        assert_eq!(
+            r["invocations"]["values"],
+            serde_json::json!([3.0]),
+            "{protocol}: {seen}"
+        );
+        assert_eq!(
+            r["account"]["values"],
+            serde_json::json!([4.0]),
+            "{protocol}: every function"
+        );
+        assert_eq!(r["wrongunit"]["values"], serde_json::json!([]), "{protocol}: {seen}");
+        for (id, result) in r.as_object().unwrap() {
+            assert_eq!(result["timestamps_are_datetimes"], true, "{protocol} {id}");
+            assert_eq!(result["timestamps_on_the_minute"], true, "{protocol} {id}");
+        }
+        assert_eq!(seen["error"]["code"], "InvalidParameterValue", "{protocol}: {seen}");
+        assert!(
+            seen["error"]["message"].as_str().unwrap().contains("multiple of 60"),
+            "{seen}"
+        );
+    }
+    let puts = sim
+        .calls()
+        .iter()
+        .filter(|c| c.service == hook_sim::Service::CloudWatch && c.operation == "PutMetricData" && c.status == 200)
+        .count();
+    assert_eq!(puts, 3, "one PutMetricData a protocol, recorded by its operation name");
 }

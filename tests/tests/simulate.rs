@@ -970,6 +970,10 @@ fn notifications_follow_the_deployment() {
         done["completeTime"].is_string() && done["createTime"].is_string(),
         "{done}"
     );
+    // A JSON text of counts as text, as CodeDeploy's notifications carry it.
+    let overview: Value = serde_json::from_str(done["deploymentOverview"].as_str().unwrap()).unwrap();
+    assert_eq!(overview["Succeeded"], "1", "{done}");
+    assert_eq!(overview["Failed"], "0", "{done}");
 
     let (code, r) = simulate(&["--speed", "100000", "--seed", "7", "--target-env", "HELLO_FAULT=error"]);
     assert_eq!(code, 1, "{r:#}");

@@ -412,6 +412,15 @@ impl Run<'_> {
             if let Some(t) = info["completeTime"].as_f64() {
                 message["completeTime"] = json!(format!("{t:.3}"));
             }
+            // As CodeDeploy's notifications carry it: a JSON text of counts as text.
+            if let Some(overview) = info["deploymentOverview"].as_object() {
+                let counts: serde_json::Map<String, serde_json::Value> = overview
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "Ready")
+                    .map(|(k, v)| (k.clone(), json!(v.to_string())))
+                    .collect();
+                message["deploymentOverview"] = json!(serde_json::Value::Object(counts).to_string());
+            }
             if let Some(e) = info.get("errorInformation") {
                 message["errorInformation"] = json!({"ErrorCode": e["code"], "ErrorMessage": e["message"]});
             }
