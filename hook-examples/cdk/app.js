@@ -58,8 +58,9 @@ const permission = new lambda.CfnPermission(stack, 'HelloApiPermission', {
 });
 permission.node.addDependency(live);
 
-// The hooks (hook-sdk, Rust). Each may read its deployment, report its own status, and
-// invoke versions and aliases of hello: LambdaDeploymentGroup grants the first two.
+// The hooks (hook-sdk, Rust). Each may read its deployment and revision, report its own
+// status, and invoke versions and aliases of hello. LambdaDeploymentGroup grants only the
+// report (PutLifecycleEventHookExecutionStatus); the rest is granted here and below.
 const preHook = rustFunction('PreTrafficHook', 'pre-traffic', {
   description: 'BeforeAllowTraffic hook of hello (hook-sdk, Rust)',
   timeout: cdk.Duration.seconds(60),
@@ -105,12 +106,29 @@ const canary = new codedeploy.LambdaDeploymentConfig(stack, 'Canary30Percent3Min
   trafficRouting: new codedeploy.TimeBasedCanaryTrafficRouting({ interval: cdk.Duration.minutes(3), percentage: 30 }),
 });
 
-new codedeploy.LambdaDeploymentGroup(stack, 'HelloDeployment', {
+const deployment = new codedeploy.LambdaDeploymentGroup(stack, 'HelloDeployment', {
   alias: live,
   deploymentConfig: canary,
   alarms: [errors],
   preHook,
   postHook,
 });
+
+// Read the deployment (every hook); its target's lifecycle events and the canary's metrics
+// (the post-traffic metrics check). GetMetricData has no resource-level permissions.
+for (const hook of [preHook, postHook]) {
+  hook.addToRolePolicy(new cdk.aws_iam.PolicyStatement({
+    actions: ['codedeploy:GetDeployment'],
+    resources: [deployment.deploymentGroupArn],
+  }));
+}
+postHook.addToRolePolicy(new cdk.aws_iam.PolicyStatement({
+  actions: ['codedeploy:ListDeploymentTargets', 'codedeploy:GetDeploymentTarget'],
+  resources: [deployment.deploymentGroupArn],
+}));
+postHook.addToRolePolicy(new cdk.aws_iam.PolicyStatement({
+  actions: ['cloudwatch:GetMetricData'],
+  resources: ['*'],
+}));
 
 app.synth();

@@ -205,6 +205,7 @@ fn error_response(wire: Wire, status: u16, code: &str, message: &str) -> Respons
         "InvalidParameterValue" => "InvalidParameterValueException",
         "MissingParameter" => "MissingRequiredParameterException",
         "InvalidParameterCombination" => "InvalidParameterCombinationException",
+        "AccessDenied" => "AccessDeniedException",
         other => other,
     };
     let fault = if status >= 500 { "Receiver" } else { "Sender" };
@@ -242,12 +243,13 @@ fn text(s: &str) -> Cbor {
 pub(crate) async fn cloudwatch_api(
     State(state): State<Arc<SimState>>,
     Path(operation): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let request = ciborium::from_reader::<Cbor, _>(body.as_ref())
         .map(|v| to_json(&v))
         .map_err(|e| format!("the body is no CBOR: {e}"));
-    serve(&state, Wire::Cbor, &operation, request).await
+    serve(&state, &headers, Wire::Cbor, &operation, request).await
 }
 
 /// `POST /` of CloudWatch: AWS JSON 1.0 (`X-Amz-Target: GraniteServiceVersion20100801.*`) or the
@@ -256,7 +258,7 @@ pub(crate) async fn cloudwatch_root(state: &Arc<SimState>, headers: &HeaderMap, 
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
     if let Some(operation) = target.and_then(|t| t.strip_prefix("GraniteServiceVersion20100801.")) {
         let request = serde_json::from_slice::<Value>(body).map_err(|e| format!("the body is no JSON: {e}"));
-        return Some(serve(state, Wire::Json, operation, request).await);
+        return Some(serve(state, headers, Wire::Json, operation, request).await);
     }
     let form = headers
         .get("content-type")
@@ -266,7 +268,7 @@ pub(crate) async fn cloudwatch_root(state: &Arc<SimState>, headers: &HeaderMap, 
         return None;
     }
     let (operation, request) = from_form(body);
-    Some(serve(state, Wire::Query, &operation, Ok(request)).await)
+    Some(serve(state, headers, Wire::Query, &operation, Ok(request)).await)
 }
 
 /// A query-protocol form as JSON: `A.member.2.B=v` becomes `{"A": [_, {"B": "v"}]}` (values
@@ -318,7 +320,13 @@ fn insert_path(node: &mut Value, path: &[&str], value: String) {
     insert_path(entry, rest, value);
 }
 
-async fn serve(state: &SimState, wire: Wire, operation: &str, request: Result<Value, String>) -> Response {
+async fn serve(
+    state: &SimState,
+    headers: &HeaderMap,
+    wire: Wire,
+    operation: &str,
+    request: Result<Value, String>,
+) -> Response {
     let summary = request.as_ref().cloned().unwrap_or(Value::Null);
     let record = |status: u16, error: Option<String>| {
         state
@@ -328,6 +336,19 @@ async fn serve(state: &SimState, wire: Wire, operation: &str, request: Result<Va
     if let Some((status, code, message)) = apply_fault(state, operation, (400, "Throttling")).await {
         record(status, Some(code.clone()));
         return error_response(wire, status, &code, &message);
+    }
+    if let Ok(request) = &request
+        && matches!(operation, "GetMetricData" | "PutMetricData")
+    {
+        let action = format!("cloudwatch:{operation}");
+        let mut iam_request = crate::iam::Request::new(&action, "*");
+        if let Some(namespace) = get_str(request, "Namespace") {
+            iam_request = iam_request.with("cloudwatch:namespace", vec![namespace.to_string()]);
+        }
+        if let Err(denial) = state.authorize(headers, &iam_request) {
+            record(403, Some("AccessDenied".into()));
+            return error_response(wire, 403, "AccessDenied", &denial.to_string());
+        }
     }
     let result = match (operation, request) {
         (_, Err(e)) => Err(ApiError {

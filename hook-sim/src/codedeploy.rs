@@ -462,6 +462,32 @@ pub(crate) fn get_deployment(deployments: &HashMap<String, Deployment>, body: &V
     Ok(json!({ "deploymentInfo": info }))
 }
 
+/// The ARN IAM authorizes `operation` on: the deployment group of the deployment it names
+/// (`GetDeployment`, the deployment targets, `PutLifecycleEventHookExecutionStatus`, as CDK's
+/// grants scope them), or the application (`GetApplicationRevision`). `None`: a deployment
+/// hook-sim does not know (the operation answers that it does not exist), or an operation
+/// hook-sim does not serve.
+pub(crate) fn resource_of(deployments: &HashMap<String, Deployment>, operation: &str, body: &Value) -> Option<String> {
+    let arn = |kind: &str, name: &str| {
+        format!(
+            "arn:aws:codedeploy:{}:{}:{kind}:{name}",
+            crate::REGION,
+            crate::ACCOUNT_ID
+        )
+    };
+    match operation {
+        "GetApplicationRevision" => Some(arn("application", body.get("applicationName")?.as_str()?)),
+        "GetDeployment" | "GetDeploymentTarget" | "ListDeploymentTargets" | "PutLifecycleEventHookExecutionStatus" => {
+            let d = deployments.get(body.get("deploymentId")?.as_str()?)?;
+            Some(arn(
+                "deploymentgroup",
+                &format!("{}/{}", d.setup.application, d.setup.group),
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// `deploymentOverview`: how many of the deployment's targets (a Lambda deployment has one) are
 /// in each state.
 pub(crate) fn deployment_overview(status: DeploymentStatus) -> Value {

@@ -32,6 +32,29 @@ fn lambda_error(status: u16, error_type: &str, message: &str) -> Response {
     r
 }
 
+/// IAM's view of `action` on function `name` (qualified or not), with the function's tags as
+/// `aws:ResourceTag/…`: `Err` with Lambda's `AccessDeniedException` when the caller's role
+/// may not.
+fn authorize(
+    state: &SimState,
+    headers: &HeaderMap,
+    action: &str,
+    name: &str,
+    qualifier: Option<&str>,
+) -> Result<(), Box<Response>> {
+    let arn = format!(
+        "arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}{}",
+        qualifier.map(|q| format!(":{q}")).unwrap_or_default()
+    );
+    let mut request = crate::iam::Request::new(action, &arn).with("lambda:FunctionArn", vec![arn.clone()]);
+    for (k, v) in state.tags_of(name) {
+        request = request.with(&format!("aws:ResourceTag/{k}"), vec![v]);
+    }
+    state
+        .authorize(headers, &request)
+        .map_err(|denial| Box::new(lambda_error(403, "AccessDeniedException", &denial.to_string())))
+}
+
 /// Splits `name`, `name:qualifier`, a partial ARN or a full ARN into name and qualifier.
 fn split_function(function: &str) -> (String, Option<String>) {
     let parts: Vec<&str> = function.split(':').collect();
@@ -68,6 +91,10 @@ pub(crate) async fn lambda_invoke(
     {
         record(status, Some(error_type.clone()));
         return lambda_error(status, &error_type, &message);
+    }
+    if let Err(denied) = authorize(&state, &headers, "lambda:InvokeFunction", &name, qualifier.as_deref()) {
+        record(403, Some("AccessDeniedException".into()));
+        return *denied;
     }
     let resolved = state.resolve(&name, qualifier.as_deref(), None);
     let (version, behavior) = match resolved {
@@ -146,6 +173,7 @@ pub(crate) async fn get_function(
     State(state): State<Arc<SimState>>,
     Path(function): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Response {
     let (name, arn_qualifier) = split_function(&function);
     let qualifier = query.get("Qualifier").cloned().or(arn_qualifier);
@@ -160,6 +188,10 @@ pub(crate) async fn get_function(
     {
         record(status, Some(error_type.clone()));
         return lambda_error(status, &error_type, &message);
+    }
+    if let Err(denied) = authorize(&state, &headers, "lambda:GetFunction", &name, qualifier.as_deref()) {
+        record(403, Some("AccessDeniedException".into()));
+        return *denied;
     }
     let found = {
         let mut functions = state.functions.lock().expect("poisoned");

@@ -26,6 +26,7 @@ pub mod duration;
 mod fault;
 mod function;
 mod http_api;
+pub mod iam;
 mod invocation;
 mod lambda_api;
 mod record;
@@ -70,7 +71,17 @@ pub(crate) struct SimState {
     metrics_at_once: std::sync::atomic::AtomicBool,
     /// Custom metrics sent with `PutMetricData`.
     custom_metrics: Mutex<Vec<cloudwatch::CustomPoint>>,
+    /// The role each access key acts as: a call signed with one is authorized by its policies
+    /// (a key not here, such as a test's, may call anything).
+    identities: Mutex<HashMap<String, iam::Identity>>,
+    /// Refuse what IAM refuses, or only record it.
+    enforcement: Mutex<iam::Enforcement>,
+    /// The calls IAM refused (the first [`MAX_DENIALS`]).
+    denials: Mutex<Vec<iam::Denial>>,
 }
+
+/// Denials hook-sim keeps to report.
+const MAX_DENIALS: usize = 1000;
 
 /// Local CodeDeploy and Lambda endpoints on a loopback port.
 pub struct Sim {
@@ -92,6 +103,44 @@ impl Drop for Sim {
 }
 
 impl SimState {
+    /// IAM's answer to the caller whose signature is in `headers`: `Err` when its role may not
+    /// make `request` and IAM is enforced. A caller without a role here may call anything.
+    pub(crate) fn authorize(&self, headers: &HeaderMap, request: &iam::Request) -> Result<(), iam::Denial> {
+        let key = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(iam::signing_key);
+        let Some(identity) = key.and_then(|k| self.identities.lock().expect("poisoned").get(k).cloned()) else {
+            return Ok(());
+        };
+        self.authorize_as(&identity, request)
+    }
+
+    /// IAM's answer to `identity` making `request` (see [`authorize`](Self::authorize)).
+    pub(crate) fn authorize_as(&self, identity: &iam::Identity, request: &iam::Request) -> Result<(), iam::Denial> {
+        let Err(denial) = identity.authorize(request) else {
+            return Ok(());
+        };
+        let mut denials = self.denials.lock().expect("poisoned");
+        if denials.len() < MAX_DENIALS && !denials.contains(&denial) {
+            denials.push(denial.clone());
+        }
+        match *self.enforcement.lock().expect("poisoned") {
+            iam::Enforcement::Enforce => Err(denial),
+            iam::Enforcement::Warn => Ok(()),
+        }
+    }
+
+    /// A function's tags, for `aws:ResourceTag/…` conditions.
+    pub(crate) fn tags_of(&self, function: &str) -> std::collections::BTreeMap<String, String> {
+        self.functions
+            .lock()
+            .expect("poisoned")
+            .get(function)
+            .map(|f| f.tags.clone())
+            .unwrap_or_default()
+    }
+
     /// The version `qualifier` selects now (an alias routes by its weights), and its behavior.
     fn resolve(&self, function: &str, qualifier: Option<&str>, key: Option<u64>) -> Option<Option<(String, Behavior)>> {
         let seed = *self.routing_seed.lock().expect("poisoned");
@@ -128,6 +177,9 @@ impl Sim {
             routing_seed: Mutex::new(None),
             metrics_at_once: std::sync::atomic::AtomicBool::new(false),
             custom_metrics: Mutex::new(Vec::new()),
+            identities: Mutex::new(HashMap::new()),
+            enforcement: Mutex::new(iam::Enforcement::default()),
+            denials: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/", post(codedeploy_api))
@@ -335,7 +387,41 @@ impl Sim {
     /// invoke). It is not registered as a function: add it with [`Behavior::Process`] to make
     /// it reachable through `Invoke`.
     pub async fn runtime(&self, config: ProcessConfig) -> std::io::Result<Arc<RuntimeFunction>> {
-        RuntimeFunction::start(config, self.aws_env(), self.state.recorder.clone()).await
+        let env = self.aws_env_for(&config.name);
+        RuntimeFunction::start(config, env, self.state.recorder.clone()).await
+    }
+
+    /// [`aws_env`](Self::aws_env) with the credentials of `function`'s process: calls signed
+    /// with them act as the role [`assume_role`](Self::assume_role) gave it.
+    pub fn aws_env_for(&self, function: &str) -> Vec<(String, String)> {
+        let mut env = self.aws_env();
+        for (k, v) in &mut env {
+            if k == "AWS_ACCESS_KEY_ID" {
+                *v = iam::access_key_for(function);
+            }
+        }
+        env
+    }
+
+    /// Gives `function`'s process the role `identity`: from now on its calls to hook-sim are
+    /// authorized by the role's policies, as IAM would.
+    pub fn assume_role(&self, function: &str, identity: iam::Identity) {
+        self.state
+            .identities
+            .lock()
+            .expect("poisoned")
+            .insert(iam::access_key_for(function), identity);
+    }
+
+    /// Whether a call IAM refuses is refused ([`Enforce`](iam::Enforcement::Enforce), the
+    /// default) or let through and only recorded.
+    pub fn set_enforcement(&self, enforcement: iam::Enforcement) {
+        *self.state.enforcement.lock().expect("poisoned") = enforcement;
+    }
+
+    /// The calls IAM refused so far (enforced or not), each once.
+    pub fn denials(&self) -> Vec<iam::Denial> {
+        self.state.denials.lock().expect("poisoned").clone()
     }
 
     /// Queues `fault` for the next `times` calls of `operation` (`GetDeployment`,
@@ -467,6 +553,13 @@ async fn codedeploy_api(State(state): State<Arc<SimState>>, headers: HeaderMap, 
     if let Some((status, error_type, message)) = apply_fault(&state, operation, (400, "ThrottlingException")).await {
         record(status, Some(error_type.clone()));
         return aws_json_error(status, &error_type, &message);
+    }
+    if let Some(resource) = codedeploy::resource_of(&state.deployments.lock().expect("poisoned"), operation, &request) {
+        let action = format!("codedeploy:{operation}");
+        if let Err(denial) = state.authorize(&headers, &iam::Request::new(&action, &resource)) {
+            record(400, Some("AccessDeniedException".into()));
+            return aws_json_error(400, "AccessDeniedException", &denial.to_string());
+        }
     }
     let result = match operation {
         "GetDeployment" => codedeploy::get_deployment(&state.deployments.lock().expect("poisoned"), &request),

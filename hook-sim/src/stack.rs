@@ -485,6 +485,11 @@ impl Template {
             Some("AWS::Serverless::Function" | "AWS::Lambda::Function") => "FunctionName",
             Some("AWS::CloudWatch::Alarm") => "AlarmName",
             Some("AWS::CodeDeploy::DeploymentConfig") => "DeploymentConfigName",
+            Some("AWS::CodeDeploy::Application") => "ApplicationName",
+            Some("AWS::CodeDeploy::DeploymentGroup") => "DeploymentGroupName",
+            Some("AWS::IAM::Role") => "RoleName",
+            Some("AWS::IAM::ManagedPolicy") => "ManagedPolicyName",
+            Some("AWS::SNS::Topic") => "TopicName",
             _ => return Ok(id.to_string()),
         };
         match self
@@ -517,7 +522,24 @@ impl Template {
             return Ok(v);
         }
         if self.resource(name).is_some() {
-            return self.physical_name(name).map(Value::String);
+            let physical = self.physical_name(name)?;
+            // A managed policy's Ref is its ARN.
+            match self.resource_type(name) {
+                Some("AWS::IAM::ManagedPolicy") => {
+                    return Ok(Value::String(format!("arn:aws:iam::{ACCOUNT_ID}:policy/{physical}")));
+                }
+                // A topic's Ref is its ARN.
+                Some("AWS::SNS::Topic") => {
+                    return Ok(Value::String(format!("arn:aws:sns:{REGION}:{ACCOUNT_ID}:{physical}")));
+                }
+                _ => {}
+            }
+            return Ok(Value::String(physical));
+        }
+        // What SAM adds for a function deployed gradually: the CodeDeploy application and
+        // role of the stack, and each function's role.
+        if let Some(implicit) = self.sam_implicit(name) {
+            return Ok(Value::String(implicit));
         }
         // SAM's generated resources: `F.Alias` and `F.Version`.
         if let Some((function, kind)) = name.split_once('.')
@@ -538,8 +560,49 @@ impl Template {
         err(format!("Ref {name}: no such parameter or resource"))
     }
 
+    /// The physical name of a resource SAM adds to the template: `ServerlessDeploymentApplication`
+    /// and `CodeDeployServiceRole` (a function has a DeploymentPreference), `{Function}Role` (a
+    /// SAM function without a `Role`). CloudFormation names them after the stack.
+    fn sam_implicit(&self, name: &str) -> Option<String> {
+        let sam_functions = || {
+            self.resources()
+                .into_iter()
+                .filter(|(_, ty)| ty == "AWS::Serverless::Function")
+                .map(|(id, _)| id)
+        };
+        let deployed = || sam_functions().any(|id| self.function_property(&id, "DeploymentPreference").is_some());
+        match name {
+            "ServerlessDeploymentApplication" | "CodeDeployServiceRole" if deployed() => {
+                Some(format!("{}-{name}", self.stack_name))
+            }
+            _ => {
+                let function = name.strip_suffix("Role")?;
+                (self.resource_type(function) == Some("AWS::Serverless::Function")
+                    && self.function_property(function, "Role").is_none())
+                .then(|| format!("{}-{name}", self.stack_name))
+            }
+        }
+    }
+
+    /// The ARN of the role `id` (an `AWS::IAM::Role` of the template, or one SAM adds).
+    pub fn role_arn(&self, id: &str) -> Result<String, TemplateError> {
+        let name = match self.resource_type(id) {
+            Some(_) => self.physical_name(id)?,
+            None => self
+                .sam_implicit(id)
+                .ok_or_else(|| TemplateError(format!("no role {id} in the template")))?,
+        };
+        Ok(format!("arn:aws:iam::{ACCOUNT_ID}:role/{name}"))
+    }
+
     fn get_att(&self, resource: &str, attribute: &str) -> Result<Value, TemplateError> {
         let typ = self.resource_type(resource);
+        if attribute == "Arn"
+            && (typ == Some("AWS::IAM::Role") || (typ.is_none() && resource.ends_with("Role")))
+            && (typ.is_some() || self.sam_implicit(resource).is_some())
+        {
+            return self.role_arn(resource).map(Value::String);
+        }
         match (typ, attribute) {
             (Some("AWS::Serverless::Function" | "AWS::Lambda::Function"), "Arn") => {
                 Ok(Value::String(function_arn(&self.physical_name(resource)?)))

@@ -469,7 +469,8 @@ async fn hooks_see_aws_shaped_events_and_calls() {
     assert_eq!(
         appspec,
         json!({
-            "version": 0.0,
+            // As CloudFormation writes it for an alias update: a string.
+            "version": "0.0",
             "Resources": [{"HelloFunction": {"Type": "AWS::Lambda::Function", "Properties": {
                 "Name": "hello-fn", "Alias": "live", "CurrentVersion": "1", "TargetVersion": "2"}}}],
             "Hooks": [{"BeforeAllowTraffic": "CodeDeployHook_pre"}, {"AfterAllowTraffic": "CodeDeployHook_post"}],
@@ -1405,5 +1406,112 @@ fn the_text_summary_lists_what_each_hook_tested() {
     assert!(
         text.contains("           AfterAllowTraffic   CodeDeployHook_shared-smoke: ✔ the alias answers [sam-app-payments:live] · 2 skipped\n"),
         "{text}"
+    );
+}
+
+/// template.yaml with each `(from, to)` replaced once (each must occur).
+fn replaced_template(name: &str, edits: &[(&str, &str)]) -> String {
+    edited_template(&format!("{name}.yaml"), |mut text| {
+        for (from, to) in edits {
+            assert!(text.contains(from), "template.yaml no longer holds {from:?}");
+            text = text.replacen(from, to, 1);
+        }
+        text
+    })
+}
+
+fn denied_actions(r: &Value) -> Vec<String> {
+    r["iam"]["denied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// IAM as AWS enforces it, the three ways a hook's IAM most often fails: a hook whose role
+/// may not report (AWS waits the hour, then fails the deployment), a hook whose role may not
+/// invoke the target (its check fails: Failed), and a hook CodeDeploy's role may not invoke
+/// (SAM's role invokes only `CodeDeployHook_*`: the deployment fails at once). `--iam warn`
+/// lets the calls through and lists them.
+#[test]
+fn iam_is_enforced_as_aws_enforces_it() {
+    let fast = ["--speed", "100000", "--seed", "7"];
+    let run = |template: &str, extra: &[&str]| {
+        let mut args = vec!["--template", template];
+        args.extend(fast);
+        args.extend(extra);
+        simulate(&args)
+    };
+
+    // 1. The pre-traffic hook may read its deployment but not report.
+    let no_report = replaced_template(
+        "no-report",
+        &[(
+            "                - codedeploy:GetDeployment\n                - codedeploy:PutLifecycleEventHookExecutionStatus\n",
+            "                - codedeploy:GetDeployment\n",
+        )],
+    );
+    let (code, r) = run(&no_report, &[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_timed_out", "{r:#}");
+    assert_eq!(r["outcome"]["error_code"], "TIMEOUT");
+    assert_eq!(
+        denied_actions(&r),
+        ["codedeploy:PutLifecycleEventHookExecutionStatus"],
+        "{r:#}"
+    );
+    let message = r["iam"]["denied"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("User: arn:aws:sts::123456789012:assumed-role/sam-app-PreTrafficHookRole/CodeDeployHook_sam-app-pre-traffic is not authorized to perform: codedeploy:PutLifecycleEventHookExecutionStatus on resource: arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:sam-app-ServerlessDeploymentApplication/sam-app-HelloFunctionDeploymentGroup"),
+        "{message}"
+    );
+    // The same, IAM not enforced: it goes through, and is listed.
+    let (code, r) = run(&no_report, &["--iam", "warn"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["iam"]["mode"], "warn");
+    assert_eq!(
+        denied_actions(&r),
+        ["codedeploy:PutLifecycleEventHookExecutionStatus"],
+        "{r:#}"
+    );
+
+    // 2. The pre-traffic hook may not invoke the target version: its checks fail, it reports Failed.
+    let no_invoke = replaced_template(
+        "no-invoke",
+        &[(
+            "            - Sid: InvokeTheTargetVersion\n              Effect: Allow\n              Action: lambda:InvokeFunction\n              Resource: !Sub ${HelloFunction.Arn}:*\n\n  PostTrafficHook:",
+            "\n  PostTrafficHook:",
+        )],
+    );
+    let (code, r) = run(&no_invoke, &[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["lifecycle_event"], "BeforeAllowTraffic");
+    assert!(
+        denied_actions(&r).contains(&"lambda:InvokeFunction".to_string()),
+        "{r:#}"
+    );
+    let logs = r["hook_logs"].to_string();
+    assert!(logs.contains("AccessDeniedException"), "the hook says why: {logs}");
+
+    // 3. The pre-traffic hook is not named CodeDeployHook_*: SAM's CodeDeploy role may not invoke it.
+    let misnamed = replaced_template(
+        "misnamed",
+        &[(
+            "FunctionName: !Sub CodeDeployHook_${AWS::StackName}-pre-traffic",
+            "FunctionName: !Sub ${AWS::StackName}-pre-traffic",
+        )],
+    );
+    let (code, r) = run(&misnamed, &[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_not_invoked", "{r:#}");
+    assert_eq!(r["outcome"]["error_code"], "IAM_ROLE_PERMISSIONS");
+    assert_eq!(r["outcome"]["max_weight"], 0.0, "no traffic ever shifted");
+    assert!(events(&r, "hook_invoked").is_empty(), "{r:#}");
+    let denial = events(&r, "hook_not_invoked")[0]["denial"].as_str().unwrap();
+    assert!(
+        denial.contains("assumed-role/sam-app-CodeDeployServiceRole/CodeDeploy is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:sam-app-pre-traffic"),
+        "{denial}"
     );
 }

@@ -399,6 +399,19 @@ impl Run<'_> {
             return;
         };
         for trigger in plan.triggers.iter().filter(|t| t.events.contains(&event)) {
+            if let Some(role) = &plan.codedeploy_role
+                && let Err(denial) = self
+                    .sim
+                    .state
+                    .authorize_as(role, &crate::iam::Request::new("sns:Publish", &trigger.topic_arn))
+            {
+                self.timeline.emit(Event::NotificationDenied {
+                    trigger: trigger.name.clone(),
+                    trigger_event: event,
+                    denial: denial.to_string(),
+                });
+                continue;
+            }
             let mut message = json!({
                 "region": crate::REGION,
                 "accountId": crate::ACCOUNT_ID,
@@ -596,6 +609,32 @@ impl Run<'_> {
         let plan = self.plan;
         let state = self.sim.state.clone();
         let execution = self.sim.open_lifecycle_event(&plan.deployment_id, hook.event.as_str());
+        // CodeDeploy invokes the hook as its role: a role that may not fails the event.
+        if let Some(role) = &plan.codedeploy_role {
+            let arn = format!(
+                "arn:aws:lambda:{}:{}:function:{}",
+                crate::REGION,
+                crate::ACCOUNT_ID,
+                hook.function
+            );
+            let mut request =
+                crate::iam::Request::new("lambda:InvokeFunction", &arn).with("lambda:FunctionArn", vec![arn.clone()]);
+            for (k, v) in state.tags_of(&hook.function) {
+                request = request.with(&format!("aws:ResourceTag/{k}"), vec![v]);
+            }
+            if let Err(denial) = state.authorize_as(role, &request) {
+                self.timeline.emit(Event::HookNotInvoked {
+                    lifecycle_event: hook.event,
+                    function: hook.function.clone(),
+                    denial: denial.to_string(),
+                });
+                return Err(Rollback::HookNotInvoked {
+                    lifecycle_event: hook.event,
+                    function: hook.function.clone(),
+                    role: role.role_arn.clone(),
+                });
+            }
+        }
         let started = Instant::now();
         let deadline = self.now() + plan.hook_timeout;
         let mut ended = None;

@@ -98,6 +98,24 @@ pub enum Event {
         /// The hook function.
         function: String,
     },
+    /// CodeDeploy's role may not invoke a hook: the lifecycle event fails before it runs.
+    HookNotInvoked {
+        /// The lifecycle event.
+        lifecycle_event: HookEvent,
+        /// The hook function.
+        function: String,
+        /// IAM's denial.
+        denial: String,
+    },
+    /// CodeDeploy's role may not publish to a trigger's topic: the notification is lost.
+    NotificationDenied {
+        /// The trigger (`TriggerName`).
+        trigger: String,
+        /// The trigger event.
+        trigger_event: super::plan::TriggerEvent,
+        /// IAM's denial.
+        denial: String,
+    },
     /// CodeDeploy published a notification to a trigger's SNS topic.
     Notified {
         /// The trigger (`TriggerName`).
@@ -156,6 +174,15 @@ pub enum Rollback {
         /// The hook function.
         function: String,
     },
+    /// CodeDeploy's role may not invoke a hook (`lambda:InvokeFunction`).
+    HookNotInvoked {
+        /// The lifecycle event.
+        lifecycle_event: HookEvent,
+        /// The hook function.
+        function: String,
+        /// CodeDeploy's role.
+        role: String,
+    },
     /// An alarm fired.
     Alarm {
         /// The alarm.
@@ -179,6 +206,7 @@ impl Rollback {
         match self {
             Rollback::HookFailed { .. } => "HOOK_EXECUTION_FAILURE",
             Rollback::HookTimedOut { .. } => "TIMEOUT",
+            Rollback::HookNotInvoked { .. } => "IAM_ROLE_PERMISSIONS",
             Rollback::Alarm { .. } | Rollback::AlarmBeforeStart { .. } => "ALARM_ACTIVE",
         }
     }
@@ -195,6 +223,12 @@ impl fmt::Display for Rollback {
                 lifecycle_event,
                 function,
             } => write!(f, "the {lifecycle_event} hook {function} did not report in time"),
+            Rollback::HookNotInvoked { role, .. } => write!(
+                f,
+                "The IAM role {role} does not give you permission to perform operations in the following AWS \
+                 service: AWSLambda. Contact your AWS administrator if you need help. If you are an AWS \
+                 administrator, you can grant permissions to your users or groups by creating IAM policies."
+            ),
             Rollback::Alarm { alarm, value } if value.is_nan() => {
                 write!(f, "alarm {alarm} fired (no data in its newest period)")
             }

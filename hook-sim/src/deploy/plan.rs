@@ -120,6 +120,9 @@ pub struct DeploymentPlan {
     pub triggers: Vec<Trigger>,
     /// The function's tags, as `GetFunction` answers them.
     pub tags: BTreeMap<String, String>,
+    /// CodeDeploy's own role (the deployment group's service role): when set, invoking each
+    /// hook and publishing each notification is authorized by its policies, as in AWS.
+    pub codedeploy_role: Option<crate::iam::Identity>,
     /// Each version's configured environment (current, target), as `GetFunction` answers it.
     pub environments: (BTreeMap<String, String>, BTreeMap<String, String>),
 }
@@ -197,6 +200,7 @@ impl DeploymentPlan {
             seed: None,
             triggers: Vec::new(),
             tags: BTreeMap::new(),
+            codedeploy_role: None,
             environments: (BTreeMap::new(), BTreeMap::new()),
         }
     }

@@ -6,6 +6,7 @@
 
 mod build;
 mod render;
+mod roles;
 mod serve;
 mod setup;
 
@@ -107,6 +108,26 @@ pub(crate) struct SimulateArgs {
     /// The report: a live timeline, or one JSON document at the end.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub(crate) report: ReportFormat,
+    /// IAM: `enforce` refuses every call the template's roles do not allow, as AWS does (a hook
+    /// that may not report, a hook CodeDeploy's role may not invoke); `warn` lets such calls
+    /// through and lists them at the end.
+    #[arg(long, value_enum, default_value_t = IamMode::Enforce)]
+    pub(crate) iam: IamMode,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum IamMode {
+    Enforce,
+    Warn,
+}
+
+impl From<IamMode> for hook_sim::iam::Enforcement {
+    fn from(mode: IamMode) -> Self {
+        match mode {
+            IamMode::Enforce => hook_sim::iam::Enforcement::Enforce,
+            IamMode::Warn => hook_sim::iam::Enforcement::Warn,
+        }
+    }
 }
 
 impl std::ops::Deref for SimulateArgs {
@@ -195,6 +216,10 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
 
     let speed = args.speed.unwrap_or_else(|| default_speed(&setup.routing));
     let sim = Sim::start().await.map_err(SimulateError::Start)?;
+    sim.set_enforcement(args.iam.into());
+    for (function, identity) in &setup.roles {
+        sim.assume_role(function, identity.clone());
+    }
     let api_url = sim.api_url(&setup.function.name, &setup.alias);
     let function = setup.function.with_api(&api_url);
     let mut processes: Vec<Arc<RuntimeFunction>> = Vec::new();
@@ -221,8 +246,9 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     plan.tags = function.tags.clone();
     plan.environments = environments;
     plan.alias = setup.alias.clone();
-    plan.application = format!("{}-ServerlessDeploymentApplication", args.stack_name);
-    plan.group = format!("{}-{}DeploymentGroup", args.stack_name, function.logical_id);
+    plan.application = setup.application.clone();
+    plan.group = setup.group.clone();
+    plan.codedeploy_role = Some(setup.codedeploy_role.clone());
     let mut hook_processes = BTreeMap::new();
     for ((event, config), (_, hook)) in hook_configs.into_iter().zip(&setup.hooks) {
         let name = config.name.clone();
@@ -282,8 +308,10 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
             (v, logs[logs.len().saturating_sub(FUNCTION_LOG_TAIL)..].to_vec())
         })
         .collect();
+    let denials = sim.denials();
     if text {
         print_summary(&outcome, &hook_logs, &function.name, &function_logs);
+        print_denials(&denials, args.iam);
     } else {
         let report = json!({
             "template": args.template,
@@ -306,6 +334,15 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
             "alarms": setup.alarms,
             "triggers": setup.triggers,
             "warnings": setup.warnings,
+            "iam": {
+                "mode": if args.iam == IamMode::Enforce { "enforce" } else { "warn" },
+                "denied": denials.iter().map(|d| json!({
+                    "principal": d.principal,
+                    "action": d.action,
+                    "resource": d.resource,
+                    "message": d.to_string(),
+                })).collect::<Vec<_>>(),
+            },
             "outcome": outcome,
             "hook_logs": hook_logs,
             "function_logs": function_logs,
@@ -313,6 +350,30 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
         say!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
     }
     Ok(outcome.status)
+}
+
+/// The calls IAM refused, each once: what the roles of the template would let no one do in AWS.
+fn print_denials(denials: &[hook_sim::iam::Denial], mode: IamMode) {
+    if denials.is_empty() {
+        return;
+    }
+    say!(
+        "\nIAM {} {} call(s) the template's roles do not allow{}:",
+        if mode == IamMode::Enforce {
+            "refused"
+        } else {
+            "would refuse"
+        },
+        denials.len(),
+        if mode == IamMode::Enforce {
+            " (as AWS would; --iam warn lets them through)"
+        } else {
+            " (let through: --iam warn)"
+        }
+    );
+    for d in denials {
+        say!("  ✘ {d}");
+    }
 }
 
 /// Checks that `python` runs and has the runtime interface client a `python3.x` function

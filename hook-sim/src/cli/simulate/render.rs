@@ -198,6 +198,24 @@ impl Printer {
                     " (its status stands)"
                 }
             ),
+            Event::HookNotInvoked {
+                lifecycle_event,
+                function,
+                denial,
+            } => format!(
+                "{:<19} ✘ CodeDeploy may not invoke {function}: {}",
+                lifecycle_event.as_str(),
+                shorten(denial, 240)
+            ),
+            Event::NotificationDenied {
+                trigger,
+                trigger_event,
+                denial,
+            } => format!(
+                "notify     {} ✘ not published (trigger {trigger}): {}",
+                trigger_event.as_str(),
+                shorten(denial, 240)
+            ),
             Event::Notified {
                 trigger,
                 trigger_event,

@@ -11,7 +11,10 @@ use hook_sim::schedule::{PREDEFINED, TrafficRouting};
 use hook_sim::stack::{Template, TemplateError, scalar_text};
 use serde_json::{Value, json};
 
+use hook_sim::iam::Identity;
+
 use super::StackArgs;
+use super::roles;
 
 /// How a function of the template runs here.
 #[derive(Debug, Clone)]
@@ -65,6 +68,13 @@ pub(super) struct Setup {
     pub(super) alarms: Vec<Alarm>,
     pub(super) triggers: Vec<Trigger>,
     pub(super) warnings: Vec<String>,
+    /// The role of each function (by name): the deployed one's and each hook's.
+    pub(super) roles: BTreeMap<String, Identity>,
+    /// CodeDeploy's role: it invokes the hooks and publishes the notifications.
+    pub(super) codedeploy_role: Identity,
+    /// The CodeDeploy application and deployment group, as CloudFormation names them.
+    pub(super) application: String,
+    pub(super) group: String,
 }
 
 pub(super) const CURRENT: &str = "1";
@@ -175,7 +185,13 @@ pub(super) fn read_setup(
     };
 
     let mut hooks = Vec::new();
-    let custom_role = preference.get("Role").is_some();
+    let mut roles = BTreeMap::new();
+    roles.insert(
+        function.name.clone(),
+        roles::function_role(t, &logical_id, &function.name)?.identity,
+    );
+    let codedeploy = roles::sam_codedeploy_role(t, &preference)?;
+    warnings.extend(codedeploy.warnings.iter().map(|w| format!("CodeDeploy's role: {w}")));
     if let Some(h) = preference.get("Hooks").filter(|_| hooks_too) {
         for (key, event) in [
             ("PreTraffic", HookEvent::BeforeAllowTraffic),
@@ -189,7 +205,7 @@ pub(super) fn read_setup(
                      one another template exports (--with TEMPLATE), to be simulated, not {v}"
                 )),
             })?;
-            hooks.push((event, read_hook(ht.0, &id, custom_role, args, &ht.1, &mut warnings)?));
+            hooks.push((event, read_hook(ht.0, &id, args, &ht.1, &mut roles, &mut warnings)?));
         }
     }
 
@@ -228,6 +244,8 @@ pub(super) fn read_setup(
         Some(v) => triggers(t, v, &logical_id, &mut warnings)?,
         None => Vec::new(),
     };
+    let application = scalar_text(&t.eval(&json!({"Ref": "ServerlessDeploymentApplication"}))?);
+    let group = format!("{}-{logical_id}DeploymentGroup", t.stack_name);
     Ok(Setup {
         function,
         alias,
@@ -237,6 +255,10 @@ pub(super) fn read_setup(
         alarms,
         triggers,
         warnings,
+        roles,
+        codedeploy_role: codedeploy.identity,
+        application,
+        group,
     })
 }
 
@@ -278,24 +300,19 @@ fn hook_source<'a>(
     })))
 }
 
-/// A hook function of the template, with warnings for what would stop it in AWS.
+/// A hook function of the template, with its role (and what of the role cannot be read).
 fn read_hook(
     t: &Template,
     id: &str,
-    custom_role: bool,
     args: &StackArgs,
     base: &Path,
+    roles: &mut BTreeMap<String, Identity>,
     warnings: &mut Vec<String>,
 ) -> Result<FunctionRun, TemplateError> {
     let hook = function_run(t, id, args, base)?;
-    if !custom_role && !hook.name.starts_with("CodeDeployHook_") {
-        warnings.push(format!(
-            "hook {id} is named {}: SAM's CodeDeploy role may invoke only functions named CodeDeployHook_*, \
-             so in AWS this deployment would fail to invoke it",
-            hook.name
-        ));
-    }
-    warnings.extend(hook_permission_warnings(t, id));
+    let role = roles::function_role(t, id, &hook.name)?;
+    warnings.extend(role.warnings.into_iter().map(|w| format!("hook {id}: {w}")));
+    roles.insert(hook.name.clone(), role.identity);
     Ok(hook)
 }
 
@@ -401,6 +418,13 @@ fn read_cfn_setup(
     };
 
     let mut hooks = Vec::new();
+    let mut roles = BTreeMap::new();
+    roles.insert(
+        function.name.clone(),
+        roles::function_role(t, &function_id, &function.name)?.identity,
+    );
+    let codedeploy = roles::group_codedeploy_role(t, &group, &group_id)?;
+    warnings.extend(codedeploy.warnings.iter().map(|w| format!("CodeDeploy's role: {w}")));
     for (key, event) in [
         ("BeforeAllowTrafficHook", HookEvent::BeforeAllowTraffic),
         ("AfterAllowTrafficHook", HookEvent::AfterAllowTraffic),
@@ -417,9 +441,7 @@ fn read_cfn_setup(
                 scalar_text(&t.eval(v).unwrap_or(Value::Null))
             )),
         })?;
-        // The role is the deployment group's own (ServiceRoleArn): the CodeDeployHook_ rule
-        // of SAM's role does not apply.
-        hooks.push((event, read_hook(ht.0, &id, true, args, &ht.1, &mut warnings)?));
+        hooks.push((event, read_hook(ht.0, &id, args, &ht.1, &mut roles, &mut warnings)?));
     }
 
     let alarm_config = group.get("AlarmConfiguration").cloned().unwrap_or_default();
@@ -451,6 +473,8 @@ fn read_cfn_setup(
         Some(v) => triggers(t, v, &group_id, &mut warnings)?,
         None => Vec::new(),
     };
+    let application = scalar_text(&t.eval(group.get("ApplicationName").unwrap_or(&Value::Null))?);
+    let group_name = scalar_text(&t.eval(&json!({"Ref": group_id}))?);
     Ok(Setup {
         function,
         alias,
@@ -460,6 +484,10 @@ fn read_cfn_setup(
         alarms,
         triggers,
         warnings,
+        roles,
+        codedeploy_role: codedeploy.identity,
+        application,
+        group: group_name,
     })
 }
 
@@ -1085,140 +1113,12 @@ fn triggers(t: &Template, v: &Value, of: &str, warnings: &mut Vec<String>) -> Re
     Ok(out)
 }
 
-/// What a hook's role must allow, and what goes wrong in AWS without it.
-const HOOK_ACTIONS: [(&str, &str); 2] = [
-    (
-        "codedeploy:PutLifecycleEventHookExecutionStatus",
-        "it cannot report, and the deployment waits an hour for a status, then fails",
-    ),
-    ("lambda:InvokeFunction", "its checks cannot invoke the target version"),
-];
-
-/// Warnings for a hook function whose SAM `Policies` grant neither action a hook needs: in
-/// AWS its calls would be denied, which the simulator does not enforce. Said only when the
-/// policies can be read here (a `Role` of its own, or a managed policy or policy template
-/// not known here, might grant them).
-fn hook_permission_warnings(t: &Template, id: &str) -> Vec<String> {
-    if t.function_property(id, "Role").is_some() {
-        return Vec::new();
-    }
-    let policies = match t.function_property(id, "Policies") {
-        None => Vec::new(),
-        Some(Value::Array(list)) => list,
-        Some(one) => vec![one],
-    };
-    // Managed policies known to grant neither action.
-    const EXECUTION_ONLY: [&str; 3] = [
-        "AWSLambdaBasicExecutionRole",
-        "AWSLambdaVPCAccessExecutionRole",
-        "AWSXrayWriteOnlyAccess",
-    ];
-    let mut actions: Vec<String> = Vec::new();
-    for policy in &policies {
-        match policy {
-            Value::String(name) if EXECUTION_ONLY.iter().any(|known| name.ends_with(known)) => {}
-            Value::Object(o) if o.contains_key("Statement") => {
-                let statements = match &o["Statement"] {
-                    Value::Array(list) => list.clone(),
-                    one => vec![one.clone()],
-                };
-                for st in statements
-                    .iter()
-                    .filter(|st| st.get("Effect").and_then(Value::as_str) == Some("Allow"))
-                {
-                    match st.get("Action") {
-                        Some(Value::String(a)) => actions.push(a.to_ascii_lowercase()),
-                        Some(Value::Array(list)) => {
-                            actions.extend(list.iter().filter_map(Value::as_str).map(str::to_ascii_lowercase));
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Value::Object(o) if o.contains_key("LambdaInvokePolicy") => actions.push("lambda:invokefunction".into()),
-            // A policy this reading cannot see into: it might grant anything.
-            _ => return Vec::new(),
-        }
-    }
-    let granted = |needed: &str| {
-        let needed = needed.to_ascii_lowercase();
-        actions.iter().any(|a| wildcard_match(a, &needed))
-    };
-    HOOK_ACTIONS
-        .iter()
-        .filter(|(action, _)| !granted(action))
-        .map(|(action, what)| {
-            format!("hook {id}'s Policies do not allow {action}: in AWS {what} (the simulator does not enforce IAM)")
-        })
-        .collect()
-}
-
-/// IAM's action matching: `*` any run of characters, `?` one; case-insensitive (both lower).
-fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn props(yaml: &str) -> Value {
         serde_saphyr::from_str(yaml).unwrap()
-    }
-
-    #[test]
-    fn says_when_a_hooks_policies_lack_what_a_hook_needs() {
-        let warnings = |policies: &str| {
-            let text = format!(
-                "Resources:\n  Hook:\n    Type: AWS::Serverless::Function\n    Properties:\n      Handler: bootstrap\n{policies}"
-            );
-            let t = Template::parse(&text, Path::new("t.yaml"), &[], "s", "2").unwrap();
-            hook_permission_warnings(&t, "Hook")
-        };
-        let none = warnings("");
-        assert_eq!(none.len(), 2, "{none:?}");
-        assert!(
-            none[0].contains("do not allow codedeploy:PutLifecycleEventHookExecutionStatus"),
-            "{none:?}"
-        );
-        assert!(none[0].contains("waits an hour"), "{none:?}");
-        assert!(none[1].contains("lambda:InvokeFunction"), "{none:?}");
-        let report_only = warnings(
-            "      Policies:\n        - AWSLambdaBasicExecutionRole\n        - Statement:\n            - Effect: Allow\n              Action: [codedeploy:PutLifecycleEventHookExecutionStatus, codedeploy:GetDeployment]\n              Resource: '*'\n",
-        );
-        assert_eq!(report_only.len(), 1, "{report_only:?}");
-        assert!(report_only[0].contains("lambda:InvokeFunction"));
-        let wildcards = warnings(
-            "      Policies:\n        - Statement:\n            Effect: Allow\n            Action: ['codedeploy:Put*', 'Lambda:Invoke*']\n            Resource: '*'\n",
-        );
-        assert!(wildcards.is_empty(), "{wildcards:?}");
-        let denied = warnings(
-            "      Policies:\n        - Statement:\n            - Effect: Deny\n              Action: '*'\n              Resource: '*'\n",
-        );
-        assert_eq!(denied.len(), 2, "a Deny grants nothing: {denied:?}");
-        // What cannot be read here is not second-guessed.
-        assert!(warnings("      Policies: [SomeTeamPolicy]\n").is_empty());
-        assert!(warnings("      Role: arn:aws:iam::123456789012:role/hooks\n").is_empty());
-        assert!(wildcard_match("lambda:invoke*", "lambda:invokefunction"));
-        assert!(!wildcard_match("lambda:get*", "lambda:invokefunction"));
-        assert!(wildcard_match("*", "codedeploy:putlifecycleeventhookexecutionstatus"));
     }
 
     #[test]
