@@ -721,3 +721,117 @@ async fn cloudwatch_answers_boto3_on_cbor_json_and_query() {
         .count();
     assert_eq!(puts, 3, "one PutMetricData a protocol, recorded by its operation name");
 }
+
+/// A caller signing with a function's credentials acts as that function's role: what its
+/// policies do not allow is refused with AWS's `AccessDeniedException` (its message naming the
+/// role, the action and the resource), parsed as such by the real SDK clients; a caller without
+/// a role here (this test's own) may call anything.
+#[tokio::test]
+async fn calls_signed_as_a_role_are_authorized_by_its_policies() {
+    use hook_sim::iam::{Identity, Policy, access_key_for};
+    let sim = Sim::start().await.unwrap();
+    sim.add_function(
+        "f",
+        FunctionSetup::new()
+            .version("1", Behavior::hello("1"))
+            .tag("team", "pay"),
+    );
+    let appspec = lambda_appspec("f", "live", "1", "1", &[("BeforeAllowTraffic", "hook")]);
+    sim.add_deployment(DeploymentSetup::new("d-1", &appspec));
+    let policy = Policy::parse(
+        "hook",
+        &serde_json::json!({"Statement": [
+            {"Effect": "Allow", "Action": "codedeploy:GetDeployment", "Resource": "*"},
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:ResourceTag/team": "pay"}}},
+        ]}),
+    );
+    sim.assume_role(
+        "hook",
+        Identity {
+            role_arn: "arn:aws:iam::123456789012:role/hook-role".into(),
+            session: "hook".into(),
+            policies: vec![policy],
+            boundary: None,
+        },
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(sim.endpoint_url())
+        .region(aws_config::Region::new(hook_sim::REGION))
+        .credentials_provider(aws_sdk_codedeploy::config::Credentials::new(
+            access_key_for("hook"),
+            "secret",
+            None,
+            None,
+            "test",
+        ))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    let cd = aws_sdk_codedeploy::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let cw = aws_sdk_cloudwatch::Client::new(&config);
+    use aws_sdk_codedeploy::error::ProvideErrorMetadata;
+
+    cd.get_deployment().deployment_id("d-1").send().await.unwrap();
+    lambda.invoke().function_name("f").send().await.unwrap();
+    let e = cd
+        .put_lifecycle_event_hook_execution_status()
+        .deployment_id("d-1")
+        .lifecycle_event_hook_execution_id("x")
+        .status(LifecycleEventStatus::Succeeded)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("AccessDeniedException"), "{e:?}");
+    assert_eq!(
+        e.message(),
+        Some(
+            "User: arn:aws:sts::123456789012:assumed-role/hook-role/hook is not authorized to perform: \
+             codedeploy:PutLifecycleEventHookExecutionStatus on resource: \
+             arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:hello-app/hello-group because no \
+             identity-based policy allows the codedeploy:PutLifecycleEventHookExecutionStatus action"
+        )
+    );
+    sim.add_function("g", FunctionSetup::new().version("1", Behavior::hello("1")));
+    let e = lambda.invoke().function_name("g").send().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_lambda::error::ProvideErrorMetadata::code(&e),
+        Some("AccessDeniedException")
+    );
+    let e = cw
+        .get_metric_data()
+        .metric_data_queries(
+            aws_sdk_cloudwatch::types::MetricDataQuery::builder()
+                .id("q")
+                .expression("1")
+                .build(),
+        )
+        .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(0))
+        .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(60))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_cloudwatch::error::ProvideErrorMetadata::code(&e),
+        Some("AccessDenied"),
+        "{e:?}"
+    );
+    let denied: Vec<String> = sim.denials().iter().map(|d| d.action.clone()).collect();
+    assert_eq!(
+        denied,
+        [
+            "codedeploy:PutLifecycleEventHookExecutionStatus",
+            "lambda:InvokeFunction",
+            "cloudwatch:GetMetricData"
+        ]
+    );
+
+    // Not enforced: the same calls go through, and are recorded all the same.
+    sim.set_enforcement(hook_sim::iam::Enforcement::Warn);
+    lambda.invoke().function_name("g").send().await.unwrap();
+    // Unsigned by a role here: anything goes.
+    let (_, admin) = clients(&sim).await;
+    sim.set_enforcement(hook_sim::iam::Enforcement::Enforce);
+    admin.invoke().function_name("g").send().await.unwrap();
+}

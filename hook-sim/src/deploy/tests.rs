@@ -555,3 +555,81 @@ async fn a_percentile_alarm_told_to_ignore_low_samples_waits_for_enough() {
         );
     }
 }
+
+/// CodeDeploy's own role: `AWSCodeDeployRoleForLambda` (SAM's) publishes the notifications and
+/// invokes `CodeDeployHook_*` hooks; `AWSCodeDeployRoleForLambdaLimited` (CDK's, the Serverless
+/// plugin's) publishes nothing; and neither invokes a hook named otherwise: the deployment fails
+/// before the hook runs, with CodeDeploy's IAM_ROLE_PERMISSIONS.
+#[tokio::test(start_paused = true)]
+async fn codedeploys_role_invokes_the_hooks_and_publishes_the_notifications() {
+    use crate::iam::{Identity, managed_policy};
+    let role = |policy: &str| Identity {
+        role_arn: "arn:aws:iam::123456789012:role/codedeploy".into(),
+        session: "CodeDeploy".into(),
+        policies: vec![managed_policy(policy).unwrap()],
+        boundary: None,
+    };
+    let trigger = Trigger {
+        name: "deployments".into(),
+        events: vec![TriggerEvent::DeploymentStart, TriggerEvent::DeploymentSuccess],
+        topic_arn: "arn:aws:sns:us-east-1:123456789012:deployments".into(),
+    };
+    // A hook that never reports is enough: the deployments with one stop before invoking it.
+    let with = |policy: &str, hook: Option<&str>| {
+        let mut p = DeploymentPlan::new("fn", Behavior::hello("1"), Behavior::hello("2")).trigger(trigger.clone());
+        if let Some(hook) = hook {
+            p = p.hook(
+                HookEvent::BeforeAllowTraffic,
+                hook,
+                Behavior::Respond(json!({"ok": true})),
+            );
+        }
+        p.codedeploy_role = Some(role(policy));
+        p
+    };
+    let kinds =
+        |outcome: &DeploymentOutcome, f: fn(&Event) -> bool| outcome.timeline.iter().filter(|e| f(&e.event)).count();
+
+    let sim = Sim::start().await.unwrap();
+    let outcome = sim.deploy(&with("AWSCodeDeployRoleForLambda", None)).await;
+    assert_eq!(outcome.status, FinalStatus::Succeeded, "{:?}", outcome.rollback);
+    assert_eq!(kinds(&outcome, |e| matches!(e, Event::Notified { .. })), 2);
+
+    let sim = Sim::start().await.unwrap();
+    let outcome = sim.deploy(&with("AWSCodeDeployRoleForLambdaLimited", None)).await;
+    assert_eq!(outcome.status, FinalStatus::Succeeded, "{:?}", outcome.rollback);
+    assert_eq!(kinds(&outcome, |e| matches!(e, Event::Notified { .. })), 0);
+    assert_eq!(kinds(&outcome, |e| matches!(e, Event::NotificationDenied { .. })), 2);
+    assert!(
+        sim.denials().iter().all(|d| d.action == "sns:Publish"),
+        "{:?}",
+        sim.denials()
+    );
+
+    let sim = Sim::start().await.unwrap();
+    let outcome = sim
+        .deploy(&with("AWSCodeDeployRoleForLambda", Some("pre-traffic")))
+        .await;
+    assert_eq!(outcome.status, FinalStatus::RolledBack);
+    assert!(
+        matches!(&outcome.rollback, Some(Rollback::HookNotInvoked { function, .. }) if function == "pre-traffic"),
+        "{:?}",
+        outcome.rollback
+    );
+    assert_eq!(outcome.error_code.as_deref(), Some("IAM_ROLE_PERMISSIONS"));
+    assert_eq!(kinds(&outcome, |e| matches!(e, Event::HookInvoked { .. })), 0);
+    // Named CodeDeployHook_*, the same hook is invoked (and, never reporting, times out).
+    let sim2 = Sim::start().await.unwrap();
+    let named = sim2
+        .deploy(&with("AWSCodeDeployRoleForLambda", Some("CodeDeployHook_pre")))
+        .await;
+    assert_eq!(kinds(&named, |e| matches!(e, Event::HookInvoked { .. })), 1);
+    let info = sim.deployment_info(&outcome.deployment_id).unwrap();
+    assert!(
+        info["errorInformation"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not give you permission to perform operations in the following AWS service: AWSLambda"),
+        "{info}"
+    );
+}
