@@ -478,6 +478,9 @@ pub fn managed_policy(arn_or_name: &str) -> Option<Policy> {
         "CloudWatchFullAccess" | "CloudWatchFullAccessV2" => serde_json::json!({"Statement": [
             {"Effect": "Allow", "Action": ["cloudwatch:*"], "Resource": "*"}
         ]}),
+        "AmazonSNSFullAccess" => serde_json::json!({"Statement": [
+            {"Effect": "Allow", "Action": ["sns:*"], "Resource": "*"}
+        ]}),
         "AWSCodeDeployFullAccess" => serde_json::json!({"Statement": [
             {"Effect": "Allow", "Action": ["codedeploy:*"], "Resource": "*"}
         ]}),

@@ -42,6 +42,12 @@ enum Command {
     /// Exit 0 when it succeeds, 1 when it is rolled back, 2 on bad usage.
     #[command(after_help = cli::simulate::EXAMPLES)]
     Simulate(cli::simulate::SimulateArgs),
+    /// Reads a template as `simulate` does and runs nothing: for each hook, whether CodeDeploy's
+    /// role may invoke it and its own role may do what a hook does (read its deployment, report,
+    /// invoke the target, read the metrics), and whether each alarm can fire in AWS. For CI.
+    /// Exit 0 when nothing stands in the way, 1 on a problem AWS would meet, 2 on bad usage.
+    #[command(after_help = cli::simulate::check::EXAMPLES)]
+    Check(cli::simulate::check::CheckArgs),
     /// Runs one lifecycle hook, a real Lambda binary, against a simulated deployment of a
     /// real function binary, and shows every call it makes and the status it reports.
     #[command(after_help = "Examples:\n  \
@@ -250,6 +256,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(args) => return cli::simulate::simulate(args).await,
+        Command::Check(args) => return cli::simulate::check::check(args),
         Command::Hook(args) => run_hook(args).await,
         Command::Serve(args) => serve(args).await,
     };

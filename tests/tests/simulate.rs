@@ -1515,3 +1515,133 @@ fn iam_is_enforced_as_aws_enforces_it() {
         "{denial}"
     );
 }
+
+/// `hook-sim check` with `args`, its JSON report and exit code.
+fn check(args: &[&str]) -> (i32, Value) {
+    let out = Command::new(release_bin("hook-sim"))
+        .current_dir(workspace_root())
+        .arg("check")
+        .args(args)
+        .args(["--report", "json"])
+        .output()
+        .expect("hook-sim runs");
+    let code = out.status.code().expect("exited");
+    let report =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| json!({"stderr": String::from_utf8_lossy(&out.stderr)}));
+    (code, report)
+}
+
+/// The findings of `check` that are not ok: (hook or alarm, what, verdict).
+fn not_ok(r: &Value) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for d in r["deployments"].as_array().unwrap() {
+        for h in d["hooks"].as_array().unwrap() {
+            for f in h["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["verdict"] != "ok")
+            {
+                out.push((
+                    h["function"].as_str().unwrap().to_string(),
+                    f["what"].as_str().unwrap().to_string(),
+                    f["verdict"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+        for f in d["alarms"].as_array().unwrap().iter().filter(|f| f["verdict"] != "ok") {
+            out.push((
+                "alarms".to_string(),
+                f["what"].as_str().unwrap().to_string(),
+                f["verdict"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// `hook-sim check` reads what `simulate` reads and runs nothing: the examples and fixtures
+/// pass; the three IAM mistakes and an alarm CloudWatch can never fire are problems (exit 1),
+/// each named; an unreadable template is exit 2.
+#[test]
+fn check_finds_what_would_fail_in_aws_without_running_anything() {
+    for template in [
+        "template.yaml",
+        "hook-examples/python/template.yaml",
+        "tests/fixtures/cdk-stack.json",
+        "tests/fixtures/sls-stack.json",
+        "tests/fixtures/error-rate.yaml",
+    ] {
+        let (code, r) = check(&[template]);
+        assert_eq!(code, 0, "{template}: {r:#}");
+        assert_eq!(r["problems"], 0, "{template}: {r:#}");
+    }
+    let (code, r) = check(&[
+        "hook-examples/shared-hook/consumer.yaml",
+        "--with",
+        "hook-examples/shared-hook/template.yaml",
+    ]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(
+        r["deployments"].as_array().unwrap().len(),
+        2,
+        "both functions of the consumer: {r:#}"
+    );
+
+    let no_report = replaced_template(
+        "check-no-report",
+        &[(
+            "                - codedeploy:GetDeployment\n                - codedeploy:PutLifecycleEventHookExecutionStatus\n",
+            "                - codedeploy:GetDeployment\n",
+        )],
+    );
+    let (code, r) = check(&[&no_report]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(
+        not_ok(&r),
+        [(
+            "CodeDeployHook_sam-app-pre-traffic".to_string(),
+            "it may report its status".to_string(),
+            "problem".to_string()
+        )]
+    );
+    let misnamed = replaced_template(
+        "check-misnamed",
+        &[(
+            "FunctionName: !Sub CodeDeployHook_${AWS::StackName}-pre-traffic",
+            "FunctionName: !Sub ${AWS::StackName}-pre-traffic",
+        )],
+    );
+    let (code, r) = check(&[&misnamed]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(
+        not_ok(&r),
+        [(
+            "sam-app-pre-traffic".to_string(),
+            "CodeDeploy's role may invoke it".to_string(),
+            "problem".to_string()
+        )]
+    );
+    let no_invoke = replaced_template(
+        "check-no-invoke",
+        &[(
+            "            - Sid: InvokeTheTargetVersion\n              Effect: Allow\n              Action: lambda:InvokeFunction\n              Resource: !Sub ${HelloFunction.Arn}:*\n\n  PostTrafficHook:",
+            "\n  PostTrafficHook:",
+        )],
+    );
+    let (code, r) = check(&[&no_invoke]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(not_ok(&r)[0].1, "it may invoke the target version", "{r:#}");
+    let wrong_unit = replaced_template(
+        "check-wrong-unit",
+        &[("      Statistic: Sum\n", "      Statistic: Sum\n      Unit: Seconds\n")],
+    );
+    let (code, r) = check(&[&wrong_unit]);
+    assert_eq!(code, 1, "{r:#}");
+    let problems = not_ok(&r);
+    assert_eq!(problems[0].0, "alarms", "{r:#}");
+    assert!(r.to_string().contains("Unit is Seconds"), "{r:#}");
+
+    let (code, r) = check(&["no-such-template.yaml"]);
+    assert_eq!(code, 2, "{r:#}");
+}

@@ -5,6 +5,7 @@
 //! live timeline and the summary; this module holds the options and runs the deployment.
 
 mod build;
+pub(crate) mod check;
 mod render;
 mod roles;
 mod serve;
@@ -84,6 +85,9 @@ pub(crate) struct StackArgs {
     /// The Node.js that runs `nodejs*` functions (hook-sim brings the Runtime API loop).
     #[arg(long, value_name = "PATH", default_value = "node")]
     pub(crate) node: PathBuf,
+    /// Only reading the template (`check`): a function whose binary cannot be told is no error.
+    #[arg(skip)]
+    pub(crate) reading_only: bool,
 }
 
 /// Options of `hook-sim simulate`.

@@ -75,6 +75,8 @@ pub(super) struct Setup {
     /// The CodeDeploy application and deployment group, as CloudFormation names them.
     pub(super) application: String,
     pub(super) group: String,
+    /// The alarms of the deployment hook-sim does not evaluate, and why.
+    pub(super) unsimulated_alarms: Vec<(String, String)>,
 }
 
 pub(super) const CURRENT: &str = "1";
@@ -230,12 +232,14 @@ pub(super) fn read_setup(
         }
     }
 
+    let mut unsimulated_alarms = Vec::new();
     let alarms = match preference.get("Alarms") {
         Some(list) => read_alarms(
             t,
             t.pick(list)?.as_array().cloned().unwrap_or_default(),
             &function.name,
             &mut warnings,
+            &mut unsimulated_alarms,
         )?,
         None => Vec::new(),
     };
@@ -259,6 +263,7 @@ pub(super) fn read_setup(
         codedeploy_role: codedeploy.identity,
         application,
         group,
+        unsimulated_alarms,
     })
 }
 
@@ -322,13 +327,17 @@ fn read_alarms(
     entries: Vec<Value>,
     function: &str,
     warnings: &mut Vec<String>,
+    unsimulated: &mut Vec<(String, String)>,
 ) -> Result<Vec<Alarm>, TemplateError> {
     let mut alarms = Vec::new();
     for entry in entries {
         match t.referenced(&entry)? {
             Some(id) => match alarm(t, id, function)? {
                 AlarmReading::Simulated(a) => alarms.push(a),
-                AlarmReading::NotSimulated(why) => warnings.push(format!("alarm {id} is not simulated: {why}")),
+                AlarmReading::NotSimulated(why) => {
+                    warnings.push(format!("alarm {id} is not simulated: {why}"));
+                    unsimulated.push((id.to_string(), why));
+                }
             },
             None => {
                 let v = t.eval(&entry)?;
@@ -449,6 +458,7 @@ fn read_cfn_setup(
         Some(e) => t.eval(e)? != json!(false),
         None => true,
     };
+    let mut unsimulated_alarms = Vec::new();
     let alarms = if alarms_enabled {
         let entries: Vec<Value> = t
             .pick(alarm_config.get("Alarms").unwrap_or(&Value::Null))?
@@ -457,7 +467,7 @@ fn read_cfn_setup(
             .flatten()
             .filter_map(|a| a.get("Name").cloned())
             .collect();
-        read_alarms(t, entries, &function.name, &mut warnings)?
+        read_alarms(t, entries, &function.name, &mut warnings, &mut unsimulated_alarms)?
     } else {
         Vec::new()
     };
@@ -488,6 +498,7 @@ fn read_cfn_setup(
         codedeploy_role: codedeploy.identity,
         application,
         group: group_name,
+        unsimulated_alarms,
     })
 }
 
@@ -574,6 +585,9 @@ pub(super) fn function_run(
         // Lambda's Node.js runtime: hook-sim's Runtime API loop imports the handler from
         // /var/task (CodeUri).
         (args.node.clone(), None)
+    } else if args.reading_only {
+        // `check` runs nothing: the binary does not matter.
+        (PathBuf::new(), None)
     } else {
         return Err(TemplateError(format!(
             "cannot tell which binary runs {id}: give it Metadata.BuildProperties.Binary (cargo-lambda), \

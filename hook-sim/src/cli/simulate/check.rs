@@ -1,0 +1,392 @@
+//! `hook-sim check TEMPLATE`: what `simulate` reads from a template, judged without running
+//! anything, for CI. For each hook of each function deployed gradually: may CodeDeploy's role
+//! invoke it; may its role read its deployment and revision, report its status, invoke the
+//! target version (and, after traffic, the alias), and read what a metrics check reads; and is
+//! every alarm of the deployment one CloudWatch can evaluate.
+//!
+//! A permission a hook always needs and lacks, or an alarm that can never fire in AWS, is a
+//! problem (exit 1). A permission only some hooks need (the metrics check's, when the hook's
+//! checks cannot be read here) is a warning unless the hook's spec says it runs one.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use hook_sim::deploy::HookEvent;
+use hook_sim::iam::{Identity, Request};
+use hook_sim::stack::{Template, TemplateError};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::setup::{FunctionRun, Setup, TARGET, code_deploy_aliases, functions_with_preference, read_setup};
+use super::{ReportFormat, StackArgs, other_stacks, template_dir};
+use crate::cli::key_value;
+
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  hook-sim check                                  template.yaml: every function deployed gradually
+  hook-sim check hook-examples/python/template.yaml --report json
+  hook-sim check cdk.out/HelloStack.template.json
+
+Exit status: 0 nothing stands in the way, 1 a problem AWS would meet (listed), 2 bad usage or an
+unreadable template.";
+
+/// Options of `hook-sim check`.
+#[derive(Args, Debug)]
+pub(crate) struct CheckArgs {
+    /// The template: SAM, or the CloudFormation `sls package` and `cdk synth` write.
+    #[arg(default_value = "template.yaml")]
+    template: PathBuf,
+    /// Only this function (logical id); default: every function deployed gradually.
+    #[arg(long, value_name = "LOGICAL_ID")]
+    function: Option<String>,
+    /// A template parameter, NAME=VALUE (repeatable).
+    #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = key_value)]
+    parameters: Vec<(String, String)>,
+    /// Another stack's template whose exports this one imports (repeatable).
+    #[arg(long = "with", value_name = "TEMPLATE")]
+    with: Vec<PathBuf>,
+    /// The stack name the template is read as (`AWS::StackName`).
+    #[arg(long, default_value = "sam-app")]
+    stack_name: String,
+    /// The report: text, or one JSON document.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    report: ReportFormat,
+}
+
+/// One thing checked.
+#[derive(Debug, Serialize)]
+struct Finding {
+    /// What is checked, in words.
+    what: String,
+    /// `ok`, `problem` (AWS would fail here) or `warning`.
+    verdict: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<String>,
+    /// Why, when it is not ok.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+/// Whether a hook runs a metrics check: known for a hook-runner spec it can read, else unknown.
+fn runs_metrics_check(hook: &FunctionRun) -> Option<bool> {
+    let env = |k: &str| hook.env.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let text = match (env("HOOK_SPEC"), env("HOOK_SPEC_FILE")) {
+        (Some(inline), _) if !inline.trim().is_empty() => inline,
+        (_, Some(file)) => {
+            let path = hook
+                .task_root
+                .as_ref()
+                .map_or_else(|| PathBuf::from(&file), |root| root.join(&file));
+            std::fs::read_to_string(path).ok()?
+        }
+        _ => return None,
+    };
+    let spec: Value = serde_saphyr::from_str(&text).ok()?;
+    let checks = spec.get("checks")?.as_array()?;
+    Some(checks.iter().any(|c| c.get("metrics").is_some()))
+}
+
+fn lambda_arn(function: &str, qualifier: Option<&str>) -> String {
+    format!(
+        "arn:aws:lambda:{}:{}:function:{function}{}",
+        hook_sim::REGION,
+        hook_sim::ACCOUNT_ID,
+        qualifier.map(|q| format!(":{q}")).unwrap_or_default()
+    )
+}
+
+/// `what`: may `identity` make `request`; a denial is a problem when `always`, else a warning.
+fn permission(identity: Option<&Identity>, what: String, request: &Request, always: bool) -> Finding {
+    let denial = match identity {
+        Some(identity) => identity.authorize(request).err().map(|d| d.to_string()),
+        None => Some("no role was read for it".to_string()),
+    };
+    Finding {
+        what,
+        verdict: match (&denial, always) {
+            (None, _) => "ok",
+            (Some(_), true) => "problem",
+            (Some(_), false) => "warning",
+        },
+        action: Some(request.action.to_string()),
+        resource: Some(request.resource.to_string()),
+        detail: denial,
+    }
+}
+
+fn with_tags<'a>(mut request: Request<'a>, tags: &std::collections::BTreeMap<String, String>) -> Request<'a> {
+    for (k, v) in tags {
+        request = request.with(&format!("aws:ResourceTag/{k}"), vec![v.clone()]);
+    }
+    request
+}
+
+/// The findings of one deployment.
+fn check_setup(setup: &Setup) -> Value {
+    let group_arn = format!(
+        "arn:aws:codedeploy:{}:{}:deploymentgroup:{}/{}",
+        hook_sim::REGION,
+        hook_sim::ACCOUNT_ID,
+        setup.application,
+        setup.group
+    );
+    let application_arn = format!(
+        "arn:aws:codedeploy:{}:{}:application:{}",
+        hook_sim::REGION,
+        hook_sim::ACCOUNT_ID,
+        setup.application
+    );
+    let target = &setup.function;
+    let mut hooks = Vec::new();
+    for (event, hook) in &setup.hooks {
+        let role = setup.roles.get(&hook.name);
+        let mut findings = Vec::new();
+        let hook_arn = lambda_arn(&hook.name, None);
+        findings.push(permission(
+            Some(&setup.codedeploy_role),
+            "CodeDeploy's role may invoke it".into(),
+            &with_tags(Request::new("lambda:InvokeFunction", &hook_arn), &hook.tags),
+            true,
+        ));
+        for (action, what) in [
+            ("codedeploy:GetDeployment", "it may read its deployment"),
+            (
+                "codedeploy:PutLifecycleEventHookExecutionStatus",
+                "it may report its status",
+            ),
+        ] {
+            findings.push(permission(role, what.into(), &Request::new(action, &group_arn), true));
+        }
+        findings.push(permission(
+            role,
+            "it may read the revision (the AppSpec)".into(),
+            &Request::new("codedeploy:GetApplicationRevision", &application_arn),
+            true,
+        ));
+        let version_arn = lambda_arn(&target.name, Some(TARGET));
+        findings.push(permission(
+            role,
+            "it may invoke the target version".into(),
+            &with_tags(Request::new("lambda:InvokeFunction", &version_arn), &target.tags),
+            true,
+        ));
+        if *event == HookEvent::AfterAllowTraffic {
+            let alias_arn = lambda_arn(&target.name, Some(&setup.alias));
+            findings.push(permission(
+                role,
+                format!("it may invoke the alias {}", setup.alias),
+                &with_tags(Request::new("lambda:InvokeFunction", &alias_arn), &target.tags),
+                true,
+            ));
+        }
+        // A metrics check judges the canary's traffic: after traffic, unless the spec says.
+        let metrics = runs_metrics_check(hook);
+        let maybe_metrics = metrics.unwrap_or(*event == HookEvent::AfterAllowTraffic);
+        if maybe_metrics {
+            let when = match metrics {
+                Some(true) => "its spec runs a metrics check: ",
+                _ => "if it runs a metrics check, ",
+            };
+            for (action, resource, what) in [
+                (
+                    "codedeploy:ListDeploymentTargets",
+                    group_arn.as_str(),
+                    "it may list the deployment's targets",
+                ),
+                (
+                    "codedeploy:GetDeploymentTarget",
+                    group_arn.as_str(),
+                    "it may read the traffic shifting's times",
+                ),
+                ("cloudwatch:GetMetricData", "*", "it may read Lambda's metrics"),
+            ] {
+                findings.push(permission(
+                    role,
+                    format!("{when}{what}"),
+                    &Request::new(action, resource),
+                    metrics == Some(true),
+                ));
+            }
+        }
+        hooks.push(json!({
+            "lifecycle_event": event.as_str(),
+            "logical_id": hook.logical_id,
+            "function": hook.name,
+            "timeout_s": hook.timeout.as_secs(),
+            "findings": findings,
+        }));
+    }
+    let mut alarms: Vec<Finding> = setup
+        .alarms
+        .iter()
+        .map(|a| Finding {
+            what: format!("alarm {}: {a}", a.name),
+            verdict: "ok",
+            action: None,
+            resource: None,
+            detail: None,
+        })
+        .collect();
+    for (id, why) in &setup.unsimulated_alarms {
+        alarms.push(Finding {
+            what: format!("alarm {id}"),
+            // An alarm CloudWatch can never evaluate is a problem; one hook-sim does not
+            // evaluate only leaves the rehearsal short of it.
+            verdict: if why.contains("never fire") {
+                "problem"
+            } else {
+                "warning"
+            },
+            action: None,
+            resource: None,
+            detail: Some(why.clone()),
+        });
+    }
+    json!({
+        "function": {"logical_id": target.logical_id, "name": target.name, "alias": setup.alias},
+        "codedeploy_role": setup.codedeploy_role.role_arn,
+        "hooks": hooks,
+        "alarms": alarms,
+        "warnings": setup.warnings,
+    })
+}
+
+/// Runs `hook-sim check`.
+pub(crate) fn check(args: CheckArgs) -> ExitCode {
+    match run(&args) {
+        Ok(report) => {
+            let problems = count(&report, "problem");
+            if args.report == ReportFormat::Json {
+                say!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+            } else {
+                print(&report);
+            }
+            if problems > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn count(report: &Value, verdict: &str) -> usize {
+    let mut n = 0;
+    for d in report["deployments"].as_array().into_iter().flatten() {
+        for h in d["hooks"].as_array().into_iter().flatten() {
+            n += h["findings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| f["verdict"] == verdict)
+                .count();
+        }
+        n += d["alarms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| f["verdict"] == verdict)
+            .count();
+    }
+    n
+}
+
+fn run(args: &CheckArgs) -> Result<Value, TemplateError> {
+    let stack = StackArgs {
+        template: args.template.clone(),
+        function: None,
+        current_env: Vec::new(),
+        target_env: Vec::new(),
+        current_bin: None,
+        target_bin: None,
+        bins: Vec::new(),
+        with: args.with.clone(),
+        parameters: args.parameters.clone(),
+        stack_name: args.stack_name.clone(),
+        build: false,
+        python: "python3".into(),
+        node: "node".into(),
+        reading_only: true,
+    };
+    let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
+    let base = template_dir(&args.template);
+    let others = other_stacks(&stack)?;
+    let functions: Vec<String> = match &args.function {
+        Some(f) => vec![f.clone()],
+        None => {
+            let mut all = functions_with_preference(&template);
+            all.extend(code_deploy_aliases(&template).into_iter().map(|(_, f)| f));
+            all
+        }
+    };
+    if functions.is_empty() {
+        return Err(TemplateError(format!(
+            "{} has no function deployed gradually (a SAM DeploymentPreference, or an alias whose \
+             UpdatePolicy is CodeDeployLambdaAliasUpdate): nothing to check",
+            args.template.display()
+        )));
+    }
+    let mut deployments = Vec::new();
+    for function in functions {
+        let one = StackArgs {
+            function: Some(function),
+            ..stack.clone()
+        };
+        let setup = read_setup(&template, &others, &one, None, true, &base)?;
+        deployments.push(check_setup(&setup));
+    }
+    let mut report = json!({"template": args.template, "deployments": deployments});
+    report["problems"] = json!(count(&report, "problem"));
+    report["warnings"] = json!(count(&report, "warning"));
+    Ok(report)
+}
+
+fn print(report: &Value) {
+    say!("hook-sim check: {}", report["template"].as_str().unwrap_or_default());
+    let mark = |v: &Value| match v.as_str() {
+        Some("ok") => "✔",
+        Some("problem") => "✘",
+        _ => "!",
+    };
+    for d in report["deployments"].as_array().into_iter().flatten() {
+        say!(
+            "\n{} ({}), alias {}; CodeDeploy's role {}",
+            d["function"]["logical_id"].as_str().unwrap_or_default(),
+            d["function"]["name"].as_str().unwrap_or_default(),
+            d["function"]["alias"].as_str().unwrap_or_default(),
+            d["codedeploy_role"].as_str().unwrap_or_default()
+        );
+        for h in d["hooks"].as_array().into_iter().flatten() {
+            say!(
+                "  {} hook {} ({})",
+                h["lifecycle_event"].as_str().unwrap_or_default(),
+                h["function"].as_str().unwrap_or_default(),
+                h["logical_id"].as_str().unwrap_or_default()
+            );
+            for f in h["findings"].as_array().into_iter().flatten() {
+                say!("    {} {}", mark(&f["verdict"]), f["what"].as_str().unwrap_or_default());
+                // A denial names the action and the resource.
+                if let Some(detail) = f["detail"].as_str() {
+                    say!("        {detail}");
+                }
+            }
+        }
+        for f in d["alarms"].as_array().into_iter().flatten() {
+            say!("  {} {}", mark(&f["verdict"]), f["what"].as_str().unwrap_or_default());
+            if let Some(detail) = f["detail"].as_str() {
+                say!("        {detail}");
+            }
+        }
+        for w in d["warnings"].as_array().into_iter().flatten() {
+            say!("  ! {}", w.as_str().unwrap_or_default());
+        }
+    }
+    say!("\n{} problem(s), {} warning(s)", report["problems"], report["warnings"]);
+}
