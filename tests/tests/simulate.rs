@@ -1645,3 +1645,58 @@ fn check_finds_what_would_fail_in_aws_without_running_anything() {
     let (code, r) = check(&["no-such-template.yaml"]);
     assert_eq!(code, 2, "{r:#}");
 }
+
+/// Every test the README's "How close to AWS" table names exists: a row's claim is only as
+/// good as the test that holds it.
+#[test]
+fn the_fidelity_tables_tests_exist() {
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if path.is_dir() && !matches!(name.as_str(), "target" | "node_modules" | ".git") {
+                rust_files(&path, out);
+            } else if name.ends_with(".rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for dir in ["hook-sdk", "hook-runner", "hook-sim", "hook-examples", "tests"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    let mut functions = std::collections::BTreeSet::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for part in text.split("fn ").skip(1) {
+            let name: String = part.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            functions.insert(name);
+        }
+    }
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let table = readme
+        .split("### How close to AWS")
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .expect("the README has the table");
+    let mut named = 0;
+    for row in table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| ---") && !l.starts_with("| |"))
+    {
+        let tests = row.trim_end_matches('|').rsplit('|').next().unwrap();
+        for cell in tests.split('`').skip(1).step_by(2) {
+            let name = cell.rsplit(['…', ':']).next().unwrap();
+            if name == "*" {
+                continue;
+            }
+            named += 1;
+            assert!(
+                functions.contains(name),
+                "the table names {cell}, and no test {name} exists"
+            );
+        }
+    }
+    assert!(named > 30, "the table names its tests: {named}");
+}
