@@ -433,6 +433,33 @@ impl Parser {
     }
 }
 
+/// A custom metric (`PutMetricData`, or a function's Embedded Metric Format log lines), as an
+/// alarm selects it: its namespace, name, exact dimension set, statistic and unit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomMetric {
+    /// The namespace (not `AWS/…`).
+    pub namespace: String,
+    /// The metric name.
+    pub name: String,
+    /// The dimensions, sorted by name.
+    pub dimensions: Vec<(String, String)>,
+    /// The statistic.
+    pub statistic: Statistic,
+    /// Only datapoints in this unit, or all.
+    pub unit: Option<String>,
+}
+
+impl fmt::Display for CustomMetric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{} {}", self.namespace, self.name, self.statistic)?;
+        if !self.dimensions.is_empty() {
+            let dims: Vec<String> = self.dimensions.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            write!(f, " ({})", dims.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
 /// What an alarm watches.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -441,6 +468,8 @@ pub enum AlarmSource {
     Metric(MetricQuery),
     /// A metric-math expression.
     Expression(Expression),
+    /// One custom metric (the engine reads it from the custom metric store).
+    Custom(CustomMetric),
 }
 
 impl AlarmSource {
@@ -450,6 +479,7 @@ impl AlarmSource {
         match self {
             AlarmSource::Metric(q) => q.value_in(invocations, deployed),
             AlarmSource::Expression(e) => e.value_in(invocations, deployed),
+            AlarmSource::Custom(_) => None,
         }
     }
 
@@ -458,12 +488,16 @@ impl AlarmSource {
     /// `10 / (1 - p)` samples for p in [0.5, 1), below `10 / p` for p in (0, 0.5)); `None`
     /// for other statistics.
     pub fn low_sample_bound(&self) -> Option<f64> {
-        let AlarmSource::Metric(MetricQuery {
-            statistic: Statistic::Percentile(h),
-            ..
-        }) = self
-        else {
-            return None;
+        let h = match self {
+            AlarmSource::Metric(MetricQuery {
+                statistic: Statistic::Percentile(h),
+                ..
+            })
+            | AlarmSource::Custom(CustomMetric {
+                statistic: Statistic::Percentile(h),
+                ..
+            }) => h,
+            _ => return None,
         };
         let p = f64::from(*h) / 10_000.0;
         if (0.5..1.0).contains(&p) {
@@ -483,7 +517,7 @@ impl AlarmSource {
                 ..q.clone()
             }
             .value_in(invocations, deployed),
-            AlarmSource::Expression(_) => None,
+            AlarmSource::Expression(_) | AlarmSource::Custom(_) => None,
         }
     }
 }
@@ -665,6 +699,7 @@ impl Alarm {
         match &mut self.source {
             AlarmSource::Metric(q) => vec![q],
             AlarmSource::Expression(e) => e.metrics.values_mut().collect(),
+            AlarmSource::Custom(_) => Vec::new(),
         }
     }
 
@@ -689,6 +724,7 @@ impl fmt::Display for Alarm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (what, of) = match &self.source {
             AlarmSource::Metric(q) => (q.to_string(), String::new()),
+            AlarmSource::Custom(c) => (c.to_string(), String::new()),
             AlarmSource::Expression(e) => (
                 e.text.clone(),
                 format!(

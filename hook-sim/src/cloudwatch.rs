@@ -63,6 +63,154 @@ pub(crate) struct CustomPoint {
     at: f64,
     value: f64,
     count: u32,
+    /// When CloudWatch shows it (wall-clock seconds): at once for `PutMetricData`, [`EMF_LAG`]
+    /// after its log line was written for a metric in a log.
+    visible: f64,
+}
+
+/// How long after a function writes an Embedded Metric Format line its metrics show in
+/// CloudWatch (the logs are delivered, then the metrics extracted): the end of the range AWS
+/// gives that catches a bad deployment latest, as for Lambda's own metrics.
+pub(crate) const EMF_LAG: f64 = 60.0;
+
+/// The custom datapoints hook-sim keeps (`PutMetricData` and EMF log lines), at most
+/// [`MAX_CUSTOM_POINTS`]; past that, EMF lines are not read and every custom query answers
+/// `PartialData`.
+#[derive(Debug, Default)]
+pub(crate) struct CustomStore {
+    points: Vec<CustomPoint>,
+    /// Some EMF datapoints were not kept.
+    dropped: bool,
+}
+
+impl CustomStore {
+    /// Keeps the metrics of an EMF log line written at `now` (wall-clock seconds), if it is one.
+    pub(crate) fn log_line(&mut self, line: &str, now: f64) {
+        let points = emf_points(line, now);
+        if points.is_empty() {
+            return;
+        }
+        if self.points.len() + points.len() > MAX_CUSTOM_POINTS {
+            self.dropped = true;
+            return;
+        }
+        self.points.extend(points);
+    }
+
+    /// The statistic of the custom metric `q` over `[from, to)` (wall-clock seconds), from the
+    /// points visible by `now`; `None` without any.
+    pub(crate) fn value(&self, q: &crate::alarm::CustomMetric, from: f64, to: f64, now: f64) -> Option<f64> {
+        let values: Vec<(f64, u64)> = self
+            .points
+            .iter()
+            .filter(|p| {
+                p.namespace == q.namespace
+                    && p.name == q.name
+                    && p.dimensions == q.dimensions
+                    && q.unit.as_ref().is_none_or(|u| *u == p.unit)
+                    && (from..to).contains(&p.at)
+                    && p.visible <= now
+            })
+            .map(|p| (p.value, u64::from(p.count)))
+            .collect();
+        weighted(q.statistic, values)
+    }
+}
+
+/// The datapoints an Embedded Metric Format log line carries, as CloudWatch Logs extracts
+/// them: a JSON object whose `_aws` holds a `Timestamp` (epoch milliseconds) and
+/// `CloudWatchMetrics` directives (`Namespace`, `Dimensions`: sets of member names, `Metrics`:
+/// `Name` and `Unit`), each metric's value (a number, or up to 100) and each dimension's value (a
+/// string) being members of the object. A directive that does not follow the format is skipped,
+/// as CloudWatch skips it; any other line carries none.
+pub(crate) fn emf_points(line: &str, now: f64) -> Vec<CustomPoint> {
+    let line = line.trim();
+    if !line.starts_with('{') || !line.contains("\"_aws\"") || line.len() > 1024 * 1024 {
+        return Vec::new();
+    }
+    let Ok(Value::Object(root)) = serde_json::from_str::<Value>(line) else {
+        return Vec::new();
+    };
+    let Some(aws) = root.get("_aws") else {
+        return Vec::new();
+    };
+    let Some(at) = aws.get("Timestamp").and_then(Value::as_f64).filter(|t| t.is_finite()) else {
+        return Vec::new();
+    };
+    let mut points = Vec::new();
+    for directive in aws
+        .get("CloudWatchMetrics")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(100)
+    {
+        let Some(namespace) = directive.get("Namespace").and_then(Value::as_str) else {
+            continue;
+        };
+        if namespace.is_empty() || namespace.starts_with("AWS/") {
+            continue;
+        }
+        let sets: Vec<Vec<(String, String)>> = directive
+            .get("Dimensions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|set| {
+                let keys = set.as_array()?;
+                if keys.len() > 30 {
+                    return None;
+                }
+                let mut dims: Vec<(String, String)> = keys
+                    .iter()
+                    .map(|k| {
+                        let k = k.as_str()?;
+                        Some((k.to_string(), root.get(k)?.as_str()?.to_string()))
+                    })
+                    .collect::<Option<_>>()?;
+                dims.sort();
+                Some(dims)
+            })
+            .collect();
+        // No `Dimensions`: the metric without dimensions.
+        let sets = if directive.get("Dimensions").is_none() {
+            vec![Vec::new()]
+        } else {
+            sets
+        };
+        for metric in directive
+            .get("Metrics")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .take(100)
+        {
+            let Some(name) = metric.get("Name").and_then(Value::as_str) else {
+                continue;
+            };
+            let unit = metric.get("Unit").and_then(Value::as_str).unwrap_or("None");
+            let values: Vec<f64> = match root.get(name) {
+                Some(Value::Number(n)) => n.as_f64().into_iter().collect(),
+                Some(Value::Array(list)) if list.len() <= 100 => list.iter().filter_map(Value::as_f64).collect(),
+                _ => continue,
+            };
+            for dims in &sets {
+                for v in values.iter().filter(|v| v.is_finite()) {
+                    points.push(CustomPoint {
+                        namespace: namespace.to_string(),
+                        name: name.to_string(),
+                        dimensions: dims.clone(),
+                        unit: unit.to_string(),
+                        at: at / 1000.0,
+                        value: *v,
+                        count: 1,
+                        visible: now + EMF_LAG,
+                    });
+                }
+            }
+        }
+    }
+    points
 }
 
 /// Queries in one request, as CloudWatch allows.
@@ -715,7 +863,8 @@ fn get_metric_data(state: &SimState, request: &Value) -> Result<Value, ApiError>
     let mut results = Vec::new();
     for q in queries.iter().filter(|q| q.return_data) {
         let mut points: Vec<(f64, f64)> = Vec::new();
-        let incomplete = q.metric.is_some() && forgotten.is_some_and(|f| f >= start);
+        let mut incomplete = q.metric.is_some() && forgotten.is_some_and(|f| f >= start);
+        let mut custom_incomplete = false;
         if let Some(metric) = &q.metric {
             let records = state.recorder.invocations_where(|i| {
                 q.function.as_ref().is_none_or(|f| *f == i.function) && (start..end).contains(&wall(i)) && published(i)
@@ -741,12 +890,16 @@ fn get_metric_data(state: &SimState, request: &Value) -> Result<Value, ApiError>
         {
             let period = q.period as f64;
             let mut buckets: std::collections::BTreeMap<u64, Vec<(f64, u64)>> = Default::default();
-            for p in state.custom_metrics.lock().expect("poisoned").iter().filter(|p| {
+            let store = state.recorder.custom.lock().expect("poisoned");
+            let now_wall = state.recorder.clock.wall();
+            custom_incomplete = store.dropped;
+            for p in store.points.iter().filter(|p| {
                 p.namespace == *namespace
                     && p.name == *name
                     && p.dimensions == *dims
                     && unit.as_ref().is_none_or(|u| *u == p.unit)
                     && (start..end).contains(&p.at)
+                    && (at_once || p.visible <= now_wall)
             }) {
                 let bucket = buckets.entry(((p.at - start) / period) as u64).or_default();
                 bucket.push((p.value, u64::from(p.count)));
@@ -764,6 +917,12 @@ fn get_metric_data(state: &SimState, request: &Value) -> Result<Value, ApiError>
             json!([{
                 "Code": "hook-sim.RecordsForgotten",
                 "Value": "hook-sim keeps its newest invocations only (--keep): this window begins before them",
+            }])
+        } else if custom_incomplete {
+            incomplete = true;
+            json!([{
+                "Code": "hook-sim.CustomPointsDropped",
+                "Value": format!("hook-sim keeps at most {MAX_CUSTOM_POINTS} custom datapoints and dropped some"),
             }])
         } else {
             json!([])
@@ -859,18 +1018,19 @@ fn put_metric_data(state: &SimState, request: &Value) -> Result<Value, ApiError>
                 at,
                 value,
                 count,
+                visible: now,
             });
         }
     }
-    let mut store = state.custom_metrics.lock().expect("poisoned");
-    if store.len() + points.len() > MAX_CUSTOM_POINTS {
+    let mut store = state.recorder.custom.lock().expect("poisoned");
+    if store.points.len() + points.len() > MAX_CUSTOM_POINTS {
         return Err(ApiError {
             status: 400,
             code: "LimitExceeded",
             message: format!("hook-sim keeps at most {MAX_CUSTOM_POINTS} custom datapoints"),
         });
     }
-    store.extend(points);
+    store.points.extend(points);
     Ok(json!({}))
 }
 
@@ -907,6 +1067,76 @@ fn weighted(statistic: Statistic, mut values: Vec<(f64, u64)>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embedded_metric_format_lines_become_custom_metrics() {
+        let line = r#"{"_aws":{"Timestamp":1700000000500,"CloudWatchMetrics":[{"Namespace":"Shop","Dimensions":[["service"],["service","route"]],"Metrics":[{"Name":"latency","Unit":"Milliseconds"},{"Name":"orders"}]}]},"service":"cart","route":"/buy","latency":[12,30],"orders":1,"note":"x"}"#;
+        let points = emf_points(line, 100.0);
+        // Two values of latency and one of orders, each under both dimension sets.
+        assert_eq!(points.len(), 6, "{points:?}");
+        let latency: Vec<&CustomPoint> = points.iter().filter(|p| p.name == "latency").collect();
+        assert_eq!(latency.len(), 4);
+        assert!(
+            latency
+                .iter()
+                .all(|p| p.unit == "Milliseconds" && p.at == 1_700_000_000.5 && p.visible == 160.0)
+        );
+        assert!(
+            latency
+                .iter()
+                .any(|p| p.dimensions == [("route".into(), "/buy".into()), ("service".into(), "cart".into())])
+        );
+        assert!(
+            points
+                .iter()
+                .filter(|p| p.name == "orders")
+                .all(|p| p.unit == "None" && p.value == 1.0)
+        );
+
+        // No Dimensions: the metric without dimensions; [] is the empty set too.
+        let bare = r#"{"_aws":{"Timestamp":0,"CloudWatchMetrics":[{"Namespace":"N","Metrics":[{"Name":"m"}]}]},"m":2}"#;
+        assert_eq!(emf_points(bare, 0.0)[0].dimensions, Vec::<(String, String)>::new());
+        // What CloudWatch does not extract: no timestamp, an AWS/ namespace, a dimension that is
+        // not a string member, a value that is not a number, a plain log line.
+        for skipped in [
+            r#"{"_aws":{"CloudWatchMetrics":[{"Namespace":"N","Metrics":[{"Name":"m"}]}]},"m":2}"#,
+            r#"{"_aws":{"Timestamp":0,"CloudWatchMetrics":[{"Namespace":"AWS/Lambda","Metrics":[{"Name":"Errors"}]}]},"Errors":1}"#,
+            r#"{"_aws":{"Timestamp":0,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["svc"]],"Metrics":[{"Name":"m"}]}]},"m":2}"#,
+            r#"{"_aws":{"Timestamp":0,"CloudWatchMetrics":[{"Namespace":"N","Metrics":[{"Name":"m"}]}]},"m":"2"}"#,
+            "START RequestId: 1 Version: 2 \"_aws\"",
+            "not json",
+        ] {
+            assert!(emf_points(skipped, 0.0).is_empty(), "{skipped}");
+        }
+    }
+
+    #[test]
+    fn custom_points_show_when_cloudwatch_shows_them() {
+        let mut store = CustomStore::default();
+        store.log_line(
+            r#"{"_aws":{"Timestamp":30000,"CloudWatchMetrics":[{"Namespace":"Shop","Dimensions":[["service"]],"Metrics":[{"Name":"failed","Unit":"Count"}]}]},"service":"cart","failed":1}"#,
+            30.0,
+        );
+        let q = crate::alarm::CustomMetric {
+            namespace: "Shop".into(),
+            name: "failed".into(),
+            dimensions: vec![("service".into(), "cart".into())],
+            statistic: Statistic::Sum,
+            unit: None,
+        };
+        assert_eq!(store.value(&q, 0.0, 60.0, 60.0), None, "not yet extracted from the log");
+        assert_eq!(store.value(&q, 0.0, 60.0, 90.0), Some(1.0));
+        let seconds = crate::alarm::CustomMetric {
+            unit: Some("Seconds".into()),
+            ..q.clone()
+        };
+        assert_eq!(store.value(&seconds, 0.0, 60.0, 90.0), None, "another unit");
+        let other = crate::alarm::CustomMetric {
+            dimensions: Vec::new(),
+            ..q
+        };
+        assert_eq!(store.value(&other, 0.0, 60.0, 90.0), None, "another dimension set");
+    }
 
     #[test]
     fn counted_values_weigh_as_samples() {

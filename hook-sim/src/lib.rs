@@ -69,8 +69,6 @@ pub(crate) struct SimState {
     routing_seed: Mutex<Option<u64>>,
     /// `GetMetricData` sees an invocation as soon as it ends, not a minute after its minute.
     metrics_at_once: std::sync::atomic::AtomicBool,
-    /// Custom metrics sent with `PutMetricData`.
-    custom_metrics: Mutex<Vec<cloudwatch::CustomPoint>>,
     /// The role each access key acts as: a call signed with one is authorized by its policies
     /// (a key not here, such as a test's, may call anything).
     identities: Mutex<HashMap<String, iam::Identity>>,
@@ -176,7 +174,6 @@ impl Sim {
             execution_counter: Mutex::new(0),
             routing_seed: Mutex::new(None),
             metrics_at_once: std::sync::atomic::AtomicBool::new(false),
-            custom_metrics: Mutex::new(Vec::new()),
             identities: Mutex::new(HashMap::new()),
             enforcement: Mutex::new(iam::Enforcement::default()),
             denials: Mutex::new(Vec::new()),

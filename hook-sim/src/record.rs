@@ -102,6 +102,8 @@ pub(crate) struct Recorder {
     running_ids: std::sync::atomic::AtomicU64,
     running_changed: watch::Sender<u64>,
     changed: watch::Sender<u64>,
+    /// Custom metrics: sent with `PutMetricData`, or written by functions as EMF log lines.
+    pub(crate) custom: Mutex<crate::cloudwatch::CustomStore>,
 }
 
 /// An invocation in progress; see [`Recorder::begin_invocation`].
@@ -139,6 +141,16 @@ impl Recorder {
             running_ids: std::sync::atomic::AtomicU64::new(0),
             running_changed: watch::channel(0).0,
             changed: watch::channel(0).0,
+            custom: Mutex::new(crate::cloudwatch::CustomStore::default()),
+        }
+    }
+
+    /// A line a function's process wrote: its Embedded Metric Format metrics, if it has any,
+    /// become custom metrics.
+    pub(crate) fn log_line(&self, line: &str) {
+        if line.contains("\"_aws\"") {
+            let now = self.clock.wall();
+            self.custom.lock().expect("poisoned").log_line(line, now);
         }
     }
 

@@ -121,6 +121,9 @@ struct ProcessHandle {
     spawned: Instant,
     exited: watch::Receiver<Option<String>>,
     kill: Option<oneshot::Sender<()>>,
+    /// The tasks reading its stdout and stderr: once the process is gone, they end when they
+    /// have read every line it wrote.
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 struct Shared {
@@ -700,6 +703,7 @@ impl RuntimeFunction {
         let mut child = cmd.spawn()?;
         let spawned = Instant::now();
         let pid = child.id();
+        let mut readers = Vec::new();
         for pipe in [
             child
                 .stdout
@@ -714,12 +718,14 @@ impl RuntimeFunction {
         .flatten()
         {
             let logs = env.shared.logs.clone();
-            tokio::spawn(async move {
+            let recorder = env.shared.recorder.clone();
+            readers.push(tokio::spawn(async move {
                 let mut lines = BufReader::new(pipe).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
+                    recorder.log_line(&line);
                     logs.lock().expect("poisoned").push(line);
                 }
-            });
+            }));
         }
         let (exit_tx, exit_rx) = watch::channel(None);
         let (kill_tx, kill_rx) = oneshot::channel::<()>();
@@ -738,6 +744,7 @@ impl RuntimeFunction {
             spawned,
             exited: exit_rx,
             kill: Some(kill_tx),
+            readers,
         })
     }
 }
@@ -748,6 +755,11 @@ async fn kill_locked(process: &mut Option<ProcessHandle>) {
     {
         let _ = kill.send(());
         let _ = handle.exited.wait_for(Option::is_some).await;
+        // Every line it wrote is read (a process that left children holding its pipes is not
+        // waited for long).
+        for reader in handle.readers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
+        }
     }
 }
 

@@ -835,3 +835,96 @@ async fn calls_signed_as_a_role_are_authorized_by_its_policies() {
     sim.set_enforcement(hook_sim::iam::Enforcement::Enforce);
     admin.invoke().function_name("g").send().await.unwrap();
 }
+
+/// A real function process that writes Embedded Metric Format lines (tests/fixtures/
+/// emf_function.py): CloudWatch's `GetMetricData` reads them as custom metrics, by their
+/// namespace, dimensions and unit, once CloudWatch Logs would have extracted them.
+#[tokio::test]
+async fn embedded_metric_format_lines_of_a_real_function_are_custom_metrics() {
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+    let dir = integration_tests::target_dir().join("test-tmp/emf-function");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bootstrap = dir.join("bootstrap");
+    std::fs::write(
+        &bootstrap,
+        format!(
+            "#!/bin/sh\nexec {} {}\n",
+            integration_tests::venv_bin("python").display(),
+            integration_tests::workspace_root()
+                .join("tests/fixtures/emf_function.py")
+                .display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let sim = Sim::start().await.unwrap();
+    let runtime = sim
+        .runtime(hook_sim::ProcessConfig::new("shop", &bootstrap).version("1"))
+        .await
+        .unwrap();
+    sim.add_function(
+        "shop",
+        FunctionSetup::new().version("1", Behavior::Process(runtime.clone())),
+    );
+    let (_, lambda) = clients(&sim).await;
+    for payload in [r#"{"value": 10}"#, r#"{"value": 30, "fail": true}"#, r#"{"value": 20}"#] {
+        lambda
+            .invoke()
+            .function_name("shop")
+            .qualifier("1")
+            .payload(aws_sdk_lambda::primitives::Blob::new(payload))
+            .send()
+            .await
+            .unwrap();
+    }
+    // Stopped, the process has written every line, and each has been read.
+    runtime.stop().await;
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk_config(&sim).await);
+    let query = |id: &str, name: &str, stat: &str, unit: Option<&str>| {
+        MetricDataQuery::builder()
+            .id(id)
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(
+                        Metric::builder()
+                            .namespace("Shop")
+                            .metric_name(name)
+                            .dimensions(Dimension::builder().name("service").value("orders").build())
+                            .build(),
+                    )
+                    .period(3600)
+                    .stat(stat)
+                    .set_unit(unit.map(aws_sdk_cloudwatch::types::StandardUnit::from))
+                    .build(),
+            )
+            .build()
+    };
+    let now = std::time::SystemTime::now();
+    let ask = || {
+        cw.get_metric_data()
+            .metric_data_queries(query("value", "OrderValue", "Sum", None))
+            .metric_data_queries(query("failed", "OrderFailed", "Sum", Some("Count")))
+            .metric_data_queries(query("max", "OrderValue", "Maximum", None))
+            .metric_data_queries(query("seconds", "OrderFailed", "Sum", Some("Seconds")))
+            .start_time((now - std::time::Duration::from_secs(1800)).into())
+            .end_time((now + std::time::Duration::from_secs(1800)).into())
+            .send()
+    };
+    let values = |out: &aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput| {
+        out.metric_data_results()
+            .iter()
+            .map(|r| (r.id().unwrap().to_string(), r.values().to_vec()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    // Extracted from the logs a minute later: nothing yet.
+    let v = values(&ask().await.unwrap());
+    assert!(v.values().all(Vec::is_empty), "{v:?}");
+    sim.publish_metrics_at_once(true);
+    let v = values(&ask().await.unwrap());
+    assert_eq!(v["value"], [60.0], "{v:?}");
+    assert_eq!(v["failed"], [1.0], "{v:?}");
+    assert_eq!(v["max"], [30.0], "{v:?}");
+    assert!(v["seconds"].is_empty(), "another unit: {v:?}");
+}

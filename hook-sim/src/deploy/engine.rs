@@ -780,14 +780,34 @@ impl Run<'_> {
                     .filter(|i| i.at >= from && i.at < from + period)
                     .collect();
                 let source = &state.alarm.source;
-                let value = source.value_in(&in_period, &self.plan.function);
+                let (value, samples) = match source {
+                    // A custom metric: from the store, what CloudWatch shows by now.
+                    crate::alarm::AlarmSource::Custom(c) => {
+                        let clock = &self.sim.state.recorder.clock;
+                        let epoch = clock.epoch_ms() as f64 / 1000.0;
+                        let wall = |d: Duration| epoch + d.as_secs_f64();
+                        let store = self.sim.state.recorder.custom.lock().expect("poisoned");
+                        let count = crate::alarm::CustomMetric {
+                            statistic: crate::alarm::Statistic::SampleCount,
+                            ..c.clone()
+                        };
+                        (
+                            store.value(c, wall(from), wall(from + period), wall(now)),
+                            store.value(&count, wall(from), wall(from + period), wall(now)),
+                        )
+                    }
+                    _ => (
+                        source.value_in(&in_period, &self.plan.function),
+                        source.samples_in(&in_period, &self.plan.function),
+                    ),
+                };
                 state.values.push(value);
                 // `EvaluateLowSampleCountPercentile: ignore`: too few samples in the newest
                 // period, and the alarm is not evaluated this time.
                 let too_few = state.alarm.ignore_low_samples
                     && source
                         .low_sample_bound()
-                        .is_some_and(|bound| source.samples_in(&in_period, &self.plan.function).unwrap_or(0.0) < bound);
+                        .is_some_and(|bound| samples.unwrap_or(0.0) < bound);
                 if too_few {
                     continue;
                 }

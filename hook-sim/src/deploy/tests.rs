@@ -633,3 +633,49 @@ async fn codedeploys_role_invokes_the_hooks_and_publishes_the_notifications() {
         "{info}"
     );
 }
+
+/// A function's Embedded Metric Format log lines are custom metrics an alarm reads, a minute
+/// after they are written: a version that logs failed orders is rolled back by an alarm on them.
+#[tokio::test(start_paused = true)]
+async fn an_alarm_on_a_custom_metric_from_the_functions_log_stops_the_deployment() {
+    use crate::alarm::{AlarmSource, Comparison, CustomMetric, Statistic};
+    let alarm = || {
+        Alarm::new(
+            "failed-orders",
+            AlarmSource::Custom(CustomMetric {
+                namespace: "Shop".into(),
+                name: "OrderFailed".into(),
+                dimensions: vec![("service".into(), "orders".into())],
+                statistic: Statistic::Sum,
+                unit: None,
+            }),
+            Comparison::GreaterThanThreshold,
+            0.0,
+        )
+    };
+    for (failed, expected) in [(1, FinalStatus::RolledBack), (0, FinalStatus::Succeeded)] {
+        let sim = Sim::start().await.unwrap();
+        let recorder = sim.state.recorder.clone();
+        let logging = Behavior::Custom(Arc::new(move |_| {
+            let ms = (recorder.clock.wall() * 1000.0) as u64;
+            recorder.log_line(&format!(
+                r#"{{"_aws":{{"Timestamp":{ms},"CloudWatchMetrics":[{{"Namespace":"Shop","Dimensions":[["service"]],"Metrics":[{{"Name":"OrderFailed","Unit":"Count"}}]}}]}},"service":"orders","OrderFailed":{failed}}}"#
+            ));
+            Behavior::hello("2")
+        }));
+        let p = plan("Canary10Percent5Minutes", Behavior::hello("1"), logging).alarm(alarm());
+        let outcome = sim.deploy(&p).await;
+        assert_eq!(
+            outcome.status, expected,
+            "failed orders {failed}: {:?}",
+            outcome.rollback
+        );
+        if failed == 1 {
+            assert!(
+                matches!(&outcome.rollback, Some(Rollback::Alarm { alarm, value }) if alarm == "failed-orders" && *value >= 1.0),
+                "{:?}",
+                outcome.rollback
+            );
+        }
+    }
+}

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hook_sim::alarm::{Alarm, AlarmSource, Comparison, Expression, Metric, MetricQuery, MissingData, Statistic};
+use hook_sim::alarm::{
+    Alarm, AlarmSource, Comparison, CustomMetric, Expression, Metric, MetricQuery, MissingData, Statistic,
+};
 use hook_sim::deploy::{HookEvent, Trigger, TriggerEvent};
 use hook_sim::schedule::{PREDEFINED, TrafficRouting};
 use hook_sim::stack::{Template, TemplateError, scalar_text};
@@ -885,7 +887,15 @@ pub(super) fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, Str
                 .map_err(|_| format!("{key} is not a number")),
         }
     };
+    let custom_namespace = p
+        .get("Namespace")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.starts_with("AWS/"));
     let (source, period) = match p.get("Metrics").and_then(Value::as_array) {
+        None if custom_namespace => (
+            AlarmSource::Custom(custom_metric(p)?),
+            number(p.get("Period"), "Period")?,
+        ),
         None => (
             AlarmSource::Metric(metric_query(p, p.get("Statistic"), p.get("Unit"), function)?),
             number(p.get("Period"), "Period")?,
@@ -970,6 +980,34 @@ pub(super) fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, Str
     alarm.treat_missing_data = treat_missing;
     alarm.ignore_low_samples = ignore_low_samples;
     Ok(alarm)
+}
+
+/// A custom metric an alarm watches (a namespace not `AWS/…`): what a function sends with
+/// `PutMetricData` or writes as Embedded Metric Format log lines.
+fn custom_metric(p: &Value) -> Result<CustomMetric, String> {
+    let text = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
+    let name = text("MetricName").ok_or("it has no MetricName")?;
+    let stat = text("Statistic")
+        .or_else(|| text("ExtendedStatistic"))
+        .ok_or("it has no Statistic or ExtendedStatistic")?;
+    let statistic = Statistic::parse(&stat).ok_or_else(|| {
+        format!("statistic {stat} is not simulated (Sum, Average, Maximum, Minimum, SampleCount and percentiles like p99 are)")
+    })?;
+    let mut dimensions: Vec<(String, String)> = p
+        .get("Dimensions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|d| (scalar_text(&d["Name"]), scalar_text(&d["Value"])))
+        .collect();
+    dimensions.sort();
+    Ok(CustomMetric {
+        namespace: text("Namespace").unwrap_or_default(),
+        name,
+        dimensions,
+        statistic,
+        unit: p.get("Unit").map(scalar_text),
+    })
 }
 
 /// A metric of the deployed function (or, without dimensions, of every function of the account):
@@ -1232,6 +1270,25 @@ mod tests {
         assert!(
             q.every_function,
             "no dimensions: every function of the account, hooks included"
+        );
+    }
+
+    #[test]
+    fn reads_alarms_on_custom_metrics() {
+        let a = alarm_of(
+            "Failed",
+            &props("{Namespace: Shop, MetricName: OrderFailed, Statistic: Sum, Unit: Count, Threshold: 0, ComparisonOperator: GreaterThanThreshold, Dimensions: [{Name: service, Value: orders}]}"),
+            "f",
+        )
+        .unwrap();
+        let AlarmSource::Custom(c) = &a.source else {
+            panic!("a custom metric: {a}")
+        };
+        assert_eq!(c.dimensions, [("service".to_string(), "orders".to_string())]);
+        assert_eq!(c.unit.as_deref(), Some("Count"));
+        assert_eq!(
+            a.to_string(),
+            "Shop/OrderFailed Sum (service=orders) > 0 for 1 of 1 period(s) of 1 min"
         );
     }
 
