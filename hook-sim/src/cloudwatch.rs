@@ -519,10 +519,20 @@ async fn serve(
     match result {
         Ok(body) => {
             record(200, None);
+            state
+                .recorder
+                .exchange(Service::CloudWatch, operation, &summary, 200, &body);
             respond(wire, operation, 200, &body)
         }
         Err(e) => {
             record(e.status, Some(e.code.to_string()));
+            state.recorder.exchange(
+                Service::CloudWatch,
+                operation,
+                &summary,
+                e.status,
+                &json!({"__type": e.code, "message": e.message}),
+            );
             error_response(wire, e.status, e.code, &e.message)
         }
     }

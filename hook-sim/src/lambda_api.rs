@@ -143,6 +143,24 @@ pub(crate) async fn lambda_invoke(
         return r;
     }
     record(200, outcome.function_error.clone());
+    // The answer's members, as the model names them (headers and status code included).
+    let mut members = json!({"StatusCode": 200, "ExecutedVersion": outcome.executed_version, "Payload": "(bytes)"});
+    if let Some(kind) = &outcome.function_error {
+        members["FunctionError"] = json!(kind);
+    }
+    if tail {
+        members["LogResult"] = json!("(base64)");
+    }
+    let mut model_request = json!({"FunctionName": function, "InvocationType": invocation_type, "Payload": "(bytes)"});
+    if let Some(q) = query.get("Qualifier") {
+        model_request["Qualifier"] = json!(q);
+    }
+    if tail {
+        model_request["LogType"] = json!("Tail");
+    }
+    state
+        .recorder
+        .exchange(Service::Lambda, "Invoke", &model_request, 200, &members);
     let mut r = (StatusCode::OK, outcome.payload).into_response();
     let h = r.headers_mut();
     h.insert("content-type", HeaderValue::from_static("application/json"));
@@ -235,6 +253,9 @@ pub(crate) async fn get_function(
         body["Tags"] = json!(tags);
     }
     record(200, None);
+    state
+        .recorder
+        .exchange(Service::Lambda, "GetFunction", &request, 200, &body);
     let mut r = (StatusCode::OK, body.to_string()).into_response();
     r.headers_mut()
         .insert("content-type", HeaderValue::from_static("application/json"));

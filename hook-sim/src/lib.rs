@@ -51,7 +51,7 @@ pub use codedeploy::{DeploymentSetup, DeploymentStatus, LifecycleEventStatus, Re
 pub use fault::Fault;
 pub use function::{AliasRouting, Behavior, FunctionSetup};
 pub use invocation::InvokeOutcome;
-pub use record::{Call, HookStatusRecord, InvocationRecord, Service};
+pub use record::{Call, Exchange, HookStatusRecord, InvocationRecord, Service};
 pub use runtime::{Concurrency, ProcessConfig, RuntimeFunction, peak_rss_kb};
 
 /// The region hook-sim claims to be.
@@ -416,6 +416,17 @@ impl Sim {
         *self.state.enforcement.lock().expect("poisoned") = enforcement;
     }
 
+    /// From now on, records each CodeDeploy, CloudWatch and Lambda `GetFunction` request with
+    /// its answer ([`exchanges`](Self::exchanges)): to check both against the services' models.
+    pub fn record_exchanges(&self) {
+        self.state.recorder.record_exchanges();
+    }
+
+    /// The requests and answers recorded since [`record_exchanges`](Self::record_exchanges).
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.state.recorder.exchanges()
+    }
+
     /// The calls IAM refused so far (enforced or not), each once.
     pub fn denials(&self) -> Vec<iam::Denial> {
         self.state.denials.lock().expect("poisoned").clone()
@@ -589,6 +600,9 @@ async fn codedeploy_api(State(state): State<Arc<SimState>>, headers: HeaderMap, 
     match result {
         Ok(v) => {
             record(200, None);
+            state
+                .recorder
+                .exchange(Service::CodeDeploy, operation, &request, 200, &v);
             let mut r = (StatusCode::OK, v.to_string()).into_response();
             r.headers_mut()
                 .insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
@@ -596,6 +610,13 @@ async fn codedeploy_api(State(state): State<Arc<SimState>>, headers: HeaderMap, 
         }
         Err(e) => {
             record(e.status, Some(e.error_type.clone()));
+            state.recorder.exchange(
+                Service::CodeDeploy,
+                operation,
+                &request,
+                e.status,
+                &json!({"__type": e.error_type, "message": e.message}),
+            );
             aws_json_error(e.status, &e.error_type, &e.message)
         }
     }

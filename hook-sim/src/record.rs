@@ -44,6 +44,25 @@ pub struct Call {
     pub at: Duration,
 }
 
+/// One request and its answer as JSON, for checking both against the services' models
+/// ([`Sim::record_exchanges`](crate::Sim::record_exchanges)).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exchange {
+    /// Which API.
+    pub service: Service,
+    /// The operation.
+    pub operation: String,
+    /// The request's members (a CBOR body as JSON: timestamps as epoch seconds).
+    pub request: serde_json::Value,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The answer's members (an error's `__type` and `message`).
+    pub response: serde_json::Value,
+}
+
+/// Exchanges kept when recording them: a deployment's worth many times over.
+const MAX_EXCHANGES: usize = 10_000;
+
 /// A status CodeDeploy accepted from a hook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HookStatusRecord {
@@ -104,6 +123,8 @@ pub(crate) struct Recorder {
     changed: watch::Sender<u64>,
     /// Custom metrics: sent with `PutMetricData`, or written by functions as EMF log lines.
     pub(crate) custom: Mutex<crate::cloudwatch::CustomStore>,
+    /// Requests and answers, when recorded (`None`: not recorded).
+    exchanges: Mutex<Option<Vec<Exchange>>>,
 }
 
 /// An invocation in progress; see [`Recorder::begin_invocation`].
@@ -142,7 +163,40 @@ impl Recorder {
             running_changed: watch::channel(0).0,
             changed: watch::channel(0).0,
             custom: Mutex::new(crate::cloudwatch::CustomStore::default()),
+            exchanges: Mutex::new(None),
         }
+    }
+
+    /// Records requests and answers from now on.
+    pub(crate) fn record_exchanges(&self) {
+        self.exchanges.lock().expect("poisoned").get_or_insert_with(Vec::new);
+    }
+
+    /// Records one request and its answer, when recording.
+    pub(crate) fn exchange(
+        &self,
+        service: Service,
+        operation: &str,
+        request: &serde_json::Value,
+        status: u16,
+        response: &serde_json::Value,
+    ) {
+        if let Some(list) = self.exchanges.lock().expect("poisoned").as_mut()
+            && list.len() < MAX_EXCHANGES
+        {
+            list.push(Exchange {
+                service,
+                operation: operation.to_string(),
+                request: request.clone(),
+                status,
+                response: response.clone(),
+            });
+        }
+    }
+
+    /// The requests and answers recorded.
+    pub(crate) fn exchanges(&self) -> Vec<Exchange> {
+        self.exchanges.lock().expect("poisoned").clone().unwrap_or_default()
     }
 
     /// A line a function's process wrote: its Embedded Metric Format metrics, if it has any,

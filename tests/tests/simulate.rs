@@ -1700,3 +1700,77 @@ fn the_fidelity_tables_tests_exist() {
     }
     assert!(named > 30, "the table names its tests: {named}");
 }
+
+/// Every request and answer of a full deployment (the example hooks: discovery, invokes, the
+/// post-traffic metrics check, the reports), checked against botocore's models of CodeDeploy,
+/// Lambda and CloudWatch (tests/fixtures/check_against_models.py): members, required members,
+/// types, enums, error codes.
+#[tokio::test]
+async fn a_deployments_requests_and_answers_follow_the_services_models() {
+    let sim = Sim::start().await.unwrap();
+    sim.record_exchanges();
+    let process = |name: &str, bin: &str, version: &str| {
+        ProcessConfig::new(name, release_bin(bin))
+            .version(version)
+            .timeout(Duration::from_secs(60))
+    };
+    let v1 = sim.runtime(process("hello-fn", "hello", "1")).await.unwrap();
+    let v2 = sim.runtime(process("hello-fn", "hello", "2")).await.unwrap();
+    let pre = sim
+        .runtime(process("CodeDeployHook_pre", "pre-traffic", "$LATEST"))
+        .await
+        .unwrap();
+    let post = sim
+        .runtime(
+            process("CodeDeployHook_post", "post-traffic", "$LATEST").env("API_URL", &sim.api_url("hello-fn", "live")),
+        )
+        .await
+        .unwrap();
+    let mut plan = DeploymentPlan::new("hello-fn", Behavior::Process(v1), Behavior::Process(v2))
+        .config(
+            "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+            TrafficRouting::predefined("Canary10Percent5Minutes").unwrap(),
+        )
+        .hook(
+            HookEvent::BeforeAllowTraffic,
+            "CodeDeployHook_pre",
+            Behavior::Process(pre),
+        )
+        .hook(
+            HookEvent::AfterAllowTraffic,
+            "CodeDeployHook_post",
+            Behavior::Process(post),
+        )
+        .alarm(Alarm::any_error("errors").version("2"))
+        .speed(600.0);
+    plan.resource = "HelloFunction".into();
+    let outcome = sim.deploy(&plan).await;
+    assert_eq!(outcome.status, FinalStatus::Succeeded, "{:#?}", outcome.timeline);
+
+    let file = target_dir().join("test-tmp/exchanges.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, serde_json::to_vec(&sim.exchanges()).unwrap()).unwrap();
+    let out = tokio::process::Command::new(venv_bin("python"))
+        .arg(workspace_root().join("tests/fixtures/check_against_models.py"))
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["violations"], json!([]), "{report:#}");
+    for op in [
+        "codedeploy.GetDeployment",
+        "codedeploy.GetApplicationRevision",
+        "codedeploy.ListDeploymentTargets",
+        "codedeploy.GetDeploymentTarget",
+        "codedeploy.PutLifecycleEventHookExecutionStatus",
+        "lambda.Invoke",
+        "cloudwatch.GetMetricData",
+    ] {
+        assert!(
+            report["checked"][op].as_u64().unwrap_or(0) > 0,
+            "{op} was not checked: {report:#}"
+        );
+    }
+}
