@@ -655,6 +655,25 @@ fn an_independent_boto3_hook_agrees_with_the_simulator() {
         r["outcome"]["rollback"],
         json!({"cause": "hook_failed", "lifecycle_event": "BeforeAllowTraffic", "function": "CodeDeployHook_sam-app-pre-traffic"})
     );
+
+    // After traffic, with a metrics call (boto3's CloudWatch wire), under the post-traffic
+    // hook's role: it reads the canary's invocations.
+    let metrics = format!(
+        "PostTrafficHook={}",
+        boto3_hook("boto3-metrics-hook", "BOTO3_HOOK_METRICS=1").display()
+    );
+    let (code, r) = simulate(&["--bin", &metrics, "--speed", "100000", "--seed", "7"]);
+    assert_eq!(code, 0, "{r:#}");
+    let logs = r["hook_logs"]["CodeDeployHook_sam-app-post-traffic"].to_string();
+    assert!(
+        logs.contains("metrics Complete [") && logs.contains("reported Succeeded"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("metrics Complete []"),
+        "the canary's invocations are counted: {logs}"
+    );
+    assert_eq!(r["iam"]["denied"], json!([]), "{r:#}");
 }
 
 /// A `bootstrap` that runs tests/fixtures/boto3_hook.py, with `env` (`K=V ...`) set.
