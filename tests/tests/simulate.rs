@@ -1793,3 +1793,38 @@ async fn a_deployments_requests_and_answers_follow_the_services_models() {
         );
     }
 }
+
+/// A hook written with the AWS SDK for JavaScript v3 alone (tests/fixtures/sdk-v3-hook: its
+/// CloudWatch client speaks AWS JSON 1.0) rehearses unmodified as the post-traffic hook: it
+/// reads its deployment and AppSpec, invokes the alias, reads the canary's invocations from
+/// CloudWatch and reports, under the post-traffic hook's role.
+#[test]
+fn an_independent_javascript_sdk_v3_hook_with_a_metrics_call_agrees_with_the_simulator() {
+    let dir = node_modules("sdk-v3-hook").parent().unwrap().to_path_buf();
+    std::fs::copy(
+        workspace_root().join("tests/fixtures/sdk-v3-hook/index.mjs"),
+        dir.join("index.mjs"),
+    )
+    .unwrap();
+    let mut text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
+    let rust_hook = "  PostTrafficHook:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: post-traffic\n    Properties:\n";
+    assert!(text.contains(rust_hook), "template.yaml's PostTrafficHook changed");
+    text = text.replacen(
+        rust_hook,
+        "  PostTrafficHook:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: nodejs20.x\n      Handler: index.handler\n",
+        1,
+    );
+    let template = dir.join("template.yaml");
+    std::fs::write(&template, text).unwrap();
+    let template = template.display().to_string();
+    let (code, r) = simulate(&["--template", &template, "--speed", "100000", "--seed", "7"]);
+    assert_eq!(code, 0, "{r:#}");
+    let logs = r["hook_logs"]["CodeDeployHook_sam-app-post-traffic"].to_string();
+    assert!(
+        logs.contains("metrics Complete [") && logs.contains("reported Succeeded"),
+        "{logs}"
+    );
+    assert!(!logs.contains("metrics Complete []"), "{logs}");
+    assert_eq!(r["iam"]["denied"], json!([]), "{r:#}");
+    assert_eq!(reported_statuses(&r), ["Succeeded", "Succeeded"], "{r:#}");
+}
