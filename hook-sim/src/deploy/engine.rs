@@ -247,7 +247,7 @@ impl Sim {
                 self.set_deployment_status(
                     &plan.deployment_id,
                     status,
-                    Some((reason.error_code(), &reason.to_string())),
+                    Some((reason.error_code(), &reason.error_message())),
                 );
                 run.notify(match status {
                     DeploymentStatus::Stopped => TriggerEvent::DeploymentStop,

@@ -212,6 +212,20 @@ impl Rollback {
     }
 }
 
+impl Rollback {
+    /// CodeDeploy's `errorInformation.message` for it.
+    pub fn error_message(&self) -> String {
+        match self {
+            Rollback::HookNotInvoked { role, .. } => format!(
+                "The IAM role {role} does not give you permission to perform operations in the following AWS \
+                 service: AWSLambda. Contact your AWS administrator if you need help. If you are an AWS \
+                 administrator, you can grant permissions to your users or groups by creating IAM policies."
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Rollback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -223,11 +237,13 @@ impl fmt::Display for Rollback {
                 lifecycle_event,
                 function,
             } => write!(f, "the {lifecycle_event} hook {function} did not report in time"),
-            Rollback::HookNotInvoked { role, .. } => write!(
+            Rollback::HookNotInvoked {
+                lifecycle_event,
+                function,
+                role,
+            } => write!(
                 f,
-                "The IAM role {role} does not give you permission to perform operations in the following AWS \
-                 service: AWSLambda. Contact your AWS administrator if you need help. If you are an AWS \
-                 administrator, you can grant permissions to your users or groups by creating IAM policies."
+                "CodeDeploy's role {role} may not invoke the {lifecycle_event} hook {function} (lambda:InvokeFunction)"
             ),
             Rollback::Alarm { alarm, value } if value.is_nan() => {
                 write!(f, "alarm {alarm} fired (no data in its newest period)")
