@@ -1828,3 +1828,105 @@ fn an_independent_javascript_sdk_v3_hook_with_a_metrics_call_agrees_with_the_sim
     assert_eq!(r["iam"]["denied"], json!([]), "{r:#}");
     assert_eq!(reported_statuses(&r), ["Succeeded", "Succeeded"], "{r:#}");
 }
+
+/// SEEK's published hook (the handler `@seek/aws-codedeploy-infra` 4.0.3 deploys, fetched with
+/// `npm pack` and checked against its published integrity), in target/node/seek-hook/handler,
+/// with the AWS SDK clients Lambda's Node.js runtime provides it (the sdk-v3-hook fixture's).
+fn seek_hook() -> std::path::PathBuf {
+    const INTEGRITY: &str =
+        "sha512-1HmP5FJKHQqSXBoD1Z7u1kLX1u2l151Q3mmcxPw7ClcP3VzE72zKtGjhc+/nMnHWqd1F7+NViD9HrMAl2701TQ==";
+    let sdk = node_modules("sdk-v3-hook");
+    let dir = target_dir().join("node/seek-hook");
+    let handler = dir.join("handler/index.js");
+    if !handler.is_file() {
+        std::fs::create_dir_all(dir.join("handler")).unwrap();
+        let out = Command::new("npm")
+            .args([
+                "pack",
+                "@seek/aws-codedeploy-infra@4.0.3",
+                "--json",
+                "--pack-destination",
+            ])
+            .arg(&dir)
+            .output()
+            .expect("npm runs");
+        assert!(
+            out.status.success(),
+            "npm pack: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let packed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(packed[0]["integrity"], INTEGRITY, "the package is the one published");
+        let tarball = dir.join(packed[0]["filename"].as_str().unwrap());
+        let status = Command::new("tar")
+            .arg("xzf")
+            .arg(&tarball)
+            .args(["-C"])
+            .arg(&dir)
+            .arg("package/lib/assets/handlers/index.js")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::rename(dir.join("package/lib/assets/handlers/index.js"), &handler).unwrap();
+    }
+    let link = dir.join("node_modules");
+    if !link.exists() {
+        std::os::unix::fs::symlink(&sdk, &link).unwrap();
+    }
+    dir
+}
+
+/// SEEK's production hook rehearses unmodified as the pre-traffic hook: it reads the AppSpec
+/// as CloudFormation writes it (`"version": "0.0"`, a string), reads the function and invokes
+/// the new version, passes a good one and fails a faulty one. Its role is the template's, with
+/// the `lambda:GetFunction` SEEK's own stack grants it (without it, IAM refuses, as in AWS).
+#[test]
+fn seeks_published_hook_agrees_with_the_simulator() {
+    let dir = seek_hook();
+    let mut text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
+    for (from, to) in [
+        (
+            "  PreTrafficHook:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: pre-traffic\n    Properties:\n",
+            "  PreTrafficHook:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: nodejs20.x\n      Handler: index.handler\n",
+        ),
+        (
+            "      CodeUri: .\n      Description: BeforeAllowTraffic hook of HelloFunction (hook-sdk, Rust)\n      Timeout: 60\n",
+            "      CodeUri: handler/\n      Description: BeforeAllowTraffic hook of HelloFunction (SEEK's)\n      Timeout: 300\n",
+        ),
+    ] {
+        assert!(text.contains(from), "template.yaml changed: {from}");
+        text = text.replacen(from, to, 1);
+    }
+    let without_get_function = dir.join("no-get-function.yaml");
+    std::fs::write(&without_get_function, &text).unwrap();
+    let invoke = "            - Sid: InvokeTheTargetVersion\n              Effect: Allow\n              Action: lambda:InvokeFunction\n              Resource: !Sub ${HelloFunction.Arn}:*\n";
+    assert!(text.contains(invoke));
+    let text = text.replacen(
+        invoke,
+        &format!("{invoke}            - Sid: ReadTheFunction\n              Effect: Allow\n              Action: lambda:GetFunction\n              Resource: [!GetAtt HelloFunction.Arn, !Sub \"${{HelloFunction.Arn}}:*\"]\n"),
+        1,
+    );
+    let template = dir.join("template.yaml");
+    std::fs::write(&template, text).unwrap();
+    let template = template.display().to_string();
+    let base = ["--template", template.as_str(), "--speed", "100000", "--seed", "7"];
+
+    let (code, r) = simulate(&base);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(reported_statuses(&r), ["Succeeded", "Succeeded"], "{r:#}");
+    assert_eq!(r["iam"]["denied"], json!([]), "{r:#}");
+
+    let mut faulty = base.to_vec();
+    faulty.extend(["--target-env", "HELLO_FAULT=error"]);
+    let (code, r) = simulate(&faulty);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+
+    let bare = without_get_function.display().to_string();
+    let (code, r) = simulate(&["--template", &bare, "--speed", "100000", "--seed", "7"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(
+        r["iam"]["denied"][0]["action"], "lambda:GetFunction",
+        "SEEK's hook reads the function: {r:#}"
+    );
+}
