@@ -26,7 +26,7 @@ pub(crate) const EXAMPLES: &str = "\
 Examples:
   hook-sim check                                  template.yaml: every function deployed gradually
   hook-sim check hook-examples/python/template.yaml --report json
-  hook-sim check cdk.out/HelloStack.template.json
+  hook-sim check tests/fixtures/cdk-stack.json      a stack `cdk synth` wrote
 
 Exit status: 0 nothing stands in the way, 1 a problem AWS would meet (listed), 2 bad usage or an
 unreadable template.";
