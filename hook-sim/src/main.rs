@@ -102,7 +102,13 @@ async fn serve(args: ServeArgs) -> Result<bool, String> {
     }
     let sim = Sim::bind(std::net::SocketAddr::from(([127, 0, 0, 1], args.port)))
         .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+        .map_err(|e| {
+            format!(
+                "cannot listen on 127.0.0.1:{} ({e}){}",
+                args.port,
+                cli::simulate::listen_hint(&e)
+            )
+        })?;
     sim.keep_records(args.keep);
     for name in &args.hello {
         sim.add_function(
@@ -134,8 +140,9 @@ struct HookArgs {
     /// The deployed function's bootstrap binary (run for both versions).
     #[arg(long, default_value = "target/release/hello")]
     function: PathBuf,
-    /// The lifecycle event to run the hook in.
-    #[arg(long, default_value = "BeforeAllowTraffic", value_parser = ["BeforeAllowTraffic", "AfterAllowTraffic"])]
+    /// The lifecycle event to run the hook in: BeforeAllowTraffic (or before), AfterAllowTraffic
+    /// (or after), as `hook-runner run --phase` takes it.
+    #[arg(long, default_value = "BeforeAllowTraffic", value_parser = parse_phase)]
     phase: String,
     /// The hook's function name.
     #[arg(long, default_value = "CodeDeployHook_pre")]
@@ -152,6 +159,17 @@ struct HookArgs {
     /// The hook's Lambda timeout, in seconds.
     #[arg(long, default_value_t = 3.0)]
     timeout: f64,
+}
+
+/// `--phase`: the lifecycle event's name, or `before` / `after`, in any case.
+fn parse_phase(s: &str) -> Result<String, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "before" | "beforeallowtraffic" => Ok("BeforeAllowTraffic".into()),
+        "after" | "afterallowtraffic" => Ok("AfterAllowTraffic".into()),
+        _ => Err(format!(
+            "{s:?} is no lifecycle event of a Lambda deployment: BeforeAllowTraffic (before) or AfterAllowTraffic (after)"
+        )),
+    }
 }
 
 fn check_binary(path: &std::path::Path, what: &str) -> Result<(), String> {

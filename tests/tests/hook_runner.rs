@@ -785,3 +785,55 @@ async fn serve_keeps_bounded_state_and_says_what_it_forgot() {
         "{r:?}"
     );
 }
+
+/// A port another process holds: `serve` says which port, and what to do.
+#[test]
+fn serve_on_a_busy_port_names_the_port_and_the_way_out() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port().to_string();
+    for extra in [&["--hello", "hello-fn"][..], &[][..]] {
+        let out = Command::new(release_bin("hook-sim"))
+            .current_dir(integration_tests::workspace_root())
+            .args(["serve", "--port", &port])
+            .args(extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{err}");
+        assert!(err.contains("--port 0 for any free one"), "{err}");
+    }
+}
+
+/// `hook-sim hook --phase` takes the lifecycle event's name or `before` / `after`, as
+/// `hook-runner run --phase` does, and says what it takes otherwise.
+#[test]
+fn hook_sim_hook_takes_the_phase_as_hook_runner_does() {
+    let run = |phase: &str| {
+        Command::new(release_bin("hook-sim"))
+            .current_dir(integration_tests::workspace_root())
+            .args(["hook", "--hook"])
+            .arg(release_bin("pre-traffic"))
+            .arg("--function")
+            .arg(release_bin("hello"))
+            .args(["--phase", phase])
+            .output()
+            .unwrap()
+    };
+    let out = run("before");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("BeforeAllowTraffic hook CodeDeployHook_pre"), "{text}");
+    let out = run("during");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("BeforeAllowTraffic (before) or AfterAllowTraffic (after)"),
+        "{err}"
+    );
+}

@@ -302,6 +302,13 @@ fn bad_usage_exits_2_with_what_to_do() {
     let (code, err) = run(&["--parameter", "PreTrafficHookKind=python"]);
     assert_eq!(code, 2);
     assert!(err.contains("not one of its AllowedValues (rust, spec)"), "{err}");
+    // The example offers no configuration its own checks cannot pass.
+    let (code, err) = run(&["--parameter", "DeploymentType=AllAtOnce"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("DeploymentType=AllAtOnce: not one of its AllowedValues"),
+        "{err}"
+    );
     let (code, err) = run(&["--bin", "PreTrafficHook=/nonexistent/hook"]);
     assert_eq!(code, 2);
     assert!(
@@ -895,7 +902,11 @@ fn a_python_function_deploys_and_a_faulty_one_rolls_back() {
         "--seed",
         "7",
     ];
-    let (code, r) = simulate(&base);
+    // `--build` builds the workspace binaries it names (hook-runner, another member's) from
+    // the workspace, whichever folder the template is in.
+    let mut built = base.to_vec();
+    built.push("--build");
+    let (code, r) = simulate(&built);
     assert_eq!(code, 0, "{r:#}");
     let reported = reported_statuses(&r);
     assert_eq!(reported, ["Succeeded", "Succeeded"], "{r:#}");

@@ -17,14 +17,36 @@ pub(super) fn build(setup: &Setup, base: &Path) -> Result<(), SimulateError> {
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = std::process::Command::new(&cargo);
-    if !base.as_os_str().is_empty() {
-        cmd.current_dir(base);
+    // From the workspace the template is in, whichever member's folder holds it: the binaries
+    // may be any member's (a template beside one crate names another's `hook-runner`).
+    let start = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    let workspace = start.canonicalize().ok().and_then(|abs| {
+        abs.ancestors()
+            .find(|d| d.join("Cargo.lock").is_file())
+            .map(Path::to_path_buf)
+    });
+    match &workspace {
+        Some(root) => {
+            cmd.current_dir(root).arg("build").arg("--workspace");
+        }
+        None => {
+            cmd.current_dir(start).arg("build");
+        }
     }
-    cmd.args(["build", "--release"]);
+    cmd.arg("--release");
     for b in &bins {
         cmd.args(["--bin", b]);
     }
-    eprintln!("building: cargo build --release --bin {}", bins.join(" --bin "));
+    eprintln!(
+        "building: cargo build{} --release --bin {}{}",
+        if workspace.is_some() { " --workspace" } else { "" },
+        bins.join(" --bin "),
+        workspace.map(|w| format!(" (in {})", w.display())).unwrap_or_default()
+    );
     let status = cmd.status().map_err(|source| SimulateError::Cargo {
         cargo: cargo.clone(),
         source,

@@ -178,6 +178,14 @@ pub(crate) enum SimulateError {
     /// hook-sim's endpoints could not start.
     #[error("cannot start hook-sim on 127.0.0.1")]
     Start(#[source] std::io::Error),
+    /// `serve` could not listen on the port asked for.
+    #[error("cannot listen on 127.0.0.1:{port} ({source}){}", listen_hint(source))]
+    Listen {
+        /// The port.
+        port: u16,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A function's Runtime API could not start.
     #[error("cannot start a Lambda Runtime API for {function}")]
     Runtime {
@@ -199,6 +207,17 @@ pub(crate) enum SimulateError {
     /// `cargo build` failed.
     #[error("cargo build failed ({0}): see its output above")]
     Build(std::process::ExitStatus),
+}
+
+/// What to do when a port cannot be listened on.
+pub(crate) fn listen_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            ": another process listens there (an earlier `hook-sim serve`?): stop it, pick another --port, or --port 0 for any free one"
+        }
+        std::io::ErrorKind::PermissionDenied => ": ports below 1024 need privileges: pick another --port, or --port 0",
+        _ => "",
+    }
 }
 
 async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {

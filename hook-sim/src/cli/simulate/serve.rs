@@ -41,7 +41,7 @@ pub(crate) async fn serve_stack(args: &StackArgs, port: u16, keep: usize) -> Res
     };
     let sim = Sim::bind(SocketAddr::from(([127, 0, 0, 1], port)))
         .await
-        .map_err(SimulateError::Start)?;
+        .map_err(|source| SimulateError::Listen { port, source })?;
     sim.keep_records(keep);
     say!("hook-sim serve: {}", args.template.display());
     let mut processes: Vec<Arc<RuntimeFunction>> = Vec::new();
