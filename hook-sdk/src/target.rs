@@ -228,13 +228,69 @@ impl TargetFunction {
     }
 
     /// Invokes the target version with a JSON payload.
+    ///
+    /// ```no_run
+    /// # async fn f(target: &hook_sdk::TargetFunction) -> Result<(), hook_sdk::CheckError> {
+    /// let out = target.invoke_json(&serde_json::json!({"name": "canary"})).await?;
+    /// out.expect_no_function_error()?;
+    /// # Ok(()) }
+    /// ```
     pub async fn invoke_json<T: Serialize + ?Sized>(&self, payload: &T) -> Result<Invocation, InvokeError> {
+        self.invoke_qualified_json(&self.target.target_version, payload).await
+    }
+
+    /// Invokes the alias whose traffic shifts with a JSON payload: what users reach (after
+    /// traffic, the new version; before, the current one). An error when the deployment names
+    /// no alias.
+    ///
+    /// ```no_run
+    /// # async fn f(target: &hook_sdk::TargetFunction) -> Result<(), hook_sdk::CheckError> {
+    /// let out = target.invoke_alias_json(&serde_json::json!({"name": "user"})).await?;
+    /// hook_sdk::ensure!(out.executed_version.as_deref() == Some(target.target().target_version.as_str()),
+    ///     "the alias still routes to {:?}", out.executed_version);
+    /// # Ok(()) }
+    /// ```
+    pub async fn invoke_alias_json<T: Serialize + ?Sized>(&self, payload: &T) -> Result<Invocation, InvokeError> {
+        let alias = self.known(self.target.alias.as_deref(), "alias")?;
+        self.invoke_qualified_json(&alias, payload).await
+    }
+
+    /// Invokes the current version (the one traffic shifts away from) with a JSON payload: to
+    /// compare the new version's answer with it. An error when the deployment names none.
+    ///
+    /// ```no_run
+    /// # async fn f(target: &hook_sdk::TargetFunction) -> Result<(), hook_sdk::CheckError> {
+    /// let before = target.invoke_current_json(&serde_json::json!({"name": "a"})).await?.json()?;
+    /// let after = target.invoke_json(&serde_json::json!({"name": "a"})).await?.json()?;
+    /// hook_sdk::ensure!(before["body"] == after["body"], "the new version answers otherwise");
+    /// # Ok(()) }
+    /// ```
+    pub async fn invoke_current_json<T: Serialize + ?Sized>(&self, payload: &T) -> Result<Invocation, InvokeError> {
+        let current = self.known(self.target.current_version.as_deref(), "current version")?;
+        self.invoke_qualified_json(&current, payload).await
+    }
+
+    /// Invokes the function under `qualifier` (a version or an alias) with a JSON payload.
+    pub async fn invoke_qualified_json<T: Serialize + ?Sized>(
+        &self,
+        qualifier: &str,
+        payload: &T,
+    ) -> Result<Invocation, InvokeError> {
         let bytes = serde_json::to_vec(payload).map_err(|e| InvokeError {
             function: self.target.function.clone(),
-            version: self.target.target_version.clone(),
+            version: qualifier.to_string(),
             source: Box::new(e),
         })?;
-        self.invoke(bytes).await
+        self.invoke_qualified(qualifier, bytes).await
+    }
+
+    /// `what` of the deployment, or an error saying the AppSpec does not name it.
+    fn known(&self, value: Option<&str>, what: &str) -> Result<String, InvokeError> {
+        value.map(str::to_string).ok_or_else(|| InvokeError {
+            function: self.target.function.clone(),
+            version: what.to_string(),
+            source: format!("the deployment's AppSpec names no {what} for {}", self.target.function).into(),
+        })
     }
 }
 

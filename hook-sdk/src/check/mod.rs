@@ -55,6 +55,37 @@ impl fmt::Debug for CheckError {
     }
 }
 
+/// A [`CheckError`] as a `std::error::Error`, for `?` into `Box<dyn Error>` (CheckError itself
+/// takes any error with `?`, so it cannot be one, as with `anyhow::Error`).
+#[derive(Debug)]
+struct CheckFailure(String);
+
+impl fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CheckFailure {}
+
+impl From<CheckError> for Box<dyn std::error::Error + Send + Sync + 'static> {
+    fn from(e: CheckError) -> Self {
+        Box::new(CheckFailure(e.message))
+    }
+}
+
+impl From<CheckError> for Box<dyn std::error::Error + Send + 'static> {
+    fn from(e: CheckError) -> Self {
+        Box::new(CheckFailure(e.message))
+    }
+}
+
+impl From<CheckError> for Box<dyn std::error::Error + 'static> {
+    fn from(e: CheckError) -> Self {
+        Box::new(CheckFailure(e.message))
+    }
+}
+
 impl<E: std::error::Error + Send + Sync + 'static> From<E> for CheckError {
     fn from(e: E) -> Self {
         CheckError::new(error_chain(&e))
@@ -104,6 +135,20 @@ macro_rules! ensure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_check_error_goes_into_a_boxed_std_error_with_its_message() {
+        fn handler() -> Result<(), Box<dyn std::error::Error>> {
+            Err(CheckError::new("statusCode was 500, expected 200"))?;
+            Ok(())
+        }
+        fn sendable() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            Err(CheckError::new("no"))?;
+            Ok(())
+        }
+        assert_eq!(handler().unwrap_err().to_string(), "statusCode was 500, expected 200");
+        assert_eq!(sendable().unwrap_err().to_string(), "no");
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("outer")]

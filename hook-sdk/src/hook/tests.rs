@@ -254,3 +254,49 @@ async fn a_malformed_event_is_an_error_and_reports_nothing() {
     assert_eq!(d.error_type, "HookSdk.MalformedEvent");
     assert_eq!(get.num_calls() + put.num_calls(), 0);
 }
+
+/// The JSON invokes a hook author reaches for: the target version, the alias and the current
+/// version, each with its own qualifier.
+#[tokio::test]
+async fn json_invokes_of_the_version_the_alias_and_the_current_version() {
+    let answer = |qualifier: &'static str, executed: &'static str| {
+        mock!(aws_sdk_lambda::Client::invoke)
+            .match_requests(move |r| r.qualifier() == Some(qualifier) && r.payload().is_some())
+            .then_output(move || {
+                aws_sdk_lambda::operation::invoke::InvokeOutput::builder()
+                    .status_code(200)
+                    .executed_version(executed)
+                    .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"ok":true}"#))
+                    .build()
+            })
+    };
+    let (version, alias, current) = (answer("2", "2"), answer("live", "1"), answer("1", "1"));
+    let (get, put) = (get_rule(), put_rule(LifecycleEventStatus::Succeeded));
+    let clients = Clients {
+        lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&version, &alias, &current]),
+        ..clients(&get, &put)
+    };
+    async fn all_three(ctx: HookContext) -> Result<(), crate::CheckError> {
+        let t = &ctx.targets()[0];
+        let payload = serde_json::json!({"name": "canary"});
+        crate::ensure!(
+            t.invoke_json(&payload).await?.executed_version.as_deref() == Some("2"),
+            "version"
+        );
+        crate::ensure!(
+            t.invoke_alias_json(&payload).await?.executed_version.as_deref() == Some("1"),
+            "alias"
+        );
+        crate::ensure!(
+            t.invoke_current_json(&payload).await?.executed_version.as_deref() == Some("1"),
+            "current"
+        );
+        Ok(())
+    }
+    let mut svc = Hook::new()
+        .before_allow_traffic(all_three)
+        .into_service(clients, settings("pre"));
+    let out = svc.call(event(Some(Duration::from_secs(3)))).await.unwrap();
+    assert_eq!(out.status, HookStatus::Succeeded, "{:?}", out.reason);
+    assert_eq!((version.num_calls(), alias.num_calls(), current.num_calls()), (1, 1, 1));
+}
