@@ -1941,3 +1941,44 @@ fn seeks_published_hook_agrees_with_the_simulator() {
         "SEEK's hook reads the function: {r:#}"
     );
 }
+
+/// `--hook-env` sets every hook's environment: the spec hook runs your own spec
+/// (`HOOK_SPEC_FILE`), which passes a version that meets it and fails one that does not.
+#[test]
+fn hook_env_points_the_spec_hook_at_your_own_spec() {
+    let dir = target_dir().join("test-tmp/own-spec");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = |name: &str, greeting: &str| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "version: 1\nchecks:\n  - name: my greeting\n    phase: before\n    invoke: {{ payload: {{ name: me }} }}\n    expect:\n      json:\n        $.statusCode: 200\n        $.body.message: \"{greeting}\"\n"
+            ),
+        )
+        .unwrap();
+        format!("HOOK_SPEC_FILE={}", path.display())
+    };
+    let good = spec("good.yaml", "Hello, me!");
+    let bad = spec("bad.yaml", "Bonjour, me!");
+    let run = |env: &str| {
+        simulate(&[
+            "--parameter",
+            "PreTrafficHookKind=spec",
+            "--hook-env",
+            env,
+            "--speed",
+            "100000",
+            "--seed",
+            "7",
+        ])
+    };
+    let (code, r) = run(&good);
+    assert_eq!(code, 0, "{r:#}");
+    let logs = r["hook_logs"].to_string();
+    assert!(logs.contains("my greeting"), "the hook ran this spec: {logs}");
+    let (code, r) = run(&bad);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+    assert!(r["hook_logs"].to_string().contains("Bonjour, me!"), "{r:#}");
+}

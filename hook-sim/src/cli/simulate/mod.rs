@@ -37,6 +37,7 @@ Examples:
   hook-sim simulate --target-env HELLO_FAULT=flaky    errors under traffic fire the alarm: rolled back
   hook-sim simulate --config Linear10PercentEvery1Minute --speed 600
   hook-sim simulate --parameter PreTrafficHookKind=spec --report json
+  hook-sim simulate --parameter PreTrafficHookKind=spec --hook-env HOOK_SPEC_FILE=$PWD/hook-examples/smoke.yaml
 
 Exit status: 0 the deployment succeeded, 1 it was rolled back, 2 bad usage or set-up.";
 
@@ -105,6 +106,10 @@ pub(crate) struct SimulateArgs {
     /// with them while one runs: the speed changes how long the run takes, not its outcome.
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub(crate) speed: Option<f64>,
+    /// Environment of every hook's process, KEY=VALUE (repeatable): `HOOK_SPEC_FILE=$PWD/my.yaml`
+    /// points hook-runner at your own spec.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
+    pub(crate) hook_env: Vec<(String, String)>,
     /// The seed of the weighted alias's random routing (default: a new one each run, printed,
     /// so that a run can be replayed).
     #[arg(long, value_name = "N")]
@@ -249,7 +254,12 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     let hook_configs: Vec<(HookEvent, ProcessConfig)> = setup
         .hooks
         .iter()
-        .map(|(event, h)| (*event, process_config(&h.with_api(&api_url), "$LATEST", None, &[])))
+        .map(|(event, h)| {
+            (
+                *event,
+                process_config(&h.with_api(&api_url), "$LATEST", None, &args.hook_env),
+            )
+        })
         .collect();
     let spawn_err = |function: &str| {
         let function = function.to_string();
