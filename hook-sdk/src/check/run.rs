@@ -167,6 +167,9 @@ impl CheckRunner {
         let every_target_waived = !ctx.targets.is_empty() && waived.len() == ctx.targets.len();
         let selection = select::select(spec, ctx.phase, &ctx.targets, &facts, &waived);
         let mut stop: Option<String> = None;
+        // Variables a check should have captured and did not (it failed, was skipped or not
+        // run), with that check's name: a later check that needs one says so.
+        let mut uncaptured: Vec<(String, String)> = Vec::new();
         for (ci, check) in spec.checks.iter().enumerate() {
             let early = if !check.runs_in(ctx.phase) {
                 let only = match check.phase {
@@ -202,20 +205,24 @@ impl CheckRunner {
             } else {
                 None
             };
-            if let Some(r) = early {
+            if let Some(mut r) = early {
+                explain_uncaptured(&mut r, &uncaptured);
                 self.push(&mut reports, r, &secrets);
+                note_uncaptured(check, &vars, &mut uncaptured);
                 continue;
             }
-            for r in self
+            for mut r in self
                 .run_check(spec, check, ctx, (&selection, ci), &mut vars, &mut secrets)
                 .await
             {
                 let failed = r.outcome == Outcome::Failed;
+                explain_uncaptured(&mut r, &uncaptured);
                 self.push(&mut reports, r, &secrets);
                 if failed && spec.fail_fast && stop.is_none() {
                     stop = Some(format!("`{}` failed and the spec says fail_fast", check.name));
                 }
             }
+            note_uncaptured(check, &vars, &mut uncaptured);
         }
         // A target no check tests fails: a hook shared by many stacks never passes a function
         // its spec forgot.
@@ -837,6 +844,32 @@ fn round3(x: f64) -> f64 {
 }
 
 /// The captured value, or what was found instead.
+/// Records the variables `check` captures that are still not set after it ran.
+fn note_uncaptured(check: &Check, vars: &Vars, uncaptured: &mut Vec<(String, String)>) {
+    for name in check.capture.keys() {
+        if vars.get(name).is_none() && !uncaptured.iter().any(|(n, _)| n == name) {
+            uncaptured.push((name.clone(), check.name.clone()));
+        }
+    }
+}
+
+/// A check that fails on a variable an earlier check should have captured says so, instead of
+/// calling it unknown (the spec is valid: the capture did not happen).
+fn explain_uncaptured(report: &mut CheckReport, uncaptured: &[(String, String)]) {
+    for (name, by) in uncaptured {
+        let unknown = format!("unknown variable {{{{{name}}}}}");
+        let why = format!("{{{{{name}}}}} has no value: `{by}` captures it, and it did not pass");
+        if report.error.as_ref().is_some_and(|e| e.contains(&unknown)) {
+            report.error = Some(format!("{why}, so this check cannot run"));
+        }
+        for a in &mut report.assertions {
+            if a.expected.contains(&unknown) {
+                a.expected = why.clone();
+            }
+        }
+    }
+}
+
 fn captured(capture: &Capture, obs: &Observation) -> Result<String, String> {
     let value = match capture {
         Capture::Json(path) => {
@@ -955,6 +988,23 @@ mod tests {
         let text = format!("{report:?}");
         assert!(!text.contains("TOPSECRET"), "{text}");
         assert!(text.contains("in [\\\"***\\\"]"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_check_that_needs_a_capture_that_failed_says_so() {
+        let spec = load(
+            "version: 1\nchecks:\n  - name: greets\n    invoke: {}\n    capture: { greeting: { json: $.missing } }\n  - name: uses it\n    invoke: { payload: { say: \"{{greeting}}\" } }\n  - name: expects it\n    invoke: {}\n    expect: { json: { $.x: \"{{greeting}}\" } }\n",
+            "s.yaml",
+        )
+        .unwrap();
+        let report = CheckRunner::new(answering(r#"{"x":1}"#)).run(&spec, &ctx()).await;
+        assert!(!report.passed());
+        let said = serde_json::to_string(&report.checks[1..]).unwrap();
+        assert!(!said.contains("unknown variable"), "{said}");
+        assert!(
+            said.contains("{{greeting}} has no value: `greets` captures it, and it did not pass"),
+            "{said}"
+        );
     }
 
     #[tokio::test]
