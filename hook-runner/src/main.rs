@@ -239,6 +239,10 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     };
     let config = aws_config_for_run().await;
+    if let Err(e) = credentials_resolve(&config).await {
+        eprintln!("{e}");
+        return ExitCode::from(2);
+    }
     let progress = std::io::stderr().is_terminal() && (args.report != ReportFormat::Text || args.out.is_some());
     let total = spec.checks.len();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -390,6 +394,29 @@ async fn aws_config_for_run() -> aws_config::SdkConfig {
             .build();
     }
     config
+}
+
+/// Whether the configuration's credentials resolve: `Err` with what to do when none can be
+/// found (rather than an SDK's `dispatch failure` on every check).
+async fn credentials_resolve(config: &aws_config::SdkConfig) -> Result<(), String> {
+    use aws_sdk_lambda::config::ProvideCredentials as _;
+    let Some(provider) = config.credentials_provider() else {
+        return Err(no_credentials("no credentials provider is configured"));
+    };
+    provider
+        .provide_credentials()
+        .await
+        .map(|_| ())
+        .map_err(|e| no_credentials(&hook_sdk::CheckError::from(e).to_string()))
+}
+
+fn no_credentials(why: &str) -> String {
+    format!(
+        "hook-runner: no AWS credentials ({why}).\n\
+         `run` invokes your function as you: sign in first (`aws sso login`, or `aws configure` and \
+         AWS_PROFILE), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Against `hook-sim serve`, \
+         export AWS_ENDPOINT_URL=http://127.0.0.1:4566 (any credentials then do). Nothing was run."
+    )
 }
 
 /// Whether `url` names this machine.

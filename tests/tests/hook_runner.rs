@@ -837,3 +837,30 @@ fn hook_sim_hook_takes_the_phase_as_hook_runner_does() {
         "{err}"
     );
 }
+
+/// `run` without credentials says what to do, and runs nothing, instead of an SDK's
+/// `dispatch failure` on every check.
+#[tokio::test]
+async fn run_without_credentials_says_how_to_sign_in() {
+    let home = temp_dir("no-credentials-home");
+    let spec = integration_tests::workspace_root().join("hook-examples/smoke.yaml");
+    let spec = spec.display().to_string();
+    let env = [
+        ("AWS_REGION", "us-east-1".to_string()),
+        // No instance metadata to ask on this machine.
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+    ];
+    let (code, out, err) = cli_fresh(
+        &["run", &spec, "--function", "hello-fn", "--qualifier", "2"],
+        &home,
+        &env,
+    )
+    .await;
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("hook-runner: no AWS credentials"), "{err}");
+    assert!(
+        err.contains("aws sso login") && err.contains("Nothing was run"),
+        "{err}"
+    );
+    assert!(!err.contains("dispatch failure") && out.is_empty(), "{out}\n{err}");
+}
