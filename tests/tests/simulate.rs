@@ -1982,3 +1982,51 @@ fn hook_env_points_the_spec_hook_at_your_own_spec() {
     assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
     assert!(r["hook_logs"].to_string().contains("Bonjour, me!"), "{r:#}");
 }
+
+/// The README's recipe for your own app (tests/fixtures/your-app is the template with it
+/// applied): the README shows the very lines of the fixture, `check` passes it, and `simulate`
+/// with the README's commands deploys a good version and rolls back a faulty one.
+#[test]
+fn the_your_app_recipe_is_the_fixture_and_rehearses_good_and_faulty() {
+    let root = workspace_root();
+    let fixture = std::fs::read_to_string(root.join("tests/fixtures/your-app/template.yaml")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for part in ["function", "hook"] {
+        let begin = format!("# recipe: {part} begin\n");
+        let end = format!("# recipe: {part} end");
+        let start = fixture.find(&begin).expect("the begin marker") + begin.len();
+        let stop = fixture[start..].find(&end).expect("the end marker") + start;
+        // The block without the indentation of the end marker's line.
+        let block = fixture[start..stop].trim_end_matches(' ');
+        assert!(
+            readme.contains(block),
+            "the README shows the recipe's {part} lines:\n{block}"
+        );
+    }
+    let spec = std::fs::read_to_string(root.join("tests/fixtures/your-app/hook/smoke.yaml")).unwrap();
+    assert!(readme.contains(spec.trim_end()), "the README shows the spec");
+
+    let template = "tests/fixtures/your-app/template.yaml";
+    let (code, r) = check(&[template]);
+    assert_eq!((code, r["problems"].as_u64()), (0, Some(0)), "{r:#}");
+    let bin = format!("SmokeHook={}", release_bin("hook-runner").display());
+    let base = [
+        "--template",
+        template,
+        "--bin",
+        bin.as_str(),
+        "--speed",
+        "100000",
+        "--seed",
+        "7",
+    ];
+    let (code, r) = simulate(&base);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(reported_statuses(&r), ["Succeeded"], "{r:#}");
+    let mut faulty = base.to_vec();
+    faulty.extend(["--target-env", "HELLO_FAULT=error"]);
+    let (code, r) = simulate(&faulty);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+    assert_eq!(r["outcome"]["max_weight"], 0.0, "{r:#}");
+}

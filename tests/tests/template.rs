@@ -108,6 +108,14 @@ fn cfn_lint_passes_on_the_plain_cloudformation_fixtures() {
     }
 }
 
+/// The README's recipe for your own app, applied (tests/fixtures/your-app): valid SAM.
+#[test]
+fn cfn_lint_passes_on_the_your_app_recipe() {
+    let template = workspace_root().join("tests/fixtures/your-app/template.yaml");
+    let (ok, text) = run(Command::new(venv_bin("cfn-lint")).arg(&template));
+    assert!(ok, "cfn-lint {}:\n{text}", template.display());
+}
+
 #[test]
 fn cfn_lint_passes_on_the_python_example_template() {
     let template = workspace_root().join("hook-examples/python/template.yaml");
