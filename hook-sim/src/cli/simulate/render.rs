@@ -355,14 +355,38 @@ pub(super) fn shorten(s: &str, max: usize) -> String {
 /// One line per invocation of a hook-sdk hook, with its phase: each check that ran, with its
 /// outcome, and the skips recorded.
 fn checks_of(lines: &[String]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
+    let mut out: Vec<(String, String)> = Vec::new();
     let mut current: Vec<String> = Vec::new();
     let mut skipped = 0;
+    // The invocation's phase (from hook-sdk's "deployment discovered" line), and whether its
+    // spec's summary was written: a Rust handler's result joins that line, or makes its own.
+    let mut phase: Option<String> = None;
+    let mut summarized = false;
     for line in lines {
         let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
         let text = |k: &str| record[k].as_str().unwrap_or_default().to_string();
+        match record["message"].as_str() {
+            Some("deployment discovered") => {
+                phase = record["phase"].as_str().map(str::to_string);
+                summarized = false;
+                continue;
+            }
+            Some("handler finished") => {
+                let mark = if record["ok"] == true { "✔" } else { "✘" };
+                let handler = format!("{mark} handler (Rust)");
+                match out.last_mut() {
+                    Some((_, last)) if summarized => {
+                        last.push_str(" · ");
+                        last.push_str(&handler);
+                    }
+                    _ => out.push((phase.clone().unwrap_or_else(|| "?".into()), handler)),
+                }
+                continue;
+            }
+            _ => {}
+        }
         match record["record"].as_str() {
             Some("waiver") => current.push(format!("⚠ {}", text("message"))),
             Some("check") => {
@@ -386,6 +410,7 @@ fn checks_of(lines: &[String]) -> Vec<(String, String)> {
                 out.push((phase, line));
                 current.clear();
                 skipped = 0;
+                summarized = true;
             }
             _ => {}
         }
@@ -503,6 +528,30 @@ pub(super) fn print_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rust_handler_has_its_place_in_the_checks_line() {
+        let discovered =
+            |phase: &str| format!(r#"{{"level":"INFO","message":"deployment discovered","phase":"{phase}"}}"#);
+        let handler = |ok: bool| format!(r#"{{"level":"INFO","message":"handler finished","handler_ms":0,"ok":{ok}}}"#);
+        let check = r#"{"record":"check","name":"greets","outcome":"Passed","target":"f:2"}"#.to_string();
+        let summary = r#"{"record":"summary","phase":"BeforeAllowTraffic"}"#.to_string();
+        // A Rust-only hook: a line of its own, in its phase.
+        let only = checks_of(&[discovered("AfterAllowTraffic"), handler(false)]);
+        assert_eq!(
+            only,
+            [("AfterAllowTraffic".to_string(), "✘ handler (Rust)".to_string())]
+        );
+        // A spec and a handler: the handler joins the spec's line.
+        let both = checks_of(&[discovered("BeforeAllowTraffic"), check, summary, handler(true)]);
+        assert_eq!(
+            both,
+            [(
+                "BeforeAllowTraffic".to_string(),
+                "✔ greets [f:2] · ✔ handler (Rust)".to_string()
+            )]
+        );
+    }
 
     #[test]
     fn clocks_read_like_timers() {
