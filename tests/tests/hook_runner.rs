@@ -424,7 +424,12 @@ checks:
     let (code, _, err) = cli(&["validate", &bad], &[]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("bad.yaml: 4 errors"), "{err}");
-    assert!(err.contains("bad.yaml:9:13: checks[1].repeat: invalid u32"), "{err}");
+    // In the spec's words: what was expected, what was found.
+    assert!(
+        err.contains("bad.yaml:9:13: checks[1].repeat: expected a whole number, found `-1`"),
+        "{err}"
+    );
+    assert!(!err.contains("invalid u32") && !err.contains("mapping start"), "{err}");
     assert!(err.contains("= hint: expected a whole number ≥ 1"), "{err}");
     // The regular expression's own message, as lines.
     assert!(
@@ -436,13 +441,34 @@ checks:
     assert!(err.contains("checks[3].invok: unknown field `invok`"), "{err}");
     assert!(err.contains("did you mean `invoke`?"), "{err}");
     assert!(
-        err.contains("checks[4].retry: expected mapping start") || err.contains("checks[4].retry: invalid type"),
+        err.contains(
+            "checks[4].retry: expected a mapping (`{ key: value }` or indented `key: value` lines), found `3`"
+        ),
         "{err}"
     );
     assert!(
         err.contains("= hint: expected a mapping with `attempts` (a whole number ≥ 1, required)"),
         "{err}"
     );
+    // A bad JSONPath says where it stops parsing; a check's rules are checked in the same run
+    // as another check's parse error and a top-level one.
+    let more = write(
+        &dir,
+        "more.yaml",
+        "version: 1\ndefaults: { retry: 3 }\nchecks:\n  - name: a\n    invoke: {}\n    expect: { json: { \"$.body[\": 1 } }\n  - name: b\n    http: { url: \"https://example.com\" }\n    concurrency: 5\n",
+    );
+    let (code, _, err) = cli(&["validate", &more], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("bad JSONPath `$.body[`: it does not parse from character 7"),
+        "{err}"
+    );
+    assert!(
+        err.contains("check `b`: `concurrency` and `thresholds` need `repeat`"),
+        "{err}"
+    );
+    assert!(err.contains("defaults.retry: expected a mapping"), "{err}");
+    assert!(err.contains("more.yaml: 3 errors"), "{err}");
     // Variables are looked at once every check parses.
     let fixed = std::fs::read_to_string(&bad)
         .unwrap()

@@ -208,7 +208,12 @@ fn every_parse_error(text: &str, source: &str, first: SpecError, budget: usize) 
             Err(e) => errors.push(e),
         }
     }
-    if let Ok((mut spec, _)) = top {
+    // The rules of each check that parsed, in the same run: with the spec's top level as written,
+    // or, when that does not parse either, with its defaults left out.
+    let spec = top
+        .map(|(spec, _)| spec)
+        .or_else(|_| parse::<SpecFile>("version: 1\nchecks: []\n", source, Pick::None).map(|(spec, _)| spec));
+    if let Ok(mut spec) = spec {
         let indexed: Vec<(usize, &Check)> = parsed.iter().map(|(i, c)| (*i, c)).collect();
         // Rules over all checks (none at all, none invoking the target) need them all.
         spec.checks = Vec::new();
@@ -291,19 +296,46 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, source: &str, pick: Pick) -
         let location = e.location();
         let line = location.map(|l| l.line()).filter(|l| *l > 0);
         let column = location.map(|l| l.column()).filter(|c| *c > 0);
-        let message = plain_message(&e);
+        let raw = plain_message(&e);
+        let found = line.map(|l| found_at(text, l as usize, column.unwrap_or(1) as usize));
         let path = if path == "." { String::new() } else { path.clone() };
         SpecError {
             file: source.to_string(),
             line,
             column,
-            hint: hint_for(&message, &path),
+            hint: hint_for(&raw, &path),
             path,
-            message,
+            message: in_words(&raw, found),
             snippet: line.map(|l| snippet(text, l, column.unwrap_or(1))),
         }
     })?;
     Ok((value, COUNT.get()))
+}
+
+/// The value written at `line`:`column` (1-based), up to the YAML punctuation that ends it.
+fn found_at(text: &str, line: usize, column: usize) -> String {
+    let Some(l) = text.lines().nth(line - 1) else {
+        return String::new();
+    };
+    let rest: String = l.chars().skip(column - 1).collect();
+    let end = rest.find([',', '}', ']', '#']).unwrap_or(rest.len());
+    rest[..end].trim().chars().take(60).collect()
+}
+
+/// The YAML reader's messages in the words of the spec: what was expected, what was found.
+fn in_words(message: &str, found: Option<String>) -> String {
+    let found = found.filter(|f| !f.is_empty());
+    let with_found = |expected: &str| match &found {
+        Some(f) => format!("expected {expected}, found `{f}`"),
+        None => format!("expected {expected}"),
+    };
+    match message {
+        m if m.starts_with("invalid u") || m.starts_with("invalid i") => with_found("a whole number"),
+        m if m.starts_with("invalid f") => with_found("a number"),
+        "expected mapping start" => with_found("a mapping (`{ key: value }` or indented `key: value` lines)"),
+        "expected sequence start" => with_found("a list (`[a, b]` or `- ` lines)"),
+        m => m.to_string(),
+    }
 }
 
 fn plain_message(e: &serde_saphyr::Error) -> String {

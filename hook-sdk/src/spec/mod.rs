@@ -510,6 +510,24 @@ impl JsonPathKey {
                 } else {
                     String::new()
                 };
+                // The parser's "at position N, parser error" says where, not what: say which
+                // character it stopped at, counting from 1.
+                let e = e.to_string();
+                let e = match e
+                    .strip_prefix("at position ")
+                    .and_then(|rest| rest.split_once(','))
+                    .and_then(|(n, _)| n.trim().parse::<usize>().ok())
+                {
+                    Some(at) => {
+                        let rest: String = source.chars().skip(at).collect();
+                        if rest.is_empty() {
+                            "it ends too soon (an unclosed `[` or a trailing `.`?)".to_string()
+                        } else {
+                            format!("it does not parse from character {} (`{rest}`)", at + 1)
+                        }
+                    }
+                    None => e,
+                };
                 format!("bad JSONPath `{source}`: {e}{hint}")
             })
     }
