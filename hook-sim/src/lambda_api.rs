@@ -262,6 +262,131 @@ pub(crate) async fn get_function(
     r
 }
 
+/// An alias as Lambda answers `GetAlias` and `UpdateAlias`.
+fn alias_json(function: &str, alias: &str, routing: &function::AliasRouting) -> Value {
+    let mut v = json!({
+        "AliasArn": format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}:{alias}"),
+        "Name": alias,
+        "FunctionVersion": routing.version,
+        "RevisionId": "00000000-0000-4000-8000-000000000000",
+    });
+    if let Some((version, weight)) = &routing.additional {
+        v["RoutingConfig"] = json!({"AdditionalVersionWeights": {version.as_str(): weight}});
+    }
+    v
+}
+
+/// `GetAlias` (`GET`) and `UpdateAlias` (`PUT`: `FunctionVersion`, and `RoutingConfig`'s
+/// `AdditionalVersionWeights` of at most one version, 0 to 1), as Lambda answers them: how a
+/// served alias is shifted by hand, as a deployment shifts it.
+pub(crate) async fn alias_api(
+    State(state): State<Arc<SimState>>,
+    Path((function, alias)): Path<(String, String)>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (name, _) = split_function(&function);
+    let operation = if method == axum::http::Method::PUT {
+        "UpdateAlias"
+    } else {
+        "GetAlias"
+    };
+    let request: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
+    let record = |status: u16, error: Option<String>| {
+        let mut summary = request.clone();
+        summary["FunctionName"] = json!(name);
+        summary["Name"] = json!(alias);
+        state.recorder.call(Service::Lambda, operation, summary, status, error);
+    };
+    if let Some((status, error_type, message)) = apply_fault(&state, operation, (429, "TooManyRequestsException")).await
+    {
+        record(status, Some(error_type.clone()));
+        return lambda_error(status, &error_type, &message);
+    }
+    // Lambda authorizes alias calls on the alias's ARN.
+    if let Err(denied) = authorize(&state, &headers, &format!("lambda:{operation}"), &name, Some(&alias)) {
+        record(403, Some("AccessDeniedException".into()));
+        return *denied;
+    }
+    let invalid = |message: String| {
+        record(400, Some("InvalidParameterValueException".into()));
+        lambda_error(400, "InvalidParameterValueException", &message)
+    };
+    let answer = {
+        let mut functions = state.functions.lock().expect("poisoned");
+        let Some(f) = functions.get_mut(&name) else {
+            drop(functions);
+            record(404, Some("ResourceNotFoundException".into()));
+            return lambda_error(
+                404,
+                "ResourceNotFoundException",
+                &format!("Function not found: arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"),
+            );
+        };
+        let Some(current) = f.aliases.get(&alias).cloned() else {
+            drop(functions);
+            record(404, Some("ResourceNotFoundException".into()));
+            return lambda_error(
+                404,
+                "ResourceNotFoundException",
+                &format!("Alias not found: arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}:{alias}"),
+            );
+        };
+        if operation == "GetAlias" {
+            alias_json(&name, &alias, &current)
+        } else {
+            let version = request
+                .get("FunctionVersion")
+                .and_then(Value::as_str)
+                .map_or(current.version.clone(), str::to_string);
+            // No RoutingConfig: the routing stays as it is; one without weights clears it.
+            let weights = request
+                .get("RoutingConfig")
+                .map(|rc| rc.get("AdditionalVersionWeights").and_then(Value::as_object));
+            let additional = match weights {
+                None => current.additional.clone(),
+                Some(None) => None,
+                Some(Some(m)) if m.is_empty() => None,
+                Some(Some(m)) if m.len() > 1 => {
+                    drop(functions);
+                    return invalid("RoutingConfig may name one additional version".into());
+                }
+                Some(Some(m)) => {
+                    let (v, w) = m.iter().next().expect("one entry");
+                    let Some(w) = w.as_f64().filter(|w| (0.0..=1.0).contains(w)) else {
+                        drop(functions);
+                        return invalid(format!("the weight of version {v} must be between 0.0 and 1.0"));
+                    };
+                    Some((v.clone(), w))
+                }
+            };
+            for v in std::iter::once(&version).chain(additional.iter().map(|(v, _)| v)) {
+                if !f.versions.contains_key(v) {
+                    drop(functions);
+                    return invalid(format!("version {v} of {name} does not exist"));
+                }
+            }
+            if additional.as_ref().is_some_and(|(v, _)| *v == version) {
+                drop(functions);
+                return invalid("the additional version is the alias's own version".into());
+            }
+            let routing = match &additional {
+                Some((v, w)) => function::AliasRouting::weighted(&version, v, *w),
+                None => function::AliasRouting::to(&version),
+            };
+            let answer = alias_json(&name, &alias, &routing);
+            f.aliases.insert(alias.clone(), routing);
+            answer
+        }
+    };
+    record(200, None);
+    let mut r = (StatusCode::OK, answer.to_string()).into_response();
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    r
+}
+
 /// Invokes `function:qualifier` from inside, as an event source would: no API call is
 /// recorded, the invocation is.
 pub(crate) async fn invoke_internal(

@@ -186,6 +186,10 @@ impl Sim {
             )
             .route("/2015-03-31/functions/{name}", get(lambda_api::get_function))
             .route(
+                "/2015-03-31/functions/{name}/aliases/{alias}",
+                get(lambda_api::alias_api).put(lambda_api::alias_api),
+            )
+            .route(
                 "/service/GraniteServiceVersion20100801/operation/{operation}",
                 post(cloudwatch::cloudwatch_api),
             )

@@ -928,3 +928,96 @@ async fn embedded_metric_format_lines_of_a_real_function_are_custom_metrics() {
     assert_eq!(v["max"], [30.0], "{v:?}");
     assert!(v["seconds"].is_empty(), "another unit: {v:?}");
 }
+
+/// `GetAlias` and `UpdateAlias` as the real aws-sdk-lambda speaks them: a served alias is
+/// shifted by hand as a deployment shifts it (a weighted second version, then all of it), and
+/// invokes through it follow; bad routings are refused as Lambda refuses them.
+#[tokio::test]
+async fn update_alias_shifts_a_served_alias_as_a_deployment_does() {
+    use aws_sdk_lambda::types::AliasRoutingConfiguration;
+    let sim = Sim::start().await.unwrap();
+    sim.add_function(
+        "f",
+        FunctionSetup::new()
+            .version("1", Behavior::hello("1"))
+            .version("2", Behavior::hello("2"))
+            .alias("live", "1"),
+    );
+    let (_, lambda) = clients(&sim).await;
+    let alias = lambda.get_alias().function_name("f").name("live").send().await.unwrap();
+    assert_eq!(alias.function_version(), Some("1"));
+    assert!(alias.routing_config().is_none());
+
+    let weights = AliasRoutingConfiguration::builder()
+        .additional_version_weights("2", 0.5)
+        .build();
+    let updated = lambda
+        .update_alias()
+        .function_name("f")
+        .name("live")
+        .function_version("1")
+        .routing_config(weights)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        updated
+            .routing_config()
+            .and_then(|r| r.additional_version_weights())
+            .and_then(|w| w.get("2")),
+        Some(&0.5)
+    );
+    assert_eq!(
+        sim.alias_routing("f", "live").unwrap(),
+        hook_sim::AliasRouting::weighted("1", "2", 0.5)
+    );
+    let mut ran = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let out = lambda
+            .invoke()
+            .function_name("f")
+            .qualifier("live")
+            .send()
+            .await
+            .unwrap();
+        ran.insert(out.executed_version().unwrap().to_string());
+    }
+    assert_eq!(ran.into_iter().collect::<Vec<_>>(), ["1", "2"], "half the invokes each");
+
+    // All of it, the routing cleared.
+    lambda
+        .update_alias()
+        .function_name("f")
+        .name("live")
+        .function_version("2")
+        .routing_config(AliasRoutingConfiguration::builder().build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sim.alias_routing("f", "live").unwrap(), hook_sim::AliasRouting::to("2"));
+
+    let e = lambda
+        .update_alias()
+        .function_name("f")
+        .name("live")
+        .function_version("9")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_lambda::error::ProvideErrorMetadata::code(&e),
+        Some("InvalidParameterValueException"),
+        "{e:?}"
+    );
+    let e = lambda
+        .get_alias()
+        .function_name("f")
+        .name("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_sdk_lambda::error::ProvideErrorMetadata::code(&e),
+        Some("ResourceNotFoundException")
+    );
+}
