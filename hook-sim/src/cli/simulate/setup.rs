@@ -729,10 +729,9 @@ fn code_folder(t: &Template, id: &str, base: &Path) -> Option<PathBuf> {
     sam.or(cdk).map(|p| base.join(p)).filter(|p| p.is_dir())
 }
 
-pub(super) fn cargo_target_dir(base: &Path) -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
+/// The folder `base` stands for (`.` when empty), and the Cargo workspace holding it (the
+/// nearest folder up with a `Cargo.lock`), if any.
+pub(super) fn workspace_of(base: &Path) -> (&Path, Option<PathBuf>) {
     let start = if base.as_os_str().is_empty() {
         Path::new(".")
     } else {
@@ -743,6 +742,14 @@ pub(super) fn cargo_target_dir(base: &Path) -> PathBuf {
             .find(|d| d.join("Cargo.lock").is_file())
             .map(Path::to_path_buf)
     });
+    (start, workspace)
+}
+
+pub(super) fn cargo_target_dir(base: &Path) -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    let (start, workspace) = workspace_of(base);
     match workspace {
         Some(root) if root == start.canonicalize().unwrap_or_default() => base.join("target"),
         Some(root) => root.join("target"),
