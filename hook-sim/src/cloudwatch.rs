@@ -86,15 +86,12 @@ pub(crate) struct CustomStore {
 impl CustomStore {
     /// Keeps the metrics of an EMF log line written at `now` (wall-clock seconds), if it is one.
     pub(crate) fn log_line(&mut self, line: &str, now: f64) {
-        let points = emf_points(line, now);
-        if points.is_empty() {
-            return;
+        // A line is read only as far as the store has room: one line that names many dimension
+        // sets times many values does not fill memory before it is refused.
+        match emf_points_within(line, now, MAX_CUSTOM_POINTS.saturating_sub(self.points.len())) {
+            Some(points) => self.points.extend(points),
+            None => self.dropped = true,
         }
-        if self.points.len() + points.len() > MAX_CUSTOM_POINTS {
-            self.dropped = true;
-            return;
-        }
-        self.points.extend(points);
     }
 
     /// The statistic of the custom metric `q` over `[from, to)` (wall-clock seconds), from the
@@ -117,43 +114,42 @@ impl CustomStore {
     }
 }
 
+/// [`emf_points_within`] with the whole store's room.
+#[cfg(test)]
+pub(crate) fn emf_points(line: &str, now: f64) -> Vec<CustomPoint> {
+    emf_points_within(line, now, MAX_CUSTOM_POINTS).unwrap_or_default()
+}
+
 /// The datapoints an Embedded Metric Format log line carries, as CloudWatch Logs extracts
 /// them: a JSON object whose `_aws` holds a `Timestamp` (epoch milliseconds) and
 /// `CloudWatchMetrics` directives (`Namespace`, `Dimensions`: sets of member names, `Metrics`:
 /// `Name` and `Unit`), each metric's value (a number, or up to 100) and each dimension's value (a
 /// string) being members of the object. A directive that does not follow the format is skipped,
-/// as CloudWatch skips it; any other line carries none.
-pub(crate) fn emf_points(line: &str, now: f64) -> Vec<CustomPoint> {
+/// as CloudWatch skips it; any other line carries none. `None` when the line carries more than
+/// `room` datapoints (reading stops there).
+fn emf_points_within(line: &str, now: f64, room: usize) -> Option<Vec<CustomPoint>> {
     let line = line.trim();
     if !line.starts_with('{') || !line.contains("\"_aws\"") || line.len() > 1024 * 1024 {
-        return Vec::new();
+        return Some(Vec::new());
     }
     let Ok(Value::Object(root)) = serde_json::from_str::<Value>(line) else {
-        return Vec::new();
+        return Some(Vec::new());
     };
     let Some(aws) = root.get("_aws") else {
-        return Vec::new();
+        return Some(Vec::new());
     };
     let Some(at) = aws.get("Timestamp").and_then(Value::as_f64).filter(|t| t.is_finite()) else {
-        return Vec::new();
+        return Some(Vec::new());
     };
     let mut points = Vec::new();
-    for directive in aws
-        .get("CloudWatchMetrics")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .take(100)
-    {
+    for directive in get_list(aws, "CloudWatchMetrics").into_iter().flatten().take(100) {
         let Some(namespace) = directive.get("Namespace").and_then(Value::as_str) else {
             continue;
         };
         if namespace.is_empty() || namespace.starts_with("AWS/") {
             continue;
         }
-        let sets: Vec<Vec<(String, String)>> = directive
-            .get("Dimensions")
-            .and_then(Value::as_array)
+        let sets: Vec<Vec<(String, String)>> = get_list(directive, "Dimensions")
             .into_iter()
             .flatten()
             .filter_map(|set| {
@@ -178,13 +174,7 @@ pub(crate) fn emf_points(line: &str, now: f64) -> Vec<CustomPoint> {
         } else {
             sets
         };
-        for metric in directive
-            .get("Metrics")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .take(100)
-        {
+        for metric in get_list(directive, "Metrics").into_iter().flatten().take(100) {
             let Some(name) = metric.get("Name").and_then(Value::as_str) else {
                 continue;
             };
@@ -196,6 +186,9 @@ pub(crate) fn emf_points(line: &str, now: f64) -> Vec<CustomPoint> {
             };
             for dims in &sets {
                 for v in values.iter().filter(|v| v.is_finite()) {
+                    if points.len() == room {
+                        return None;
+                    }
                     points.push(CustomPoint {
                         namespace: namespace.to_string(),
                         name: name.to_string(),
@@ -210,7 +203,7 @@ pub(crate) fn emf_points(line: &str, now: f64) -> Vec<CustomPoint> {
             }
         }
     }
-    points
+    Some(points)
 }
 
 /// Queries in one request, as CloudWatch allows.
@@ -428,11 +421,20 @@ fn from_form(body: &[u8]) -> (String, Value) {
         match key.as_ref() {
             "Action" => action = value.into_owned(),
             "Version" => {}
-            key => insert_path(&mut root, &key.split('.').collect::<Vec<_>>(), value.into_owned()),
+            // The query protocol's keys nest a few levels (`MetricDataQueries.member.1.MetricStat.
+            // Metric.Dimensions.member.1.Name`): a deeper one is no member of any request.
+            key if key.split('.').count() <= MAX_FORM_DEPTH => {
+                insert_path(&mut root, &key.split('.').collect::<Vec<_>>(), value.into_owned())
+            }
+            _ => {}
         }
     }
     (action, root)
 }
+
+/// The most `.`-separated parts of a query-protocol key read (the deepest CloudWatch request
+/// member has 9).
+const MAX_FORM_DEPTH: usize = 16;
 
 fn insert_path(node: &mut Value, path: &[&str], value: String) {
     let Some((first, rest)) = path.split_first() else {
@@ -1118,6 +1120,28 @@ mod tests {
         ] {
             assert!(emf_points(skipped, 0.0).is_empty(), "{skipped}");
         }
+    }
+
+    #[test]
+    fn a_line_is_read_only_as_far_as_the_store_has_room() {
+        // 5,000 dimension sets times 100 values: 500,000 datapoints from one line of ~50 KB.
+        let sets: Vec<String> = (0..5000).map(|_| r#"["s"]"#.to_string()).collect();
+        let values: Vec<String> = (0..100).map(|v| v.to_string()).collect();
+        let line = format!(
+            r#"{{"_aws":{{"Timestamp":0,"CloudWatchMetrics":[{{"Namespace":"N","Dimensions":[{}],"Metrics":[{{"Name":"m"}}]}}]}},"s":"x","m":[{}]}}"#,
+            sets.join(","),
+            values.join(",")
+        );
+        assert!(emf_points_within(&line, 0.0, 10).is_none());
+        let mut store = CustomStore::default();
+        store.log_line(&line, 0.0);
+        assert!(store.points.is_empty() && store.dropped, "refused whole, and said so");
+        // A line within the room is kept whole.
+        store.log_line(
+            r#"{"_aws":{"Timestamp":0,"CloudWatchMetrics":[{"Namespace":"N","Metrics":[{"Name":"m"}]}]},"m":[1,2]}"#,
+            0.0,
+        );
+        assert_eq!(store.points.len(), 2);
     }
 
     #[test]
