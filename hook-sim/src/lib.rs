@@ -71,7 +71,7 @@ pub(crate) struct SimState {
     metrics_at_once: std::sync::atomic::AtomicBool,
     /// The role each access key acts as: a call signed with one is authorized by its policies
     /// (a key not here, such as a test's, may call anything).
-    identities: Mutex<HashMap<String, iam::Identity>>,
+    identities: Mutex<HashMap<String, Arc<iam::Identity>>>,
     /// Refuse what IAM refuses, or only record it.
     enforcement: Mutex<iam::Enforcement>,
     /// The calls IAM refused (the first [`MAX_DENIALS`]).
@@ -411,7 +411,7 @@ impl Sim {
             .identities
             .lock()
             .expect("poisoned")
-            .insert(iam::access_key_for(function), identity);
+            .insert(iam::access_key_for(function), Arc::new(identity));
     }
 
     /// Whether a call IAM refuses is refused ([`Enforce`](iam::Enforcement::Enforce), the
