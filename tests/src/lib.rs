@@ -202,6 +202,28 @@ fn run_script(name: &str, what: &str) {
     assert!(status.success(), "scripts/{name} failed: {what}");
 }
 
+/// A Lambda `bootstrap` (in target/test-tmp/`name`) that runs the Python script
+/// tests/fixtures/`fixture` with `target/venv`'s Python, with `env` (`K=V ...`) set: a custom
+/// runtime written in Python, run as hook-sim runs any `bootstrap`.
+pub fn python_bootstrap(name: &str, fixture: &str, env: &str) -> PathBuf {
+    let python = venv_bin("python");
+    let dir = target_dir().join("test-tmp").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bootstrap = dir.join("bootstrap");
+    std::fs::write(
+        &bootstrap,
+        format!(
+            "#!/bin/sh\n{env} exec {} {}\n",
+            python.display(),
+            workspace_root().join("tests/fixtures").join(fixture).display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bootstrap
+}
+
 /// A program of `target/venv` (Python tools the tests use), made by `scripts/python-tools`
 /// first: it runs every time (it is quick when the venv is up to date, and takes a lock).
 pub fn venv_bin(name: &str) -> PathBuf {

@@ -6,6 +6,16 @@ use aws_sdk_lambda::types::LogType;
 use base64::Engine as _;
 use hook_sim::{Behavior, DeploymentSetup, Fault, FunctionSetup, Sim, lambda_appspec};
 
+/// A GetMetricData answer's values, by query id.
+fn values_by_id(
+    out: &aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput,
+) -> std::collections::BTreeMap<String, Vec<f64>> {
+    out.metric_data_results()
+        .iter()
+        .map(|r| (r.id().unwrap().to_string(), r.values().to_vec()))
+        .collect()
+}
+
 /// The SDK configuration of a client of `sim`, retries off (each error is the answer's).
 async fn sdk_config(sim: &Sim) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -571,12 +581,7 @@ async fn get_metric_data_serves_lambdas_metrics_per_version() {
             .end_time((now + std::time::Duration::from_secs(1800)).into())
             .send()
     };
-    let values = |out: &aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput| {
-        out.metric_data_results()
-            .iter()
-            .map(|r| (r.id().unwrap().to_string(), r.values().to_vec()))
-            .collect::<std::collections::BTreeMap<_, _>>()
-    };
+    let values = values_by_id;
 
     // Published a minute after the minute ends: nothing yet.
     let out = ask(queries.clone()).await.unwrap();
@@ -842,22 +847,7 @@ async fn calls_signed_as_a_role_are_authorized_by_its_policies() {
 #[tokio::test]
 async fn embedded_metric_format_lines_of_a_real_function_are_custom_metrics() {
     use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
-    let dir = integration_tests::target_dir().join("test-tmp/emf-function");
-    std::fs::create_dir_all(&dir).unwrap();
-    let bootstrap = dir.join("bootstrap");
-    std::fs::write(
-        &bootstrap,
-        format!(
-            "#!/bin/sh\nexec {} {}\n",
-            integration_tests::venv_bin("python").display(),
-            integration_tests::workspace_root()
-                .join("tests/fixtures/emf_function.py")
-                .display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bootstrap = integration_tests::python_bootstrap("emf-function", "emf_function.py", "");
 
     let sim = Sim::start().await.unwrap();
     let runtime = sim
@@ -912,12 +902,7 @@ async fn embedded_metric_format_lines_of_a_real_function_are_custom_metrics() {
             .end_time((now + std::time::Duration::from_secs(1800)).into())
             .send()
     };
-    let values = |out: &aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput| {
-        out.metric_data_results()
-            .iter()
-            .map(|r| (r.id().unwrap().to_string(), r.values().to_vec()))
-            .collect::<std::collections::BTreeMap<_, _>>()
-    };
+    let values = values_by_id;
     // Extracted from the logs a minute later: nothing yet.
     let v = values(&ask().await.unwrap());
     assert!(v.values().all(Vec::is_empty), "{v:?}");

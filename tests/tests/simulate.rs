@@ -356,11 +356,10 @@ fn bad_usage_exits_2_with_what_to_do() {
     assert!(err.contains("in a cycle (Ping → Pong → Ping)"), "{err}");
 }
 
-/// The engine in-process, with the example hooks: what they receive and the calls they make
-/// are the shapes AWS documents.
-#[tokio::test]
-async fn hooks_see_aws_shaped_events_and_calls() {
-    let sim = Sim::start().await.unwrap();
+/// The example deployment in-process: `hello` versions 1 and 2 and the `pre-traffic` and
+/// `post-traffic` hooks as real processes, a canary of 10 % for 5 minutes at ×600, an alarm on
+/// the new version's errors.
+async fn example_plan(sim: &Sim) -> DeploymentPlan {
     let process = |name: &str, bin: &str, version: &str| {
         ProcessConfig::new(name, release_bin(bin))
             .version(version)
@@ -378,7 +377,6 @@ async fn hooks_see_aws_shaped_events_and_calls() {
         )
         .await
         .unwrap();
-    let alarm = Alarm::any_error("errors").version("2");
     let mut plan = DeploymentPlan::new("hello-fn", Behavior::Process(v1), Behavior::Process(v2))
         .config(
             "CodeDeployDefault.LambdaCanary10Percent5Minutes",
@@ -394,9 +392,18 @@ async fn hooks_see_aws_shaped_events_and_calls() {
             "CodeDeployHook_post",
             Behavior::Process(post),
         )
-        .alarm(alarm)
+        .alarm(Alarm::any_error("errors").version("2"))
         .speed(600.0);
     plan.resource = "HelloFunction".into();
+    plan
+}
+
+/// The engine in-process, with the example hooks: what they receive and the calls they make
+/// are the shapes AWS documents.
+#[tokio::test]
+async fn hooks_see_aws_shaped_events_and_calls() {
+    let sim = Sim::start().await.unwrap();
+    let plan = example_plan(&sim).await;
     let outcome = sim.deploy(&plan).await;
     assert_eq!(outcome.status, FinalStatus::Succeeded, "{:#?}", outcome.timeline);
     let id = &plan.deployment_id;
@@ -685,22 +692,7 @@ fn an_independent_boto3_hook_agrees_with_the_simulator() {
 
 /// A `bootstrap` that runs tests/fixtures/boto3_hook.py, with `env` (`K=V ...`) set.
 fn boto3_hook(name: &str, env: &str) -> std::path::PathBuf {
-    let python = venv_bin("python");
-    let dir = target_dir().join("test-tmp").join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let hook = dir.join("bootstrap");
-    std::fs::write(
-        &hook,
-        format!(
-            "#!/bin/sh\n{env} exec {} {}\n",
-            python.display(),
-            workspace_root().join("tests/fixtures/boto3_hook.py").display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-    hook
+    integration_tests::python_bootstrap(name, "boto3_hook.py", env)
 }
 
 /// A hook that fails after reporting is retried by Lambda all the same, a minute later, as
@@ -1739,41 +1731,7 @@ fn the_fidelity_tables_tests_exist() {
 async fn a_deployments_requests_and_answers_follow_the_services_models() {
     let sim = Sim::start().await.unwrap();
     sim.record_exchanges();
-    let process = |name: &str, bin: &str, version: &str| {
-        ProcessConfig::new(name, release_bin(bin))
-            .version(version)
-            .timeout(Duration::from_secs(60))
-    };
-    let v1 = sim.runtime(process("hello-fn", "hello", "1")).await.unwrap();
-    let v2 = sim.runtime(process("hello-fn", "hello", "2")).await.unwrap();
-    let pre = sim
-        .runtime(process("CodeDeployHook_pre", "pre-traffic", "$LATEST"))
-        .await
-        .unwrap();
-    let post = sim
-        .runtime(
-            process("CodeDeployHook_post", "post-traffic", "$LATEST").env("API_URL", &sim.api_url("hello-fn", "live")),
-        )
-        .await
-        .unwrap();
-    let mut plan = DeploymentPlan::new("hello-fn", Behavior::Process(v1), Behavior::Process(v2))
-        .config(
-            "CodeDeployDefault.LambdaCanary10Percent5Minutes",
-            TrafficRouting::predefined("Canary10Percent5Minutes").unwrap(),
-        )
-        .hook(
-            HookEvent::BeforeAllowTraffic,
-            "CodeDeployHook_pre",
-            Behavior::Process(pre),
-        )
-        .hook(
-            HookEvent::AfterAllowTraffic,
-            "CodeDeployHook_post",
-            Behavior::Process(post),
-        )
-        .alarm(Alarm::any_error("errors").version("2"))
-        .speed(600.0);
-    plan.resource = "HelloFunction".into();
+    let plan = example_plan(&sim).await;
     let outcome = sim.deploy(&plan).await;
     assert_eq!(outcome.status, FinalStatus::Succeeded, "{:#?}", outcome.timeline);
 

@@ -43,6 +43,20 @@ fn shifts(outcome: &DeploymentOutcome) -> Vec<(u64, f64)> {
         .collect()
 }
 
+/// `latency`: the new version's p99 `Duration` through the alias over 250 ms, in a minute.
+fn p99_over_250ms() -> Alarm {
+    use crate::alarm::{AlarmSource, Comparison, Metric, MetricQuery, Statistic};
+    let p99 = MetricQuery::new(Metric::Duration, Statistic::parse("p99").unwrap());
+    Alarm::new(
+        "latency",
+        AlarmSource::Metric(p99),
+        Comparison::GreaterThanThreshold,
+        250.0,
+    )
+    .through("live")
+    .version("2")
+}
+
 #[tokio::test(start_paused = true)]
 async fn linear_config_shifts_every_interval() {
     let sim = Sim::start().await.unwrap();
@@ -71,18 +85,9 @@ async fn linear_config_shifts_every_interval() {
 /// through the alias, of the new version) stops it, and an error alarm beside it stays quiet.
 #[tokio::test(start_paused = true)]
 async fn a_slow_version_fires_a_latency_alarm() {
-    use crate::alarm::{AlarmSource, Comparison, Metric, MetricQuery, Statistic};
     let sim = Sim::start().await.unwrap();
     let slow = Behavior::Delay(std::time::Duration::from_millis(300), Box::new(Behavior::hello("2")));
-    let p99 = MetricQuery::new(Metric::Duration, Statistic::parse("p99").unwrap());
-    let latency = Alarm::new(
-        "latency",
-        AlarmSource::Metric(p99),
-        Comparison::GreaterThanThreshold,
-        250.0,
-    )
-    .through("live")
-    .version("2");
+    let latency = p99_over_250ms();
     let errors = Alarm::any_error("errors").through("live").version("2");
     let plan = plan(
         "Canary10Percent5Minutes",
@@ -111,15 +116,7 @@ async fn a_slow_version_fires_a_latency_alarm() {
 
     // The same alarm lets a version as fast as the old one through.
     let sim = Sim::start().await.unwrap();
-    let p99 = MetricQuery::new(Metric::Duration, Statistic::parse("p99").unwrap());
-    let latency = Alarm::new(
-        "latency",
-        AlarmSource::Metric(p99),
-        Comparison::GreaterThanThreshold,
-        250.0,
-    )
-    .through("live")
-    .version("2");
+    let latency = p99_over_250ms();
     let fast = |v: &str| Behavior::Delay(std::time::Duration::from_millis(100), Box::new(Behavior::hello(v)));
     let same_speed = self::plan("Canary10Percent5Minutes", fast("1"), fast("2")).alarm(latency);
     assert_eq!(sim.deploy(&same_speed).await.status, FinalStatus::Succeeded);
@@ -529,17 +526,8 @@ async fn an_alarm_without_dimensions_counts_every_function_hooks_included() {
 /// 1000 samples; `evaluate` (the default) does.
 #[tokio::test(start_paused = true)]
 async fn a_percentile_alarm_told_to_ignore_low_samples_waits_for_enough() {
-    use crate::alarm::{AlarmSource, Comparison, Metric, MetricQuery, Statistic};
     let latency = |ignore: bool| {
-        let p99 = MetricQuery::new(Metric::Duration, Statistic::parse("p99").unwrap());
-        let mut a = Alarm::new(
-            "latency",
-            AlarmSource::Metric(p99),
-            Comparison::GreaterThanThreshold,
-            250.0,
-        )
-        .through("live")
-        .version("2");
+        let mut a = p99_over_250ms();
         a.ignore_low_samples = ignore;
         a
     };
