@@ -423,7 +423,13 @@ checks:
     );
     let (code, _, err) = cli(&["validate", &bad], &[]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("bad.yaml: 4 errors"), "{err}");
+    assert!(err.contains("bad.yaml: 5 errors"), "{err}");
+    // Variables too, in the same run as the parse errors of other checks.
+    assert!(
+        err.contains("bad.yaml:6:33: checks[0]: unknown variable {{gretting}}: nothing defines it here"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean {{greeting}}?"), "{err}");
     // In the spec's words: what was expected, what was found.
     assert!(
         err.contains("bad.yaml:9:13: checks[1].repeat: expected a whole number, found `-1`"),

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::Path;
 
+use indexmap::IndexMap;
 use serde::Serialize;
 
 use super::limits::{MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_REPARSE_BYTES, MAX_REPEAT, MAX_SPEC_BYTES};
@@ -156,7 +157,7 @@ fn read(text: &str, source: &str, run_vars: Option<&[&str]>, reparse: usize) -> 
     }
     let spec = match parse::<SpecFile>(text, source, Pick::All) {
         Ok((spec, _)) => spec,
-        Err(first) if reparse > 0 => return Err(every_parse_error(text, source, first, reparse)),
+        Err(first) if reparse > 0 => return Err(every_parse_error(text, source, first, reparse, run_vars)),
         Err(first) => return Err(vec![first]),
     };
     let indexed: Vec<(usize, &Check)> = spec.checks.iter().enumerate().collect();
@@ -178,8 +179,15 @@ fn sort(errors: &mut Vec<SpecError>) {
 }
 
 /// The spec did not parse: parse again, once for the top-level keys and once per check, so
-/// that each part's first error is found; then the rules of the checks that did parse.
-fn every_parse_error(text: &str, source: &str, first: SpecError, budget: usize) -> Vec<SpecError> {
+/// that each part's first error is found; then the rules of the checks that did parse, and
+/// (with `run_vars`) the variables they use.
+fn every_parse_error(
+    text: &str,
+    source: &str,
+    first: SpecError,
+    budget: usize,
+    run_vars: Option<&[&str]>,
+) -> Vec<SpecError> {
     let mut errors = vec![first];
     let top = parse::<SpecFile>(text, source, Pick::None);
     let count = match &top {
@@ -213,14 +221,46 @@ fn every_parse_error(text: &str, source: &str, first: SpecError, budget: usize) 
     let spec = top
         .map(|(spec, _)| spec)
         .or_else(|_| parse::<SpecFile>("version: 1\nchecks: []\n", source, Pick::None).map(|(spec, _)| spec));
+    let indexed: Vec<(usize, &Check)> = parsed.iter().map(|(i, c)| (*i, c)).collect();
     if let Ok(mut spec) = spec {
-        let indexed: Vec<(usize, &Check)> = parsed.iter().map(|(i, c)| (*i, c)).collect();
         // Rules over all checks (none at all, none invoking the target) need them all.
         spec.checks = Vec::new();
         errors.extend(validate_checks(&spec, &indexed, text, source));
     }
+    if let Some(extra) = run_vars {
+        errors.extend(unknown_variables_of_parsed(text, source, &indexed, extra));
+    }
     sort(&mut errors);
     errors
+}
+
+/// The unknown variables of the checks that parsed, when the others did not: what those
+/// others would capture is read loosely and counted as known in every phase, so that no
+/// variable is called unknown because its check has a mistake elsewhere. When even the loose
+/// read fails (the `vars` or a `capture` is not a mapping of names), nothing is said.
+fn unknown_variables_of_parsed(text: &str, source: &str, parsed: &[(usize, &Check)], extra: &[&str]) -> Vec<SpecError> {
+    #[derive(serde::Deserialize)]
+    struct Loose {
+        #[serde(default)]
+        vars: IndexMap<String, String>,
+        #[serde(default)]
+        checks: Vec<LooseCheck>,
+    }
+    #[derive(serde::Deserialize)]
+    struct LooseCheck {
+        #[serde(default)]
+        capture: IndexMap<String, serde::de::IgnoredAny>,
+    }
+    let Ok((loose, _)) = parse::<Loose>(text, source, Pick::All) else {
+        return Vec::new();
+    };
+    let mut known: Vec<&str> = extra.to_vec();
+    for (i, check) in loose.checks.iter().enumerate() {
+        if !parsed.iter().any(|(p, _)| *p == i) {
+            known.extend(check.capture.keys().map(String::as_str));
+        }
+    }
+    super::variables::unknown_in(&loose.vars, parsed, &known, text, source)
 }
 
 /// Which checks a parse reads (the others are skipped unread).
@@ -932,6 +972,30 @@ mod tests {
             "s.yaml",
         )
         .unwrap();
+    }
+
+    #[test]
+    fn variables_are_checked_in_the_run_that_finds_parse_errors() {
+        // `one` misspells a var; `two` does not parse but captures `token`, which `three` uses.
+        let text = "version: 1\nvars: { greeting: hi }\nchecks:\n  - name: one\n    invoke: { payload: { t: \"{{gretting}}\" } }\n  - name: two\n    invoke: {}\n    repeat: -1\n    capture: { token: { json: $.body } }\n  - name: three\n    invoke: { payload: { t: \"{{token}} {{nope}}\" } }\n";
+        let errors = load_all(text, "s.yaml", Some(&[])).unwrap_err();
+        let messages: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect();
+        assert_eq!(messages.len(), 3, "{messages:#?}");
+        assert!(messages[0].contains("gretting"), "{messages:#?}");
+        assert!(
+            errors[0].hint.as_deref().unwrap_or_default().contains("greeting"),
+            "{errors:#?}"
+        );
+        assert!(messages[1].starts_with("checks[1].repeat"), "{messages:#?}");
+        assert!(
+            messages[2].contains("nope") && !messages[2].contains("token"),
+            "{messages:#?}"
+        );
+        // When even the loose read fails (a `capture` that is not a mapping), nothing is said
+        // of variables rather than something wrong.
+        let broken = text.replace("capture: { token: { json: $.body } }", "capture: [token]");
+        let errors = load_all(&broken, "s.yaml", Some(&[])).unwrap_err();
+        assert!(errors.iter().all(|e| !e.message.contains("variable")), "{errors:#?}");
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! `{{variables}}` nothing defines where they are used: found before a deployment does.
 
-use indexmap::IndexSet;
+use indexmap::{IndexMap, IndexSet};
 
 use super::limits::MAX_VARIABLE_ERRORS;
 use super::load::{SpecError, check_line, snippet};
 use super::template::TemplateText;
-use super::{SpecFile, suggest};
+use super::{Check, SpecFile, suggest};
 use crate::event::Phase;
 
 /// What a hook defines for every check: the deployment and the target under test.
@@ -21,12 +21,25 @@ pub(crate) const BUILT_IN: &[&str] = &[
 /// Every use of a variable that neither the spec (`vars`, the captures of earlier checks in
 /// the same phase), the hook (`deployment.id`, `target.*`) nor the run (`extra`) defines.
 pub(crate) fn unknown(spec: &SpecFile, extra: &[&str], text: &str, source: &str) -> Vec<SpecError> {
+    let checks: Vec<(usize, &Check)> = spec.checks.iter().enumerate().collect();
+    unknown_in(&spec.vars, &checks, extra, text, source)
+}
+
+/// [`unknown`] over some of a spec's checks (each with its index in the file): those that
+/// parsed, when others did not. `extra` then also holds what the others capture.
+pub(crate) fn unknown_in(
+    vars: &IndexMap<String, String>,
+    checks: &[(usize, &Check)],
+    extra: &[&str],
+    text: &str,
+    source: &str,
+) -> Vec<SpecError> {
     let mut errors = Vec::new();
     // Each error searches the text and suggests among every name: a bounded number of them.
     let mut more = 0usize;
     let mut known: IndexSet<String> = BUILT_IN.iter().chain(extra).map(|s| s.to_string()).collect();
     // `vars` may use the variables before them.
-    for (name, value) in &spec.vars {
+    for (name, value) in vars {
         if let Ok(t) = TemplateText::parse(value) {
             for used in t.var_names() {
                 if !known.contains(used) {
@@ -43,7 +56,7 @@ pub(crate) fn unknown(spec: &SpecFile, extra: &[&str], text: &str, source: &str)
     let mut reported = std::collections::HashSet::new();
     for phase in [Phase::BeforeAllowTraffic, Phase::AfterAllowTraffic] {
         let mut known = known.clone();
-        for (i, check) in spec.checks.iter().enumerate() {
+        for &(i, check) in checks {
             if !check.runs_in(phase) {
                 continue;
             }
