@@ -37,15 +37,12 @@
 //! | `HOOK_PHASE` | `before` or `after`: the phase, where the hook's name is not in the AppSpec (one that disagrees with the deployment fails the hook) |
 //!
 //! Release builds must unwind on panic (`panic = "unwind"` in `[profile.release]`): a hook
-//! that aborts cannot report. Building hook-sdk with `panic = "abort"` is a compile error.
+//! that aborts cannot report. Building hook-sdk with `panic = "abort"` is a compile error,
+//! raised by its dependency-free guard crate (`hook-sdk-unwind`) among the first crates built.
 
-// A panicking hook that aborts dies before it reports, and CodeDeploy waits an hour.
-#[cfg(panic = "abort")]
-compile_error!(
-    "hook-sdk needs panic = \"unwind\": a hook built with panic = \"abort\" dies without reporting \
-     its status, and the deployment waits an hour. Set `panic = \"unwind\"` under [profile.release] \
-     (and any profile you deploy from) in your workspace's Cargo.toml."
-);
+// A panicking hook that aborts dies before it reports, and CodeDeploy waits an hour: the
+// guard crate refuses `panic = "abort"` among the first crates of a build.
+use hook_sdk_unwind as _;
 
 pub mod appspec;
 #[cfg(feature = "checks")]

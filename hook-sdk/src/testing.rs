@@ -36,13 +36,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput;
-use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::PutLifecycleEventHookExecutionStatusOutput;
-use aws_sdk_codedeploy::types::{AppSpecContent, DeploymentInfo, RevisionLocation, RevisionLocationType};
-use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::error::ResourceNotFoundException;
-use aws_smithy_mocks::{MockResponse, RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
 use base64::Engine as _;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
@@ -180,15 +180,17 @@ impl FakeAws {
         self
     }
 
-    /// What `function:version` answers: `answer` gets each invoke's payload (JSON, or `Null`).
+    /// What `function:version` answers (`function` by name or ARN): `answer` gets each
+    /// invoke's payload (JSON, or `Null`).
     pub fn version(
         mut self,
         function: &str,
         version: &str,
         answer: impl Fn(&Value) -> Answer + Send + Sync + 'static,
     ) -> Self {
-        self.versions
-            .insert((function.to_string(), version.to_string()), Arc::new(answer));
+        // A name, a partial or a full ARN: the function's name keys it, as Lambda resolves them.
+        let name = crate::appspec::function_name_of(function).to_string();
+        self.versions.insert((name, version.to_string()), Arc::new(answer));
         self
     }
 
@@ -301,110 +303,245 @@ impl FakeAws {
     }
 
     fn codedeploy(&self) -> aws_sdk_codedeploy::Client {
-        let (id, appspec, calls) = (self.deployment_id.clone(), self.appspec(), self.calls.clone());
-        let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_compute_output(move |input| {
-            calls
-                .lock()
-                .expect("fake calls poisoned")
-                .push(FakeCall::GetDeployment {
-                    deployment_id: input.deployment_id().unwrap_or_default().to_string(),
-                });
-            let info = DeploymentInfo::builder()
-                .deployment_id(&id)
-                .application_name("fake-app")
-                .deployment_group_name("fake-group")
-                .deployment_config_name("CodeDeployDefault.LambdaAllAtOnce")
-                .revision(
-                    RevisionLocation::builder()
-                        .revision_type(RevisionLocationType::AppSpecContent)
-                        .app_spec_content(AppSpecContent::builder().content(&appspec).build())
-                        .build(),
-                )
-                .build();
-            GetDeploymentOutput::builder().deployment_info(info).build()
-        });
-        let calls = self.calls.clone();
-        let put = mock!(aws_sdk_codedeploy::Client::put_lifecycle_event_hook_execution_status).then_compute_output(
-            move |input| {
-                let status = match input.status() {
-                    Some(aws_sdk_codedeploy::types::LifecycleEventStatus::Succeeded) => HookStatus::Succeeded,
-                    _ => HookStatus::Failed,
-                };
-                calls.lock().expect("fake calls poisoned").push(FakeCall::PutStatus {
-                    execution_id: input
-                        .lifecycle_event_hook_execution_id()
-                        .unwrap_or_default()
-                        .to_string(),
-                    status,
-                });
-                PutLifecycleEventHookExecutionStatusOutput::builder()
-                    .set_lifecycle_event_hook_execution_id(
-                        input.lifecycle_event_hook_execution_id().map(str::to_string),
-                    )
-                    .build()
-            },
-        );
-        mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&get, &put])
+        let config = aws_sdk_codedeploy::Config::builder()
+            .behavior_version(aws_sdk_codedeploy::config::BehaviorVersion::latest())
+            .region(aws_sdk_codedeploy::config::Region::new(REGION))
+            .credentials_provider(credentials())
+            .retry_config(aws_sdk_codedeploy::config::retry::RetryConfig::disabled())
+            .http_client(self.http(Phase::BeforeAllowTraffic))
+            .build();
+        aws_sdk_codedeploy::Client::from_conf(config)
     }
 
     fn lambda(&self, phase: Phase) -> aws_sdk_lambda::Client {
-        let (targets, versions, calls) = (self.targets.clone(), self.versions.clone(), self.calls.clone());
-        let invoke = mock!(aws_sdk_lambda::Client::invoke).then_compute_response(move |input| {
-            let function = input.function_name().unwrap_or_default().to_string();
-            let qualifier = input.qualifier().map(str::to_string);
-            let payload: Value = input
-                .payload()
-                .and_then(|b| serde_json::from_slice(b.as_ref()).ok())
-                .unwrap_or(Value::Null);
-            // An alias resolves as CodeDeploy has set it in this phase.
-            let name = crate::appspec::function_name_of(&function).to_string();
-            let version = qualifier.as_ref().map(|q| {
-                targets
-                    .iter()
-                    .find(|t| t.function == name && t.alias.as_deref() == Some(q.as_str()))
-                    .map_or(q.clone(), |t| match phase {
-                        Phase::BeforeAllowTraffic => t.current_version.clone().unwrap_or_default(),
-                        Phase::AfterAllowTraffic => t.target_version.clone(),
-                    })
-            });
-            let responder = version.as_ref().and_then(|v| versions.get(&(name.clone(), v.clone())));
-            calls.lock().expect("fake calls poisoned").push(FakeCall::Invoke {
-                function: function.clone(),
-                qualifier: qualifier.clone(),
-                executed_version: responder.and(version.clone()),
-                payload: payload.clone(),
-            });
-            let (Some(responder), Some(version)) = (responder, version) else {
-                return MockResponse::Error(InvokeError::ResourceNotFoundException(
-                    ResourceNotFoundException::builder()
-                        .message(format!(
-                            "Function not found: {function}:{} (give the fake its answers with FakeAws::version)",
-                            qualifier.as_deref().unwrap_or("$LATEST")
-                        ))
-                        .build(),
-                ));
+        let config = aws_sdk_lambda::Config::builder()
+            .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+            .region(aws_sdk_lambda::config::Region::new(REGION))
+            .credentials_provider(credentials())
+            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+            .http_client(self.http(phase))
+            .build();
+        aws_sdk_lambda::Client::from_conf(config)
+    }
+
+    fn http(&self, phase: Phase) -> SharedHttpClient {
+        SharedHttpClient::new(Wire {
+            fake: Arc::new(self.clone()),
+            phase,
+        })
+    }
+
+    /// Answers one request as CodeDeploy (AWS JSON 1.1) or Lambda (REST-JSON) would.
+    fn answer(&self, phase: Phase, request: &HttpRequest) -> Answered {
+        let body = request.body().bytes().unwrap_or_default();
+        if let Some(target) = request.headers().get("x-amz-target") {
+            let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            return match target.strip_prefix("CodeDeploy_20141006.") {
+                Some("GetDeployment") => self.get_deployment(&input),
+                Some("PutLifecycleEventHookExecutionStatus") => self.put_status(&input),
+                _ => Answered::error(400, "UnknownOperationException", &unsupported(target)),
             };
-            let (body, function_error) = match responder(&payload) {
-                Answer::Json(v) => (v.to_string(), None),
-                Answer::Error { error_type, message } => (
-                    json!({"errorType": error_type, "errorMessage": message}).to_string(),
-                    Some("Unhandled"),
-                ),
-            };
-            let log = format!(
-                "START RequestId: fake Version: {version}\nEND RequestId: fake\nREPORT RequestId: fake\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\t\n"
-            );
-            MockResponse::Output(
-                InvokeOutput::builder()
-                    .status_code(200)
-                    .executed_version(version)
-                    .set_function_error(function_error.map(str::to_string))
-                    .log_result(base64::engine::general_purpose::STANDARD.encode(log))
-                    .payload(Blob::new(body))
-                    .build(),
-            )
+        }
+        let uri = request.uri();
+        let after_host = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+        let path_and_query = &after_host[after_host.find('/').unwrap_or(after_host.len())..];
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let invoked = path
+            .strip_prefix("/2015-03-31/functions/")
+            .and_then(|rest| rest.strip_suffix("/invocations"));
+        match invoked {
+            Some(function) if request.method() == "POST" => {
+                let qualifier = query
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("Qualifier="))
+                    .map(decode);
+                self.invoke(phase, &decode(function), qualifier, body)
+            }
+            _ => Answered::error(
+                400,
+                "InvalidRequestContentException",
+                &unsupported(&format!("{} {path}", request.method())),
+            ),
+        }
+    }
+
+    fn record(&self, call: FakeCall) {
+        self.calls.lock().expect("fake calls poisoned").push(call);
+    }
+
+    fn get_deployment(&self, input: &Value) -> Answered {
+        let asked = input["deploymentId"].as_str().unwrap_or_default().to_string();
+        self.record(FakeCall::GetDeployment {
+            deployment_id: asked.clone(),
         });
-        mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke])
+        if asked != self.deployment_id {
+            return Answered::error(
+                400,
+                "DeploymentDoesNotExistException",
+                &format!(
+                    "The deployment {asked} could not be found (the fake serves {})",
+                    self.deployment_id
+                ),
+            );
+        }
+        Answered::json(json!({"deploymentInfo": {
+            "deploymentId": self.deployment_id,
+            "applicationName": "fake-app",
+            "deploymentGroupName": "fake-group",
+            "deploymentConfigName": "CodeDeployDefault.LambdaAllAtOnce",
+            "computePlatform": "Lambda",
+            "status": "InProgress",
+            "revision": {"revisionType": "AppSpecContent", "appSpecContent": {"content": self.appspec()}},
+        }}))
+    }
+
+    fn put_status(&self, input: &Value) -> Answered {
+        let execution_id = input["lifecycleEventHookExecutionId"].as_str().unwrap_or_default();
+        let status = match input["status"].as_str() {
+            Some("Succeeded") => HookStatus::Succeeded,
+            _ => HookStatus::Failed,
+        };
+        self.record(FakeCall::PutStatus {
+            execution_id: execution_id.to_string(),
+            status,
+        });
+        Answered::json(json!({"lifecycleEventHookExecutionId": execution_id}))
+    }
+
+    fn invoke(&self, phase: Phase, function: &str, qualifier: Option<String>, body: &[u8]) -> Answered {
+        let payload: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        // An alias resolves as CodeDeploy has set it in this phase.
+        let name = crate::appspec::function_name_of(function).to_string();
+        let version = qualifier.as_ref().map(|q| {
+            self.targets
+                .iter()
+                .find(|t| {
+                    crate::appspec::function_name_of(&t.function) == name && t.alias.as_deref() == Some(q.as_str())
+                })
+                .map_or(q.clone(), |t| match phase {
+                    Phase::BeforeAllowTraffic => t.current_version.clone().unwrap_or_default(),
+                    Phase::AfterAllowTraffic => t.target_version.clone(),
+                })
+        });
+        let responder = version
+            .as_ref()
+            .and_then(|v| self.versions.get(&(name.clone(), v.clone())));
+        self.record(FakeCall::Invoke {
+            function: function.to_string(),
+            qualifier: qualifier.clone(),
+            executed_version: responder.and(version.clone()),
+            payload: payload.clone(),
+        });
+        let (Some(responder), Some(version)) = (responder, version) else {
+            return Answered::error(
+                404,
+                "ResourceNotFoundException",
+                &format!(
+                    "Function not found: {function}:{} (give the fake its answers with FakeAws::version)",
+                    qualifier.as_deref().unwrap_or("$LATEST")
+                ),
+            );
+        };
+        let (body, function_error) = match responder(&payload) {
+            Answer::Json(v) => (v.to_string(), None),
+            Answer::Error { error_type, message } => (
+                json!({"errorType": error_type, "errorMessage": message}).to_string(),
+                Some("Unhandled"),
+            ),
+        };
+        let log = format!(
+            "START RequestId: fake Version: {version}\nEND RequestId: fake\nREPORT RequestId: fake\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\t\n"
+        );
+        let mut headers = vec![
+            ("x-amz-executed-version", version),
+            (
+                "x-amz-log-result",
+                base64::engine::general_purpose::STANDARD.encode(log),
+            ),
+        ];
+        headers.extend(function_error.map(|e| ("x-amz-function-error", e.to_string())));
+        Answered {
+            status: 200,
+            headers,
+            body: body.into_bytes(),
+        }
+    }
+}
+
+const REGION: &str = "us-east-1";
+
+fn credentials() -> aws_sdk_lambda::config::Credentials {
+    aws_sdk_lambda::config::Credentials::new("AKIDFAKE", "fake-secret", None, None, "hook-sdk-testing")
+}
+
+fn unsupported(what: &str) -> String {
+    format!(
+        "hook_sdk::testing's fake serves CodeDeploy's GetDeployment and PutLifecycleEventHookExecutionStatus and Lambda's Invoke, not {what}"
+    )
+}
+
+/// A percent-decoded path segment or query value.
+fn decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// One answer on the wire.
+struct Answered {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+impl Answered {
+    fn json(value: Value) -> Answered {
+        Answered {
+            status: 200,
+            headers: vec![("content-type", "application/x-amz-json-1.1".to_string())],
+            body: value.to_string().into_bytes(),
+        }
+    }
+
+    fn error(status: u16, kind: &'static str, message: &str) -> Answered {
+        Answered {
+            status,
+            headers: vec![
+                ("x-amzn-errortype", kind.to_string()),
+                ("content-type", "application/json".to_string()),
+            ],
+            body: json!({"__type": kind, "message": message}).to_string().into_bytes(),
+        }
+    }
+
+    fn into_response(self) -> HttpResponse {
+        let status = StatusCode::try_from(self.status).expect("a valid status code");
+        let mut response = HttpResponse::new(status, SdkBody::from(self.body));
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+/// The fake on the SDK's own HTTP client interface: requests are signed, serialized, sent
+/// and their answers parsed exactly as against AWS, in process.
+#[derive(Debug, Clone)]
+struct Wire {
+    fake: Arc<FakeAws>,
+    phase: Phase,
+}
+
+impl HttpClient for Wire {
+    fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
+}
+
+impl HttpConnector for Wire {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let answer = self.fake.answer(self.phase, &request).into_response();
+        HttpConnectorFuture::ready(Ok(answer))
     }
 }
 
@@ -437,5 +574,79 @@ impl HookRun {
     /// Why the hook reported `Failed`.
     pub fn reason(&self) -> Option<&str> {
         self.response.as_ref().ok()?.reason.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_fake_answers_on_the_sdks_wire() {
+        let aws = FakeAws::new()
+            .target("hello-fn", "live", "1", "2")
+            .version("hello-fn", "1", |_| Answer::json(json!({"v": 1})))
+            .version("hello-fn", "2", |_| Answer::error("Boom", "it broke"));
+        let ctx = aws.context(Phase::BeforeAllowTraffic);
+        let target = &ctx.targets()[0];
+        // The target version's error comes back as Lambda sends it: a function error header.
+        let out = target.invoke_json(&json!({"a": 1})).await.unwrap();
+        assert_eq!(out.function_error.as_deref(), Some("Unhandled"));
+        assert_eq!(out.ran_version(), "2");
+        assert!(out.text().contains("it broke"), "{}", out.text());
+        assert_eq!(out.usage.as_ref().and_then(|u| u.max_memory_used_mb), Some(20));
+        // Before traffic is allowed the alias routes to the current version.
+        let alias = target.invoke_alias_json(&json!({})).await.unwrap();
+        assert_eq!((alias.ran_version(), alias.json().unwrap()), ("1", json!({"v": 1})));
+        // A version without answers is ResourceNotFoundException, with the fix in its message.
+        let missing = target.invoke_qualified_json("7", &json!({})).await.unwrap_err();
+        let chain = crate::check::error_chain(&missing);
+        assert!(chain.contains("ResourceNotFoundException"), "{chain}");
+        assert!(chain.contains("FakeAws::version"), "{chain}");
+        assert_eq!(
+            aws.calls()[0],
+            FakeCall::Invoke {
+                function: "hello-fn".into(),
+                qualifier: Some("2".into()),
+                executed_version: Some("2".into()),
+                payload: json!({"a": 1}),
+            }
+        );
+        assert_eq!(
+            aws.invokes(),
+            [("hello-fn", "2"), ("hello-fn", "live"), ("hello-fn", "7")].map(|(f, q)| (f.to_string(), q.to_string()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_whole_hook_reports_once_through_the_fake() {
+        let aws = FakeAws::new()
+            .target(
+                "arn:aws:lambda:us-east-1:123456789012:function:hello-fn",
+                "live",
+                "1",
+                "2",
+            )
+            .version("arn:aws:lambda:us-east-1:123456789012:function:hello-fn", "2", |e| {
+                Answer::api(200, json!({"echo": e}))
+            });
+        let hook = Hook::new().after_allow_traffic(|ctx: HookContext| async move {
+            let out = ctx.targets()[0].invoke_alias_json(&json!({"x": "y"})).await?;
+            crate::ensure!(out.api_body()?["echo"]["x"] == "y", "no echo: {}", out.text());
+            Ok::<(), crate::CheckError>(())
+        });
+        let run = aws.run(hook, Phase::AfterAllowTraffic).await;
+        assert_eq!(run.status(), Some(HookStatus::Succeeded), "{:?}", run.reason());
+        assert!(matches!(&run.calls[0], FakeCall::GetDeployment { deployment_id } if deployment_id == "d-FAKE0001"));
+        assert!(
+            matches!(&run.calls[2], FakeCall::PutStatus { execution_id, status: HookStatus::Succeeded } if execution_id == EXECUTION_ID)
+        );
+        // The ARN's colons travel percent-encoded in the path and come back as they were given.
+        assert!(
+            matches!(&run.calls[1], FakeCall::Invoke { function, executed_version: Some(v), .. }
+                if function.ends_with(":function:hello-fn") && v == "2"),
+            "{:?}",
+            run.calls
+        );
     }
 }

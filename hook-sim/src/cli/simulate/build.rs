@@ -29,6 +29,7 @@ pub(super) fn build(setup: &Setup, base: &Path) -> Result<(), SimulateError> {
         }
     }
     cmd.arg("--release");
+    unwinds(&cargo, workspace.as_deref().unwrap_or(start))?;
     for b in &bins {
         cmd.args(["--bin", b]);
     }
@@ -44,6 +45,27 @@ pub(super) fn build(setup: &Setup, base: &Path) -> Result<(), SimulateError> {
     })?;
     if !status.success() {
         return Err(SimulateError::Build(status));
+    }
+    Ok(())
+}
+
+/// hook-sdk's panic guard alone, with the profile the build will use: a workspace that would
+/// build its hooks with `panic = "abort"` fails here in a second or two, instead of when cargo
+/// reaches the guard near the end of a build of the AWS SDK. A workspace without hook-sdk has
+/// no guard to build; then nothing is said.
+fn unwinds(cargo: &str, dir: &Path) -> Result<(), SimulateError> {
+    let out = std::process::Command::new(cargo)
+        .current_dir(dir)
+        .args(["build", "--release", "--quiet", "-p", "hook-sdk-unwind"])
+        .output()
+        .map_err(|source| SimulateError::Cargo {
+            cargo: cargo.to_string(),
+            source,
+        })?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && stderr.contains("hook-sdk needs panic") {
+        eprint!("{stderr}");
+        return Err(SimulateError::Build(out.status));
     }
     Ok(())
 }
