@@ -1,6 +1,9 @@
 // The hello canary as a CDK app: the same function, hooks, canary and alarm as the SAM
 // template at the repository's root, deployed by CodeDeploy through LambdaDeploymentGroup.
 //
+// Rehearsed locally, from a fresh clone: `hook-examples/cdk/rehearse` (builds, synthesizes into
+// target/examples/cdk/cdk.out, simulates). By hand, with the Lambda artifacts:
+//
 //   cargo lambda build --release --arm64      # target/lambda/<bin>/bootstrap
 //   npx cdk synth --no-notices                # cdk.out/HelloStack.template.json
 //   hook-sim simulate --template cdk.out/HelloStack.template.json

@@ -33,20 +33,9 @@ pub fn release_bin(name: &str) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
         let status = Command::new(cargo)
             .current_dir(workspace_root())
-            .args([
-                "build",
-                "--release",
-                "--quiet",
-                "-p",
-                "hook-examples",
-                "-p",
-                "hook-runner",
-                "-p",
-                "hook-sim",
-                "-p",
-                "integration-tests",
-                "--bins",
-            ])
+            // The whole workspace's features, as `simulate --build` and the examples' `rehearse`
+            // scripts build: one set of release artifacts, never rebuilt between them.
+            .args(["build", "--release", "--quiet", "--workspace", "--bins"])
             .status()
             .expect("cargo runs");
         assert!(status.success(), "cargo build --release of the example binaries failed");

@@ -1092,124 +1092,52 @@ fn a_cdk_stack_simulates_from_its_asset_folders() {
     assert_eq!(r["outcome"]["rollback"]["alarm"], "HelloErrors");
 }
 
+/// Runs an example's `rehearse` script as the README shows it, with `args` for simulate: its
+/// exit code and JSON report.
+fn rehearse(example: &str, args: &[&str]) -> (i32, Value) {
+    // The Node packages first, once per test process (the script's own call is then a no-op).
+    node_modules(example);
+    let out = Command::new(workspace_root().join("hook-examples").join(example).join("rehearse"))
+        .args(args)
+        .args(["--report", "json"])
+        .output()
+        .expect("the rehearse script runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "hook-examples/{example}/rehearse: not a JSON report ({e}):\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().expect("exited"), report)
+}
+
 /// The CDK example (hook-examples/cdk: LambdaDeploymentGroup, pre- and post-traffic hooks, a
-/// custom canary config, an alarm) synthesizes offline with the pinned CDK, lints clean, and
-/// simulates: a good version deploys, a faulty one is rolled back.
+/// custom canary config, an alarm), as the README runs it (`hook-examples/cdk/rehearse`):
+/// synthesized offline with the pinned CDK and this machine's builds as its assets, and
+/// simulated; the synthesized template lints clean, a good version deploys, a faulty one is
+/// rolled back.
 #[test]
 fn the_cdk_example_synthesizes_lints_and_simulates() {
-    let modules = node_modules("cdk");
-    let assets = target_dir().join("test-tmp/cdk-example-assets");
-    for bin in ["hello", "pre-traffic", "post-traffic"] {
-        std::fs::create_dir_all(assets.join(bin)).unwrap();
-        std::fs::copy(release_bin(bin), assets.join(bin).join("bootstrap")).unwrap();
-    }
-    let out_dir = target_dir().join("test-tmp/cdk-example.out");
-    let _ = std::fs::remove_dir_all(&out_dir);
-    let synth = Command::new(modules.join(".bin/cdk"))
-        .current_dir(workspace_root().join("hook-examples/cdk"))
-        .args(["synth", "--no-notices", "--quiet", "--output"])
-        .arg(&out_dir)
-        .env("HELLO_ASSETS", &assets)
-        .env("NODE_PATH", &modules)
-        .env("CDK_DISABLE_VERSION_CHECK", "1")
-        .output()
-        .unwrap();
-    assert!(
-        synth.status.success(),
-        "cdk synth: {}",
-        String::from_utf8_lossy(&synth.stderr)
-    );
-    let template = out_dir.join("HelloStack.template.json");
-    lint_generated(&template);
-
-    let template = template.display().to_string();
-    let base = [
-        "--template",
-        template.as_str(),
-        "--stack-name",
-        "HelloStack",
-        "--speed",
-        "100000",
-        "--seed",
-        "7",
-    ];
-    let (code, r) = simulate(&base);
+    let (code, r) = rehearse("cdk", &["--speed", "100000", "--seed", "7"]);
     assert_eq!(code, 0, "{r:#}");
     let reported = reported_statuses(&r);
     assert_eq!(reported, ["Succeeded", "Succeeded"], "{r:#}");
-    rolls_back_a_faulty_version(&base);
+    let (code, r) = rehearse("cdk", &["--speed", "100000", "--target-env", "HELLO_FAULT=error"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+    lint_generated(&target_dir().join("examples/cdk/cdk.out/HelloStack.template.json"));
 }
 
 /// The Serverless Framework example (hook-examples/serverless: framework v3 and
 /// serverless-plugin-canary-deployments with its deploymentSettings: type, alias, pre- and
-/// post-traffic hooks, alarm, triggers) packages offline, lints clean, and simulates from its compiled
-/// CloudFormation; its zips are not unpacked, so the binaries come from `--bin`.
+/// post-traffic hooks, alarm, triggers), as the README runs it
+/// (`hook-examples/serverless/rehearse`): packaged offline, then simulated from its compiled
+/// CloudFormation with `--bin` for each function (its zips are not unpacked); the compiled
+/// template lints clean, a good version deploys, a faulty one is rolled back.
 #[test]
 fn the_serverless_example_packages_lints_and_simulates() {
-    let modules = node_modules("serverless");
-    let artifacts = target_dir().join("test-tmp/sls-artifacts");
-    for bin in ["hello", "pre-traffic", "post-traffic"] {
-        let dir = artifacts.join(bin);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(release_bin(bin), dir.join("bootstrap")).unwrap();
-        let zip = Command::new(venv_bin("python"))
-            .current_dir(&dir)
-            .args(["-m", "zipfile", "-c", "bootstrap.zip", "bootstrap"])
-            .status()
-            .unwrap();
-        assert!(zip.success());
-    }
-    // A copy of the example, so that the package lands under target/.
-    let work = target_dir().join("test-tmp/sls-example");
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).unwrap();
-    std::fs::copy(
-        workspace_root().join("hook-examples/serverless/serverless.yml"),
-        work.join("serverless.yml"),
-    )
-    .unwrap();
-    std::os::unix::fs::symlink(&modules, work.join("node_modules")).unwrap();
-    let package = Command::new(modules.join(".bin/serverless"))
-        .current_dir(&work)
-        .args(["package", "--stage", "dev"])
-        .env("HELLO_ARTIFACTS", &artifacts)
-        // It packages offline, but reads credentials: dummy ones do.
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "example")
-        .env("SLS_TELEMETRY_DISABLED", "1")
-        .output()
-        .unwrap();
-    assert!(
-        package.status.success(),
-        "serverless package: {}{}",
-        String::from_utf8_lossy(&package.stdout),
-        String::from_utf8_lossy(&package.stderr)
-    );
-    let template = work.join(".serverless/cloudformation-template-update-stack.json");
-    lint_generated(&template);
-
-    let template = template.display().to_string();
-    let hello = format!("HelloLambdaFunction={}", release_bin("hello").display());
-    let pre = format!("PreTrafficHookLambdaFunction={}", release_bin("pre-traffic").display());
-    let post = format!(
-        "PostTrafficHookLambdaFunction={}",
-        release_bin("post-traffic").display()
-    );
-    let base = [
-        "--template",
-        template.as_str(),
-        "--bin",
-        &hello,
-        "--bin",
-        &pre,
-        "--bin",
-        &post,
-        "--speed",
-        "100000",
-        "--seed",
-        "7",
-    ];
-    let (code, r) = simulate(&base);
+    let (code, r) = rehearse("serverless", &["--speed", "100000", "--seed", "7"]);
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["config"]["name"], "CodeDeployDefault.LambdaCanary10Percent5Minutes");
     let reported = reported_statuses(&r);
@@ -1219,7 +1147,13 @@ fn the_serverless_example_packages_lints_and_simulates() {
         "the post-traffic hook checked the API too: {r:#}"
     );
     assert_eq!(r["alarms"][0]["name"], "HelloErrorsAlarm");
-    rolls_back_a_faulty_version(&base);
+    let (code, r) = rehearse(
+        "serverless",
+        &["--speed", "100000", "--target-env", "HELLO_FAULT=error"],
+    );
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+    lint_generated(&target_dir().join("examples/serverless/.serverless/cloudformation-template-update-stack.json"));
 }
 
 /// A Node.js function (`Runtime: nodejs20.x`, `Handler: index.handler`, an ES module) runs
@@ -1279,15 +1213,6 @@ fn lint_generated(template: &std::path::Path) {
         "cfn-lint: {}",
         String::from_utf8_lossy(&lint.stdout)
     );
-}
-
-/// `simulate ARGS --target-env HELLO_FAULT=error`: the pre-traffic hook rolls it back.
-fn rolls_back_a_faulty_version(args: &[&str]) {
-    let mut faulty = args.to_vec();
-    faulty.extend(["--target-env", "HELLO_FAULT=error"]);
-    let (code, r) = simulate(&faulty);
-    assert_eq!(code, 1, "{r:#}");
-    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
 }
 
 /// The check records one hook logged, as (check, target, outcome).
