@@ -1825,10 +1825,11 @@ fn seeks_published_hook_agrees_with_the_simulator() {
     );
 }
 
-/// `--hook-env` sets every hook's environment: the spec hook runs your own spec
-/// (`HOOK_SPEC_FILE`), which passes a version that meets it and fails one that does not.
+/// `--hook-env` sets every hook's environment, and `--spec` a hook-runner hook's spec: the
+/// spec hook runs your own spec (`HOOK_SPEC_FILE`), which passes a version that meets it and
+/// fails one that does not. `--spec` where no hook reads a spec is refused, saying why.
 #[test]
-fn hook_env_points_the_spec_hook_at_your_own_spec() {
+fn hook_env_and_spec_point_the_spec_hook_at_your_own_spec() {
     let dir = target_dir().join("test-tmp/own-spec");
     std::fs::create_dir_all(&dir).unwrap();
     let spec = |name: &str, greeting: &str| {
@@ -1843,27 +1844,41 @@ fn hook_env_points_the_spec_hook_at_your_own_spec() {
         format!("HOOK_SPEC_FILE={}", path.display())
     };
     let good = spec("good.yaml", "Hello, me!");
-    let bad = spec("bad.yaml", "Bonjour, me!");
-    let run = |env: &str| {
+    spec("bad.yaml", "Bonjour, me!");
+    let run = |option: &str, value: &str| {
         simulate(&[
             "--parameter",
             "PreTrafficHookKind=spec",
-            "--hook-env",
-            env,
+            option,
+            value,
             "--speed",
             "100000",
             "--seed",
             "7",
         ])
     };
-    let (code, r) = run(&good);
+    let (code, r) = run("--hook-env", &good);
     assert_eq!(code, 0, "{r:#}");
     let logs = r["hook_logs"].to_string();
     assert!(logs.contains("my greeting"), "the hook ran this spec: {logs}");
-    let (code, r) = run(&bad);
+    // `--spec` with a path relative to where simulate runs: the hook, in its own folder, reads it.
+    let bad = dir.join("bad.yaml");
+    let relative = bad.strip_prefix(workspace_root()).unwrap_or(&bad).display().to_string();
+    let (code, r) = run("--spec", &relative);
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
     assert!(r["hook_logs"].to_string().contains("Bonjour, me!"), "{r:#}");
+
+    let err = usage_error(&["--spec", &relative]);
+    assert!(
+        err.contains(
+            "--spec: no hook of this deployment runs hook-runner (its hooks: PreTrafficHook, PostTrafficHook)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("--parameter PreTrafficHookKind=spec"), "{err}");
+    let err = usage_error(&["--parameter", "PreTrafficHookKind=spec", "--spec", "no/such.yaml"]);
+    assert!(err.contains("--spec no/such.yaml: No such file"), "{err}");
 }
 
 /// The README's recipe for your own app (tests/fixtures/your-app is the template with it

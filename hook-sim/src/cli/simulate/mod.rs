@@ -37,7 +37,7 @@ Examples:
   hook-sim simulate --target-env HELLO_FAULT=flaky    errors under traffic fire the alarm: rolled back
   hook-sim simulate --config Linear10PercentEvery1Minute --speed 600
   hook-sim simulate --parameter PreTrafficHookKind=spec --report json
-  hook-sim simulate --parameter PreTrafficHookKind=spec --hook-env HOOK_SPEC_FILE=$PWD/hook-examples/smoke.yaml
+  hook-sim simulate --parameter PreTrafficHookKind=spec --spec my-checks.yaml
 
 Exit status: 0 the deployment succeeded, 1 it was rolled back, 2 bad usage or set-up.";
 
@@ -110,6 +110,10 @@ pub(crate) struct SimulateArgs {
     /// points hook-runner at your own spec.
     #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
     pub(crate) hook_env: Vec<(String, String)>,
+    /// Your own spec for the template's hook-runner hooks (those whose environment names a
+    /// `HOOK_SPEC_FILE`, or that run hook-runner): sets their `HOOK_SPEC_FILE` to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) spec: Option<PathBuf>,
     /// The seed of the weighted alias's random routing (default: a new one each run, printed,
     /// so that a run can be replayed).
     #[arg(long, value_name = "N")]
@@ -225,6 +229,44 @@ pub(crate) fn listen_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
+/// The hooks' environment: `--hook-env`, then `--spec` as `HOOK_SPEC_FILE` (a full path, since
+/// each hook runs in its own folder).
+fn hook_env(args: &SimulateArgs, setup: &Setup) -> Result<Vec<(String, String)>, SimulateError> {
+    let mut env = args.hook_env.clone();
+    let Some(spec) = &args.spec else {
+        return Ok(env);
+    };
+    let path =
+        std::fs::canonicalize(spec).map_err(|e| SimulateError::Usage(format!("--spec {}: {e}", spec.display())))?;
+    if !path.is_file() {
+        return Err(SimulateError::Usage(format!(
+            "--spec {}: not a file (give the YAML file of your checks)",
+            spec.display()
+        )));
+    }
+    let reads_specs = setup.hooks.iter().any(|(_, h)| {
+        h.env.iter().any(|(k, _)| k == "HOOK_SPEC_FILE")
+            || h.cargo_bin.as_deref() == Some("hook-runner")
+            || h.binary.file_name().is_some_and(|n| n == "hook-runner")
+    });
+    if !reads_specs {
+        let hooks: Vec<&str> = setup.hooks.iter().map(|(_, h)| h.logical_id.as_str()).collect();
+        return Err(SimulateError::Usage(format!(
+            "--spec: no hook of this deployment runs hook-runner ({}), so none would read it; \
+             choose the template's spec hook (template.yaml: --parameter PreTrafficHookKind=spec) \
+             or give a hook the hook-runner binary",
+            if hooks.is_empty() {
+                "it has no hooks".to_string()
+            } else {
+                format!("its hooks: {}", hooks.join(", "))
+            }
+        )));
+    }
+    env.retain(|(k, _)| k != "HOOK_SPEC_FILE");
+    env.push(("HOOK_SPEC_FILE".to_string(), path.display().to_string()));
+    Ok(env)
+}
+
 async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     if let Some(speed) = args.speed
         && !(speed.is_finite() && speed > 0.0 && speed <= 1e6)
@@ -241,6 +283,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
         build::build(&setup, &base)?;
     }
     check_binaries(&args, &setup, true)?;
+    let hook_env = hook_env(&args, &setup)?;
 
     let speed = args.speed.unwrap_or_else(|| default_speed(&setup.routing));
     let sim = Sim::start().await.map_err(SimulateError::Start)?;
@@ -257,7 +300,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
         .map(|(event, h)| {
             (
                 *event,
-                process_config(&h.with_api(&api_url), "$LATEST", None, &args.hook_env),
+                process_config(&h.with_api(&api_url), "$LATEST", None, &hook_env),
             )
         })
         .collect();
