@@ -1242,6 +1242,33 @@ const SHARED: [&str; 4] = [
 /// One function is the hook of both phases: its log holds both invocations' records.
 const HOOK: &str = "CodeDeployHook_shared-smoke";
 
+/// The check records of the invocation of `hook` for `phase`: a hook logs each invocation's
+/// check records, then its summary, which names the phase.
+fn hook_checks_in(report: &Value, hook: &str, phase: &str) -> Vec<(String, Value, String)> {
+    let mut pending = Vec::new();
+    let mut found = Vec::new();
+    let lines = report["hook_logs"][hook]
+        .as_array()
+        .unwrap_or_else(|| panic!("no log of {hook}: {}", report["hook_logs"]));
+    for r in lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l.as_str()?).ok())
+    {
+        match r["record"].as_str() {
+            Some("check") => pending.push((
+                r["name"].as_str().unwrap().to_string(),
+                r["target"].clone(),
+                r["outcome"].as_str().unwrap().to_string(),
+            )),
+            Some("summary") if r["phase"] == phase => found.append(&mut pending),
+            Some("summary") => pending.clear(),
+            _ => {}
+        }
+    }
+    assert!(!found.is_empty(), "no check of {hook} in {phase}: {lines:?}");
+    found
+}
+
 #[test]
 fn one_shared_hook_tests_each_consumer_function_with_its_own_checks() {
     let run = |function: &str, extra: &[&str]| {
@@ -1251,7 +1278,7 @@ fn one_shared_hook_tests_each_consumer_function_with_its_own_checks() {
     let (code, r) = run("OrdersFunction", &[]);
     assert_eq!(code, 0, "{r}");
     assert_eq!(reported_statuses(&r), ["Succeeded", "Succeeded"]);
-    let pre = hook_checks(&r, HOOK);
+    let pre = hook_checks_in(&r, HOOK, "BeforeAllowTraffic");
     assert!(
         pre.contains(&(
             "orders greet their customers".into(),
@@ -1264,7 +1291,7 @@ fn one_shared_hook_tests_each_consumer_function_with_its_own_checks() {
         pre.iter()
             .any(|(n, _, o)| n == "payments answer from the new version" && o == "Skipped")
     );
-    let post = hook_checks(&r, HOOK);
+    let post = hook_checks_in(&r, HOOK, "AfterAllowTraffic");
     assert!(
         post.contains(&(
             "the alias answers".into(),
@@ -1276,7 +1303,7 @@ fn one_shared_hook_tests_each_consumer_function_with_its_own_checks() {
 
     let (code, r) = run("PaymentsFunction", &[]);
     assert_eq!(code, 0, "{r}");
-    let pre = hook_checks(&r, HOOK);
+    let pre = hook_checks_in(&r, HOOK, "BeforeAllowTraffic");
     assert!(
         pre.contains(&(
             "payments answer from the new version".into(),
@@ -1593,7 +1620,7 @@ fn check_finds_what_would_fail_in_aws_without_running_anything() {
     assert_eq!(code, 2, "{r:#}");
 }
 
-/// Every test the README's "How close to AWS" table names exists: a row's claim is only as
+/// Every test the "How close to AWS" table (docs/simulate.md) names exists: a row's claim is only as
 /// good as the test that holds it.
 #[test]
 fn the_fidelity_tables_tests_exist() {
@@ -1621,12 +1648,12 @@ fn the_fidelity_tables_tests_exist() {
             functions.insert(name);
         }
     }
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let table = readme
-        .split("### How close to AWS")
+    let doc = std::fs::read_to_string(root.join("docs/simulate.md")).unwrap();
+    let table = doc
+        .split("## How close to AWS")
         .nth(1)
         .and_then(|t| t.split("\n## ").next())
-        .expect("the README has the table");
+        .expect("docs/simulate.md has the table");
     let mut named = 0;
     for row in table
         .lines()
