@@ -390,7 +390,7 @@ pub(crate) async fn target_lifecycle_events(
         .deployment_id(deployment_id)
         .send()
         .await
-        .map_err(|e| format!("ListDeploymentTargets: {}", crate::check::error_chain(&e)))?;
+        .map_err(|e| format!("ListDeploymentTargets: {}", crate::error::error_chain(&e)))?;
     let mut events = Vec::new();
     for id in ids.target_ids() {
         let out = codedeploy
@@ -399,7 +399,7 @@ pub(crate) async fn target_lifecycle_events(
             .target_id(id)
             .send()
             .await
-            .map_err(|e| format!("GetDeploymentTarget: {}", crate::check::error_chain(&e)))?;
+            .map_err(|e| format!("GetDeploymentTarget: {}", crate::error::error_chain(&e)))?;
         if let Some(t) = out.deployment_target().and_then(|t| t.lambda_target()) {
             events.extend_from_slice(t.lifecycle_events());
         }

@@ -51,6 +51,7 @@ pub mod aws;
 mod budget;
 pub mod check;
 pub mod deployment;
+mod error;
 mod event;
 pub mod hook;
 mod logging;
@@ -65,8 +66,8 @@ mod tested;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use check::CheckError;
 pub use deployment::{Deployment, DiscoveryError, DiscoverySettings};
+pub use error::CheckError;
 pub use event::{LifecycleEvent, MalformedEvent, Phase, UnknownPhase};
 pub use hook::{Clients, Hook, HookContext, HookError, HookResponse, HookService};
 pub use status::{Backoff, HookStatus, StatusDelivery};

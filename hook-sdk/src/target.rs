@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::check::CheckError;
+use crate::error::CheckError;
 
 /// One function of a deployment: the version to test and where traffic comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

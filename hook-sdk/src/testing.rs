@@ -600,7 +600,7 @@ mod tests {
         assert_eq!((alias.ran_version(), alias.json().unwrap()), ("1", json!({"v": 1})));
         // A version without answers is ResourceNotFoundException, with the fix in its message.
         let missing = target.invoke_qualified_json("7", &json!({})).await.unwrap_err();
-        let chain = crate::check::error_chain(&missing);
+        let chain = crate::error::error_chain(&missing);
         assert!(chain.contains("ResourceNotFoundException"), "{chain}");
         assert!(chain.contains("FakeAws::version"), "{chain}");
         assert_eq!(

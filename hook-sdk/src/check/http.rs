@@ -9,13 +9,13 @@ use crate::redact::redact_urls;
 use crate::spec::limits::{MAX_BODY, MAX_REDIRECTS};
 
 /// The default cap on a response body: a larger body fails the check.
-pub const DEFAULT_MAX_BODY: usize = MAX_BODY;
+pub(crate) const DEFAULT_MAX_BODY: usize = MAX_BODY;
 
 /// The default HTTP client of checks (rustls, a user agent naming hook-sdk), made once on
 /// first use: loading root certificates costs milliseconds, which hooks without HTTP checks
 /// should not pay. It follows no redirect by itself and sends no `Referer`: [`send`] follows
 /// redirects when a check opts in, and keeps the check's headers to the first origin.
-pub fn default_client() -> reqwest::Client {
+pub(crate) fn default_client() -> reqwest::Client {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     CLIENT
         .get_or_init(|| {
@@ -31,7 +31,7 @@ pub fn default_client() -> reqwest::Client {
 
 /// A request with its variables filled in.
 #[derive(Debug, Clone)]
-pub struct HttpRequest {
+pub(crate) struct HttpRequest {
     /// Method.
     pub method: String,
     /// URL.
@@ -46,7 +46,7 @@ pub struct HttpRequest {
 
 /// Whether the request can be sent at all: a known method and an http(s) URL. An error
 /// here is the spec's or the environment's, not the target's.
-pub fn check_request(req: &HttpRequest) -> Result<(), String> {
+pub(crate) fn check_request(req: &HttpRequest) -> Result<(), String> {
     method_and_url(req).map(|_| ())
 }
 
@@ -65,7 +65,7 @@ fn method_and_url(req: &HttpRequest) -> Result<(reqwest::Method, reqwest::Url), 
 /// Errors never hold the URL's credentials or query values. With `follow_redirects`, a
 /// redirect to another origin gets none of the request's headers, and one from https to
 /// plain http is refused.
-pub async fn send(client: &reqwest::Client, req: &HttpRequest, max_body: usize) -> Result<Observation, String> {
+pub(crate) async fn send(client: &reqwest::Client, req: &HttpRequest, max_body: usize) -> Result<Observation, String> {
     let (mut method, first) = method_and_url(req)?;
     let mut url = first.clone();
     let mut body = req.body.clone();
@@ -172,6 +172,6 @@ fn describe(method: &reqwest::Method, url: &reqwest::Url, e: reqwest::Error) -> 
     format!(
         "{method} {}: {}",
         redact_urls(url.as_str()),
-        crate::check::error_chain(&e.without_url())
+        crate::error::error_chain(&e.without_url())
     )
 }

@@ -652,7 +652,7 @@ impl CheckRunner {
                         } else {
                             ErrorKind::Call
                         };
-                        (super::error_chain(&e), kind)
+                        (crate::error::error_chain(&e), kind)
                     })?;
                 let mut obs = Observation::from_invoke(&inv.payload, inv.function_error.clone(), inv.elapsed);
                 if let Some(r) = &inv.usage {

@@ -55,7 +55,7 @@ pub(crate) async fn read_facts(
         format!(
             "cannot read the tags and environment of {} (the hook needs lambda:GetFunction on it): {}",
             t.qualified(),
-            super::error_chain(&e)
+            crate::error::error_chain(&e)
         )
     })?;
     // Only the one variable is kept: the others may hold secrets and are never looked at.

@@ -177,7 +177,7 @@ pub(crate) async fn run(
             };
             report.error = Some(format!(
                 "CloudWatch GetMetricData: {}{hint}",
-                crate::check::error_chain(&e)
+                crate::error::error_chain(&e)
             ));
             report.error_kind = Some(kind);
             report.metrics = Some(summary);
