@@ -342,7 +342,7 @@ pub(crate) fn get_deployment_target(
             "lambdaTarget": {
                 "deploymentId": d.setup.id,
                 "targetId": target_id,
-                "targetArn": format!("arn:aws:lambda:{}:{}:function:{name}:{alias}", crate::REGION, crate::ACCOUNT_ID),
+                "targetArn": format!("arn:aws:lambda:{}:{}:function:{name}:{alias}", crate::account::REGION, crate::account::ACCOUNT_ID),
                 "status": status,
                 "lastUpdatedAt": d.updated,
                 "lifecycleEvents": events,
@@ -471,8 +471,8 @@ pub(crate) fn resource_of(deployments: &HashMap<String, Deployment>, operation: 
     let arn = |kind: &str, name: &str| {
         format!(
             "arn:aws:codedeploy:{}:{}:{kind}:{name}",
-            crate::REGION,
-            crate::ACCOUNT_ID
+            crate::account::REGION,
+            crate::account::ACCOUNT_ID
         )
     };
     match operation {

@@ -9,9 +9,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::account::ACCOUNT_ID;
 use crate::lambda_api::{request_id, run_counted};
 use crate::record::Service;
-use crate::{ACCOUNT_ID, SimState};
+use crate::state::SimState;
 
 /// An HTTP API (payload format 2.0) in front of a function: request → event, answer → response.
 pub(crate) async fn http_api(

@@ -104,8 +104,11 @@ impl<'a> Request<'a> {
     /// A request without condition keys beyond the ones every request has.
     pub fn new(action: &'a str, resource: &'a str) -> Self {
         let mut context = BTreeMap::new();
-        context.insert("aws:requestedregion".into(), vec![crate::REGION.to_string()]);
-        context.insert("aws:principalaccount".into(), vec![crate::ACCOUNT_ID.to_string()]);
+        context.insert("aws:requestedregion".into(), vec![crate::account::REGION.to_string()]);
+        context.insert(
+            "aws:principalaccount".into(),
+            vec![crate::account::ACCOUNT_ID.to_string()],
+        );
         context.insert("aws:securetransport".into(), vec!["true".to_string()]);
         Request {
             action,
@@ -513,7 +516,7 @@ impl Identity {
     /// The caller as AWS names it in a denial: `arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`.
     pub fn principal(&self) -> String {
         let name = self.role_arn.rsplit('/').next().unwrap_or(&self.role_arn);
-        let account = self.role_arn.split(':').nth(4).unwrap_or(crate::ACCOUNT_ID);
+        let account = self.role_arn.split(':').nth(4).unwrap_or(crate::account::ACCOUNT_ID);
         format!("arn:aws:sts::{account}:assumed-role/{name}/{}", self.session)
     }
 

@@ -12,10 +12,11 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use crate::account::{ACCOUNT_ID, REGION};
 use crate::function::{self, Behavior};
 use crate::invocation::InvokeOutcome;
 use crate::record::{Running, Service};
-use crate::{ACCOUNT_ID, REGION, SimState, apply_fault};
+use crate::state::{SimState, apply_fault};
 
 fn lambda_error(status: u16, error_type: &str, message: &str) -> Response {
     let mut r = (

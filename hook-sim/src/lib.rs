@@ -17,10 +17,13 @@
 //! Point the real AWS SDKs at it with `AWS_ENDPOINT_URL` (see [`Sim::aws_env`]).
 #![warn(missing_docs)]
 
+mod account;
 pub mod alarm;
 mod clock;
 mod cloudwatch;
 mod codedeploy;
+mod codedeploy_api;
+mod custom_metrics;
 pub mod deploy;
 pub mod duration;
 mod fault;
@@ -33,6 +36,7 @@ mod record;
 mod runtime;
 pub mod schedule;
 pub mod stack;
+mod state;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -41,45 +45,20 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::{any, get, post};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+pub use account::{ACCOUNT_ID, REGION};
 pub use codedeploy::{DeploymentSetup, DeploymentStatus, LifecycleEventStatus, RevisionStorage, lambda_appspec};
 pub use fault::Fault;
 pub use function::{AliasRouting, Behavior, FunctionSetup};
 pub use invocation::InvokeOutcome;
 pub use record::{Call, Exchange, HookStatusRecord, InvocationRecord, Service};
 pub use runtime::{Concurrency, ProcessConfig, RuntimeFunction, peak_rss_kb};
-
-/// The region hook-sim claims to be.
-pub const REGION: &str = "us-east-1";
-/// The account id in the ARNs hook-sim makes.
-pub const ACCOUNT_ID: &str = "123456789012";
-
-pub(crate) struct SimState {
-    recorder: Arc<record::Recorder>,
-    faults: fault::Faults,
-    deployments: Mutex<HashMap<String, codedeploy::Deployment>>,
-    functions: Mutex<HashMap<String, FunctionSetup>>,
-    execution_counter: Mutex<u64>,
-    /// Weighted aliases route at random from this seed; `None`: exact shares.
-    routing_seed: Mutex<Option<u64>>,
-    /// `GetMetricData` sees an invocation as soon as it ends, not a minute after its minute.
-    metrics_at_once: std::sync::atomic::AtomicBool,
-    /// The role each access key acts as: a call signed with one is authorized by its policies
-    /// (a key not here, such as a test's, may call anything).
-    identities: Mutex<HashMap<String, Arc<iam::Identity>>>,
-    /// Refuse what IAM refuses, or only record it.
-    enforcement: Mutex<iam::Enforcement>,
-    /// The calls IAM refused (the first [`MAX_DENIALS`]).
-    denials: Mutex<Vec<iam::Denial>>,
-}
-
-/// Denials hook-sim keeps to report.
-const MAX_DENIALS: usize = 1000;
+use state::SimState;
 
 /// Local CodeDeploy and Lambda endpoints on a loopback port.
 pub struct Sim {
@@ -97,62 +76,6 @@ impl std::fmt::Debug for Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         self.server.abort();
-    }
-}
-
-impl SimState {
-    /// IAM's answer to the caller whose signature is in `headers`: `Err` when its role may not
-    /// make `request` and IAM is enforced. A caller without a role here may call anything.
-    pub(crate) fn authorize(&self, headers: &HeaderMap, request: &iam::Request) -> Result<(), iam::Denial> {
-        let key = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(iam::signing_key);
-        let Some(identity) = key.and_then(|k| self.identities.lock().expect("poisoned").get(k).cloned()) else {
-            return Ok(());
-        };
-        self.authorize_as(&identity, request)
-    }
-
-    /// IAM's answer to `identity` making `request` (see [`authorize`](Self::authorize)).
-    pub(crate) fn authorize_as(&self, identity: &iam::Identity, request: &iam::Request) -> Result<(), iam::Denial> {
-        let Err(denial) = identity.authorize(request) else {
-            return Ok(());
-        };
-        let mut denials = self.denials.lock().expect("poisoned");
-        if denials.len() < MAX_DENIALS && !denials.contains(&denial) {
-            denials.push(denial.clone());
-        }
-        match *self.enforcement.lock().expect("poisoned") {
-            iam::Enforcement::Enforce => Err(denial),
-            iam::Enforcement::Warn => Ok(()),
-        }
-    }
-
-    /// A function's tags, for `aws:ResourceTag/…` conditions.
-    pub(crate) fn tags_of(&self, function: &str) -> std::collections::BTreeMap<String, String> {
-        self.functions
-            .lock()
-            .expect("poisoned")
-            .get(function)
-            .map(|f| f.tags.clone())
-            .unwrap_or_default()
-    }
-
-    /// The version `qualifier` selects now (an alias routes by its weights), and its behavior.
-    fn resolve(&self, function: &str, qualifier: Option<&str>, key: Option<u64>) -> Option<Option<(String, Behavior)>> {
-        let seed = *self.routing_seed.lock().expect("poisoned");
-        self.functions
-            .lock()
-            .expect("poisoned")
-            .get_mut(function)
-            .map(|f| f.resolve(qualifier, seed, key))
-    }
-
-    /// The status of a lifecycle event: `InProgress`, `Succeeded` or `Failed`.
-    fn execution_status(&self, deployment_id: &str, execution_id: &str) -> Option<LifecycleEventStatus> {
-        let deployments = self.deployments.lock().expect("poisoned");
-        Some(deployments.get(deployment_id)?.executions.get(execution_id)?.status)
     }
 }
 
@@ -179,7 +102,7 @@ impl Sim {
             denials: Mutex::new(Vec::new()),
         });
         let app = Router::new()
-            .route("/", post(codedeploy_api))
+            .route("/", post(root_api))
             .route(
                 "/2015-03-31/functions/{name}/invocations",
                 post(lambda_api::lambda_invoke),
@@ -508,124 +431,14 @@ impl Sim {
     }
 }
 
-fn aws_json_error(status: u16, error_type: &str, message: &str) -> Response {
-    let mut r = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        json!({"__type": error_type, "message": message}).to_string(),
-    )
-        .into_response();
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
-    r.headers_mut().insert(
-        "x-amzn-errortype",
-        HeaderValue::from_str(error_type).unwrap_or(HeaderValue::from_static("Unknown")),
-    );
-    r
-}
-
-/// Applies a queued fault: `Some(response)` when the fault answers instead of the API.
-pub(crate) async fn apply_fault(
-    state: &SimState,
-    operation: &str,
-    throttle: (u16, &str),
-) -> Option<(u16, String, String)> {
-    match state.faults.take(operation)? {
-        Fault::Throttle => Some((throttle.0, throttle.1.to_string(), "Rate exceeded".to_string())),
-        Fault::Error {
-            status,
-            error_type,
-            message,
-        } => Some((status, error_type, message)),
-        Fault::Delay(d) => {
-            tokio::time::sleep(d).await;
-            None
-        }
-        Fault::Hang => std::future::pending().await,
-    }
-}
-
-/// `POST /`: CodeDeploy (AWS JSON 1.1), or CloudWatch on AWS JSON 1.0 or the query protocol.
-async fn codedeploy_api(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
+/// `POST /`: CloudWatch on AWS JSON 1.0 or the query protocol, else CodeDeploy (AWS JSON 1.1).
+async fn root_api(State(state): State<Arc<SimState>>, headers: HeaderMap, body: Bytes) -> Response {
     if let Some(response) = cloudwatch::cloudwatch_root(&state, &headers, &body).await {
         return response;
     }
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let Some(operation) = target.strip_prefix("CodeDeploy_20141006.") else {
-        return aws_json_error(400, "UnknownOperationException", &format!("unknown target {target:?}"));
-    };
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let record = |status: u16, error: Option<String>| {
-        state
-            .recorder
-            .call(Service::CodeDeploy, operation, request.clone(), status, error);
-    };
-    if let Some((status, error_type, message)) = apply_fault(&state, operation, (400, "ThrottlingException")).await {
-        record(status, Some(error_type.clone()));
-        return aws_json_error(status, &error_type, &message);
-    }
-    if let Some(resource) = codedeploy::resource_of(&state.deployments.lock().expect("poisoned"), operation, &request) {
-        let action = format!("codedeploy:{operation}");
-        if let Err(denial) = state.authorize(&headers, &iam::Request::new(&action, &resource)) {
-            record(400, Some("AccessDeniedException".into()));
-            return aws_json_error(400, "AccessDeniedException", &denial.to_string());
-        }
-    }
-    let result = match operation {
-        "GetDeployment" => codedeploy::get_deployment(&state.deployments.lock().expect("poisoned"), &request),
-        "ListDeploymentTargets" => {
-            codedeploy::list_deployment_targets(&state.deployments.lock().expect("poisoned"), &request)
-        }
-        "GetDeploymentTarget" => {
-            codedeploy::get_deployment_target(&state.deployments.lock().expect("poisoned"), &request)
-        }
-        "GetApplicationRevision" => {
-            codedeploy::get_application_revision(&state.deployments.lock().expect("poisoned"), &request)
-        }
-        "PutLifecycleEventHookExecutionStatus" => {
-            let result = codedeploy::put_status(&mut state.deployments.lock().expect("poisoned"), &request);
-            result.map(|(response, (deployment_id, execution_id, status))| {
-                state.recorder.status(HookStatusRecord {
-                    deployment_id,
-                    execution_id,
-                    status,
-                    at: state.recorder.since_start(),
-                });
-                response
-            })
-        }
-        other => Err(codedeploy::ApiError::new(
-            "UnknownOperationException",
-            format!("hook-sim does not implement CodeDeploy {other}"),
-        )),
-    };
-    match result {
-        Ok(v) => {
-            record(200, None);
-            state
-                .recorder
-                .exchange(Service::CodeDeploy, operation, &request, 200, &v);
-            let mut r = (StatusCode::OK, v.to_string()).into_response();
-            r.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
-            r
-        }
-        Err(e) => {
-            record(e.status, Some(e.error_type.clone()));
-            state.recorder.exchange(
-                Service::CodeDeploy,
-                operation,
-                &request,
-                e.status,
-                &json!({"__type": e.error_type, "message": e.message}),
-            );
-            aws_json_error(e.status, &e.error_type, &e.message)
-        }
-    }
+    codedeploy_api::api(&state, &headers, &body).await
 }
 
 async fn unknown_route(uri: axum::http::Uri) -> Response {
-    aws_json_error(404, "UnknownOperationException", &format!("hook-sim serves no {uri}"))
+    codedeploy_api::aws_json_error(404, "UnknownOperationException", &format!("hook-sim serves no {uri}"))
 }

@@ -122,7 +122,7 @@ pub(crate) struct Recorder {
     running_changed: watch::Sender<u64>,
     changed: watch::Sender<u64>,
     /// Custom metrics: sent with `PutMetricData`, or written by functions as EMF log lines.
-    pub(crate) custom: Mutex<crate::cloudwatch::CustomStore>,
+    pub(crate) custom: Mutex<crate::custom_metrics::CustomStore>,
     /// Requests and answers, when recorded (`None`: not recorded).
     exchanges: Mutex<Option<Vec<Exchange>>>,
 }
@@ -162,7 +162,7 @@ impl Recorder {
             running_ids: std::sync::atomic::AtomicU64::new(0),
             running_changed: watch::channel(0).0,
             changed: watch::channel(0).0,
-            custom: Mutex::new(crate::cloudwatch::CustomStore::default()),
+            custom: Mutex::new(crate::custom_metrics::CustomStore::default()),
             exchanges: Mutex::new(None),
         }
     }

@@ -24,9 +24,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 
+use crate::account::{ACCOUNT_ID, REGION};
 use crate::invocation::{InvokeOutcome, lambda_log};
 use crate::record::{Recorder, Service};
-use crate::{ACCOUNT_ID, REGION};
 
 /// How to run a function version as a process.
 #[derive(Debug, Clone)]

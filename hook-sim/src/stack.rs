@@ -10,7 +10,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value, json};
 use serde_saphyr::Tagged;
 
-use crate::{ACCOUNT_ID, REGION};
+use crate::account::{ACCOUNT_ID, REGION};
 
 /// A template that cannot be used, with what to do about it.
 #[derive(Debug)]

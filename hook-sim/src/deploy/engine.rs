@@ -413,8 +413,8 @@ impl Run<'_> {
                 continue;
             }
             let mut message = json!({
-                "region": crate::REGION,
-                "accountId": crate::ACCOUNT_ID,
+                "region": crate::account::REGION,
+                "accountId": crate::account::ACCOUNT_ID,
                 "eventTriggerName": trigger.name,
                 "applicationName": info["applicationName"],
                 "deploymentId": plan.deployment_id,
@@ -613,8 +613,8 @@ impl Run<'_> {
         if let Some(role) = &plan.codedeploy_role {
             let arn = format!(
                 "arn:aws:lambda:{}:{}:function:{}",
-                crate::REGION,
-                crate::ACCOUNT_ID,
+                crate::account::REGION,
+                crate::account::ACCOUNT_ID,
                 hook.function
             );
             let mut request =

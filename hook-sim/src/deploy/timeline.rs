@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::outcome::{Event, TimelineEntry};
-use crate::SimState;
+use crate::state::SimState;
 
 pub(super) type Sink = Arc<dyn Fn(&TimelineEntry) + Send + Sync>;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::SimState;
+use crate::state::SimState;
 
 use super::outcome::VersionTraffic;
 use super::plan::Traffic;
