@@ -18,7 +18,9 @@ use hook_sim::stack::{Template, TemplateError};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::setup::{FunctionRun, Setup, TARGET, code_deploy_aliases, functions_with_preference, read_setup};
+use super::cloudformation::code_deploy_aliases;
+use super::setup::{FunctionRun, Setup, TARGET};
+use super::template::{functions_with_preference, read_setup};
 use super::{ReportFormat, StackArgs, other_stacks, template_dir};
 use crate::cli::key_value;
 

@@ -1,15 +1,23 @@
 //! `hook-sim simulate`: a function's CodeDeploy deployment, from its SAM template, run
 //! locally by hook-sim with the real function and hook binaries.
 //!
-//! `setup` reads what to run from the template, `build` runs cargo for it, `render` prints the
+//! `setup` is what a simulation runs, which `template` reads from a SAM template
+//! (`cloudformation` from the plain CloudFormation the Serverless Framework and CDK emit), with
+//! `functions` (how each runs, hooks included), `configs`, `alarms`, `triggers` and `roles`; `build` runs cargo for it, `render` prints the
 //! live timeline and the summary; this module holds the options and runs the deployment.
 
+mod alarms;
 mod build;
 pub(crate) mod check;
+mod cloudformation;
+mod configs;
+mod functions;
 mod render;
 mod roles;
 mod serve;
 mod setup;
+mod template;
+mod triggers;
 
 pub(crate) use serve::serve_stack;
 
@@ -26,7 +34,8 @@ use hook_sim::{Behavior, Concurrency, ProcessConfig, RuntimeFunction, Sim};
 use serde_json::json;
 
 use self::render::{Printer, print_header, print_summary};
-use self::setup::{CURRENT, FunctionRun, Setup, TARGET, read_setup};
+use self::setup::{CURRENT, FunctionRun, Setup, TARGET};
+use self::template::read_setup;
 use crate::cli::key_value;
 
 pub(crate) const EXAMPLES: &str = "\
@@ -488,9 +497,9 @@ fn check_node(node: &Path, function: &str) -> Result<(), SimulateError> {
             node.display()
         )));
     }
-    let path = setup::node_runtime_path();
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(setup::NODE_RUNTIME) {
-        std::fs::write(&path, setup::NODE_RUNTIME)
+    let path = functions::node_runtime_path();
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(functions::NODE_RUNTIME) {
+        std::fs::write(&path, functions::NODE_RUNTIME)
             .map_err(|e| SimulateError::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(())

@@ -13,7 +13,9 @@ const IDLE_RECLAIM: Duration = Duration::from_secs(10 * 60);
 use hook_sim::stack::{Template, TemplateError};
 use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, RuntimeFunction, Sim, lambda_appspec};
 
-use super::setup::{CURRENT, TARGET, code_deploy_aliases, functions_with_preference, read_setup};
+use super::cloudformation::code_deploy_aliases;
+use super::setup::{CURRENT, TARGET};
+use super::template::{functions_with_preference, read_setup};
 use super::{SimulateError, StackArgs, Versions, build, check_binaries, other_stacks, start_versions, template_dir};
 
 /// Serves the stack's deployed functions (or `--function`) until Ctrl-C: version 1 runs the

@@ -1,0 +1,308 @@
+//! How each function of the template runs here: its binary (a workspace build, a CDK asset, a
+//! Python or Node handler), environment, limits and folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hook_sim::stack::{Template, TemplateError, scalar_text};
+use serde_json::{Value, json};
+
+use hook_sim::iam::Identity;
+
+use super::StackArgs;
+use super::roles;
+use super::setup::{API_TYPES, FunctionRun};
+
+/// The API resource a value refers to (`${HelloApi}` in a `!Sub`, or `!Ref HelloApi`).
+pub(super) fn api_named_in(t: &Template, v: &Value) -> Option<String> {
+    let text = v.to_string();
+    t.resources().into_iter().find_map(|(id, ty)| {
+        (API_TYPES.contains(&ty.as_str())
+            && (text.contains(&format!("${{{id}}}"))
+                || text.contains(&format!("${{{id}."))
+                || text.contains(&json!({"Ref": id}).to_string())))
+        .then_some(id)
+    })
+}
+
+pub(super) fn function_run(
+    t: &Template,
+    id: &str,
+    args: &StackArgs,
+    base: &Path,
+) -> Result<FunctionRun, TemplateError> {
+    let name = t.physical_name(id)?;
+    let text_property = |name: &str, default: &str| -> Result<String, TemplateError> {
+        match t.function_property(id, name) {
+            Some(v) => Ok(scalar_text(&t.eval(&v)?)),
+            None => Ok(default.to_string()),
+        }
+    };
+    let runtime = text_property("Runtime", "provided.al2023")?;
+    let handler = text_property("Handler", "bootstrap")?;
+    let resource = t.resource(id).cloned().unwrap_or_default();
+    let metadata = resource.get("Metadata").cloned().unwrap_or_default();
+    let mut env = Vec::new();
+    let mut api_vars = Vec::new();
+    let target_dir = cargo_target_dir(base);
+    let by_name = |bin: &str| -> (PathBuf, Option<String>) {
+        if bin.contains('/') {
+            (base.join(bin), None)
+        } else {
+            (target_dir.join("release").join(bin), Some(bin.to_string()))
+        }
+    };
+    let (binary, cargo_bin) = if let Some((_, path)) = args.bins.iter().rev().find(|(k, _)| k == id) {
+        (PathBuf::from(path), None)
+    } else if let Some(sim) = metadata.get("Simulate") {
+        let bin = sim.get("Binary").and_then(Value::as_str).ok_or_else(|| {
+            TemplateError(format!(
+                "Metadata.Simulate of {id} has no Binary: name the binary that runs it"
+            ))
+        })?;
+        if sim.get("Spec").is_some() {
+            return Err(TemplateError(format!(
+                "Metadata.Simulate.Spec of {id} is not read: name the spec once, in the function's \
+                 Environment (HOOK_SPEC_FILE, relative to CodeUri), where the deployed hook reads it too"
+            )));
+        }
+        by_name(bin)
+    } else if let Some(bin) = metadata.pointer("/BuildProperties/Binary").and_then(Value::as_str) {
+        by_name(bin)
+    } else if let Some(bootstrap) = code_folder(t, id, base)
+        .map(|d| d.join("bootstrap"))
+        .filter(|b| runtime.starts_with("provided") && b.is_file())
+    {
+        // A custom runtime's code folder (a CDK asset) holds its `bootstrap`.
+        (bootstrap, None)
+    } else if runtime.starts_with("python3") {
+        // Lambda's Python runtime: the handler module is imported from /var/task (CodeUri).
+        (args.python.clone(), None)
+    } else if runtime.starts_with("nodejs") {
+        // Lambda's Node.js runtime: hook-sim's Runtime API loop imports the handler from
+        // /var/task (CodeUri).
+        (args.node.clone(), None)
+    } else if args.reading_only {
+        // `check` runs nothing: the binary does not matter.
+        (PathBuf::new(), None)
+    } else {
+        return Err(TemplateError(format!(
+            "cannot tell which binary runs {id}: give it Metadata.BuildProperties.Binary (cargo-lambda), \
+             Metadata.Simulate.Binary, or pass --bin {id}=PATH"
+        )));
+    };
+    let python = cargo_bin.is_none()
+        && runtime.starts_with("python3")
+        && !args.bins.iter().any(|(k, _)| k == id)
+        && metadata.get("Simulate").is_none();
+    let node = cargo_bin.is_none()
+        && runtime.starts_with("nodejs")
+        && !args.bins.iter().any(|(k, _)| k == id)
+        && metadata.get("Simulate").is_none();
+    let process_args = if python {
+        vec!["-m".to_string(), "awslambdaric".to_string(), handler.clone()]
+    } else if node {
+        vec![node_runtime_path().display().to_string(), handler.clone()]
+    } else {
+        Vec::new()
+    };
+    if let Some(vars) = t
+        .function_property(id, "Environment")
+        .and_then(|e| e.get("Variables").cloned())
+    {
+        for (k, v) in vars.as_object().into_iter().flatten() {
+            if let Some(api) = api_named_in(t, v) {
+                api_vars.push((k.clone(), api));
+                continue;
+            }
+            match t.eval(v) {
+                Ok(value) => env.push((k.clone(), scalar_text(&value))),
+                Err(e) => {
+                    return Err(TemplateError(format!("environment variable {k} of {id}: {e}")));
+                }
+            }
+        }
+    }
+    let number = |name: &str, default: f64| -> Result<f64, TemplateError> {
+        match t.function_property(id, name) {
+            None => Ok(default),
+            Some(v) => scalar_text(&t.eval(&v)?)
+                .parse()
+                .map_err(|_| TemplateError(format!("{name} of {id} is not a number"))),
+        }
+    };
+    let timeout = number("Timeout", 3.0)?;
+    if !(1.0..=900.0).contains(&timeout) {
+        return Err(TemplateError(format!(
+            "Timeout of {id} is {timeout}: Lambda allows 1 to 900 seconds"
+        )));
+    }
+    // Lambda runs the code in /var/task, the packaged CodeUri: a local folder stands for it.
+    let task_root = code_folder(t, id, base);
+    let max_retries = match t
+        .function_property(id, "EventInvokeConfig")
+        .and_then(|c| c.get("MaximumRetryAttempts").cloned())
+    {
+        None => 2,
+        Some(v) => match scalar_text(&t.eval(&v)?).parse::<u32>() {
+            Ok(n) if n <= 2 => n,
+            _ => {
+                return Err(TemplateError(format!(
+                    "EventInvokeConfig.MaximumRetryAttempts of {id} must be 0, 1 or 2"
+                )));
+            }
+        },
+    };
+    let reserved_concurrency = match t.function_property(id, "ReservedConcurrentExecutions") {
+        None => None,
+        Some(v) => match scalar_text(&t.eval(&v)?).parse::<usize>() {
+            Ok(n) if n <= 1000 => Some(n),
+            _ => {
+                return Err(TemplateError(format!(
+                    "ReservedConcurrentExecutions of {id} must be a whole number from 0 to 1000 (the account's default limit)"
+                )));
+            }
+        },
+    };
+    let mut tags = BTreeMap::new();
+    if let Some(v) = t.function_property(id, "Tags") {
+        match t.eval(&v)? {
+            Value::Object(m) => tags.extend(m.iter().map(|(k, v)| (k.clone(), scalar_text(v)))),
+            Value::Array(list) => tags.extend(
+                list.iter()
+                    .filter_map(|e| Some((scalar_text(e.get("Key")?), scalar_text(e.get("Value")?)))),
+            ),
+            _ => {}
+        }
+    }
+    if t.resource_type(id) == Some("AWS::Serverless::Function") {
+        tags.insert("lambda:createdBy".to_string(), "SAM".to_string());
+    }
+    Ok(FunctionRun {
+        logical_id: id.to_string(),
+        tags,
+        task_root,
+        max_retries,
+        name,
+        binary,
+        args: process_args,
+        runtime,
+        handler,
+        cargo_bin,
+        env,
+        api_vars,
+        timeout: Duration::from_secs_f64(timeout),
+        memory_mb: number("MemorySize", 128.0)? as u32,
+        reserved_concurrency,
+    })
+}
+
+/// Where cargo builds for a template in `base`: `CARGO_TARGET_DIR`, or `target/` of the
+/// nearest folder up from `base` with a `Cargo.lock` (the workspace), or `base/target`.
+/// Lambda's Runtime API loop for Node.js handlers (`hook-sim/runtimes/node.js`), which
+/// `simulate` writes here before it runs a `nodejs*` function.
+pub(super) const NODE_RUNTIME: &str = include_str!("../../../runtimes/node.js");
+
+/// Where [`NODE_RUNTIME`] is written: a file of the temporary directory named by this
+/// version of hook-sim.
+pub(super) fn node_runtime_path() -> PathBuf {
+    std::env::temp_dir().join(format!("hook-sim-{}-node-runtime.js", env!("CARGO_PKG_VERSION")))
+}
+
+/// The local folder of a function's code: SAM's `CodeUri`, or the asset folder CDK notes in
+/// `Metadata.aws:asset:path` (beside the synthesized template).
+pub(super) fn code_folder(t: &Template, id: &str, base: &Path) -> Option<PathBuf> {
+    let sam = match t.function_property(id, "CodeUri") {
+        Some(Value::String(uri)) if !uri.contains("://") => Some(uri),
+        _ => None,
+    };
+    let cdk = t
+        .resource(id)
+        .and_then(|r| r.pointer("/Metadata/aws:asset:path"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    sam.or(cdk).map(|p| base.join(p)).filter(|p| p.is_dir())
+}
+
+/// The folder `base` stands for (`.` when empty), and the Cargo workspace holding it (the
+/// nearest folder up with a `Cargo.lock`), if any.
+pub(super) fn workspace_of(base: &Path) -> (&Path, Option<PathBuf>) {
+    let start = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    let workspace = start.canonicalize().ok().and_then(|abs| {
+        abs.ancestors()
+            .find(|d| d.join("Cargo.lock").is_file())
+            .map(Path::to_path_buf)
+    });
+    (start, workspace)
+}
+
+pub(super) fn cargo_target_dir(base: &Path) -> PathBuf {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    let (start, workspace) = workspace_of(base);
+    match workspace {
+        Some(root) if root == start.canonicalize().unwrap_or_default() => base.join("target"),
+        Some(root) => root.join("target"),
+        None => base.join("target"),
+    }
+}
+
+/// The template and logical id of the hook function `v` names: `!Ref` of one in `t`, or
+/// `!ImportValue` of an export of one of `others` (with that template's folder). `Err(None)`:
+/// neither form.
+pub(super) fn hook_source<'a>(
+    t: &'a Template,
+    others: &'a [Template],
+    v: &Value,
+    base: &Path,
+) -> Result<((&'a Template, PathBuf), String), Option<TemplateError>> {
+    if let Some(id) = t.referenced(v).map_err(Some)? {
+        return Ok(((t, base.to_path_buf()), id.to_string()));
+    }
+    let Some(name) = t.imported(v).map_err(Some)? else {
+        return Err(None);
+    };
+    let mut known = Vec::new();
+    for o in others {
+        let (found, names) = o.export(&name).map_err(Some)?;
+        if let Some(id) = found {
+            let dir = o.path.parent().map(Path::to_path_buf).unwrap_or_default();
+            return Ok(((o, dir), id));
+        }
+        known.extend(names);
+    }
+    Err(Some(TemplateError(if others.is_empty() {
+        format!("the hook is imported (Fn::ImportValue {name}): give the template that exports it with --with TEMPLATE")
+    } else {
+        format!(
+            "Fn::ImportValue {name}: no template given with --with exports it (their exports: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )
+    })))
+}
+
+/// A hook function of the template, with its role (and what of the role cannot be read).
+pub(super) fn read_hook(
+    t: &Template,
+    id: &str,
+    args: &StackArgs,
+    base: &Path,
+    roles: &mut BTreeMap<String, Identity>,
+    warnings: &mut Vec<String>,
+) -> Result<FunctionRun, TemplateError> {
+    let hook = function_run(t, id, args, base)?;
+    let role = roles::function_role(t, id, &hook.name)?;
+    warnings.extend(role.warnings.into_iter().map(|w| format!("hook {id}: {w}")));
+    roles.insert(hook.name.clone(), role.identity);
+    Ok(hook)
+}
