@@ -6,6 +6,10 @@
 //! exits or times out. An environment runs one invocation at a time, as in Lambda; concurrent
 //! invokes get environments of their own, up to the function's [`Concurrency`].
 
+mod api;
+mod concurrency;
+mod logs;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,20 +17,18 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::account::{ACCOUNT_ID, REGION};
+use crate::account::REGION;
 use crate::invocation::{InvokeOutcome, lambda_log};
-use crate::record::{Recorder, Service};
+use crate::record::Recorder;
+
+use api::{Pending, RuntimeResult, Shared};
+pub use concurrency::Concurrency;
+use logs::LogLines;
 
 /// How to run a function version as a process.
 #[derive(Debug, Clone)]
@@ -96,26 +98,6 @@ impl ProcessConfig {
     }
 }
 
-enum RuntimeResult {
-    Response { body: Vec<u8>, duration: Duration },
-    Error { body: Vec<u8>, duration: Duration },
-    InitError { body: Vec<u8> },
-}
-
-struct Pending {
-    request_id: String,
-    deadline_ms: u64,
-    /// The qualifier the caller named (the invoked ARN ends with it), if any.
-    qualifier: Option<String>,
-    payload: Vec<u8>,
-    tx: oneshot::Sender<RuntimeResult>,
-}
-
-struct InFlight {
-    tx: oneshot::Sender<RuntimeResult>,
-    dispatched: Instant,
-}
-
 struct ProcessHandle {
     pid: Option<u32>,
     spawned: Instant,
@@ -124,93 +106,6 @@ struct ProcessHandle {
     /// The tasks reading its stdout and stderr: once the process is gone, they end when they
     /// have read every line it wrote.
     readers: Vec<tokio::task::JoinHandle<()>>,
-}
-
-struct Shared {
-    name: String,
-    recorder: Arc<Recorder>,
-    pending: Mutex<VecDeque<Pending>>,
-    in_flight: Mutex<HashMap<String, InFlight>>,
-    arrived: Notify,
-    first_next: Mutex<Option<Instant>>,
-    logs: Arc<Mutex<LogLines>>,
-}
-
-/// The lines an environment's process wrote, the newest [`MAX_LOG_LINES`] of them: a function
-/// served for days does not fill the simulator's memory with its logs. Lines are numbered
-/// from the first ever written, so an invocation's own lines are found by number.
-#[derive(Debug, Default)]
-struct LogLines {
-    lines: VecDeque<String>,
-    /// Lines forgotten from the front.
-    dropped: usize,
-}
-
-/// The most log lines an execution environment keeps (Lambda's log tail is its last 4 KB).
-const MAX_LOG_LINES: usize = 10_000;
-
-impl LogLines {
-    fn push(&mut self, line: String) {
-        self.lines.push_back(line);
-        if self.lines.len() > MAX_LOG_LINES {
-            self.lines.pop_front();
-            self.dropped += 1;
-        }
-    }
-
-    /// The number the next line will have.
-    fn mark(&self) -> usize {
-        self.dropped + self.lines.len()
-    }
-
-    /// The lines from number `mark` on (those still kept), joined.
-    fn since(&self, mark: usize) -> String {
-        let skip = mark.saturating_sub(self.dropped);
-        self.lines.iter().skip(skip).cloned().collect::<Vec<_>>().join("\n")
-    }
-}
-
-/// A function's concurrency limit shared by its versions: Lambda's reserved concurrency
-/// (`ReservedConcurrentExecutions`), or the account's default of 1,000.
-#[derive(Debug, Clone)]
-pub struct Concurrency {
-    limit: usize,
-    in_use: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl Concurrency {
-    /// The account's default: 1,000 environments at once.
-    pub fn unreserved() -> Self {
-        Self::reserved(1000)
-    }
-
-    /// At most `limit` environments of the function's versions run invocations at once; an
-    /// invoke beyond that is throttled (`TooManyRequestsException`), as Lambda does.
-    pub fn reserved(limit: usize) -> Self {
-        Concurrency {
-            limit,
-            in_use: Arc::default(),
-        }
-    }
-
-    fn try_take(&self) -> bool {
-        use std::sync::atomic::Ordering;
-        self.in_use
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.limit).then_some(n + 1)
-            })
-            .is_ok()
-    }
-
-    fn give_back(&self) {
-        self.in_use.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-    }
-}
-
-impl Default for Concurrency {
-    fn default() -> Self {
-        Self::unreserved()
-    }
 }
 
 /// One execution environment: its own Runtime API and process.
@@ -250,12 +145,7 @@ impl Environment {
             first_next: Mutex::new(None),
             logs: Arc::new(Mutex::new(LogLines::default())),
         });
-        let app = Router::new()
-            .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-            .route("/2018-06-01/runtime/init/error", post(init_error))
-            .with_state(shared.clone());
+        let app = api::router(shared.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -363,7 +253,15 @@ impl RuntimeFunction {
     pub fn logs(&self) -> Vec<String> {
         self.all_environments()
             .iter()
-            .flat_map(|e| e.shared.logs.lock().expect("logs poisoned").lines.clone())
+            .flat_map(|e| {
+                e.shared
+                    .logs
+                    .lock()
+                    .expect("logs poisoned")
+                    .kept()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
@@ -768,139 +666,4 @@ pub fn peak_rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn runtime_error(status: StatusCode, error_type: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({"errorType": error_type, "errorMessage": message})),
-    )
-        .into_response()
-}
-
-async fn next(State(shared): State<Arc<Shared>>) -> Response {
-    {
-        let mut first = shared.first_next.lock().expect("poisoned");
-        if first.is_none() {
-            *first = Some(Instant::now());
-        }
-    }
-    let pending = loop {
-        if let Some(p) = shared.pending.lock().expect("poisoned").pop_front() {
-            break p;
-        }
-        shared.arrived.notified().await;
-    };
-    shared.in_flight.lock().expect("poisoned").insert(
-        pending.request_id.clone(),
-        InFlight {
-            tx: pending.tx,
-            dispatched: Instant::now(),
-        },
-    );
-    let arn = match &pending.qualifier {
-        Some(q) => format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{}:{q}", shared.name),
-        None => format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{}", shared.name),
-    };
-    let event: serde_json::Value = serde_json::from_slice(&pending.payload).unwrap_or(serde_json::Value::Null);
-    shared.recorder.call(
-        Service::Runtime,
-        "Next",
-        json!({"function": shared.name, "requestId": pending.request_id, "invokedFunctionArn": arn, "event": event}),
-        200,
-        None,
-    );
-    let mut headers = HeaderMap::new();
-    for (k, v) in [
-        ("lambda-runtime-aws-request-id", pending.request_id.as_str()),
-        ("lambda-runtime-deadline-ms", &pending.deadline_ms.to_string()),
-        ("lambda-runtime-invoked-function-arn", &arn),
-        (
-            "lambda-runtime-trace-id",
-            "Root=1-00000000-000000000000000000000000;Sampled=0",
-        ),
-        ("content-type", "application/json"),
-    ] {
-        headers.insert(k, HeaderValue::from_str(v).expect("header values are ASCII"));
-    }
-    (StatusCode::OK, headers, pending.payload).into_response()
-}
-
-fn finish(
-    shared: &Shared,
-    id: &str,
-    operation: &str,
-    make: impl FnOnce(Duration) -> RuntimeResult,
-    error: Option<String>,
-) -> Response {
-    let entry = shared.in_flight.lock().expect("poisoned").remove(id);
-    let Some(entry) = entry else {
-        shared.recorder.call(
-            Service::Runtime,
-            operation,
-            json!({"function": shared.name, "requestId": id}),
-            400,
-            Some("InvalidRequestID".into()),
-        );
-        return runtime_error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID");
-    };
-    shared.recorder.call(
-        Service::Runtime,
-        operation,
-        json!({"function": shared.name, "requestId": id}),
-        202,
-        error,
-    );
-    let _ = entry.tx.send(make(entry.dispatched.elapsed()));
-    (StatusCode::ACCEPTED, axum::Json(json!({"status": "OK"}))).into_response()
-}
-
-async fn response(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> Response {
-    finish(
-        &shared,
-        &id,
-        "Response",
-        |duration| RuntimeResult::Response {
-            body: body.to_vec(),
-            duration,
-        },
-        None,
-    )
-}
-
-async fn error(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let error_type = headers
-        .get("lambda-runtime-function-error-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| {
-            serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.get("errorType").and_then(|t| t.as_str()).map(str::to_string))
-        });
-    finish(
-        &shared,
-        &id,
-        "Error",
-        |duration| RuntimeResult::Error {
-            body: body.to_vec(),
-            duration,
-        },
-        error_type,
-    )
-}
-
-async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    shared.recorder.call(
-        Service::Runtime,
-        "InitError",
-        json!({"function": shared.name}),
-        202,
-        Some("Runtime.InitError".into()),
-    );
-    let pending: Vec<Pending> = shared.pending.lock().expect("poisoned").drain(..).collect();
-    for p in pending {
-        let _ = p.tx.send(RuntimeResult::InitError { body: body.to_vec() });
-    }
-    (StatusCode::ACCEPTED, axum::Json(json!({"status": "OK"}))).into_response()
 }
