@@ -50,6 +50,7 @@ pub mod assert;
 pub mod aws;
 mod budget;
 pub mod check;
+mod clients;
 pub mod deployment;
 mod error;
 mod event;

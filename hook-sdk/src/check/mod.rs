@@ -8,6 +8,8 @@ pub(crate) mod http;
 #[cfg(feature = "metrics")]
 mod metrics;
 #[cfg(feature = "checks")]
+mod plug;
+#[cfg(feature = "checks")]
 mod run;
 #[cfg(feature = "checks")]
 mod select;

@@ -1,4 +1,4 @@
-//! What a handler sees: [`HookContext`], and the AWS [`Clients`] it uses.
+//! What a handler sees: [`HookContext`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,14 +6,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-#[cfg(feature = "checks")]
-use crate::check::{CheckRunner, RunContext};
+use crate::clients::Clients;
 use crate::deployment::Deployment;
 use crate::event::{LifecycleEvent, Phase};
-#[cfg(feature = "checks")]
-use crate::report::Report;
-#[cfg(feature = "checks")]
-use crate::spec::{Spec, Vars};
 use crate::target::TargetFunction;
 use crate::tested::TestedVersions;
 
@@ -122,91 +117,9 @@ impl HookContext {
         &self.inner.lambda_context
     }
 
-    #[cfg(feature = "checks")]
-    /// Runs a spec's checks for this phase against this deployment's targets, within the
-    /// hook's time. The report is data: judge it with [`Report::passed`].
-    pub async fn run_spec(&self, spec: &Spec) -> Report {
-        let mut runner = CheckRunner::new(self.inner.clients.lambda.clone());
-        if let Some(http) = &self.inner.clients.http {
-            runner = runner.with_http(http.clone());
-        }
-        let left = self.time_left();
-        let reads_metrics = spec
-            .checks
-            .iter()
-            .any(|c| c.runs_in(self.phase()) && matches!(c.action, crate::spec::Action::Metrics(_)));
-        #[cfg(feature = "metrics")]
-        {
-            let clients = &self.inner.clients;
-            let cloudwatch = match (&clients.cloudwatch, &clients.sdk_config) {
-                (Some(cw), _) => Some(cw.clone()),
-                (None, Some(config)) if reads_metrics => Some(aws_sdk_cloudwatch::Client::new(config)),
-                (None, _) => None,
-            };
-            if let Some(cw) = cloudwatch {
-                runner = runner.with_cloudwatch(cw);
-            }
-        }
-        #[cfg(feature = "metrics")]
-        let traffic = match reads_metrics {
-            true => {
-                Some(crate::check::metrics_traffic_window(&self.inner.clients.codedeploy, self.deployment_id()).await)
-            }
-            false => None,
-        };
-        #[cfg(not(feature = "metrics"))]
-        let traffic = reads_metrics.then(|| Err("hook-sdk was built without its `metrics` feature".to_string()));
-        let ctx = RunContext {
-            phase: self.phase(),
-            targets: self.inner.deployment.targets.clone(),
-            deployment_id: Some(self.deployment_id().to_string()),
-            vars: Vars::default(),
-            // Stop a little before the hook's deadline, so the report is complete when it ends.
-            deadline: Some(self.inner.deadline - (left / 20).min(Duration::from_millis(250))),
-            source: Some(spec.source().to_string()),
-            traffic,
-        };
-        runner.run(spec, &ctx).await
-    }
-}
-
-/// The AWS clients a hook uses.
-#[derive(Debug, Clone)]
-pub struct Clients {
-    /// For discovery (standard retries).
-    pub codedeploy: aws_sdk_codedeploy::Client,
-    /// For the status report: retries are the SDK's own, so the client's should be off.
-    pub status: aws_sdk_codedeploy::Client,
-    /// For invoking targets.
-    pub lambda: aws_sdk_lambda::Client,
-    /// For HTTP checks; `None`: the default client, made on the first HTTP check.
-    #[cfg(feature = "checks")]
-    pub http: Option<reqwest::Client>,
-    /// For metrics checks; `None`: made from [`sdk_config`](Self::sdk_config) when a spec
-    /// with a metrics check runs, and without one they fail as a set-up error.
-    #[cfg(feature = "metrics")]
-    pub cloudwatch: Option<aws_sdk_cloudwatch::Client>,
-    /// The configuration the clients above came from, for the clients made only when needed
-    /// (CloudWatch: most hooks read no metrics, and making a client costs a cold hook its
-    /// endpoint rules and set-up).
-    pub sdk_config: Option<aws_config::SdkConfig>,
-}
-
-impl Clients {
-    /// Clients from an SDK config, with the status client's retries off.
-    pub fn from_conf(config: &aws_config::SdkConfig) -> Self {
-        let status = aws_sdk_codedeploy::config::Builder::from(config)
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .build();
-        Clients {
-            codedeploy: aws_sdk_codedeploy::Client::new(config),
-            status: aws_sdk_codedeploy::Client::from_conf(status),
-            lambda: aws_sdk_lambda::Client::new(config),
-            #[cfg(feature = "checks")]
-            http: None,
-            #[cfg(feature = "metrics")]
-            cloudwatch: None,
-            sdk_config: Some(config.clone()),
-        }
+    /// Every AWS client of the hook, and the SDK configuration they came from (for a client of
+    /// another service, made as the hook's own are).
+    pub fn clients(&self) -> &Clients {
+        &self.inner.clients
     }
 }

@@ -10,7 +10,8 @@ mod service;
 #[cfg(test)]
 mod tests;
 
-pub use context::{Clients, HookContext};
+pub use crate::clients::Clients;
+pub use context::HookContext;
 pub use service::{HookError, HookResponse, HookService};
 
 use std::fmt;
@@ -20,16 +21,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::deployment::DiscoverySettings;
-#[cfg(feature = "checks")]
-use crate::spec::{Spec, SpecError};
 use crate::status::Backoff;
 
-/// A hook built without the `checks` feature has no spec.
-#[cfg(not(feature = "checks"))]
-#[derive(Debug)]
-enum Spec {}
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+/// What a hook runs besides its handlers, before the phase's handler: a spec's checks (the
+/// check engine, feature `checks`, is one). The hook knows nothing else of them.
+pub(crate) trait Checks: Send + Sync {
+    /// Whether BeforeAllowTraffic may pass without an invoke of the version under test.
+    fn allows_untested_target(&self) -> bool;
+    /// Runs the checks of `ctx`'s phase, logging what they found: the targets whose checks
+    /// were skipped as allowed, or why the checks failed.
+    fn run(self: Arc<Self>, ctx: HookContext) -> BoxFuture<Result<Vec<String>, String>>;
+}
 type Handler = Arc<dyn Fn(HookContext) -> BoxFuture<Result<(), String>> + Send + Sync>;
 
 /// A CodeDeploy lifecycle hook: handlers per phase, and the guarantees around them.
@@ -59,8 +63,8 @@ type Handler = Arc<dyn Fn(HookContext) -> BoxFuture<Result<(), String>> + Send +
 pub struct Hook {
     before: Option<Handler>,
     after: Option<Handler>,
-    #[cfg(feature = "checks")]
-    spec: Option<Arc<Result<Spec, SpecError>>>,
+    /// Checks run before the handler, or why they could not be read.
+    checks: Option<Result<Arc<dyn Checks>, String>>,
     allow_untested_target: bool,
     reserve: Option<Duration>,
     fallback_budget: Duration,
@@ -103,8 +107,7 @@ impl Hook {
         Hook {
             before: None,
             after: None,
-            #[cfg(feature = "checks")]
-            spec: None,
+            checks: None,
             allow_untested_target: false,
             reserve: None,
             fallback_budget: Duration::from_secs(60),
@@ -147,36 +150,11 @@ impl Hook {
         self
     }
 
-    /// Runs the checks of the spec `text` in every phase, before the phase's handler (if
-    /// any): the way to build a spec into a hook, as `include_str!("../smoke.yaml")`. A spec
-    /// that does not load never stops the hook from starting: every invocation reports `Failed`
-    /// with the located error. `source` names the spec in errors and reports. Check it in the
-    /// hook's own tests with [`spec::assert_valid`](crate::spec::assert_valid).
-    ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), hook_sdk::Error> {
-    /// const SPEC: &str = "version: 1\nchecks:\n  - name: greets\n    invoke: { payload: { name: canary } }\n";
-    /// hook_sdk::Hook::new().spec_text(SPEC, "smoke.yaml").run().await
-    /// # }
-    /// ```
-    #[cfg(feature = "checks")]
-    pub fn spec_text(self, text: &str, source: &str) -> Self {
-        self.spec_result(crate::spec::load(text, source))
-    }
-
-    /// Runs the checks of `spec` in every phase, before the phase's handler (if any). A spec
-    /// that fails makes the hook report `Failed`; its report is logged as JSON lines.
-    #[cfg(feature = "checks")]
-    pub fn spec(self, spec: Spec) -> Self {
-        self.spec_result(Ok(spec))
-    }
-
-    /// Like [`spec`](Self::spec), with a spec that may have failed to load: then every
-    /// invocation reports `Failed` with the located error, instead of the function failing
-    /// to start (and the deployment waiting an hour for a report).
-    #[cfg(feature = "checks")]
-    pub fn spec_result(mut self, spec: Result<Spec, SpecError>) -> Self {
-        self.spec = Some(Arc::new(spec));
+    /// Checks to run before each phase's handler, or why they could not be read. Its one
+    /// caller is the check engine, when the crate is built with it.
+    #[allow(dead_code)]
+    pub(crate) fn checks(mut self, checks: Result<Arc<dyn Checks>, String>) -> Self {
+        self.checks = Some(checks);
         self
     }
 
@@ -229,14 +207,4 @@ impl Hook {
         let service = self.into_service(Clients::from_conf(&config), settings);
         lambda_runtime::run(service).await
     }
-}
-
-#[cfg(feature = "checks")]
-fn spec_allows_untested_target(spec: &Spec) -> bool {
-    spec.allow_untested_target
-}
-
-#[cfg(not(feature = "checks"))]
-fn spec_allows_untested_target(spec: &Spec) -> bool {
-    match *spec {}
 }

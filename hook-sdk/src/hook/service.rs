@@ -12,18 +12,14 @@ use tokio::time::Instant;
 use tower::{Service as _, ServiceBuilder};
 use tracing::Instrument;
 
-#[cfg(not(feature = "checks"))]
-use super::Spec;
 use super::layers::{CatchPanicLayer, DeadlineLayer, Deadlined, Verdict};
-use super::{BoxFuture, Hook, HookContext, spec_allows_untested_target};
+use super::{BoxFuture, Hook, HookContext};
 use crate::budget::Budget;
 use crate::deployment::{DiscoverySettings, discover};
 use crate::error::error_chain;
 use crate::event::{LifecycleEvent, MalformedEvent, Phase};
 use crate::hook::Clients;
 use crate::redact::redact_urls;
-#[cfg(feature = "checks")]
-use crate::report::render_json_lines;
 use crate::status::{self, HookStatus, StatusDelivery};
 use crate::target::Target;
 
@@ -297,15 +293,12 @@ async fn run_phase(work: Work) -> Verdict {
         Phase::BeforeAllowTraffic => service.hook.before.clone(),
         Phase::AfterAllowTraffic => service.hook.after.clone(),
     };
-    #[cfg(feature = "checks")]
-    let spec = match service.hook.spec.as_deref() {
+    let checks = match &service.hook.checks {
         None => None,
-        Some(Ok(spec)) => Some(spec),
+        Some(Ok(checks)) => Some(checks.clone()),
         Some(Err(e)) => return Err(format!("the check spec could not be read: {e}")),
     };
-    #[cfg(not(feature = "checks"))]
-    let spec: Option<&Spec> = None;
-    if spec.is_none() && handler.is_none() {
+    if checks.is_none() && handler.is_none() {
         return Err(format!(
             "this hook runs in {} but has no handler for it: register one with Hook::{}",
             deployment.phase,
@@ -316,23 +309,14 @@ async fn run_phase(work: Work) -> Verdict {
         ));
     }
     let phase = deployment.phase;
-    let untested_allowed = service.hook.allow_untested_target || spec.is_some_and(spec_allows_untested_target);
+    let untested_allowed =
+        service.hook.allow_untested_target || checks.as_ref().is_some_and(|c| c.allows_untested_target());
     let (ctx, tested) = HookContext::assemble(event, deployment, &service.clients, deadline, lambda_context);
     // Targets whose checks were skipped as the spec allows (recorded in the report and log).
-    #[allow(unused_mut)]
-    let mut waived: Vec<String> = Vec::new();
-    #[cfg(feature = "checks")]
-    if let Some(spec) = spec {
-        let report = ctx.run_spec(spec).await;
-        waived.extend(report.waived_targets().map(str::to_string));
-        // One JSON record per check and a summary: CloudWatch keeps each as a log event.
-        for line in render_json_lines(&report) {
-            crate::logging::record(&line);
-        }
-        if let Some(summary) = report.failure_summary() {
-            return Err(summary);
-        }
-    }
+    let waived = match checks {
+        Some(checks) => checks.run(ctx.clone()).await?,
+        None => Vec::new(),
+    };
     if let Some(handler) = handler {
         let started = Instant::now();
         let result = handler(ctx.clone()).await;
