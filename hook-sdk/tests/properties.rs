@@ -388,14 +388,16 @@ fn the_generator_makes_specs_the_loader_accepts() {
 
 /// A secret built of characters that reports never hold otherwise (so that any 4-character
 /// piece of it found in a report is a leak), quotes, backslashes, newlines and unicode included.
+/// No digit: a report's own figures (durations, sizes) hold every digit, in an order that
+/// depends on how fast the run was.
 fn secret() -> impl Strategy<Value = String> {
     prop::collection::vec(
-        prop::sample::select(vec!['Q', 'Z', 'K', 'W', '7', '"', '\\', '\n', 'é', '漢', '🔑', ' ']),
+        prop::sample::select(vec!['Q', 'Z', 'K', 'W', 'J', '"', '\\', '\n', 'é', '漢', '🔑', ' ']),
         8..40,
     )
     .prop_map(|chars| chars.into_iter().collect::<String>())
     .prop_filter("a secret has at least 4 characters that are no escape", |s| {
-        s.chars().filter(|c| "QZKW7é漢🔑".contains(*c)).count() >= 4
+        s.chars().filter(|c| "QZKWJé漢🔑".contains(*c)).count() >= 4
     })
 }
 
@@ -404,7 +406,7 @@ fn telling_pieces(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     chars
         .windows(4)
-        .filter(|w| w.iter().filter(|c| "QZKW7é漢🔑".contains(**c)).count() >= 2)
+        .filter(|w| w.iter().filter(|c| "QZKWJé漢🔑".contains(**c)).count() >= 2)
         .map(|w| w.iter().collect())
         .collect()
 }
