@@ -59,8 +59,6 @@ mod logging;
 pub mod redact;
 #[cfg(feature = "checks")]
 pub mod report;
-#[cfg(feature = "checks")]
-pub mod spec;
 mod status;
 pub mod target;
 mod tested;
@@ -71,6 +69,9 @@ pub use deployment::{Deployment, DiscoveryError, DiscoverySettings};
 pub use error::CheckError;
 pub use event::{LifecycleEvent, MalformedEvent, Phase, UnknownPhase};
 pub use hook::{Clients, Hook, HookContext, HookError, HookResponse, HookService};
+/// The declarative check spec: the [`hook_spec`] crate (its model, loader, limits and schema).
+#[cfg(feature = "checks")]
+pub use hook_spec as spec;
 pub use status::{Backoff, HookStatus, StatusDelivery};
 pub use target::{Invocation, InvokeError, LambdaUsage, Target, TargetFunction};
 

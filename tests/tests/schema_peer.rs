@@ -46,7 +46,7 @@ fn validate(specs: &[(&str, &str)]) -> Vec<String> {
         .collect()
 }
 
-const DESIGN_EXAMPLE: &str = include_str!("../../hook-sdk/tests/specs/design.yaml");
+const DESIGN_EXAMPLE: &str = include_str!("../../hook-spec/tests/specs/design.yaml");
 
 #[test]
 fn the_schema_agrees_with_the_loader() {

@@ -208,7 +208,7 @@ impl Vars {
 
     /// Sets a value that a spec or an answer chose (`vars`, captures): all of them together
     /// hold at most [`MAX_VARS_BYTES`], or it is refused.
-    pub(crate) fn set_within(&mut self, name: &str, value: String) -> Result<(), TemplateError> {
+    pub fn set_within(&mut self, name: &str, value: String) -> Result<(), TemplateError> {
         let total = self.bounded_bytes + value.len();
         if total > MAX_VARS_BYTES {
             return Err(TemplateError::TooManyValues);
@@ -258,12 +258,12 @@ impl Vars {
     }
 
     /// Every named value, for redaction.
-    pub(crate) fn values(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub fn values(&self) -> impl Iterator<Item = (&str, &str)> {
         self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// An environment variable, as `${env:NAME}` reads it.
-    pub(crate) fn env(&self, name: &str) -> Option<String> {
+    pub fn env(&self, name: &str) -> Option<String> {
         (self.env)(name)
     }
 }

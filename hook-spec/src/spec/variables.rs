@@ -6,7 +6,7 @@ use super::limits::MAX_VARIABLE_ERRORS;
 use super::load::{SpecError, check_line, snippet};
 use super::template::TemplateText;
 use super::{Check, SpecFile, suggest};
-use crate::event::Phase;
+use crate::Phase;
 
 /// What a hook defines for every check: the deployment and the target under test.
 pub(crate) const BUILT_IN: &[&str] = &[

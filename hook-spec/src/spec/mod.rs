@@ -14,7 +14,7 @@
 //!         $.body.message: { matches: "^Hello, canary" }
 //! ```
 //!
-//! This module is pure: it knows nothing of how checks run. [`load`] reads a spec strictly
+//! It is pure: it knows nothing of how checks run. [`load`] reads a spec strictly
 //! and points at the source of any error; [`schema`] gives the JSON Schema for editors.
 
 mod duration;
@@ -46,8 +46,8 @@ pub use template::{TemplateError, TemplateText, Vars};
 /// [`SpecFile`] (`spec.checks`, ...); there is no other way to make one:
 ///
 /// ```compile_fail
-/// // A Spec does not deserialize unchecked: use hook_sdk::spec::load.
-/// let spec: hook_sdk::spec::Spec = serde_json::from_str("{}").unwrap();
+/// // A Spec does not deserialize unchecked: use hook_spec::load.
+/// let spec: hook_spec::Spec = serde_json::from_str("{}").unwrap();
 /// ```
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -696,8 +696,8 @@ impl Check {
     }
 
     /// Whether this check runs in `phase`.
-    pub fn runs_in(&self, phase: crate::event::Phase) -> bool {
-        use crate::event::Phase;
+    pub fn runs_in(&self, phase: crate::Phase) -> bool {
+        use crate::Phase;
         matches!(
             (self.phase, phase),
             (PhaseFilter::Both, _)

@@ -156,7 +156,6 @@ impl Pattern {
 
 /// One operator of a predicate.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum Op {
     /// `==` / `equals` / a plain value.
     Eq(Value),

@@ -81,7 +81,7 @@ impl SpecError {
 ///
 /// ```
 /// const SPEC: &str = "version: 1\nchecks:\n  - name: greets\n    invoke: {}\n";
-/// hook_sdk::spec::assert_valid(SPEC, "smoke.yaml");
+/// hook_spec::assert_valid(SPEC, "smoke.yaml");
 /// ```
 #[track_caller]
 pub fn assert_valid(text: &str, source: &str) {
@@ -709,7 +709,7 @@ fn untested_target(spec: &SpecFile, text: &str, source: &str) -> Result<(), Spec
         .checks
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.runs_in(crate::event::Phase::BeforeAllowTraffic))
+        .filter(|(_, c)| c.runs_in(crate::Phase::BeforeAllowTraffic))
         .collect();
     let Some((first, check)) = before.first() else {
         return Ok(());
