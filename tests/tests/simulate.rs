@@ -1112,6 +1112,32 @@ fn rehearse(example: &str, args: &[&str]) -> (i32, Value) {
     (out.status.code().expect("exited"), report)
 }
 
+/// `rehearse --help` says what the script does and where its arguments go, at once: it builds
+/// nothing first.
+#[test]
+fn the_rehearse_scripts_explain_themselves_without_building() {
+    for example in ["cdk", "serverless"] {
+        let out = Command::new(workspace_root().join("hook-examples").join(example).join("rehearse"))
+            .arg("--help")
+            // No cargo on this PATH: a script that tried to build would fail.
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.starts_with("Rehearses this "), "{example}: {text}");
+        assert!(
+            text.contains("Arguments go to `hook-sim simulate`"),
+            "{example}: {text}"
+        );
+        assert!(!text.contains("set -euo"), "{example}: {text}");
+    }
+}
+
 /// The CDK example (hook-examples/cdk: LambdaDeploymentGroup, pre- and post-traffic hooks, a
 /// custom canary config, an alarm), as the README runs it (`hook-examples/cdk/rehearse`):
 /// synthesized offline with the pinned CDK and this machine's builds as its assets, and
