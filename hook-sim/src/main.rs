@@ -81,13 +81,18 @@ struct ServeArgs {
     /// what was forgotten as PartialData, never as smaller figures.
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     keep: usize,
+    /// CloudWatch shows each invocation as soon as it ends, instead of a minute after its minute
+    /// (as Lambda's metrics are published): to try a metrics check (`hook-runner run` with
+    /// `--alias` and `--current`) right after sending traffic, without waiting.
+    #[arg(long)]
+    metrics_at_once: bool,
     #[command(flatten)]
     stack: cli::simulate::StackArgs,
 }
 
 async fn serve(args: ServeArgs) -> Result<bool, String> {
     if args.hello.is_empty() {
-        return cli::simulate::serve_stack(&args.stack, args.port, args.keep)
+        return cli::simulate::serve_stack(&args.stack, args.port, args.keep, args.metrics_at_once)
             .await
             .map(|()| true)
             .map_err(|e| {
@@ -110,6 +115,7 @@ async fn serve(args: ServeArgs) -> Result<bool, String> {
             )
         })?;
     sim.keep_records(args.keep);
+    sim.publish_metrics_at_once(args.metrics_at_once);
     for name in &args.hello {
         sim.add_function(
             name,

@@ -818,6 +818,114 @@ async fn serve_keeps_bounded_state_and_says_what_it_forgot() {
     );
 }
 
+/// A metrics check run against `hook-sim serve` gets a verdict, as the README's first hour
+/// promises: the served alias is shifted by hand (`UpdateAlias`, as a deployment does), traffic
+/// goes through it, and `hook-runner run` reads CloudWatch's figures of both versions
+/// (`--metrics-at-once`, so that the test does not wait out CloudWatch's minute).
+#[tokio::test]
+async fn a_metrics_check_run_against_serve_gets_a_verdict() {
+    use std::io::BufRead as _;
+    /// Stopped however the test ends.
+    struct Stopped(std::process::Child);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Stopped(
+        Command::new(release_bin("hook-sim"))
+            .args(["serve", "--port", "0", "--hello", "hello-fn", "--metrics-at-once"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("hook-sim runs"),
+    );
+    let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let mut endpoint = String::new();
+    while endpoint.is_empty() {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "hook-sim serve ended before it served"
+        );
+        if let Some(url) = line.strip_prefix("endpoint ") {
+            endpoint = url.trim().to_string();
+        }
+    }
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new(hook_sim::REGION))
+        .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())
+        .load()
+        .await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    lambda
+        .update_alias()
+        .function_name("hello-fn")
+        .name("live")
+        .function_version("1")
+        .routing_config(
+            aws_sdk_lambda::types::AliasRoutingConfiguration::builder()
+                .additional_version_weights("2", 0.5)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut ran = std::collections::BTreeMap::<String, u32>::new();
+    for _ in 0..80 {
+        let out = lambda
+            .invoke()
+            .function_name("hello-fn")
+            .qualifier("live")
+            .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"name":"canary"}"#))
+            .send()
+            .await
+            .unwrap();
+        *ran.entry(out.executed_version().unwrap().to_string()).or_default() += 1;
+    }
+    assert!(ran.len() == 2 && ran.values().all(|n| *n >= 10), "{ran:?}");
+
+    let dir = temp_dir("metrics-serve");
+    let spec = write(
+        &dir,
+        "metrics.yaml",
+        "version: 1\nchecks:\n  - name: as sound as the current version\n    metrics:\n      window: 10m\n      min_samples: 10\n      expect:\n        error_rate: \"<= current + 1%\"\n        invocations: \">= 10\"\n",
+    );
+    let env = vec![
+        ("AWS_ENDPOINT_URL".to_string(), endpoint.clone()),
+        ("AWS_REGION".to_string(), hook_sim::REGION.to_string()),
+        ("AWS_ACCESS_KEY_ID".to_string(), "AKIDTEST".to_string()),
+        ("AWS_SECRET_ACCESS_KEY".to_string(), "test".to_string()),
+    ];
+    let run = [
+        "run",
+        &spec,
+        "--function",
+        "hello-fn",
+        "--qualifier",
+        "2",
+        "--alias",
+        "live",
+        "--current",
+        "1",
+        "--phase",
+        "after",
+        "--report",
+        "json",
+    ];
+    let (code, stdout, stderr) = cli_async(&run, &env).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let check = &report["checks"][0];
+    assert_eq!(check["outcome"], "Passed", "{report:#}");
+    assert!(
+        check["metrics"]["inconclusive"].is_null(),
+        "a verdict, not too few samples: {report:#}"
+    );
+    assert_eq!(check["metrics"]["current_version"], "1", "{report:#}");
+}
+
 /// A port another process holds: `serve` says which port, and what to do.
 #[test]
 fn serve_on_a_busy_port_names_the_port_and_the_way_out() {

@@ -21,7 +21,12 @@ use super::{SimulateError, StackArgs, Versions, build, check_binaries, other_sta
 /// Serves the stack's deployed functions (or `--function`) until Ctrl-C: version 1 runs the
 /// function's code with `--current-env`, version 2 with `--target-env`, the alias points at 1,
 /// and a CodeDeploy deployment from 1 to 2 is there for a hook to discover.
-pub(crate) async fn serve_stack(args: &StackArgs, port: u16, keep: usize) -> Result<(), SimulateError> {
+pub(crate) async fn serve_stack(
+    args: &StackArgs,
+    port: u16,
+    keep: usize,
+    metrics_at_once: bool,
+) -> Result<(), SimulateError> {
     let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
     let base = template_dir(&args.template);
     let others = other_stacks(args)?;
@@ -45,6 +50,7 @@ pub(crate) async fn serve_stack(args: &StackArgs, port: u16, keep: usize) -> Res
         .await
         .map_err(|source| SimulateError::Listen { port, source })?;
     sim.keep_records(keep);
+    sim.publish_metrics_at_once(metrics_at_once);
     say!("hook-sim serve: {}", args.template.display());
     let mut processes: Vec<Arc<RuntimeFunction>> = Vec::new();
     let mut example = None;
