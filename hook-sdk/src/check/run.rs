@@ -433,9 +433,9 @@ impl CheckRunner {
                 .buffer_unordered(concurrency)
                 .fold((Vec::new(), None), |(mut passed, mut first), a| async move {
                     if a.passed() {
-                        passed.push(a.duration);
+                        passed.push(a.duration());
                     } else if first.is_none() {
-                        first = Some((a.error_kind, a.failures()));
+                        first = Some((a.error_kind(), a.failures()));
                     }
                     (passed, first)
                 })
@@ -497,16 +497,28 @@ impl CheckRunner {
             }
         }
         let last = last.expect("at least one attempt");
-        report.assertions = last.assertions.clone();
-        report.error = last.error.clone();
-        report.error_kind = last.error_kind;
         report.outcome = if last.passed() {
             Outcome::Passed
         } else {
             Outcome::Failed
         };
+        let observation = match last {
+            Attempt::Answered {
+                assertions,
+                observation,
+                ..
+            } => {
+                report.assertions = assertions;
+                Some(observation)
+            }
+            Attempt::Failed { failure, .. } => {
+                report.error = Some(failure.message);
+                report.error_kind = Some(failure.kind);
+                None
+            }
+        };
         if report.outcome == Outcome::Passed
-            && let Some(obs) = &last.observation
+            && let Some(obs) = &observation
         {
             for (name, capture) in &check.capture {
                 match captured(capture, obs) {
@@ -604,25 +616,14 @@ impl CheckRunner {
         let result = tokio::time::timeout_at(limit, self.execute(call)).await;
         let duration = started.elapsed();
         match result {
-            Ok(Ok(obs)) => Attempt {
+            Ok(Ok(obs)) => Attempt::Answered {
                 assertions: evaluate(&check.expect, &obs, vars, &secrets.with_captures(check, &obs)),
-                observation: Some(obs),
-                error: None,
-                error_kind: None,
+                observation: Box::new(obs),
                 duration,
             },
-            Ok(Err((e, kind))) => Attempt {
-                assertions: Vec::new(),
-                observation: None,
-                error: Some(e),
-                error_kind: Some(kind),
-                duration,
-            },
-            Err(_) => Attempt {
-                assertions: Vec::new(),
-                observation: None,
-                error_kind: Some(ErrorKind::Call),
-                error: Some(format!(
+            Ok(Err(failure)) => Attempt::Failed { failure, duration },
+            Err(_) => Attempt::Failed {
+                failure: CallFailure::call(format!(
                     "no answer within {}{}",
                     duration_text(limit - started),
                     if limit < started + timeout {
@@ -636,7 +637,7 @@ impl CheckRunner {
         }
     }
 
-    async fn execute(&self, call: &Call) -> Result<Observation, (String, ErrorKind)> {
+    async fn execute(&self, call: &Call) -> Result<Observation, CallFailure> {
         match call {
             Call::Invoke {
                 function,
@@ -646,13 +647,13 @@ impl CheckRunner {
                 let inv = function
                     .invoke_qualified(qualifier, payload.clone())
                     .await
-                    .map_err(|e| {
-                        let kind = if e.is_setup() {
+                    .map_err(|e| CallFailure {
+                        kind: if e.is_setup() {
                             ErrorKind::Setup
                         } else {
                             ErrorKind::Call
-                        };
-                        (crate::error::error_chain(&e), kind)
+                        },
+                        message: crate::error::error_chain(&e),
                     })?;
                 let mut obs = Observation::from_invoke(&inv.payload, inv.function_error.clone(), inv.elapsed);
                 if let Some(r) = &inv.usage {
@@ -666,9 +667,7 @@ impl CheckRunner {
             Call::Http(req) => {
                 let client = self.http.clone().unwrap_or_else(http::default_client);
                 // The method and URL were checked in `prepare`: what fails here is the call.
-                http::send(&client, req, self.max_body)
-                    .await
-                    .map_err(|e| (e, ErrorKind::Call))
+                http::send(&client, req, self.max_body).await.map_err(CallFailure::call)
             }
         }
     }
@@ -694,29 +693,64 @@ impl Call {
     }
 }
 
-struct Attempt {
-    assertions: Vec<AssertionResult>,
-    observation: Option<Observation>,
-    error: Option<String>,
-    error_kind: Option<ErrorKind>,
-    duration: Duration,
+/// Why a call got no answer to judge: the check could not be made ([`ErrorKind::Setup`]), or
+/// the call failed ([`ErrorKind::Call`]).
+struct CallFailure {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl CallFailure {
+    fn call(message: String) -> Self {
+        CallFailure {
+            kind: ErrorKind::Call,
+            message,
+        }
+    }
+}
+
+/// One run of a check's call: an answer and what its expectations found, or no answer.
+enum Attempt {
+    Answered {
+        assertions: Vec<AssertionResult>,
+        observation: Box<Observation>,
+        duration: Duration,
+    },
+    Failed {
+        failure: CallFailure,
+        duration: Duration,
+    },
 }
 
 impl Attempt {
     fn passed(&self) -> bool {
-        self.error.is_none() && self.assertions.iter().all(|a| a.passed)
+        matches!(self, Attempt::Answered { assertions, .. } if assertions.iter().all(|a| a.passed))
+    }
+
+    fn duration(&self) -> Duration {
+        match self {
+            Attempt::Answered { duration, .. } | Attempt::Failed { duration, .. } => *duration,
+        }
+    }
+
+    /// The kind of error that stopped it, when no answer came.
+    fn error_kind(&self) -> Option<ErrorKind> {
+        match self {
+            Attempt::Answered { .. } => None,
+            Attempt::Failed { failure, .. } => Some(failure.kind),
+        }
     }
 
     /// What made it fail.
     fn failures(self) -> Vec<AssertionResult> {
-        match self.error {
-            Some(e) => vec![AssertionResult {
+        match self {
+            Attempt::Failed { failure, .. } => vec![AssertionResult {
                 query: "call".into(),
                 expected: "an answer".into(),
-                actual: e,
+                actual: failure.message,
                 passed: false,
             }],
-            None => self.assertions.into_iter().filter(|a| !a.passed).collect(),
+            Attempt::Answered { assertions, .. } => assertions.into_iter().filter(|a| !a.passed).collect(),
         }
     }
 }
