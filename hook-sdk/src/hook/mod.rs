@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::deployment::DiscoverySettings;
+use crate::deployment::{DiscoveryError, DiscoverySettings};
 use crate::status::Backoff;
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -189,10 +189,11 @@ impl Hook {
 
     /// The tower service that handles lifecycle events, with explicit clients and settings.
     ///
-    /// `settings` is a `Result` so that a bad `HOOK_TARGET` or `HOOK_PHASE` fails each
-    /// invocation with a report instead of stopping the function before it can report.
-    pub fn into_service(self, clients: Clients, settings: Result<DiscoverySettings, String>) -> HookService {
-        HookService::new(self, clients, settings)
+    /// `settings` is a `Result`, as [`DiscoverySettings::from_env`] gives it, so that a bad
+    /// `HOOK_TARGET` or `HOOK_PHASE` fails each invocation with a report (naming the setting)
+    /// instead of stopping the function before it can report.
+    pub fn into_service(self, clients: Clients, settings: Result<DiscoverySettings, DiscoveryError>) -> HookService {
+        HookService::new(self, clients, settings.map_err(|e| e.to_string()))
     }
 
     /// Runs the hook as a Lambda function: logs through tracing (JSON in Lambda), AWS
@@ -200,7 +201,7 @@ impl Hook {
     pub async fn run(self) -> Result<(), lambda_runtime::Error> {
         crate::logging::init();
         let config = crate::aws::load_config().await;
-        let settings = DiscoverySettings::from_env().map_err(|e| e.to_string());
+        let settings = DiscoverySettings::from_env();
         if let Err(e) = &settings {
             tracing::error!(error = %e, "bad hook settings: every invocation will report Failed");
         }

@@ -52,7 +52,7 @@ fn clients(get: &Rule, put: &Rule) -> Clients {
     }
 }
 
-fn settings(name: &str) -> Result<DiscoverySettings, String> {
+fn settings(name: &str) -> Result<DiscoverySettings, crate::DiscoveryError> {
     Ok(DiscoverySettings {
         function_name: name.into(),
         ..Default::default()
@@ -186,7 +186,12 @@ async fn bad_settings_report_failed_without_discovery() {
     let (get, put) = (get_rule(), put_rule(LifecycleEventStatus::Failed));
     let mut svc = Hook::new()
         .any_phase(|_ctx: HookContext| async { Ok::<_, crate::CheckError>(()) })
-        .into_service(clients(&get, &put), Err("HOOK_PHASE: unknown phase `x`".into()));
+        .into_service(
+            clients(&get, &put),
+            Err(crate::DiscoveryError::BadPhaseOverride {
+                message: "unknown phase `x`".into(),
+            }),
+        );
     let out = svc.call(event(Some(Duration::from_secs(3)))).await.unwrap();
     assert_eq!(out.status, HookStatus::Failed);
     assert_eq!(out.reason.as_deref(), Some("HOOK_PHASE: unknown phase `x`"));
