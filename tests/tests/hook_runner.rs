@@ -532,7 +532,8 @@ async fn a_skip_the_spec_allows_reports_succeeded_with_a_loud_record() {
     );
 }
 
-/// `hook-sim serve` of a template until stopped: what it prints, read line by line.
+/// `hook-sim serve` until stopped (a template's functions, or `--hello` ones): what it prints,
+/// read line by line up to the point where it serves.
 struct Served {
     child: std::process::Child,
     lines: Vec<String>,
@@ -557,21 +558,36 @@ impl Served {
             let n = out.read_line(&mut line).unwrap();
             assert!(n > 0, "hook-sim serve ended before it served:\n{}", lines.join(""));
             lines.push(line.clone());
-            if line.starts_with("(no region") {
+            // A template's last line of set-up, or the `--hello` functions' endpoint (printed
+            // once they are served).
+            if line.starts_with("(no region") || line.starts_with("endpoint ") {
                 break;
             }
         }
         Served { child, lines }
     }
 
-    /// The value of `export AWS_ENDPOINT_URL=...`.
+    /// The value of `export AWS_ENDPOINT_URL=...` (or, for `--hello`, of `endpoint ...`).
     fn endpoint(&self) -> String {
         self.lines
             .iter()
-            .find_map(|l| l.strip_prefix("export AWS_ENDPOINT_URL="))
-            .expect("an export line")
+            .find_map(|l| {
+                l.strip_prefix("export AWS_ENDPOINT_URL=")
+                    .or_else(|| l.strip_prefix("endpoint "))
+            })
+            .expect("an endpoint line")
             .trim()
             .to_string()
+    }
+
+    /// An SDK configuration pointed at it.
+    async fn config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_config::Region::new(hook_sim::REGION))
+            .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())
+            .load()
+            .await
     }
 }
 
@@ -701,35 +717,8 @@ async fn one_function_for_both_phases_asks_the_deployment_target() {
 /// answered as incomplete (PartialData), which a metrics check takes as no evidence.
 #[tokio::test]
 async fn serve_keeps_bounded_state_and_says_what_it_forgot() {
-    use std::io::BufRead as _;
-    /// Stopped however the test ends.
-    struct Stopped(std::process::Child);
-    impl Drop for Stopped {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut child = Stopped(
-        Command::new(release_bin("hook-sim"))
-            .args(["serve", "--port", "0", "--hello", "hello-fn", "--keep", "1000"])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("hook-sim runs"),
-    );
-    let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
-    let mut endpoint = String::new();
-    while endpoint.is_empty() {
-        let mut line = String::new();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "hook-sim serve ended before it served"
-        );
-        if let Some(url) = line.strip_prefix("endpoint ") {
-            endpoint = url.trim().to_string();
-        }
-    }
-    let pid = child.0.id().to_string();
+    let served = Served::start(&["--hello", "hello-fn", "--keep", "1000"]);
+    let pid = served.child.id().to_string();
     let rss_kb = || {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         status
@@ -738,12 +727,7 @@ async fn serve_keeps_bounded_state_and_says_what_it_forgot() {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .unwrap()
     };
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_config::Region::new(hook_sim::REGION))
-        .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())
-        .load()
-        .await;
+    let config = served.config().await;
     let lambda = aws_sdk_lambda::Client::new(&config);
     let invoke = |n: usize| {
         let lambda = lambda.clone();
@@ -824,40 +808,8 @@ async fn serve_keeps_bounded_state_and_says_what_it_forgot() {
 /// (`--metrics-at-once`, so that the test does not wait out CloudWatch's minute).
 #[tokio::test]
 async fn a_metrics_check_run_against_serve_gets_a_verdict() {
-    use std::io::BufRead as _;
-    /// Stopped however the test ends.
-    struct Stopped(std::process::Child);
-    impl Drop for Stopped {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut child = Stopped(
-        Command::new(release_bin("hook-sim"))
-            .args(["serve", "--port", "0", "--hello", "hello-fn", "--metrics-at-once"])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("hook-sim runs"),
-    );
-    let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
-    let mut endpoint = String::new();
-    while endpoint.is_empty() {
-        let mut line = String::new();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "hook-sim serve ended before it served"
-        );
-        if let Some(url) = line.strip_prefix("endpoint ") {
-            endpoint = url.trim().to_string();
-        }
-    }
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_config::Region::new(hook_sim::REGION))
-        .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())
-        .load()
-        .await;
+    let served = Served::start(&["--hello", "hello-fn", "--metrics-at-once"]);
+    let config = served.config().await;
     let lambda = aws_sdk_lambda::Client::new(&config);
     lambda
         .update_alias()
@@ -893,7 +845,7 @@ async fn a_metrics_check_run_against_serve_gets_a_verdict() {
         "version: 1\nchecks:\n  - name: as sound as the current version\n    metrics:\n      window: 10m\n      min_samples: 10\n      expect:\n        error_rate: \"<= current + 1%\"\n        invocations: \">= 10\"\n",
     );
     let env = vec![
-        ("AWS_ENDPOINT_URL".to_string(), endpoint.clone()),
+        ("AWS_ENDPOINT_URL".to_string(), served.endpoint()),
         ("AWS_REGION".to_string(), hook_sim::REGION.to_string()),
         ("AWS_ACCESS_KEY_ID".to_string(), "AKIDTEST".to_string()),
         ("AWS_SECRET_ACCESS_KEY".to_string(), "test".to_string()),
