@@ -116,6 +116,9 @@ async fn serve(args: ServeArgs) -> Result<bool, String> {
         })?;
     sim.keep_records(args.keep);
     sim.publish_metrics_at_once(args.metrics_at_once);
+    if args.metrics_at_once {
+        eprintln!("{}", cli::simulate::METRICS_AT_ONCE_WARNING);
+    }
     for name in &args.hello {
         sim.add_function(
             name,

@@ -19,7 +19,7 @@ mod setup;
 mod template;
 mod triggers;
 
-pub(crate) use serve::serve_stack;
+pub(crate) use serve::{METRICS_AT_ONCE_WARNING, serve_stack};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -18,6 +18,11 @@ use super::setup::{CURRENT, TARGET};
 use super::template::{functions_with_preference, read_setup};
 use super::{SimulateError, StackArgs, Versions, build, check_binaries, other_stacks, start_versions, template_dir};
 
+/// What `serve --metrics-at-once` says: it shows what CloudWatch would not show yet.
+pub(crate) const METRICS_AT_ONCE_WARNING: &str = "warning: --metrics-at-once: GetMetricData shows each \
+     invocation as soon as it ends; CloudWatch publishes Lambda's metrics about a minute after their \
+     minute, so in AWS a check run this soon could see less (and be inconclusive)";
+
 /// Serves the stack's deployed functions (or `--function`) until Ctrl-C: version 1 runs the
 /// function's code with `--current-env`, version 2 with `--target-env`, the alias points at 1,
 /// and a CodeDeploy deployment from 1 to 2 is there for a hook to discover.
@@ -51,6 +56,9 @@ pub(crate) async fn serve_stack(
         .map_err(|source| SimulateError::Listen { port, source })?;
     sim.keep_records(keep);
     sim.publish_metrics_at_once(metrics_at_once);
+    if metrics_at_once {
+        eprintln!("{METRICS_AT_ONCE_WARNING}");
+    }
     say!("hook-sim serve: {}", args.template.display());
     let mut processes: Vec<Arc<RuntimeFunction>> = Vec::new();
     let mut example = None;
