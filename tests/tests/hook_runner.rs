@@ -537,6 +537,9 @@ async fn a_skip_the_spec_allows_reports_succeeded_with_a_loud_record() {
 struct Served {
     child: std::process::Child,
     lines: Vec<String>,
+    /// Kept open: hook-sim exits quietly when what it prints has nowhere to go, and `--hello`
+    /// prints its functions after the endpoint.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
 impl Served {
@@ -564,7 +567,11 @@ impl Served {
                 break;
             }
         }
-        Served { child, lines }
+        Served {
+            child,
+            lines,
+            _stdout: out,
+        }
     }
 
     /// The value of `export AWS_ENDPOINT_URL=...` (or, for `--hello`, of `endpoint ...`).
