@@ -251,7 +251,7 @@ async fn run(args: RunArgs) -> ExitCode {
     if progress {
         runner = runner.on_check(move |c| {
             let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            let mark = match c.outcome {
+            let mark = match c.outcome() {
                 Outcome::Passed => "ok",
                 Outcome::Failed => "FAILED",
                 Outcome::Skipped => "skipped",
@@ -335,7 +335,7 @@ fn summary(report: &hook_sdk::report::Report, path: &Path, color: bool) -> Strin
             Some(f) => format!("{} [{f}]", c.name),
             None => c.name.clone(),
         };
-        let line = match c.outcome {
+        let line = match c.outcome() {
             Outcome::Passed => format!("{} {title}", paint("32", "✔")),
             Outcome::Failed if c.is_setup_error() => format!("{} {title} (set-up error)", paint("31", "!")),
             Outcome::Failed => format!("{} {title}", paint("31", "✘")),

@@ -319,7 +319,7 @@ fn run_spec(spec: &hook_sdk::spec::Spec, payload: Vec<u8>, function_error: Optio
             report
                 .checks
                 .iter()
-                .any(|c| c.outcome == hook_sdk::report::Outcome::Passed)
+                .any(|c| c.outcome() == hook_sdk::report::Outcome::Passed)
         );
     }
 }

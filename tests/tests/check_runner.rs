@@ -107,7 +107,7 @@ async fn a_healthy_version_passes_every_check() {
         .await;
 
     assert!(report.passed(), "{}", hook_sdk::report::render_text(&report, false));
-    let outcomes: Vec<Outcome> = report.checks.iter().map(|c| c.outcome).collect();
+    let outcomes: Vec<Outcome> = report.checks.iter().map(|c| c.outcome()).collect();
     assert_eq!(
         outcomes,
         [Outcome::Passed, Outcome::Passed, Outcome::Passed, Outcome::Skipped]
@@ -204,7 +204,7 @@ async fn thresholds_judge_all_runs() {
     let r = runner(&sim).await;
     let strict = r.run(&spec(">= 0.95"), &ctx(&sim, Phase::BeforeAllowTraffic)).await;
     let check = &strict.checks[0];
-    assert_eq!(check.outcome, Outcome::Failed);
+    assert_eq!(check.outcome(), Outcome::Failed);
     let stats = check.stats.as_ref().unwrap();
     assert_eq!((stats.runs, stats.passed), (50, 45));
     assert_eq!(check.assertions[0].actual, "0.9 (45 of 50)");
@@ -221,17 +221,13 @@ async fn a_hanging_target_times_out_and_fail_fast_stops_the_rest() {
     let sim = Sim::start().await.unwrap();
     hello_sim(&sim, Behavior::Hang);
     let report = run(&sim, "version: 1\nfail_fast: true\nchecks:\n  - name: hangs\n    invoke: {}\n    timeout: 200ms\n  - name: never runs\n    invoke: {}\n").await;
-    assert_eq!(report.checks[0].outcome, Outcome::Failed);
+    assert_eq!(report.checks[0].outcome(), Outcome::Failed);
     assert!(
-        report.checks[0]
-            .error
-            .as_deref()
-            .unwrap()
-            .starts_with("no answer within 200ms"),
+        report.checks[0].error().unwrap().starts_with("no answer within 200ms"),
         "{:?}",
         report.checks[0]
     );
-    assert_eq!(report.checks[1].outcome, Outcome::NotRun);
+    assert_eq!(report.checks[1].outcome(), Outcome::NotRun);
     let summary = report.failure_summary().unwrap();
     assert!(summary.contains("1 of 2 checks failed, 1 not run"), "{summary}");
 }
@@ -260,11 +256,11 @@ async fn unknown_target_and_missing_env_fail_with_reasons() {
     hello_sim(&sim, Behavior::hello("2"));
     let report = run(&sim, "version: 1\nchecks:\n  - name: other\n    targets: [OtherFunction]\n    invoke: {}\n  - name: api\n    http: { url: \"${env:NOT_SET}/x\" }\n").await;
     assert_eq!(
-        report.checks[0].error.as_deref(),
+        report.checks[0].error(),
         Some("no target named OtherFunction: the deployment's targets are HelloFunction (hello-fn)")
     );
     assert_eq!(
-        report.checks[1].error.as_deref(),
+        report.checks[1].error(),
         Some("environment variable NOT_SET is not set (used as ${env:NOT_SET})")
     );
     assert!(sim.calls().is_empty(), "nothing was sent");
@@ -333,7 +329,7 @@ async fn each_function_of_a_fleet_gets_the_checks_that_select_it() {
     let seen: Vec<(String, Option<String>, Outcome)> = report
         .checks
         .iter()
-        .map(|c| (c.name.clone(), c.target.clone(), c.outcome))
+        .map(|c| (c.name.clone(), c.target.clone(), c.outcome()))
         .collect();
     assert_eq!(
         seen,
@@ -373,18 +369,15 @@ async fn a_target_no_check_selects_fails_unless_a_fallback_tests_it() {
     assert_eq!(last.name, "every target is tested");
     assert_eq!(last.target.as_deref(), Some("stray-fn:1"));
     assert!(last.is_setup_error());
-    let error = last.error.as_deref().unwrap();
+    let error = last.error().unwrap();
     assert!(
         error.contains("no check of the spec selects stray-fn (its tags: team=none) in BeforeAllowTraffic"),
         "{error}"
     );
     // The payments check selects neither: skipped, not failed.
     let payments = report.checks.iter().find(|c| c.name == "payments answer").unwrap();
-    assert_eq!(payments.outcome, Outcome::Skipped);
-    assert_eq!(
-        payments.note.as_deref(),
-        Some("selects none of this deployment's targets")
-    );
+    assert_eq!(payments.outcome(), Outcome::Skipped);
+    assert_eq!(payments.note(), Some("selects none of this deployment's targets"));
 
     let with_fallback =
         format!("{FLEET}  - name: answers at all\n    select: {{ fallback: true }}\n    invoke: {{}}\n");
@@ -416,13 +409,10 @@ async fn tags_that_cannot_be_read_are_a_set_up_error() {
         .await;
     assert!(!report.passed());
     let c = &report.checks[0];
-    assert_eq!((c.name.as_str(), c.outcome), ("orders answer", Outcome::Failed));
+    assert_eq!((c.name.as_str(), c.outcome()), ("orders answer", Outcome::Failed));
     assert!(c.is_setup_error());
     assert!(
-        c.error
-            .as_deref()
-            .unwrap()
-            .contains("the hook needs lambda:GetFunction on it"),
+        c.error().unwrap().contains("the hook needs lambda:GetFunction on it"),
         "{c:?}"
     );
     assert!(sim.calls().iter().all(|c| c.operation != "Invoke"), "nothing ran");
@@ -479,7 +469,7 @@ async fn a_version_skips_its_checks_only_when_the_spec_allows_and_says_so() {
         "{}",
         report.waivers[0].line()
     );
-    assert_eq!(report.checks[0].outcome, Outcome::Failed);
+    assert_eq!(report.checks[0].outcome(), Outcome::Failed);
 
     // A skip needs a reason.
     sim.add_function(
@@ -497,7 +487,7 @@ async fn a_version_skips_its_checks_only_when_the_spec_allows_and_says_so() {
             .line()
             .contains("HOOK_SKIP_CHECKS is empty: a skip needs a reason")
     );
-    assert_eq!(report.checks[0].outcome, Outcome::Passed, "the checks ran");
+    assert_eq!(report.checks[0].outcome(), Outcome::Passed, "the checks ran");
 }
 
 /// A metrics check over the wire: the real aws-sdk-cloudwatch asks hook-sim's GetMetricData
@@ -542,7 +532,7 @@ async fn a_metrics_check_compares_the_new_version_with_the_current_one() {
     );
     let report = runner.run(&spec, &after).await;
     let c = &report.checks[0];
-    assert_eq!(c.outcome, Outcome::Failed, "{c:#?}");
+    assert_eq!(c.outcome(), Outcome::Failed, "{c:#?}");
     assert_eq!(c.target.as_deref(), Some("hello-fn:live"));
     assert_eq!(c.assertions[0].actual, "6 (version 2) · 6 (version 1)", "{c:#?}");
     let p99 = &c.assertions[1];
@@ -571,7 +561,7 @@ async fn a_metrics_check_compares_the_new_version_with_the_current_one() {
         "      window: 10m\n      min_samples: 5\n      expect:\n        p99: \"< 5s\"\n        errors: \"== 0\"\n",
     );
     let report = runner.run(&spec, &after).await;
-    assert_eq!(report.checks[0].outcome, Outcome::Passed, "{:#?}", report.checks[0]);
+    assert_eq!(report.checks[0].outcome(), Outcome::Passed, "{:#?}", report.checks[0]);
     let text = hook_sdk::report::render_text(&report, false);
     assert!(text.contains("✔ errors: 0 (version 2) · 0 (version 1)"), "{text}");
 
@@ -579,17 +569,17 @@ async fn a_metrics_check_compares_the_new_version_with_the_current_one() {
     let spec = check("      window: 10m\n      expect:\n        p99: \"< 5s\"\n");
     let report = runner.run(&spec, &after).await;
     let c = &report.checks[0];
-    assert_eq!(c.outcome, Outcome::Failed);
-    let error = c.error.as_deref().unwrap();
+    assert_eq!(c.outcome(), Outcome::Failed);
+    let error = c.error().unwrap();
     assert!(
         error.starts_with("inconclusive: version 2 served 6 invocations") && error.contains("min_samples 50"),
         "{error}"
     );
-    assert!(c.error_kind.is_none(), "a verdict of the data, not a set-up error");
+    assert!(c.error_kind().is_none(), "a verdict of the data, not a set-up error");
     let spec = check("      window: 10m\n      inconclusive: pass\n      expect:\n        p99: \"< 5s\"\n");
     let report = runner.run(&spec, &after).await;
-    assert_eq!(report.checks[0].outcome, Outcome::Passed);
-    assert!(report.checks[0].note.as_deref().unwrap().contains("inconclusive: pass"));
+    assert_eq!(report.checks[0].outcome(), Outcome::Passed);
+    assert!(report.checks[0].note().unwrap().contains("inconclusive: pass"));
 
     // The default window is the deployment's traffic shifting: outside one it is a set-up error...
     let spec = check("      min_samples: 5\n      expect:\n        p99: \"< 5s\"\n");
@@ -607,11 +597,8 @@ async fn a_metrics_check_compares_the_new_version_with_the_current_one() {
     };
     let report = runner.run(&spec, &before_traffic).await;
     let c = &report.checks[0];
-    assert_eq!(c.outcome, Outcome::Failed);
-    assert!(
-        c.error.as_deref().unwrap().contains("version 2 served 0 invocations"),
-        "{c:#?}"
-    );
+    assert_eq!(c.outcome(), Outcome::Failed);
+    assert!(c.error().unwrap().contains("version 2 served 0 invocations"), "{c:#?}");
     let now = RunContext {
         traffic: Some(Ok(hook_sdk::check::TimeWindow {
             start: std::time::SystemTime::now() - std::time::Duration::from_secs(300),
@@ -620,7 +607,7 @@ async fn a_metrics_check_compares_the_new_version_with_the_current_one() {
         })),
         ..after.clone()
     };
-    assert_eq!(runner.run(&spec, &now).await.checks[0].outcome, Outcome::Passed);
+    assert_eq!(runner.run(&spec, &now).await.checks[0].outcome(), Outcome::Passed);
     assert!(
         sim.calls()
             .iter()
@@ -717,7 +704,7 @@ checks:
 "#;
     let report = runner.run(&load(yaml, "c.yaml").unwrap(), &after).await;
     let c = &report.checks[0];
-    assert_eq!(c.outcome, Outcome::Failed, "{c:#?}");
+    assert_eq!(c.outcome(), Outcome::Failed, "{c:#?}");
     let checkout = &c.assertions[1];
     assert_eq!(checkout.query, "checkout p99");
     assert_eq!(checkout.actual, "400ms (version 2) · 100ms (version 1)");

@@ -17,7 +17,7 @@ mod select;
 #[cfg(feature = "metrics")]
 pub(crate) use metrics::traffic_window as metrics_traffic_window;
 #[cfg(feature = "checks")]
-pub use run::{CheckRunner, DEFAULT_TIMEOUT, RunContext, TimeWindow};
+pub use run::{CheckRunner, DEFAULT_TIMEOUT, RunContext, TimeWindow, TrafficError};
 #[cfg(feature = "checks")]
 pub use select::SKIP_VARIABLE;
 

@@ -93,7 +93,7 @@ impl HookContext {
             false => None,
         };
         #[cfg(not(feature = "metrics"))]
-        let traffic = reads_metrics.then(|| Err("hook-sdk was built without its `metrics` feature".to_string()));
+        let traffic = reads_metrics.then_some(Err(crate::check::TrafficError::NoMetricsFeature));
         let ctx = RunContext {
             phase: self.phase(),
             targets: self.deployment().targets.clone(),

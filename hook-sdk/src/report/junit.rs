@@ -93,7 +93,7 @@ pub fn render_junit(report: &Report) -> String {
                 esc(q)
             )
         });
-        match (c.outcome, &props) {
+        match (c.outcome(), &props) {
             (Outcome::Passed, None) => {
                 let _ = writeln!(out, "{open}/>");
                 continue;
@@ -103,23 +103,23 @@ pub fn render_junit(report: &Report) -> String {
                 out.push_str(props.as_deref().unwrap_or(""));
             }
         }
-        match c.outcome {
+        match c.outcome() {
             Outcome::Passed => {}
             Outcome::Skipped => {
                 let _ = writeln!(
                     out,
                     "      <skipped message=\"{}\"/>",
-                    esc(c.note.as_deref().unwrap_or("skipped"))
+                    esc(c.note().unwrap_or("skipped"))
                 );
             }
             Outcome::NotRun | Outcome::Failed => {
-                let message = if c.outcome == Outcome::NotRun {
-                    format!("not run: {}", c.note.as_deref().unwrap_or(""))
+                let message = if c.outcome() == Outcome::NotRun {
+                    format!("not run: {}", c.note().unwrap_or(""))
                 } else {
                     c.reason().unwrap_or_else(|| "failed".to_string())
                 };
                 let mut detail = String::new();
-                if let Some(e) = &c.error {
+                if let Some(e) = c.error() {
                     let _ = writeln!(detail, "error: {e}");
                 }
                 for a in c.failures().chain(c.sample_failure.iter().filter(|a| !a.passed)) {
@@ -129,7 +129,7 @@ pub fn render_junit(report: &Report) -> String {
                         a.query, a.expected, a.actual
                     );
                 }
-                let (element, kind) = if c.outcome == Outcome::NotRun {
+                let (element, kind) = if c.outcome() == Outcome::NotRun {
                     ("failure", "NotRun")
                 } else if c.is_setup_error() {
                     ("error", "SetupError")

@@ -103,35 +103,169 @@ impl RunStats {
     }
 }
 
+/// How a check ended, with only what that ending has.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum CheckResult {
+    /// Every expectation held.
+    Passed {
+        /// Why it passed without a verdict of its evidence, when so (a metrics check whose
+        /// spec says `inconclusive: pass`).
+        note: Option<String>,
+    },
+    /// It failed: the failure says how.
+    Failed(CheckFailure),
+    /// The check does not run in this phase, or selects nothing here.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// The check was not run: an earlier one failed with `fail_fast`, or time ran out.
+    NotRun {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a check failed.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum CheckFailure {
+    /// An answer came and an expectation did not hold: the report's `assertions` say what was
+    /// expected and what was seen (for a repeated check, its thresholds and `sample_failure`).
+    Expectation,
+    /// The check's evidence said no in words: a metrics check's figures were worse, or gave
+    /// nothing to judge by and the spec says `inconclusive: fail`.
+    Verdict(String),
+    /// The check could not be made ([`ErrorKind::Setup`]) or its call got no usable answer
+    /// ([`ErrorKind::Call`]).
+    Error {
+        /// Which of the two.
+        kind: ErrorKind,
+        /// What happened, causes included.
+        message: String,
+    },
+}
+
+impl CheckFailure {
+    /// A set-up error: the check could not be made.
+    pub fn setup(message: impl Into<String>) -> CheckFailure {
+        CheckFailure::Error {
+            kind: ErrorKind::Setup,
+            message: message.into(),
+        }
+    }
+
+    /// A call that got no usable answer.
+    pub fn call(message: impl Into<String>) -> CheckFailure {
+        CheckFailure::Error {
+            kind: ErrorKind::Call,
+            message: message.into(),
+        }
+    }
+
+    /// The message, for a failure that has one.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            CheckFailure::Expectation => None,
+            CheckFailure::Verdict(m) | CheckFailure::Error { message: m, .. } => Some(m),
+        }
+    }
+
+    /// The kind of error, for a failure that is one.
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        match self {
+            CheckFailure::Error { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+}
+
+impl CheckResult {
+    /// How it ended, without the details.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            CheckResult::Passed { .. } => Outcome::Passed,
+            CheckResult::Failed(_) => Outcome::Failed,
+            CheckResult::Skipped { .. } => Outcome::Skipped,
+            CheckResult::NotRun { .. } => Outcome::NotRun,
+        }
+    }
+
+    /// Passed, or failed on its expectations: what a run of checks gives by its assertions.
+    pub fn by_expectations(passed: bool) -> CheckResult {
+        if passed {
+            CheckResult::Passed { note: None }
+        } else {
+            CheckResult::Failed(CheckFailure::Expectation)
+        }
+    }
+}
+
 /// One check against one target (or one HTTP check).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Logged as JSON with the flat fields it always had: `outcome`, `error`, `error_kind` (`null`
+/// for a failed expectation or a metrics verdict) and `note` (why a check was skipped or not
+/// run, or passed without a verdict).
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckReport {
     /// The check's name.
     pub name: String,
     /// The target, as `function:qualifier`, for invoke checks.
     pub target: Option<String>,
     /// How it ended.
-    pub outcome: Outcome,
+    pub result: CheckResult,
     /// Attempts made (runs, for a repeated check).
     pub attempts: u32,
     /// The assertions of the last attempt, or the thresholds of a repeated check.
     pub assertions: Vec<AssertionResult>,
     /// For a repeated check: the assertions of the first failed run.
     pub sample_failure: Vec<AssertionResult>,
-    /// Why the check could not be run to the end (e.g. a timeout), if so.
-    pub error: Option<String>,
-    /// What kind of error `error` is.
-    pub error_kind: Option<ErrorKind>,
-    /// Why it was skipped or not run.
-    pub note: Option<String>,
     /// Figures of a repeated check.
     pub stats: Option<RunStats>,
     /// What a metrics check compared: the window, the alias, the versions.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsSummary>,
     /// Wall time of the check.
-    #[serde(serialize_with = "ms", rename = "duration_ms")]
     pub duration: Duration,
+}
+
+impl Serialize for CheckReport {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// The report as it is logged: flat, in the order readers (hook-sim's summary, the
+        /// golden files) know.
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            name: &'a str,
+            target: Option<&'a str>,
+            outcome: Outcome,
+            attempts: u32,
+            assertions: &'a [AssertionResult],
+            sample_failure: &'a [AssertionResult],
+            error: Option<&'a str>,
+            error_kind: Option<ErrorKind>,
+            note: Option<&'a str>,
+            stats: Option<&'a RunStats>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            metrics: Option<&'a MetricsSummary>,
+            #[serde(serialize_with = "ms")]
+            duration_ms: &'a Duration,
+        }
+        Wire {
+            name: &self.name,
+            target: self.target.as_deref(),
+            outcome: self.outcome(),
+            attempts: self.attempts,
+            assertions: &self.assertions,
+            sample_failure: &self.sample_failure,
+            error: self.error(),
+            error_kind: self.error_kind(),
+            note: self.note(),
+            stats: self.stats.as_ref(),
+            metrics: self.metrics.as_ref(),
+            duration_ms: &self.duration,
+        }
+        .serialize(s)
+    }
 }
 
 /// What a metrics check compared (its figures are its assertions).
@@ -155,13 +289,10 @@ impl CheckReport {
         CheckReport {
             name: name.to_string(),
             target: None,
-            outcome: Outcome::Failed,
+            result: CheckResult::Failed(CheckFailure::Expectation),
             attempts: 0,
             assertions: Vec::new(),
             sample_failure: Vec::new(),
-            error: None,
-            error_kind: None,
-            note: None,
             stats: None,
             metrics: None,
             duration: Duration::ZERO,
@@ -173,8 +304,14 @@ impl CheckReport {
         if let Some(t) = &mut self.target {
             r.redact_in_place(t);
         }
-        for text in [&mut self.error, &mut self.note].into_iter().flatten() {
-            r.redact_in_place(text);
+        match &mut self.result {
+            CheckResult::Passed { note: Some(text) }
+            | CheckResult::Skipped { reason: text }
+            | CheckResult::NotRun { reason: text }
+            | CheckResult::Failed(CheckFailure::Verdict(text) | CheckFailure::Error { message: text, .. }) => {
+                r.redact_in_place(text)
+            }
+            CheckResult::Passed { note: None } | CheckResult::Failed(CheckFailure::Expectation) => {}
         }
         if let Some(m) = &mut self.metrics {
             for text in [&mut m.window, &mut m.alias].into_iter().chain(m.inconclusive.as_mut()) {
@@ -188,9 +325,39 @@ impl CheckReport {
         }
     }
 
+    /// How it ended, without the details.
+    pub fn outcome(&self) -> Outcome {
+        self.result.outcome()
+    }
+
+    /// Why it failed, when the failure has words of its own (an error, a metrics verdict).
+    pub fn error(&self) -> Option<&str> {
+        match &self.result {
+            CheckResult::Failed(f) => f.message(),
+            _ => None,
+        }
+    }
+
+    /// What kind of error stopped it, when one did.
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        match &self.result {
+            CheckResult::Failed(f) => f.error_kind(),
+            _ => None,
+        }
+    }
+
+    /// Why it was skipped or not run, or passed without a verdict.
+    pub fn note(&self) -> Option<&str> {
+        match &self.result {
+            CheckResult::Passed { note } => note.as_deref(),
+            CheckResult::Skipped { reason } | CheckResult::NotRun { reason } => Some(reason),
+            CheckResult::Failed(_) => None,
+        }
+    }
+
     /// Whether it failed because it could not be made (see [`ErrorKind::Setup`]).
     pub fn is_setup_error(&self) -> bool {
-        self.outcome == Outcome::Failed && self.error_kind == Some(ErrorKind::Setup)
+        self.error_kind() == Some(ErrorKind::Setup)
     }
 
     /// The function of an invoke check's target (`target` without its qualifier): a name
@@ -211,14 +378,14 @@ impl CheckReport {
 
     /// One line on why it failed, for logs and status reasons.
     pub fn reason(&self) -> Option<String> {
-        if self.outcome != Outcome::Failed {
+        if self.outcome() != Outcome::Failed {
             return None;
         }
         let what = match &self.target {
             Some(t) => format!("{} [{t}]", self.name),
             None => self.name.clone(),
         };
-        if let Some(e) = &self.error {
+        if let Some(e) = self.error() {
             return Some(format!("{what}: {e}"));
         }
         let first = self.failures().next();
@@ -312,7 +479,7 @@ impl Report {
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
         for check in &self.checks {
-            match check.outcome {
+            match check.outcome() {
                 Outcome::Passed => c.passed += 1,
                 Outcome::Failed => {
                     c.failed += 1;
@@ -395,16 +562,13 @@ pub(crate) mod fixture {
                 CheckReport {
                     name: "greets the canary".into(),
                     target: Some("hello-fn:2".into()),
-                    outcome: Outcome::Passed,
+                    result: CheckResult::Passed { note: None },
                     attempts: 1,
                     assertions: vec![
                         a("function_error", "none", "none", true),
                         a("json $.statusCode", "== 200", "200", true),
                     ],
                     sample_failure: vec![],
-                    error: None,
-                    error_kind: None,
-                    note: None,
                     stats: None,
                     metrics: None,
                     duration: Duration::from_micros(12_340),
@@ -412,7 +576,7 @@ pub(crate) mod fixture {
                 CheckReport {
                     name: "says hello".into(),
                     target: Some("hello-fn:2".into()),
-                    outcome: Outcome::Failed,
+                    result: CheckResult::Failed(CheckFailure::Expectation),
                     attempts: 3,
                     assertions: vec![
                         a("function_error", "none", "none", true),
@@ -424,9 +588,6 @@ pub(crate) mod fixture {
                         ),
                     ],
                     sample_failure: vec![],
-                    error: None,
-                    error_kind: None,
-                    note: None,
                     stats: None,
                     metrics: None,
                     duration: Duration::from_millis(640),
@@ -434,16 +595,13 @@ pub(crate) mod fixture {
                 CheckReport {
                     name: "steady under load".into(),
                     target: Some("hello-fn:2".into()),
-                    outcome: Outcome::Failed,
+                    result: CheckResult::Failed(CheckFailure::Expectation),
                     attempts: 200,
                     assertions: vec![
                         a("threshold success_rate", ">= 0.99", "0.985 (197 of 200)", false),
                         a("threshold p95", "< 300ms", "41ms", true),
                     ],
                     sample_failure: vec![a("status", "== 200", "500", false)],
-                    error: None,
-                    error_kind: None,
-                    note: None,
                     stats: Some(RunStats {
                         runs: 200,
                         passed: 197,
@@ -461,13 +619,12 @@ pub(crate) mod fixture {
                 CheckReport {
                     name: "health through the API".into(),
                     target: None,
-                    outcome: Outcome::Failed,
+                    result: CheckResult::Failed(CheckFailure::setup(
+                        "environment variable API_URL is not set (used as ${env:API_URL})",
+                    )),
                     attempts: 1,
                     assertions: vec![],
                     sample_failure: vec![],
-                    error: Some("environment variable API_URL is not set (used as ${env:API_URL})".into()),
-                    error_kind: Some(ErrorKind::Setup),
-                    note: None,
                     stats: None,
                     metrics: None,
                     duration: Duration::ZERO,
@@ -475,13 +632,12 @@ pub(crate) mod fixture {
                 CheckReport {
                     name: "after traffic".into(),
                     target: None,
-                    outcome: Outcome::Skipped,
+                    result: CheckResult::Skipped {
+                        reason: "runs in AfterAllowTraffic only".into(),
+                    },
                     attempts: 0,
                     assertions: vec![],
                     sample_failure: vec![],
-                    error: None,
-                    error_kind: None,
-                    note: Some("runs in AfterAllowTraffic only".into()),
                     stats: None,
                     metrics: None,
                     duration: Duration::ZERO,
@@ -518,23 +674,25 @@ mod tests {
     #[test]
     fn redaction_reaches_every_field() {
         let mut r = fixture::report();
-        r.checks[3].error = Some("GET http://h/api?token=TOPSECRET failed".into());
+        r.checks[3].result = CheckResult::Failed(CheckFailure::setup("GET http://h/api?token=TOPSECRET failed"));
         r.checks[1].assertions[1].actual = "\"TOPSECRET\"".into();
         r.checks[2].sample_failure[0].expected = "== TOPSECRET".into();
-        r.checks[4].note = Some("TOPSECRET".into());
+        r.checks[4].result = CheckResult::Skipped {
+            reason: "TOPSECRET".into(),
+        };
         let mut redactor = crate::redact::Redactor::new();
         redactor.add("TOPSECRET");
         r.redact(&redactor);
         let text = format!("{r:?}");
         assert!(!text.contains("TOPSECRET"), "{text}");
-        assert_eq!(r.checks[3].error.as_deref(), Some("GET http://h/api?token=*** failed"));
+        assert_eq!(r.checks[3].error(), Some("GET http://h/api?token=*** failed"));
     }
 
     #[test]
     fn a_report_with_nothing_run_does_not_pass() {
         let mut r = fixture::report();
         for c in &mut r.checks {
-            c.outcome = Outcome::Skipped;
+            c.result = CheckResult::Skipped { reason: "here".into() };
         }
         assert!(!r.passed());
         assert!(r.failure_summary().unwrap().contains("nothing was tested"));

@@ -92,14 +92,14 @@ fn render_check(out: &mut String, check: &CheckReport, s: &Style) {
     } else if check.attempts > 1 {
         extra.push(format!("{} attempts", check.attempts));
     }
-    match check.outcome {
+    match check.outcome() {
         Outcome::Skipped | Outcome::NotRun => {
-            let what = if check.outcome == Outcome::Skipped {
+            let what = if check.outcome() == Outcome::Skipped {
                 "skipped"
             } else {
                 "not run"
             };
-            let note = check.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
+            let note = check.note().map(|n| format!(": {n}")).unwrap_or_default();
             let _ = writeln!(out, "{}", s.dim(&format!("- {title} ({what}{note})")));
             return;
         }
@@ -155,18 +155,18 @@ fn render_check(out: &mut String, check: &CheckReport, s: &Style) {
                 s.dim(&format!("expected {}", a.expected))
             );
         }
-        if let Some(note) = &check.note {
+        if let Some(note) = check.note() {
             let _ = writeln!(out, "    {}", s.dim(note));
         }
-        if let Some(e) = check.error.as_ref().filter(|_| check.outcome == Outcome::Failed) {
+        if let Some(e) = check.error().filter(|_| check.outcome() == Outcome::Failed) {
             let _ = writeln!(out, "    {} {e}", s.red("error:"));
         }
         return;
     }
-    if check.outcome != Outcome::Failed {
+    if check.outcome() != Outcome::Failed {
         return;
     }
-    if let Some(e) = &check.error {
+    if let Some(e) = check.error() {
         let _ = writeln!(out, "    {} {e}", s.red("error:"));
     }
     for a in check.failures() {
