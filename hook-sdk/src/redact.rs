@@ -6,11 +6,11 @@
 //! credential-like request headers ([`is_credential_header`]). Pure: no I/O.
 
 /// What a secret is replaced by.
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 
 /// Secrets shorter than this are not searched for: replacing every `1` or `ab` in a report
 /// would hide everything and protect little.
-pub const MIN_SECRET_LEN: usize = 4;
+pub(crate) const MIN_SECRET_LEN: usize = 4;
 
 /// Levels of JSON escaping a secret is searched for in: a JSON answer (1) whose `body` holds
 /// JSON (2), shown inside a quoted string of a report (3).
@@ -19,7 +19,7 @@ const MAX_ESCAPES: usize = 3;
 /// Whether a variable name looks like it holds a secret: it contains TOKEN, SECRET, KEY,
 /// PASSWORD, PASSWD, PASSPHRASE, AUTH, CREDENTIAL, PRIVATE, SIGNATURE, SESSION or COOKIE,
 /// in any case.
-pub fn looks_secret(name: &str) -> bool {
+pub(crate) fn looks_secret(name: &str) -> bool {
     const WORDS: &[&str] = &[
         "TOKEN",
         "SECRET",
@@ -40,20 +40,20 @@ pub fn looks_secret(name: &str) -> bool {
 
 /// Whether an HTTP header carries credentials: `Authorization`, `Proxy-Authorization`,
 /// `Cookie`, `Set-Cookie`, and any name that looks secret (`X-Api-Key`, `X-Auth-Token`, ...).
-pub fn is_credential_header(name: &str) -> bool {
+pub(crate) fn is_credential_header(name: &str) -> bool {
     looks_secret(&name.replace('-', "_"))
 }
 
 /// Secret values to hide from text.
 #[derive(Debug, Clone, Default)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     // Longest first, so that a secret containing another is replaced whole.
     secrets: Vec<String>,
 }
 
 impl Redactor {
     /// A redactor that knows no secret yet (it still redacts URLs).
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Redactor::default()
     }
 
@@ -61,7 +61,7 @@ impl Redactor {
     /// and twice as JSON (or Rust's debug) escapes it (a JSON answer shown inside a JSON
     /// string), percent-encoded, and each of its lines on its own (a PEM key shown line by
     /// line, or re-indented).
-    pub fn add(&mut self, value: &str) {
+    pub(crate) fn add(&mut self, value: &str) {
         if value.len() < MIN_SECRET_LEN {
             return;
         }
@@ -98,7 +98,7 @@ impl Redactor {
 
     /// `text` redacted, then cut to at most `max` characters (saying how long it was): a cut
     /// never leaves a piece of a secret behind, since the secret is gone before the cut.
-    pub fn clip(&self, text: &str, max: usize) -> String {
+    pub(crate) fn clip(&self, text: &str, max: usize) -> String {
         let redacted = self.redact(text);
         if redacted.chars().count() <= max {
             redacted
@@ -108,13 +108,8 @@ impl Redactor {
         }
     }
 
-    /// Whether it knows any secret value.
-    pub fn is_empty(&self) -> bool {
-        self.secrets.is_empty()
-    }
-
     /// `text` with every known secret and every URL's credentials and query values masked.
-    pub fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         // Secrets first: masking a URL's query could break a secret's form and leave a piece.
         let mut out = text.to_string();
         for s in &self.secrets {
@@ -126,7 +121,7 @@ impl Redactor {
     }
 
     /// Redacts `text` in place.
-    pub fn redact_in_place(&self, text: &mut String) {
+    pub(crate) fn redact_in_place(&self, text: &mut String) {
         let redacted = self.redact(text);
         if redacted != *text {
             *text = redacted;
@@ -175,7 +170,7 @@ fn percent_encode(value: &str) -> String {
 /// Masks the userinfo, the query values and the fragment of every `scheme://` URL in `text`:
 /// `https://user:pw@host/p?token=abc&v=1#x` becomes `https://***@host/p?token=***&v=***#***`.
 /// Paths and hosts stay readable.
-pub fn redact_urls(text: &str) -> String {
+pub(crate) fn redact_urls(text: &str) -> String {
     if !text.contains("://") {
         return text.to_string();
     }

@@ -11,35 +11,35 @@ use crate::spec::{DurationPredicate, Expect, FunctionErrorExpect, Op, Predicate,
 
 /// What one call answered, as the assertions see it.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Observation {
+pub(crate) struct Observation {
     /// Whether this is an invoke (else HTTP).
-    pub invoke: bool,
+    pub(crate) invoke: bool,
     /// HTTP status, or an invoke payload's `statusCode`.
-    pub status: Option<i64>,
+    pub(crate) status: Option<i64>,
     /// The invoke's function error.
-    pub function_error: Option<String>,
+    pub(crate) function_error: Option<String>,
     /// HTTP headers, or an invoke payload's `headers`.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// The body (HTTP) or payload (invoke) as text.
-    pub body: String,
+    pub(crate) body: String,
     /// The body as JSON, with an API Gateway `body` string decoded.
-    pub json: Option<Value>,
+    pub(crate) json: Option<Value>,
     /// Wall time of the call.
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// REPORT `Duration`.
-    pub reported_duration: Option<Duration>,
+    pub(crate) reported_duration: Option<Duration>,
     /// REPORT `Init Duration`.
-    pub init_duration: Option<Duration>,
+    pub(crate) init_duration: Option<Duration>,
     /// REPORT `Max Memory Used`, MB.
-    pub max_memory_mb: Option<u64>,
+    pub(crate) max_memory_mb: Option<u64>,
     /// The log tail.
-    pub log: Option<String>,
+    pub(crate) log: Option<String>,
 }
 
 impl Observation {
     /// An invoke answer: its payload is read as JSON, `statusCode` as the status, `headers`
     /// as headers, and a `body` holding a JSON string is decoded.
-    pub fn from_invoke(payload: &[u8], function_error: Option<String>, duration: Duration) -> Observation {
+    pub(crate) fn from_invoke(payload: &[u8], function_error: Option<String>, duration: Duration) -> Observation {
         let body = String::from_utf8_lossy(payload).into_owned();
         let json = serde_json::from_slice::<Value>(payload).ok().map(decode_body);
         let status = json.as_ref().and_then(|j| j.get("statusCode")).and_then(Value::as_i64);
@@ -66,7 +66,12 @@ impl Observation {
     }
 
     /// An HTTP answer.
-    pub fn from_http(status: u16, headers: Vec<(String, String)>, body: &[u8], duration: Duration) -> Observation {
+    pub(crate) fn from_http(
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: &[u8],
+        duration: Duration,
+    ) -> Observation {
         Observation {
             invoke: false,
             status: Some(i64::from(status)),
@@ -79,7 +84,7 @@ impl Observation {
     }
 
     /// A header, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -88,7 +93,7 @@ impl Observation {
 }
 
 /// Decodes an API Gateway style `body` that holds JSON text.
-pub fn decode_body(mut v: Value) -> Value {
+pub(crate) fn decode_body(mut v: Value) -> Value {
     if let Some(obj) = v.as_object_mut()
         && let Some(Value::String(text)) = obj.get("body")
         && let Ok(parsed @ (Value::Object(_) | Value::Array(_))) = serde_json::from_str::<Value>(text)
@@ -115,7 +120,7 @@ pub struct AssertionResult {
 ///
 /// What an assertion shows of the answer and of the expectation is redacted with `redactor`
 /// before it is cut to a readable length, so that no piece of a secret is left at the cut.
-pub fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars, redactor: &Redactor) -> Vec<AssertionResult> {
+pub(crate) fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars, redactor: &Redactor) -> Vec<AssertionResult> {
     let clip = |s: &str| redactor.clip(s, MAX_SHOWN);
     let mut out = Vec::new();
     if obs.invoke {
@@ -231,7 +236,7 @@ fn states_status_code(expect: &Expect) -> bool {
 
 /// What a JSONPath finds: nothing, one value, or an array of every match. `Err` when the
 /// matches hold more than [`MAX_QUERY_NODES`] values in all: the query is not copied then.
-pub fn query_json(path: &serde_json_path::JsonPath, json: &Value) -> Result<Option<Value>, String> {
+pub(crate) fn query_json(path: &serde_json_path::JsonPath, json: &Value) -> Result<Option<Value>, String> {
     let found = path.query(json).all();
     let mut budget = MAX_QUERY_NODES;
     for v in &found {
@@ -317,7 +322,7 @@ fn render_op(op: &Op, vars: &Vars) -> Result<Op, String> {
 
 /// Whether `actual` (None: nothing found) satisfies `p`; `Err` when the expected values'
 /// variables cannot be filled in.
-pub fn holds(p: &Predicate, actual: Option<&Value>, vars: &Vars) -> Result<bool, String> {
+pub(crate) fn holds(p: &Predicate, actual: Option<&Value>, vars: &Vars) -> Result<bool, String> {
     for op in &p.ops {
         let op = render_op(op, vars)?;
         if !op_holds(&op, actual, vars)? {
@@ -381,7 +386,7 @@ fn op_holds(op: &Op, actual: Option<&Value>, vars: &Vars) -> Result<bool, String
 }
 
 /// JSON equality where numbers compare by value (200 == 200.0).
-pub fn equal(a: &Value, b: &Value) -> bool {
+pub(crate) fn equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| equal(a, b)),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use crate::assert::AssertionResult;
+pub use crate::assert::AssertionResult;
 use crate::event::Phase;
 use crate::redact::Redactor;
 
@@ -300,7 +300,7 @@ impl CheckReport {
     }
 
     /// Masks secrets and URL credentials in every text of the report.
-    pub fn redact(&mut self, r: &Redactor) {
+    pub(crate) fn redact(&mut self, r: &Redactor) {
         if let Some(t) = &mut self.target {
             r.redact_in_place(t);
         }
@@ -466,7 +466,7 @@ pub struct Counts {
 
 impl Report {
     /// Masks secrets and URL credentials in every check and every skip's record.
-    pub fn redact(&mut self, r: &Redactor) {
+    pub(crate) fn redact(&mut self, r: &Redactor) {
         for c in &mut self.checks {
             c.redact(r);
         }

@@ -39,8 +39,10 @@ type Progress = Arc<dyn Fn(&CheckReport) + Send + Sync>;
 /// Runs specs against targets with a Lambda client and an HTTP client.
 ///
 /// Answers are read up to a bound ([`MAX_BODY`](crate::spec::limits::MAX_BODY) by default): a larger one fails its check
-/// before it is read into memory. Reports never hold the values of secrets (see
-/// [`redact`](crate::redact)).
+/// before it is read into memory. Reports never hold the values of secrets: the values of
+/// secret variables (names like `*TOKEN*`, `*SECRET*`, `*PASSWORD*`, or listed in the spec's
+/// `secrets`), of credential headers and of what checks capture into them are masked as
+/// `***`, as are the credentials and query values of every URL shown.
 #[derive(Clone)]
 pub struct CheckRunner {
     /// The client as given.

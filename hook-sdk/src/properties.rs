@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
+use crate::assert::{Observation, evaluate, holds};
+use crate::check::{CheckRunner, RunContext};
+use crate::spec::{Predicate, Vars, load};
+use crate::{Phase, Target};
 use aws_sdk_lambda::operation::invoke::InvokeOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use hook_sdk::assert::{Observation, evaluate, holds};
-use hook_sdk::check::{CheckRunner, RunContext};
-use hook_sdk::spec::{Predicate, Vars, load};
-use hook_sdk::{Phase, Target};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -241,7 +241,7 @@ fn runnable_spec() -> impl Strategy<Value = Value> {
 }
 
 fn regex_ok(s: &str) -> bool {
-    hook_sdk::spec::Pattern::new(s).is_ok()
+    crate::spec::Pattern::new(s).is_ok()
 }
 
 /// What the mocked target answers.
@@ -261,11 +261,11 @@ fn answer() -> impl Strategy<Value = (Vec<u8>, Option<&'static str>)> {
 /// The report of `spec` run against a target whose every invoke answers `payload` (with
 /// `function_error`), as version 2.
 fn report_of(
-    spec: &hook_sdk::spec::Spec,
+    spec: &crate::spec::Spec,
     payload: Vec<u8>,
     function_error: Option<&'static str>,
     (phase, vars, deadline): (Phase, Vars, Option<Duration>),
-) -> hook_sdk::report::Report {
+) -> crate::report::Report {
     let invoke = mock!(aws_sdk_lambda::Client::invoke)
         .sequence()
         .output(move || {
@@ -305,7 +305,7 @@ fn report_of(
     })
 }
 
-fn run_spec(spec: &hook_sdk::spec::Spec, payload: Vec<u8>, function_error: Option<&'static str>, phase: Phase) {
+fn run_spec(spec: &crate::spec::Spec, payload: Vec<u8>, function_error: Option<&'static str>, phase: Phase) {
     let report = report_of(
         spec,
         payload,
@@ -319,7 +319,7 @@ fn run_spec(spec: &hook_sdk::spec::Spec, payload: Vec<u8>, function_error: Optio
             report
                 .checks
                 .iter()
-                .any(|c| c.outcome() == hook_sdk::report::Outcome::Passed)
+                .any(|c| c.outcome() == crate::report::Outcome::Passed)
         );
     }
 }
@@ -354,7 +354,7 @@ proptest! {
                     Observation::from_invoke(&payload, fe.map(str::to_string), Duration::from_millis(3)),
                     Observation::from_http(status, vec![("content-type".into(), "x".into())], &payload, Duration::ZERO),
                 ] {
-                    let _ = evaluate(&check.expect, &obs, &Vars::default(), &hook_sdk::redact::Redactor::new());
+                    let _ = evaluate(&check.expect, &obs, &Vars::default(), &crate::redact::Redactor::new());
                 }
             }
         }
@@ -459,11 +459,11 @@ proptest! {
         let report = report_of(&spec, payload, Some("Unhandled"), (Phase::BeforeAllowTraffic, vars, None));
         prop_assert!(!report.passed());
         let outputs = [
-            hook_sdk::report::render_text(&report, false),
-            hook_sdk::report::render_text(&report, true),
-            hook_sdk::report::render_json(&report),
-            hook_sdk::report::render_json_lines(&report).join("\n"),
-            hook_sdk::report::render_junit(&report),
+            crate::report::render_text(&report, false),
+            crate::report::render_text(&report, true),
+            crate::report::render_json(&report),
+            crate::report::render_json_lines(&report).join("\n"),
+            crate::report::render_junit(&report),
             report.failure_summary().unwrap_or_default(),
             format!("{report:?}"),
         ];
