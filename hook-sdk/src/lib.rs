@@ -85,6 +85,11 @@ pub use target::{Invocation, InvokeError, LambdaUsage, Target, TargetFunction};
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
+// And those of the guide to hooks in Rust.
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../../docs/hook-sdk.md")]
+struct GuideDoctests;
+
 /// The error a hook's `main` returns: what the Lambda runtime ends with.
 pub type Error = lambda_runtime::Error;
 

@@ -43,7 +43,8 @@ use crate::alarm::{Metric, MetricQuery, Statistic};
 use crate::custom_metrics::{CustomPoint, MAX_CUSTOM_POINTS, weighted};
 use crate::deploy::METRIC_LAG;
 use crate::record::Service;
-use crate::state::{SimState, apply_fault};
+use crate::served::{ApiCall, Faults, served, with_error};
+use crate::state::SimState;
 
 /// Metrics in one `PutMetricData`, as CloudWatch allows.
 const MAX_PUT_METRICS: usize = 1000;
@@ -217,7 +218,7 @@ fn error_response(wire: Wire, status: u16, code: &str, message: &str) -> Respons
     if let Ok(v) = HeaderValue::from_str(&format!("{code};{fault}")) {
         r.headers_mut().insert("x-amzn-query-error", v);
     }
-    r
+    with_error(r, code)
 }
 
 fn text(s: &str) -> Cbor {
@@ -322,15 +323,33 @@ async fn serve(
     request: Result<Value, String>,
 ) -> Response {
     let summary = request.as_ref().cloned().unwrap_or(Value::Null);
-    let record = |status: u16, error: Option<String>| {
-        state
-            .recorder
-            .call(Service::CloudWatch, operation, summary.clone(), status, error);
+    let call = ApiCall {
+        service: Service::CloudWatch,
+        operation: operation.to_string(),
+        request: summary.clone(),
     };
-    if let Some((status, code, message)) = apply_fault(state, operation, (400, "Throttling")).await {
-        record(status, Some(code.clone()));
-        return error_response(wire, status, &code, &message);
-    }
+    let faults = Faults {
+        throttle: (400, "Throttling"),
+        error: |status, code: &str, message: &str| error_response(wire, status, code, message),
+    };
+    served(
+        state,
+        call,
+        Some(faults),
+        answer(state, headers, wire, operation, request, summary),
+    )
+    .await
+}
+
+/// The answer to one CloudWatch call: authorized as IAM would, then the operation.
+async fn answer(
+    state: &SimState,
+    headers: &HeaderMap,
+    wire: Wire,
+    operation: &str,
+    request: Result<Value, String>,
+    summary: Value,
+) -> Response {
     if let Ok(request) = &request
         && matches!(operation, "GetMetricData" | "PutMetricData")
     {
@@ -340,7 +359,6 @@ async fn serve(
             iam_request = iam_request.with("cloudwatch:namespace", vec![namespace.to_string()]);
         }
         if let Err(denial) = state.authorize(headers, &iam_request) {
-            record(403, Some("AccessDenied".into()));
             return error_response(wire, 403, "AccessDenied", &denial.to_string());
         }
     }
@@ -364,14 +382,12 @@ async fn serve(
     };
     match result {
         Ok(body) => {
-            record(200, None);
             state
                 .recorder
                 .exchange(Service::CloudWatch, operation, &summary, 200, &body);
             respond(wire, operation, 200, &body)
         }
         Err(e) => {
-            record(e.status, Some(e.code.to_string()));
             state.recorder.exchange(
                 Service::CloudWatch,
                 operation,

@@ -12,7 +12,8 @@ use crate::codedeploy::{
 };
 use crate::iam;
 use crate::record::{HookStatusRecord, Service};
-use crate::state::{SimState, apply_fault};
+use crate::served::{ApiCall, Faults, served, with_error};
+use crate::state::SimState;
 
 pub(crate) fn aws_json_error(status: u16, error_type: &str, message: &str) -> Response {
     let mut r = (
@@ -26,7 +27,7 @@ pub(crate) fn aws_json_error(status: u16, error_type: &str, message: &str) -> Re
         "x-amzn-errortype",
         HeaderValue::from_str(error_type).unwrap_or(HeaderValue::from_static("Unknown")),
     );
-    r
+    with_error(r, error_type)
 }
 
 /// `POST /` with a CodeDeploy target: the CodeDeploy API (AWS JSON 1.1).
@@ -39,19 +40,23 @@ pub(crate) async fn api(state: &SimState, headers: &HeaderMap, body: &Bytes) -> 
         return aws_json_error(400, "UnknownOperationException", &format!("unknown target {target:?}"));
     };
     let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let record = |status: u16, error: Option<String>| {
-        state
-            .recorder
-            .call(Service::CodeDeploy, operation, request.clone(), status, error);
+    let call = ApiCall {
+        service: Service::CodeDeploy,
+        operation: operation.to_string(),
+        request: request.clone(),
     };
-    if let Some((status, error_type, message)) = apply_fault(state, operation, (400, "ThrottlingException")).await {
-        record(status, Some(error_type.clone()));
-        return aws_json_error(status, &error_type, &message);
-    }
+    let faults = Faults {
+        throttle: (400, "ThrottlingException"),
+        error: aws_json_error,
+    };
+    served(state, call, Some(faults), answer(state, headers, operation, request)).await
+}
+
+/// The answer to one CodeDeploy call: authorized as IAM would, then the operation.
+async fn answer(state: &SimState, headers: &HeaderMap, operation: &str, request: Value) -> Response {
     if let Some(resource) = resource_of(&state.deployments.lock().expect("poisoned"), operation, &request) {
         let action = format!("codedeploy:{operation}");
         if let Err(denial) = state.authorize(headers, &iam::Request::new(&action, &resource)) {
-            record(400, Some("AccessDeniedException".into()));
             return aws_json_error(400, "AccessDeniedException", &denial.to_string());
         }
     }
@@ -79,7 +84,6 @@ pub(crate) async fn api(state: &SimState, headers: &HeaderMap, body: &Bytes) -> 
     };
     match result {
         Ok(v) => {
-            record(200, None);
             state
                 .recorder
                 .exchange(Service::CodeDeploy, operation, &request, 200, &v);
@@ -89,7 +93,6 @@ pub(crate) async fn api(state: &SimState, headers: &HeaderMap, body: &Bytes) -> 
             r
         }
         Err(e) => {
-            record(e.status, Some(e.error_type.clone()));
             state.recorder.exchange(
                 Service::CodeDeploy,
                 operation,

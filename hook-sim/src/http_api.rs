@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::account::ACCOUNT_ID;
 use crate::lambda_api::{request_id, run_counted};
 use crate::record::Service;
+use crate::served::{ApiCall, NO_FAULTS, served, with_error};
 use crate::state::SimState;
 
 /// An HTTP API (payload format 2.0) in front of a function: request → event, answer → response.
@@ -39,43 +40,43 @@ pub(crate) async fn http_api(
     let text = String::from_utf8_lossy(&body).into_owned();
     let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     let event = api_event(method.as_str(), &raw_path, &raw_query, header_map, user_agent, &text);
-    let resolved = state.resolve(&function, qualifier.as_deref(), None);
-    let record = |status: u16, error: Option<String>| {
-        state.recorder.call(
-            Service::HttpApi,
-            "Request",
-            json!({"function": function, "qualifier": qualifier, "method": method.as_str(), "path": raw_path}),
-            status,
-            error,
-        );
+    let call = ApiCall {
+        service: Service::HttpApi,
+        operation: "Request".into(),
+        request: json!({"function": function, "qualifier": qualifier, "method": method.as_str(), "path": raw_path}),
     };
-    let Some(Some((version, behavior))) = resolved else {
-        record(404, Some("NotFound".into()));
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Not Found"}))).into_response();
-    };
-    let payload = serde_json::to_vec(&event).expect("JSON values serialize");
-    let outcome = run_counted(
+    // An HTTP API has no queued faults: its function's behaviour is what fails.
+    served(
         &state,
-        &function,
-        qualifier.as_deref(),
-        &behavior,
-        &payload,
-        &version,
-        None,
+        call,
+        NO_FAULTS,
+        answer(&state, &function, qualifier.as_deref(), &event),
     )
-    .await;
+    .await
+}
+
+/// The function's answer as API Gateway gives it.
+async fn answer(state: &SimState, function: &str, qualifier: Option<&str>, event: &Value) -> Response {
+    let resolved = state.resolve(function, qualifier, None);
+    let Some(Some((version, behavior))) = resolved else {
+        let r = (StatusCode::NOT_FOUND, axum::Json(json!({"message": "Not Found"}))).into_response();
+        return with_error(r, "NotFound");
+    };
+    let payload = serde_json::to_vec(event).expect("JSON values serialize");
+    let outcome = run_counted(state, function, qualifier, &behavior, &payload, &version, None).await;
     // API Gateway answers a function error, and a throttled invoke, with a bare 500.
     if outcome.function_error.is_some() || outcome.throttled {
-        let error = match outcome.throttled {
-            true => Some("TooManyRequestsException".to_string()),
-            false => outcome.function_error.clone(),
+        let error = match (outcome.throttled, &outcome.function_error) {
+            (true, _) => "TooManyRequestsException",
+            (false, Some(kind)) => kind.as_str(),
+            (false, None) => "Unhandled",
         };
-        record(500, error);
-        return (
+        let r = (
             StatusCode::INTERNAL_SERVER_ERROR,
             axum::Json(json!({"message": "Internal Server Error"})),
         )
             .into_response();
+        return with_error(r, error);
     }
     let answer: Value = serde_json::from_slice(&outcome.payload).unwrap_or(Value::Null);
     // Payload format 2.0: an object with statusCode is a response; anything else is a 200 JSON body.
@@ -99,7 +100,6 @@ pub(crate) async fn http_api(
             (200, h, outcome.payload.clone())
         }
     };
-    record(status, None);
     let mut r = (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), body).into_response();
     for (k, v) in headers {
         if let (Ok(name), Some(Ok(value))) = (

@@ -16,7 +16,8 @@ use crate::account::{ACCOUNT_ID, REGION};
 use crate::function::{self, Behavior};
 use crate::invocation::InvokeOutcome;
 use crate::record::{Running, Service};
-use crate::state::{SimState, apply_fault};
+use crate::served::{ApiCall, ErrorResponse, Faults, served, with_error};
+use crate::state::SimState;
 
 fn lambda_error(status: u16, error_type: &str, message: &str) -> Response {
     let mut r = (
@@ -30,7 +31,15 @@ fn lambda_error(status: u16, error_type: &str, message: &str) -> Response {
         "x-amzn-errortype",
         HeaderValue::from_str(error_type).unwrap_or(HeaderValue::from_static("Unknown")),
     );
-    r
+    with_error(r, error_type)
+}
+
+/// How Lambda answers a queued fault.
+fn lambda_faults() -> Option<Faults<ErrorResponse>> {
+    Some(Faults {
+        throttle: (429, "TooManyRequestsException"),
+        error: lambda_error,
+    })
 }
 
 /// IAM's view of `action` on function `name` (qualified or not), with the function's tags as
@@ -81,109 +90,130 @@ pub(crate) async fn lambda_invoke(
         .to_string();
     let tail = headers.get("x-amz-log-type").and_then(|v| v.to_str().ok()) == Some("Tail");
     let payload: Value = serde_json::from_slice(&body).unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
-    let request =
-        json!({"FunctionName": name, "Qualifier": qualifier, "InvocationType": invocation_type, "Payload": payload});
-    let record = |status: u16, error: Option<String>| {
-        state
-            .recorder
-            .call(Service::Lambda, "Invoke", request.clone(), status, error);
+    let call = ApiCall {
+        service: Service::Lambda,
+        operation: "Invoke".into(),
+        request: json!({"FunctionName": name, "Qualifier": qualifier, "InvocationType": invocation_type, "Payload": payload}),
     };
-    if let Some((status, error_type, message)) = apply_fault(&state, "Invoke", (429, "TooManyRequestsException")).await
-    {
-        record(status, Some(error_type.clone()));
-        return lambda_error(status, &error_type, &message);
-    }
-    if let Err(denied) = authorize(&state, &headers, "lambda:InvokeFunction", &name, qualifier.as_deref()) {
-        record(403, Some("AccessDeniedException".into()));
-        return *denied;
-    }
-    let resolved = state.resolve(&name, qualifier.as_deref(), None);
-    let (version, behavior) = match resolved {
-        Some(Some(found)) => found,
-        _ => {
+    let invoke = Invoke {
+        function,
+        name,
+        qualifier,
+        explicit_qualifier: query.get("Qualifier").cloned(),
+        invocation_type,
+        tail,
+    };
+    served(&state, call, lambda_faults(), invoke.run(&state, &headers, body)).await
+}
+
+/// An `Invoke` request, read.
+struct Invoke {
+    /// As the path gave it (a name, a partial or a full ARN).
+    function: String,
+    name: String,
+    qualifier: Option<String>,
+    /// The `Qualifier` query parameter, when given.
+    explicit_qualifier: Option<String>,
+    invocation_type: String,
+    tail: bool,
+}
+
+impl Invoke {
+    /// Authorized, resolved, then run as its invocation type says.
+    async fn run(self, state: &Arc<SimState>, headers: &HeaderMap, body: Bytes) -> Response {
+        let qualifier = self.qualifier.as_deref();
+        if let Err(denied) = authorize(state, headers, "lambda:InvokeFunction", &self.name, qualifier) {
+            return *denied;
+        }
+        let Some(Some((version, behavior))) = state.resolve(&self.name, qualifier, None) else {
             let arn = format!(
-                "arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}{}",
-                qualifier.as_deref().map(|q| format!(":{q}")).unwrap_or_default()
+                "arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{}{}",
+                self.name,
+                qualifier.map(|q| format!(":{q}")).unwrap_or_default()
             );
-            record(404, Some("ResourceNotFoundException".into()));
             return lambda_error(404, "ResourceNotFoundException", &format!("Function not found: {arn}"));
-        }
-    };
-    match invocation_type.as_str() {
-        "DryRun" => {
-            record(204, None);
-            return StatusCode::NO_CONTENT.into_response();
-        }
-        "Event" => {
-            record(202, None);
-            let body = body.to_vec();
-            let state = state.clone();
-            tokio::spawn(async move {
-                run_counted(&state, &name, qualifier.as_deref(), &behavior, &body, &version, None).await;
-            });
-            return StatusCode::ACCEPTED.into_response();
-        }
-        "RequestResponse" => {}
-        other => {
-            record(400, Some("InvalidParameterValueException".into()));
-            return lambda_error(
+        };
+        match self.invocation_type.as_str() {
+            "DryRun" => StatusCode::NO_CONTENT.into_response(),
+            "Event" => {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let qualifier = self.qualifier.as_deref();
+                    run_counted(&state, &self.name, qualifier, &behavior, &body, &version, None).await;
+                });
+                StatusCode::ACCEPTED.into_response()
+            }
+            "RequestResponse" => {
+                let outcome = run_counted(state, &self.name, qualifier, &behavior, &body, &version, None).await;
+                self.answer(state, outcome)
+            }
+            other => lambda_error(
                 400,
                 "InvalidParameterValueException",
                 &format!("invalid InvocationType {other:?}"),
+            ),
+        }
+    }
+
+    /// A synchronous invocation's answer, as Lambda gives it: the payload, the executed
+    /// version, the function error and the log tail in headers; a throttle as an error.
+    fn answer(&self, state: &SimState, outcome: InvokeOutcome) -> Response {
+        if outcome.throttled {
+            let mut r = (StatusCode::TOO_MANY_REQUESTS, outcome.payload).into_response();
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+            r.headers_mut()
+                .insert("x-amzn-errortype", HeaderValue::from_static("TooManyRequestsException"));
+            return with_error(r, "TooManyRequestsException");
+        }
+        self.record_exchange(state, &outcome);
+        let mut r = (StatusCode::OK, outcome.payload).into_response();
+        let h = r.headers_mut();
+        h.insert("content-type", HeaderValue::from_static("application/json"));
+        h.insert(
+            "x-amz-executed-version",
+            HeaderValue::from_str(&outcome.executed_version).unwrap_or(HeaderValue::from_static("$LATEST")),
+        );
+        if let Some(kind) = &outcome.function_error {
+            h.insert(
+                "x-amz-function-error",
+                HeaderValue::from_str(kind).unwrap_or(HeaderValue::from_static("Unhandled")),
             );
         }
-    }
-    let outcome = run_counted(&state, &name, qualifier.as_deref(), &behavior, &body, &version, None).await;
-    if outcome.throttled {
-        record(429, Some("TooManyRequestsException".into()));
-        let mut r = (StatusCode::TOO_MANY_REQUESTS, outcome.payload).into_response();
-        r.headers_mut()
-            .insert("content-type", HeaderValue::from_static("application/json"));
-        r.headers_mut()
-            .insert("x-amzn-errortype", HeaderValue::from_static("TooManyRequestsException"));
-        return r;
-    }
-    record(200, outcome.function_error.clone());
-    // The answer's members, as the model names them (headers and status code included).
-    let mut members = json!({"StatusCode": 200, "ExecutedVersion": outcome.executed_version, "Payload": "(bytes)"});
-    if let Some(kind) = &outcome.function_error {
-        members["FunctionError"] = json!(kind);
-    }
-    if tail {
-        members["LogResult"] = json!("(base64)");
-    }
-    let mut model_request = json!({"FunctionName": function, "InvocationType": invocation_type, "Payload": "(bytes)"});
-    if let Some(q) = query.get("Qualifier") {
-        model_request["Qualifier"] = json!(q);
-    }
-    if tail {
-        model_request["LogType"] = json!("Tail");
-    }
-    state
-        .recorder
-        .exchange(Service::Lambda, "Invoke", &model_request, 200, &members);
-    let mut r = (StatusCode::OK, outcome.payload).into_response();
-    let h = r.headers_mut();
-    h.insert("content-type", HeaderValue::from_static("application/json"));
-    h.insert(
-        "x-amz-executed-version",
-        HeaderValue::from_str(&outcome.executed_version).unwrap_or(HeaderValue::from_static("$LATEST")),
-    );
-    if let Some(kind) = &outcome.function_error {
-        h.insert(
-            "x-amz-function-error",
-            HeaderValue::from_str(kind).unwrap_or(HeaderValue::from_static("Unhandled")),
-        );
-    }
-    if tail {
-        let log = outcome.log.as_bytes();
-        let last = &log[log.len().saturating_sub(4096)..];
-        let encoded = base64::engine::general_purpose::STANDARD.encode(last);
-        if let Ok(v) = HeaderValue::from_str(&encoded) {
-            h.insert("x-amz-log-result", v);
+        if self.tail {
+            let log = outcome.log.as_bytes();
+            let last = &log[log.len().saturating_sub(4096)..];
+            let encoded = base64::engine::general_purpose::STANDARD.encode(last);
+            if let Ok(v) = HeaderValue::from_str(&encoded) {
+                h.insert("x-amz-log-result", v);
+            }
+        }
+        match &outcome.function_error {
+            Some(kind) => with_error(r, kind),
+            None => r,
         }
     }
-    r
+
+    /// The request and the answer's members, as the model names them (headers and status
+    /// code included), for the checks against Lambda's model.
+    fn record_exchange(&self, state: &SimState, outcome: &InvokeOutcome) {
+        let mut members = json!({"StatusCode": 200, "ExecutedVersion": outcome.executed_version, "Payload": "(bytes)"});
+        if let Some(kind) = &outcome.function_error {
+            members["FunctionError"] = json!(kind);
+        }
+        let mut request =
+            json!({"FunctionName": self.function, "InvocationType": self.invocation_type, "Payload": "(bytes)"});
+        if let Some(q) = &self.explicit_qualifier {
+            request["Qualifier"] = json!(q);
+        }
+        if self.tail {
+            members["LogResult"] = json!("(base64)");
+            request["LogType"] = json!("Tail");
+        }
+        state
+            .recorder
+            .exchange(Service::Lambda, "Invoke", &request, 200, &members);
+    }
 }
 
 /// `GetFunction`: a version's configuration (its environment) and the function's tags, as
@@ -197,19 +227,28 @@ pub(crate) async fn get_function(
     let (name, arn_qualifier) = split_function(&function);
     let qualifier = query.get("Qualifier").cloned().or(arn_qualifier);
     let request = json!({"FunctionName": name, "Qualifier": qualifier});
-    let record = |status: u16, error: Option<String>| {
-        state
-            .recorder
-            .call(Service::Lambda, "GetFunction", request.clone(), status, error);
+    let call = ApiCall {
+        service: Service::Lambda,
+        operation: "GetFunction".into(),
+        request: request.clone(),
     };
-    if let Some((status, error_type, message)) =
-        apply_fault(&state, "GetFunction", (429, "TooManyRequestsException")).await
-    {
-        record(status, Some(error_type.clone()));
-        return lambda_error(status, &error_type, &message);
-    }
-    if let Err(denied) = authorize(&state, &headers, "lambda:GetFunction", &name, qualifier.as_deref()) {
-        record(403, Some("AccessDeniedException".into()));
+    served(
+        &state,
+        call,
+        lambda_faults(),
+        get_function_answer(&state, &headers, name, qualifier, request),
+    )
+    .await
+}
+
+async fn get_function_answer(
+    state: &SimState,
+    headers: &HeaderMap,
+    name: String,
+    qualifier: Option<String>,
+    request: Value,
+) -> Response {
+    if let Err(denied) = authorize(state, headers, "lambda:GetFunction", &name, qualifier.as_deref()) {
         return *denied;
     }
     let found = {
@@ -232,7 +271,6 @@ pub(crate) async fn get_function(
         qualifier.as_deref().map(|q| format!(":{q}")).unwrap_or_default()
     );
     let Some((version, env, tags)) = found else {
-        record(404, Some("ResourceNotFoundException".into()));
         return lambda_error(404, "ResourceNotFoundException", &format!("Function not found: {arn}"));
     };
     let mut configuration = json!({
@@ -253,7 +291,6 @@ pub(crate) async fn get_function(
     if !tags.is_empty() {
         body["Tags"] = json!(tags);
     }
-    record(200, None);
     state
         .recorder
         .exchange(Service::Lambda, "GetFunction", &request, 200, &body);
@@ -294,31 +331,34 @@ pub(crate) async fn alias_api(
         "GetAlias"
     };
     let request: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
-    let record = |status: u16, error: Option<String>| {
-        let mut summary = request.clone();
-        summary["FunctionName"] = json!(name);
-        summary["Name"] = json!(alias);
-        state.recorder.call(Service::Lambda, operation, summary, status, error);
+    let mut summary = request.clone();
+    summary["FunctionName"] = json!(name);
+    summary["Name"] = json!(alias);
+    let call = ApiCall {
+        service: Service::Lambda,
+        operation: operation.into(),
+        request: summary,
     };
-    if let Some((status, error_type, message)) = apply_fault(&state, operation, (429, "TooManyRequestsException")).await
-    {
-        record(status, Some(error_type.clone()));
-        return lambda_error(status, &error_type, &message);
-    }
+    let answer = alias_answer(&state, &headers, operation, (name, alias), request);
+    served(&state, call, lambda_faults(), answer).await
+}
+
+async fn alias_answer(
+    state: &SimState,
+    headers: &HeaderMap,
+    operation: &str,
+    (name, alias): (String, String),
+    request: Value,
+) -> Response {
     // Lambda authorizes alias calls on the alias's ARN.
-    if let Err(denied) = authorize(&state, &headers, &format!("lambda:{operation}"), &name, Some(&alias)) {
-        record(403, Some("AccessDeniedException".into()));
+    if let Err(denied) = authorize(state, headers, &format!("lambda:{operation}"), &name, Some(&alias)) {
         return *denied;
     }
-    let invalid = |message: String| {
-        record(400, Some("InvalidParameterValueException".into()));
-        lambda_error(400, "InvalidParameterValueException", &message)
-    };
+    let invalid = |message: String| lambda_error(400, "InvalidParameterValueException", &message);
     let answer = {
         let mut functions = state.functions.lock().expect("poisoned");
         let Some(f) = functions.get_mut(&name) else {
             drop(functions);
-            record(404, Some("ResourceNotFoundException".into()));
             return lambda_error(
                 404,
                 "ResourceNotFoundException",
@@ -327,7 +367,6 @@ pub(crate) async fn alias_api(
         };
         let Some(current) = f.aliases.get(&alias).cloned() else {
             drop(functions);
-            record(404, Some("ResourceNotFoundException".into()));
             return lambda_error(
                 404,
                 "ResourceNotFoundException",
@@ -381,7 +420,6 @@ pub(crate) async fn alias_api(
             answer
         }
     };
-    record(200, None);
     let mut r = (StatusCode::OK, answer.to_string()).into_response();
     r.headers_mut()
         .insert("content-type", HeaderValue::from_static("application/json"));

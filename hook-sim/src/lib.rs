@@ -35,6 +35,7 @@ mod lambda_api;
 mod record;
 mod runtime;
 pub mod schedule;
+mod served;
 pub mod stack;
 mod state;
 

@@ -1,5 +1,5 @@
 //! The simulator's shared state, and what every service's handler does with it: authorize the
-//! caller (IAM), answer a queued fault. The handlers (`codedeploy`, `lambda_api`, `cloudwatch`,
+//! caller (IAM); a queued fault answers in [`served`](crate::served). The handlers (`codedeploy`, `lambda_api`, `cloudwatch`,
 //! `http_api`) and the deployment engine use it from here; the crate root only builds the
 //! router and the public [`Sim`](crate::Sim).
 
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use axum::http::HeaderMap;
 
 use crate::codedeploy::{self, LifecycleEventStatus};
-use crate::fault::{self, Fault};
+use crate::fault;
 use crate::function::{Behavior, FunctionSetup};
 use crate::{iam, record};
 
@@ -93,26 +93,5 @@ impl SimState {
     pub(crate) fn execution_status(&self, deployment_id: &str, execution_id: &str) -> Option<LifecycleEventStatus> {
         let deployments = self.deployments.lock().expect("poisoned");
         Some(deployments.get(deployment_id)?.executions.get(execution_id)?.status)
-    }
-}
-
-/// Applies a queued fault: `Some(response)` when the fault answers instead of the API.
-pub(crate) async fn apply_fault(
-    state: &SimState,
-    operation: &str,
-    throttle: (u16, &str),
-) -> Option<(u16, String, String)> {
-    match state.faults.take(operation)? {
-        Fault::Throttle => Some((throttle.0, throttle.1.to_string(), "Rate exceeded".to_string())),
-        Fault::Error {
-            status,
-            error_type,
-            message,
-        } => Some((status, error_type, message)),
-        Fault::Delay(d) => {
-            tokio::time::sleep(d).await;
-            None
-        }
-        Fault::Hang => std::future::pending().await,
     }
 }

@@ -963,3 +963,90 @@ async fn run_without_credentials_says_how_to_sign_in() {
     );
     assert!(!err.contains("dispatch failure") && out.is_empty(), "{out}\n{err}");
 }
+
+/// The commands of the README's "In CI", as written: each line of its `sh` blocks (a trailing
+/// `\` joins the next).
+fn readme_ci_commands() -> Vec<String> {
+    let readme = std::fs::read_to_string(integration_tests::workspace_root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## In CI\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README has an In CI section");
+    section
+        .split("```sh\n")
+        .skip(1)
+        .map(|block| block.split("```").next().unwrap().replace("\\\n", " "))
+        .flat_map(|block| block.lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}
+
+/// Runs `line` with `sh` from the repository root, the release binaries first on the PATH.
+fn shell(line: &str, env: &[(&str, String)]) -> (i32, String) {
+    let bin_dir = release_bin("hook-sim").parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let root = integration_tests::workspace_root();
+    std::fs::create_dir_all(root.join("target")).unwrap();
+    let out = Command::new("sh")
+        .args(["-c", line])
+        .current_dir(&root)
+        .env("PATH", path)
+        .env("HOME", temp_dir("readme-ci-home"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The README's CI gate and post-deployment run, as written: the rehearsal deploys the example
+/// and leaves its JSON report where the line says; `hook-runner run` (against the template's
+/// functions served by hook-sim, standing in for the deployed ones) passes and leaves JUnit.
+#[tokio::test]
+async fn the_readme_ci_commands_run_as_written() {
+    let commands = readme_ci_commands();
+    let [rehearse, run] = commands.as_slice() else {
+        panic!("two commands in the README's In CI: {commands:?}")
+    };
+    assert!(
+        rehearse.starts_with("hook-sim simulate ") && run.starts_with("hook-runner run "),
+        "{commands:?}"
+    );
+    let root = integration_tests::workspace_root();
+
+    let (code, out) = tokio::task::spawn_blocking({
+        let rehearse = rehearse.clone();
+        move || shell(&rehearse, &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{rehearse}\n{out}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("target/rehearsal.json")).unwrap()).unwrap();
+    assert_eq!(report["outcome"]["status"], "Succeeded", "{report:#}");
+
+    let served = Served::start(&[]);
+    let env = [("AWS_ENDPOINT_URL", served.endpoint())];
+    let _ = std::fs::remove_file(root.join("target/smoke.xml"));
+    let (code, out) = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || shell(&run, &env)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{run}\n{out}");
+    let junit = std::fs::read_to_string(root.join("target/smoke.xml")).unwrap();
+    assert!(
+        junit.contains("<testsuite") && junit.contains("greets the canary [sam-app-HelloFunction]"),
+        "{junit}"
+    );
+    assert!(!junit.contains("<failure") && !junit.contains("<error"), "{junit}");
+}

@@ -1646,7 +1646,7 @@ fn check_finds_what_would_fail_in_aws_without_running_anything() {
     assert_eq!(code, 2, "{r:#}");
 }
 
-/// Every test the "How close to AWS" table (docs/simulate.md) names exists: a row's claim is only as
+/// Every test the "How close to AWS" table (docs/hook-sim.md) names exists: a row's claim is only as
 /// good as the test that holds it.
 #[test]
 fn the_fidelity_tables_tests_exist() {
@@ -1674,12 +1674,12 @@ fn the_fidelity_tables_tests_exist() {
             functions.insert(name);
         }
     }
-    let doc = std::fs::read_to_string(root.join("docs/simulate.md")).unwrap();
+    let doc = std::fs::read_to_string(root.join("docs/hook-sim.md")).unwrap();
     let table = doc
         .split("## How close to AWS")
         .nth(1)
         .and_then(|t| t.split("\n## ").next())
-        .expect("docs/simulate.md has the table");
+        .expect("docs/hook-sim.md has the table");
     let mut named = 0;
     for row in table
         .lines()

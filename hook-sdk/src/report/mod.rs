@@ -376,7 +376,9 @@ impl CheckReport {
         self.assertions.iter().filter(|a| !a.passed)
     }
 
-    /// One line on why it failed, for logs and status reasons.
+    /// One line on why it failed, for logs and status reasons: the error, or the first
+    /// expectation that failed; for a repeated check, its figures first (its failed run shows
+    /// the error).
     pub fn reason(&self) -> Option<String> {
         if self.outcome() != Outcome::Failed {
             return None;
@@ -385,17 +387,21 @@ impl CheckReport {
             Some(t) => format!("{} [{t}]", self.name),
             None => self.name.clone(),
         };
-        if let Some(e) = self.error() {
-            return Some(format!("{what}: {e}"));
-        }
         let first = self.failures().next();
         let sample = self.sample_failure.iter().find(|a| !a.passed);
         let line = |a: &AssertionResult| format!("{} expected {}, actual {}", a.query, a.expected, a.actual);
-        match (first, sample) {
-            (Some(a), Some(s)) => Some(format!("{what}: {}; a failed run: {}", line(a), line(s))),
-            (Some(a), None) | (None, Some(a)) => Some(format!("{what}: {}", line(a))),
+        let by_expectations = match (first, sample) {
+            (Some(a), Some(s)) => Some(format!("{}; a failed run: {}", line(a), line(s))),
+            (Some(a), None) | (None, Some(a)) => Some(line(a)),
             (None, None) => None,
-        }
+        };
+        let error = self.error().map(str::to_string);
+        let why = if self.stats.is_some() {
+            by_expectations.or(error)
+        } else {
+            error.or(by_expectations)
+        };
+        why.map(|why| format!("{what}: {why}"))
     }
 }
 

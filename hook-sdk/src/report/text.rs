@@ -158,7 +158,7 @@ fn render_check(out: &mut String, check: &CheckReport, s: &Style) {
         if let Some(note) = check.note() {
             let _ = writeln!(out, "    {}", s.dim(note));
         }
-        if let Some(e) = check.error().filter(|_| check.outcome() == Outcome::Failed) {
+        if let Some(e) = check.error() {
             let _ = writeln!(out, "    {} {e}", s.red("error:"));
         }
         return;
