@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::redact::{MASK, Redactor, is_credential_header};
 use crate::spec::limits::MAX_QUERY_NODES;
-use crate::spec::{DurationPredicate, Expect, FunctionErrorExpect, Op, Predicate, Vars, duration_text};
+use crate::spec::{DurationPredicate, Expect, FunctionErrorExpect, JsonPathKey, Op, Predicate, Vars, duration_text};
 
 /// What one call answered, as the assertions see it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -121,56 +121,15 @@ pub struct AssertionResult {
 /// What an assertion shows of the answer and of the expectation is redacted with `redactor`
 /// before it is cut to a readable length, so that no piece of a secret is left at the cut.
 pub(crate) fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars, redactor: &Redactor) -> Vec<AssertionResult> {
-    let clip = |s: &str| redactor.clip(s, MAX_SHOWN);
     let mut out = Vec::new();
     if obs.invoke {
-        let wanted = expect.function_error.unwrap_or(FunctionErrorExpect::None);
-        let actual = obs.function_error.as_deref();
-        let passed = match wanted {
-            FunctionErrorExpect::None => actual.is_none(),
-            FunctionErrorExpect::Any => actual.is_some(),
-            FunctionErrorExpect::Unhandled => actual == Some("Unhandled"),
-            FunctionErrorExpect::Handled => actual == Some("Handled"),
-        };
-        let expected = match wanted {
-            FunctionErrorExpect::None => "none".to_string(),
-            FunctionErrorExpect::Any => "any".to_string(),
-            FunctionErrorExpect::Unhandled => "Unhandled".to_string(),
-            FunctionErrorExpect::Handled => "Handled".to_string(),
-        };
-        let actual = match actual {
-            None => "none".to_string(),
-            Some(kind) => format!("{kind}: {}", clip(&obs.body)),
-        };
-        out.push(AssertionResult {
-            query: "function_error".into(),
-            expected,
-            actual,
-            passed,
-        });
+        out.push(function_error(expect, obs, redactor));
     }
     if let Some(p) = &expect.status {
         out.push(judge("status", p, obs.status.map(Value::from).as_ref(), vars, redactor));
     }
     for (path, p) in &expect.json {
-        let query = format!("json {}", path.source);
-        match &obs.json {
-            None => out.push(AssertionResult {
-                query,
-                expected: p.to_string(),
-                actual: format!("the answer is not JSON: {}", clip(&obs.body)),
-                passed: false,
-            }),
-            Some(json) => match query_json(&path.path, json) {
-                Ok(actual) => out.push(judge(&query, p, actual.as_ref(), vars, redactor)),
-                Err(e) => out.push(AssertionResult {
-                    query,
-                    expected: p.to_string(),
-                    actual: e,
-                    passed: false,
-                }),
-            },
-        }
+        out.push(json_query(path, p, obs, vars, redactor));
     }
     for (name, p) in &expect.header {
         let actual = obs.header(name).map(|v| Value::String(v.to_string()));
@@ -184,32 +143,22 @@ pub(crate) fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars, redactor
     if let Some(p) = &expect.body {
         out.push(judge("body", p, Some(&Value::String(obs.body.clone())), vars, redactor));
     }
-    if let Some(p) = &expect.duration {
-        out.push(judge_duration("duration", p, Some(obs.duration)));
-    }
-    if let Some(p) = &expect.reported_duration {
-        out.push(judge_duration("reported_duration", p, obs.reported_duration));
-    }
-    if let Some(p) = &expect.init_duration {
-        out.push(judge_duration("init_duration", p, obs.init_duration));
+    for (query, p, actual) in [
+        ("duration", &expect.duration, Some(obs.duration)),
+        ("reported_duration", &expect.reported_duration, obs.reported_duration),
+        ("init_duration", &expect.init_duration, obs.init_duration),
+    ] {
+        if let Some(p) = p {
+            out.push(judge_duration(query, p, actual));
+        }
     }
     if let Some(p) = &expect.max_memory {
-        out.push(judge(
-            "max_memory",
-            p,
-            obs.max_memory_mb.map(Value::from).as_ref(),
-            vars,
-            redactor,
-        ));
+        let actual = obs.max_memory_mb.map(Value::from);
+        out.push(judge("max_memory", p, actual.as_ref(), vars, redactor));
     }
     if let Some(p) = &expect.log {
-        out.push(judge(
-            "log",
-            p,
-            obs.log.clone().map(Value::String).as_ref(),
-            vars,
-            redactor,
-        ));
+        let actual = obs.log.clone().map(Value::String);
+        out.push(judge("log", p, actual.as_ref(), vars, redactor));
     }
     // No status expectation stated (neither `status` nor a `$.statusCode` query): an HTTP
     // answer, and an invoke payload that carries an HTTP-style statusCode, must be 2xx.
@@ -222,6 +171,56 @@ pub(crate) fn evaluate(expect: &Expect, obs: &Observation, vars: &Vars, redactor
         });
     }
     out
+}
+
+/// An invoke's function error against what the spec expects (none, by default).
+fn function_error(expect: &Expect, obs: &Observation, redactor: &Redactor) -> AssertionResult {
+    let wanted = expect.function_error.unwrap_or(FunctionErrorExpect::None);
+    let actual = obs.function_error.as_deref();
+    let (passed, expected) = match wanted {
+        FunctionErrorExpect::None => (actual.is_none(), "none"),
+        FunctionErrorExpect::Any => (actual.is_some(), "any"),
+        FunctionErrorExpect::Unhandled => (actual == Some("Unhandled"), "Unhandled"),
+        FunctionErrorExpect::Handled => (actual == Some("Handled"), "Handled"),
+    };
+    let actual = match actual {
+        None => "none".to_string(),
+        Some(kind) => format!("{kind}: {}", redactor.clip(&obs.body, MAX_SHOWN)),
+    };
+    AssertionResult {
+        query: "function_error".into(),
+        expected: expected.to_string(),
+        actual,
+        passed,
+    }
+}
+
+/// A JSONPath query of the answer against its predicate.
+fn json_query(
+    path: &JsonPathKey,
+    p: &Predicate,
+    obs: &Observation,
+    vars: &Vars,
+    redactor: &Redactor,
+) -> AssertionResult {
+    let query = format!("json {}", path.source);
+    let Some(json) = &obs.json else {
+        return AssertionResult {
+            query,
+            expected: p.to_string(),
+            actual: format!("the answer is not JSON: {}", redactor.clip(&obs.body, MAX_SHOWN)),
+            passed: false,
+        };
+    };
+    match query_json(&path.path, json) {
+        Ok(actual) => judge(&query, p, actual.as_ref(), vars, redactor),
+        Err(e) => AssertionResult {
+            query,
+            expected: p.to_string(),
+            actual: e,
+            passed: false,
+        },
+    }
 }
 
 /// Whether the expectations query the payload's `statusCode` themselves.

@@ -66,73 +66,8 @@ fn method_and_url(req: &HttpRequest) -> Result<(reqwest::Method, reqwest::Url), 
 /// redirect to another origin gets none of the request's headers, and one from https to
 /// plain http is refused.
 pub(crate) async fn send(client: &reqwest::Client, req: &HttpRequest, max_body: usize) -> Result<Observation, String> {
-    let (mut method, first) = method_and_url(req)?;
-    let mut url = first.clone();
-    let mut body = req.body.clone();
-    let mut headers_sent = true;
     let started = Instant::now();
-    let mut hops = 0;
-    let mut response = loop {
-        let mut builder = client.request(method.clone(), url.clone());
-        if headers_sent {
-            for (k, v) in &req.headers {
-                builder = builder.header(k, v);
-            }
-        }
-        if let Some((bytes, json)) = &body {
-            if *json && !(headers_sent && req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"))) {
-                builder = builder.header("content-type", "application/json");
-            }
-            builder = builder.body(bytes.clone());
-        }
-        let response = builder.send().await.map_err(|e| describe(&method, &url, e))?;
-        let status = response.status();
-        if !req.follow_redirects || !status.is_redirection() {
-            break response;
-        }
-        let Some(location) = response.headers().get(reqwest::header::LOCATION) else {
-            break response;
-        };
-        if hops == MAX_REDIRECTS {
-            return Err(format!(
-                "{method} {}: more than {MAX_REDIRECTS} redirects",
-                redact_urls(first.as_str())
-            ));
-        }
-        hops += 1;
-        let location = String::from_utf8_lossy(location.as_bytes()).into_owned();
-        let next = url.join(&location).map_err(|e| {
-            format!(
-                "{method} {}: bad redirect `{}`: {e}",
-                redact_urls(url.as_str()),
-                redact_urls(&location)
-            )
-        })?;
-        if url.scheme() == "https" && next.scheme() != "https" {
-            return Err(format!(
-                "{method} {}: refused a redirect from https to {}",
-                redact_urls(url.as_str()),
-                redact_urls(next.as_str())
-            ));
-        }
-        if !matches!(next.scheme(), "http" | "https") {
-            return Err(format!(
-                "{method} {}: refused a redirect to {}",
-                redact_urls(url.as_str()),
-                redact_urls(next.as_str())
-            ));
-        }
-        if next.origin() != first.origin() {
-            headers_sent = false;
-        }
-        if status == reqwest::StatusCode::SEE_OTHER
-            || (matches!(status.as_u16(), 301 | 302) && method == reqwest::Method::POST)
-        {
-            method = reqwest::Method::GET;
-            body = None;
-        }
-        url = next;
-    };
+    let (response, method, url) = follow(client, req).await?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -144,6 +79,113 @@ pub(crate) async fn send(client: &reqwest::Client, req: &HttpRequest, max_body: 
             )
         })
         .collect();
+    let bytes = read_body(response, &method, &url, max_body).await?;
+    let duration: Duration = started.elapsed();
+    Ok(Observation::from_http(status, headers, &bytes, duration))
+}
+
+/// Sends the request, and follows the redirects it may: the last answer, with the method and
+/// URL that got it.
+async fn follow(
+    client: &reqwest::Client,
+    req: &HttpRequest,
+) -> Result<(reqwest::Response, reqwest::Method, reqwest::Url), String> {
+    let (mut method, first) = method_and_url(req)?;
+    let mut url = first.clone();
+    let mut body = req.body.as_ref();
+    let mut headers_sent = true;
+    let mut hops = 0;
+    loop {
+        let response = request(client, req, (&method, &url), body, headers_sent)
+            .send()
+            .await
+            .map_err(|e| describe(&method, &url, e))?;
+        let status = response.status();
+        let location = match response.headers().get(reqwest::header::LOCATION) {
+            Some(l) if req.follow_redirects && status.is_redirection() => {
+                String::from_utf8_lossy(l.as_bytes()).into_owned()
+            }
+            _ => return Ok((response, method, url)),
+        };
+        if hops == MAX_REDIRECTS {
+            return Err(format!(
+                "{method} {}: more than {MAX_REDIRECTS} redirects",
+                redact_urls(first.as_str())
+            ));
+        }
+        hops += 1;
+        let next = redirect_target(&method, &url, &location)?;
+        if next.origin() != first.origin() {
+            headers_sent = false;
+        }
+        if status == reqwest::StatusCode::SEE_OTHER
+            || (matches!(status.as_u16(), 301 | 302) && method == reqwest::Method::POST)
+        {
+            method = reqwest::Method::GET;
+            body = None;
+        }
+        url = next;
+    }
+}
+
+/// One request: the spec's headers (unless a redirect left the origin), its body.
+fn request(
+    client: &reqwest::Client,
+    req: &HttpRequest,
+    (method, url): (&reqwest::Method, &reqwest::Url),
+    body: Option<&(Vec<u8>, bool)>,
+    headers_sent: bool,
+) -> reqwest::RequestBuilder {
+    let mut builder = client.request(method.clone(), url.clone());
+    if headers_sent {
+        for (k, v) in &req.headers {
+            builder = builder.header(k, v);
+        }
+    }
+    if let Some((bytes, json)) = body {
+        if *json && !(headers_sent && req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"))) {
+            builder = builder.header("content-type", "application/json");
+        }
+        builder = builder.body(bytes.clone());
+    }
+    builder
+}
+
+/// Where a redirect from `url` leads, if it may be followed: never from https to plain http,
+/// never to a scheme other than http and https.
+fn redirect_target(method: &reqwest::Method, url: &reqwest::Url, location: &str) -> Result<reqwest::Url, String> {
+    let next = url.join(location).map_err(|e| {
+        format!(
+            "{method} {}: bad redirect `{}`: {e}",
+            redact_urls(url.as_str()),
+            redact_urls(location)
+        )
+    })?;
+    if url.scheme() == "https" && next.scheme() != "https" {
+        return Err(format!(
+            "{method} {}: refused a redirect from https to {}",
+            redact_urls(url.as_str()),
+            redact_urls(next.as_str())
+        ));
+    }
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(format!(
+            "{method} {}: refused a redirect to {}",
+            redact_urls(url.as_str()),
+            redact_urls(next.as_str())
+        ));
+    }
+    Ok(next)
+}
+
+/// The body, read chunk by chunk up to `max_body` bytes: a larger one is an error before it is
+/// read into memory.
+async fn read_body(
+    mut response: reqwest::Response,
+    method: &reqwest::Method,
+    url: &reqwest::Url,
+    max_body: usize,
+) -> Result<Vec<u8>, String> {
     let too_large = |len: Option<u64>| {
         format!(
             "{method} {}: the body is over the {max_body} bytes a check reads{}",
@@ -157,14 +199,13 @@ pub(crate) async fn send(client: &reqwest::Client, req: &HttpRequest, max_body: 
         return Err(too_large(Some(len)));
     }
     let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&method, &url, e))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(method, url, e))? {
         if bytes.len() + chunk.len() > max_body {
             return Err(too_large(None));
         }
         bytes.extend_from_slice(&chunk);
     }
-    let duration: Duration = started.elapsed();
-    Ok(Observation::from_http(status, headers, &bytes, duration))
+    Ok(bytes)
 }
 
 fn describe(method: &reqwest::Method, url: &reqwest::Url, e: reqwest::Error) -> String {
