@@ -41,7 +41,7 @@ use serde_json::{Map, Value, json};
 use crate::InvocationRecord;
 use crate::alarm::{Metric, MetricQuery, Statistic};
 use crate::custom_metrics::{CustomPoint, MAX_CUSTOM_POINTS, weighted};
-use crate::deploy::METRIC_LAG;
+use crate::metric::METRIC_LAG;
 use crate::record::Service;
 use crate::served::{ApiCall, Faults, served, with_error};
 use crate::state::SimState;

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::alarm::Statistic;
+use crate::metric::Statistic;
 
 /// Custom datapoints hook-sim keeps: past this, `PutMetricData` is refused.
 pub(crate) const MAX_CUSTOM_POINTS: usize = 200_000;
@@ -55,7 +55,7 @@ impl CustomStore {
 
     /// The statistic of the custom metric `q` over `[from, to)` (wall-clock seconds), from the
     /// points visible by `now`; `None` without any.
-    pub(crate) fn value(&self, q: &crate::alarm::CustomMetric, from: f64, to: f64, now: f64) -> Option<f64> {
+    pub(crate) fn value(&self, q: &crate::metric::CustomMetric, from: f64, to: f64, now: f64) -> Option<f64> {
         let values: Vec<(f64, u64)> = self
             .points
             .iter()

@@ -32,6 +32,7 @@ mod http_api;
 pub mod iam;
 mod invocation;
 mod lambda_api;
+mod metric;
 mod record;
 mod runtime;
 pub mod schedule;

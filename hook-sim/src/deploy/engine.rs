@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use crate::alarm::{Alarm, StateValue};
 use crate::codedeploy::{DeploymentStatus, LifecycleEventStatus};
+use crate::metric::METRIC_LAG;
 use crate::{AliasRouting, DeploymentSetup, FunctionSetup, Sim};
 
 use super::outcome::*;
@@ -103,10 +104,6 @@ impl AfterStatus {
         })
     }
 }
-
-/// How long after a period ends its data point is evaluated: Lambda publishes its metrics
-/// to CloudWatch about a minute late, and alarms are evaluated once a minute.
-pub const METRIC_LAG: Duration = Duration::from_secs(60);
 
 /// How fast the traffic before the deployment runs (simulated time against real).
 const WARM_UP_SPEED: f64 = 100_000.0;

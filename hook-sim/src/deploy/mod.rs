@@ -37,6 +37,6 @@ mod tests;
 mod timeline;
 mod traffic;
 
-pub use engine::METRIC_LAG;
+pub use crate::metric::METRIC_LAG;
 pub use outcome::{DeploymentOutcome, Event, FinalStatus, Rollback, TimelineEntry, VersionTraffic};
 pub use plan::{DeploymentPlan, HookEvent, HookPlan, Traffic, Trigger, TriggerEvent};
