@@ -139,6 +139,8 @@ pub struct Template {
     resolving: std::sync::Mutex<Vec<String>>,
     /// How deep `eval` is in nested intrinsic functions.
     depth: std::sync::atomic::AtomicUsize,
+    /// For a nested application's template: its logical id in the parent template.
+    pub application: Option<String>,
 }
 
 /// The deepest nesting of intrinsic functions `eval` follows.
@@ -183,6 +185,7 @@ impl Template {
             target_version: target_version.to_string(),
             resolving: std::sync::Mutex::new(Vec::new()),
             depth: std::sync::atomic::AtomicUsize::new(0),
+            application: None,
         };
         t.decide_parameters(overrides)?;
         t.decide_conditions()?;
@@ -378,6 +381,22 @@ impl Template {
             .unwrap_or_default()
     }
 
+    /// Whether the resource is made: it names no `Condition`, or one that holds.
+    pub fn condition_holds(&self, id: &str) -> Result<bool, TemplateError> {
+        match self
+            .resource(id)
+            .and_then(|r| r.get("Condition"))
+            .and_then(Value::as_str)
+        {
+            None => Ok(true),
+            Some(name) => self.conditions.get(name).copied().ok_or_else(|| {
+                TemplateError(format!(
+                    "Resources.{id}: Condition {name} is not declared (under Conditions)"
+                ))
+            }),
+        }
+    }
+
     /// The resource's type.
     pub fn resource_type(&self, id: &str) -> Option<&str> {
         self.resource(id)?.get("Type")?.as_str()
@@ -437,22 +456,97 @@ impl Template {
             };
             let export = scalar_text(&self.eval(export)?);
             if export == name {
-                let value = output.get("Value").cloned().unwrap_or_default();
-                let value = self.pick(&value)?;
-                found = value
-                    .get("Ref")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .or_else(|| match value.get("Fn::GetAtt") {
-                        Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),
-                        Some(Value::String(s)) => s.split('.').next().map(str::to_string),
-                        _ => None,
-                    })
-                    .filter(|id| self.resource(id).is_some());
+                found = self.output_resource(output)?;
             }
             names.push(export);
         }
         Ok((found, names))
+    }
+
+    /// The resource output `name` of this stack names (its value `Ref` or `Fn::GetAtt` of a
+    /// resource), and every output name, for errors.
+    pub fn output(&self, name: &str) -> Result<(Option<String>, Vec<String>), TemplateError> {
+        let outputs = self.root["Outputs"].as_object();
+        let names = outputs.into_iter().flatten().map(|(k, _)| k.clone()).collect();
+        let found = match outputs.and_then(|o| o.get(name)) {
+            Some(output) => self.output_resource(output)?,
+            None => None,
+        };
+        Ok((found, names))
+    }
+
+    fn output_resource(&self, output: &Value) -> Result<Option<String>, TemplateError> {
+        let value = output.get("Value").cloned().unwrap_or_default();
+        let value = self.pick(&value)?;
+        Ok(value
+            .get("Ref")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| match value.get("Fn::GetAtt") {
+                Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),
+                Some(Value::String(s)) => s.split('.').next().map(str::to_string),
+                _ => None,
+            })
+            .filter(|id| self.resource(id).is_some()))
+    }
+
+    /// The output a value reads with `Fn::GetAtt` of a nested stack (`App.Outputs.Name`):
+    /// the application's logical id and the output's name.
+    pub fn nested_output(&self, v: &Value) -> Result<Option<(String, String)>, TemplateError> {
+        let v = self.pick(v)?;
+        let (id, attribute) = match v.get("Fn::GetAtt") {
+            Some(Value::Array(a)) if a.len() == 2 => (scalar_text(&a[0]), scalar_text(&a[1])),
+            Some(Value::String(s)) => match s.split_once('.') {
+                Some((id, attribute)) => (id.to_string(), attribute.to_string()),
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        let nested = matches!(
+            self.resource_type(&id),
+            Some("AWS::Serverless::Application" | "AWS::CloudFormation::Stack")
+        );
+        Ok(attribute
+            .strip_prefix("Outputs.")
+            .filter(|_| nested)
+            .map(|output| (id, output.to_string())))
+    }
+
+    /// The nested applications of the template (`AWS::Serverless::Application` with a local
+    /// `Location`), each loaded with the parameters the template gives it, as stack
+    /// `STACK-LogicalId`. An application from the Serverless Application Repository, or at a
+    /// URL, is refused: only its template can be simulated, so the error says to point at it.
+    pub fn nested_applications(&self) -> Result<Vec<Template>, TemplateError> {
+        let mut out = Vec::new();
+        for (id, kind) in self.resources() {
+            if kind != "AWS::Serverless::Application" || !self.condition_holds(&id)? {
+                continue;
+            }
+            let props = self
+                .resource(&id)
+                .and_then(|r| r.get("Properties"))
+                .cloned()
+                .unwrap_or_default();
+            let location = self.eval(props.get("Location").unwrap_or(&Value::Null))?;
+            let Some(location) = location.as_str().filter(|l| !l.contains("://")) else {
+                return err(format!(
+                    "Resources.{id}: simulate reads a nested application from a local template \
+                     (Location: path/to/template.yaml), not {location}: point Location at the \
+                     application's template to rehearse it"
+                ));
+            };
+            let path = self.path.parent().unwrap_or(Path::new("")).join(location);
+            let mut parameters = Vec::new();
+            for (name, value) in props.get("Parameters").and_then(Value::as_object).into_iter().flatten() {
+                parameters.push((name.clone(), scalar_text(&self.eval(value)?)));
+            }
+            let stack = format!("{}-{id}", self.stack_name);
+            let mut nested = Template::load(&path, &parameters, &stack, &self.target_version)
+                .map_err(|e| TemplateError(format!("Resources.{id} (Location {location}): {}", e.0)))?;
+            nested.application = Some(id.clone());
+            out.push(nested);
+        }
+        Ok(out)
     }
 
     /// The physical name of a resource, as `Ref` gives it.

@@ -1981,3 +1981,52 @@ fn the_your_app_recipe_is_the_fixture_and_rehearses_good_and_faulty() {
     assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
     assert_eq!(r["outcome"]["max_weight"], 0.0, "{r:#}");
 }
+
+/// A stack that nests the packaged hook (hook-examples/nested-hook: `AWS::Serverless::Application`
+/// with a local Location, its spec given as a parameter): the hook is the nested stack's output,
+/// named with the parent's parameters; a good version deploys, a faulty one rolls back.
+#[test]
+fn a_stack_that_nests_the_packaged_hook_deploys_a_good_version_and_rolls_back_a_faulty_one() {
+    // As docs/deploy.md runs it.
+    let base = ["--template", "hook-examples/nested-hook/template.yaml"];
+    let (code, r) = simulate(&base);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(reported_statuses(&r), ["Succeeded", "Succeeded"], "{r:#}");
+    // The nested stack's function, named from the parent's parameter, with the parent's spec.
+    let hook = "CodeDeployHook_sam-app-smoke";
+    for phase in ["BeforeAllowTraffic", "AfterAllowTraffic"] {
+        let checks = hook_checks_in(&r, hook, phase);
+        assert_eq!(
+            checks,
+            [(
+                "greets the canary".to_string(),
+                json!("sam-app-hello:2"),
+                "Passed".to_string()
+            )],
+            "{phase}"
+        );
+    }
+
+    let faulty = [&base[..], &["--speed", "100000", "--target-env", "HELLO_FAULT=error"]].concat();
+    let (code, r) = simulate(&faulty);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["lifecycle_event"], "BeforeAllowTraffic");
+
+    // An application from the Serverless Application Repository cannot be run here: the error
+    // says to point Location at its template.
+    let dir = target_dir().join("test-tmp/nested-published");
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = std::fs::read_to_string(workspace_root().join("hook-examples/nested-hook/template.yaml"))
+        .unwrap()
+        .replace(
+            "Location: ../../packaging/shared-hook/template.yaml",
+            "Location: { ApplicationId: arn:aws:serverlessrepo:us-east-1:123456789012:applications/hook, SemanticVersion: 0.1.0 }",
+        );
+    std::fs::write(dir.join("template.yaml"), template).unwrap();
+    let err = usage_error(&["--template", dir.join("template.yaml").to_str().unwrap()]);
+    assert!(
+        err.contains("Resources.SmokeHook: simulate reads a nested application from a local template"),
+        "{err}"
+    );
+}

@@ -365,3 +365,105 @@ fn the_shared_hook_packages_its_spec() {
     let template = std::fs::read_to_string(workspace_root().join("hook-examples/shared-hook/template.yaml")).unwrap();
     assert!(template.contains("HOOK_SPEC_FILE: hook-examples/shared-hook/shared.yaml"));
 }
+
+/// The packaged hook (packaging/shared-hook) and a stack that nests it
+/// (hook-examples/nested-hook): both valid; the application carries what the Serverless
+/// Application Repository reads, its role has no wildcard action and reaches only functions
+/// that opt in, and the consumer's hooks are the nested stack's output.
+#[test]
+fn the_packaged_hook_publishes_as_is_and_nests_in_a_few_lines() {
+    for t in [
+        "packaging/shared-hook/template.yaml",
+        "hook-examples/nested-hook/template.yaml",
+    ] {
+        let (ok, text) = run(Command::new(venv_bin("cfn-lint")).arg(workspace_root().join(t)));
+        assert!(ok, "cfn-lint {t}:\n{text}");
+    }
+    let raw: Value = yaml_as_json(&workspace_root().join("packaging/shared-hook/template.yaml"));
+    let app = &raw["Metadata"]["AWS::ServerlessRepo::Application"];
+    for key in [
+        "Name",
+        "Description",
+        "Author",
+        "SpdxLicenseId",
+        "LicenseUrl",
+        "ReadmeUrl",
+        "SemanticVersion",
+    ] {
+        assert!(
+            app[key].is_string(),
+            "Metadata.AWS::ServerlessRepo::Application.{key}: {app}"
+        );
+    }
+    assert_eq!(app["SpdxLicenseId"], "Apache-2.0");
+    let dir = workspace_root().join("packaging/shared-hook");
+    for key in ["LicenseUrl", "ReadmeUrl"] {
+        let file = dir.join(app[key].as_str().unwrap());
+        assert!(
+            file.is_file(),
+            "{key} names a file beside the template: {}",
+            file.display()
+        );
+    }
+    assert_eq!(
+        app["SemanticVersion"],
+        env!("CARGO_PKG_VERSION"),
+        "the application's version is the crates'"
+    );
+
+    let t = sam_translate("packaging/shared-hook/template.yaml", "packaged-hook.translated.json");
+    let mut actions = Vec::new();
+    for (s, acts) in statements(&t["Resources"]["HookRole"], "Hook") {
+        if acts.iter().any(|a| a.starts_with("lambda:")) {
+            assert_eq!(
+                s["Condition"],
+                json!({"StringEquals": {"aws:ResourceTag/smoke-hook": {"Ref": "OptInTag"}}}),
+                "the lambda actions reach only functions that opt in: {s}"
+            );
+        }
+        actions.extend(acts);
+    }
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "cloudwatch:GetMetricData",
+            "codedeploy:GetApplicationRevision",
+            "codedeploy:GetDeployment",
+            "codedeploy:GetDeploymentTarget",
+            "codedeploy:ListDeploymentTargets",
+            "codedeploy:PutLifecycleEventHookExecutionStatus",
+            "lambda:GetFunction",
+            "lambda:InvokeFunction",
+            "lambda:ListTags"
+        ]
+    );
+    assert_eq!(
+        t["Resources"]["Hook"]["Properties"]["FunctionName"],
+        json!({"Fn::Sub": "CodeDeployHook_${HookName}"}),
+        "SAM's CodeDeploy role invokes only CodeDeployHook_*"
+    );
+
+    let c = sam_translate("hook-examples/nested-hook/template.yaml", "nested-hook.translated.json");
+    let nested = &c["Resources"]["SmokeHook"];
+    assert_eq!(nested["Type"], "AWS::CloudFormation::Stack", "{nested}");
+    assert!(nested["Properties"]["Parameters"]["Spec"].is_string(), "{nested}");
+    let hook = json!({"Fn::GetAtt": ["SmokeHook", "Outputs.HookName"]});
+    let policy = &c["Resources"]["HelloFunctionAliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"];
+    assert_eq!(policy["BeforeAllowTrafficHook"], hook, "{policy}");
+    assert_eq!(policy["AfterAllowTrafficHook"], hook, "{policy}");
+}
+
+/// A template as plain JSON, as aws-sam-translator reads it (`!Ref` as `{"Ref": ...}`).
+fn yaml_as_json(path: &std::path::Path) -> Value {
+    let out = Command::new(venv_bin("python"))
+        .args([
+            "-c",
+            "import json, sys; from samtranslator.yaml_helper import yaml_parse; print(json.dumps(yaml_parse(open(sys.argv[1]).read())))",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}

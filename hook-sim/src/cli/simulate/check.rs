@@ -319,7 +319,7 @@ fn run(args: &CheckArgs) -> Result<Value, TemplateError> {
     };
     let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
     let base = template_dir(&args.template);
-    let others = other_stacks(&stack)?;
+    let others = other_stacks(&stack, &template)?;
     let functions: Vec<String> = match &args.function {
         Some(f) => vec![f.clone()],
         None => {

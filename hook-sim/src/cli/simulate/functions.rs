@@ -265,6 +265,9 @@ pub(super) fn hook_source<'a>(
     if let Some(id) = t.referenced(v).map_err(Some)? {
         return Ok(((t, base.to_path_buf()), id.to_string()));
     }
+    if let Some((app, output)) = t.nested_output(v).map_err(Some)? {
+        return nested_hook(others, &app, &output);
+    }
     let Some(name) = t.imported(v).map_err(Some)? else {
         return Err(None);
     };
@@ -289,6 +292,34 @@ pub(super) fn hook_source<'a>(
             }
         )
     })))
+}
+
+/// The function output `output` of nested application `app` names, with its template's folder.
+fn nested_hook<'a>(
+    others: &'a [Template],
+    app: &str,
+    output: &str,
+) -> Result<((&'a Template, PathBuf), String), Option<TemplateError>> {
+    let Some(nested) = others.iter().find(|o| o.application.as_deref() == Some(app)) else {
+        return Err(Some(TemplateError(format!(
+            "Fn::GetAtt {app}.Outputs.{output}: {app} is not a nested application with a local Location"
+        ))));
+    };
+    let (found, names) = nested.output(output).map_err(Some)?;
+    let Some(id) = found else {
+        return Err(Some(TemplateError(format!(
+            "Fn::GetAtt {app}.Outputs.{output}: {} has no output {output} whose value is Ref or Fn::GetAtt of \
+             one of its resources (its outputs: {})",
+            nested.path.display(),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ))));
+    };
+    let dir = nested.path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(((nested, dir), id))
 }
 
 /// A hook function of the template, with its role (and what of the role cannot be read).

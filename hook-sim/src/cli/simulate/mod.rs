@@ -286,7 +286,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
     }
     let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
     let base = template_dir(&args.template);
-    let others = other_stacks(&args)?;
+    let others = other_stacks(&args, &template)?;
     let setup = read_setup(&template, &others, &args, args.config.as_deref(), true, &base)?;
     if args.build {
         build::build(&setup, &base)?;
@@ -514,9 +514,12 @@ fn template_dir(template: &Path) -> PathBuf {
     template.parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
-/// The stacks given with `--with`, each named after its folder.
-fn other_stacks(args: &StackArgs) -> Result<Vec<Template>, TemplateError> {
-    args.with
+/// The stacks besides `template` whose functions its hooks may be: those given with `--with`,
+/// each named after its folder, and the template's nested applications (a local `Location`,
+/// with the parameters it gives them).
+fn other_stacks(args: &StackArgs, template: &Template) -> Result<Vec<Template>, TemplateError> {
+    let mut stacks = args
+        .with
         .iter()
         .map(|path| {
             let stack = template_dir(path)
@@ -524,7 +527,9 @@ fn other_stacks(args: &StackArgs) -> Result<Vec<Template>, TemplateError> {
                 .map_or("shared".to_string(), |n| n.to_string_lossy().into_owned());
             Template::load(path, &[], &stack, TARGET)
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    stacks.extend(template.nested_applications()?);
+    Ok(stacks)
 }
 
 /// Every binary the setup runs exists (or its interpreter works); else what to do.

@@ -34,7 +34,7 @@ pub(crate) async fn serve_stack(
 ) -> Result<(), SimulateError> {
     let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
     let base = template_dir(&args.template);
-    let others = other_stacks(args)?;
+    let others = other_stacks(args, &template)?;
     let ids = match &args.function {
         Some(id) => vec![id.clone()],
         None => {

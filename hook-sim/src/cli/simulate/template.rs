@@ -134,8 +134,9 @@ pub(super) fn read_setup(
             let (ht, id) = hook_source(t, others, v, base).map_err(|e| match e {
                 Some(e) => e,
                 None => TemplateError(format!(
-                    "Hooks.{key} of {logical_id} must be !Ref of a function in the template, or !ImportValue of \
-                     one another template exports (--with TEMPLATE), to be simulated, not {v}"
+                    "Hooks.{key} of {logical_id} must be !Ref of a function in the template, !GetAtt \
+                     APP.Outputs.NAME of a nested application with a local Location, or !ImportValue of one \
+                     another template exports (--with TEMPLATE), to be simulated, not {v}"
                 )),
             })?;
             hooks.push((event, read_hook(ht.0, &id, args, &ht.1, &mut roles, &mut warnings)?));

@@ -1,0 +1,188 @@
+//! scripts/release's pieces: what it says without building, the tree it refuses, and the
+//! packing (scripts/release-pack) that makes the same bytes of the same inputs. The builds
+//! themselves are cross builds of their own (about 40 minutes), made by the script, not here.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use integration_tests::{target_dir, workspace_root};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = target_dir().join("test-tmp").join(format!("release-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(cmd: &mut Command) -> (i32, String) {
+    let out = cmd.output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn pack(args: &[&str], epoch: Option<&str>) -> (i32, String) {
+    let mut cmd = Command::new(workspace_root().join("scripts/release-pack"));
+    cmd.args(args).env_remove("SOURCE_DATE_EPOCH");
+    if let Some(e) = epoch {
+        cmd.env("SOURCE_DATE_EPOCH", e);
+    }
+    run(&mut cmd)
+}
+
+/// Python's view of an archive: one line per entry, `name mode size`.
+fn entries(archive: &Path) -> Vec<String> {
+    let script = r#"
+import sys, tarfile, zipfile
+p = sys.argv[1]
+if p.endswith(".zip"):
+    for i in zipfile.ZipFile(p).infolist():
+        print(i.filename, oct(i.external_attr >> 16), i.file_size, i.date_time[0])
+else:
+    for i in tarfile.open(p).getmembers():
+        print(i.name, oct(i.mode), i.size, i.mtime, i.uid)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(archive)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn write_exe(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn help_says_what_a_release_holds_without_building() {
+    // No cargo, rustup or python on the PATH: the help needs none of them.
+    let (code, text) = run(Command::new(workspace_root().join("scripts/release"))
+        .arg("--help")
+        .env("PATH", "/usr/bin:/bin")
+        .env("CARGO_HOME", "/nonexistent"));
+    assert_eq!(code, 0, "{text}");
+    for line in [
+        "hook-runner-lambda-VERSION-arm64.zip",
+        "hook-sim-VERSION-linux-ARCH.tar.gz",
+        "SHA256SUMS",
+        "usage: scripts/release [--allow-dirty] [--out DIR]",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    let (code, text) = run(Command::new(workspace_root().join("scripts/release")).arg("--bogus"));
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("unknown argument --bogus"), "{text}");
+}
+
+#[test]
+fn a_release_is_made_from_a_clean_tree_only() {
+    // A repository of its own holding the script, with a change not committed.
+    let repo = scratch("dirty");
+    std::fs::create_dir_all(repo.join("scripts")).unwrap();
+    std::fs::copy(workspace_root().join("scripts/release"), repo.join("scripts/release")).unwrap();
+    std::fs::write(repo.join("Cargo.toml"), "[workspace.package]\nversion = \"0.1.0\"\n").unwrap();
+    let git = |args: &[&str]| {
+        let (code, text) = run(Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&repo));
+        assert_eq!(code, 0, "git {args:?}: {text}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "release"]);
+    std::fs::write(repo.join("Cargo.toml"), "[workspace.package]\nversion = \"0.2.0\"\n").unwrap();
+    let (code, text) = run(Command::new(repo.join("scripts/release")).current_dir(&repo));
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("the tree has changes (git status): commit them"),
+        "{text}"
+    );
+    assert!(!repo.join("dist").exists(), "nothing made");
+}
+
+#[test]
+fn a_lambda_bundle_is_one_executable_bootstrap_with_the_same_bytes_every_time() {
+    let dir = scratch("zip");
+    let bootstrap = dir.join("bootstrap");
+    write_exe(&bootstrap, "#!/bin/sh\necho hook\n");
+    let (a, b) = (dir.join("a.zip"), dir.join("b.zip"));
+    assert_eq!(
+        pack(&["lambda-zip", a.to_str().unwrap(), bootstrap.to_str().unwrap()], None).0,
+        0
+    );
+    // Made again later, the file touched in between: the same bytes.
+    write_exe(&bootstrap, "#!/bin/sh\necho hook\n");
+    assert_eq!(
+        pack(&["lambda-zip", b.to_str().unwrap(), bootstrap.to_str().unwrap()], None).0,
+        0
+    );
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(entries(&a), ["bootstrap 0o100755 20 1980"]);
+    // Another commit's time is another date in the archive.
+    let c = dir.join("c.zip");
+    let (code, text) = pack(
+        &["lambda-zip", c.to_str().unwrap(), bootstrap.to_str().unwrap()],
+        Some("1764892800"),
+    );
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(entries(&c), ["bootstrap 0o100755 20 2025"]);
+}
+
+#[test]
+fn a_cli_tarball_holds_its_folder_in_name_order_whatever_the_order_given() {
+    let dir = scratch("tar");
+    let bin = dir.join("hook-sim");
+    write_exe(&bin, "binary");
+    let license = workspace_root().join("LICENSE");
+    let (a, b) = (dir.join("a.tar.gz"), dir.join("b.tar.gz"));
+    let top = "hook-sim-0.1.0-linux-x86_64";
+    let args = |out: &Path, files: [&Path; 2]| {
+        let mut v = vec!["tarball".to_string(), out.display().to_string(), top.to_string()];
+        v.extend(files.iter().map(|f| f.display().to_string()));
+        v
+    };
+    for (out, files) in [(&a, [&bin, &license]), (&b, [&license, &bin])] {
+        let argv = args(out, files.map(PathBuf::as_path));
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let (code, text) = pack(&argv, Some("1764892800"));
+        assert_eq!(code, 0, "{text}");
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let size = std::fs::metadata(&license).unwrap().len();
+    assert_eq!(
+        entries(&a),
+        [
+            format!("{top} 0o755 0 1764892800 0"),
+            format!("{top}/LICENSE 0o644 {size} 1764892800 0"),
+            format!("{top}/hook-sim 0o755 6 1764892800 0"),
+        ]
+    );
+}
+
+#[test]
+fn sha256sums_checks_every_file_and_catches_a_changed_one() {
+    let dir = scratch("sums");
+    std::fs::write(dir.join("one.zip"), "one").unwrap();
+    std::fs::write(dir.join("two.tar.gz"), "two").unwrap();
+    let (code, text) = pack(&["sums", dir.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{text}");
+    let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
+    assert_eq!(
+        sums,
+        "7692c3ad3540bb803c020b3aee66cd8887123234ea0c6e7143c0add73ff431ed  one.zip\n\
+         3fc4ccfe745870e2c0d99f71f30ff0656c8dedd41cc1d7d3d376b0dbe685e2f3  two.tar.gz\n"
+    );
+    let check = || run(Command::new("sha256sum").args(["-c", "SHA256SUMS"]).current_dir(&dir));
+    assert_eq!(check().0, 0);
+    std::fs::write(dir.join("two.tar.gz"), "changed").unwrap();
+    let (code, text) = check();
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("two.tar.gz: FAILED"), "{text}");
+}
