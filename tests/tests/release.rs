@@ -1,6 +1,6 @@
 //! scripts/release's pieces: what it says without building, the tree it refuses, and the
 //! packing (scripts/release-pack) that makes the same bytes of the same inputs. The builds
-//! themselves are cross builds of their own (about 40 minutes), made by the script, not here.
+//! themselves are cross builds of their own (about 8 minutes), made by the script, not here.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
