@@ -298,6 +298,36 @@ fn spec_hook_packages_its_spec() {
     assert!(!spec.checks.is_empty());
 }
 
+/// What a hook shared by many stacks may do: read any deployment and report, read the
+/// revisions, invoke and read the functions that opt in.
+const SHARED_HOOK_ACTIONS: [&str; 8] = [
+    "codedeploy:GetApplicationRevision",
+    "codedeploy:GetDeployment",
+    "codedeploy:GetDeploymentTarget",
+    "codedeploy:ListDeploymentTargets",
+    "codedeploy:PutLifecycleEventHookExecutionStatus",
+    "lambda:GetFunction",
+    "lambda:InvokeFunction",
+    "lambda:ListTags",
+];
+
+/// The actions of a hook's translated role, sorted, after checking that its lambda actions
+/// hold only under `opt_in` (and what [`statements`] checks of every hook).
+fn opt_in_actions(role: &Value, hook: &str, opt_in: &Value) -> Vec<String> {
+    let mut actions = Vec::new();
+    for (s, acts) in statements(role, hook) {
+        if acts.iter().any(|a| a.starts_with("lambda:")) {
+            assert_eq!(
+                &s["Condition"], opt_in,
+                "{hook}: the lambda actions reach only functions that opt in: {s}"
+            );
+        }
+        actions.extend(acts);
+    }
+    actions.sort();
+    actions
+}
+
 /// The shared hook's stack (hook-examples/shared-hook/template.yaml): valid, exporting its
 /// hooks, and least privilege for a hook that serves every stack: no wildcard action, and it
 /// may invoke or read only functions tagged `smoke-hook: shared`.
@@ -310,30 +340,10 @@ fn the_shared_hook_may_test_only_functions_that_opt_in() {
     }
     let t = sam_translate("hook-examples/shared-hook/template.yaml", "shared-hook.translated.json");
     let hook = "SharedHook";
-    let mut actions = Vec::new();
-    for (s, acts) in statements(&t["Resources"]["SharedHookRole"], hook) {
-        if acts.iter().any(|a| a.starts_with("lambda:")) {
-            assert_eq!(
-                s["Condition"],
-                json!({"StringEquals": {"aws:ResourceTag/smoke-hook": "shared"}}),
-                "{hook}: the lambda actions reach only functions that opt in: {s}"
-            );
-        }
-        actions.extend(acts);
-    }
-    actions.sort();
+    let opt_in = json!({"StringEquals": {"aws:ResourceTag/smoke-hook": "shared"}});
     assert_eq!(
-        actions,
-        [
-            "codedeploy:GetApplicationRevision",
-            "codedeploy:GetDeployment",
-            "codedeploy:GetDeploymentTarget",
-            "codedeploy:ListDeploymentTargets",
-            "codedeploy:PutLifecycleEventHookExecutionStatus",
-            "lambda:GetFunction",
-            "lambda:InvokeFunction",
-            "lambda:ListTags"
-        ],
+        opt_in_actions(&t["Resources"]["SharedHookRole"], hook, &opt_in),
+        SHARED_HOOK_ACTIONS,
         "{hook}"
     );
     let name = t["Resources"][hook]["Properties"]["FunctionName"].to_string();
@@ -412,32 +422,11 @@ fn the_packaged_hook_publishes_as_is_and_nests_in_a_few_lines() {
     );
 
     let t = sam_translate("packaging/shared-hook/template.yaml", "packaged-hook.translated.json");
-    let mut actions = Vec::new();
-    for (s, acts) in statements(&t["Resources"]["HookRole"], "Hook") {
-        if acts.iter().any(|a| a.starts_with("lambda:")) {
-            assert_eq!(
-                s["Condition"],
-                json!({"StringEquals": {"aws:ResourceTag/smoke-hook": {"Ref": "OptInTag"}}}),
-                "the lambda actions reach only functions that opt in: {s}"
-            );
-        }
-        actions.extend(acts);
-    }
-    actions.sort();
-    assert_eq!(
-        actions,
-        [
-            "cloudwatch:GetMetricData",
-            "codedeploy:GetApplicationRevision",
-            "codedeploy:GetDeployment",
-            "codedeploy:GetDeploymentTarget",
-            "codedeploy:ListDeploymentTargets",
-            "codedeploy:PutLifecycleEventHookExecutionStatus",
-            "lambda:GetFunction",
-            "lambda:InvokeFunction",
-            "lambda:ListTags"
-        ]
-    );
+    let opt_in = json!({"StringEquals": {"aws:ResourceTag/smoke-hook": {"Ref": "OptInTag"}}});
+    // The shared hook's actions, and GetMetricData for metrics checks.
+    let mut expected = vec!["cloudwatch:GetMetricData"];
+    expected.extend(SHARED_HOOK_ACTIONS);
+    assert_eq!(opt_in_actions(&t["Resources"]["HookRole"], "Hook", &opt_in), expected);
     assert_eq!(
         t["Resources"]["Hook"]["Properties"]["FunctionName"],
         json!({"Fn::Sub": "CodeDeployHook_${HookName}"}),
