@@ -41,89 +41,24 @@ pub(super) fn function_run(
     };
     let runtime = text_property("Runtime", "provided.al2023")?;
     let handler = text_property("Handler", "bootstrap")?;
-    let resource = t.resource(id).cloned().unwrap_or_default();
-    let metadata = resource.get("Metadata").cloned().unwrap_or_default();
-    let mut env = Vec::new();
-    let mut api_vars = Vec::new();
-    let target_dir = cargo_target_dir(base);
-    let by_name = |bin: &str| -> (PathBuf, Option<String>) {
-        if bin.contains('/') {
-            (base.join(bin), None)
-        } else {
-            (target_dir.join("release").join(bin), Some(bin.to_string()))
-        }
-    };
-    let (binary, cargo_bin) = if let Some((_, path)) = args.bins.iter().rev().find(|(k, _)| k == id) {
-        (PathBuf::from(path), None)
-    } else if let Some(sim) = metadata.get("Simulate") {
-        let bin = sim.get("Binary").and_then(Value::as_str).ok_or_else(|| {
-            TemplateError(format!(
-                "Metadata.Simulate of {id} has no Binary: name the binary that runs it"
-            ))
-        })?;
-        if sim.get("Spec").is_some() {
-            return Err(TemplateError(format!(
-                "Metadata.Simulate.Spec of {id} is not read: name the spec once, in the function's \
-                 Environment (HOOK_SPEC_FILE, relative to CodeUri), where the deployed hook reads it too"
-            )));
-        }
-        by_name(bin)
-    } else if let Some(bin) = metadata.pointer("/BuildProperties/Binary").and_then(Value::as_str) {
-        by_name(bin)
-    } else if let Some(bootstrap) = code_folder(t, id, base)
-        .map(|d| d.join("bootstrap"))
-        .filter(|b| runtime.starts_with("provided") && b.is_file())
-    {
-        // A custom runtime's code folder (a CDK asset) holds its `bootstrap`.
-        (bootstrap, None)
-    } else if runtime.starts_with("python3") {
-        // Lambda's Python runtime: the handler module is imported from /var/task (CodeUri).
-        (args.python.clone(), None)
-    } else if runtime.starts_with("nodejs") {
-        // Lambda's Node.js runtime: hook-sim's Runtime API loop imports the handler from
-        // /var/task (CodeUri).
-        (args.node.clone(), None)
-    } else if args.reading_only {
-        // `check` runs nothing: the binary does not matter.
-        (PathBuf::new(), None)
-    } else {
-        return Err(TemplateError(format!(
-            "cannot tell which binary runs {id}: give it Metadata.BuildProperties.Binary (cargo-lambda), \
-             Metadata.Simulate.Binary, or pass --bin {id}=PATH"
-        )));
-    };
-    let python = cargo_bin.is_none()
-        && runtime.starts_with("python3")
-        && !args.bins.iter().any(|(k, _)| k == id)
-        && metadata.get("Simulate").is_none();
-    let node = cargo_bin.is_none()
-        && runtime.starts_with("nodejs")
-        && !args.bins.iter().any(|(k, _)| k == id)
-        && metadata.get("Simulate").is_none();
-    let process_args = if python {
+    let metadata = t
+        .resource(id)
+        .and_then(|r| r.get("Metadata"))
+        .cloned()
+        .unwrap_or_default();
+    let (binary, cargo_bin) = binary_of(t, id, args, base, (&runtime, &metadata))?;
+    // An interpreter Lambda would run (not a binary the template or the options name) runs the
+    // handler through its runtime interface.
+    let interpreted =
+        cargo_bin.is_none() && !args.bins.iter().any(|(k, _)| k == id) && metadata.get("Simulate").is_none();
+    let process_args = if interpreted && runtime.starts_with("python3") {
         vec!["-m".to_string(), "awslambdaric".to_string(), handler.clone()]
-    } else if node {
+    } else if interpreted && runtime.starts_with("nodejs") {
         vec![node_runtime_path().display().to_string(), handler.clone()]
     } else {
         Vec::new()
     };
-    if let Some(vars) = t
-        .function_property(id, "Environment")
-        .and_then(|e| e.get("Variables").cloned())
-    {
-        for (k, v) in vars.as_object().into_iter().flatten() {
-            if let Some(api) = api_named_in(t, v) {
-                api_vars.push((k.clone(), api));
-                continue;
-            }
-            match t.eval(v) {
-                Ok(value) => env.push((k.clone(), scalar_text(&value))),
-                Err(e) => {
-                    return Err(TemplateError(format!("environment variable {k} of {id}: {e}")));
-                }
-            }
-        }
-    }
+    let (env, api_vars) = environment(t, id)?;
     let number = |name: &str, default: f64| -> Result<f64, TemplateError> {
         match t.function_property(id, name) {
             None => Ok(default),
@@ -138,33 +73,146 @@ pub(super) fn function_run(
             "Timeout of {id} is {timeout}: Lambda allows 1 to 900 seconds"
         )));
     }
-    // Lambda runs the code in /var/task, the packaged CodeUri: a local folder stands for it.
-    let task_root = code_folder(t, id, base);
-    let max_retries = match t
+    Ok(FunctionRun {
+        logical_id: id.to_string(),
+        tags: tags_of(t, id)?,
+        // Lambda runs the code in /var/task, the packaged CodeUri: a local folder stands for it.
+        task_root: code_folder(t, id, base),
+        max_retries: max_retries(t, id)?,
+        name,
+        binary,
+        args: process_args,
+        runtime,
+        handler,
+        cargo_bin,
+        env,
+        api_vars,
+        timeout: Duration::from_secs_f64(timeout),
+        memory_mb: number("MemorySize", 128.0)? as u32,
+        reserved_concurrency: reserved_concurrency(t, id)?,
+    })
+}
+
+/// What runs function `id`, and the workspace binary it is when cargo builds it: `--bin`,
+/// `Metadata.Simulate.Binary`, cargo-lambda's `BuildProperties.Binary`, a custom runtime's
+/// `bootstrap` in its code folder, or the Python or Node.js that runs its handler.
+fn binary_of(
+    t: &Template,
+    id: &str,
+    args: &StackArgs,
+    base: &Path,
+    (runtime, metadata): (&str, &Value),
+) -> Result<(PathBuf, Option<String>), TemplateError> {
+    let target_dir = cargo_target_dir(base);
+    let by_name = |bin: &str| -> (PathBuf, Option<String>) {
+        if bin.contains('/') {
+            (base.join(bin), None)
+        } else {
+            (target_dir.join("release").join(bin), Some(bin.to_string()))
+        }
+    };
+    if let Some((_, path)) = args.bins.iter().rev().find(|(k, _)| k == id) {
+        return Ok((PathBuf::from(path), None));
+    }
+    if let Some(sim) = metadata.get("Simulate") {
+        let bin = sim.get("Binary").and_then(Value::as_str).ok_or_else(|| {
+            TemplateError(format!(
+                "Metadata.Simulate of {id} has no Binary: name the binary that runs it"
+            ))
+        })?;
+        if sim.get("Spec").is_some() {
+            return Err(TemplateError(format!(
+                "Metadata.Simulate.Spec of {id} is not read: name the spec once, in the function's \
+                 Environment (HOOK_SPEC_FILE, relative to CodeUri), where the deployed hook reads it too"
+            )));
+        }
+        return Ok(by_name(bin));
+    }
+    if let Some(bin) = metadata.pointer("/BuildProperties/Binary").and_then(Value::as_str) {
+        return Ok(by_name(bin));
+    }
+    if let Some(bootstrap) = code_folder(t, id, base)
+        .map(|d| d.join("bootstrap"))
+        .filter(|b| runtime.starts_with("provided") && b.is_file())
+    {
+        // A custom runtime's code folder (a CDK asset) holds its `bootstrap`.
+        return Ok((bootstrap, None));
+    }
+    if runtime.starts_with("python3") {
+        // Lambda's Python runtime: the handler module is imported from /var/task (CodeUri).
+        return Ok((args.python.clone(), None));
+    }
+    if runtime.starts_with("nodejs") {
+        // Lambda's Node.js runtime: hook-sim's Runtime API loop imports the handler from
+        // /var/task (CodeUri).
+        return Ok((args.node.clone(), None));
+    }
+    if args.reading_only {
+        // `check` runs nothing: the binary does not matter.
+        return Ok((PathBuf::new(), None));
+    }
+    Err(TemplateError(format!(
+        "cannot tell which binary runs {id}: give it Metadata.BuildProperties.Binary (cargo-lambda), \
+         Metadata.Simulate.Binary, or pass --bin {id}=PATH"
+    )))
+}
+
+/// The function's environment: each variable's value, and the variables that name an HTTP API
+/// of the template (set to its local URL when it is served).
+type Environment = (Vec<(String, String)>, Vec<(String, String)>);
+
+fn environment(t: &Template, id: &str) -> Result<Environment, TemplateError> {
+    let (mut env, mut api_vars) = (Vec::new(), Vec::new());
+    let Some(vars) = t
+        .function_property(id, "Environment")
+        .and_then(|e| e.get("Variables").cloned())
+    else {
+        return Ok((env, api_vars));
+    };
+    for (k, v) in vars.as_object().into_iter().flatten() {
+        if let Some(api) = api_named_in(t, v) {
+            api_vars.push((k.clone(), api));
+            continue;
+        }
+        match t.eval(v) {
+            Ok(value) => env.push((k.clone(), scalar_text(&value))),
+            Err(e) => return Err(TemplateError(format!("environment variable {k} of {id}: {e}"))),
+        }
+    }
+    Ok((env, api_vars))
+}
+
+/// How often Lambda retries a failed asynchronous invocation (EventInvokeConfig; default 2).
+fn max_retries(t: &Template, id: &str) -> Result<u32, TemplateError> {
+    let Some(v) = t
         .function_property(id, "EventInvokeConfig")
         .and_then(|c| c.get("MaximumRetryAttempts").cloned())
-    {
-        None => 2,
-        Some(v) => match scalar_text(&t.eval(&v)?).parse::<u32>() {
-            Ok(n) if n <= 2 => n,
-            _ => {
-                return Err(TemplateError(format!(
-                    "EventInvokeConfig.MaximumRetryAttempts of {id} must be 0, 1 or 2"
-                )));
-            }
-        },
+    else {
+        return Ok(2);
     };
-    let reserved_concurrency = match t.function_property(id, "ReservedConcurrentExecutions") {
-        None => None,
-        Some(v) => match scalar_text(&t.eval(&v)?).parse::<usize>() {
-            Ok(n) if n <= 1000 => Some(n),
-            _ => {
-                return Err(TemplateError(format!(
-                    "ReservedConcurrentExecutions of {id} must be a whole number from 0 to 1000 (the account's default limit)"
-                )));
-            }
-        },
+    match scalar_text(&t.eval(&v)?).parse::<u32>() {
+        Ok(n) if n <= 2 => Ok(n),
+        _ => Err(TemplateError(format!(
+            "EventInvokeConfig.MaximumRetryAttempts of {id} must be 0, 1 or 2"
+        ))),
+    }
+}
+
+/// The function's reserved concurrency, if it has one.
+fn reserved_concurrency(t: &Template, id: &str) -> Result<Option<usize>, TemplateError> {
+    let Some(v) = t.function_property(id, "ReservedConcurrentExecutions") else {
+        return Ok(None);
     };
+    match scalar_text(&t.eval(&v)?).parse::<usize>() {
+        Ok(n) if n <= 1000 => Ok(Some(n)),
+        _ => Err(TemplateError(format!(
+            "ReservedConcurrentExecutions of {id} must be a whole number from 0 to 1000 (the account's default limit)"
+        ))),
+    }
+}
+
+/// The function's tags (a map, or CloudFormation's list of Key/Value), with the one SAM adds.
+fn tags_of(t: &Template, id: &str) -> Result<BTreeMap<String, String>, TemplateError> {
     let mut tags = BTreeMap::new();
     if let Some(v) = t.function_property(id, "Tags") {
         match t.eval(&v)? {
@@ -179,27 +227,9 @@ pub(super) fn function_run(
     if t.resource_type(id) == Some("AWS::Serverless::Function") {
         tags.insert("lambda:createdBy".to_string(), "SAM".to_string());
     }
-    Ok(FunctionRun {
-        logical_id: id.to_string(),
-        tags,
-        task_root,
-        max_retries,
-        name,
-        binary,
-        args: process_args,
-        runtime,
-        handler,
-        cargo_bin,
-        env,
-        api_vars,
-        timeout: Duration::from_secs_f64(timeout),
-        memory_mb: number("MemorySize", 128.0)? as u32,
-        reserved_concurrency,
-    })
+    Ok(tags)
 }
 
-/// Where cargo builds for a template in `base`: `CARGO_TARGET_DIR`, or `target/` of the
-/// nearest folder up from `base` with a `Cargo.lock` (the workspace), or `base/target`.
 /// Lambda's Runtime API loop for Node.js handlers (`hook-sim/runtimes/node.js`), which
 /// `simulate` writes here before it runs a `nodejs*` function.
 pub(super) const NODE_RUNTIME: &str = include_str!("../../../runtimes/node.js");
@@ -241,6 +271,8 @@ pub(super) fn workspace_of(base: &Path) -> (&Path, Option<PathBuf>) {
     (start, workspace)
 }
 
+/// Where cargo builds for a template in `base`: `CARGO_TARGET_DIR`, or `target/` of the
+/// nearest folder up from `base` with a `Cargo.lock` (the workspace), or `base/target`.
 pub(super) fn cargo_target_dir(base: &Path) -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
