@@ -160,7 +160,7 @@ impl Template {
                 path.display()
             ))
         })?;
-        Self::parse(&text, path, overrides, stack_name, target_version)
+        Self::parse_as(&text, path, (overrides, None), stack_name, target_version)
     }
 
     /// Parses template text.
@@ -168,6 +168,18 @@ impl Template {
         text: &str,
         path: &Path,
         overrides: &[(String, String)],
+        stack_name: &str,
+        target_version: &str,
+    ) -> Result<Template, TemplateError> {
+        Self::parse_as(text, path, (overrides, None), stack_name, target_version)
+    }
+
+    /// Parses template text whose parameters are `overrides`: given with `--parameter`, or,
+    /// for a nested application, by the parent's `Resources.APP.Properties.Parameters`.
+    fn parse_as(
+        text: &str,
+        path: &Path,
+        (overrides, application): (&[(String, String)], Option<&str>),
         stack_name: &str,
         target_version: &str,
     ) -> Result<Template, TemplateError> {
@@ -185,7 +197,7 @@ impl Template {
             target_version: target_version.to_string(),
             resolving: std::sync::Mutex::new(Vec::new()),
             depth: std::sync::atomic::AtomicUsize::new(0),
-            application: None,
+            application: application.map(str::to_string),
         };
         t.decide_parameters(overrides)?;
         t.decide_conditions()?;
@@ -202,8 +214,12 @@ impl Template {
         for (name, _) in overrides {
             if !declared.contains_key(name) {
                 let known: Vec<&String> = declared.keys().collect();
+                let given = match &self.application {
+                    Some(app) => format!("Resources.{app}.Properties.Parameters.{name} (of its parent)"),
+                    None => format!("--parameter {name}"),
+                };
                 return err(format!(
-                    "--parameter {name}: the template declares no such parameter (it has: {})",
+                    "{given}: the template declares no such parameter (it has: {})",
                     join(&known)
                 ));
             }
@@ -216,9 +232,13 @@ impl Template {
                     Some(Value::Number(n)) => Value::String(n.to_string()),
                     Some(other) => other.clone(),
                     None => {
-                        return err(format!(
-                            "parameter {name} has no default: pass --parameter {name}=VALUE"
-                        ));
+                        return err(match &self.application {
+                            Some(app) => format!(
+                                "parameter {name} has no default: give it under Resources.{app}.Properties.Parameters \
+                                 of the parent template"
+                            ),
+                            None => format!("parameter {name} has no default: pass --parameter {name}=VALUE"),
+                        });
                     }
                 },
             };
@@ -482,25 +502,15 @@ impl Template {
             .get("Ref")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .or_else(|| match value.get("Fn::GetAtt") {
-                Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),
-                Some(Value::String(s)) => s.split('.').next().map(str::to_string),
-                _ => None,
-            })
+            .or_else(|| get_att_literal(value).map(|(id, _)| id))
             .filter(|id| self.resource(id).is_some()))
     }
 
     /// The output a value reads with `Fn::GetAtt` of a nested stack (`App.Outputs.Name`):
     /// the application's logical id and the output's name.
     pub fn nested_output(&self, v: &Value) -> Result<Option<(String, String)>, TemplateError> {
-        let v = self.pick(v)?;
-        let (id, attribute) = match v.get("Fn::GetAtt") {
-            Some(Value::Array(a)) if a.len() == 2 => (scalar_text(&a[0]), scalar_text(&a[1])),
-            Some(Value::String(s)) => match s.split_once('.') {
-                Some((id, attribute)) => (id.to_string(), attribute.to_string()),
-                None => return Ok(None),
-            },
-            _ => return Ok(None),
+        let Some((id, attribute)) = get_att_literal(self.pick(v)?) else {
+            return Ok(None);
         };
         let nested = matches!(
             self.resource_type(&id),
@@ -541,9 +551,12 @@ impl Template {
                 parameters.push((name.clone(), scalar_text(&self.eval(value)?)));
             }
             let stack = format!("{}-{id}", self.stack_name);
-            let mut nested = Template::load(&path, &parameters, &stack, &self.target_version)
+            let nested = std::fs::read_to_string(&path)
+                .map_err(|e| TemplateError(format!("cannot read template {}: {e}", path.display())))
+                .and_then(|text| {
+                    Template::parse_as(&text, &path, (&parameters, Some(&id)), &stack, &self.target_version)
+                })
                 .map_err(|e| TemplateError(format!("Resources.{id} (Location {location}): {}", e.0)))?;
-            nested.application = Some(id.clone());
             out.push(nested);
         }
         Ok(out)
@@ -842,6 +855,16 @@ impl Template {
     }
 }
 
+/// The resource and attribute of a literal `Fn::GetAtt` (`[R, A]` or `"R.A"`), as outputs and
+/// hooks name them; [`Template::eval`] reads the forms with intrinsics inside.
+fn get_att_literal(v: &Value) -> Option<(String, String)> {
+    match v.get("Fn::GetAtt")? {
+        Value::Array(a) if a.len() == 2 => Some((scalar_text(&a[0]), scalar_text(&a[1]))),
+        Value::String(s) => s.split_once('.').map(|(r, a)| (r.to_string(), a.to_string())),
+        _ => None,
+    }
+}
+
 /// The conditions an expression names with `Condition`.
 fn named_conditions<'v>(expr: &'v Value, out: &mut Vec<&'v str>) {
     match expr {
@@ -1053,5 +1076,36 @@ Resources:
                 .0
                 .contains("nest more than 64 deep (at Fn::Join)")
         );
+    }
+
+    #[test]
+    fn a_nested_application_is_told_where_its_parameters_come_from() {
+        let dir = std::env::temp_dir().join(format!("hook-sim-nested-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("app.yaml"),
+            "Parameters:\n  Spec: { Type: String }\nResources:\n  Hook: { Type: AWS::Serverless::Function }\nOutputs:\n  HookName: { Value: !Ref Hook }\n",
+        )
+        .unwrap();
+        let parent = |params: &str| {
+            let text = format!(
+                "Resources:\n  App:\n    Type: AWS::Serverless::Application\n    Properties:\n      Location: app.yaml\n      Parameters: {params}\n"
+            );
+            Template::parse(&text, &dir.join("parent.yaml"), &[], "s", "2").unwrap()
+        };
+        let missing = parent("{}").nested_applications().unwrap_err().0;
+        assert!(
+            missing.contains("parameter Spec has no default: give it under Resources.App.Properties.Parameters"),
+            "{missing}"
+        );
+        let unknown = parent("{ Spec: x, Spek: y }").nested_applications().unwrap_err().0;
+        assert!(
+            unknown.contains("Resources.App.Properties.Parameters.Spek (of its parent)"),
+            "{unknown}"
+        );
+        let nested = parent("{ Spec: x }").nested_applications().unwrap();
+        assert_eq!(nested[0].application.as_deref(), Some("App"));
+        assert_eq!(nested[0].output("HookName").unwrap().0.as_deref(), Some("Hook"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
