@@ -508,18 +508,70 @@ impl Template {
 
     /// The output a value reads with `Fn::GetAtt` of a nested stack (`App.Outputs.Name`):
     /// the application's logical id and the output's name.
+    ///
+    /// The value may also be an expression whose value is exactly that output, as CDK writes a
+    /// function it knows by name (`Fn::Select` 6 of `Fn::Split ":"` of the ARN it builds
+    /// around the name): the one nested output the expression reads is replaced by a marker,
+    /// and the expression is the output when it evaluates to the marker.
     pub fn nested_output(&self, v: &Value) -> Result<Option<(String, String)>, TemplateError> {
-        let Some((id, attribute)) = get_att_literal(self.pick(v)?) else {
+        let v = self.pick(v)?;
+        if let Some(found) = get_att_literal(v).and_then(|(id, attribute)| self.output_of_nested(id, &attribute)) {
+            return Ok(Some(found));
+        }
+        let mut read = Vec::new();
+        self.nested_outputs_in(v, &mut read);
+        read.sort();
+        read.dedup();
+        let [(app, output)] = read.as_slice() else {
             return Ok(None);
         };
+        const MARKER: &str = "\u{1}nested-output\u{1}";
+        let mut marked = v.clone();
+        self.mark_nested_output(&mut marked, app, output, MARKER);
+        Ok((self.eval(&marked)? == Value::String(MARKER.to_string())).then(|| (app.clone(), output.clone())))
+    }
+
+    /// `(application, output)` when `Fn::GetAtt id.attribute` reads an output of a nested stack.
+    fn output_of_nested(&self, id: String, attribute: &str) -> Option<(String, String)> {
         let nested = matches!(
             self.resource_type(&id),
             Some("AWS::Serverless::Application" | "AWS::CloudFormation::Stack")
         );
-        Ok(attribute
-            .strip_prefix("Outputs.")
-            .filter(|_| nested)
-            .map(|output| (id, output.to_string())))
+        let output = attribute.strip_prefix("Outputs.").filter(|_| nested)?;
+        Some((id, output.to_string()))
+    }
+
+    /// Every nested stack's output `v` reads, in order.
+    fn nested_outputs_in(&self, v: &Value, out: &mut Vec<(String, String)>) {
+        if let Some(found) = get_att_literal(v).and_then(|(id, attribute)| self.output_of_nested(id, &attribute)) {
+            out.push(found);
+            return;
+        }
+        match v {
+            Value::Object(m) => m.values().for_each(|v| self.nested_outputs_in(v, out)),
+            Value::Array(items) => items.iter().for_each(|v| self.nested_outputs_in(v, out)),
+            _ => {}
+        }
+    }
+
+    /// `v` with every `Fn::GetAtt app.Outputs.output` in it replaced by `marker`.
+    fn mark_nested_output(&self, v: &mut Value, app: &str, output: &str, marker: &str) {
+        let here = get_att_literal(v)
+            .and_then(|(id, attribute)| self.output_of_nested(id, &attribute))
+            .is_some_and(|(a, o)| a == app && o == output);
+        if here {
+            *v = Value::String(marker.to_string());
+            return;
+        }
+        match v {
+            Value::Object(m) => m
+                .values_mut()
+                .for_each(|v| self.mark_nested_output(v, app, output, marker)),
+            Value::Array(items) => items
+                .iter_mut()
+                .for_each(|v| self.mark_nested_output(v, app, output, marker)),
+            _ => {}
+        }
     }
 
     /// The nested applications of the template (`AWS::Serverless::Application` with a local
@@ -529,37 +581,67 @@ impl Template {
     pub fn nested_applications(&self) -> Result<Vec<Template>, TemplateError> {
         let mut out = Vec::new();
         for (id, kind) in self.resources() {
-            if kind != "AWS::Serverless::Application" || !self.condition_holds(&id)? {
-                continue;
+            if kind == "AWS::Serverless::Application" && self.condition_holds(&id)? {
+                out.push(self.nested_application(&id)?);
             }
-            let props = self
-                .resource(&id)
-                .and_then(|r| r.get("Properties"))
-                .cloned()
-                .unwrap_or_default();
-            let location = self.eval(props.get("Location").unwrap_or(&Value::Null))?;
-            let Some(location) = location.as_str().filter(|l| !l.contains("://")) else {
-                return err(format!(
-                    "Resources.{id}: simulate reads a nested application from a local template \
-                     (Location: path/to/template.yaml), not {location}: point Location at the \
-                     application's template to rehearse it"
-                ));
-            };
-            let path = self.path.parent().unwrap_or(Path::new("")).join(location);
-            let mut parameters = Vec::new();
-            for (name, value) in props.get("Parameters").and_then(Value::as_object).into_iter().flatten() {
-                parameters.push((name.clone(), scalar_text(&self.eval(value)?)));
-            }
-            let stack = format!("{}-{id}", self.stack_name);
-            let nested = std::fs::read_to_string(&path)
-                .map_err(|e| TemplateError(format!("cannot read template {}: {e}", path.display())))
-                .and_then(|text| {
-                    Template::parse_as(&text, &path, (&parameters, Some(&id)), &stack, &self.target_version)
-                })
-                .map_err(|e| TemplateError(format!("Resources.{id} (Location {location}): {}", e.0)))?;
-            out.push(nested);
         }
         Ok(out)
+    }
+
+    /// Nested application `id`'s template, loaded with the parameters this template gives it.
+    fn nested_application(&self, id: &str) -> Result<Template, TemplateError> {
+        if self.application.is_some() {
+            return err(format!(
+                "Resources.{id}: {} is itself nested; simulate reads one level of nested applications",
+                self.path.display()
+            ));
+        }
+        let props = self
+            .resource(id)
+            .and_then(|r| r.get("Properties"))
+            .cloned()
+            .unwrap_or_default();
+        let location = self.eval(props.get("Location").unwrap_or(&Value::Null))?;
+        let Some(location) = location.as_str().filter(|l| !l.contains("://")) else {
+            return err(format!(
+                "Resources.{id}: simulate reads a nested application from a local template \
+                 (Location: path/to/template.yaml), not {location}: point Location at the \
+                 application's template to rehearse it"
+            ));
+        };
+        let path = self.path.parent().unwrap_or(Path::new("")).join(location);
+        let mut parameters = Vec::new();
+        for (name, value) in props.get("Parameters").and_then(Value::as_object).into_iter().flatten() {
+            parameters.push((name.clone(), scalar_text(&self.eval(value)?)));
+        }
+        let stack = format!("{}-{id}", self.stack_name);
+        std::fs::read_to_string(&path)
+            .map_err(|e| TemplateError(format!("cannot read template {}: {e}", path.display())))
+            .and_then(|text| Template::parse_as(&text, &path, (&parameters, Some(id)), &stack, &self.target_version))
+            .map_err(|e| TemplateError(format!("Resources.{id} (Location {location}): {}", e.0)))
+    }
+
+    /// The value of output `name` of nested application `id`, as its template computes it.
+    fn nested_output_value(&self, id: &str, name: &str) -> Result<Value, TemplateError> {
+        let nested = self.nested_application(id)?;
+        let Some(output) = nested.root["Outputs"].get(name) else {
+            let names: Vec<_> = nested.root["Outputs"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.as_str())
+                .collect();
+            return err(format!(
+                "Fn::GetAtt {id}.Outputs.{name}: {} has no output {name} (its outputs: {})",
+                nested.path.display(),
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ));
+        };
+        nested.eval(output.get("Value").unwrap_or(&Value::Null))
     }
 
     /// The physical name of a resource, as `Ref` gives it.
@@ -723,6 +805,9 @@ impl Template {
                 "arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{}",
                 self.physical_name(resource)?
             ))),
+            (Some("AWS::Serverless::Application"), _) if attribute.starts_with("Outputs.") => {
+                self.nested_output_value(resource, &attribute["Outputs.".len()..])
+            }
             (None, _) => err(format!("Fn::GetAtt {resource}.{attribute}: no resource {resource}")),
             (Some(t), _) => err(format!(
                 "Fn::GetAtt {resource}.{attribute} ({t}) has no value outside AWS: simulate cannot use it here"
@@ -801,6 +886,15 @@ impl Template {
                         }
                     }
                     return err(format!("Fn::Select {arg}: index out of range or not [INDEX, LIST]"));
+                }
+                "Fn::Split" => {
+                    if let Some([Value::String(sep), source]) = arg.as_array().map(Vec::as_slice)
+                        && !sep.is_empty()
+                    {
+                        let source = scalar_text(&self.eval(source)?);
+                        return Ok(Value::Array(source.split(sep.as_str()).map(|p| json!(p)).collect()));
+                    }
+                    return err(format!("Fn::Split {arg}: expected [DELIMITER, SOURCE]"));
                 }
                 "Fn::Equals" | "Fn::Not" | "Fn::And" | "Fn::Or" | "Condition" => {
                     return self.condition(v).map(Value::Bool);
@@ -1107,5 +1201,59 @@ Resources:
         assert_eq!(nested[0].application.as_deref(), Some("App"));
         assert_eq!(nested[0].output("HookName").unwrap().0.as_deref(), Some("Hook"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// CDK names a function it knows by name through the ARN it builds around the name; the
+    /// expression is the nested output when it evaluates to exactly that output, and its value
+    /// is the one the nested template computes.
+    #[test]
+    fn an_expression_that_is_a_nested_output_is_read_as_it() {
+        let dir = std::env::temp_dir().join(format!("hook-sim-nested-cdk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("app.yaml"),
+            "Parameters:\n  Name: { Type: String }\nResources:\n  Hook:\n    Type: AWS::Serverless::Function\n    Properties: { FunctionName: !Sub 'CodeDeployHook_${Name}' }\nOutputs:\n  HookName: { Value: !Ref Hook }\n",
+        )
+        .unwrap();
+        let text = "Resources:\n  App:\n    Type: AWS::Serverless::Application\n    Properties:\n      Location: app.yaml\n      Parameters: { Name: smoke }\n  Other: { Type: AWS::Serverless::Application, Properties: { Location: app.yaml, Parameters: { Name: other } } }\n";
+        let t = Template::parse(text, &dir.join("parent.yaml"), &[], "s", "2").unwrap();
+        let arn = json!({ "Fn::Join": ["", ["arn:", { "Ref": "AWS::Partition" }, ":lambda:", { "Ref": "AWS::Region" },
+            ":", { "Ref": "AWS::AccountId" }, ":function:", { "Fn::GetAtt": ["App", "Outputs.HookName"] }]] });
+        let name = json!({ "Fn::Select": [6, { "Fn::Split": [":", arn] }] });
+        let found = Some(("App".to_string(), "HookName".to_string()));
+        assert_eq!(t.nested_output(&name).unwrap(), found);
+        assert_eq!(t.eval(&name).unwrap(), json!("CodeDeployHook_smoke"));
+        // The literal form; and not the output: the ARN itself, a part of the name, two outputs.
+        assert_eq!(
+            t.nested_output(&json!({ "Fn::GetAtt": "App.Outputs.HookName" }))
+                .unwrap(),
+            found
+        );
+        assert_eq!(t.nested_output(&arn).unwrap(), None);
+        let region = json!({ "Fn::Select": [3, { "Fn::Split": [":", arn] }] });
+        assert_eq!(t.nested_output(&region).unwrap(), None);
+        let two = json!({ "Fn::Join": ["", [{ "Fn::GetAtt": ["App", "Outputs.HookName"] }, { "Fn::GetAtt": ["Other", "Outputs.HookName"] }]] });
+        assert_eq!(t.nested_output(&two).unwrap(), None);
+        let missing = t.eval(&json!({ "Fn::GetAtt": ["App", "Outputs.Nope"] })).unwrap_err().0;
+        assert!(
+            missing.contains("has no output Nope (its outputs: HookName)"),
+            "{missing}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn split_divides_a_string_and_refuses_an_empty_delimiter() {
+        let t = parse("Resources:\n  F:\n    Type: AWS::Serverless::Function\n", &[]).unwrap();
+        assert_eq!(
+            t.eval(&json!({ "Fn::Split": ["|", "a|b||c"] })).unwrap(),
+            json!(["a", "b", "", "c"])
+        );
+        assert!(
+            t.eval(&json!({ "Fn::Split": ["", "abc"] }))
+                .unwrap_err()
+                .0
+                .contains("expected [DELIMITER, SOURCE]")
+        );
     }
 }

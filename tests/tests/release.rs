@@ -186,3 +186,51 @@ fn sha256sums_checks_every_file_and_catches_a_changed_one() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("two.tar.gz: FAILED"), "{text}");
 }
+
+/// The workspace's `rust-version` is the highest any dependency declares (today the AWS SDK's):
+/// no lower toolchain can build it, and cargo's resolver keeps every dependency within it.
+/// (That our own code needs nothing newer, clippy's `incompatible_msrv` checks in `.ci/run`.)
+#[test]
+fn the_declared_rust_version_is_the_highest_a_dependency_needs() {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(workspace_root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let members: Vec<&str> = meta["workspace_members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    let version = |v: &str| -> Vec<u32> {
+        let mut parts: Vec<u32> = v.split('.').map(|p| p.parse().unwrap()).collect();
+        parts.resize(3, 0); // "1.94" is 1.94.0
+        parts
+    };
+    let mut declared = Vec::new();
+    let mut needed = (Vec::new(), String::new());
+    for p in meta["packages"].as_array().unwrap() {
+        let Some(rv) = p["rust_version"].as_str() else { continue };
+        if members.contains(&p["id"].as_str().unwrap()) {
+            declared.push((p["name"].as_str().unwrap().to_string(), rv.to_string()));
+        } else if version(rv) > needed.0 {
+            needed = (
+                version(rv),
+                format!("{} {}", p["name"].as_str().unwrap(), p["version"].as_str().unwrap()),
+            );
+        }
+    }
+    assert_eq!(declared.len(), members.len(), "every crate declares it: {declared:?}");
+    for (name, rv) in declared {
+        assert_eq!(
+            version(&rv),
+            needed.0,
+            "{name} declares {rv}; {} needs {:?}",
+            needed.1,
+            needed.0
+        );
+    }
+}

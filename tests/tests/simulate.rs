@@ -1142,7 +1142,7 @@ fn the_rehearse_scripts_explain_themselves_without_building() {
 /// custom canary config, an alarm), as the README runs it (`hook-examples/cdk/rehearse`):
 /// synthesized offline with the pinned CDK and this machine's builds as its assets, and
 /// simulated; the synthesized template lints clean, a good version deploys, a faulty one is
-/// rolled back.
+/// rolled back. The same for its app that nests the packaged hook (`--app nested.js`).
 #[test]
 fn the_cdk_example_synthesizes_lints_and_simulates() {
     let (code, r) = rehearse("cdk", &["--speed", "100000", "--seed", "7"]);
@@ -1153,6 +1153,32 @@ fn the_cdk_example_synthesizes_lints_and_simulates() {
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
     lint_generated(&target_dir().join("examples/cdk/cdk.out/HelloStack.template.json"));
+
+    // The app that nests the packaged hook (aws_sam.CfnApplication): CDK names the hook by the
+    // ARN it builds around the application's HookName output; the hook is hook-runner, tests
+    // only the tagged function (IAM enforced) and rolls a faulty version back. (Same output
+    // folder as above: run after it, not beside it.)
+    let (code, r) = rehearse("cdk", &["--app", "nested.js", "--speed", "100000", "--seed", "7"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(reported_statuses(&r), ["Succeeded", "Succeeded"], "{r:#}");
+    for hook in r["hooks"].as_array().unwrap() {
+        assert_eq!(hook["function"], "CodeDeployHook_NestedHookStack-smoke", "{r:#}");
+        assert!(hook["binary"].as_str().unwrap().ends_with("hook-runner"), "{r:#}");
+    }
+    let (code, r) = rehearse(
+        "cdk",
+        &[
+            "--app",
+            "nested.js",
+            "--speed",
+            "100000",
+            "--target-env",
+            "HELLO_FAULT=error",
+        ],
+    );
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+    lint_generated(&target_dir().join("examples/cdk/cdk.out/NestedHookStack.template.json"));
 }
 
 /// The Serverless Framework example (hook-examples/serverless: framework v3 and
