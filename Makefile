@@ -4,6 +4,11 @@
 # SAM does not pass the template's Architecture to make: set LAMBDA_ARCH=x86_64 when you
 # deploy with Architecture=x86_64.
 LAMBDA_ARCH ?= arm64
+# The release profile made small for Lambda, as scripts/lambda-env sets it (a test holds the two
+# together): fat LTO, one codegen unit, optimised for size.
+export CARGO_PROFILE_RELEASE_LTO ?= fat
+export CARGO_PROFILE_RELEASE_CODEGEN_UNITS ?= 1
+export CARGO_PROFILE_RELEASE_OPT_LEVEL ?= s
 LAMBDA_TARGET = $(if $(filter x86_64,$(LAMBDA_ARCH)),x86_64-unknown-linux-gnu,aarch64-unknown-linux-gnu)
 
 build-SpecHook:

@@ -7,8 +7,23 @@
 //! clients before its first call; on Lambda's 128 MB share of a CPU that is most of its start.
 //! [`load_config`] gives every client one default HTTPS client, whose connector is built once,
 //! at the first request.
+//!
+//! **What it trusts.** AWS's own endpoints (`*.amazonaws.com`) present certificates that chain to
+//! Amazon Trust Services' five roots; a connection to one trusts those five only, parsed from a
+//! 6 KB bundle built into the hook, instead of every certificate of the system's store (half of
+//! a cold hook's work, more on Lambda's `provided.al2023`). The system's store is used:
+//!
+//! - for any other host: China's `amazonaws.com.cn`, the isolated partitions, GovCloud
+//!   (`*.us-gov-*.amazonaws.com`, whose chains this project has not verified), dual-stack
+//!   `api.aws`, a VPC or proxy endpoint under another name;
+//! - for every host when an endpoint is configured in the environment (`AWS_ENDPOINT_URL`,
+//!   `AWS_ENDPOINT_URL_<SERVICE>`), or when `SSL_CERT_FILE` or `SSL_CERT_DIR` names the
+//!   certificates to trust (a TLS-inspecting proxy's CA, say);
+//! - always, with `HOOK_TLS_ROOTS=system`. `HOOK_TLS_ROOTS=amazon` trusts Amazon's roots only, for
+//!   every host; `auto` (the default) is the rules above.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::client::http::{
@@ -23,8 +38,7 @@ use aws_smithy_types::body::SdkBody;
 /// before it is read into memory, so nothing AWS sends can take a 128 MB hook down before it
 /// reports. (Checks read invoke answers up to a lower bound of their own.)
 pub const MAX_AWS_ANSWER: usize = 8 * 1024 * 1024;
-use aws_smithy_runtime_api::client::runtime_components::{RuntimeComponents, RuntimeComponentsBuilder};
-use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin as _;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 /// aws-config's defaults, as `aws_config::load_defaults(BehaviorVersion::latest())` loads them
 /// (region, credentials, endpoints, retries: the SDK's own chains), with [`https_client`] for
@@ -44,39 +58,182 @@ pub fn loader() -> aws_config::ConfigLoader {
     }
 }
 
-/// The SDK's default HTTPS client (rustls with aws-lc, the system's root certificates, the
-/// proxy the environment names, the SDK's timeouts), shared: every AWS client given it uses
-/// one connection pool per timeout setting, and its TLS set-up is done once, at the first
-/// request, instead of once per client made. Its answers are capped at [`MAX_AWS_ANSWER`].
-/// `None` if the SDK offers no default client.
+/// The SDK's default HTTPS client (rustls with aws-lc, the proxy the environment names, the
+/// SDK's timeouts), trusting Amazon's roots or the system's as the [module](self) says, shared:
+/// every AWS client given it uses one connection pool per timeout setting, and its TLS set-up
+/// is done once, at the first request, instead of once per client made. Its answers are capped
+/// at [`MAX_AWS_ANSWER`]. (Always `Some`: the `Option` stays for the clients a future SDK may
+/// not offer.)
 pub fn https_client() -> Option<SharedHttpClient> {
-    let plugin = aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(BehaviorVersion::latest())?;
-    let client = plugin
-        .runtime_components(&RuntimeComponentsBuilder::new("hook-sdk"))
-        .http_client()?;
-    Some(SharedHttpClient::new(AtFirstRequest(client)))
+    let trust = Trust::from_env(|name| std::env::var(name).ok(), std::env::vars_os().map(|(k, _)| k));
+    Some(SharedHttpClient::new(AtFirstRequest {
+        amazon: https_client_trusting(Roots::Amazon),
+        system: https_client_trusting(Roots::System),
+        trust,
+    }))
 }
 
-/// An HTTP client that builds its connector when a request needs it, not when an AWS client
-/// is made with it (the SDK's default client builds one then, to check its set-up).
-struct AtFirstRequest(SharedHttpClient);
+/// Amazon Trust Services' root certificates (Amazon Root CA 1–4, Starfield Services Root CA G2).
+pub(crate) const AMAZON_TRUST_ROOTS: &str = include_str!("amazon-trust-roots.pem");
+
+/// The root certificates a connection trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Roots {
+    /// Amazon Trust Services' five roots, built in.
+    Amazon,
+    /// The system's store (`SSL_CERT_FILE`, `SSL_CERT_DIR`, or the platform's files).
+    System,
+}
+
+/// Which roots each host is trusted with: the environment's choice, made once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trust {
+    /// Amazon's roots for AWS's commercial endpoints, the system's for any other host.
+    ByHost,
+    /// The same roots for every host.
+    Always(Roots),
+}
+
+impl Trust {
+    /// The choice `HOOK_TLS_ROOTS`, `SSL_CERT_FILE`, `SSL_CERT_DIR` and `AWS_ENDPOINT_URL*` make
+    /// (`var` reads a variable, `names` are the names set). An unknown `HOOK_TLS_ROOTS` is the
+    /// system's store, the broader one: a hook must not fail to report for a typo.
+    pub(crate) fn from_env<N: AsRef<std::ffi::OsStr>>(
+        var: impl Fn(&str) -> Option<String>,
+        names: impl IntoIterator<Item = N>,
+    ) -> Trust {
+        match var("HOOK_TLS_ROOTS").as_deref().map(str::trim) {
+            Some("amazon") => return Trust::Always(Roots::Amazon),
+            Some("system") => return Trust::Always(Roots::System),
+            Some("auto" | "") | None => {}
+            Some(other) => {
+                tracing::warn!(
+                    "HOOK_TLS_ROOTS={other:?} is not amazon, system or auto: AWS endpoints are trusted with the system's certificates"
+                );
+                return Trust::Always(Roots::System);
+            }
+        }
+        let set = |name: &str| var(name).is_some_and(|v| !v.is_empty());
+        let endpoint = names
+            .into_iter()
+            .any(|n| n.as_ref().to_str().is_some_and(|n| n.starts_with("AWS_ENDPOINT_URL")));
+        if set("SSL_CERT_FILE") || set("SSL_CERT_DIR") || endpoint {
+            Trust::Always(Roots::System)
+        } else {
+            Trust::ByHost
+        }
+    }
+
+    /// The roots a connection to `uri` trusts.
+    pub(crate) fn roots_for(self, uri: &str) -> Roots {
+        match self {
+            Trust::Always(roots) => roots,
+            Trust::ByHost if amazon_endpoint(uri) => Roots::Amazon,
+            Trust::ByHost => Roots::System,
+        }
+    }
+}
+
+/// `uri` is an HTTPS endpoint of AWS's commercial partition (`*.amazonaws.com`, not GovCloud).
+fn amazon_endpoint(uri: &str) -> bool {
+    let Some(rest) = uri.strip_prefix("https://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = authority.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    let host = host.strip_suffix('.').unwrap_or(&host);
+    host.ends_with(".amazonaws.com") && !host.split('.').any(|label| label.starts_with("us-gov-"))
+}
+
+/// The SDK's default HTTPS client as `aws-smithy-runtime` makes it (rustls with aws-lc, the
+/// proxy of the environment, the connector settings and sleep of each client), trusting `roots`.
+pub(crate) fn https_client_trusting(roots: Roots) -> SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder};
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut conn =
+            ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+        if roots == Roots::Amazon {
+            let store = TrustStore::empty()
+                .with_native_roots(false)
+                .with_pem_certificate(AMAZON_TRUST_ROOTS.as_bytes());
+            let context = TlsContext::builder()
+                .with_trust_store(store)
+                .build()
+                .expect("a trust store without native roots builds");
+            conn.set_tls_context(context);
+        }
+        conn.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            conn.set_sleep_impl(components.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build()
+    })
+}
+
+/// An HTTP client that builds its connectors when a request needs one, not when an AWS client
+/// is made with it (the SDK's default client builds one then, to check its set-up), and picks
+/// the roots by the request's host.
+struct AtFirstRequest {
+    amazon: SharedHttpClient,
+    system: SharedHttpClient,
+    trust: Trust,
+}
 
 impl fmt::Debug for AtFirstRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("AtFirstRequest").field(&self.0).finish()
+        f.debug_struct("AtFirstRequest").field("trust", &self.trust).finish()
     }
 }
 
 impl HttpClient for AtFirstRequest {
     fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
         SharedHttpConnector::new(Capped {
-            inner: self.0.http_connector(settings, components),
+            inner: SharedHttpConnector::new(ByHost {
+                clients: [self.amazon.clone(), self.system.clone()],
+                connectors: [OnceLock::new(), OnceLock::new()],
+                settings: settings.clone(),
+                components: components.clone(),
+                trust: self.trust,
+            }),
             max: MAX_AWS_ANSWER,
         })
     }
 
     fn connector_metadata(&self) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
-        self.0.connector_metadata()
+        self.system.connector_metadata()
+    }
+}
+
+/// A connector per set of roots, each made at the first request that needs it.
+struct ByHost {
+    clients: [SharedHttpClient; 2],
+    connectors: [OnceLock<SharedHttpConnector>; 2],
+    settings: HttpConnectorSettings,
+    components: RuntimeComponents,
+    trust: Trust,
+}
+
+impl fmt::Debug for ByHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ByHost").field("trust", &self.trust).finish()
+    }
+}
+
+impl HttpConnector for ByHost {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let i = match self.trust.roots_for(request.uri()) {
+            Roots::Amazon => 0,
+            Roots::System => 1,
+        };
+        self.connectors[i]
+            .get_or_init(|| self.clients[i].http_connector(&self.settings, &self.components))
+            .call(request)
     }
 }
 
@@ -114,8 +271,86 @@ impl HttpConnector for Capped {
 
 #[cfg(test)]
 mod tests {
+    use super::{Roots, Trust};
+
     #[test]
     fn the_sdk_offers_its_default_https_client() {
         assert!(super::https_client().is_some());
+    }
+
+    fn trust(vars: &[(&str, &str)]) -> Trust {
+        Trust::from_env(
+            |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()),
+            vars.iter().map(|(k, _)| *k),
+        )
+    }
+
+    #[test]
+    fn amazon_roots_only_for_the_commercial_partitions_endpoints() {
+        let t = trust(&[("AWS_REGION", "eu-west-1")]);
+        assert_eq!(t, Trust::ByHost);
+        for uri in [
+            "https://lambda.eu-west-1.amazonaws.com/2015-03-31/functions/f/invocations",
+            "https://codedeploy.us-east-1.amazonaws.com/",
+            "https://sts.amazonaws.com",
+            "https://monitoring.eu-west-1.amazonaws.com:443/?x=1",
+            "https://LAMBDA.EU-WEST-1.AMAZONAWS.COM./",
+            "https://vpce-0abc.lambda.eu-west-1.vpce.amazonaws.com/",
+        ] {
+            assert_eq!(t.roots_for(uri), Roots::Amazon, "{uri}");
+        }
+        for uri in [
+            "https://lambda.cn-north-1.amazonaws.com.cn/",
+            "https://lambda.us-gov-west-1.amazonaws.com/",
+            "https://lambda.us-iso-east-1.c2s.ic.gov/",
+            "https://lambda.us-east-1.api.aws/",
+            "https://example.com/?h=.amazonaws.com",
+            "https://evil.example/.amazonaws.com",
+            "https://lambda.us-east-1.amazonaws.com.evil.example/",
+            "https://user@lambda.us-east-1.amazonaws.com@evil.example/",
+            "http://lambda.us-east-1.amazonaws.com/",
+            "http://127.0.0.1:9001/",
+        ] {
+            assert_eq!(t.roots_for(uri), Roots::System, "{uri}");
+        }
+    }
+
+    #[test]
+    fn the_environment_chooses_the_system_store_or_names_one() {
+        let every = |t: Trust| t.roots_for("https://lambda.us-east-1.amazonaws.com/");
+        assert_eq!(
+            every(trust(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9001")])),
+            Roots::System
+        );
+        assert_eq!(every(trust(&[("AWS_ENDPOINT_URL_LAMBDA", "https://x")])), Roots::System);
+        assert_eq!(every(trust(&[("SSL_CERT_FILE", "/etc/proxy-ca.pem")])), Roots::System);
+        assert_eq!(every(trust(&[("SSL_CERT_DIR", "/etc/certs")])), Roots::System);
+        assert_eq!(every(trust(&[("SSL_CERT_FILE", "")])), Roots::Amazon);
+        assert_eq!(every(trust(&[("HOOK_TLS_ROOTS", "system")])), Roots::System);
+        assert_eq!(every(trust(&[("HOOK_TLS_ROOTS", "auto")])), Roots::Amazon);
+        // A typo is the broader store, not a hook that cannot reach AWS.
+        assert_eq!(every(trust(&[("HOOK_TLS_ROOTS", "amazn")])), Roots::System);
+        // `amazon` wins over everything, a custom endpoint included.
+        let amazon = trust(&[
+            ("HOOK_TLS_ROOTS", "amazon"),
+            ("AWS_ENDPOINT_URL", "https://127.0.0.1:1"),
+        ]);
+        assert_eq!(amazon.roots_for("https://127.0.0.1:1/"), Roots::Amazon);
+    }
+
+    /// The bundle holds the five roots, each parsed as a certificate.
+    #[test]
+    fn the_built_in_bundle_is_amazons_five_roots() {
+        let blocks = super::AMAZON_TRUST_ROOTS.matches("-----BEGIN CERTIFICATE-----").count();
+        assert_eq!(blocks, 5);
+        for name in [
+            "Amazon Root CA 1",
+            "Amazon Root CA 2",
+            "Amazon Root CA 3",
+            "Amazon Root CA 4",
+            "Starfield Services Root Certificate Authority - G2",
+        ] {
+            assert!(super::AMAZON_TRUST_ROOTS.contains(&format!("CN = {name}\n")), "{name}");
+        }
     }
 }

@@ -234,3 +234,35 @@ fn the_declared_rust_version_is_the_highest_a_dependency_needs() {
         );
     }
 }
+
+/// The Lambda artifacts' build settings are one set: what scripts/lambda-env exports (for
+/// scripts/sam-build, scripts/release, scripts/bootstrap-size) is what the Makefile exports to
+/// the cargo builds of its recipes — the small profile, and not the release profile's defaults.
+#[test]
+fn the_makefile_and_the_scripts_build_lambda_artifacts_alike() {
+    const VARS: &str =
+        "$CARGO_PROFILE_RELEASE_LTO $CARGO_PROFILE_RELEASE_CODEGEN_UNITS $CARGO_PROFILE_RELEASE_OPT_LEVEL";
+    let clean = |cmd: &mut Command| {
+        for v in ["LTO", "CODEGEN_UNITS", "OPT_LEVEL"] {
+            cmd.env_remove(format!("CARGO_PROFILE_RELEASE_{v}"));
+        }
+        cmd.current_dir(workspace_root());
+    };
+    let mut script = Command::new("bash");
+    script.args(["-c", &format!("source scripts/lambda-env && echo {VARS}")]);
+    clean(&mut script);
+    let (code, from_script) = run(&mut script);
+    assert_eq!(code, 0, "{from_script}");
+    let mut make = Command::new("make");
+    make.args([
+        "--no-print-directory",
+        "--eval",
+        &format!("print-lambda-env: ; @echo {}", VARS.replace('$', "$$")),
+        "print-lambda-env",
+    ]);
+    clean(&mut make);
+    let (code, from_make) = run(&mut make);
+    assert_eq!(code, 0, "{from_make}");
+    assert_eq!(from_script.trim(), "fat 1 s");
+    assert_eq!(from_make.trim(), from_script.trim());
+}
