@@ -2,6 +2,9 @@
 //! the real Lambda client against `hook-sim serve` in another process, so that the CPU
 //! time measured here is the runner's alone.
 //!
+//! The same invokes with the AWS SDK for JavaScript v3 (tests/fixtures/sdk-v3-hook/invoke-bench.mjs,
+//! in a Node process) give the ratio the project aims at.
+//!
 //! `cargo bench -p integration-tests --bench check_throughput` (CHECKS=N, CONCURRENCY=C to change).
 
 use std::io::BufRead as _;
@@ -102,6 +105,7 @@ async fn main() {
     let (cpu0, sim0, wall0) = (cpu_time("self"), cpu_time(&sim_pid), Instant::now());
     let report = runner.run(&spec, &ctx).await;
     let (cpu, sim_cpu, wall) = (cpu_time("self") - cpu0, cpu_time(&sim_pid) - sim0, wall0.elapsed());
+    let node = node_invokes(&endpoint, checks, concurrency);
     let _ = sim.kill();
     let _ = sim.wait();
     assert!(report.passed(), "{}", hook_sdk::report::render_text(&report, false));
@@ -135,4 +139,45 @@ async fn main() {
         "  latency         p50 {:?}  p95 {:?}  p99 {:?}  max {:?}",
         stats.p50, stats.p95, stats.p99, stats.max
     );
+    let node_per_invoke = node.cpu_ms * 1e3 / f64::from(checks);
+    println!(
+        "  Node SDK v3     {:>9.1} ms   {:>8.1} us CPU per invoke (the same invokes, same concurrency)",
+        node.wall_ms, node_per_invoke
+    );
+    println!(
+        "  runner vs Node  {:>9.1}x less CPU per check than Node's bare invoke",
+        node_per_invoke / (cpu.as_secs_f64() * 1e6 / f64::from(checks))
+    );
+}
+
+/// What tests/fixtures/sdk-v3-hook/invoke-bench.mjs measured.
+struct NodeInvokes {
+    cpu_ms: f64,
+    wall_ms: f64,
+}
+
+/// The same invokes with the AWS SDK for JavaScript v3's Lambda client, in a Node process.
+fn node_invokes(endpoint: &str, checks: u32, concurrency: u32) -> NodeInvokes {
+    let dir = integration_tests::node_modules("sdk-v3-hook")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let script = dir.join("invoke-bench.mjs");
+    std::fs::copy(
+        integration_tests::workspace_root().join("tests/fixtures/sdk-v3-hook/invoke-bench.mjs"),
+        &script,
+    )
+    .unwrap();
+    let out = Command::new("node")
+        .arg(&script)
+        .args([endpoint, &checks.to_string(), &concurrency.to_string()])
+        .output()
+        .expect("node runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(line["ok"], checks, "{line}");
+    NodeInvokes {
+        cpu_ms: line["cpu_ms"].as_f64().unwrap(),
+        wall_ms: line["wall_ms"].as_f64().unwrap(),
+    }
 }

@@ -2,7 +2,9 @@
 //! status accepted by CodeDeploy, then a second (warm) event, and the hook's peak RSS. Two
 //! hooks: `hook-runner` with a one-check spec (GetDeployment, GetApplicationRevision, one
 //! invoke, the report), and the `pre-traffic` example (its built-in spec's two checks and
-//! its Rust check: three invokes).
+//! its Rust check: three invokes); then, to compare, the canonical Node hook
+//! (tests/fixtures/sdk-v3-hook/canonical.mjs: the same calls as hook-runner's case, with the AWS
+//! SDK for JavaScript v3) under hook-sim's Node runtime loop.
 //!
 //! `cargo bench -p integration-tests --bench spawn_to_report` (ITERATIONS=N to change the count,
 //! HOOK_ENV="K=V K2=V2" to add to the hooks' environment).
@@ -101,7 +103,7 @@ async fn bench(name: &str, process: ProcessConfig, iterations: usize) {
         samples.push(once(&process).await);
     }
     println!(
-        "{name} (release) against hook-sim, {iterations} cold starts, {} cores",
+        "{name} against hook-sim, {iterations} cold starts, {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     summary(
@@ -143,8 +145,49 @@ async fn main() {
         process
     };
     let runner = ProcessConfig::new(HOOK_NAME, release_bin("hook-runner")).env("HOOK_SPEC", ONE_CHECK);
-    bench("hook-runner, a one-check spec", with_extra(runner), iterations).await;
+    bench(
+        "hook-runner (release), a one-check spec",
+        with_extra(runner),
+        iterations,
+    )
+    .await;
     println!();
     let pre_traffic = ProcessConfig::new(HOOK_NAME, release_bin("pre-traffic"));
-    bench("pre-traffic, three invokes", with_extra(pre_traffic), iterations).await;
+    bench(
+        "pre-traffic (release), three invokes",
+        with_extra(pre_traffic),
+        iterations,
+    )
+    .await;
+    println!();
+    bench(
+        "the canonical Node hook (AWS SDK for JavaScript v3), one invoke",
+        node_hook(),
+        iterations,
+    )
+    .await;
+}
+
+/// tests/fixtures/sdk-v3-hook/canonical.mjs under hook-sim's Node Runtime API loop, as
+/// `simulate` runs a `nodejs20.x` function: the same calls as `hook-runner`'s one-check case.
+fn node_hook() -> ProcessConfig {
+    let dir = integration_tests::node_modules("sdk-v3-hook")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let root = integration_tests::workspace_root();
+    std::fs::copy(
+        root.join("tests/fixtures/sdk-v3-hook/canonical.mjs"),
+        dir.join("canonical.mjs"),
+    )
+    .unwrap();
+    let mut process = ProcessConfig::new(HOOK_NAME, "node");
+    process.args = vec![
+        root.join("hook-sim/runtimes/node.js").display().to_string(),
+        "canonical.handler".into(),
+    ];
+    process.runtime = "nodejs20.x".into();
+    process.handler = "canonical.handler".into();
+    process.task_root = Some(dir);
+    process
 }

@@ -265,4 +265,22 @@ fn the_makefile_and_the_scripts_build_lambda_artifacts_alike() {
     assert_eq!(code, 0, "{from_make}");
     assert_eq!(from_script.trim(), "fat 1 s");
     assert_eq!(from_make.trim(), from_script.trim());
+
+    // cargo-lambda passes `--config profile.release.lto="thin"` and `codegen-units=1` (which
+    // outrank the environment) for whichever of the two the release profile leaves unset: the
+    // profile must set both for the variables above to be obeyed.
+    let manifest = std::fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap();
+    let release = manifest
+        .split("[profile.release]")
+        .nth(1)
+        .expect("a [profile.release]")
+        .split("\n[")
+        .next()
+        .unwrap();
+    for key in ["lto", "codegen-units", "panic"] {
+        assert!(
+            release.lines().any(|l| l.trim_start().starts_with(&format!("{key} ="))),
+            "[profile.release] must set {key}:\n{release}"
+        );
+    }
 }
