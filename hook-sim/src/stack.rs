@@ -242,16 +242,13 @@ impl Template {
                     }
                 },
             };
-            if let Some(allowed) = decl.get("AllowedValues").and_then(Value::as_array) {
-                let allowed: Vec<String> = allowed.iter().map(scalar_text).collect();
-                if !allowed.contains(&scalar_text(&value)) {
-                    return err(format!(
-                        "parameter {name}={}: not one of its AllowedValues ({})",
-                        scalar_text(&value),
-                        allowed.join(", ")
-                    ));
-                }
-            }
+            check_parameter(name, decl, &scalar_text(&value)).map_err(|e| match &self.application {
+                Some(app) => TemplateError(format!(
+                    "{} (given by Resources.{app}.Properties.Parameters of its parent)",
+                    e.0
+                )),
+                None => e,
+            })?;
             self.parameters.insert(name.clone(), value);
         }
         Ok(())
@@ -959,6 +956,59 @@ fn get_att_literal(v: &Value) -> Option<(String, String)> {
     }
 }
 
+/// `value` obeys parameter `name`'s constraints, as CloudFormation checks them before it
+/// creates anything: `AllowedValues`, `AllowedPattern` (the whole value), `MinLength` /
+/// `MaxLength` of a `String`, `MinValue` / `MaxValue` of a `Number`.
+fn check_parameter(name: &str, decl: &Value, value: &str) -> Result<(), TemplateError> {
+    if let Some(allowed) = decl.get("AllowedValues").and_then(Value::as_array) {
+        let allowed: Vec<String> = allowed.iter().map(scalar_text).collect();
+        if !allowed.iter().any(|a| a == value) {
+            return err(format!(
+                "parameter {name}={value}: not one of its AllowedValues ({})",
+                allowed.join(", ")
+            ));
+        }
+    }
+    let string = matches!(decl.get("Type").map(scalar_text).as_deref(), None | Some("String"));
+    if let Some(pattern) = decl.get("AllowedPattern").map(scalar_text).filter(|_| string) {
+        let whole = regex_automata::meta::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+            TemplateError(format!(
+                "parameter {name}: simulate cannot read its AllowedPattern {pattern:?} ({e}), so it cannot tell \
+                 whether CloudFormation would take {value:?}; write the pattern without Java-only syntax"
+            ))
+        })?;
+        if !whole.is_match(value) {
+            return err(format!(
+                "parameter {name}={value}: does not match its AllowedPattern {pattern}"
+            ));
+        }
+    }
+    let number = |key: &str| decl.get(key).and_then(|v| scalar_text(v).parse::<f64>().ok());
+    let length = value.chars().count() as f64;
+    for (key, below) in [("MinLength", true), ("MaxLength", false)] {
+        if let Some(bound) = number(key).filter(|_| string)
+            && (if below { length < bound } else { length > bound })
+        {
+            return err(format!("parameter {name}: {length} characters, its {key} is {bound}"));
+        }
+    }
+    if decl.get("Type").map(scalar_text).as_deref() == Some("Number") {
+        let n: f64 = value.trim().parse().map_err(|_| {
+            TemplateError(format!(
+                "parameter {name}={value}: not a number, and its Type is Number"
+            ))
+        })?;
+        for (key, below) in [("MinValue", true), ("MaxValue", false)] {
+            if let Some(bound) = number(key)
+                && (if below { n < bound } else { n > bound })
+            {
+                return err(format!("parameter {name}={value}: its {key} is {bound}"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The conditions an expression names with `Condition`.
 fn named_conditions<'v>(expr: &'v Value, out: &mut Vec<&'v str>) {
     match expr {
@@ -1178,7 +1228,7 @@ Resources:
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("app.yaml"),
-            "Parameters:\n  Spec: { Type: String }\nResources:\n  Hook: { Type: AWS::Serverless::Function }\nOutputs:\n  HookName: { Value: !Ref Hook }\n",
+            "Parameters:\n  Spec: { Type: String }\n  Size: { Type: Number, Default: 1, MinValue: 1 }\nResources:\n  Hook: { Type: AWS::Serverless::Function }\nOutputs:\n  HookName: { Value: !Ref Hook }\n",
         )
         .unwrap();
         let parent = |params: &str| {
@@ -1197,10 +1247,46 @@ Resources:
             unknown.contains("Resources.App.Properties.Parameters.Spek (of its parent)"),
             "{unknown}"
         );
+        let bad = parent("{ Spec: x, Size: 0 }").nested_applications().unwrap_err().0;
+        assert!(
+            bad.contains(
+                "parameter Size=0: its MinValue is 1 (given by Resources.App.Properties.Parameters of its parent)"
+            ),
+            "{bad}"
+        );
         let nested = parent("{ Spec: x }").nested_applications().unwrap();
         assert_eq!(nested[0].application.as_deref(), Some("App"));
         assert_eq!(nested[0].output("HookName").unwrap().0.as_deref(), Some("Hook"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A parameter is held to its constraints as CloudFormation holds it, from `--parameter` or
+    /// a parent's `Parameters` alike.
+    #[test]
+    fn parameters_are_held_to_their_constraints() {
+        let decl = "Parameters:\n  Name: { Type: String, Default: ok-name, AllowedPattern: '[a-z-]{1,10}', MinLength: 2 }\n  Size: { Type: Number, Default: 120, MinValue: 10, MaxValue: 900 }\nResources:\n  F:\n    Type: AWS::Serverless::Function\n";
+        assert!(parse(decl, &[]).is_ok());
+        let refused = |name: &str, value: &str| parse(decl, &[(name, value)]).unwrap_err().0;
+        // The pattern holds for the whole value, not a part of it.
+        let e = refused("Name", "ok-name!");
+        assert!(
+            e.contains("parameter Name=ok-name!: does not match its AllowedPattern [a-z-]{1,10}"),
+            "{e}"
+        );
+        assert!(refused("Name", "waytoolongname").contains("AllowedPattern"));
+        assert!(refused("Name", "a").contains("parameter Name: 1 characters, its MinLength is 2"));
+        assert!(refused("Size", "9").contains("parameter Size=9: its MinValue is 10"));
+        assert!(refused("Size", "901").contains("its MaxValue is 900"));
+        assert!(refused("Size", "many").contains("not a number, and its Type is Number"));
+        assert!(parse(decl, &[("Size", "10"), ("Name", "ab")]).is_ok());
+        // A pattern Rust's regex cannot read is said, not passed over.
+        let java = "Parameters:\n  P: { Type: String, Default: x, AllowedPattern: '(?<=a)x' }\nResources:\n  F:\n    Type: AWS::Serverless::Function\n";
+        assert!(
+            parse(java, &[])
+                .unwrap_err()
+                .0
+                .contains("cannot read its AllowedPattern")
+        );
     }
 
     /// CDK names a function it knows by name through the ARN it builds around the name; the
