@@ -23,7 +23,6 @@
 //!   every host; `auto` (the default) is the rules above.
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::client::http::{
@@ -177,12 +176,21 @@ pub(crate) fn https_client_trusting(roots: Roots) -> SharedHttpClient {
 }
 
 /// An HTTP client that builds its connectors when a request needs one, not when an AWS client
-/// is made with it (the SDK's default client builds one then, to check its set-up), and picks
-/// the roots by the request's host.
+/// is made with it (the SDK's default client builds one then, to check its set-up), with the
+/// roots [`Trust`] chooses.
 struct AtFirstRequest {
     amazon: SharedHttpClient,
     system: SharedHttpClient,
     trust: Trust,
+}
+
+impl AtFirstRequest {
+    fn client(&self, roots: Roots) -> &SharedHttpClient {
+        match roots {
+            Roots::Amazon => &self.amazon,
+            Roots::System => &self.system,
+        }
+    }
 }
 
 impl fmt::Debug for AtFirstRequest {
@@ -192,15 +200,21 @@ impl fmt::Debug for AtFirstRequest {
 }
 
 impl HttpClient for AtFirstRequest {
+    // The SDK asks for a connector before each attempt; each client gives the one it built for
+    // these settings, building it the first time.
     fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
-        SharedHttpConnector::new(Capped {
-            inner: SharedHttpConnector::new(ByHost {
-                clients: [self.amazon.clone(), self.system.clone()],
-                connectors: [OnceLock::new(), OnceLock::new()],
+        let inner = match self.trust {
+            Trust::Always(roots) => self.client(roots).http_connector(settings, components),
+            // Only the request says its host: the choice waits for it.
+            Trust::ByHost => SharedHttpConnector::new(ByHost {
+                amazon: self.amazon.clone(),
+                system: self.system.clone(),
                 settings: settings.clone(),
                 components: components.clone(),
-                trust: self.trust,
             }),
+        };
+        SharedHttpConnector::new(Capped {
+            inner,
             max: MAX_AWS_ANSWER,
         })
     }
@@ -210,30 +224,29 @@ impl HttpClient for AtFirstRequest {
     }
 }
 
-/// A connector per set of roots, each made at the first request that needs it.
+/// One attempt's connector under [`Trust::ByHost`]: the client of the roots the request's host
+/// is trusted with gives its connector (so the system's store is loaded only if a request to
+/// another host is made).
 struct ByHost {
-    clients: [SharedHttpClient; 2],
-    connectors: [OnceLock<SharedHttpConnector>; 2],
+    amazon: SharedHttpClient,
+    system: SharedHttpClient,
     settings: HttpConnectorSettings,
     components: RuntimeComponents,
-    trust: Trust,
 }
 
 impl fmt::Debug for ByHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ByHost").field("trust", &self.trust).finish()
+        f.write_str("ByHost")
     }
 }
 
 impl HttpConnector for ByHost {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let i = match self.trust.roots_for(request.uri()) {
-            Roots::Amazon => 0,
-            Roots::System => 1,
+        let client = match Trust::ByHost.roots_for(request.uri()) {
+            Roots::Amazon => &self.amazon,
+            Roots::System => &self.system,
         };
-        self.connectors[i]
-            .get_or_init(|| self.clients[i].http_connector(&self.settings, &self.components))
-            .call(request)
+        client.http_connector(&self.settings, &self.components).call(request)
     }
 }
 
@@ -338,7 +351,7 @@ mod tests {
         assert_eq!(amazon.roots_for("https://127.0.0.1:1/"), Roots::Amazon);
     }
 
-    /// The bundle holds the five roots, each parsed as a certificate.
+    /// The bundle holds the five roots, each under its name.
     #[test]
     fn the_built_in_bundle_is_amazons_five_roots() {
         let blocks = super::AMAZON_TRUST_ROOTS.matches("-----BEGIN CERTIFICATE-----").count();
