@@ -158,16 +158,7 @@ struct NodeInvokes {
 
 /// The same invokes with the AWS SDK for JavaScript v3's Lambda client, in a Node process.
 fn node_invokes(endpoint: &str, checks: u32, concurrency: u32) -> NodeInvokes {
-    let dir = integration_tests::node_modules("sdk-v3-hook")
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let script = dir.join("invoke-bench.mjs");
-    std::fs::copy(
-        integration_tests::workspace_root().join("tests/fixtures/sdk-v3-hook/invoke-bench.mjs"),
-        &script,
-    )
-    .unwrap();
+    let script = integration_tests::node_fixture("sdk-v3-hook", "invoke-bench.mjs").join("invoke-bench.mjs");
     let out = Command::new("node")
         .arg(&script)
         .args([endpoint, &checks.to_string(), &concurrency.to_string()])

@@ -171,16 +171,8 @@ async fn main() {
 /// tests/fixtures/sdk-v3-hook/canonical.mjs under hook-sim's Node Runtime API loop, as
 /// `simulate` runs a `nodejs20.x` function: the same calls as `hook-runner`'s one-check case.
 fn node_hook() -> ProcessConfig {
-    let dir = integration_tests::node_modules("sdk-v3-hook")
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let dir = integration_tests::node_fixture("sdk-v3-hook", "canonical.mjs");
     let root = integration_tests::workspace_root();
-    std::fs::copy(
-        root.join("tests/fixtures/sdk-v3-hook/canonical.mjs"),
-        dir.join("canonical.mjs"),
-    )
-    .unwrap();
     let mut process = ProcessConfig::new(HOOK_NAME, "node");
     process.args = vec![
         root.join("hook-sim/runtimes/node.js").display().to_string(),

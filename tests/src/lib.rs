@@ -183,6 +183,21 @@ pub fn node_modules(example: &str) -> PathBuf {
     target_dir().join("node").join(example).join("node_modules")
 }
 
+/// The folder of tests/fixtures/`fixture`'s installed Node packages (target/node/`fixture`),
+/// with its `file` copied in beside them: an ES module resolves its imports from its own folder.
+pub fn node_fixture(fixture: &str, file: &str) -> PathBuf {
+    let dir = node_modules(fixture)
+        .parent()
+        .expect("node_modules has a parent")
+        .to_path_buf();
+    std::fs::copy(
+        workspace_root().join("tests/fixtures").join(fixture).join(file),
+        dir.join(file),
+    )
+    .unwrap_or_else(|e| panic!("copying tests/fixtures/{fixture}/{file}: {e}"));
+    dir
+}
+
 /// Runs `scripts/<name>`, which must succeed; `what` says what it does, for its failure.
 fn run_script(name: &str, what: &str) {
     let status = Command::new(workspace_root().join("scripts").join(name))

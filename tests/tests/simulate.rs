@@ -1773,12 +1773,7 @@ async fn a_deployments_requests_and_answers_follow_the_services_models() {
 /// CloudWatch and reports, under the post-traffic hook's role.
 #[test]
 fn an_independent_javascript_sdk_v3_hook_with_a_metrics_call_agrees_with_the_simulator() {
-    let dir = node_modules("sdk-v3-hook").parent().unwrap().to_path_buf();
-    std::fs::copy(
-        workspace_root().join("tests/fixtures/sdk-v3-hook/index.mjs"),
-        dir.join("index.mjs"),
-    )
-    .unwrap();
+    let dir = integration_tests::node_fixture("sdk-v3-hook", "index.mjs");
     let mut text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
     let rust_hook = "  PostTrafficHook:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: post-traffic\n    Properties:\n";
     assert!(text.contains(rust_hook), "template.yaml's PostTrafficHook changed");
