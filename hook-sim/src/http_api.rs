@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::account::ACCOUNT_ID;
-use crate::lambda_api::{request_id, run_counted};
+use crate::lambda_api::{Source, request_id, run_counted};
 use crate::record::Service;
 use crate::served::{ApiCall, NO_FAULTS, served, with_error};
 use crate::state::SimState;
@@ -63,7 +63,16 @@ async fn answer(state: &SimState, function: &str, qualifier: Option<&str>, event
         return with_error(r, "NotFound");
     };
     let payload = serde_json::to_vec(event).expect("JSON values serialize");
-    let outcome = run_counted(state, function, qualifier, &behavior, &payload, &version, None).await;
+    let outcome = run_counted(
+        state,
+        function,
+        qualifier,
+        &behavior,
+        &payload,
+        &version,
+        Source::Client,
+    )
+    .await;
     // API Gateway answers a function error, and a throttled invoke, with a bare 500.
     if outcome.function_error.is_some() || outcome.throttled {
         let error = match (outcome.throttled, &outcome.function_error) {

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::account::{ACCOUNT_ID, REGION};
+use crate::fault::Caller;
 use crate::function::{self, Behavior};
 use crate::invocation::InvokeOutcome;
 use crate::record::{Running, Service};
@@ -139,12 +140,22 @@ impl Invoke {
                 let state = state.clone();
                 tokio::spawn(async move {
                     let qualifier = self.qualifier.as_deref();
-                    run_counted(&state, &self.name, qualifier, &behavior, &body, &version, None).await;
+                    run_counted(
+                        &state,
+                        &self.name,
+                        qualifier,
+                        &behavior,
+                        &body,
+                        &version,
+                        Source::Client,
+                    )
+                    .await;
                 });
                 StatusCode::ACCEPTED.into_response()
             }
             "RequestResponse" => {
-                let outcome = run_counted(state, &self.name, qualifier, &behavior, &body, &version, None).await;
+                let outcome =
+                    run_counted(state, &self.name, qualifier, &behavior, &body, &version, Source::Client).await;
                 self.answer(state, outcome)
             }
             other => lambda_error(
@@ -427,21 +438,39 @@ async fn alias_answer(
 }
 
 /// Invokes `function:qualifier` from inside, as an event source would: no API call is
-/// recorded, the invocation is.
+/// recorded, the invocation is. The deployment's traffic routes a weighted alias by its
+/// request's number.
 pub(crate) async fn invoke_internal(
     state: &SimState,
     function: &str,
     qualifier: Option<&str>,
     payload: &Value,
-    running: Option<Running>,
-    route_key: Option<u64>,
+    source: Source,
 ) -> Option<InvokeOutcome> {
+    let route_key = match &source {
+        Source::Traffic { n, .. } => Some(*n),
+        Source::Client => None,
+    };
     let (version, behavior) = state.resolve(function, qualifier, route_key)??;
     let body = serde_json::to_vec(payload).expect("JSON values serialize");
-    Some(run_counted(state, function, qualifier, &behavior, &body, &version, running).await)
+    Some(run_counted(state, function, qualifier, &behavior, &body, &version, source).await)
 }
 
-/// Runs a version and counts the invocation in the metrics.
+/// Who an invocation runs for.
+pub(crate) enum Source {
+    /// A client: an `Invoke`, an HTTP API request, CodeDeploy invoking a hook.
+    Client,
+    /// The deployment's synthetic traffic: request `n`, counted as running from its dispatch.
+    Traffic {
+        /// The invocation, begun when the request was dispatched.
+        running: Running,
+        /// The request's number.
+        n: u64,
+    },
+}
+
+/// Runs a version for `source`, as a version fault in force makes it go, and counts the
+/// invocation in the metrics.
 pub(crate) async fn run_counted(
     state: &SimState,
     function: &str,
@@ -449,10 +478,20 @@ pub(crate) async fn run_counted(
     behavior: &Behavior,
     payload: &[u8],
     version: &str,
-    running: Option<Running>,
+    source: Source,
 ) -> InvokeOutcome {
-    let running = running.unwrap_or_else(|| state.recorder.begin_invocation(function));
-    let outcome = function::run_scripted(behavior, payload, version, qualifier, &request_id()).await;
+    let (running, caller) = match source {
+        Source::Client => (state.recorder.begin_invocation(function), Caller::Client),
+        Source::Traffic { running, n } => (running, Caller::Traffic(n)),
+    };
+    let fault = state
+        .version_faults
+        .decide(function, version, qualifier, running.start, caller);
+    let request_id = request_id();
+    let outcome = match fault {
+        Some(fault) => fault.run(behavior, payload, version, qualifier, &request_id).await,
+        None => function::run_scripted(behavior, payload, version, qualifier, &request_id).await,
+    };
     // A throttle is counted in `Throttles` only.
     state.recorder.invocation(
         &running,

@@ -55,7 +55,7 @@ use serde_json::{Value, json};
 
 pub use account::{ACCOUNT_ID, REGION};
 pub use codedeploy::{DeploymentSetup, DeploymentStatus, LifecycleEventStatus, RevisionStorage, lambda_appspec};
-pub use fault::Fault;
+pub use fault::{Fault, FaultKind, FaultParseError, FaultVersion, VersionFault};
 pub use function::{AliasRouting, Behavior, FunctionSetup};
 pub use invocation::InvokeOutcome;
 pub use record::{Call, Exchange, HookStatusRecord, InvocationRecord, Service};
@@ -94,6 +94,7 @@ impl Sim {
         let state = Arc::new(SimState {
             recorder: Arc::new(record::Recorder::new()),
             faults: fault::Faults::default(),
+            version_faults: fault::VersionFaults::default(),
             deployments: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             execution_counter: Mutex::new(0),
@@ -367,9 +368,24 @@ impl Sim {
         self.state.faults.push(operation, fault, times);
     }
 
-    /// Drops every queued fault.
+    /// Drops every queued fault, and every version fault.
     pub fn clear_faults(&self) {
         self.state.faults.clear();
+        self.state.version_faults.clear();
+    }
+
+    /// Makes version `version` of `function` go bad from outside it (its code is not
+    /// changed, whatever its runtime): from now on, a share of its invocations fails, slows
+    /// down, answers another status or body, times out or fails its cold start, as `fault`
+    /// says. Which invocations are drawn follows from `seed` (and, for a deployment's
+    /// traffic, the request's number), so a run replays.
+    pub fn inject_version_fault(&self, function: &str, version: &str, fault: VersionFault, seed: u64) {
+        self.state.version_faults.add(function, version, fault, seed);
+    }
+
+    /// How many invocations of each (function, version) a version fault changed so far.
+    pub fn faulted_invocations(&self) -> HashMap<(String, String), u64> {
+        self.state.version_faults.applied()
     }
 
     /// Every call so far.

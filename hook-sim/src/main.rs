@@ -1,5 +1,5 @@
 //! `hook-sim`: local AWS for CodeDeploy lifecycle hooks. `simulate` rehearses a function's
-//! gradual deployment from its template; `hook` runs one hook binary against a simulated
+//! gradual deployment from its template; `audit` rehearses it once per kind of bad version; `hook` runs one hook binary against a simulated
 //! deployment; `serve` serves the endpoints.
 //!
 //! ```text
@@ -42,6 +42,14 @@ enum Command {
     /// Exit 0 when it succeeds, 1 when it is rolled back, 2 on bad usage.
     #[command(after_help = cli::simulate::EXAMPLES)]
     Simulate(cli::simulate::SimulateArgs),
+    /// Would your canary catch it? Rehearses the template's deployment once per kind of bad
+    /// version of a catalogue (errors, latency, timeouts, HTTP 500s, init failures, wrong
+    /// answers, late faults), each over several seeds, and the healthy version over the same
+    /// seeds, against the template's own hooks and alarms; says for each fault whether a gate
+    /// stopped it, which one first, how soon, how much traffic and how many users it reached,
+    /// and why a miss was missed. Exit 0, or 1 when a --require does not hold, 2 on bad usage.
+    #[command(after_help = cli::audit::EXAMPLES)]
+    Audit(cli::audit::AuditArgs),
     /// Reads a template as `simulate` does and runs nothing: for each hook, whether CodeDeploy's
     /// role may invoke it and its own role may do what a hook does (read its deployment, report,
     /// invoke the target, read the metrics), and whether each alarm can fire in AWS. For CI.
@@ -86,13 +94,22 @@ struct ServeArgs {
     /// `--alias` and `--current`) right after sending traffic, without waiting.
     #[arg(long)]
     metrics_at_once: bool,
+    /// A fault applied to a version of each function served, from outside it (repeatable):
+    /// spelled as `simulate --fault` spells it, e.g. `error,rate=5%` (version 2, the target,
+    /// by default).
+    #[arg(long = "fault", value_name = "FAULT")]
+    faults: Vec<hook_sim::VersionFault>,
+    /// The seed of the faults' draws (which invocations a `rate` picks).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
     #[command(flatten)]
     stack: cli::simulate::StackArgs,
 }
 
 async fn serve(args: ServeArgs) -> Result<bool, String> {
     if args.hello.is_empty() {
-        return cli::simulate::serve_stack(&args.stack, args.port, args.keep, args.metrics_at_once)
+        let faults = (args.faults.as_slice(), args.seed);
+        return cli::simulate::serve_stack(&args.stack, args.port, args.keep, args.metrics_at_once, faults)
             .await
             .map(|()| true)
             .map_err(|e| {
@@ -127,6 +144,9 @@ async fn serve(args: ServeArgs) -> Result<bool, String> {
                 .version("2", Behavior::hello("2"))
                 .alias("live", "1"),
         );
+        for fault in &args.faults {
+            sim.inject_version_fault(name, fault.version.resolve("1", "2"), fault.clone(), args.seed);
+        }
     }
     say!("endpoint {}", sim.endpoint_url());
     for name in &args.hello {
@@ -283,6 +303,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(args) => return cli::simulate::simulate(args).await,
+        Command::Audit(args) => return cli::audit::audit(args).await,
         Command::Check(args) => return cli::simulate::check::check(args),
         Command::Hook(args) => run_hook(args).await,
         Command::Serve(args) => serve(args).await,

@@ -16,6 +16,8 @@ use crate::{iam, record};
 pub(crate) struct SimState {
     pub(crate) recorder: Arc<record::Recorder>,
     pub(crate) faults: fault::Faults,
+    /// Faults applied to function versions from outside them.
+    pub(crate) version_faults: fault::VersionFaults,
     pub(crate) deployments: Mutex<HashMap<String, codedeploy::Deployment>>,
     pub(crate) functions: Mutex<HashMap<String, FunctionSetup>>,
     pub(crate) execution_counter: Mutex<u64>,

@@ -1,5 +1,6 @@
 //! The `hook-sim` commands that need more than a screen of code.
 
+pub(crate) mod audit;
 pub(crate) mod simulate;
 
 /// Reads a `KEY=VALUE` argument (an environment variable, a template parameter, a binary).

@@ -26,6 +26,8 @@ pub(super) struct AlarmState {
     pub(super) values: Vec<Option<f64>>,
     /// Its state after the last evaluation (INSUFFICIENT_DATA before the first).
     pub(super) state: StateValue,
+    /// The periods evaluated since the deployment started.
+    pub(super) trace: Vec<AlarmPeriod>,
 }
 
 pub(super) struct Run<'a> {
@@ -190,6 +192,7 @@ impl Sim {
                 },
                 values: Vec::new(),
                 state: StateValue::InsufficientData,
+                trace: Vec::new(),
             })
             .collect();
         let origin = alarm_states.iter().map(|a| a.first).min().unwrap_or(start_sim);
@@ -257,6 +260,18 @@ impl Sim {
             }
         };
         let timeline = run.timeline.entries.lock().expect("poisoned").clone();
+        let alarms = run
+            .alarms
+            .lock()
+            .expect("poisoned")
+            .iter()
+            .map(|a| AlarmTrace {
+                alarm: a.alarm.name.clone(),
+                condition: a.alarm.to_string(),
+                periods: a.trace.clone(),
+                state: a.state,
+            })
+            .collect();
         let traffic = counts.lock().expect("poisoned").clone();
         let simulated = run.timeline.simulated();
         self.state.recorder.clock.release();
@@ -272,6 +287,8 @@ impl Sim {
             simulated,
             real: run.timeline.start.elapsed(),
             timeline,
+            started: run.timeline.start_sim,
+            alarms,
         }
     }
 }
@@ -597,9 +614,10 @@ impl Run<'_> {
     fn invoke_hook(&self, function: &str, execution: &str) -> JoinHandle<Option<crate::invocation::InvokeOutcome>> {
         let payload = Sim::lifecycle_event_payload(&self.plan.deployment_id, execution);
         let (state, function) = (self.sim.state.clone(), function.to_string());
-        tokio::spawn(
-            async move { crate::lambda_api::invoke_internal(&state, &function, None, &payload, None, None).await },
-        )
+        tokio::spawn(async move {
+            crate::lambda_api::invoke_internal(&state, &function, None, &payload, crate::lambda_api::Source::Client)
+                .await
+        })
     }
 
     async fn run_hook(&self, hook: &HookPlan) -> Result<(), Rollback> {
@@ -809,6 +827,15 @@ impl Run<'_> {
                     continue;
                 }
                 state.state = state.alarm.evaluate(&state.values, state.state);
+                if from + period > self.timeline.start_sim {
+                    let breaching = value.is_some_and(|v| state.alarm.comparison.holds(v, state.alarm.threshold));
+                    state.trace.push(AlarmPeriod {
+                        start_s: from.as_secs_f64() - self.timeline.start_sim.as_secs_f64(),
+                        value,
+                        breaching,
+                        state: state.state,
+                    });
+                }
                 if state.state == StateValue::Alarm {
                     let value = value.unwrap_or(f64::NAN);
                     let range = &state.values[state.values.len().saturating_sub(state.alarm.evaluation_range())..];

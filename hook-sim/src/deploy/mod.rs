@@ -38,5 +38,7 @@ mod timeline;
 mod traffic;
 
 pub use crate::metric::METRIC_LAG;
-pub use outcome::{DeploymentOutcome, Event, FinalStatus, Rollback, TimelineEntry, VersionTraffic};
+pub use outcome::{
+    AlarmPeriod, AlarmTrace, DeploymentOutcome, Event, FinalStatus, Rollback, TimelineEntry, VersionTraffic,
+};
 pub use plan::{DeploymentPlan, HookEvent, HookPlan, Traffic, Trigger, TriggerEvent};

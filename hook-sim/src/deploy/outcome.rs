@@ -278,10 +278,47 @@ pub struct VersionTraffic {
     /// got a 500 from the API.
     #[serde(skip_serializing_if = "is_zero")]
     pub throttled: u64,
+    /// Answers with a 5xx `statusCode` and no function error: the API passed an error on to
+    /// the user that Lambda's `Errors` metric does not count.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub server_errors: u64,
+}
+
+impl VersionTraffic {
+    /// Requests whose user got an error: function errors, throttles and 5xx answers.
+    pub fn user_errors(&self) -> u64 {
+        self.errors + self.throttled + self.server_errors
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// What one alarm saw during a deployment: each period it evaluated, and where it ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlarmTrace {
+    /// The alarm.
+    pub alarm: String,
+    /// What it watches and when it fires, as a sentence.
+    pub condition: String,
+    /// The periods evaluated after the deployment started, oldest first.
+    pub periods: Vec<AlarmPeriod>,
+    /// Its state at the end.
+    pub state: crate::alarm::StateValue,
+}
+
+/// One period an alarm evaluated.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlarmPeriod {
+    /// Its start, simulated seconds since the deployment started (negative: before it).
+    pub start_s: f64,
+    /// Its value (`None`: no data).
+    pub value: Option<f64>,
+    /// Whether the value breaches the threshold.
+    pub breaching: bool,
+    /// The alarm's state after evaluating it.
+    pub state: crate::alarm::StateValue,
 }
 
 /// The result of [`Sim::deploy`](crate::Sim::deploy).
@@ -307,6 +344,13 @@ pub struct DeploymentOutcome {
     pub traffic: BTreeMap<String, VersionTraffic>,
     /// Everything that happened.
     pub timeline: Vec<TimelineEntry>,
+    /// When the deployment started on the simulator's clock (the clock of
+    /// [`InvocationRecord::at`](crate::InvocationRecord::at)).
+    #[serde(skip)]
+    pub started: Duration,
+    /// What each alarm saw while the deployment ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<AlarmTrace>,
     /// Simulated duration.
     #[serde(rename = "simulated_s", serialize_with = "crate::duration::secs")]
     pub simulated: Duration,

@@ -57,6 +57,8 @@ pub struct Traffic {
     pub per_minute: u32,
     /// Requests in flight at most.
     pub concurrency: usize,
+    /// The paths requested, in turn (`/hello` by default); a path may carry its own query.
+    pub paths: Vec<String>,
 }
 
 impl Traffic {
@@ -67,11 +69,12 @@ impl Traffic {
 }
 
 impl Default for Traffic {
-    /// 100 requests a simulated minute, 16 in flight at most.
+    /// 100 requests a simulated minute of `GET /hello`, 16 in flight at most.
     fn default() -> Self {
         Traffic {
             per_minute: 100,
             concurrency: 16,
+            paths: vec!["/hello".to_string()],
         }
     }
 }

@@ -19,6 +19,7 @@ pub(super) struct TrafficRun {
     function: String,
     alias: String,
     interval: Duration,
+    paths: Vec<String>,
     /// Simulated time of the next request.
     pub(super) next_at: Duration,
     n: u64,
@@ -34,6 +35,11 @@ impl TrafficRun {
             function: function.to_string(),
             alias: alias.to_string(),
             interval: traffic.interval(),
+            paths: if traffic.paths.is_empty() {
+                vec!["/hello".to_string()]
+            } else {
+                traffic.paths.clone()
+            },
             next_at: start,
             n: 0,
             permits: Arc::new(Semaphore::new(traffic.concurrency.max(1))),
@@ -54,6 +60,7 @@ impl TrafficRun {
         while self.in_flight.try_join_next().is_some() {}
         self.n += 1;
         let n = self.n;
+        let path = self.paths[((n - 1) % self.paths.len() as u64) as usize].clone();
         let (state, function, alias, counts) = (
             self.state.clone(),
             self.function.clone(),
@@ -64,23 +71,31 @@ impl TrafficRun {
         let running = state.recorder.begin_invocation(&function);
         self.in_flight.spawn(async move {
             let _permit = permit;
-            let event = crate::http_api::api_event(
-                "GET",
-                "/hello",
-                &format!("name=user-{n}"),
-                serde_json::Map::new(),
-                "hook-sim-traffic",
-                "",
-            );
-            if let Some(outcome) =
-                crate::lambda_api::invoke_internal(&state, &function, Some(&alias), &event, Some(running), Some(n))
-                    .await
+            let (path, query) = path.split_once('?').unwrap_or((&path, ""));
+            let query = if query.is_empty() {
+                format!("name=user-{n}")
+            } else {
+                format!("{query}&name=user-{n}")
+            };
+            let event = crate::http_api::api_event("GET", path, &query, serde_json::Map::new(), "hook-sim-traffic", "");
+            if let Some(outcome) = crate::lambda_api::invoke_internal(
+                &state,
+                &function,
+                Some(&alias),
+                &event,
+                crate::lambda_api::Source::Traffic { running, n },
+            )
+            .await
             {
                 let mut counts = counts.lock().expect("poisoned");
                 let c = counts.entry(outcome.executed_version.clone()).or_default();
                 c.requests += 1;
                 c.errors += u64::from(outcome.function_error.is_some());
                 c.throttled += u64::from(outcome.throttled);
+                // An answer API Gateway passes on with a 5xx status: an error the user saw that
+                // Lambda's `Errors` metric does not count.
+                let status = outcome.json().get("statusCode").and_then(serde_json::Value::as_u64);
+                c.server_errors += u64::from(outcome.function_error.is_none() && status.is_some_and(|s| s >= 500));
             }
         });
         self.next_at += self.interval;

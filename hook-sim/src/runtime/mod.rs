@@ -238,6 +238,11 @@ impl RuntimeFunction {
         &self.config.version
     }
 
+    /// The function's timeout: Lambda ends an invocation that runs longer.
+    pub fn timeout(&self) -> Duration {
+        self.config.timeout
+    }
+
     /// `host:port` of the first environment's Runtime API (`AWS_LAMBDA_RUNTIME_API`).
     pub fn runtime_api(&self) -> String {
         self.lock_environments()[0].0.addr.to_string()

@@ -12,10 +12,11 @@ pub(crate) mod check;
 mod cloudformation;
 mod configs;
 mod functions;
+mod rehearsal;
 mod render;
 mod roles;
 mod serve;
-mod setup;
+pub(crate) mod setup;
 mod template;
 mod triggers;
 
@@ -27,15 +28,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use hook_sim::deploy::{DeploymentPlan, FinalStatus, HookEvent};
+use hook_sim::deploy::FinalStatus;
 use hook_sim::schedule::TrafficRouting;
 use hook_sim::stack::{Template, TemplateError};
-use hook_sim::{Behavior, Concurrency, ProcessConfig, RuntimeFunction, Sim};
-use serde_json::json;
+use hook_sim::{Concurrency, ProcessConfig, RuntimeFunction, Sim, VersionFault};
 
-use self::render::{Printer, print_header, print_summary};
+pub(crate) use self::rehearsal::{Prepared, Rehearsal, RunOptions, prepare, rehearse};
+use self::render::print_summary;
 use self::setup::{CURRENT, FunctionRun, Setup, TARGET};
-use self::template::read_setup;
 use crate::cli::key_value;
 
 pub(crate) const EXAMPLES: &str = "\
@@ -100,9 +100,9 @@ pub(crate) struct StackArgs {
     pub(crate) reading_only: bool,
 }
 
-/// Options of `hook-sim simulate`.
-#[derive(Args, Debug)]
-pub(crate) struct SimulateArgs {
+/// What every rehearsal of a stack shares: `simulate` runs one, `audit` many.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct RehearsalArgs {
     #[command(flatten)]
     pub(crate) stack: StackArgs,
     /// The deployment configuration, instead of DeploymentPreference.Type: a predefined one
@@ -123,18 +123,47 @@ pub(crate) struct SimulateArgs {
     /// `HOOK_SPEC_FILE`, or that run hook-runner): sets their `HOOK_SPEC_FILE` to this file.
     #[arg(long, value_name = "FILE")]
     pub(crate) spec: Option<PathBuf>,
-    /// The seed of the weighted alias's random routing (default: a new one each run, printed,
-    /// so that a run can be replayed).
-    #[arg(long, value_name = "N")]
-    pub(crate) seed: Option<u64>,
-    /// The report: a live timeline, or one JSON document at the end.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub(crate) report: ReportFormat,
     /// IAM: `enforce` refuses every call the template's roles do not allow, as AWS does (a hook
     /// that may not report, a hook CodeDeploy's role may not invoke); `warn` lets such calls
     /// through and lists them at the end.
     #[arg(long, value_enum, default_value_t = IamMode::Enforce)]
     pub(crate) iam: IamMode,
+    /// The synthetic traffic through the alias while the deployment runs: requests a simulated
+    /// minute. Every verdict on errors under traffic depends on it: use your own figure.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub(crate) requests_per_minute: u32,
+    /// A path the synthetic traffic requests with GET (repeatable: requested in turn; default
+    /// /hello). It may carry a query: `/orders?id=7`.
+    #[arg(long = "path", value_name = "PATH")]
+    pub(crate) paths: Vec<String>,
+}
+
+impl std::ops::Deref for RehearsalArgs {
+    type Target = StackArgs;
+    fn deref(&self) -> &StackArgs {
+        &self.stack
+    }
+}
+
+/// Options of `hook-sim simulate`.
+#[derive(Args, Debug)]
+pub(crate) struct SimulateArgs {
+    #[command(flatten)]
+    pub(crate) rehearsal: RehearsalArgs,
+    /// A fault applied to a version from outside it (repeatable), whatever its runtime:
+    /// `error`, `delay=1s`, `http-status=500`, `init-error`, `timeout`, `body=$.PATH=JSON`,
+    /// each with `,rate=PERCENT%`, `,after=DURATION` (after the version first serves traffic
+    /// through the alias) and `,version=target|current` (the target by default). E.g.
+    /// `--fault error,rate=5%`.
+    #[arg(long = "fault", value_name = "FAULT")]
+    pub(crate) faults: Vec<VersionFault>,
+    /// The seed of the weighted alias's random routing and of the faults' draws (default: a
+    /// new one each run, printed, so that a run can be replayed).
+    #[arg(long, value_name = "N")]
+    pub(crate) seed: Option<u64>,
+    /// The report: a live timeline, or one JSON document at the end.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) report: ReportFormat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -153,9 +182,9 @@ impl From<IamMode> for hook_sim::iam::Enforcement {
 }
 
 impl std::ops::Deref for SimulateArgs {
-    type Target = StackArgs;
-    fn deref(&self) -> &StackArgs {
-        &self.stack
+    type Target = RehearsalArgs;
+    fn deref(&self) -> &RehearsalArgs {
+        &self.rehearsal
     }
 }
 
@@ -240,7 +269,7 @@ pub(crate) fn listen_hint(e: &std::io::Error) -> &'static str {
 
 /// The hooks' environment: `--hook-env`, then `--spec` as `HOOK_SPEC_FILE` (a full path, since
 /// each hook runs in its own folder).
-fn hook_env(args: &SimulateArgs, setup: &Setup) -> Result<Vec<(String, String)>, SimulateError> {
+fn hook_env(args: &RehearsalArgs, setup: &Setup) -> Result<Vec<(String, String)>, SimulateError> {
     let mut env = args.hook_env.clone();
     let Some(spec) = &args.spec else {
         return Ok(env);
@@ -277,164 +306,27 @@ fn hook_env(args: &SimulateArgs, setup: &Setup) -> Result<Vec<(String, String)>,
 }
 
 async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
-    if let Some(speed) = args.speed
-        && !(speed.is_finite() && speed > 0.0 && speed <= 1e6)
-    {
-        return Err(SimulateError::Usage(format!(
-            "--speed {speed}: give a number of simulated seconds per real second, above 0 and at most 1000000"
-        )));
-    }
-    let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
-    let base = template_dir(&args.template);
-    let others = other_stacks(&args, &template)?;
-    let setup = read_setup(&template, &others, &args, args.config.as_deref(), true, &base)?;
-    if args.build {
-        build::build(&setup, &base)?;
-    }
-    check_binaries(&args, &setup, true)?;
-    let hook_env = hook_env(&args, &setup)?;
-
-    let speed = args.speed.unwrap_or_else(|| default_speed(&setup.routing));
-    let sim = Sim::start().await.map_err(SimulateError::Start)?;
-    sim.set_enforcement(args.iam.into());
-    for (function, identity) in &setup.roles {
-        sim.assume_role(function, identity.clone());
-    }
-    let api_url = sim.api_url(&setup.function.name, &setup.alias);
-    let function = setup.function.with_api(&api_url);
-    let mut processes: Vec<Arc<RuntimeFunction>> = Vec::new();
-    let hook_configs: Vec<(HookEvent, ProcessConfig)> = setup
-        .hooks
-        .iter()
-        .map(|(event, h)| {
-            (
-                *event,
-                process_config(&h.with_api(&api_url), "$LATEST", None, &hook_env),
-            )
-        })
-        .collect();
-    let spawn_err = |function: &str| {
-        let function = function.to_string();
-        move |source| SimulateError::Runtime { function, source }
-    };
-    let Versions {
-        current,
-        target,
-        environments,
-    } = start_versions(&sim, &function, &args).await?;
-    processes.extend([current.clone(), target.clone()]);
-    let mut plan = DeploymentPlan::new(&function.name, Behavior::Process(current), Behavior::Process(target))
-        .config(&setup.config_name, setup.routing)
-        .speed(speed)
-        .seed(args.seed.unwrap_or_else(new_seed));
-    plan.resource = function.logical_id.clone();
-    plan.tags = function.tags.clone();
-    plan.environments = environments;
-    plan.alias = setup.alias.clone();
-    plan.application = setup.application.clone();
-    plan.group = setup.group.clone();
-    plan.codedeploy_role = Some(setup.codedeploy_role.clone());
-    let mut hook_processes = BTreeMap::new();
-    for ((event, config), (_, hook)) in hook_configs.into_iter().zip(&setup.hooks) {
-        let name = config.name.clone();
-        // One function may be the hook of both phases: one function, one process.
-        let p = match hook_processes.get(&name) {
-            Some(p) => Arc::clone(p),
-            None => {
-                let p = sim.runtime(config).await.map_err(spawn_err(&name))?;
-                processes.push(p.clone());
-                hook_processes.insert(name.clone(), p.clone());
-                p
-            }
-        };
-        plan = plan
-            .hook(event, &name, Behavior::Process(p))
-            .hook_retries(event, hook.max_retries);
-    }
-    for alarm in &setup.alarms {
-        plan = plan.alarm(alarm.clone());
-    }
-    for trigger in &setup.triggers {
-        plan = plan.trigger(trigger.clone());
-    }
-
+    let prepared = rehearsal::prepare(&args)?;
     let text = args.report == ReportFormat::Text;
-    if text {
-        print_header(&args, &setup, &plan, &api_url);
-    }
-    let outcome = if text {
-        let printer = Printer {
-            alias: setup.alias.clone(),
-            hook_timeout: plan.hook_timeout,
-        };
-        sim.deploy_with(&plan, move |entry| printer.print(entry)).await
-    } else {
-        sim.deploy(&plan).await
+    let options = RunOptions {
+        seed: args.seed.unwrap_or_else(new_seed),
+        faults: &args.faults,
+        live: text.then_some(&args.stack),
     };
-    for p in &processes {
-        p.stop().await;
-    }
-    let hook_logs: BTreeMap<String, Vec<String>> = hook_processes
-        .iter()
-        .map(|(name, p)| (name.clone(), p.logs()))
-        .collect();
-    // The function's own account of its failures (what it wrote, as CloudWatch Logs would
-    // have it): the end of each failing version's log.
-    let invocations = sim.invocations();
-    let function_logs: BTreeMap<&str, Vec<String>> = [(CURRENT, &processes[0]), (TARGET, &processes[1])]
-        .into_iter()
-        .filter(|(v, _)| {
-            invocations
-                .iter()
-                .any(|i| i.function == function.name && i.executed_version == *v && i.error)
-        })
-        .map(|(v, p)| {
-            let logs = p.logs();
-            (v, logs[logs.len().saturating_sub(FUNCTION_LOG_TAIL)..].to_vec())
-        })
-        .collect();
-    let denials = sim.denials();
+    let rehearsal = rehearsal::rehearse(&args, &prepared, options).await?;
     if text {
-        print_summary(&outcome, &hook_logs, &function.name, &function_logs);
-        print_denials(&denials, args.iam);
+        print_summary(
+            &rehearsal.outcome,
+            &rehearsal.hook_logs,
+            &prepared.setup.function.name,
+            &rehearsal.function_logs,
+        );
+        print_denials(&rehearsal.denials, args.iam);
     } else {
-        let report = json!({
-            "template": args.template,
-            "function": {
-                "logical_id": function.logical_id,
-                "name": function.name,
-                "alias": setup.alias,
-                "current_version": CURRENT,
-                "target_version": TARGET,
-            },
-            "config": {"name": setup.config_name, "routing": setup.routing.to_string()},
-            "speed": speed,
-            "seed": plan.seed,
-            "hooks": setup.hooks.iter().map(|(event, h)| json!({
-                "lifecycle_event": event.as_str(),
-                "logical_id": h.logical_id,
-                "function": h.name,
-                "binary": h.binary,
-            })).collect::<Vec<_>>(),
-            "alarms": setup.alarms,
-            "triggers": setup.triggers,
-            "warnings": setup.warnings,
-            "iam": {
-                "mode": if args.iam == IamMode::Enforce { "enforce" } else { "warn" },
-                "denied": denials.iter().map(|d| json!({
-                    "principal": d.principal,
-                    "action": d.action,
-                    "resource": d.resource,
-                    "message": d.to_string(),
-                })).collect::<Vec<_>>(),
-            },
-            "outcome": outcome,
-            "hook_logs": hook_logs,
-            "function_logs": function_logs,
-        });
+        let report = rehearsal::json_report(&args, &prepared, &rehearsal, &args.faults);
         say!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
     }
-    Ok(outcome.status)
+    Ok(rehearsal.outcome.status)
 }
 
 /// The calls IAM refused, each once: what the roles of the template would let no one do in AWS.
@@ -504,9 +396,6 @@ fn check_node(node: &Path, function: &str) -> Result<(), SimulateError> {
     }
     Ok(())
 }
-
-/// How many of a failing version's last log lines the summary shows.
-const FUNCTION_LOG_TAIL: usize = 20;
 
 /// The template's directory: `""` for a template in the working directory, so that paths
 /// beside it read `target/release/hello`.

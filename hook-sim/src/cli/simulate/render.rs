@@ -9,10 +9,16 @@ use hook_sim::duration::human;
 use hook_sim::stack::scalar_text;
 use serde_json::{Value, json};
 
-use super::SimulateArgs;
+use super::StackArgs;
 use super::setup::{CURRENT, Setup, TARGET};
 
-pub(super) fn print_header(args: &SimulateArgs, setup: &Setup, plan: &DeploymentPlan, api_url: &str) {
+pub(super) fn print_header(
+    args: &StackArgs,
+    setup: &Setup,
+    plan: &DeploymentPlan,
+    api_url: &str,
+    faults: &[hook_sim::VersionFault],
+) {
     let f = &setup.function;
     say!(
         "hook-sim simulate: {} ({}) of {}",
@@ -90,10 +96,18 @@ pub(super) fn print_header(args: &SimulateArgs, setup: &Setup, plan: &Deployment
     }
     if let Some(t) = &plan.traffic {
         say!(
-            "  traffic    GET /hello through alias {}, {} requests a simulated minute, routed at random (--seed {})",
+            "  traffic    GET {} through alias {}, {} requests a simulated minute, routed at random (--seed {})",
+            t.paths.join(", "),
             setup.alias,
             t.per_minute,
             plan.seed.map_or_else(|| "none".to_string(), |s| s.to_string())
+        );
+    }
+    for (i, fault) in faults.iter().enumerate() {
+        say!(
+            "  {}{fault}: applied by hook-sim to version {} from outside it",
+            if i == 0 { "fault      " } else { "           " },
+            fault.version.resolve(CURRENT, TARGET)
         );
     }
     say!(

@@ -31,6 +31,7 @@ pub(crate) async fn serve_stack(
     port: u16,
     keep: usize,
     metrics_at_once: bool,
+    faults: (&[hook_sim::VersionFault], u64),
 ) -> Result<(), SimulateError> {
     let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
     let base = template_dir(&args.template);
@@ -89,6 +90,11 @@ pub(crate) async fn serve_stack(
                 .version_environment(CURRENT, &environments.0)
                 .version_environment(TARGET, &environments.1),
         );
+        for fault in faults.0 {
+            let version = fault.version.resolve(CURRENT, TARGET);
+            sim.inject_version_fault(&function.name, version, fault.clone(), faults.1);
+            say!("           fault {fault} on version {version} (--seed {})", faults.1);
+        }
         let deployment = format!("d-SERVE{:04}", n + 1);
         sim.add_deployment(DeploymentSetup::new(
             &deployment,
