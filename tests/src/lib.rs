@@ -292,3 +292,68 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+
+/// `hook-sim serve` until stopped (a template's functions, or `--hello` ones): what it prints,
+/// read line by line up to the point where it serves.
+pub struct Served {
+    child: std::process::Child,
+    /// What it printed up to the point where it serves.
+    pub lines: Vec<String>,
+    /// Kept open: hook-sim exits quietly when what it prints has nowhere to go, and `--hello`
+    /// prints its functions after the endpoint.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Served {
+    pub fn start(args: &[&str]) -> Served {
+        use std::io::BufRead as _;
+        let mut child = Command::new(release_bin("hook-sim"))
+            .current_dir(workspace_root())
+            .arg("serve")
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("hook-sim runs");
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = out.read_line(&mut line).unwrap();
+            assert!(n > 0, "hook-sim serve ended before it served:\n{}", lines.join(""));
+            lines.push(line.clone());
+            // A template's last line of set-up, or the `--hello` functions' endpoint (printed
+            // once they are served).
+            if line.starts_with("(no region") || line.starts_with("endpoint ") {
+                break;
+            }
+        }
+        Served {
+            child,
+            lines,
+            _stdout: out,
+        }
+    }
+
+    /// The value of `export AWS_ENDPOINT_URL=...` (or, for `--hello`, of `endpoint ...`).
+    pub fn endpoint(&self) -> String {
+        self.lines
+            .iter()
+            .find_map(|l| {
+                l.strip_prefix("export AWS_ENDPOINT_URL=")
+                    .or_else(|| l.strip_prefix("endpoint "))
+            })
+            .expect("an endpoint line")
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

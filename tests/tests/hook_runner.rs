@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, Service, Sim, lambda_appspec};
-use integration_tests::{DEPLOYMENT, HOOK_NAME, HookSetup, release_bin};
+use integration_tests::{DEPLOYMENT, HOOK_NAME, HookSetup, Served, release_bin};
 use serde_json::{Value, json};
 
 fn appspec() -> String {
@@ -532,77 +532,14 @@ async fn a_skip_the_spec_allows_reports_succeeded_with_a_loud_record() {
     );
 }
 
-/// `hook-sim serve` until stopped (a template's functions, or `--hello` ones): what it prints,
-/// read line by line up to the point where it serves.
-struct Served {
-    child: std::process::Child,
-    lines: Vec<String>,
-    /// Kept open: hook-sim exits quietly when what it prints has nowhere to go, and `--hello`
-    /// prints its functions after the endpoint.
-    _stdout: std::io::BufReader<std::process::ChildStdout>,
-}
-
-impl Served {
-    fn start(args: &[&str]) -> Served {
-        use std::io::BufRead as _;
-        let mut child = Command::new(release_bin("hook-sim"))
-            .current_dir(integration_tests::workspace_root())
-            .arg("serve")
-            .args(["--port", "0"])
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .expect("hook-sim runs");
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut lines = Vec::new();
-        loop {
-            let mut line = String::new();
-            let n = out.read_line(&mut line).unwrap();
-            assert!(n > 0, "hook-sim serve ended before it served:\n{}", lines.join(""));
-            lines.push(line.clone());
-            // A template's last line of set-up, or the `--hello` functions' endpoint (printed
-            // once they are served).
-            if line.starts_with("(no region") || line.starts_with("endpoint ") {
-                break;
-            }
-        }
-        Served {
-            child,
-            lines,
-            _stdout: out,
-        }
-    }
-
-    /// The value of `export AWS_ENDPOINT_URL=...` (or, for `--hello`, of `endpoint ...`).
-    fn endpoint(&self) -> String {
-        self.lines
-            .iter()
-            .find_map(|l| {
-                l.strip_prefix("export AWS_ENDPOINT_URL=")
-                    .or_else(|| l.strip_prefix("endpoint "))
-            })
-            .expect("an endpoint line")
-            .trim()
-            .to_string()
-    }
-
-    /// An SDK configuration pointed at it.
-    async fn config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(self.endpoint())
-            .region(aws_config::Region::new(hook_sim::REGION))
-            .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())
-            .load()
-            .await
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// An SDK configuration pointed at a served stack.
+async fn served_config(served: &Served) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(served.endpoint())
+        .region(aws_config::Region::new(hook_sim::REGION))
+        .credentials_provider(aws_sdk_lambda::config::Credentials::for_tests())
+        .load()
+        .await
 }
 
 /// The README's recipe: `hook-sim serve` the template's functions, export what it prints, and
@@ -734,7 +671,7 @@ async fn serve_keeps_bounded_state_and_says_what_it_forgot() {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .unwrap()
     };
-    let config = served.config().await;
+    let config = served_config(&served).await;
     let lambda = aws_sdk_lambda::Client::new(&config);
     let invoke = |n: usize| {
         let lambda = lambda.clone();
@@ -816,7 +753,7 @@ async fn serve_keeps_bounded_state_and_says_what_it_forgot() {
 #[tokio::test]
 async fn a_metrics_check_run_against_serve_gets_a_verdict() {
     let served = Served::start(&["--hello", "hello-fn", "--metrics-at-once"]);
-    let config = served.config().await;
+    let config = served_config(&served).await;
     let lambda = aws_sdk_lambda::Client::new(&config);
     lambda
         .update_alias()

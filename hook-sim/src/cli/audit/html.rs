@@ -208,14 +208,14 @@ fn chart(out: &mut String, run: &RunResult) {
             );
         }
     }
-    // The target's share, a step line on the right axis.
+    // The target's share, a step line on the right axis, changing where the alias changed.
     let share_y = |s: f64| top + plot_h - plot_h * s;
     let mut points = format!("{left:.1},{:.1}", share_y(0.0));
     let mut last = 0.0;
-    for m in &run.minutes {
-        let x0 = x(f64::from(m.minute));
-        let _ = write!(points, " {x0:.1},{:.1} {x0:.1},{:.1}", share_y(last), share_y(m.share));
-        last = m.share;
+    for (at, share) in run.marks.iter().filter_map(|m| Some((m.at_s, m.share?))) {
+        let x0 = x(at / 60.0).min(left + plot_w);
+        let _ = write!(points, " {x0:.1},{:.1} {x0:.1},{:.1}", share_y(last), share_y(share));
+        last = share;
     }
     let _ = write!(points, " {:.1},{:.1}", left + plot_w, share_y(last));
     let _ = write!(

@@ -80,9 +80,12 @@ pub(crate) struct Minute {
 pub(crate) struct Mark {
     /// Simulated seconds since the deployment started.
     pub(crate) at_s: f64,
-    /// `hook_ok`, `hook_failed`, `alarm`, `rollback`, `succeeded`.
+    /// `hook_ok`, `hook_failed`, `alarm`, `shift`, `rollback`, `succeeded`.
     pub(crate) kind: String,
     pub(crate) label: String,
+    /// The target's share of the alias from this moment on, where it changes (`shift`, `rollback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) share: Option<f64>,
 }
 
 /// Reads a rehearsal as the audit judges it.
@@ -196,6 +199,11 @@ fn marks(r: &Rehearsal) -> Vec<Mark> {
         .timeline
         .iter()
         .filter_map(|e| {
+            let share = match &e.event {
+                Event::TrafficShifted { weight, .. } => Some(*weight),
+                Event::RolledBack { .. } => Some(0.0),
+                _ => None,
+            };
             let (kind, label) = match &e.event {
                 Event::HookReported {
                     lifecycle_event,
@@ -220,6 +228,7 @@ fn marks(r: &Rehearsal) -> Vec<Mark> {
                 at_s: e.at.as_secs_f64(),
                 kind: kind.to_string(),
                 label,
+                share,
             })
         })
         .collect()
