@@ -293,9 +293,9 @@ impl Drop for Moto {
     }
 }
 
-
 /// `hook-sim serve` until stopped (a template's functions, or `--hello` ones): what it prints,
 /// read line by line up to the point where it serves.
+#[derive(Debug)]
 pub struct Served {
     child: std::process::Child,
     /// What it printed up to the point where it serves.

@@ -106,7 +106,10 @@ async fn a_python_function_goes_bad_from_outside() {
     assert_eq!(two.payload["statusCode"], 200, "{}", two.payload);
     let answer = body(&two);
     assert_eq!(answer["message"], "Goodbye", "{answer}");
-    assert!(answer.get("version").is_some(), "the rest of the handler's answer stays: {answer}");
+    assert!(
+        answer.get("version").is_some(),
+        "the rest of the handler's answer stays: {answer}"
+    );
 }
 
 /// A Node.js function: `delay=300ms` on version 1 answers late but answers; `timeout` on
@@ -191,7 +194,9 @@ fn simulate_rehearses_a_fault_that_starts_late() {
 }
 
 fn temp(name: &str) -> PathBuf {
-    let dir = target_dir().join("tmp").join(format!("audit-{name}-{}", std::process::id()));
+    let dir = target_dir()
+        .join("tmp")
+        .join(format!("audit-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -241,16 +246,26 @@ fn an_audit_reports_every_fault_in_every_form() {
         "caught=errors on 20 %",
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("hook-sim audit: HelloFunction (sam-app-HelloFunction) of template.yaml"), "{out}");
+    assert!(
+        out.contains("hook-sim audit: HelloFunction (sam-app-HelloFunction) of template.yaml"),
+        "{out}"
+    );
     assert!(out.contains("alarms     HelloErrorsAlarm: Errors Sum"), "{out}");
-    assert!(out.contains("traffic    100 requests a simulated minute of GET /hello; seeds 1, 2"), "{out}");
+    assert!(
+        out.contains("traffic    100 requests a simulated minute of GET /hello; seeds 1, 2"),
+        "{out}"
+    );
     assert!(out.contains("✔ errors on 20 %"), "{out}");
     assert!(out.contains("require    ✔ no-false-rollback"), "{out}");
     assert!(out.contains("require    ✔ caught=errors on 20 %"), "{out}");
 
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(r["schema"], "hook-sim-audit/1");
-    assert_eq!(r["runs"].as_array().unwrap().len(), (3 + 1) * 2, "every fault and the healthy version, twice");
+    assert_eq!(
+        r["runs"].as_array().unwrap().len(),
+        (3 + 1) * 2,
+        "every fault and the healthy version, twice"
+    );
     assert_eq!(r["traffic"]["requests_per_minute"], 100);
     assert_eq!(r["healthy"]["false_rollbacks"], 0);
     let faults = r["faults"].as_array().unwrap();
@@ -260,15 +275,29 @@ fn an_audit_reports_every_fault_in_every_form() {
     assert_eq!(loud["caught"], 2);
     // Every caught run says when and at what cost; no run says "caught" without a rollback.
     for run in r["runs"].as_array().unwrap() {
-        assert_eq!(run["rolled_back"].as_bool().unwrap(), run["gate"].is_string(), "{run:#}");
-        assert_eq!(run["rolled_back"].as_bool().unwrap(), run["detected_s"].is_number(), "{run:#}");
+        assert_eq!(
+            run["rolled_back"].as_bool().unwrap(),
+            run["gate"].is_string(),
+            "{run:#}"
+        );
+        assert_eq!(
+            run["rolled_back"].as_bool().unwrap(),
+            run["detected_s"].is_number(),
+            "{run:#}"
+        );
         assert!(run["minutes"].as_array().is_some_and(|m| !m.is_empty()), "{run:#}");
     }
     // The quiet 500s: whatever the verdict, the facts say why the error alarm cannot count them.
     let quiet = &faults[1];
     let facts = quiet["facts"].to_string();
-    assert!(facts.contains("is no function error: Lambda's Errors metric does not count it"), "{facts}");
-    assert!(facts.contains("30 % of 100 requests a minute = 30 a minute to version 2"), "{facts}");
+    assert!(
+        facts.contains("is no function error: Lambda's Errors metric does not count it"),
+        "{facts}"
+    );
+    assert!(
+        facts.contains("30 % of 100 requests a minute = 30 a minute to version 2"),
+        "{facts}"
+    );
 
     // JUnit: a test case per fault and one for the healthy version, failures where the JSON says.
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -289,7 +318,10 @@ fn an_audit_reports_every_fault_in_every_form() {
         "caught=nonesuch",
     ]);
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(out.contains("require    ✘ caught=nonesuch: \"nonesuch\" is not in the catalogue"), "{out}");
+    assert!(
+        out.contains("require    ✘ caught=nonesuch: \"nonesuch\" is not in the catalogue"),
+        "{out}"
+    );
     if not_caught == 0 {
         assert!(out.contains("require    ✔ caught=all"), "{out}");
     } else {
@@ -302,7 +334,11 @@ fn an_audit_reports_every_fault_in_every_form() {
         assert!(!page.contains(fetch), "self-contained, no {fetch}");
     }
     let (dom, console) = chromium_dom(&html);
-    assert_eq!(dom.matches("<svg").count(), 4, "a chart per fault and the healthy version");
+    assert_eq!(
+        dom.matches("<svg").count(),
+        4,
+        "a chart per fault and the healthy version"
+    );
     assert!(dom.contains("Would your canary catch it?"));
     assert!(dom.contains("errors on 20 %"));
     assert!(
@@ -352,7 +388,15 @@ fn shards_merge_into_the_whole_audit() {
         "version: 1\nfaults:\n  - fault: error,rate=20%\n  - fault: init-error\n",
     );
     let run = |extra: &[&str], json: &Path| {
-        let mut args = vec!["audit", "--catalogue", &catalogue, "--seeds", "2", "--json", json.to_str().unwrap()];
+        let mut args = vec![
+            "audit",
+            "--catalogue",
+            &catalogue,
+            "--seeds",
+            "2",
+            "--json",
+            json.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let (code, out, err) = hook_sim(&args);
         assert_eq!(code, 0, "{out}\n{err}");
@@ -385,7 +429,11 @@ fn shards_merge_into_the_whole_audit() {
             .map(|x| (x["fault"].clone(), x["seed"].clone(), x["rolled_back"].clone()))
             .collect()
     };
-    assert_eq!(units(&merged), units(&whole), "the same runs, in the same order, with the same outcome");
+    assert_eq!(
+        units(&merged),
+        units(&whole),
+        "the same runs, in the same order, with the same outcome"
+    );
     assert_eq!(merged["shards"], serde_json::json!([[1, 2], [2, 2]]));
 
     let (code, _, err) = hook_sim(&["audit", "--merge", dir.join("one.json").to_str().unwrap()]);
@@ -406,12 +454,20 @@ fn shards_merge_into_the_whole_audit() {
 #[test]
 fn a_broken_catalogue_or_flag_is_a_set_up_error() {
     let dir = temp("mistakes");
-    let bad = write(&dir, "bad.yaml", "version: 1\nfaults:\n  - fault: error\n  - fault: delay=fast\n");
+    let bad = write(
+        &dir,
+        "bad.yaml",
+        "version: 1\nfaults:\n  - fault: error\n  - fault: delay=fast\n",
+    );
     let (code, out, err) = hook_sim(&["audit", "--catalogue", &bad]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(err.contains("bad.yaml:4: faults[1]: fault \"delay=fast\""), "{err}");
     assert!(err.contains("   4 |   - fault: delay=fast"), "{err}");
-    let unknown = write(&dir, "unknown.yaml", "version: 1\nfaults:\n  - fault: error\n    percent: 5\n");
+    let unknown = write(
+        &dir,
+        "unknown.yaml",
+        "version: 1\nfaults:\n  - fault: error\n    percent: 5\n",
+    );
     let (code, _, err) = hook_sim(&["audit", "--catalogue", &unknown]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("percent"), "{err}");
@@ -428,4 +484,81 @@ fn a_broken_catalogue_or_flag_is_a_set_up_error() {
     assert_eq!(code, 0);
     let schema: Value = serde_json::from_str(&schema).unwrap();
     assert_eq!(schema["title"], "hook-sim audit catalogue");
+}
+
+/// The commands of the README's "Would your canary catch it?", as written, from the repository
+/// root with the release binaries first on the PATH: the default catalogue's table, and a run
+/// that leaves its JSON, JUnit and HTML where the line says.
+#[test]
+fn the_readme_audit_commands_run_as_written() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## Would your canary catch it?\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README has the audit's section");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    let commands: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();
+    let [table, files] = commands.as_slice() else {
+        panic!("two commands: {commands:?}")
+    };
+    let bin_dir = release_bin("hook-sim").parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let root = workspace_root();
+    let shell = |line: &str| {
+        let out = Command::new("sh")
+            .args(["-c", line])
+            .current_dir(&root)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = shell(table);
+    assert_eq!(code, 0, "{table}\n{out}\n{err}");
+    // The README shows this table: its lines, whatever the machine's own figures.
+    for line in [
+        "hook-sim audit: HelloFunction (sam-app-HelloFunction) of template.yaml",
+        "  traffic    100 requests a simulated minute of GET /hello; seeds 1–5",
+        "  fault                                  caught  first gate",
+        "✔ every invocation fails                 5/5     BeforeAllowTraffic hook",
+        "✔ errors on 20 %                         5/5     alarm HelloErrorsAlarm",
+        "✔ every cold start fails                 5/5     BeforeAllowTraffic hook",
+        "✔ healthy version                        0 false rollback(s) in 5 run(s)",
+    ] {
+        assert!(out.contains(line), "{line:?} in:\n{out}");
+        assert!(section.contains(line), "the README shows {line:?}");
+    }
+
+    // The files' folder is made if it is missing, as on a fresh clone before any build.
+    let _ = std::fs::remove_dir_all(root.join("target/audit-readme"));
+    let files = files.replace("target/audit.", "target/audit-readme/audit.");
+    let (code, out, err) = shell(&files);
+    assert_eq!(code, 0, "{files}\n{out}\n{err}");
+    assert!(out.contains("require    ✔ no-false-rollback"), "{out}");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("target/audit-readme/audit.json")).unwrap()).unwrap();
+    assert_eq!(r["seeds"], serde_json::json!([1, 2]));
+    assert_eq!(r["faults"].as_array().unwrap().len(), 12);
+    assert!(
+        std::fs::read_to_string(root.join("target/audit-readme/audit.xml"))
+            .unwrap()
+            .contains("<testsuites")
+    );
+    assert!(
+        std::fs::read_to_string(root.join("target/audit-readme/audit.html"))
+            .unwrap()
+            .contains("<svg")
+    );
 }

@@ -29,6 +29,7 @@ Examples:
   hook-sim audit --catalogue my-faults.yaml --seeds 3
   hook-sim audit --json audit.json --junit audit.xml --html audit.html
   hook-sim audit --require caught=all --require no-false-rollback --require max-user-errors=50
+  hook-sim audit --require caught=error,rate=5% --require 'caught=every cold start fails'
   hook-sim audit --shard 1/2 --json part1.json        one machine of a CI matrix; then:
   hook-sim audit --merge part1.json --merge part2.json --junit audit.xml
 
@@ -83,10 +84,10 @@ pub(crate) struct AuditArgs {
     /// errors, alarms and hook verdicts.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// A policy the exit status holds the audit to (repeatable): `caught=all`,
-    /// `caught=NAME[,NAME...]` (those faults, by catalogue name or spelling, caught in every
-    /// seed), `no-false-rollback`, `max-user-errors=N` (no caught fault's run let more than N
-    /// users see an error), `max-share=PERCENT%`.
+    /// A policy the exit status holds the audit to (repeatable): `caught=all` (every fault
+    /// caught in every seed), `caught=NAME` (this fault, by its catalogue name or spelling),
+    /// `no-false-rollback`, `max-user-errors=N` (no run of a fault let more than N users see an
+    /// error), `max-share=PERCENT%` (no run gave the bad version more of the traffic).
     #[arg(long, value_name = "POLICY", value_parser = policy::parse)]
     require: Vec<Policy>,
     /// Print the catalogue file's JSON Schema and exit.
@@ -178,7 +179,11 @@ pub(crate) async fn audit(args: AuditArgs) -> ExitCode {
     ];
     for (path, text) in written {
         let Some(path) = path else { continue };
-        if let Err(e) = std::fs::write(path, text) {
+        let made = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(folder) => std::fs::create_dir_all(folder),
+            None => Ok(()),
+        };
+        if let Err(e) = made.and_then(|()| std::fs::write(path, text)) {
             eprintln!(
                 "error: cannot write {} ({e}): check that its folder exists and is writable",
                 path.display()

@@ -9,8 +9,8 @@ use super::output::Report;
 pub(crate) enum Policy {
     /// Every fault of the catalogue caught in every seed.
     CaughtAll,
-    /// These faults (by catalogue name or spelling) caught in every seed.
-    Caught(Vec<String>),
+    /// This fault (by catalogue name or spelling) caught in every seed.
+    Caught(String),
     /// The healthy version never rolled back.
     NoFalseRollback,
     /// No run of a fault let more than this many users see an error.
@@ -19,7 +19,7 @@ pub(crate) enum Policy {
     MaxShare(f64),
 }
 
-const POLICIES: &str = "caught=all, caught=NAME[,NAME...], no-false-rollback, max-user-errors=N, max-share=PERCENT%";
+const POLICIES: &str = "caught=all, caught=NAME (a fault's name or spelling; repeat --require for more), no-false-rollback, max-user-errors=N, max-share=PERCENT%";
 
 /// Reads a `--require` value.
 pub(crate) fn parse(text: &str) -> Result<Policy, String> {
@@ -54,7 +54,7 @@ impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Policy::CaughtAll => f.write_str("caught=all"),
-            Policy::Caught(names) => write!(f, "caught={}", names.join(",")),
+            Policy::Caught(name) => write!(f, "caught={name}"),
             Policy::NoFalseRollback => f.write_str("no-false-rollback"),
             Policy::MaxUserErrors(n) => write!(f, "max-user-errors={n}"),
             Policy::MaxShare(s) => write!(f, "max-share={}%", (s * 1000.0).round() / 10.0),
@@ -73,26 +73,18 @@ impl Policy {
         };
         let problems: Vec<String> = match self {
             Policy::CaughtAll => not_caught(&mut report.faults.iter()),
-            Policy::Caught(names) => {
-                let mut problems = Vec::new();
-                let mut chosen = Vec::new();
-                for name in names {
-                    match report.faults.iter().find(|f| f.name == *name || f.fault == *name) {
-                        Some(f) => chosen.push(f),
-                        None => problems.push(format!(
-                            "{name:?} is not in the catalogue (its faults: {})",
-                            report
-                                .faults
-                                .iter()
-                                .map(|f| f.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )),
-                    }
-                }
-                problems.extend(not_caught(&mut chosen.into_iter()));
-                problems
-            }
+            Policy::Caught(name) => match report.faults.iter().find(|f| f.name == *name || f.fault == *name) {
+                Some(f) => not_caught(&mut std::iter::once(f)),
+                None => vec![format!(
+                    "{name:?} is not in the catalogue (its faults: {})",
+                    report
+                        .faults
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )],
+            },
             Policy::NoFalseRollback => match report.healthy.false_rollbacks {
                 0 => Vec::new(),
                 n => vec![format!("{n} of {} healthy run(s) rolled back", report.healthy.runs)],
@@ -122,7 +114,8 @@ mod tests {
     fn policies_read_and_write_back() {
         for p in [
             "caught=all",
-            "caught=errors on 5 %,timeout",
+            "caught=errors on 5 %",
+            "caught=error,rate=5%",
             "no-false-rollback",
             "max-user-errors=50",
             "max-share=30%",
