@@ -337,6 +337,11 @@ impl Served {
         }
     }
 
+    /// The process id of hook-sim.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The value of `export AWS_ENDPOINT_URL=...` (or, for `--hello`, of `endpoint ...`).
     pub fn endpoint(&self) -> String {
         self.lines

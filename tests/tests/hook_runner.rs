@@ -662,7 +662,7 @@ async fn one_function_for_both_phases_asks_the_deployment_target() {
 #[tokio::test]
 async fn serve_keeps_bounded_state_and_says_what_it_forgot() {
     let served = Served::start(&["--hello", "hello-fn", "--keep", "1000"]);
-    let pid = served.child.id().to_string();
+    let pid = served.pid().to_string();
     let rss_kb = || {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         status
