@@ -61,7 +61,7 @@ pub(crate) struct AuditArgs {
     /// `hook-sim simulate --seed S --fault SPELLING`.
     #[arg(long, value_name = "FIRST", default_value_t = 1)]
     seed: u64,
-    /// Rehearsals at once (default: twice the cores: most of a rehearsal is waiting on its
+    /// Rehearsals at once (default: four a core: most of a rehearsal is waiting on its
     /// processes).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
@@ -142,6 +142,20 @@ const SCHEMA: &str = "hook-sim-audit/1";
 
 /// The audit's speed, unless `--speed` says otherwise: simulated seconds per real second.
 const AUDIT_SPEED: f64 = 100_000.0;
+
+/// Rehearsals at once per core, unless `--jobs` says otherwise: most of a rehearsal is waiting
+/// on its processes (a hook waiting out a timeout waits in real time).
+const JOBS_PER_CORE: usize = 4;
+
+/// How long a fault may make a hook wait in real time, in milliseconds: the order the
+/// rehearsals start in.
+fn waits(fault: &hook_sim::VersionFault) -> u128 {
+    match fault.kind {
+        hook_sim::FaultKind::Timeout => u128::MAX,
+        hook_sim::FaultKind::Delay(d) => d.as_millis(),
+        _ => 0,
+    }
+}
 
 /// Runs `hook-sim audit`.
 pub(crate) async fn audit(args: AuditArgs) -> ExitCode {
@@ -256,13 +270,16 @@ async fn run(args: &AuditArgs) -> Result<AuditResult, AuditError> {
     let seeds: Vec<u64> = (0..u64::from(args.seeds)).map(|i| args.seed.wrapping_add(i)).collect();
     let (k, n) = args.shard.unwrap_or((1, 1));
     let all = units(catalogue.len(), &seeds);
-    let mine: Vec<(usize, Unit)> = all
+    let mut mine: Vec<(usize, Unit)> = all
         .into_iter()
         .enumerate()
         .filter(|(i, _)| *i as u32 % n == k - 1)
         .collect();
+    // The rehearsals that wait on a hook's real time (a timeout, a long delay) first, so that
+    // the short ones fill the gaps instead of leaving the long ones for the end.
+    mine.sort_by_key(|(i, u)| (std::cmp::Reverse(u.fault.map_or(0, |f| waits(&catalogue[f].fault))), *i));
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let jobs = args.jobs.unwrap_or(cores * 2).max(1);
+    let jobs = args.jobs.unwrap_or(cores * JOBS_PER_CORE).max(1);
     let setup = &prepared.setup;
     let assumptions = assumptions(&prepared, &args.rehearsal);
     let progress = Progress::new(mine.len());
