@@ -6,8 +6,10 @@
 //! match the request, with IAM's wildcards (`*` any run of characters, `?` one; actions
 //! case-insensitively), and every condition holds. Conditions read the keys hooks use:
 //! `aws:ResourceTag/…` (the function's tags), `aws:RequestedRegion`, `aws:PrincipalAccount`,
-//! `aws:SecureTransport` (true: the SDKs speak HTTPS to AWS), `lambda:FunctionArn`,
-//! `cloudwatch:namespace`; with the operators `String*`, `Arn*`, `Bool`, `Null`, `Numeric*`,
+//! `aws:SecureTransport` (true: the SDKs speak HTTPS to AWS), `cloudwatch:namespace`; each
+//! action carries only the keys AWS's Service Authorization Reference lists for it
+//! ([`ACTION_CONDITION_KEYS`], [`function_request`]), so a condition on a key AWS never sets
+//! (`lambda:FunctionArn` on an invoke) fails here as it fails there; with the operators `String*`, `Arn*`, `Bool`, `Null`, `Numeric*`,
 //! their `…IfExists` forms and the `ForAnyValue:` / `ForAllValues:` prefixes. A key absent from
 //! the request fails a condition, except under a negated operator, `…IfExists` or `Null`.
 //!
@@ -122,6 +124,46 @@ impl<'a> Request<'a> {
         self.context.insert(key.to_ascii_lowercase(), values);
         self
     }
+}
+
+/// The condition keys AWS's Service Authorization Reference lists for each action on a function
+/// hook-sim authorizes, besides the global keys every request carries (`aws:RequestedRegion`,
+/// `aws:PrincipalAccount`, `aws:SecureTransport`). `lambda:FunctionArn` is listed for the
+/// event-source-mapping actions only: an invoke never carries it. `simulate`'s calls and
+/// `check`'s findings are both built by [`function_request`] from this one table.
+pub const ACTION_CONDITION_KEYS: &[(&str, &[&str])] = &[
+    (
+        "lambda:InvokeFunction",
+        &[
+            "aws:ResourceTag/${TagKey}",
+            "lambda:EventSourceToken",
+            "lambda:InvokedViaFunctionUrl",
+        ],
+    ),
+    ("lambda:GetFunction", &["aws:ResourceTag/${TagKey}"]),
+    ("lambda:GetAlias", &["aws:ResourceTag/${TagKey}"]),
+    ("lambda:UpdateAlias", &["aws:ResourceTag/${TagKey}"]),
+];
+
+/// A request for `action` on the function (or version, or alias) `arn` whose tags are `tags`,
+/// with the condition keys AWS sets for it: `aws:ResourceTag/KEY` for each tag, where the
+/// action lists resource tags, and nothing the action does not list.
+pub fn function_request<'a>(
+    action: &'a str,
+    arn: &'a str,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Request<'a> {
+    let listed = ACTION_CONDITION_KEYS
+        .iter()
+        .find(|(a, _)| a.eq_ignore_ascii_case(action))
+        .map_or(&[][..], |(_, keys)| *keys);
+    let mut request = Request::new(action, arn);
+    if listed.contains(&"aws:ResourceTag/${TagKey}") {
+        for (k, v) in tags {
+            request = request.with(&format!("aws:ResourceTag/{k}"), vec![v.clone()]);
+        }
+    }
+    request
 }
 
 /// What IAM decides.
@@ -636,6 +678,58 @@ mod tests {
             ask("lambda:InvokeFunction", &format!("{FN}X:2")),
             Decision::ImplicitDeny
         );
+    }
+
+    /// An invoke carries the keys the Service Authorization Reference lists for it and no
+    /// other: a condition on `lambda:FunctionArn` (listed for event source mappings only)
+    /// never grants an invoke, and a negated one always denies it, as in AWS.
+    #[test]
+    fn an_invoke_carries_only_the_keys_aws_lists_for_it() {
+        let tags = BTreeMap::from([("team".to_string(), "shop".to_string())]);
+        let version = format!("{FN}:2");
+        let request = function_request("lambda:InvokeFunction", &version, &tags);
+        let listed: Vec<String> = ACTION_CONDITION_KEYS
+            .iter()
+            .find(|(a, _)| *a == "lambda:InvokeFunction")
+            .unwrap()
+            .1
+            .iter()
+            .map(|k| k.to_ascii_lowercase())
+            .collect();
+        for key in request.context.keys() {
+            let global = ["aws:requestedregion", "aws:principalaccount", "aws:securetransport"].contains(&key.as_str());
+            let documented = listed
+                .iter()
+                .any(|l| l == key || l.strip_suffix("${tagkey}").is_some_and(|p| key.starts_with(p)));
+            assert!(global || documented, "{key} is not a key AWS sets on an invoke");
+        }
+        assert_eq!(request.context["aws:resourcetag/team"], ["shop"]);
+        assert!(!request.context.contains_key("lambda:functionarn"));
+
+        let allow_on_arn = policy(
+            json!({"Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction",
+            "Resource": "*", "Condition": {"ArnLike": {"lambda:FunctionArn": format!("{FN}*")}}}]}),
+        );
+        assert_eq!(
+            evaluate(std::slice::from_ref(&allow_on_arn), &request),
+            Decision::ImplicitDeny
+        );
+        let deny_unless_arn = policy(json!({"Statement": [
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"},
+            {"Effect": "Deny", "Action": "lambda:InvokeFunction", "Resource": "*",
+             "Condition": {"ArnNotLike": {"lambda:FunctionArn": format!("{FN}*")}}}]}));
+        assert!(matches!(
+            evaluate(std::slice::from_ref(&deny_unless_arn), &request),
+            Decision::ExplicitDeny { .. }
+        ));
+        let on_tag = policy(
+            json!({"Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction",
+            "Resource": "*", "Condition": {"StringEquals": {"aws:ResourceTag/team": "shop"}}}]}),
+        );
+        assert_eq!(evaluate(std::slice::from_ref(&on_tag), &request), Decision::Allowed);
+        // An action that lists no resource tags carries none.
+        let other = function_request("codedeploy:GetDeployment", "*", &tags);
+        assert!(!other.context.contains_key("aws:resourcetag/team"));
     }
 
     #[test]

@@ -57,10 +57,7 @@ fn authorize(
         "arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}{}",
         qualifier.map(|q| format!(":{q}")).unwrap_or_default()
     );
-    let mut request = crate::iam::Request::new(action, &arn).with("lambda:FunctionArn", vec![arn.clone()]);
-    for (k, v) in state.tags_of(name) {
-        request = request.with(&format!("aws:ResourceTag/{k}"), vec![v]);
-    }
+    let request = crate::iam::function_request(action, &arn, &state.tags_of(name));
     state
         .authorize(headers, &request)
         .map_err(|denial| Box::new(lambda_error(403, "AccessDeniedException", &denial.to_string())))

@@ -1455,6 +1455,37 @@ fn denied_actions(r: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A condition on a key AWS never sets on an invoke (`lambda:FunctionArn`, listed for event
+/// source mappings only) grants nothing: `simulate` refuses the pre-traffic hook's invokes, as
+/// AWS does, and `check` says so of the same template — the two read one table of keys.
+#[test]
+fn simulate_and_check_agree_on_the_keys_an_invoke_carries() {
+    let conditioned = replaced_template(
+        "function-arn-condition",
+        &[(
+            "            - Sid: InvokeTheTargetVersion\n              Effect: Allow\n              Action: lambda:InvokeFunction\n              Resource: !Sub ${HelloFunction.Arn}:*\n\n  PostTrafficHook:",
+            "            - Sid: InvokeTheTargetVersion\n              Effect: Allow\n              Action: lambda:InvokeFunction\n              Resource: \"*\"\n              Condition:\n                ArnLike:\n                  lambda:FunctionArn: !Sub ${HelloFunction.Arn}*\n\n  PostTrafficHook:",
+        )],
+    );
+    let (code, r) = simulate(&["--template", &conditioned, "--speed", "100000", "--seed", "7"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_failed", "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["lifecycle_event"], "BeforeAllowTraffic");
+    assert!(
+        denied_actions(&r).contains(&"lambda:InvokeFunction".to_string()),
+        "{r:#}"
+    );
+    let (code, r) = check(&[&conditioned]);
+    assert_eq!(code, 1, "{r:#}");
+    let problems = not_ok(&r);
+    assert!(
+        problems
+            .iter()
+            .any(|(_, what, verdict)| what == "it may invoke the target version" && verdict == "problem"),
+        "{problems:?}"
+    );
+}
+
 /// IAM as AWS enforces it, the three ways a hook's IAM most often fails: a hook whose role
 /// may not report (AWS waits the hour, then fails the deployment), a hook whose role may not
 /// invoke the target (its check fails: Failed), and a hook CodeDeploy's role may not invoke

@@ -632,11 +632,7 @@ impl Run<'_> {
                 crate::account::ACCOUNT_ID,
                 hook.function
             );
-            let mut request =
-                crate::iam::Request::new("lambda:InvokeFunction", &arn).with("lambda:FunctionArn", vec![arn.clone()]);
-            for (k, v) in state.tags_of(&hook.function) {
-                request = request.with(&format!("aws:ResourceTag/{k}"), vec![v]);
-            }
+            let request = crate::iam::function_request("lambda:InvokeFunction", &arn, &state.tags_of(&hook.function));
             if let Err(denial) = state.authorize_as(role, &request) {
                 self.timeline.emit(Event::HookNotInvoked {
                     lifecycle_event: hook.event,

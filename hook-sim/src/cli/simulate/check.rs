@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use hook_sim::deploy::HookEvent;
-use hook_sim::iam::{Identity, Request};
+use hook_sim::iam::{Identity, Request, function_request};
 use hook_sim::stack::{Template, TemplateError};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -119,13 +119,6 @@ fn permission(identity: Option<&Identity>, what: String, request: &Request, alwa
     }
 }
 
-fn with_tags<'a>(mut request: Request<'a>, tags: &std::collections::BTreeMap<String, String>) -> Request<'a> {
-    for (k, v) in tags {
-        request = request.with(&format!("aws:ResourceTag/{k}"), vec![v.clone()]);
-    }
-    request
-}
-
 /// The findings of one deployment.
 fn check_setup(setup: &Setup) -> Value {
     let group_arn = format!(
@@ -150,7 +143,7 @@ fn check_setup(setup: &Setup) -> Value {
         findings.push(permission(
             Some(&setup.codedeploy_role),
             "CodeDeploy's role may invoke it".into(),
-            &with_tags(Request::new("lambda:InvokeFunction", &hook_arn), &hook.tags),
+            &function_request("lambda:InvokeFunction", &hook_arn, &hook.tags),
             true,
         ));
         for (action, what) in [
@@ -172,7 +165,7 @@ fn check_setup(setup: &Setup) -> Value {
         findings.push(permission(
             role,
             "it may invoke the target version".into(),
-            &with_tags(Request::new("lambda:InvokeFunction", &version_arn), &target.tags),
+            &function_request("lambda:InvokeFunction", &version_arn, &target.tags),
             true,
         ));
         if *event == HookEvent::AfterAllowTraffic {
@@ -180,7 +173,7 @@ fn check_setup(setup: &Setup) -> Value {
             findings.push(permission(
                 role,
                 format!("it may invoke the alias {}", setup.alias),
-                &with_tags(Request::new("lambda:InvokeFunction", &alias_arn), &target.tags),
+                &function_request("lambda:InvokeFunction", &alias_arn, &target.tags),
                 true,
             ));
         }
