@@ -374,6 +374,10 @@ pub enum AlarmSource {
     Expression(Expression),
     /// One custom metric (the engine reads it from the custom metric store).
     Custom(CustomMetric),
+    /// A metric AWS publishes no data for (a dimension set Lambda does not publish, a `Unit`
+    /// that is not the metric's, a period shorter than the metric's resolution): every period
+    /// is missing, and `TreatMissingData` alone decides. The text says why.
+    NoData(String),
 }
 
 impl AlarmSource {
@@ -383,7 +387,7 @@ impl AlarmSource {
         match self {
             AlarmSource::Metric(q) => q.value_in(invocations, deployed),
             AlarmSource::Expression(e) => e.value_in(invocations, deployed),
-            AlarmSource::Custom(_) => None,
+            AlarmSource::Custom(_) | AlarmSource::NoData(_) => None,
         }
     }
 
@@ -421,7 +425,7 @@ impl AlarmSource {
                 ..q.clone()
             }
             .value_in(invocations, deployed),
-            AlarmSource::Expression(_) | AlarmSource::Custom(_) => None,
+            AlarmSource::Expression(_) | AlarmSource::Custom(_) | AlarmSource::NoData(_) => None,
         }
     }
 }
@@ -603,7 +607,7 @@ impl Alarm {
         match &mut self.source {
             AlarmSource::Metric(q) => vec![q],
             AlarmSource::Expression(e) => e.metrics.values_mut().collect(),
-            AlarmSource::Custom(_) => Vec::new(),
+            AlarmSource::Custom(_) | AlarmSource::NoData(_) => Vec::new(),
         }
     }
 
@@ -629,6 +633,7 @@ impl fmt::Display for Alarm {
         let (what, of) = match &self.source {
             AlarmSource::Metric(q) => (q.to_string(), String::new()),
             AlarmSource::Custom(c) => (c.to_string(), String::new()),
+            AlarmSource::NoData(why) => (format!("a metric with no data ({why})"), String::new()),
             AlarmSource::Expression(e) => (
                 e.text.clone(),
                 format!(

@@ -748,8 +748,10 @@ fn edited_template(name: &str, edit: impl Fn(String) -> String) -> String {
 }
 
 /// Alarms as CloudWatch would have them: one on a dimension set Lambda never publishes gets
-/// no data in AWS, so it is a warning that names the fix and never fires (the flaky version
-/// gets past the canary, to the post-traffic checks); a period CloudWatch refuses is an error.
+/// no data in AWS; treating missing data as not breaching, it is a warning that names the fix
+/// and never fires (the flaky version gets past the canary, to the post-traffic checks);
+/// treating it as breaching, it stops every deployment as it starts; a period CloudWatch
+/// refuses is an error.
 #[test]
 fn alarms_aws_could_never_evaluate_do_not_fire() {
     let no_resource = edited_template("no-resource.yaml", |t| {
@@ -786,6 +788,40 @@ fn alarms_aws_could_never_evaluate_do_not_fire() {
     assert!(
         code == 0 || r["outcome"]["rollback"]["lifecycle_event"] == "AfterAllowTraffic",
         "{r:#}"
+    );
+
+    assert!(
+        warnings.contains("with TreatMissingData notBreaching it stays OK and never stops a deployment"),
+        "{warnings}"
+    );
+
+    // The same alarm treating missing data as breaching: in AWS every period breaches, the
+    // alarm is in ALARM before the deployment starts, and CodeDeploy stops it at once — a good
+    // version too. `simulate` does the same, and `check` calls it a problem.
+    let breaching = edited_template("no-resource-breaching.yaml", |t| {
+        t.replace(
+            "        - Name: Resource\n          Value: !Sub ${HelloFunction}:live\n",
+            "",
+        )
+        .replace(
+            "      TreatMissingData: notBreaching\n",
+            "      TreatMissingData: breaching\n",
+        )
+    });
+    let (code, r) = simulate(&["--template", &breaching, "--speed", "100000", "--seed", "5"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "alarm_before_start", "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["alarm"], "HelloErrorsAlarm", "{r:#}");
+    let warnings = r["warnings"].to_string();
+    assert!(warnings.contains("stops every deployment"), "{warnings}");
+    let (code, report) = check(&[&breaching]);
+    assert_eq!(code, 1, "{report:#}");
+    let problems = not_ok(&report);
+    assert!(
+        problems
+            .iter()
+            .any(|(on, what, verdict)| on == "alarms" && what == "alarm HelloErrorsAlarm" && verdict == "problem"),
+        "{problems:?}"
     );
 
     let bad_period = edited_template("bad-period.yaml", |t| {

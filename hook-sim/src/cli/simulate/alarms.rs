@@ -23,6 +23,17 @@ pub(super) fn read_alarms(
         match t.referenced(&entry)? {
             Some(id) => match alarm(t, id, function)? {
                 AlarmReading::Simulated(a) => alarms.push(a),
+                AlarmReading::NoData(a) => {
+                    warnings.push(format!(
+                        "alarm {id}: {}; TreatMissingData breaching makes every period breach, so in AWS it is in \
+                         ALARM before the deployment starts and stops every deployment",
+                        match &a.source {
+                            AlarmSource::NoData(why) => why.as_str(),
+                            _ => "",
+                        }
+                    ));
+                    alarms.push(a);
+                }
                 AlarmReading::NotSimulated(why) => {
                     warnings.push(format!("alarm {id} is not simulated: {why}"));
                     unsimulated.push((id.to_string(), why));
@@ -42,12 +53,18 @@ pub(super) fn read_alarms(
     Ok(alarms)
 }
 
+/// Said of an alarm AWS publishes no data for: what its `TreatMissingData` does with that decides.
+pub(crate) const NO_DATA: &str = "in AWS it gets no data";
+
 /// An alarm of the template as the simulator reads it.
 pub(super) enum AlarmReading {
     /// Evaluated during the deployment.
     Simulated(Alarm),
     /// Left out, and why (a warning).
     NotSimulated(String),
+    /// AWS publishes no data for it and it treats missing data as breaching: in ALARM from the
+    /// start, it stops every deployment (simulated, and a problem for `check`).
+    NoData(Alarm),
 }
 
 /// The alarm `id` as hook-sim evaluates it, or why it cannot be.
@@ -79,8 +96,60 @@ pub(super) fn alarm(t: &Template, id: &str, function: &str) -> Result<AlarmReadi
     }
     Ok(match alarm_of(id, &p, function) {
         Ok(a) => AlarmReading::Simulated(a),
+        Err(why) if why.contains(NO_DATA) => without_data(id, &p, why),
         Err(why) => AlarmReading::NotSimulated(why),
     })
+}
+
+/// An alarm AWS publishes no data for: `TreatMissingData` alone decides, as CloudWatch
+/// documents it. Under `breaching` every period breaches: the alarm is in ALARM before the
+/// deployment starts and stops it, so it is simulated as such; otherwise it never leaves
+/// INSUFFICIENT_DATA (`missing`, `ignore`) or OK (`notBreaching`), and never stops one.
+fn without_data(id: &str, p: &Value, why: String) -> AlarmReading {
+    let mode = p.get("TreatMissingData").and_then(Value::as_str).unwrap_or("missing");
+    if mode != "breaching" {
+        let state = if mode == "notBreaching" {
+            "OK"
+        } else {
+            "INSUFFICIENT_DATA"
+        };
+        return AlarmReading::NotSimulated(format!(
+            "{why}; with TreatMissingData {mode} it stays {state} and never stops a deployment"
+        ));
+    }
+    // Its comparison, threshold, periods and M of N, read as for any alarm: only its data differs.
+    let mut stand_in = p.clone();
+    if let Some(o) = stand_in.as_object_mut() {
+        for key in [
+            "Metrics",
+            "Dimensions",
+            "Unit",
+            "ExtendedStatistic",
+            "Namespace",
+            "MetricName",
+            "Statistic",
+        ] {
+            o.remove(key);
+        }
+        o.insert("Namespace".into(), json!("AWS/Lambda"));
+        o.insert("MetricName".into(), json!("Errors"));
+        o.insert("Statistic".into(), json!("Sum"));
+        let period = p
+            .get("Period")
+            .or_else(|| p.pointer("/Metrics/0/MetricStat/Period"))
+            .map(scalar_text)
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(60)
+            .max(60);
+        o.insert("Period".into(), json!(period));
+    }
+    match alarm_of(id, &stand_in, "") {
+        Ok(mut alarm) => {
+            alarm.source = AlarmSource::NoData(why);
+            AlarmReading::NoData(alarm)
+        }
+        Err(other) => AlarmReading::NotSimulated(format!("{why}; and {other}")),
+    }
 }
 
 pub(super) fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, String> {
@@ -153,8 +222,8 @@ pub(super) fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, Str
     let period = period.unwrap_or(60.0);
     if period < 60.0 {
         return Err(format!(
-            "its Period is {period} s: Lambda's metrics come once a minute, so in AWS a shorter period would \
-             get no data and never fire. Use Period: 60 or a multiple of it"
+            "its Period is {period} s: Lambda's metrics come once a minute, so {NO_DATA}. Use Period: 60 or a \
+             multiple of it"
         ));
     }
     let treat_missing = match p.get("TreatMissingData").and_then(Value::as_str) {
@@ -248,8 +317,7 @@ pub(super) fn metric_query(
         && unit != metric.unit()
     {
         return Err(format!(
-            "its Unit is {unit}, but Lambda publishes {metric:?} in {}: in AWS it would get no data and never \
-             fire. Remove Unit, or write Unit: {}",
+            "its Unit is {unit}, but Lambda publishes {metric:?} in {}: {NO_DATA}. Remove Unit, or write Unit: {}",
             metric.unit(),
             metric.unit()
         ));
@@ -270,15 +338,14 @@ pub(super) fn metric_query(
     if has("ExecutedVersion") && !(has("FunctionName") && has("Resource")) {
         return Err(format!(
             "its dimensions ({}) are not a set Lambda publishes: ExecutedVersion comes only with FunctionName \
-             and Resource (FUNCTION:ALIAS), so in AWS it would never get data and never fire. Add \
-             Resource: !Sub ${{Function}}:ALIAS",
+             and Resource (FUNCTION:ALIAS), so {NO_DATA}. Add Resource: !Sub ${{Function}}:ALIAS",
             names.join(", ")
         ));
     }
     if has("Resource") && !has("FunctionName") {
         return Err(format!(
-            "its dimensions ({}) are not a set Lambda publishes: Resource comes only with FunctionName, so in \
-             AWS it would never get data and never fire. Add FunctionName",
+            "its dimensions ({}) are not a set Lambda publishes: Resource comes only with FunctionName, so \
+             {NO_DATA}. Add FunctionName",
             names.join(", ")
         ));
     }
@@ -375,7 +442,7 @@ mod tests {
             executed_only.contains("ExecutedVersion comes only with FunctionName and Resource"),
             "{executed_only}"
         );
-        assert!(executed_only.contains("never fire"), "{executed_only}");
+        assert!(executed_only.contains(NO_DATA), "{executed_only}");
         assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Threshold: 0, ComparisonOperator: GreaterThanThreshold, Dimensions: [{Name: Resource, Value: 'f:live'}]}").contains("Resource comes only with FunctionName"));
         // Lambda's metrics come once a minute: a 10 s period never has data.
         assert!(why("{Namespace: AWS/Lambda, MetricName: Errors, Statistic: Sum, Period: 10, Threshold: 0, ComparisonOperator: GreaterThanThreshold}").contains("Period is 10 s"));
@@ -390,7 +457,7 @@ mod tests {
             wrong_unit.contains("Unit is Seconds, but Lambda publishes Duration in Milliseconds"),
             "{wrong_unit}"
         );
-        assert!(wrong_unit.contains("never fire"), "{wrong_unit}");
+        assert!(wrong_unit.contains(NO_DATA), "{wrong_unit}");
         let math_unit = read("{ComparisonOperator: GreaterThanThreshold, Threshold: 1, Metrics: [{Id: e, MetricStat: {Metric: {Namespace: AWS/Lambda, MetricName: Errors}, Period: 60, Stat: Sum, Unit: Percent}}]}").unwrap_err();
         assert!(math_unit.contains("Unit is Percent"), "{math_unit}");
         let right = read("{Namespace: AWS/Lambda, MetricName: Duration, ExtendedStatistic: p99, Unit: Milliseconds, EvaluateLowSampleCountPercentile: ignore, Threshold: 1, ComparisonOperator: GreaterThanThreshold, Dimensions: [{Name: FunctionName, Value: f}]}").unwrap();

@@ -4,7 +4,8 @@
 //! target version (and, after traffic, the alias), and read what a metrics check reads; and is
 //! every alarm of the deployment one CloudWatch can evaluate.
 //!
-//! A permission a hook always needs and lacks, or an alarm that can never fire in AWS, is a
+//! A permission a hook always needs and lacks, or an alarm AWS publishes no data for (it never
+//! fires, or, treating missing data as breaching, stops every deployment), is a
 //! problem (exit 1). A permission only some hooks need (the metrics check's, when the hook's
 //! checks cannot be read here) is a warning unless the hook's spec says it runs one.
 
@@ -217,12 +218,25 @@ fn check_setup(setup: &Setup) -> Value {
     let mut alarms: Vec<Finding> = setup
         .alarms
         .iter()
-        .map(|a| Finding {
-            what: format!("alarm {}: {a}", a.name),
-            verdict: "ok",
-            action: None,
-            resource: None,
-            detail: None,
+        .map(|a| match &a.source {
+            // No data in AWS, and missing data breaches: in ALARM before any deployment starts.
+            hook_sim::alarm::AlarmSource::NoData(why) => Finding {
+                what: format!("alarm {}", a.name),
+                verdict: "problem",
+                action: None,
+                resource: None,
+                detail: Some(format!(
+                    "{why}; TreatMissingData breaching makes every period breach, so in AWS it is in ALARM before \
+                     the deployment starts and stops every deployment"
+                )),
+            },
+            _ => Finding {
+                what: format!("alarm {}: {a}", a.name),
+                verdict: "ok",
+                action: None,
+                resource: None,
+                detail: None,
+            },
         })
         .collect();
     for (id, why) in &setup.unsimulated_alarms {
@@ -230,7 +244,7 @@ fn check_setup(setup: &Setup) -> Value {
             what: format!("alarm {id}"),
             // An alarm CloudWatch can never evaluate is a problem; one hook-sim does not
             // evaluate only leaves the rehearsal short of it.
-            verdict: if why.contains("never fire") {
+            verdict: if why.contains(super::alarms::NO_DATA) {
                 "problem"
             } else {
                 "warning"
