@@ -30,12 +30,7 @@ pub(crate) fn parse(text: &str) -> Result<Policy, String> {
     match (key, value) {
         ("no-false-rollback", None) => Ok(Policy::NoFalseRollback),
         ("caught", Some("all")) => Ok(Policy::CaughtAll),
-        ("caught", Some(list)) if !list.is_empty() => Ok(Policy::Caught(
-            list.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        )),
+        ("caught", Some(name)) if !name.is_empty() => Ok(Policy::Caught(name.to_string())),
         ("max-user-errors", Some(n)) => n
             .parse()
             .map(Policy::MaxUserErrors)
