@@ -25,6 +25,8 @@ pub(crate) struct SimClock {
     /// Bumped whenever real work starts or ends: the engine's wait for the next event is
     /// paced anew.
     pace_changed: watch::Sender<u64>,
+    /// The real instant of simulated zero.
+    created: Instant,
 }
 
 #[derive(Debug)]
@@ -81,6 +83,7 @@ impl SimClock {
                 frontier: None,
             }),
             pace_changed: watch::channel(0).0,
+            created: Instant::now(),
             epoch_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default()
@@ -92,6 +95,14 @@ impl SimClock {
     /// after one it runs ahead of the real clock by the time it skipped).
     pub(crate) fn wall(&self) -> f64 {
         self.epoch_ms as f64 / 1000.0 + self.now().as_secs_f64()
+    }
+
+    /// How far the simulated clock runs ahead of the real one: the time the engine skipped.
+    /// Zero until a deployment skips time. A process (a function, a hook) stamps what it writes
+    /// with its own clock, the real one: adding this puts its stamp on the simulated clock,
+    /// as its stamp lies on AWS's.
+    pub(crate) fn skipped(&self) -> Duration {
+        self.now().saturating_sub(self.created.elapsed())
     }
 
     /// The wall clock at simulated zero, in milliseconds since the Unix epoch.
@@ -234,6 +245,23 @@ mod tests {
         clock.release();
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(clock.now(), Duration::from_secs(3603), "real time again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_time_skipped_is_how_far_the_clock_runs_ahead_of_real_time() {
+        let clock = SimClock::new();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(clock.skipped(), Duration::ZERO, "real time: nothing skipped");
+        clock.set_speed(60.0);
+        clock.arrive(Duration::from_secs(600));
+        assert_eq!(clock.skipped(), Duration::from_secs(595));
+        clock.release();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(
+            clock.skipped(),
+            Duration::from_secs(595),
+            "real time again: the lead stays"
+        );
     }
 
     #[test]

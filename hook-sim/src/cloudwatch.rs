@@ -847,8 +847,10 @@ fn put_metric_data(state: &SimState, request: &Value) -> Result<Value, ApiError>
         }
         dimensions.sort();
         let unit = get_str(d, "Unit").unwrap_or("None").to_string();
+        // A timestamp the caller gives is on its own clock, the real one: moved onto the
+        // simulated clock as the caller's "now" is.
         let at = match get(d, "Timestamp") {
-            Some(_) => get_time(d, "Timestamp")?,
+            Some(_) => get_time(d, "Timestamp")? + state.recorder.clock.skipped().as_secs_f64(),
             None => now,
         };
         if get(d, "StatisticValues").is_some() {
@@ -963,13 +965,14 @@ mod tests {
             sets.join(","),
             values.join(",")
         );
-        assert!(emf_points_within(&line, 0.0, 10).is_none());
+        assert!(emf_points_within(&line, 0.0, 0.0, 10).is_none());
         let mut store = CustomStore::default();
-        store.log_line(&line, 0.0);
+        store.log_line(&line, 0.0, 0.0);
         assert!(store.points.is_empty() && store.dropped, "refused whole, and said so");
         // A line within the room is kept whole.
         store.log_line(
             r#"{"_aws":{"Timestamp":0,"CloudWatchMetrics":[{"Namespace":"N","Metrics":[{"Name":"m"}]}]},"m":[1,2]}"#,
+            0.0,
             0.0,
         );
         assert_eq!(store.points.len(), 2);
@@ -981,6 +984,7 @@ mod tests {
         store.log_line(
             r#"{"_aws":{"Timestamp":30000,"CloudWatchMetrics":[{"Namespace":"Shop","Dimensions":[["service"]],"Metrics":[{"Name":"failed","Unit":"Count"}]}]},"service":"cart","failed":1}"#,
             30.0,
+            0.0,
         );
         let q = crate::alarm::CustomMetric {
             namespace: "Shop".into(),

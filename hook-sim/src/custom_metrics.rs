@@ -43,11 +43,13 @@ pub(crate) struct CustomStore {
 }
 
 impl CustomStore {
-    /// Keeps the metrics of an EMF log line written at `now` (wall-clock seconds), if it is one.
-    pub(crate) fn log_line(&mut self, line: &str, now: f64) {
+    /// Keeps the metrics of an EMF log line written at `now` (simulated wall-clock seconds), if
+    /// it is one; its `Timestamp`, from the writer's own (real) clock, is moved by `offset`
+    /// seconds onto the simulated one.
+    pub(crate) fn log_line(&mut self, line: &str, now: f64, offset: f64) {
         // A line is read only as far as the store has room: one line that names many dimension
         // sets times many values does not fill memory before it is refused.
-        match emf_points_within(line, now, MAX_CUSTOM_POINTS.saturating_sub(self.points.len())) {
+        match emf_points_within(line, now, offset, MAX_CUSTOM_POINTS.saturating_sub(self.points.len())) {
             Some(points) => self.points.extend(points),
             None => self.dropped = true,
         }
@@ -76,7 +78,7 @@ impl CustomStore {
 /// [`emf_points_within`] with the whole store's room.
 #[cfg(test)]
 pub(crate) fn emf_points(line: &str, now: f64) -> Vec<CustomPoint> {
-    emf_points_within(line, now, MAX_CUSTOM_POINTS).unwrap_or_default()
+    emf_points_within(line, now, 0.0, MAX_CUSTOM_POINTS).unwrap_or_default()
 }
 
 /// The datapoints an Embedded Metric Format log line carries, as CloudWatch Logs extracts
@@ -85,8 +87,9 @@ pub(crate) fn emf_points(line: &str, now: f64) -> Vec<CustomPoint> {
 /// `Name` and `Unit`), each metric's value (a number, or up to 100) and each dimension's value (a
 /// string) being members of the object. A directive that does not follow the format is skipped,
 /// as CloudWatch skips it; any other line carries none. `None` when the line carries more than
-/// `room` datapoints (reading stops there).
-pub(crate) fn emf_points_within(line: &str, now: f64, room: usize) -> Option<Vec<CustomPoint>> {
+/// `room` datapoints (reading stops there). The `Timestamp` is the writer's, on its own clock:
+/// `offset` seconds move it onto the simulated one.
+pub(crate) fn emf_points_within(line: &str, now: f64, offset: f64, room: usize) -> Option<Vec<CustomPoint>> {
     let line = line.trim();
     if !line.starts_with('{') || !line.contains("\"_aws\"") || line.len() > 1024 * 1024 {
         return Some(Vec::new());
@@ -153,7 +156,7 @@ pub(crate) fn emf_points_within(line: &str, now: f64, room: usize) -> Option<Vec
                         name: name.to_string(),
                         dimensions: dims.clone(),
                         unit: unit.to_string(),
-                        at: at / 1000.0,
+                        at: at / 1000.0 + offset,
                         value: *v,
                         count: 1,
                         visible: now + EMF_LAG,

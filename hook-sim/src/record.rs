@@ -204,7 +204,9 @@ impl Recorder {
     pub(crate) fn log_line(&self, line: &str) {
         if line.contains("\"_aws\"") {
             let now = self.clock.wall();
-            self.custom.lock().expect("poisoned").log_line(line, now);
+            // The function stamps its lines with its own clock, the real one.
+            let offset = self.clock.skipped().as_secs_f64();
+            self.custom.lock().expect("poisoned").log_line(line, now, offset);
         }
     }
 

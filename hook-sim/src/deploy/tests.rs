@@ -624,7 +624,8 @@ async fn codedeploys_role_invokes_the_hooks_and_publishes_the_notifications() {
 
 /// A function's Embedded Metric Format log lines are custom metrics an alarm reads, a minute
 /// after they are written: a version that logs failed orders is rolled back by an alarm on them.
-#[tokio::test(start_paused = true)]
+/// The lines carry the function's own timestamps, from the real clock.
+#[tokio::test]
 async fn an_alarm_on_a_custom_metric_from_the_functions_log_stops_the_deployment() {
     use crate::alarm::{AlarmSource, Comparison, CustomMetric, Statistic};
     let alarm = || {
@@ -645,13 +646,20 @@ async fn an_alarm_on_a_custom_metric_from_the_functions_log_stops_the_deployment
         let sim = Sim::start().await.unwrap();
         let recorder = sim.state.recorder.clone();
         let logging = Behavior::Custom(Arc::new(move |_| {
-            let ms = (recorder.clock.wall() * 1000.0) as u64;
+            // Stamped as a function stamps it: with its own clock, the real one (which the
+            // simulated clock runs ahead of between events).
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis();
             recorder.log_line(&format!(
                 r#"{{"_aws":{{"Timestamp":{ms},"CloudWatchMetrics":[{{"Namespace":"Shop","Dimensions":[["service"]],"Metrics":[{{"Name":"OrderFailed","Unit":"Count"}}]}}]}},"service":"orders","OrderFailed":{failed}}}"#
             ));
             Behavior::hello("2")
         }));
-        let p = plan("Canary10Percent5Minutes", Behavior::hello("1"), logging).alarm(alarm());
+        let p = plan("Canary10Percent5Minutes", Behavior::hello("1"), logging)
+            .alarm(alarm())
+            .speed(100_000.0);
         let outcome = sim.deploy(&p).await;
         assert_eq!(
             outcome.status, expected,
