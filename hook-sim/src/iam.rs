@@ -564,7 +564,19 @@ impl Identity {
 
     /// `Err` when the role's policies do not allow `request`.
     pub fn authorize(&self, request: &Request) -> Result<(), Denial> {
-        let decision = match (evaluate(&self.policies, request), &self.boundary) {
+        self.authorize_with(request, &[])
+    }
+
+    /// `Err` when neither the role's policies nor the resource's own policy (`grants`: a
+    /// function's `AWS::Lambda::Permission`s) allow `request`, as AWS evaluates a call within
+    /// one account: an allow in either suffices, an explicit deny in the role's policies wins,
+    /// and the role's permissions boundary still bounds what a grant to the role gives.
+    pub fn authorize_with(&self, request: &Request, grants: &[ResourceGrant]) -> Result<(), Denial> {
+        let identity = match evaluate(&self.policies, request) {
+            Decision::ImplicitDeny if grants.iter().any(|g| g.grants(self, request)) => Decision::Allowed,
+            other => other,
+        };
+        let decision = match (identity, &self.boundary) {
             (Decision::Allowed, Some(boundary)) => match evaluate(boundary, request) {
                 Decision::ImplicitDeny => Decision::BoundaryDeny,
                 other => other,
@@ -580,6 +592,32 @@ impl Identity {
                 decision,
             }),
         }
+    }
+}
+
+/// A statement of a resource's own policy that grants a principal an action on it: what an
+/// `AWS::Lambda::Permission` (Lambda's `AddPermission`) adds to a function's, a version's or an
+/// alias's policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceGrant {
+    /// The statement's id (the permission's logical id).
+    pub sid: String,
+    /// `Principal`: a role ARN, an account id, a service principal (`apigateway.amazonaws.com`).
+    pub principal: String,
+    /// `Action`, with IAM's wildcards (`lambda:InvokeFunction`, `lambda:*`).
+    pub action: String,
+    /// The ARN the policy belongs to: the function's, or a version's or alias's (a grant on one
+    /// qualifier covers calls that name that qualifier only, as Lambda documents).
+    pub resource: String,
+}
+
+impl ResourceGrant {
+    /// Whether it grants `identity` `request` by itself. Naming the role (or its session) does;
+    /// naming the account (`123456789012`, `arn:aws:iam::123456789012:root`) hands the decision
+    /// to the account's own policies, and a service principal is not a role: neither grants.
+    pub fn grants(&self, identity: &Identity, request: &Request) -> bool {
+        let principal = self.principal == identity.role_arn || self.principal == identity.principal();
+        principal && wildcard(&self.action, request.action, true) && self.resource == request.resource
     }
 }
 

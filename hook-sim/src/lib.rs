@@ -103,6 +103,7 @@ impl Sim {
             identities: Mutex::new(HashMap::new()),
             enforcement: Mutex::new(iam::Enforcement::default()),
             denials: Mutex::new(Vec::new()),
+            resource_grants: Mutex::new(HashMap::new()),
         });
         let app = Router::new()
             .route("/", post(root_api))
@@ -338,6 +339,19 @@ impl Sim {
             .lock()
             .expect("poisoned")
             .insert(iam::access_key_for(function), Arc::new(identity));
+    }
+
+    /// Adds a statement to a resource's own policy (an `AWS::Lambda::Permission` on a function,
+    /// version or alias): from now on a call on `grant.resource` by the principal it names is
+    /// allowed even where the caller's role does not allow it, as within one AWS account.
+    pub fn grant(&self, grant: iam::ResourceGrant) {
+        self.state
+            .resource_grants
+            .lock()
+            .expect("poisoned")
+            .entry(grant.resource.clone())
+            .or_default()
+            .push(grant);
     }
 
     /// Whether a call IAM refuses is refused ([`Enforce`](iam::Enforcement::Enforce), the

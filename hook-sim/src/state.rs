@@ -32,6 +32,8 @@ pub(crate) struct SimState {
     pub(crate) enforcement: Mutex<iam::Enforcement>,
     /// The calls IAM refused (the first [`MAX_DENIALS`]).
     pub(crate) denials: Mutex<Vec<iam::Denial>>,
+    /// Resource-based policies: the grants on each resource, by its ARN.
+    pub(crate) resource_grants: Mutex<HashMap<String, Vec<iam::ResourceGrant>>>,
 }
 
 /// Denials hook-sim keeps to report.
@@ -53,7 +55,15 @@ impl SimState {
 
     /// IAM's answer to `identity` making `request` (see [`authorize`](Self::authorize)).
     pub(crate) fn authorize_as(&self, identity: &iam::Identity, request: &iam::Request) -> Result<(), iam::Denial> {
-        let Err(denial) = identity.authorize(request) else {
+        // The resource's own policy, if it has one: within the account, its grant suffices too.
+        let grants = self
+            .resource_grants
+            .lock()
+            .expect("poisoned")
+            .get(request.resource)
+            .cloned()
+            .unwrap_or_default();
+        let Err(denial) = identity.authorize_with(request, &grants) else {
             return Ok(());
         };
         let mut denials = self.denials.lock().expect("poisoned");

@@ -1522,6 +1522,83 @@ fn simulate_and_check_agree_on_the_keys_an_invoke_carries() {
     );
 }
 
+/// A resource-based policy grants within the account as AWS's policy evaluation does: the
+/// pre-traffic hook's role has no invoke statement, and an `AWS::Lambda::Permission` on the
+/// target version naming the role lets it invoke — `simulate` deploys, `check` finds nothing.
+/// Naming the account instead hands the decision back to the role's own policies: refused.
+#[test]
+fn a_permission_on_the_version_grants_the_hooks_role_as_in_aws() {
+    let statement = "            - Sid: InvokeTheTargetVersion\n              Effect: Allow\n              Action: lambda:InvokeFunction\n              Resource: !Sub ${HelloFunction.Arn}:*\n\n  PostTrafficHook:";
+    let permission = |principal: &str| {
+        format!(
+            "\n  PreTrafficHookMayInvoke:\n    Type: AWS::Lambda::Permission\n    Properties:\n      Action: lambda:InvokeFunction\n      FunctionName: !Ref HelloFunction.Version\n      Principal: {principal}\n\n  PostTrafficHook:"
+        )
+    };
+    let granted = replaced_template(
+        "permission-to-role",
+        &[(statement, &permission("!GetAtt PreTrafficHookRole.Arn"))],
+    );
+    let (code, r) = simulate(&["--template", &granted, "--speed", "100000", "--seed", "7"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert!(denied_actions(&r).is_empty(), "{r:#}");
+    let (code, report) = check(&[&granted]);
+    assert_eq!(code, 0, "{report:#}");
+
+    let to_account = replaced_template(
+        "permission-to-account",
+        &[(statement, &permission("!Ref AWS::AccountId"))],
+    );
+    let (code, r) = simulate(&["--template", &to_account, "--speed", "100000", "--seed", "7"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert!(
+        denied_actions(&r).contains(&"lambda:InvokeFunction".to_string()),
+        "{r:#}"
+    );
+    let (code, report) = check(&[&to_account]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        not_ok(&report)
+            .iter()
+            .any(|(_, what, verdict)| what == "it may invoke the target version" && verdict == "problem"),
+        "{report:#}"
+    );
+}
+
+/// `check` judges the calls a hook makes: an AfterAllowTraffic hook whose spec only reads
+/// metrics needs no invoke permission, and is not failed for lacking one.
+#[test]
+fn check_judges_only_the_calls_a_hook_makes() {
+    let metrics_only = replaced_template(
+        "metrics-only-post-traffic",
+        &[
+            (
+                "          API_URL: !Sub https://${HelloApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}\n",
+                "          API_URL: !Sub https://${HelloApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}\n          HOOK_SPEC: \"version: 1\\nchecks:\\n  - name: as sound as the current version\\n    metrics: {expect: {error_rate: '<= current'}}\\n\"\n",
+            ),
+            (
+                "            - Sid: InvokeTheTargetVersionAndAlias\n              Effect: Allow\n              Action: lambda:InvokeFunction\n              Resource: !Sub ${HelloFunction.Arn}:*\n",
+                "",
+            ),
+        ],
+    );
+    let (code, report) = check(&[&metrics_only]);
+    assert_eq!(code, 0, "{report:#}");
+    let post = report["deployments"][0]["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["lifecycle_event"] == "AfterAllowTraffic")
+        .unwrap();
+    let whats: Vec<&str> = post["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["what"].as_str().unwrap())
+        .collect();
+    assert!(!whats.iter().any(|w| w.contains("invoke the")), "{whats:?}");
+    assert!(whats.iter().any(|w| w.contains("read Lambda's metrics")), "{whats:?}");
+}
+
 /// IAM as AWS enforces it, the three ways a hook's IAM most often fails: a hook whose role
 /// may not report (AWS waits the hour, then fails the deployment), a hook whose role may not
 /// invoke the target (its check fails: Failed), and a hook CodeDeploy's role may not invoke

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use hook_sim::deploy::HookEvent;
-use hook_sim::iam::{Identity, Request, function_request};
+use hook_sim::iam::{Identity, Request, ResourceGrant, function_request};
 use hook_sim::stack::{Template, TemplateError};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -73,8 +73,8 @@ struct Finding {
     detail: Option<String>,
 }
 
-/// Whether a hook runs a metrics check: known for a hook-runner spec it can read, else unknown.
-fn runs_metrics_check(hook: &FunctionRun) -> Option<bool> {
+/// The checks of a hook-runner hook's spec, when it can be read here.
+fn spec_checks(hook: &FunctionRun) -> Option<Vec<Value>> {
     let env = |k: &str| hook.env.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     let text = match (env("HOOK_SPEC"), env("HOOK_SPEC_FILE")) {
         (Some(inline), _) if !inline.trim().is_empty() => inline,
@@ -88,8 +88,28 @@ fn runs_metrics_check(hook: &FunctionRun) -> Option<bool> {
         _ => return None,
     };
     let spec: Value = serde_saphyr::from_str(&text).ok()?;
-    let checks = spec.get("checks")?.as_array()?;
-    Some(checks.iter().any(|c| c.get("metrics").is_some()))
+    spec.get("checks")?.as_array().cloned()
+}
+
+/// Whether a hook runs a metrics check: known for a hook-runner spec it can read, else unknown.
+fn runs_metrics_check(hook: &FunctionRun) -> Option<bool> {
+    Some(spec_checks(hook)?.iter().any(|c| c.get("metrics").is_some()))
+}
+
+/// Whether a hook invokes the function in `event`: known for a hook-runner spec it can read (a
+/// check with `invoke` that runs in that phase), else unknown.
+fn invokes_in(hook: &FunctionRun, event: HookEvent) -> Option<bool> {
+    let phase = match event {
+        HookEvent::BeforeAllowTraffic => "before",
+        HookEvent::AfterAllowTraffic => "after",
+    };
+    Some(spec_checks(hook)?.iter().any(|c| {
+        let runs = c
+            .get("phase")
+            .and_then(Value::as_str)
+            .is_none_or(|p| p == phase || p == "both");
+        runs && c.get("invoke").is_some()
+    }))
 }
 
 fn lambda_arn(function: &str, qualifier: Option<&str>) -> String {
@@ -101,10 +121,17 @@ fn lambda_arn(function: &str, qualifier: Option<&str>) -> String {
     )
 }
 
-/// `what`: may `identity` make `request`; a denial is a problem when `always`, else a warning.
-fn permission(identity: Option<&Identity>, what: String, request: &Request, always: bool) -> Finding {
+/// `what`: may `identity` make `request` (its role's policies, or the resource's own policy:
+/// `grants`); a denial is a problem when `always`, else a warning.
+fn permission(
+    identity: Option<&Identity>,
+    grants: &[ResourceGrant],
+    what: String,
+    request: &Request,
+    always: bool,
+) -> Finding {
     let denial = match identity {
-        Some(identity) => identity.authorize(request).err().map(|d| d.to_string()),
+        Some(identity) => identity.authorize_with(request, grants).err().map(|d| d.to_string()),
         None => Some("no role was read for it".to_string()),
     };
     Finding {
@@ -143,6 +170,7 @@ fn check_setup(setup: &Setup) -> Value {
         let hook_arn = lambda_arn(&hook.name, None);
         findings.push(permission(
             Some(&setup.codedeploy_role),
+            &setup.grants,
             "CodeDeploy's role may invoke it".into(),
             &function_request("lambda:InvokeFunction", &hook_arn, &hook.tags),
             true,
@@ -154,25 +182,39 @@ fn check_setup(setup: &Setup) -> Value {
                 "it may report its status",
             ),
         ] {
-            findings.push(permission(role, what.into(), &Request::new(action, &group_arn), true));
+            findings.push(permission(
+                role,
+                &setup.grants,
+                what.into(),
+                &Request::new(action, &group_arn),
+                true,
+            ));
         }
         findings.push(permission(
             role,
+            &setup.grants,
             "it may read the revision (the AppSpec)".into(),
             &Request::new("codedeploy:GetApplicationRevision", &application_arn),
             true,
         ));
+        // Only the calls the hook makes are judged: a spec whose checks in this phase never
+        // invoke (a metrics-only AfterAllowTraffic hook) needs no invoke permission.
+        let invokes = invokes_in(hook, *event) != Some(false);
         let version_arn = lambda_arn(&target.name, Some(TARGET));
-        findings.push(permission(
-            role,
-            "it may invoke the target version".into(),
-            &function_request("lambda:InvokeFunction", &version_arn, &target.tags),
-            true,
-        ));
-        if *event == HookEvent::AfterAllowTraffic {
+        if invokes {
+            findings.push(permission(
+                role,
+                &setup.grants,
+                "it may invoke the target version".into(),
+                &function_request("lambda:InvokeFunction", &version_arn, &target.tags),
+                true,
+            ));
+        }
+        if invokes && *event == HookEvent::AfterAllowTraffic {
             let alias_arn = lambda_arn(&target.name, Some(&setup.alias));
             findings.push(permission(
                 role,
+                &setup.grants,
                 format!("it may invoke the alias {}", setup.alias),
                 &function_request("lambda:InvokeFunction", &alias_arn, &target.tags),
                 true,
@@ -201,6 +243,7 @@ fn check_setup(setup: &Setup) -> Value {
             ] {
                 findings.push(permission(
                     role,
+                    &setup.grants,
                     format!("{when}{what}"),
                     &Request::new(action, resource),
                     metrics == Some(true),

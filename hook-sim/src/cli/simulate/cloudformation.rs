@@ -148,6 +148,7 @@ pub(super) fn read_cfn_setup(
     };
     let application = scalar_text(&t.eval(group.get("ApplicationName").unwrap_or(&Value::Null))?);
     let group_name = scalar_text(&t.eval(&json!({"Ref": group_id}))?);
+    let grants = super::roles::resource_grants(t, &mut warnings);
     Ok(Setup {
         function,
         alias,
@@ -162,5 +163,6 @@ pub(super) fn read_cfn_setup(
         application,
         group: group_name,
         unsimulated_alarms,
+        grants,
     })
 }

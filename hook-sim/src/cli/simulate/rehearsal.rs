@@ -116,6 +116,9 @@ pub(crate) async fn rehearse(
     for (function, identity) in &setup.roles {
         sim.assume_role(function, identity.clone());
     }
+    for grant in &setup.grants {
+        sim.grant(grant.clone());
+    }
     let api_url = sim.api_url(&setup.function.name, &setup.alias);
     let function = setup.function.with_api(&api_url);
     for fault in options.faults {

@@ -8,7 +8,7 @@
 //! What cannot be read here (a role defined outside the template, a managed policy or SAM
 //! policy template hook-sim does not know) grants nothing, with a warning naming it.
 
-use hook_sim::iam::{Identity, Policy, managed_policy};
+use hook_sim::iam::{Identity, Policy, ResourceGrant, managed_policy};
 use hook_sim::stack::{Template, TemplateError, scalar_text};
 use serde_json::{Value, json};
 
@@ -307,4 +307,58 @@ pub(super) fn sam_codedeploy_role(t: &Template, preference: &Value) -> Result<Ro
 pub(super) fn group_codedeploy_role(t: &Template, group: &Value, group_id: &str) -> Result<RoleReading, TemplateError> {
     let arn = scalar_text(&t.eval(group.get("ServiceRoleArn").unwrap_or(&Value::Null))?);
     role_by_arn(t, &arn, "CodeDeploy", &format!("deployment group {group_id}"))
+}
+
+/// The grants of the template's `AWS::Lambda::Permission`s: each adds a statement to the policy
+/// of the function, version or alias its `FunctionName` names. One that cannot be read grants
+/// nothing, with a warning.
+pub(crate) fn resource_grants(t: &Template, warnings: &mut Vec<String>) -> Vec<ResourceGrant> {
+    let mut grants = Vec::new();
+    for (id, _) in t
+        .resources()
+        .into_iter()
+        .filter(|(_, ty)| ty == "AWS::Lambda::Permission")
+    {
+        if !t.condition_holds(&id).unwrap_or(false) {
+            continue;
+        }
+        let read = || -> Result<ResourceGrant, String> {
+            let p = t
+                .eval(&t.resource(&id).cloned().unwrap_or_default()["Properties"])
+                .map_err(|e| e.to_string())?;
+            let text = |key: &str| {
+                p.get(key)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("its {key} is not a string"))
+            };
+            let function = text("FunctionName")?;
+            let resource = if function.starts_with("arn:") {
+                function
+            } else if function.contains(":function:") {
+                return Err(format!(
+                    "FunctionName {function} is a partial ARN: write the name or the whole ARN"
+                ));
+            } else {
+                format!(
+                    "arn:aws:lambda:{}:{}:function:{function}",
+                    hook_sim::REGION,
+                    hook_sim::ACCOUNT_ID
+                )
+            };
+            Ok(ResourceGrant {
+                sid: id.clone(),
+                principal: text("Principal")?,
+                action: text("Action")?,
+                resource,
+            })
+        };
+        match read() {
+            Ok(grant) => grants.push(grant),
+            Err(why) => warnings.push(format!(
+                "AWS::Lambda::Permission {id} is not read ({why}): it grants nothing here"
+            )),
+        }
+    }
+    grants
 }

@@ -72,6 +72,8 @@ pub(crate) struct Setup {
     pub(crate) group: String,
     /// The alarms of the deployment hook-sim does not evaluate, and why.
     pub(crate) unsimulated_alarms: Vec<(String, String)>,
+    /// The statements the template's `AWS::Lambda::Permission`s add to functions' own policies.
+    pub(crate) grants: Vec<hook_sim::iam::ResourceGrant>,
 }
 
 pub(crate) const CURRENT: &str = "1";

@@ -88,6 +88,7 @@ pub(super) fn read_setup(
     };
     let application = scalar_text(&t.eval(&json!({"Ref": "ServerlessDeploymentApplication"}))?);
     let group = format!("{}-{logical_id}DeploymentGroup", t.stack_name);
+    let grants = super::roles::resource_grants(t, &mut warnings);
     Ok(Setup {
         function,
         alias,
@@ -102,6 +103,7 @@ pub(super) fn read_setup(
         application,
         group,
         unsimulated_alarms,
+        grants,
     })
 }
 
