@@ -913,6 +913,30 @@ mod tests {
     use super::*;
     use crate::custom_metrics::{CustomStore, emf_points, emf_points_within};
 
+    /// A caller stamps `PutMetricData` with its own clock, the real one: once the simulated
+    /// clock has run ahead (a deployment skipped an hour), the point lands at the simulated
+    /// "now", not an hour before it, where no alarm period of the deployment would see it.
+    #[tokio::test]
+    async fn a_callers_timestamp_is_moved_onto_the_simulated_clock() {
+        let sim = crate::Sim::start().await.unwrap();
+        let clock = &sim.state.recorder.clock;
+        clock.set_speed(60.0);
+        clock.arrive(std::time::Duration::from_secs(3600));
+        clock.release();
+        let real_now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let request = serde_json::json!({"Namespace": "Shop", "MetricData": [
+            {"MetricName": "failed", "Value": 1, "Timestamp": real_now},
+        ]});
+        assert!(put_metric_data(&sim.state, &request).is_ok());
+        let at = sim.state.recorder.custom.lock().unwrap().points[0].at;
+        let simulated_now = clock.wall();
+        assert!((at - simulated_now).abs() < 5.0, "{at} against {simulated_now}");
+        assert!(at - real_now > 3500.0, "an hour ahead of the caller's own clock");
+    }
+
     #[test]
     fn embedded_metric_format_lines_become_custom_metrics() {
         let line = r#"{"_aws":{"Timestamp":1700000000500,"CloudWatchMetrics":[{"Namespace":"Shop","Dimensions":[["service"],["service","route"]],"Metrics":[{"Name":"latency","Unit":"Milliseconds"},{"Name":"orders"}]}]},"service":"cart","route":"/buy","latency":[12,30],"orders":1,"note":"x"}"#;
