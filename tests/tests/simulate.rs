@@ -2097,6 +2097,59 @@ fn hook_env_and_spec_point_the_spec_hook_at_your_own_spec() {
     assert!(err.contains("--parameter PreTrafficHookKind=spec"), "{err}");
     let err = usage_error(&["--parameter", "PreTrafficHookKind=spec", "--spec", "no/such.yaml"]);
     assert!(err.contains("--spec no/such.yaml: No such file"), "{err}");
+
+    // A spec of the user's own that does not load is their set-up error (exit 2, located),
+    // not a rolled-back version.
+    let broken = dir.join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "version: 1\nchecks:\n  - name: greets\n    invoke: {}\n    expect: { statsu: 200 }\n",
+    )
+    .unwrap();
+    let err = usage_error(&[
+        "--parameter",
+        "PreTrafficHookKind=spec",
+        "--spec",
+        broken.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("the spec of SpecHook does not load — a mistake in the spec, not in the version"),
+        "{err}"
+    );
+    assert!(
+        err.contains("broken.yaml:5:15: checks[0].expect.statsu: unknown field"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `status`?"), "{err}");
+    // `check` says the same of a template whose hook names a spec file that is not there (the
+    // spec is read from the hook's code folder, the template's: smoke.yaml is copied there).
+    let missing = edited_template("missing-spec.yaml", |t| {
+        t.replace(
+            "HOOK_SPEC_FILE: hook-examples/smoke.yaml",
+            "HOOK_SPEC_FILE: hook-examples/no-such-spec.yaml",
+        )
+    });
+    let beside = std::path::Path::new(&missing).parent().unwrap().join("hook-examples");
+    std::fs::create_dir_all(&beside).unwrap();
+    std::fs::copy(
+        workspace_root().join("hook-examples/smoke.yaml"),
+        beside.join("smoke.yaml"),
+    )
+    .unwrap();
+    let present = edited_template("present-spec.yaml", |t| t.replace("Default: rust\n", "Default: spec\n"));
+    let (_, report) = check(&[&present]);
+    assert!(
+        !not_ok(&report).iter().any(|(_, what, _)| what == "its spec loads"),
+        "{report:#}"
+    );
+    let (code, report) = check(&[&missing, "--parameter", "PreTrafficHookKind=spec"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        not_ok(&report)
+            .iter()
+            .any(|(_, what, verdict)| what == "its spec loads" && verdict == "problem"),
+        "{report:#}"
+    );
 }
 
 /// The README's recipe for your own app (tests/fixtures/your-app is the template with it

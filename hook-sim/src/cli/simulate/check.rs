@@ -197,6 +197,15 @@ fn check_setup(setup: &Setup) -> Value {
             &Request::new("codedeploy:GetApplicationRevision", &application_arn),
             true,
         ));
+        if let Some(problem) = super::specs::spec_problem(hook, &[]) {
+            findings.push(Finding {
+                what: "its spec loads".into(),
+                verdict: "problem",
+                action: None,
+                resource: None,
+                detail: Some(problem),
+            });
+        }
         // Only the calls the hook makes are judged: a spec whose checks in this phase never
         // invoke (a metrics-only AfterAllowTraffic hook) needs no invoke permission.
         let invokes = invokes_in(hook, *event) != Some(false);

@@ -17,6 +17,7 @@ mod render;
 mod roles;
 mod serve;
 pub(crate) mod setup;
+mod specs;
 mod template;
 mod triggers;
 

@@ -88,6 +88,13 @@ pub(crate) fn prepare(args: &RehearsalArgs) -> Result<Prepared, SimulateError> {
     }
     check_binaries(args, &setup, true)?;
     let hook_env = hook_env(args, &setup)?;
+    if let Some(problem) = setup
+        .hooks
+        .iter()
+        .find_map(|(_, h)| super::specs::spec_problem(h, &hook_env))
+    {
+        return Err(SimulateError::Usage(problem));
+    }
     let speed = args.speed.unwrap_or_else(|| default_speed(&setup.routing));
     let mut traffic = Traffic {
         per_minute: args.requests_per_minute,
