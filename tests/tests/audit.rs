@@ -480,6 +480,13 @@ fn a_broken_catalogue_or_flag_is_a_set_up_error() {
     let (code, _, err) = hook_sim(&["audit", "--require", "everything"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("caught=all"), "{err}");
+    // A typo in --bin names the function it meant, before anything runs.
+    let (code, _, err) = hook_sim(&["audit", "--bin", "PreTraficHook=target/release/pre-traffic"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("the stack has no function PreTraficHook (did you mean PreTrafficHook?)"),
+        "{err}"
+    );
     let (code, schema, _) = hook_sim(&["audit", "--print-schema"]);
     assert_eq!(code, 0);
     let schema: Value = serde_json::from_str(&schema).unwrap();

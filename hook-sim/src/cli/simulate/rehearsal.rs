@@ -82,6 +82,7 @@ pub(crate) fn prepare(args: &RehearsalArgs) -> Result<Prepared, SimulateError> {
     let template = Template::load(&args.template, &args.parameters, &args.stack_name, TARGET)?;
     let base = template_dir(&args.template);
     let others = other_stacks(args, &template)?;
+    check_bins(args, &template, &others)?;
     let setup = read_setup(&template, &others, args, args.config.as_deref(), true, &base)?;
     if args.build {
         build::build(&setup, &base)?;
@@ -109,6 +110,28 @@ pub(crate) fn prepare(args: &RehearsalArgs) -> Result<Prepared, SimulateError> {
         speed,
         traffic,
     })
+}
+
+/// Every `--bin ID=PATH` names a function of the stacks: a typo is said, with the ids there are.
+fn check_bins(args: &RehearsalArgs, template: &Template, others: &[Template]) -> Result<(), SimulateError> {
+    let ids: Vec<String> = std::iter::once(template)
+        .chain(others)
+        .flat_map(|t| t.resources())
+        .filter(|(_, ty)| super::setup::FUNCTION_TYPES.contains(&ty.as_str()))
+        .map(|(id, _)| id)
+        .collect();
+    for (id, path) in &args.bins {
+        if ids.contains(id) {
+            continue;
+        }
+        let options: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let hint = hook_spec::suggest(id, &options).map_or(String::new(), |s| format!(" (did you mean {s}?)"));
+        return Err(SimulateError::Usage(format!(
+            "--bin {id}={path}: the stack has no function {id}{hint}; its functions: {}",
+            options.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// Runs one deployment of a prepared stack, on a simulator of its own.
