@@ -831,6 +831,52 @@ fn alarms_aws_could_never_evaluate_do_not_fire() {
     assert!(err.contains("CloudWatch refuses Period 45"), "{err}");
 }
 
+/// A real function's own Embedded Metric Format lines, stamped with its own clock (Python's
+/// `time.time()`), feed an alarm on the custom metric: a target version that logs a failed
+/// order on every request is stopped by it, and the same function logging none deploys. (The
+/// simulated clock runs ahead of the function's: the lines are placed on it as on AWS's.)
+#[test]
+fn a_functions_own_emf_timestamps_reach_its_alarm() {
+    let bootstrap = integration_tests::python_bootstrap("emf-orders", "emf_function.py", "");
+    let alarmed = edited_template("emf-alarm.yaml", |t| {
+        t.replacen(
+            "        Hooks:\n          PreTraffic: !If [UseSpecHook, !Ref SpecHook, !Ref PreTrafficHook]\n          PostTraffic: !Ref PostTrafficHook\n",
+            "",
+            1,
+        )
+        .replacen(
+            "          - !Ref HelloErrorsAlarm\n",
+            "          - !Ref HelloErrorsAlarm\n          - !Ref OrdersFailedAlarm\n",
+            1,
+        )
+        .replacen(
+            "  # The hooks.",
+            "  OrdersFailedAlarm:\n    Type: AWS::CloudWatch::Alarm\n    Properties:\n      Namespace: Shop\n      MetricName: OrderFailed\n      Dimensions:\n        - Name: service\n          Value: orders\n      Statistic: Sum\n      Period: 60\n      EvaluationPeriods: 1\n      Threshold: 0\n      ComparisonOperator: GreaterThanThreshold\n      TreatMissingData: notBreaching\n\n  # The hooks.",
+            1,
+        )
+    });
+    let bin = format!("HelloFunction={}", bootstrap.display());
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "--template",
+            &alarmed,
+            "--bin",
+            &bin,
+            "--speed",
+            "100000",
+            "--seed",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        simulate(&args)
+    };
+    let (code, r) = run(&["--target-env", "ORDERS_FAIL=1"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["alarm"], "OrdersFailedAlarm", "{r:#}");
+    let (code, r) = run(&[]);
+    assert_eq!(code, 0, "{r:#}");
+}
+
 /// An alarm on the whole alias (no ExecutedVersion) that the current version's errors set off
 /// before the deployment stops it as it starts, as CodeDeploy does: no hook runs, no traffic
 /// shifts (the fix is blocked by the old version's errors).
