@@ -249,6 +249,11 @@ impl fmt::Display for Rollback {
                 write!(f, "alarm {alarm} fired (no data in its newest period)")
             }
             Rollback::Alarm { alarm, value } => write!(f, "alarm {alarm} fired (value {value})"),
+            Rollback::AlarmBeforeStart { alarm, value } if value.is_nan() => write!(
+                f,
+                "alarm {alarm} was already in ALARM when the deployment started (no data in its newest period, \
+                 which its TreatMissingData counts as breaching): CodeDeploy stops the deployment before any hook runs"
+            ),
             Rollback::AlarmBeforeStart { alarm, value } => write!(
                 f,
                 "alarm {alarm} was already in ALARM when the deployment started (value {value}, from the \
