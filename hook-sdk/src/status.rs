@@ -129,7 +129,12 @@ fn classify(err: PutError) -> Verdict {
         err,
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
     );
-    let message = DisplayErrorContext(&err).to_string();
+    // AWS's own words when it gave them (`AccessDeniedException: User: … is not authorized …`),
+    // else the whole chain of causes (a timeout, a connection refused).
+    let message = match (code.as_deref(), err.message()) {
+        (Some(code), Some(text)) => format!("{code}: {text}"),
+        _ => DisplayErrorContext(&err).to_string(),
+    };
     match code.as_deref() {
         Some("LifecycleEventAlreadyCompletedException") => Verdict::AlreadyCompleted,
         Some("ThrottlingException" | "Throttling" | "ThrottledException" | "TooManyRequestsException") => {

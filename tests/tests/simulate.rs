@@ -1730,6 +1730,17 @@ fn iam_is_enforced_as_aws_enforces_it() {
         denial.contains("assumed-role/sam-app-CodeDeployServiceRole/CodeDeploy is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:sam-app-pre-traffic"),
         "{denial}"
     );
+    // The timeline says what to do about it.
+    let out = Command::new(release_bin("hook-sim"))
+        .current_dir(workspace_root())
+        .args(["simulate", "--template", &misnamed, "--speed", "100000", "--seed", "7"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("CodeDeploy's managed roles may invoke only functions named CodeDeployHook_*: name the hook so"),
+        "{text}"
+    );
 }
 
 /// `hook-sim check` with `args`, its JSON report and exit code.

@@ -217,9 +217,15 @@ impl Printer {
                 function,
                 denial,
             } => format!(
-                "{:<19} ✘ CodeDeploy may not invoke {function}: {}",
+                "{:<19} ✘ CodeDeploy may not invoke {function}: {}{}",
                 lifecycle_event.as_str(),
-                shorten(denial, 240)
+                shorten(denial, 240),
+                if function.starts_with("CodeDeployHook_") {
+                    ""
+                } else {
+                    "\n             (CodeDeploy's managed roles may invoke only functions named CodeDeployHook_*: name the \
+                     hook so, e.g. FunctionName: !Sub CodeDeployHook_${AWS::StackName}-pre-traffic)"
+                }
             ),
             Event::NotificationDenied {
                 trigger,
