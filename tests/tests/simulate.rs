@@ -877,6 +877,32 @@ fn a_functions_own_emf_timestamps_reach_its_alarm() {
     assert_eq!(code, 0, "{r:#}");
 }
 
+/// A Python function run by a Python other than the version its `Runtime` names runs, with a
+/// warning that says so and how to pick the right one; with the right one, no warning.
+#[test]
+fn a_python_of_another_version_is_said() {
+    let python = venv_bin("python");
+    let version = Command::new(&python)
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    let out = Command::new(release_bin("hook-sim"))
+        .current_dir(workspace_root())
+        .args(["simulate", "--template", "hook-examples/python/template.yaml", "--python"])
+        .arg(&python)
+        .args(["--speed", "100000", "--seed", "7", "--report", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warned = err.contains(&format!(
+        "warning: HelloPython is a python3.12 function and {} is Python {version}: it runs, but what differs",
+        python.display()
+    ));
+    assert_eq!(warned, version != "3.12", "{err}");
+}
+
 /// An alarm on the whole alias (no ExecutedVersion) that the current version's errors set off
 /// before the deployment stops it as it starts, as CodeDeploy does: no hook runs, no traffic
 /// shifts (the fix is blocked by the old version's errors).

@@ -354,16 +354,42 @@ fn print_denials(denials: &[hook_sim::iam::Denial], mode: IamMode) {
     }
 }
 
+/// Says so when `python` is not the version the function's runtime names (`python3.12`): it
+/// runs, but what differs between the two is not rehearsed.
+fn warn_python_version(python: &Path, function: &str, runtime: &str) {
+    let Some(wanted) = runtime.strip_prefix("python") else {
+        return;
+    };
+    let version = std::process::Command::new(python)
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(version) = version
+        && version != wanted
+    {
+        eprintln!(
+            "warning: {function} is a {runtime} function and {} is Python {version}: it runs, but what differs \
+             between the two is not rehearsed; pass --python PATH of a Python {wanted}",
+            python.display()
+        );
+    }
+}
+
 /// Checks that `python` runs and has the runtime interface client a `python3.x` function
 /// runs under.
-fn check_python(python: &Path, function: &str) -> Result<(), SimulateError> {
+fn check_python(python: &Path, function: &str, runtime: &str) -> Result<(), SimulateError> {
     let probe = std::process::Command::new(python)
         .args(["-c", "import awslambdaric"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status();
     match probe {
-        Ok(status) if status.success() => Ok(()),
+        Ok(status) if status.success() => {
+            warn_python_version(python, function, runtime);
+            Ok(())
+        }
         Ok(_) => Err(SimulateError::Usage(format!(
             "{function} is a Python function, and {} cannot import awslambdaric (Lambda's runtime \
              interface client): `{} -m pip install awslambdaric`, or pass --python PATH of a Python that has it",
@@ -435,7 +461,7 @@ fn check_binaries(args: &StackArgs, setup: &Setup, hooks: bool) -> Result<(), Si
     for (f, over) in binaries {
         let path = over.map_or(&f.binary, |(p, _)| p);
         if over.is_none() && f.runtime.starts_with("python") {
-            check_python(&args.python, &f.logical_id)?;
+            check_python(&args.python, &f.logical_id, &f.runtime)?;
             continue;
         }
         if over.is_none() && f.runtime.starts_with("nodejs") {
