@@ -284,3 +284,31 @@ fn the_makefile_and_the_scripts_build_lambda_artifacts_alike() {
         );
     }
 }
+
+/// `scripts/sam-build` ends by listing the spec SpecHook reads in its build folder: the file
+/// the template's `HOOK_SPEC_FILE` names, among those the Makefile copies there (it once listed
+/// a file no build makes, and failed after a successful build).
+#[test]
+fn sam_build_looks_for_the_spec_the_hook_reads() {
+    let root = integration_tests::workspace_root();
+    let script = std::fs::read_to_string(root.join("scripts/sam-build")).unwrap();
+    let listed = script
+        .lines()
+        .find_map(|l| l.strip_prefix("ls .aws-sam/build/SpecHook/"))
+        .expect("sam-build lists SpecHook's spec")
+        .trim();
+    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let spec_file = template
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("HOOK_SPEC_FILE: "))
+        .expect("SpecHook names its spec")
+        .trim();
+    assert_eq!(listed, spec_file);
+    let makefile = std::fs::read_to_string(root.join("Makefile")).unwrap();
+    let (folder, name) = spec_file.rsplit_once('/').unwrap();
+    assert!(
+        makefile.contains(&format!("cp {folder}/*.yaml $(ARTIFACTS_DIR)/{folder}/")),
+        "the Makefile copies {folder}/*.yaml into SpecHook's folder"
+    );
+    assert!(root.join(folder).join(name).is_file());
+}
