@@ -108,7 +108,8 @@ pub enum DiscoveryError {
     /// The revision lives somewhere the SDK does not read (S3, GitHub).
     #[error(
         "the revision of deployment {deployment_id} is stored as {kind}, not as AppSpec content: \
-         set HOOK_TARGET=NAME:VERSION on the hook to name the version to test"
+         set HOOK_TARGET=NAME:VERSION and HOOK_PHASE on the hook to name the version to test and the \
+         lifecycle event it runs in"
     )]
     ContentNotInline {
         /// The deployment.
@@ -256,10 +257,11 @@ pub async fn discover(
     // deployment asks to test, never replace it.
     let appspec = match read_appspec(codedeploy, deployment_id, info, application).await {
         Ok(spec) => Some(spec),
-        // A revision whose content the hook cannot read (S3, GitHub) is what HOOK_TARGET is for.
-        Err(DiscoveryError::ContentNotInline { .. }) if settings.targets.is_some() => {
+        // A revision whose content the hook cannot read (S3, GitHub) is what HOOK_TARGET and
+        // HOOK_PHASE are for: with both, nothing of the AppSpec is needed.
+        Err(DiscoveryError::ContentNotInline { .. }) if settings.targets.is_some() && settings.phase.is_some() => {
             tracing::warn!(
-                "the deployment's AppSpec is not inline: HOOK_TARGET is taken as it is, unchecked against it"
+                "the deployment's AppSpec is not inline: HOOK_TARGET and HOOK_PHASE are taken as they are, unchecked against it"
             );
             None
         }
@@ -291,15 +293,24 @@ pub async fn discover(
                 .map_err(|why| DiscoveryError::PhaseAmbiguous { function, why })?,
             other => other?,
         },
-        (None, None) => unreachable!("the AppSpec is read whenever no phase is set"),
+        // Never without both overrides (see above); were it so, the AppSpec was not readable.
+        (None, None) => return Err(not_inline(deployment_id)),
     };
     deployment.targets = match (&settings.targets, &appspec) {
         (Some(wanted), Some(spec)) => narrow(wanted, targets_of(spec, deployment_id)?)?,
         (Some(targets), None) => targets.clone(),
         (None, Some(spec)) => targets_of(spec, deployment_id)?,
-        (None, None) => unreachable!("the AppSpec is read whenever no targets are set"),
+        (None, None) => return Err(not_inline(deployment_id)),
     };
     Ok(deployment)
+}
+
+/// The revision could not be read for what discovery needs of it.
+fn not_inline(deployment_id: &str) -> DiscoveryError {
+    DiscoveryError::ContentNotInline {
+        deployment_id: deployment_id.to_string(),
+        kind: "content the hook does not read".to_string(),
+    }
 }
 
 /// The AppSpec of the deployment's revision: inline, or from `GetApplicationRevision`.
@@ -622,6 +633,30 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("stored as S3"), "{e}");
         assert!(e.to_string().contains("HOOK_TARGET"), "{e}");
+    }
+
+    /// HOOK_TARGET without HOOK_PHASE, and an AppSpec the hook cannot read: the phase is not
+    /// known, and discovery says what to set — an error, not a panic.
+    #[tokio::test]
+    async fn s3_revision_with_a_target_but_no_phase_says_to_set_the_phase() {
+        let client = s3_revision();
+        let settings = DiscoverySettings::from_lookup(|k| match k {
+            "HOOK_TARGET" => Some("hello-fn:2".into()),
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("CodeDeployHook_pre".into()),
+            _ => None,
+        })
+        .unwrap();
+        let e = discover(&client, "d-1", &settings).await.unwrap_err();
+        assert!(e.to_string().contains("HOOK_PHASE"), "{e}");
+        let with_phase = DiscoverySettings::from_lookup(|k| match k {
+            "HOOK_TARGET" => Some("hello-fn:2".into()),
+            "HOOK_PHASE" => Some("BeforeAllowTraffic".into()),
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("CodeDeployHook_pre".into()),
+            _ => None,
+        })
+        .unwrap();
+        let d = discover(&client, "d-1", &with_phase).await.unwrap();
+        assert_eq!(d.phase, Phase::BeforeAllowTraffic);
     }
 
     #[tokio::test]

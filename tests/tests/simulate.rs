@@ -889,7 +889,12 @@ fn a_python_of_another_version_is_said() {
     let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
     let out = Command::new(release_bin("hook-sim"))
         .current_dir(workspace_root())
-        .args(["simulate", "--template", "hook-examples/python/template.yaml", "--python"])
+        .args([
+            "simulate",
+            "--template",
+            "hook-examples/python/template.yaml",
+            "--python",
+        ])
         .arg(&python)
         .args(["--speed", "100000", "--seed", "7", "--report", "json"])
         .output()
