@@ -181,7 +181,8 @@ fn window(window: Window, traffic: Option<&Result<TimeWindow, TrafficError>>) ->
 /// none within `limit`.
 async fn read(reading: &Reading<'_>, spec: &MetricsSpec, limit: Duration) -> Result<evidence::Answer, CheckFailure> {
     let start = secs(reading.window.start).div_euclid(60) * 60;
-    let period = ((secs(reading.window.end) - start).max(1) + 59) / 60 * 60;
+    // The end's last fraction of a second is in the window too: rounded up, not cut.
+    let period = ((secs_ceil(reading.window.end) - start).max(1) + 59) / 60 * 60;
     let queries = cloudwatch::queries(spec, &reading.function, &reading.versions, period);
     let fetched = tokio::time::timeout(
         limit,
@@ -212,6 +213,19 @@ async fn read(reading: &Reading<'_>, spec: &MetricsSpec, limit: Duration) -> Res
             })
         }
         Ok(Ok(answer)) => Ok(answer),
+    }
+}
+
+/// Whole seconds at or after `t`.
+fn secs_ceil(t: SystemTime) -> i64 {
+    let whole = secs(t);
+    let exact = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .is_ok_and(|d| d.subsec_nanos() == 0);
+    if exact || t < SystemTime::UNIX_EPOCH {
+        whole
+    } else {
+        whole + 1
     }
 }
 

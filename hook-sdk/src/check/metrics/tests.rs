@@ -329,3 +329,14 @@ fn windows_read_as_times_of_day() {
     };
     assert_eq!(window_text(&w), "12:01:01–12:06:01 UTC (traffic shifting)");
 }
+
+/// A window's end is rounded up to the second, never cut: traffic in the end's last fraction
+/// of a second is read (a canary ending at 12:01:00.5 is read through 12:02:00).
+#[test]
+fn the_window_end_is_rounded_up_to_the_second() {
+    use std::time::{Duration, SystemTime};
+    let at = |ms: u64| SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+    assert_eq!(super::secs_ceil(at(60_500)), 61);
+    assert_eq!(super::secs_ceil(at(60_000)), 60);
+    assert_eq!(super::secs_ceil(at(1)), 1);
+}
