@@ -112,15 +112,7 @@ async fn serve(args: ServeArgs) -> Result<bool, String> {
         return cli::simulate::serve_stack(&args.stack, args.port, args.keep, args.metrics_at_once, faults)
             .await
             .map(|()| true)
-            .map_err(|e| {
-                let mut text = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    text.push_str(&format!(": {s}"));
-                    source = s.source();
-                }
-                text
-            });
+            .map_err(|e| cli::error_text(&e));
     }
     let sim = Sim::bind(std::net::SocketAddr::from(([127, 0, 0, 1], args.port)))
         .await

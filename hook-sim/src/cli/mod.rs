@@ -10,3 +10,14 @@ pub(crate) fn key_value(s: &str) -> Result<(String, String), String> {
         _ => Err(format!("`{s}` is not KEY=VALUE")),
     }
 }
+
+/// An error's message, then each cause it carries: `a: b: c`.
+pub(crate) fn error_text(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}

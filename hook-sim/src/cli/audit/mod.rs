@@ -171,13 +171,7 @@ pub(crate) async fn audit(args: AuditArgs) -> ExitCode {
     let result = match result {
         Ok(result) => result,
         Err(e) => {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                text.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            eprintln!("error: {text}");
+            eprintln!("error: {}", crate::cli::error_text(&e));
             return ExitCode::from(2);
         }
     };

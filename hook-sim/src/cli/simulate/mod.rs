@@ -201,14 +201,7 @@ pub(crate) async fn simulate(args: SimulateArgs) -> ExitCode {
         Ok(FinalStatus::Succeeded) => ExitCode::SUCCESS,
         Ok(FinalStatus::RolledBack) => ExitCode::from(1),
         Err(e) => {
-            // The message, then each cause it carries.
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                text.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            eprintln!("error: {text}");
+            eprintln!("error: {}", crate::cli::error_text(&e));
             ExitCode::from(2)
         }
     }
