@@ -95,17 +95,8 @@ pub(crate) async fn run_scripted(
                 };
             }
             Behavior::FunctionError { error_type, message } => {
-                let body = serde_json::json!({"errorType": error_type, "errorMessage": message});
-                let line = format!("ERROR Invoke Error {body}");
                 let took = started.elapsed();
-                return InvokeOutcome {
-                    payload: body.to_string().into_bytes(),
-                    function_error: Some("Unhandled".to_string()),
-                    log: lambda_log(request_id, version, &line, took, 128, 16, None),
-                    executed_version: version.to_string(),
-                    throttled: false,
-                    duration: took,
-                };
+                return InvokeOutcome::function_error(version, request_id, &error_type, &message, took);
             }
             Behavior::Delay(d, inner) => {
                 tokio::time::sleep(d).await;

@@ -25,6 +25,27 @@ pub struct InvokeOutcome {
 }
 
 impl InvokeOutcome {
+    /// An unhandled function error, as Lambda answers one: `{errorType, errorMessage}`, the
+    /// `Unhandled` kind, and the error line in the log.
+    pub(crate) fn function_error(
+        version: &str,
+        request_id: &str,
+        error_type: &str,
+        message: &str,
+        duration: Duration,
+    ) -> Self {
+        let body = serde_json::json!({"errorType": error_type, "errorMessage": message});
+        let line = format!("ERROR Invoke Error {body}");
+        InvokeOutcome {
+            payload: body.to_string().into_bytes(),
+            function_error: Some("Unhandled".to_string()),
+            log: lambda_log(request_id, version, &line, duration, 128, 16, None),
+            executed_version: version.to_string(),
+            throttled: false,
+            duration,
+        }
+    }
+
     /// The payload as JSON, or `Value::Null` when it is not JSON.
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.payload).unwrap_or(Value::Null)

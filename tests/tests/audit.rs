@@ -113,12 +113,20 @@ async fn a_python_function_goes_bad_from_outside() {
 }
 
 /// A Node.js function: `delay=300ms` on version 1 answers late but answers; `timeout` on
-/// version 2 runs past the function's timeout (10 s) and ends as Lambda ends it.
+/// version 2 runs past the function's timeout and ends as Lambda ends it. (The fixture's
+/// function with a 1 s timeout: what a caller waits for is the function's own timeout.)
 #[tokio::test]
 async fn a_node_function_goes_bad_from_outside() {
+    let fixture = std::fs::read_to_string(workspace_root().join("tests/fixtures/node-hello.yaml")).unwrap();
+    let code = workspace_root().join("tests/fixtures/node");
+    let short = fixture
+        .replacen("CodeUri: node/", &format!("CodeUri: {}/", code.display()), 1)
+        .replacen("Timeout: 10", "Timeout: 1", 1);
+    assert_ne!(short, fixture);
+    let template = write(&temp("node-short-timeout"), "template.yaml", &short);
     let served = Served::start(&[
         "--template",
-        "tests/fixtures/node-hello.yaml",
+        &template,
         "--fault",
         "delay=300ms,version=1",
         "--fault",
@@ -137,11 +145,11 @@ async fn a_node_function_goes_bad_from_outside() {
         two.payload["errorMessage"]
             .as_str()
             .unwrap()
-            .contains("Task timed out after 10.00 seconds"),
+            .contains("Task timed out after 1.00 seconds"),
         "{}",
         two.payload
     );
-    assert!(two.took >= std::time::Duration::from_secs(10), "{:?}", two.took);
+    assert!(two.took >= std::time::Duration::from_secs(1), "{:?}", two.took);
 }
 
 fn hook_sim(args: &[&str]) -> (i32, String, String) {

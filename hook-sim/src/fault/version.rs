@@ -511,27 +511,13 @@ fn timeout_of(behavior: &Behavior) -> Duration {
     }
 }
 
-/// A function error answer, as Lambda gives one, that took `duration`.
-fn failed(version: &str, request_id: &str, error_type: &str, message: &str, duration: Duration) -> InvokeOutcome {
-    let body = json!({"errorType": error_type, "errorMessage": message});
-    let line = format!("ERROR Invoke Error {body}");
-    InvokeOutcome {
-        payload: body.to_string().into_bytes(),
-        function_error: Some("Unhandled".to_string()),
-        log: lambda_log(request_id, version, &line, duration, 128, 16, None),
-        executed_version: version.to_string(),
-        throttled: false,
-        duration,
-    }
-}
-
 /// Lambda's answer to an invocation ended by its timeout.
 fn timed_out(version: &str, request_id: &str, timeout: Duration) -> InvokeOutcome {
     let message = format!(
         "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
         timeout.as_secs_f64()
     );
-    failed(version, request_id, "Sandbox.Timedout", &message, timeout)
+    InvokeOutcome::function_error(version, request_id, "Sandbox.Timedout", &message, timeout)
 }
 
 impl Applied {
@@ -547,14 +533,14 @@ impl Applied {
         let timeout = timeout_of(behavior);
         let traffic = matches!(self.caller, Caller::Traffic(_));
         match self.kind {
-            FaultKind::Error => failed(
+            FaultKind::Error => InvokeOutcome::function_error(
                 version,
                 request_id,
                 "HookSimFault",
                 "hook-sim fault `error`: the invocation failed before the handler ran",
                 Duration::ZERO,
             ),
-            FaultKind::InitError => failed(
+            FaultKind::InitError => InvokeOutcome::function_error(
                 version,
                 request_id,
                 "Runtime.ExitError",
@@ -741,6 +727,49 @@ mod tests {
                 "seed {seed}: {share} of the target's requests"
             );
         }
+    }
+
+    /// A client waits out a delay or a timeout as it would in Lambda; the deployment's traffic
+    /// has it accounted instead. (Tokio's paused clock: no real second passes.)
+    #[tokio::test(start_paused = true)]
+    async fn a_client_waits_the_fault_out_and_traffic_has_it_accounted() {
+        let hello = Behavior::hello("2");
+        let run = |kind: FaultKind, caller: Caller| {
+            let hello = hello.clone();
+            async move {
+                let started = tokio::time::Instant::now();
+                let out = Applied { kind, caller }.run(&hello, b"{}", "2", Some("2"), "r-1").await;
+                (out, started.elapsed())
+            }
+        };
+        let (out, waited) = run(FaultKind::Timeout, Caller::Client).await;
+        assert_eq!(out.json()["errorType"], "Sandbox.Timedout");
+        assert_eq!(
+            out.duration,
+            Duration::from_secs(3),
+            "a scripted version's timeout: Lambda's 3 s"
+        );
+        assert_eq!(waited, Duration::from_secs(3));
+        let (out, waited) = run(FaultKind::Timeout, Caller::Traffic(1)).await;
+        assert_eq!(out.json()["errorType"], "Sandbox.Timedout");
+        assert_eq!(waited, Duration::ZERO, "accounted, not waited");
+
+        let (out, waited) = run(FaultKind::Delay(Duration::from_millis(500)), Caller::Client).await;
+        assert_eq!(out.function_error, None);
+        assert!(waited >= Duration::from_millis(500) && out.duration >= Duration::from_millis(500));
+        let (out, waited) = run(FaultKind::Delay(Duration::from_millis(500)), Caller::Traffic(1)).await;
+        assert_eq!(waited, Duration::ZERO);
+        assert!(
+            out.duration >= Duration::from_millis(500),
+            "the Duration metric grows: {:?}",
+            out.duration
+        );
+        let (out, _) = run(FaultKind::Delay(Duration::from_secs(5)), Caller::Traffic(1)).await;
+        assert_eq!(
+            out.json()["errorType"],
+            "Sandbox.Timedout",
+            "past the timeout, Lambda ends it"
+        );
     }
 
     #[test]
