@@ -239,7 +239,7 @@ impl RuntimeFunction {
     }
 
     /// The function's timeout: Lambda ends an invocation that runs longer.
-    pub fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         self.config.timeout
     }
 

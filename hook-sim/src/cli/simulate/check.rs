@@ -91,19 +91,20 @@ fn spec_checks(hook: &FunctionRun) -> Option<Vec<Value>> {
     spec.get("checks")?.as_array().cloned()
 }
 
-/// Whether a hook runs a metrics check: known for a hook-runner spec it can read, else unknown.
-fn runs_metrics_check(hook: &FunctionRun) -> Option<bool> {
-    Some(spec_checks(hook)?.iter().any(|c| c.get("metrics").is_some()))
+/// Whether a hook runs a metrics check: known for a hook-runner spec it can read (`checks`),
+/// else unknown.
+fn runs_metrics_check(checks: Option<&[Value]>) -> Option<bool> {
+    Some(checks?.iter().any(|c| c.get("metrics").is_some()))
 }
 
 /// Whether a hook invokes the function in `event`: known for a hook-runner spec it can read (a
 /// check with `invoke` that runs in that phase), else unknown.
-fn invokes_in(hook: &FunctionRun, event: HookEvent) -> Option<bool> {
+fn invokes_in(checks: Option<&[Value]>, event: HookEvent) -> Option<bool> {
     let phase = match event {
         HookEvent::BeforeAllowTraffic => "before",
         HookEvent::AfterAllowTraffic => "after",
     };
-    Some(spec_checks(hook)?.iter().any(|c| {
+    Some(checks?.iter().any(|c| {
         let runs = c
             .get("phase")
             .and_then(Value::as_str)
@@ -208,7 +209,8 @@ fn check_setup(setup: &Setup) -> Value {
         }
         // Only the calls the hook makes are judged: a spec whose checks in this phase never
         // invoke (a metrics-only AfterAllowTraffic hook) needs no invoke permission.
-        let invokes = invokes_in(hook, *event) != Some(false);
+        let checks = spec_checks(hook);
+        let invokes = invokes_in(checks.as_deref(), *event) != Some(false);
         let version_arn = lambda_arn(&target.name, Some(TARGET));
         if invokes {
             findings.push(permission(
@@ -230,7 +232,7 @@ fn check_setup(setup: &Setup) -> Value {
             ));
         }
         // A metrics check judges the canary's traffic: after traffic, unless the spec says.
-        let metrics = runs_metrics_check(hook);
+        let metrics = runs_metrics_check(checks.as_deref());
         let maybe_metrics = metrics.unwrap_or(*event == HookEvent::AfterAllowTraffic);
         if maybe_metrics {
             let when = match metrics {
