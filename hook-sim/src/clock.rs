@@ -27,6 +27,8 @@ pub(crate) struct SimClock {
     pace_changed: watch::Sender<u64>,
     /// The real instant of simulated zero.
     created: Instant,
+    /// Bumped whenever the engine moves the clock to an event.
+    moved: watch::Sender<u64>,
 }
 
 #[derive(Debug)]
@@ -83,6 +85,7 @@ impl SimClock {
                 frontier: None,
             }),
             pace_changed: watch::channel(0).0,
+            moved: watch::channel(0).0,
             created: Instant::now(),
             epoch_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -144,10 +147,13 @@ impl SimClock {
 
     /// Back to real time with no frontier (the end of a deployment).
     pub(crate) fn release(&self) {
-        let mut s = self.lock();
-        s.rebase();
-        s.speed = 1.0;
-        s.frontier = None;
+        {
+            let mut s = self.lock();
+            s.rebase();
+            s.speed = 1.0;
+            s.frontier = None;
+        }
+        self.moved.send_modify(|n| *n += 1);
     }
 
     /// Sets the frontier: the clock stops at `t` until the engine moves it.
@@ -160,14 +166,28 @@ impl SimClock {
     /// Jumps to `t` (never backwards) and makes it the frontier: the engine handles the event
     /// at `t` with the clock standing on it.
     pub(crate) fn arrive(&self, t: Duration) {
-        let mut s = self.lock();
-        s.rebase();
-        s.base_sim = s.base_sim.max(t);
-        s.frontier = Some(s.base_sim);
+        {
+            let mut s = self.lock();
+            s.rebase();
+            s.base_sim = s.base_sim.max(t);
+            s.frontier = Some(s.base_sim);
+        }
+        self.moved.send_modify(|n| *n += 1);
+    }
+
+    /// A receiver that sees the engine move the clock.
+    pub(crate) fn moves(&self) -> watch::Receiver<u64> {
+        self.moved.subscribe()
+    }
+
+    /// Whether a deployment drives the clock (else it is real time).
+    pub(crate) fn driven(&self) -> bool {
+        self.lock().frontier.is_some()
     }
 
     /// Marks real work in progress until the guard drops: meanwhile the clock runs at real
     /// speed.
+    #[cfg(test)]
     pub(crate) fn real_work(&self) -> RealWork<'_> {
         self.begin_real_work();
         RealWork { clock: self }
@@ -207,11 +227,13 @@ impl SimClock {
 }
 
 /// See [`SimClock::real_work`].
+#[cfg(test)]
 #[derive(Debug)]
 pub(crate) struct RealWork<'a> {
     clock: &'a SimClock,
 }
 
+#[cfg(test)]
 impl Drop for RealWork<'_> {
     fn drop(&mut self) {
         self.clock.end_real_work();

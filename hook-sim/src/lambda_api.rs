@@ -446,7 +446,7 @@ pub(crate) async fn invoke_internal(
 ) -> Option<InvokeOutcome> {
     let route_key = match &source {
         Source::Traffic { n, .. } => Some(*n),
-        Source::Client => None,
+        Source::Client | Source::Hook { .. } => None,
     };
     let (version, behavior) = state.resolve(function, qualifier, route_key)??;
     let body = serde_json::to_vec(payload).expect("JSON values serialize");
@@ -457,6 +457,12 @@ pub(crate) async fn invoke_internal(
 pub(crate) enum Source {
     /// A client: an `Invoke`, an HTTP API request, CodeDeploy invoking a hook.
     Client,
+    /// CodeDeploy invoking a hook: counted as running from the moment CodeDeploy invokes it
+    /// (so the clock runs at real speed from then on, not from the moment its task starts).
+    Hook {
+        /// The invocation, begun when CodeDeploy invoked it.
+        running: Running,
+    },
     /// The deployment's synthetic traffic: request `n`, counted as running from its dispatch.
     Traffic {
         /// The invocation, begun when the request was dispatched.
@@ -479,6 +485,7 @@ pub(crate) async fn run_counted(
 ) -> InvokeOutcome {
     let (running, caller) = match source {
         Source::Client => (state.recorder.begin_invocation(function), Caller::Client),
+        Source::Hook { running } => (running, Caller::Client),
         Source::Traffic { running, n } => (running, Caller::Traffic(n)),
     };
     let fault = state

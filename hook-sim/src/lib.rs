@@ -20,6 +20,7 @@
 mod account;
 pub mod alarm;
 mod clock;
+pub mod clock_api;
 mod cloudwatch;
 mod codedeploy;
 mod codedeploy_api;
@@ -104,6 +105,8 @@ impl Sim {
             enforcement: Mutex::new(iam::Enforcement::default()),
             denials: Mutex::new(Vec::new()),
             resource_grants: Mutex::new(HashMap::new()),
+            sleepers: Mutex::new(Vec::new()),
+            sleepers_changed: tokio::sync::Notify::new(),
         });
         let app = Router::new()
             .route("/", post(root_api))
@@ -120,6 +123,7 @@ impl Sim {
                 "/service/GraniteServiceVersion20100801/operation/{operation}",
                 post(cloudwatch::cloudwatch_api),
             )
+            .route("/_hook-sim/clock/{function}", get(clock_api::clock))
             .route("/api/{function}/{qualifier}", any(http_api::http_api))
             .route("/api/{function}/{qualifier}/", any(http_api::http_api))
             .route("/api/{function}/{qualifier}/{*rest}", any(http_api::http_api))
@@ -134,6 +138,12 @@ impl Sim {
     /// `http://127.0.0.1:PORT`: the value for `AWS_ENDPOINT_URL`.
     pub fn endpoint_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The simulated clock, as `function`'s process asks it the time and waits on it (see
+    /// [`clock_api`]): the value of `HOOK_CLOCK_ENDPOINT` in its environment.
+    pub fn clock_url(&self, function: &str) -> String {
+        format!("http://{}/_hook-sim/clock/{function}", self.addr)
     }
 
     /// The base URL of an HTTP API in front of `function:qualifier` (API Gateway HTTP API,
@@ -328,6 +338,7 @@ impl Sim {
                 *v = iam::access_key_for(function);
             }
         }
+        env.push((clock_api::CLOCK_VARIABLE.to_string(), self.clock_url(function)));
         env
     }
 

@@ -258,6 +258,15 @@ impl Recorder {
         self.changed.send_modify(|n| *n += 1);
     }
 
+    /// Whether an invocation of `function` is running.
+    pub(crate) fn is_running(&self, function: &str) -> bool {
+        self.running
+            .lock()
+            .expect("running record poisoned")
+            .iter()
+            .any(|(_, f, _)| f == function)
+    }
+
     /// Notes an invocation of `function` starting now (simulated), until the guard drops.
     /// A function runs in real time: meanwhile, so does the simulated clock (so whether a
     /// later request finds it still busy does not depend on the speed).

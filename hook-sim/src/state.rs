@@ -34,6 +34,11 @@ pub(crate) struct SimState {
     pub(crate) denials: Mutex<Vec<iam::Denial>>,
     /// Resource-based policies: the grants on each resource, by its ARN.
     pub(crate) resource_grants: Mutex<HashMap<String, Vec<iam::ResourceGrant>>>,
+    /// The simulated times processes wait for on the clock ([`crate::clock_api`]): events the
+    /// engine moves the clock to.
+    pub(crate) sleepers: Mutex<Vec<std::time::Duration>>,
+    /// A process started waiting on the clock.
+    pub(crate) sleepers_changed: tokio::sync::Notify,
 }
 
 /// Denials hook-sim keeps to report.

@@ -302,11 +302,10 @@ fn bad_usage_exits_2_with_what_to_do() {
     let (code, err) = run(&["--parameter", "PreTrafficHookKind=python"]);
     assert_eq!(code, 2);
     assert!(err.contains("not one of its AllowedValues (rust, spec)"), "{err}");
-    // The example offers no configuration its own checks cannot pass.
-    let (code, err) = run(&["--parameter", "DeploymentType=AllAtOnce"]);
+    let (code, err) = run(&["--parameter", "DeploymentType=Canary50Percent1Minute"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("DeploymentType=AllAtOnce: not one of its AllowedValues"),
+        err.contains("DeploymentType=Canary50Percent1Minute: not one of its AllowedValues"),
         "{err}"
     );
     let (code, err) = run(&["--bin", "PreTrafficHook=/nonexistent/hook"]);

@@ -177,6 +177,11 @@ impl Sim {
             }
             _ => Duration::ZERO,
         };
+        let history = match plan.traffic {
+            Some(_) if !plan.history.is_zero() => plan.history + METRIC_LAG,
+            _ => Duration::ZERO,
+        };
+        let lead = lead.max(history);
         let offset = plan.seed.map_or(Duration::ZERO, |s| {
             Duration::from_millis(crate::function::splitmix64(s ^ 0x05EC_04D5) % 60_000)
         });
@@ -195,7 +200,12 @@ impl Sim {
                 trace: Vec::new(),
             })
             .collect();
-        let origin = alarm_states.iter().map(|a| a.first).min().unwrap_or(start_sim);
+        let origin = alarm_states
+            .iter()
+            .map(|a| a.first)
+            .chain((!history.is_zero()).then(|| clock.align_down(start_sim.saturating_sub(history), Duration::from_secs(60))))
+            .min()
+            .unwrap_or(start_sim);
         clock.arrive(origin);
         let traffic = plan
             .traffic
@@ -274,6 +284,7 @@ impl Sim {
             .collect();
         let traffic = counts.lock().expect("poisoned").clone();
         let simulated = run.timeline.simulated();
+        self.state.sleepers.lock().expect("poisoned").clear();
         self.state.recorder.clock.release();
         DeploymentOutcome {
             deployment_id: plan.deployment_id.clone(),
@@ -517,7 +528,10 @@ impl Run<'_> {
                 _ = pace.changed() => continue,
                 // A retry was scheduled: it may be the next event.
                 _ = self.wake.notified() => continue,
+                // A process waits on the clock: its time may be the next event.
+                _ = self.sim.state.sleepers_changed.notified() => continue,
             }
+            self.sim.state.sleepers.lock().expect("poisoned").retain(|t| *t > next);
             self.clock().arrive(next);
             if background.is_some_and(|b| b <= next) {
                 self.run_background(next).await?;
@@ -549,7 +563,8 @@ impl Run<'_> {
             .map(|a| self.evaluation(a))
             .min();
         let retries = self.retries.lock().expect("poisoned").iter().map(|r| r.at).min();
-        [traffic, alarms, retries].into_iter().flatten().min()
+        let sleepers = self.sim.state.sleepers.lock().expect("poisoned").iter().copied().min();
+        [traffic, alarms, retries, sleepers].into_iter().flatten().min()
     }
 
     /// Evaluates the periods that end and sends the requests due at `now` (absolute), in
@@ -614,9 +629,12 @@ impl Run<'_> {
     fn invoke_hook(&self, function: &str, execution: &str) -> JoinHandle<Option<crate::invocation::InvokeOutcome>> {
         let payload = Sim::lifecycle_event_payload(&self.plan.deployment_id, execution);
         let (state, function) = (self.sim.state.clone(), function.to_string());
+        // The hook runs in real time from now on: so does the clock until it ends (or waits on
+        // the clock: crate::clock_api).
+        let running = state.recorder.begin_invocation(&function);
         tokio::spawn(async move {
-            crate::lambda_api::invoke_internal(&state, &function, None, &payload, crate::lambda_api::Source::Client)
-                .await
+            let source = crate::lambda_api::Source::Hook { running };
+            crate::lambda_api::invoke_internal(&state, &function, None, &payload, source).await
         })
     }
 
@@ -668,8 +686,6 @@ impl Run<'_> {
                 attempt,
                 attempts,
             };
-            // The hook runs in real time: so does the clock until it ends.
-            let work = self.clock().real_work();
             let end = self
                 .advance(deadline, async {
                     tokio::select! {
@@ -679,7 +695,6 @@ impl Run<'_> {
                     }
                 })
                 .await;
-            drop(work);
             let end = match end {
                 Ok(end) => end,
                 Err(rollback) => {

@@ -128,6 +128,10 @@ pub struct DeploymentPlan {
     pub codedeploy_role: Option<crate::iam::Identity>,
     /// Each version's configured environment (current, target), as `GetFunction` answers it.
     pub environments: (BTreeMap<String, String>, BTreeMap<String, String>),
+    /// How long the current version serves the traffic before the deployment starts, at least
+    /// (the alarms' look-back adds to it): the figures a watching metrics check compares
+    /// with. Zero by default.
+    pub history: Duration,
 }
 
 /// A deployment event CodeDeploy publishes to a trigger's topic.
@@ -205,6 +209,7 @@ impl DeploymentPlan {
             tags: BTreeMap::new(),
             codedeploy_role: None,
             environments: (BTreeMap::new(), BTreeMap::new()),
+            history: Duration::ZERO,
         }
     }
 

@@ -43,7 +43,26 @@ pub struct MetricsSpec {
     pub expect: Vec<(LambdaMetric, Threshold)>,
     /// The thresholds on custom metrics.
     pub custom: Vec<(CustomMetric, Threshold)>,
+    /// Watch forward after the traffic shifting, deciding as soon as the figures allow.
+    pub watch: Option<Watch>,
 }
+
+/// A metrics check that watches forward: the new version's figures from the start of the
+/// traffic shifting up to now, read every `every` for up to `length` after the shifting
+/// ended, against the current version's over `baseline` before the shifting and during it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watch {
+    /// How long it watches after the shifting ended (the bake time).
+    pub length: Dur,
+    /// How much of the current version's traffic before the shifting it compares with.
+    pub baseline: Dur,
+    /// How often it reads the figures.
+    pub every: Dur,
+}
+
+/// The longest a check may watch: a Lambda function runs 15 minutes at most, and the hook
+/// needs time to report after it.
+pub const MAX_WATCH: std::time::Duration = std::time::Duration::from_secs(14 * 60);
 
 impl MetricsSpec {
     /// The most GetMetricData queries it asks for one target (both versions): invocations and
@@ -98,6 +117,22 @@ pub(crate) struct MetricsSource {
     /// Thresholds on metrics the function publishes itself (any namespace but `AWS/…`).
     #[serde(default)]
     custom: Vec<CustomMetric>,
+    /// Watch forward (`5m`, at most 14m): after all traffic shifted, read the figures every
+    /// `every` for this long, and fail as soon as they breach a threshold in two readings
+    /// running; at its end the figures decide as any metrics check's do. The new version's
+    /// figures run from the start of the traffic shifting to the reading; the current
+    /// version's cover `baseline` before the shifting and the shifting itself. So an
+    /// `AllAtOnce` deployment, which has no canary traffic, is judged too. The hook's Lambda
+    /// timeout must exceed it.
+    #[serde(default)]
+    watch: Option<String>,
+    /// With `watch`: how much of the current version's traffic before the shifting it
+    /// compares with (default: as long as `watch`).
+    #[serde(default)]
+    baseline: Option<String>,
+    /// With `watch`: how often it reads the figures (default 1m, at least 10s).
+    #[serde(default)]
+    every: Option<String>,
 }
 
 /// A metric the function publishes itself, compared across versions when one of its
@@ -200,6 +235,7 @@ impl TryFrom<MetricsSource> for MetricsSpec {
                 Window::Last(d)
             }
         };
+        let watch = watch(&s, window)?;
         if s.min_samples == Some(0) {
             return Err("metrics.min_samples is 0: a verdict needs at least one invocation".into());
         }
@@ -292,6 +328,7 @@ impl TryFrom<MetricsSource> for MetricsSpec {
             inconclusive: s.inconclusive,
             expect,
             custom,
+            watch,
         };
         let queries = spec.max_queries();
         if queries > MAX_METRIC_QUERIES {
@@ -302,6 +339,61 @@ impl TryFrom<MetricsSource> for MetricsSpec {
         }
         Ok(spec)
     }
+}
+
+/// The `watch`, `baseline` and `every` of a metrics check, checked.
+fn watch(s: &MetricsSource, window: Window) -> Result<Option<Watch>, String> {
+    let dur = |field: &str, text: &str| Dur::parse(text).map_err(|e| format!("metrics.{field}: {e}"));
+    let Some(text) = s.watch.as_deref() else {
+        if let Some(field) = [("baseline", &s.baseline), ("every", &s.every)]
+            .iter()
+            .find_map(|(f, v)| v.as_ref().map(|_| *f))
+        {
+            return Err(format!(
+                "metrics.{field} goes with `watch`, which this check does not have: add `watch: 5m` or leave {field} out"
+            ));
+        }
+        return Ok(None);
+    };
+    let length = dur("watch", text)?;
+    let minute = std::time::Duration::from_secs(60);
+    if length.0 < minute || length.0 > MAX_WATCH {
+        return Err(format!(
+            "metrics.watch `{text}` is out of range: from 1m (Lambda's metric period) to 14m (a Lambda function \
+             runs 15 minutes at most, and the hook reports after the watch)"
+        ));
+    }
+    if window != Window::Traffic {
+        return Err(
+            "metrics.watch reads from the start of the traffic shifting on, and `window` says otherwise: \
+             leave `window` out (size the current version's share with `baseline`)"
+                .into(),
+        );
+    }
+    let baseline = match s.baseline.as_deref() {
+        None => length,
+        Some(t) => {
+            let d = dur("baseline", t)?;
+            if d.0 < minute || d.0 > std::time::Duration::from_secs(3 * 3600) {
+                return Err(format!("metrics.baseline `{t}` is out of range: from 1m to 3h"));
+            }
+            d
+        }
+    };
+    let every = match s.every.as_deref() {
+        None => Dur(minute),
+        Some(t) => {
+            let d = dur("every", t)?;
+            if d.0 < std::time::Duration::from_secs(10) || d.0 > length.0 {
+                return Err(format!(
+                    "metrics.every `{t}` is out of range: from 10s (CloudWatch publishes Lambda's figures a minute at \
+                     a time) to the watch's {length}"
+                ));
+            }
+            d
+        }
+    };
+    Ok(Some(Watch { length, baseline, every }))
 }
 
 /// The time a metrics check's figures cover.
@@ -748,6 +840,28 @@ mod tests {
         assert_eq!(last.window, Window::Last(Dur(std::time::Duration::from_secs(600))));
         assert!(!last.compares_with_current());
         assert!(parse(serde_json::json!({"expect": {}})).unwrap_err().contains("empty"));
+        let w = parse(serde_json::json!({"watch": "5m", "expect": {"errors": "== 0"}})).unwrap();
+        let m = |n: u64| Dur(std::time::Duration::from_secs(60 * n));
+        assert_eq!(
+            w.watch,
+            Some(Watch { length: m(5), baseline: m(5), every: m(1) }),
+            "baseline as long as the watch, every minute"
+        );
+        assert_eq!(ok.watch, None);
+        let watch_err = |v: serde_json::Value| parse(v).unwrap_err();
+        for (v, says) in [
+            (serde_json::json!({"watch": "30s", "expect": {"errors": "== 0"}}), "out of range"),
+            (serde_json::json!({"watch": "15m", "expect": {"errors": "== 0"}}), "15 minutes at most"),
+            (serde_json::json!({"watch": "5m", "window": "10m", "expect": {"errors": "== 0"}}), "leave `window` out"),
+            (serde_json::json!({"watch": "5m", "every": "5s", "expect": {"errors": "== 0"}}), "from 10s"),
+            (serde_json::json!({"watch": "5m", "every": "6m", "expect": {"errors": "== 0"}}), "watch's 5m"),
+            (serde_json::json!({"baseline": "5m", "expect": {"errors": "== 0"}}), "add `watch: 5m`"),
+            (serde_json::json!({"watch": "5m", "baseline": "4h", "expect": {"errors": "== 0"}}), "1m to 3h"),
+            (serde_json::json!({"watch": "5 minutes", "expect": {"errors": "== 0"}}), "metrics.watch"),
+        ] {
+            let e = watch_err(v.clone());
+            assert!(e.contains(says), "{v}: {e}");
+        }
         assert!(
             parse(serde_json::json!({"window": "30s", "expect": {"errors": "== 0"}}))
                 .unwrap_err()

@@ -69,6 +69,16 @@ impl Figure {
 }
 
 impl Answer {
+    /// Adds the results of another answer, with other ids (another window's queries).
+    pub(crate) fn merge(&mut self, other: Answer) {
+        self.results.extend(other.results);
+        for p in other.problems {
+            if !self.problems.contains(&p) {
+                self.problems.push(p);
+            }
+        }
+    }
+
     /// Adds one page's result of query `id`.
     pub(crate) fn absorb(&mut self, id: &str, status: Option<&str>, values: &[f64], messages: Vec<String>) {
         let series = self.results.entry(id.to_string()).or_default();

@@ -6,11 +6,13 @@
 //!
 //! [`cloudwatch`] asks, [`evidence`] says which figures count, [`decide`] judges.
 
+mod clock;
 mod cloudwatch;
 mod decide;
 mod evidence;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 use std::time::{Duration, SystemTime};
 
@@ -103,6 +105,13 @@ pub(crate) async fn run(
     };
     match reading(cloudwatch, spec, target, traffic) {
         Err(e) => report.result = CheckResult::Failed(CheckFailure::setup(e)),
+        Ok(reading) if spec.watch.is_some() => {
+            let (result, summary, assertions) = watching(&reading, spec, traffic, (timeout, deadline)).await;
+            report.result = result;
+            report.assertions = assertions;
+            report.attempts = 1;
+            report.metrics = Some(summary);
+        }
         Ok(reading) => {
             let mut summary = reading.summary();
             let limit = deadline.map_or(timeout, |d| timeout.min(d.saturating_duration_since(Instant::now())));
@@ -123,6 +132,69 @@ pub(crate) async fn run(
     report
 }
 
+/// The least time a watch leaves the hook after it: its other checks' and its report's.
+const AFTER_WATCH: Duration = Duration::from_secs(30);
+
+/// A watching check ([`watch`]): the result, the summary, the last reading's assertions.
+async fn watching(
+    reading: &Reading<'_>,
+    spec: &MetricsSpec,
+    traffic: Option<&Result<TimeWindow, TrafficError>>,
+    (timeout, deadline): (Duration, Option<Instant>),
+) -> (CheckResult, MetricsSummary, Vec<crate::assert::AssertionResult>) {
+    let mut summary = reading.summary();
+    let w = spec.watch.expect("a watching check");
+    let fail = |f: CheckFailure| (CheckResult::Failed(f), reading.summary(), Vec::new());
+    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    if let Some(left) = left.filter(|l| *l < w.length.0 + AFTER_WATCH) {
+        return fail(CheckFailure::setup(format!(
+            "it watches {} and the hook has {} left of its Lambda timeout: raise the hook function's Timeout              above the watch by a minute or more (at most 900 seconds), or shorten `watch`",
+            crate::spec::Dur(w.length.0),
+            crate::spec::duration_text(left)
+        )));
+    }
+    let clock = match clock::HookClock::from_env() {
+        Ok(c) => c,
+        Err(e) => return fail(CheckFailure::setup(e)),
+    };
+    let shifting = match traffic {
+        Some(Ok(w)) => w.clone(),
+        Some(Err(e)) => return fail(CheckFailure::setup(format!("the deployment's traffic shifting: {e}"))),
+        None => match clock::Clock::now(&clock).await {
+            Ok(now) => TimeWindow {
+                start: now,
+                end: now,
+                what: "now".into(),
+            },
+            Err(e) => return fail(CheckFailure::call(e)),
+        },
+    };
+    let watched = watch::watch(spec, &w, &reading.versions, &shifting, &clock, |target, current| async move {
+        let limit = deadline.map_or(timeout, |d| timeout.min(d.saturating_duration_since(Instant::now())));
+        let mut answer = fetch_window(reading, spec, &target, limit, |id| !id.ends_with("_1")).await?;
+        answer.merge(fetch_window(reading, spec, &current, limit, |id| id.ends_with("_1")).await?);
+        Ok(answer)
+    });
+    let watched = match left {
+        Some(left) => match tokio::time::timeout(left.saturating_sub(AFTER_WATCH / 2), watched).await {
+            Ok(w) => w,
+            Err(_) => Err(CheckFailure::call(format!(
+                "the watch had not ended {} before the hook's deadline",
+                crate::spec::duration_text(AFTER_WATCH / 2)
+            ))),
+        },
+        None => watched.await,
+    };
+    match watched {
+        Err(f) => fail(f),
+        Ok(w) => {
+            summary.window = w.versions.window.clone();
+            summary.inconclusive = w.decision.inconclusive.clone();
+            (w.decision.result, summary, w.decision.assertions)
+        }
+    }
+}
+
 /// What the check reads, or the set-up error that stops it.
 fn reading<'a>(
     cloudwatch: Option<&'a aws_sdk_cloudwatch::Client>,
@@ -139,7 +211,15 @@ fn reading<'a>(
             target.function
         )
     })?;
-    let window = window(spec.window, traffic)?;
+    // A watch reads windows of its own (watch::windows).
+    let window = match spec.watch {
+        Some(_) => TimeWindow {
+            start: SystemTime::now(),
+            end: SystemTime::now(),
+            what: "the watch".into(),
+        },
+        None => window(spec.window, traffic)?,
+    };
     let versions = Versions {
         target: target.target_version.clone(),
         current: target.current_version.clone().filter(|c| *c != target.target_version),
@@ -180,10 +260,23 @@ fn window(window: Window, traffic: Option<&Result<TimeWindow, TrafficError>>) ->
 /// The figures, in one period over the whole window from its minute; or why CloudWatch gave
 /// none within `limit`.
 async fn read(reading: &Reading<'_>, spec: &MetricsSpec, limit: Duration) -> Result<evidence::Answer, CheckFailure> {
-    let start = secs(reading.window.start).div_euclid(60) * 60;
+    fetch_window(reading, spec, &reading.window, limit, |_| true).await
+}
+
+/// The figures of the queries whose id `keep` keeps, in one period over `window` from its
+/// minute; or why CloudWatch gave none within `limit`.
+async fn fetch_window(
+    reading: &Reading<'_>,
+    spec: &MetricsSpec,
+    window: &TimeWindow,
+    limit: Duration,
+    keep: impl Fn(&str) -> bool,
+) -> Result<evidence::Answer, CheckFailure> {
+    let start = secs(window.start).div_euclid(60) * 60;
     // The end's last fraction of a second is in the window too: rounded up, not cut.
-    let period = ((secs_ceil(reading.window.end) - start).max(1) + 59) / 60 * 60;
-    let queries = cloudwatch::queries(spec, &reading.function, &reading.versions, period);
+    let period = ((secs_ceil(window.end) - start).max(1) + 59) / 60 * 60;
+    let mut queries = cloudwatch::queries(spec, &reading.function, &reading.versions, period);
+    queries.retain(|q| q.id().is_some_and(&keep));
     let fetched = tokio::time::timeout(
         limit,
         cloudwatch::fetch(reading.cloudwatch, queries, start, start + period),

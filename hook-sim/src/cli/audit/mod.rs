@@ -136,6 +136,9 @@ pub(crate) struct AuditResult {
 pub(crate) struct TrafficModel {
     pub(crate) requests_per_minute: u32,
     pub(crate) paths: Vec<String>,
+    /// How long the current version served it before the deployment, in seconds.
+    #[serde(default)]
+    pub(crate) history_seconds: u64,
 }
 
 const SCHEMA: &str = "hook-sim-audit/1";
@@ -339,6 +342,7 @@ async fn run(args: &AuditArgs) -> Result<AuditResult, AuditError> {
         traffic: TrafficModel {
             requests_per_minute: prepared.traffic.per_minute,
             paths: prepared.traffic.paths.clone(),
+            history_seconds: prepared.history.as_secs(),
         },
         seeds,
         shards: vec![[k, n]],

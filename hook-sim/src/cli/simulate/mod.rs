@@ -137,6 +137,20 @@ pub(crate) struct RehearsalArgs {
     /// /hello). It may carry a query: `/orders?id=7`.
     #[arg(long = "path", value_name = "PATH")]
     pub(crate) paths: Vec<String>,
+    /// How long the current version serves that traffic before the deployment starts: what a
+    /// watching metrics check compares the new version with (its `baseline`), and alarms look
+    /// back on. At least the longest baseline of the hook-runner specs hook-sim can read.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = history)]
+    pub(crate) history: std::time::Duration,
+}
+
+/// `--history`: a duration from 0 to 3 hours.
+fn history(text: &str) -> Result<std::time::Duration, String> {
+    let d = hook_spec::Dur::parse(text).map_err(|e| format!("{e} (like 5m)"))?.0;
+    if d > std::time::Duration::from_secs(3 * 3600) {
+        return Err(format!("`{text}` is longer than 3h"));
+    }
+    Ok(d)
 }
 
 impl std::ops::Deref for RehearsalArgs {

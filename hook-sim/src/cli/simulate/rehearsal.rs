@@ -25,6 +25,8 @@ pub(crate) struct Prepared {
     pub(crate) speed: f64,
     /// The synthetic traffic.
     pub(crate) traffic: Traffic,
+    /// How long the current version serves it before the deployment.
+    pub(crate) history: std::time::Duration,
 }
 
 /// What changes from one rehearsal of a prepared stack to the next.
@@ -104,11 +106,15 @@ pub(crate) fn prepare(args: &RehearsalArgs) -> Result<Prepared, SimulateError> {
     if !args.paths.is_empty() {
         traffic.paths = args.paths.clone();
     }
+    let history = args
+        .history
+        .max(super::specs::longest_baseline(setup.hooks.iter().map(|(_, h)| h), &hook_env));
     Ok(Prepared {
         setup,
         hook_env,
         speed,
         traffic,
+        history,
     })
 }
 
@@ -192,6 +198,7 @@ pub(crate) async fn rehearse(
     plan.application = setup.application.clone();
     plan.group = setup.group.clone();
     plan.codedeploy_role = Some(setup.codedeploy_role.clone());
+    plan.history = prepared.history;
     let mut hook_processes = BTreeMap::new();
     for ((event, config), (_, hook)) in hook_configs.into_iter().zip(&setup.hooks) {
         let name = config.name.clone();
