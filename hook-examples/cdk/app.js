@@ -70,7 +70,7 @@ const preHook = rustFunction('PreTrafficHook', 'pre-traffic', {
 });
 const postHook = rustFunction('PostTrafficHook', 'post-traffic', {
   description: 'AfterAllowTraffic hook of hello (hook-sdk, Rust)',
-  timeout: cdk.Duration.seconds(120),
+  timeout: cdk.Duration.seconds(300),
   environment: { API_URL: `https://${api.ref}.execute-api.${stack.region}.${stack.urlSuffix}` },
 });
 for (const hook of [preHook, postHook]) {

@@ -175,6 +175,14 @@ impl SimClock {
         self.moved.send_modify(|n| *n += 1);
     }
 
+    /// Outside a deployment, moves the clock forward to `t` at once (never backwards): it runs
+    /// on in real time from there.
+    pub(crate) fn jump_to(&self, t: Duration) {
+        let mut s = self.lock();
+        s.rebase();
+        s.base_sim = s.base_sim.max(t);
+    }
+
     /// A receiver that sees the engine move the clock.
     pub(crate) fn moves(&self) -> watch::Receiver<u64> {
         self.moved.subscribe()

@@ -106,6 +106,7 @@ impl Sim {
             denials: Mutex::new(Vec::new()),
             resource_grants: Mutex::new(HashMap::new()),
             sleepers: Mutex::new(Vec::new()),
+            skip_clock_waits: std::sync::atomic::AtomicBool::new(false),
             sleepers_changed: tokio::sync::Notify::new(),
         });
         let app = Router::new()
@@ -458,6 +459,15 @@ impl Sim {
         self.state
             .metrics_at_once
             .store(at_once, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Outside a deployment, a process waiting on the simulated clock ([`clock_api`]) waits in
+    /// real time (the default), or, with `skip`, the clock jumps to the end of its wait at once
+    /// (for tests of a watching hook without a deployment engine: nothing happens meanwhile).
+    pub fn skip_clock_waits(&self, skip: bool) {
+        self.state
+            .skip_clock_waits
+            .store(skip, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Keeps only the newest `n` calls ([`Sim::calls`]) and the newest `n` invocations (the

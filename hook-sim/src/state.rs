@@ -39,6 +39,8 @@ pub(crate) struct SimState {
     pub(crate) sleepers: Mutex<Vec<std::time::Duration>>,
     /// A process started waiting on the clock.
     pub(crate) sleepers_changed: tokio::sync::Notify,
+    /// Outside a deployment, a wait on the clock jumps it forward instead of taking real time.
+    pub(crate) skip_clock_waits: std::sync::atomic::AtomicBool,
 }
 
 /// Denials hook-sim keeps to report.

@@ -1006,3 +1006,45 @@ async fn update_alias_shifts_a_served_alias_as_a_deployment_does() {
         Some("ResourceNotFoundException")
     );
 }
+
+#[tokio::test]
+async fn the_clock_answers_the_time_and_outside_a_deployment_waits_in_real_time() {
+    let sim = Sim::start().await.unwrap();
+    let url = sim.clock_url("CodeDeployHook_x");
+    assert!(
+        sim.aws_env_for("CodeDeployHook_x")
+            .contains(&("HOOK_CLOCK_ENDPOINT".to_string(), url.clone())),
+        "a function's process is told where the clock is"
+    );
+    let wall = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    };
+    let now_of = |v: serde_json::Value| v["now_ms"].as_u64().unwrap();
+    let client = reqwest::Client::new();
+    let ask = |until: u64| {
+        let client = client.clone();
+        let url = format!("{url}?until_ms={until}");
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let before = wall();
+    let now = now_of(ask(0).await);
+    assert!(
+        now + 1 >= before && now <= wall() + 1,
+        "real time outside a deployment: {before} {now}"
+    );
+    let until = now + 200;
+    assert!(now_of(ask(until).await) >= until, "a wait ends when the time comes");
+    assert!(now_of(ask(1).await) >= until, "a time already past answers at once");
+}

@@ -359,10 +359,11 @@ fn bad_usage_exits_2_with_what_to_do() {
 /// `post-traffic` hooks as real processes, a canary of 10 % for 5 minutes at ×600, an alarm on
 /// the new version's errors.
 async fn example_plan(sim: &Sim) -> DeploymentPlan {
+    // The post-traffic hook watches 3 minutes after the shift: its timeout is above that.
     let process = |name: &str, bin: &str, version: &str| {
         ProcessConfig::new(name, release_bin(bin))
             .version(version)
-            .timeout(Duration::from_secs(60))
+            .timeout(Duration::from_secs(300))
     };
     let v1 = sim.runtime(process("hello-fn", "hello", "1")).await.unwrap();
     let v2 = sim.runtime(process("hello-fn", "hello", "2")).await.unwrap();
@@ -588,6 +589,73 @@ fn the_outcome_does_not_depend_on_the_speed() {
 /// smoke checks and every error alarm; the post-traffic hook's metrics check, reading
 /// CloudWatch's figures for the canary's traffic from hook-sim, stops it by both versions'
 /// p99 — at two speeds, with the same verdict.
+/// The line the post-traffic hook logged for its metrics check.
+fn metrics_record(r: &Value) -> Value {
+    r["hook_logs"]["CodeDeployHook_sam-app-post-traffic"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l.as_str()?).ok())
+        .find(|l| l["record"] == "check" && l["name"] == "as fast and as sound as the current version")
+        .unwrap_or_else(|| panic!("no record of the metrics check: {r:#}"))
+}
+
+#[test]
+fn an_all_at_once_deployment_is_judged_by_the_watching_metrics_check() {
+    // All at once there is no canary: the post-traffic metrics check watches the new version
+    // for 3 minutes after the shift (on hook-sim's clock: no real wait), against the current
+    // version's traffic before it.
+    let runs: Vec<(&str, (i32, Value))> = std::thread::scope(|s| {
+        let handles: Vec<_> = [&[][..], &["--fault", "delay=300ms"][..]]
+            .map(|fault| {
+                s.spawn(move || {
+                    let mut args = vec!["--config", "AllAtOnce", "--speed", "100000", "--seed", "3"];
+                    args.extend_from_slice(fault);
+                    (fault.last().copied().unwrap_or("healthy"), simulate(&args))
+                })
+            })
+            .into_iter()
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let (_, (code, healthy)) = &runs[0];
+    assert_eq!(*code, 0, "{healthy:#}");
+    assert_eq!(weights(healthy), [1.0], "all at once");
+    let record = metrics_record(healthy);
+    assert_eq!(record["outcome"], "Passed", "{record:#}");
+    let window = record["metrics"]["window"].as_str().unwrap();
+    assert!(window.contains("watched 3m"), "{window}");
+    assert!(
+        window.contains("5m before the traffic shifting"),
+        "the current version's figures come from before the shift: {window}"
+    );
+    let invocations = record["assertions"][0]["actual"].as_str().unwrap();
+    assert!(
+        !invocations.contains(" 0 (version 1)"),
+        "the current version served traffic before the deployment: {invocations}"
+    );
+    let reported = events(healthy, "hook_reported");
+    let after = reported.last().unwrap();
+    assert_eq!(after["lifecycle_event"], "AfterAllowTraffic");
+    assert!(
+        after["at_s"].as_f64().unwrap() >= 180.0,
+        "the hook reported after its 3 simulated minutes of watch: {after}"
+    );
+
+    let (_, (code, slow)) = &runs[1];
+    assert_eq!(*code, 1, "{slow:#}");
+    assert_eq!(
+        slow["outcome"]["rollback"],
+        json!({"cause": "hook_failed", "lifecycle_event": "AfterAllowTraffic", "function": "CodeDeployHook_sam-app-post-traffic"}),
+        "{slow:#}"
+    );
+    let record = metrics_record(slow);
+    assert_eq!(record["outcome"], "Failed", "{record:#}");
+    let p99 = &record["assertions"][1];
+    assert_eq!(p99["query"], "p99 Duration");
+    assert_eq!(p99["passed"], false, "{record:#}");
+}
+
 #[test]
 fn a_slower_version_is_rolled_back_by_the_post_traffic_metrics_check() {
     // Each run waits on the slow version in real time (some 30 s): side by side.

@@ -203,7 +203,10 @@ impl Sim {
         let origin = alarm_states
             .iter()
             .map(|a| a.first)
-            .chain((!history.is_zero()).then(|| clock.align_down(start_sim.saturating_sub(history), Duration::from_secs(60))))
+            .chain(
+                (!history.is_zero())
+                    .then(|| clock.align_down(start_sim.saturating_sub(history), Duration::from_secs(60))),
+            )
             .min()
             .unwrap_or(start_sim);
         clock.arrive(origin);

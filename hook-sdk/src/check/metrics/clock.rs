@@ -158,10 +158,12 @@ impl Clock for RemoteClock {
     }
 
     async fn sleep_until(&self, t: SystemTime) -> Result<SystemTime, String> {
+        // Rounded up to the millisecond the clock counts in: the answer is never before `t`.
         let ms = t
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
-            .as_millis()
+            .as_nanos()
+            .div_ceil(1_000_000)
             .max(1);
         self.ask(ms).await
     }

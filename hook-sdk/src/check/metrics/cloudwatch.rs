@@ -21,9 +21,14 @@ pub(super) async fn fetch(
     start: i64,
     end: i64,
 ) -> Result<Answer, GetMetricDataError> {
-    let mut answer = Answer::default();
+    let asked = queries.iter().filter_map(|q| {
+        let period = q.metric_stat().and_then(|m| m.period())?;
+        Some((q.id()?.to_string(), i64::from(period)))
+    });
+    let mut answer = Answer::to(asked, start, end);
     let mut token: Option<String> = None;
     for page in 1..=MAX_PAGES {
+        answer.begin_page();
         let out = cloudwatch
             .get_metric_data()
             .set_metric_data_queries(Some(queries.clone()))
@@ -55,7 +60,14 @@ fn absorb(answer: &mut Answer, out: &aws_sdk_cloudwatch::operation::get_metric_d
     for r in out.metric_data_results() {
         let Some(id) = r.id() else { continue };
         let status = r.status_code().map(|s| s.as_str());
-        answer.absorb(id, status, r.values(), r.messages().iter().map(message_text).collect());
+        let times: Vec<i64> = r.timestamps().iter().map(|t| t.secs()).collect();
+        answer.absorb_result(
+            id,
+            status,
+            r.values(),
+            &times,
+            r.messages().iter().map(message_text).collect(),
+        );
     }
 }
 

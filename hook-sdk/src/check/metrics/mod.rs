@@ -169,12 +169,19 @@ async fn watching(
             Err(e) => return fail(CheckFailure::call(e)),
         },
     };
-    let watched = watch::watch(spec, &w, &reading.versions, &shifting, &clock, |target, current| async move {
-        let limit = deadline.map_or(timeout, |d| timeout.min(d.saturating_duration_since(Instant::now())));
-        let mut answer = fetch_window(reading, spec, &target, limit, |id| !id.ends_with("_1")).await?;
-        answer.merge(fetch_window(reading, spec, &current, limit, |id| id.ends_with("_1")).await?);
-        Ok(answer)
-    });
+    let watched = watch::watch(
+        spec,
+        &w,
+        &reading.versions,
+        &shifting,
+        &clock,
+        |target, current| async move {
+            let limit = deadline.map_or(timeout, |d| timeout.min(d.saturating_duration_since(Instant::now())));
+            let mut answer = fetch_window(reading, spec, &target, limit, |id| !id.ends_with("_1")).await?;
+            answer.merge(fetch_window(reading, spec, &current, limit, |id| id.ends_with("_1")).await?);
+            Ok(answer)
+        },
+    );
     let watched = match left {
         Some(left) => match tokio::time::timeout(left.saturating_sub(AFTER_WATCH / 2), watched).await {
             Ok(w) => w,

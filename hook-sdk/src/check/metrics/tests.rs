@@ -286,12 +286,14 @@ async fn every_page_is_read_and_one_left_is_no_evidence() {
     use aws_sdk_cloudwatch::types::{MetricDataResult, StatusCode};
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     let page = |status: StatusCode, values: Vec<f64>, token: Option<&str>| {
+        let times = vec![aws_smithy_types::DateTime::from_secs(0); values.len()];
         GetMetricDataOutput::builder()
             .metric_data_results(
                 MetricDataResult::builder()
                     .id("inv_0")
                     .status_code(status)
                     .set_values(Some(values))
+                    .set_timestamps(Some(times))
                     .build(),
             )
             .set_next_token(token.map(str::to_string))
@@ -303,7 +305,11 @@ async fn every_page_is_read_and_one_left_is_no_evidence() {
         .output(move || page(StatusCode::Complete, vec![4.0], None))
         .build();
     let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&two]);
-    let answer = fetch(&cw, Vec::new(), 0, 60).await.unwrap();
+    let asked = || {
+        let s = spec(serde_json::json!({"expect": {"errors": "== 0"}}));
+        queries(&s, "f", &versions(None), 60)
+    };
+    let answer = fetch(&cw, asked(), 0, 60).await.unwrap();
     assert_eq!(answer.figure("inv_0", "Sum", Sign::NonNegative), Figure::Value(7.0));
     assert_eq!(two.num_calls(), 2);
 
@@ -311,7 +317,7 @@ async fn every_page_is_read_and_one_left_is_no_evidence() {
         .match_requests(|r| r.next_token().is_none_or(|t| t.starts_with('t')))
         .then_output(move || page(StatusCode::PartialData, vec![1.0], Some("t")));
     let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&endless]);
-    let answer = fetch(&cw, Vec::new(), 0, 60).await.unwrap();
+    let answer = fetch(&cw, asked(), 0, 60).await.unwrap();
     assert_eq!(endless.num_calls(), MAX_PAGES);
     match answer.figure("inv_0", "Sum", Sign::NonNegative) {
         Figure::NoEvidence(why) => assert!(why.contains("NextToken was left"), "{why}"),

@@ -96,7 +96,11 @@ where
         let stop = if over {
             Some(format!("watched {}", Dur(w.length.0)))
         } else if no_evidence {
-            Some(format!("stopped after {} of {}: no evidence", Dur(watched), Dur(w.length.0)))
+            Some(format!(
+                "stopped after {} of {}: no evidence",
+                Dur(watched),
+                Dur(w.length.0)
+            ))
         } else if breach && breached_before {
             Some(format!(
                 "stopped after {} of {}: two readings running breached",
@@ -117,6 +121,12 @@ where
         breached_before = breach;
         let next = (now + w.every.0).min(end);
         now = clock.sleep_until(next).await.map_err(clock_failure)?;
+        if now < next {
+            // A clock that answers early would have the watch read again and again.
+            return Err(CheckFailure::call(
+                "the clock answered a wait before its time: the watch cannot tell how long it watched".to_string(),
+            ));
+        }
     }
 }
 
@@ -208,9 +218,21 @@ mod tests {
         assert_eq!(w.readings, 6, "at 2s, then each minute up to the end at 5m");
         assert_eq!(waits.last(), Some(&at(300)), "the last wait ends with the watch");
         let (t, c) = &asked[5];
-        assert_eq!((t.start, t.end), (at(0), at(300)), "new version: from the shift to the reading");
-        assert_eq!((c.start, c.end), (at(0) - Duration::from_secs(600), at(1)), "current: the baseline");
-        assert!(w.versions.window.contains("watched 5m, 6 readings"), "{}", w.versions.window);
+        assert_eq!(
+            (t.start, t.end),
+            (at(0), at(300)),
+            "new version: from the shift to the reading"
+        );
+        assert_eq!(
+            (c.start, c.end),
+            (at(0) - Duration::from_secs(600), at(1)),
+            "current: the baseline"
+        );
+        assert!(
+            w.versions.window.contains("watched 5m, 6 readings"),
+            "{}",
+            w.versions.window
+        );
     }
 
     #[tokio::test]
@@ -221,7 +243,9 @@ mod tests {
         assert_eq!(w.decision.result, CheckResult::Failed(CheckFailure::Expectation));
         assert_eq!(asked.len(), 5, "stopped at the second breach running");
         assert!(
-            w.versions.window.contains("stopped after 4.03m of 5m: two readings running breached"),
+            w.versions
+                .window
+                .contains("stopped after 4.03m of 5m: two readings running breached"),
             "{}",
             w.versions.window
         );
@@ -230,9 +254,45 @@ mod tests {
     #[tokio::test]
     async fn too_few_samples_wait_and_at_the_end_the_policy_decides() {
         let (w, asked, _) = run(|_| answer(3.0, 3.0)).await;
-        assert_eq!(asked.len(), 6, "too few samples never stop a watch early, breach or not");
+        assert_eq!(
+            asked.len(),
+            6,
+            "too few samples never stop a watch early, breach or not"
+        );
         assert_eq!(w.decision.result.outcome(), Outcome::Failed);
         assert!(w.decision.inconclusive.is_some());
+    }
+
+    /// A clock that never moves.
+    struct Stuck;
+
+    impl Clock for Stuck {
+        async fn now(&self) -> Result<SystemTime, String> {
+            Ok(at(2))
+        }
+
+        async fn sleep_until(&self, _: SystemTime) -> Result<SystemTime, String> {
+            Ok(at(2))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_clock_that_answers_early_fails_the_watch_instead_of_reading_again_and_again() {
+        let spec = spec();
+        let shifting = TimeWindow {
+            start: at(0),
+            end: at(0),
+            what: "traffic shifting".into(),
+        };
+        let reads = RefCell::new(0);
+        let out = watch(&spec, &spec.watch.unwrap(), &versions(), &shifting, &Stuck, |_, _| {
+            *reads.borrow_mut() += 1;
+            async { Ok(answer(100.0, 0.0)) }
+        })
+        .await;
+        let e = out.unwrap_err();
+        assert!(format!("{e:?}").contains("before its time"), "{e:?}");
+        assert_eq!(*reads.borrow(), 1);
     }
 
     #[tokio::test]

@@ -106,9 +106,10 @@ pub(crate) fn prepare(args: &RehearsalArgs) -> Result<Prepared, SimulateError> {
     if !args.paths.is_empty() {
         traffic.paths = args.paths.clone();
     }
-    let history = args
-        .history
-        .max(super::specs::longest_baseline(setup.hooks.iter().map(|(_, h)| h), &hook_env));
+    let history = args.history.max(super::specs::longest_baseline(
+        setup.hooks.iter().map(|(_, h)| h),
+        &hook_env,
+    ));
     Ok(Prepared {
         setup,
         hook_env,
