@@ -44,6 +44,10 @@ pub struct DiscoverySettings {
     pub phase: Option<Phase>,
     /// Targets that replace the AppSpec's (`HOOK_TARGET`).
     pub targets: Option<Vec<Target>>,
+    /// The hook's own ARN, as Lambda invoked it: the partition, region and account a function
+    /// the AppSpec names by name lives in, which a `HOOK_TARGET` ARN must name too. The hook
+    /// sets it from the invocation's context.
+    pub home: Option<String>,
 }
 
 impl DiscoverySettings {
@@ -71,6 +75,7 @@ impl DiscoverySettings {
             function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
             phase,
             targets,
+            home: None,
         })
     }
 }
@@ -297,7 +302,7 @@ pub async fn discover(
         (None, None) => return Err(not_inline(deployment_id)),
     };
     deployment.targets = match (&settings.targets, &appspec) {
-        (Some(wanted), Some(spec)) => narrow(wanted, targets_of(spec, deployment_id)?)?,
+        (Some(wanted), Some(spec)) => narrow(wanted, targets_of(spec, deployment_id)?, settings.home.as_deref())?,
         (Some(targets), None) => targets.clone(),
         (None, Some(spec)) => targets_of(spec, deployment_id)?,
         (None, None) => return Err(not_inline(deployment_id)),
@@ -358,14 +363,29 @@ async fn read_appspec(
 
 /// The deployment's targets that `HOOK_TARGET` names (as the AppSpec gives them, alias and
 /// current version included). Naming a function or a version the deployment does not test is
-/// an error: an override narrows, never loosens.
-fn narrow(wanted: &[Target], deployment: Vec<Target>) -> Result<Vec<Target>, DiscoveryError> {
+/// an error: an override narrows, never loosens. A name resolves in `home` (the hook's own
+/// ARN: its partition, region and account), as Lambda resolves it; without a home, an ARN's
+/// partition, region or account the AppSpec does not name cannot be told the same, and is not.
+fn narrow(wanted: &[Target], deployment: Vec<Target>, home: Option<&str>) -> Result<Vec<Target>, DiscoveryError> {
+    let home = home.map(FunctionId::parse);
+    let same = |a: &str, b: &str| {
+        let (a, b) = (FunctionId::parse(a), FunctionId::parse(b));
+        match &home {
+            Some(h) => a.within(h) == b.within(h),
+            None => {
+                let covered = |x: &Option<String>, y: &Option<String>| x.is_none() || x == y;
+                a.name == b.name
+                    && covered(&a.partition, &b.partition)
+                    && covered(&a.region, &b.region)
+                    && covered(&a.account, &b.account)
+            }
+        }
+    };
     let mut out: Vec<Target> = Vec::new();
     for w in wanted {
-        let id = FunctionId::parse(&w.function);
         match deployment
             .iter()
-            .find(|t| t.target_version == w.target_version && FunctionId::parse(&t.function).may_be(&id))
+            .find(|t| t.target_version == w.target_version && same(&w.function, &t.function))
         {
             Some(t) if !out.contains(t) => out.push(t.clone()),
             Some(_) => {}
@@ -681,14 +701,71 @@ mod tests {
             .build();
         let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || info(rev.clone()));
         let client = mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&get]);
-        let settings = DiscoverySettings::from_lookup(|k| match k {
+        let mut settings = DiscoverySettings::from_lookup(|k| match k {
             "HOOK_PHASE" => phase.map(str::to_string),
             "HOOK_TARGET" => target.map(str::to_string),
             "AWS_LAMBDA_FUNCTION_NAME" => Some("CodeDeployHook_pre".into()),
             _ => None,
+        })?;
+        settings.home = Some(HOOK_ARN.into());
+        discover(&client, "d-1", &settings).await
+    }
+
+    /// The hook's own ARN, as Lambda invoked it.
+    const HOOK_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:CodeDeployHook_pre";
+
+    /// HOOK_TARGET in every form the probes tried: only the deployment's own target passes.
+    #[tokio::test]
+    async fn a_target_override_in_another_partition_account_region_or_form_is_refused() {
+        for same in [
+            "hello-fn:2",
+            "111122223333:function:hello-fn:2",
+            "arn:aws:lambda:us-east-1:111122223333:function:hello-fn:2",
+        ] {
+            let d = with_overrides(None, Some(same)).await.unwrap();
+            assert_eq!(d.targets.len(), 1, "{same}");
+        }
+        for elsewhere in [
+            "arn:aws-cn:lambda:us-east-1:111122223333:function:hello-fn:2",
+            "arn:aws-us-gov:lambda:us-gov-west-1:111122223333:function:hello-fn:2",
+            "arn:aws:lambda:eu-west-1:111122223333:function:hello-fn:2",
+            "arn:aws:lambda:us-east-1:999999999999:function:hello-fn:2",
+            "999999999999:function:hello-fn:2",
+        ] {
+            let e = with_overrides(None, Some(elsewhere)).await.unwrap_err();
+            assert!(
+                matches!(e, DiscoveryError::TargetOverrideNotDeployed { .. }),
+                "{elsewhere}: {e}"
+            );
+        }
+        for (malformed, why) in [
+            ("hello-fn:2:2", "a part too many"),
+            ("hello-fn:2\nother-fn:2", "control character"),
+            ("hello-fn :2", "a space"),
+            ("hello-fn:", "names no version"),
+            ("arn:aws:lambda:us-east-1:1111:function:hello-fn:2", "12-digit account"),
+            ("hello/fn:2", "names no function"),
+        ] {
+            let e = with_overrides(None, Some(malformed)).await.unwrap_err();
+            assert!(
+                matches!(e, DiscoveryError::BadTargetOverride(_)) && e.to_string().contains(why),
+                "{malformed:?}: {e}"
+            );
+        }
+        // Without the hook's own ARN, an ARN cannot be told to be the AppSpec's function.
+        let rev = RevisionLocation::builder()
+            .app_spec_content(AppSpecContent::builder().content(SPEC).build())
+            .build();
+        let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_output(move || info(rev.clone()));
+        let client = mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, [&get]);
+        let settings = DiscoverySettings::from_lookup(|k| match k {
+            "HOOK_TARGET" => Some("arn:aws:lambda:us-east-1:111122223333:function:hello-fn:2".into()),
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("CodeDeployHook_pre".into()),
+            _ => None,
         })
         .unwrap();
-        discover(&client, "d-1", &settings).await
+        let e = discover(&client, "d-1", &settings).await.unwrap_err();
+        assert!(matches!(e, DiscoveryError::TargetOverrideNotDeployed { .. }), "{e}");
     }
 
     #[tokio::test]

@@ -5,8 +5,8 @@
 //! secret ([`looks_secret`]) or that a spec lists under `secrets:`, and the values of
 //! credential-like request headers ([`is_credential_header`]). Pure: no I/O.
 
-/// What a secret is replaced by.
-pub(crate) const MASK: &str = "***";
+// What a secret is replaced by: one mask everywhere.
+pub(crate) use hook_spec::MASK;
 
 /// Secrets shorter than this are not searched for: replacing every `1` or `ab` in a report
 /// would hide everything and protect little.
@@ -16,27 +16,7 @@ pub(crate) const MIN_SECRET_LEN: usize = 4;
 /// JSON (2), shown inside a quoted string of a report (3).
 const MAX_ESCAPES: usize = 3;
 
-/// Whether a variable name looks like it holds a secret: it contains TOKEN, SECRET, KEY,
-/// PASSWORD, PASSWD, PASSPHRASE, AUTH, CREDENTIAL, PRIVATE, SIGNATURE, SESSION or COOKIE,
-/// in any case.
-pub(crate) fn looks_secret(name: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "TOKEN",
-        "SECRET",
-        "KEY",
-        "PASSWORD",
-        "PASSWD",
-        "PASSPHRASE",
-        "AUTH",
-        "CREDENTIAL",
-        "PRIVATE",
-        "SIGNATURE",
-        "SESSION",
-        "COOKIE",
-    ];
-    let upper = name.to_ascii_uppercase();
-    WORDS.iter().any(|w| upper.contains(w))
-}
+pub(crate) use hook_spec::looks_secret;
 
 /// Whether an HTTP header carries credentials: `Authorization`, `Proxy-Authorization`,
 /// `Cookie`, `Set-Cookie`, and any name that looks secret (`X-Api-Key`, `X-Auth-Token`, ...).
@@ -81,7 +61,22 @@ impl Redactor {
             let encoded = percent_encode(&piece);
             // Escaped once, then again for each level of JSON inside a JSON string (an API
             // Gateway `body`, shown in a report that quotes it): up to MAX_ESCAPES levels.
-            let mut escaped = vec![json_escaped(&piece), ascii_json_escaped(&piece), debug];
+            let json = json_escaped(&piece);
+            let mut escaped = vec![
+                json.clone(),
+                ascii_json_escaped(&piece),
+                debug,
+                // Escapes JSON allows and encoders use: `\/` (PHP, some Java), `\u003c` `\u003e`
+                // `\u0026` (Go's HTML-safe encoding), `\u002f`.
+                json.replace('/', "\\/"),
+                json.replace('/', "\\u002f"),
+                json.replace('/', "\\u002F"),
+                json.replace('<', "\\u003c")
+                    .replace('>', "\\u003e")
+                    .replace('&', "\\u0026"),
+                ascii_json_escaped(&piece).replace('/', "\\/"),
+            ];
+            escaped.dedup();
             let mut level = escaped.clone();
             for _ in 1..MAX_ESCAPES {
                 level = level.iter().map(|f| json_escaped(f)).collect();
@@ -321,6 +316,21 @@ mod tests {
         assert!(!r.redact(&indented).contains("MIIEpAIBAAKCAQEA"));
         // As an ASCII-only JSON encoder writes it.
         assert_eq!(r.redact(r#"{"k":"s\u00e9cret-line"}"#), r#"{"k":"***"}"#);
+    }
+
+    #[test]
+    fn escapes_json_allows_for_slashes_and_html_are_hidden() {
+        let mut r = Redactor::new();
+        r.add("tok/en+abc/def<&>");
+        for shown in [
+            r#"{"t":"tok\/en+abc\/def<&>"}"#,
+            r#"{"t":"tok\u002fen+abc\u002fdef<&>"}"#,
+            r#"{"t":"tok/en+abc/def\u003c\u0026\u003e"}"#,
+            r#"{"b":"{\"t\":\"tok\\/en+abc\\/def<&>\"}"}"#,
+        ] {
+            let out = r.redact(shown);
+            assert!(!out.contains("abc"), "{shown} → {out}");
+        }
     }
 
     #[test]

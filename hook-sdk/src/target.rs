@@ -48,30 +48,72 @@ impl fmt::Display for Target {
 /// `HOOK_TARGET` could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "HOOK_TARGET entry `{entry}` names no version: give a qualified function ARN \
-     (arn:aws:lambda:REGION:ACCOUNT:function:NAME:VERSION) or NAME:VERSION, several separated by commas"
+    "HOOK_TARGET entry `{}` {why}: give NAME:VERSION or a qualified function ARN \
+     (arn:aws:lambda:REGION:ACCOUNT:function:NAME:VERSION), several separated by commas",
+    entry.escape_debug()
 )]
 pub struct BadTargetOverride {
     /// The entry that could not be read.
     pub entry: String,
+    /// What is wrong with it.
+    pub why: String,
 }
 
 impl Target {
-    /// Reads the `HOOK_TARGET` override: comma-separated qualified ARNs or `name:version` pairs.
+    /// Reads the `HOOK_TARGET` override: comma-separated `NAME:VERSION` pairs, partial ARNs
+    /// (`ACCOUNT:function:NAME:VERSION`) or qualified function ARNs, each part as Lambda
+    /// allows it (a name of letters, digits, `-` and `_`; a 12-digit account; a version or
+    /// alias), nothing else (a space, a line break, a part too many).
     pub fn parse_override(value: &str) -> Result<Vec<Target>, BadTargetOverride> {
         let mut targets = Vec::new();
         for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let bad = || BadTargetOverride {
+            let bad = |why: &str| BadTargetOverride {
                 entry: entry.to_string(),
+                why: why.to_string(),
             };
-            let (function, version) = entry.rsplit_once(':').ok_or_else(bad)?;
-            let is_bare_arn = entry.starts_with("arn:") && !function.contains(":function:");
-            if version.is_empty() || function.is_empty() || is_bare_arn || function.ends_with(":function") {
-                return Err(bad());
+            if entry.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(bad("holds a space or a control character"));
+            }
+            let name_ok = |n: &str| {
+                !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            };
+            let account_ok = |a: &str| a.len() == 12 && a.chars().all(|c| c.is_ascii_digit());
+            let parts: Vec<&str> = entry.split(':').collect();
+            let (name, version) = match parts.as_slice() {
+                [name, version] => (*name, *version),
+                [account, "function", name, version] => {
+                    if !account_ok(account) {
+                        return Err(bad("names no 12-digit account"));
+                    }
+                    (*name, *version)
+                }
+                ["arn", partition, "lambda", region, account, "function", name, version] => {
+                    if !partition.starts_with("aws") || region.is_empty() || !account_ok(account) {
+                        return Err(bad(
+                            "is not a Lambda function ARN (partition, region, 12-digit account)",
+                        ));
+                    }
+                    (*name, *version)
+                }
+                [..] if parts.last().is_some_and(|v| v.is_empty()) || parts.len() < 2 => {
+                    return Err(bad("names no version"));
+                }
+                _ => return Err(bad("has a part too many or too few")),
+            };
+            if !name_ok(name) {
+                return Err(bad("names no function (letters, digits, - and _, at most 64)"));
+            }
+            let version_ok = !version.is_empty()
+                && version.len() <= 128
+                && version
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '$'));
+            if !version_ok {
+                return Err(bad("names no version"));
             }
             targets.push(Target {
                 logical_id: "HOOK_TARGET".to_string(),
-                function: function.to_string(),
+                function: entry[..entry.len() - version.len() - 1].to_string(),
                 alias: None,
                 current_version: None,
                 target_version: version.to_string(),
@@ -80,6 +122,7 @@ impl Target {
         if targets.is_empty() {
             return Err(BadTargetOverride {
                 entry: value.to_string(),
+                why: "names no target".into(),
             });
         }
         Ok(targets)

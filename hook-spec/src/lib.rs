@@ -8,9 +8,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod phase;
+mod secret;
 #[cfg(feature = "spec")]
 mod spec;
 
 pub use phase::{Phase, UnknownPhase};
+pub use secret::{MASK, looks_secret, mask_secret_values};
 #[cfg(feature = "spec")]
 pub use spec::*;

@@ -274,8 +274,9 @@ async fn run_phase(work: Work) -> Verdict {
         ..
     } = work;
 
-    let settings = service.settings.as_ref().map_err(Clone::clone)?;
-    let deployment = discover(&service.clients.codedeploy, &event.deployment_id, settings)
+    let mut settings = service.settings.as_ref().map_err(Clone::clone)?.clone();
+    settings.home = Some(lambda_context.invoked_function_arn.clone()).filter(|a| !a.is_empty());
+    let deployment = discover(&service.clients.codedeploy, &event.deployment_id, &settings)
         .await
         .map_err(|e| error_chain(&e))?;
     let _ = phase_tx.send(deployment.phase);

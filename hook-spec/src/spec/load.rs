@@ -359,7 +359,12 @@ fn found_at(text: &str, line: usize, column: usize) -> String {
     };
     let rest: String = l.chars().skip(column - 1).collect();
     let end = rest.find([',', '}', ']', '#']).unwrap_or(rest.len());
-    rest[..end].trim().chars().take(60).collect()
+    let found: String = rest[..end].trim().chars().take(60).collect();
+    // A secret's value is never quoted back.
+    if crate::mask_secret_values(l) != l && !found.is_empty() && !crate::mask_secret_values(l).contains(&found) {
+        return crate::MASK.to_string();
+    }
+    found
 }
 
 /// The YAML reader's messages in the words of the spec: what was expected, what was found.
@@ -452,7 +457,8 @@ pub(super) fn snippet(text: &str, line: u64, column: u64) -> String {
     let mut out = String::new();
     let first = idx.saturating_sub(2);
     for (i, l) in lines.iter().enumerate().take(idx + 1).skip(first) {
-        out.push_str(&format!("{:>width$} | {}\n", i + 1, l));
+        // A secret's value written in the spec is not shown (the hook's log, its answer).
+        out.push_str(&format!("{:>width$} | {}\n", i + 1, crate::mask_secret_values(l)));
     }
     out.push_str(&format!(
         "{:>width$} | {}^",

@@ -393,7 +393,11 @@ fn watch(s: &MetricsSource, window: Window) -> Result<Option<Watch>, String> {
             d
         }
     };
-    Ok(Some(Watch { length, baseline, every }))
+    Ok(Some(Watch {
+        length,
+        baseline,
+        every,
+    }))
 }
 
 /// The time a metrics check's figures cover.
@@ -844,20 +848,48 @@ mod tests {
         let m = |n: u64| Dur(std::time::Duration::from_secs(60 * n));
         assert_eq!(
             w.watch,
-            Some(Watch { length: m(5), baseline: m(5), every: m(1) }),
+            Some(Watch {
+                length: m(5),
+                baseline: m(5),
+                every: m(1)
+            }),
             "baseline as long as the watch, every minute"
         );
         assert_eq!(ok.watch, None);
         let watch_err = |v: serde_json::Value| parse(v).unwrap_err();
         for (v, says) in [
-            (serde_json::json!({"watch": "30s", "expect": {"errors": "== 0"}}), "out of range"),
-            (serde_json::json!({"watch": "15m", "expect": {"errors": "== 0"}}), "15 minutes at most"),
-            (serde_json::json!({"watch": "5m", "window": "10m", "expect": {"errors": "== 0"}}), "leave `window` out"),
-            (serde_json::json!({"watch": "5m", "every": "5s", "expect": {"errors": "== 0"}}), "from 10s"),
-            (serde_json::json!({"watch": "5m", "every": "6m", "expect": {"errors": "== 0"}}), "watch's 5m"),
-            (serde_json::json!({"baseline": "5m", "expect": {"errors": "== 0"}}), "add `watch: 5m`"),
-            (serde_json::json!({"watch": "5m", "baseline": "4h", "expect": {"errors": "== 0"}}), "1m to 3h"),
-            (serde_json::json!({"watch": "5 minutes", "expect": {"errors": "== 0"}}), "metrics.watch"),
+            (
+                serde_json::json!({"watch": "30s", "expect": {"errors": "== 0"}}),
+                "out of range",
+            ),
+            (
+                serde_json::json!({"watch": "15m", "expect": {"errors": "== 0"}}),
+                "15 minutes at most",
+            ),
+            (
+                serde_json::json!({"watch": "5m", "window": "10m", "expect": {"errors": "== 0"}}),
+                "leave `window` out",
+            ),
+            (
+                serde_json::json!({"watch": "5m", "every": "5s", "expect": {"errors": "== 0"}}),
+                "from 10s",
+            ),
+            (
+                serde_json::json!({"watch": "5m", "every": "6m", "expect": {"errors": "== 0"}}),
+                "watch's 5m",
+            ),
+            (
+                serde_json::json!({"baseline": "5m", "expect": {"errors": "== 0"}}),
+                "add `watch: 5m`",
+            ),
+            (
+                serde_json::json!({"watch": "5m", "baseline": "4h", "expect": {"errors": "== 0"}}),
+                "1m to 3h",
+            ),
+            (
+                serde_json::json!({"watch": "5 minutes", "expect": {"errors": "== 0"}}),
+                "metrics.watch",
+            ),
         ] {
             let e = watch_err(v.clone());
             assert!(e.contains(says), "{v}: {e}");
