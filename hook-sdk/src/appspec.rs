@@ -228,7 +228,6 @@ impl FunctionId {
         self.account = self.account.or_else(|| home.account.clone());
         self
     }
-
 }
 
 impl std::fmt::Display for FunctionId {

@@ -57,6 +57,62 @@ pub fn loader() -> aws_config::ConfigLoader {
     }
 }
 
+/// What is wrong with the endpoint settings of the services a hook calls
+/// (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`): a value that is set but empty, or not
+/// an `http(s)://` URL, which the SDK would take down the process over ("URL was unset") at
+/// the first call, the status report's included.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct EndpointProblems {
+    /// Why CodeDeploy cannot be reached: the status cannot be reported.
+    pub(crate) codedeploy: Option<String>,
+    /// Why another service the hook calls (Lambda, CloudWatch) cannot be reached.
+    pub(crate) others: Option<String>,
+}
+
+impl EndpointProblems {
+    /// The problems of the settings `get` reads.
+    pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let ignored = get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        if ignored {
+            return EndpointProblems::default();
+        }
+        let problem = |service: &str| -> Option<String> {
+            let specific = format!("AWS_ENDPOINT_URL_{service}");
+            let (name, value) = match get(&specific) {
+                Some(v) => (specific, v),
+                None => ("AWS_ENDPOINT_URL".to_string(), get("AWS_ENDPOINT_URL")?),
+            };
+            let v = value.trim();
+            if v.is_empty() {
+                Some(format!(
+                    "{name} is set but empty: unset it, or give the endpoint's URL (https://...)"
+                ))
+            } else if !(v.starts_with("http://") || v.starts_with("https://")) {
+                Some(format!(
+                    "{name} is {:?}, not an http:// or https:// URL: give the endpoint's whole URL, or unset it",
+                    v.chars().take(100).collect::<String>()
+                ))
+            } else {
+                None
+            }
+        };
+        let others: Vec<String> = ["LAMBDA", "CLOUDWATCH"].into_iter().filter_map(problem).collect();
+        EndpointProblems {
+            codedeploy: problem("CODEDEPLOY"),
+            others: (!others.is_empty()).then(|| {
+                let mut others = others;
+                others.dedup();
+                others.join("; ")
+            }),
+        }
+    }
+
+    /// The problems of the process's environment.
+    pub(crate) fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+}
+
 /// The SDK's default HTTPS client (rustls with aws-lc, the proxy the environment names, the
 /// SDK's timeouts), trusting Amazon's roots or the system's as the [module](self) says, shared:
 /// every AWS client given it uses one connection pool per timeout setting, and its TLS set-up
@@ -284,7 +340,60 @@ impl HttpConnector for Capped {
 
 #[cfg(test)]
 mod tests {
+    use super::EndpointProblems;
     use super::{Roots, Trust};
+
+    #[test]
+    fn an_endpoint_setting_the_sdk_cannot_use_is_found_before_any_call() {
+        let problems = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            EndpointProblems::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+        };
+        assert_eq!(problems(&[]), EndpointProblems::default());
+        assert_eq!(
+            problems(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")]),
+            EndpointProblems::default()
+        );
+        let global = problems(&[("AWS_ENDPOINT_URL", "")]);
+        assert!(
+            global
+                .codedeploy
+                .as_deref()
+                .is_some_and(|p| p.starts_with("AWS_ENDPOINT_URL is set but empty"))
+        );
+        assert!(global.others.is_some());
+        // A service's own setting wins over the global one, either way.
+        let fixed = problems(&[
+            ("AWS_ENDPOINT_URL", " "),
+            ("AWS_ENDPOINT_URL_CODEDEPLOY", "https://codedeploy.example"),
+        ]);
+        assert_eq!(fixed.codedeploy, None);
+        assert!(fixed.others.is_some());
+        let codedeploy = problems(&[("AWS_ENDPOINT_URL", "http://x"), ("AWS_ENDPOINT_URL_CODEDEPLOY", "")]);
+        assert!(
+            codedeploy
+                .codedeploy
+                .as_deref()
+                .is_some_and(|p| p.contains("AWS_ENDPOINT_URL_CODEDEPLOY"))
+        );
+        assert_eq!(codedeploy.others, None);
+        let lambda = problems(&[("AWS_ENDPOINT_URL_LAMBDA", "localhost:4566")]);
+        assert_eq!(lambda.codedeploy, None);
+        assert!(
+            lambda
+                .others
+                .as_deref()
+                .is_some_and(|p| p.contains("not an http:// or https:// URL"))
+        );
+        assert_eq!(
+            problems(&[
+                ("AWS_ENDPOINT_URL", ""),
+                ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+            ]),
+            EndpointProblems::default(),
+            "the settings are ignored"
+        );
+    }
 
     #[test]
     fn the_sdk_offers_its_default_https_client() {

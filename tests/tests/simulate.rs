@@ -2403,3 +2403,48 @@ fn a_stack_that_nests_the_packaged_hook_deploys_a_good_version_and_rolls_back_a_
         "{err}"
     );
 }
+
+/// An endpoint setting the SDK cannot use (set but empty) never takes a hook down silently:
+/// where CodeDeploy cannot be reached the hook says so in its log and its Lambda answer (and
+/// CodeDeploy waits its hour, as in AWS); where another service cannot, it reports Failed,
+/// saying which setting.
+#[test]
+fn a_bad_endpoint_setting_is_said_and_reported_where_it_can_be() {
+    let (code, r) = simulate(&[
+        "--speed",
+        "100000",
+        "--seed",
+        "3",
+        "--hook-env",
+        "AWS_ENDPOINT_URL_CODEDEPLOY=",
+    ]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"]["rollback"]["cause"], "hook_timed_out", "{r:#}");
+    let failures = events(&r, "hook_invocation_failed");
+    assert_eq!(failures.len(), 3, "Lambda's retries: {r:#}");
+    for f in failures {
+        let error = f.to_string();
+        assert!(
+            error.contains("HookSdk.CannotReport") && error.contains("AWS_ENDPOINT_URL_CODEDEPLOY is set but empty"),
+            "{error}"
+        );
+    }
+    let log = r["hook_logs"]["CodeDeployHook_sam-app-pre-traffic"].to_string();
+    assert!(!log.contains("panicked"), "{log}");
+
+    let (code, r) = simulate(&[
+        "--speed",
+        "100000",
+        "--seed",
+        "3",
+        "--hook-env",
+        "AWS_ENDPOINT_URL_LAMBDA=",
+    ]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(reported_statuses(&r), ["Failed"], "{r:#}");
+    let log = r["hook_logs"]["CodeDeployHook_sam-app-pre-traffic"].to_string();
+    assert!(
+        log.contains("AWS_ENDPOINT_URL_LAMBDA is set but empty") && !log.contains("panicked"),
+        "{log}"
+    );
+}

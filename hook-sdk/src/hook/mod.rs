@@ -193,7 +193,12 @@ impl Hook {
     /// `HOOK_TARGET` or `HOOK_PHASE` fails each invocation with a report (naming the setting)
     /// instead of stopping the function before it can report.
     pub fn into_service(self, clients: Clients, settings: Result<DiscoverySettings, DiscoveryError>) -> HookService {
-        HookService::new(self, clients, settings.map_err(|e| e.to_string()))
+        HookService::new(
+            self,
+            clients,
+            settings.map_err(|e| e.to_string()),
+            crate::aws::EndpointProblems::default(),
+        )
     }
 
     /// Runs the hook as a Lambda function: logs through tracing (JSON in Lambda), AWS
@@ -205,7 +210,18 @@ impl Hook {
         if let Err(e) = &settings {
             tracing::error!(error = %e, "bad hook settings: every invocation will report Failed");
         }
-        let service = self.into_service(Clients::from_conf(&config), settings);
+        // An endpoint setting the SDK cannot use would take the process down at the first call,
+        // the status report's included: said, and reported where it can be.
+        let endpoints = crate::aws::EndpointProblems::from_env();
+        if let Some(p) = endpoints.codedeploy.as_ref().or(endpoints.others.as_ref()) {
+            tracing::error!(problem = %p, "bad endpoint setting: every invocation will fail");
+        }
+        let service = HookService::new(
+            self,
+            Clients::from_conf(&config),
+            settings.map_err(|e| e.to_string()),
+            endpoints,
+        );
         lambda_runtime::run(service).await
     }
 }

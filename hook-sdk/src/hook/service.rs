@@ -55,6 +55,16 @@ pub enum HookError {
         /// What went wrong.
         detail: String,
     },
+    /// The hook cannot reach CodeDeploy to report (a bad endpoint setting): nothing is
+    /// reported, and CodeDeploy waits for the hook until its timeout.
+    #[error(
+        "the hook cannot report to CodeDeploy: {detail}. No status was sent: CodeDeploy waits for this hook until \
+         its timeout (an hour) and then fails the deployment"
+    )]
+    CannotReport {
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl From<HookError> for Diagnostic {
@@ -62,6 +72,7 @@ impl From<HookError> for Diagnostic {
         let error_type = match &e {
             HookError::MalformedEvent(_) => "HookSdk.MalformedEvent",
             HookError::StatusNotRecorded { .. } => "HookSdk.StatusNotRecorded",
+            HookError::CannotReport { .. } => "HookSdk.CannotReport",
         };
         Diagnostic {
             error_type: error_type.to_string(),
@@ -88,15 +99,29 @@ struct ServiceInner {
     hook: Hook,
     clients: Clients,
     settings: Result<DiscoverySettings, String>,
+    /// Why CodeDeploy cannot be reached, when it cannot: nothing is called.
+    unreachable: Option<String>,
 }
 
 impl HookService {
-    pub(super) fn new(hook: Hook, clients: Clients, settings: Result<DiscoverySettings, String>) -> Self {
+    pub(super) fn new(
+        hook: Hook,
+        clients: Clients,
+        settings: Result<DiscoverySettings, String>,
+        endpoints: crate::aws::EndpointProblems,
+    ) -> Self {
+        // A service the hook calls that it cannot reach is a bad setting: reported Failed, with
+        // the reason, before anything is called.
+        let settings = match endpoints.others {
+            Some(problem) => settings.and_then(|_| Err(problem)),
+            None => settings,
+        };
         HookService {
             inner: Arc::new(ServiceInner {
                 hook,
                 clients,
                 settings,
+                unreachable: endpoints.codedeploy,
             }),
         }
     }
@@ -124,6 +149,12 @@ impl ServiceInner {
             tracing::error!(error = %e, "not a lifecycle event; nothing to report");
         })?;
         let span = tracing::info_span!("hook", deployment_id = %event.deployment_id);
+        if let Some(detail) = &self.unreachable {
+            let e = HookError::CannotReport { detail: detail.clone() };
+            let _entered = span.enter();
+            tracing::error!(error = %e, "no status can be reported");
+            return Err(e);
+        }
         self.handle_event(event, req.context, started).instrument(span).await
     }
 
