@@ -113,7 +113,7 @@ impl HookService {
         // A service the hook calls that it cannot reach is a bad setting: reported Failed, with
         // the reason, before anything is called.
         let settings = match endpoints.others {
-            Some(problem) => settings.and_then(|_| Err(problem)),
+            Some(problem) => settings.and(Err(problem)),
             None => settings,
         };
         HookService {
