@@ -141,10 +141,61 @@ pub struct Template {
     depth: std::sync::atomic::AtomicUsize,
     /// For a nested application's template: its logical id in the parent template.
     pub application: Option<String>,
+    /// The nested applications' templates read so far, by logical id: each is read once.
+    nested: std::sync::Mutex<BTreeMap<String, std::sync::Arc<Template>>>,
 }
 
 /// The deepest nesting of intrinsic functions `eval` follows.
 const MAX_DEPTH: usize = 64;
+
+/// The largest template file read. CloudFormation takes a template of 1 MB at most (from S3;
+/// 51,200 bytes inline); a SAM template before its transform may be larger, not this much.
+pub const MAX_TEMPLATE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The longest string an intrinsic function makes (`Fn::Join`, `Fn::Sub`, `Fn::Split`'s
+/// source): no value of a template CloudFormation takes is longer than the template.
+pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
+
+/// The most items `Fn::Split` makes.
+const MAX_SPLIT_ITEMS: usize = 10_000;
+
+/// Reads the template file at `path`: a regular file (not a device, a FIFO or a folder) of
+/// at most [`MAX_TEMPLATE_BYTES`].
+pub fn read_template_file(path: &Path) -> Result<String, TemplateError> {
+    use std::io::Read as _;
+    let fail = |why: String| TemplateError(format!("cannot read template {}: {why}", path.display()));
+    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(fail(
+            "it is not a regular file (a folder, a device or a pipe): give the template's file".into(),
+        ));
+    }
+    if meta.len() > MAX_TEMPLATE_BYTES {
+        return Err(fail(format!(
+            "{} bytes, over the {MAX_TEMPLATE_BYTES} hook-sim reads (CloudFormation takes 1 MB at most)",
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_TEMPLATE_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| fail(e.to_string()))?;
+    if text.len() as u64 > MAX_TEMPLATE_BYTES {
+        return Err(fail(format!("over the {MAX_TEMPLATE_BYTES} bytes hook-sim reads")));
+    }
+    Ok(text)
+}
+
+/// `Err` when a value an intrinsic function makes would be longer than [`MAX_VALUE_BYTES`].
+fn bounded(function: &str, len: usize) -> Result<(), TemplateError> {
+    if len > MAX_VALUE_BYTES {
+        return err(format!(
+            "{function} makes a value of more than {MAX_VALUE_BYTES} bytes: longer than any template CloudFormation \
+             takes, so hook-sim does not build it"
+        ));
+    }
+    Ok(())
+}
 
 impl Template {
     /// Reads `path` with parameter `overrides` (`NAME=VALUE`).
@@ -154,10 +205,10 @@ impl Template {
         stack_name: &str,
         target_version: &str,
     ) -> Result<Template, TemplateError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = read_template_file(path).map_err(|e| {
             TemplateError(format!(
-                "cannot read template {}: {e} (run from the repository root, or pass --template PATH)",
-                path.display()
+                "{} (run from the repository root, or pass --template PATH)",
+                e.0
             ))
         })?;
         Self::parse_as(&text, path, (overrides, None), stack_name, target_version)
@@ -198,6 +249,7 @@ impl Template {
             resolving: std::sync::Mutex::new(Vec::new()),
             depth: std::sync::atomic::AtomicUsize::new(0),
             application: application.map(str::to_string),
+            nested: std::sync::Mutex::new(BTreeMap::new()),
         };
         t.decide_parameters(overrides)?;
         t.decide_conditions()?;
@@ -612,15 +664,24 @@ impl Template {
             parameters.push((name.clone(), scalar_text(&self.eval(value)?)));
         }
         let stack = format!("{}-{id}", self.stack_name);
-        std::fs::read_to_string(&path)
-            .map_err(|e| TemplateError(format!("cannot read template {}: {e}", path.display())))
+        read_template_file(&path)
             .and_then(|text| Template::parse_as(&text, &path, (&parameters, Some(id)), &stack, &self.target_version))
             .map_err(|e| TemplateError(format!("Resources.{id} (Location {location}): {}", e.0)))
     }
 
+    /// Nested application `id`'s template, read once however many times it is asked for.
+    fn nested_once(&self, id: &str) -> Result<std::sync::Arc<Template>, TemplateError> {
+        if let Some(t) = self.nested.lock().expect("poisoned").get(id) {
+            return Ok(t.clone());
+        }
+        let t = std::sync::Arc::new(self.nested_application(id)?);
+        self.nested.lock().expect("poisoned").insert(id.to_string(), t.clone());
+        Ok(t)
+    }
+
     /// The value of output `name` of nested application `id`, as its template computes it.
     fn nested_output_value(&self, id: &str, name: &str) -> Result<Value, TemplateError> {
-        let nested = self.nested_application(id)?;
+        let nested = self.nested_once(id)?;
         let Some(output) = nested.root["Outputs"].get(name) else {
             let names: Vec<_> = nested.root["Outputs"]
                 .as_object()
@@ -866,11 +927,17 @@ impl Template {
                 }
                 "Fn::Join" => {
                     if let Some([sep, Value::Array(items)]) = arg.as_array().map(Vec::as_slice) {
-                        let items: Vec<String> = items
-                            .iter()
-                            .map(|i| self.eval(i).map(|v| scalar_text(&v)))
-                            .collect::<Result<_, _>>()?;
-                        return Ok(Value::String(items.join(sep.as_str().unwrap_or_default())));
+                        let sep = sep.as_str().unwrap_or_default();
+                        let mut out = String::new();
+                        for (i, item) in items.iter().enumerate() {
+                            let text = scalar_text(&self.eval(item)?);
+                            bounded("Fn::Join", out.len() + sep.len() + text.len())?;
+                            if i > 0 {
+                                out.push_str(sep);
+                            }
+                            out.push_str(&text);
+                        }
+                        return Ok(Value::String(out));
                     }
                     return err(format!("Fn::Join {arg}: expected [SEPARATOR, [VALUES]]"));
                 }
@@ -889,6 +956,12 @@ impl Template {
                         && !sep.is_empty()
                     {
                         let source = scalar_text(&self.eval(source)?);
+                        bounded("Fn::Split's source", source.len())?;
+                        if source.matches(sep.as_str()).count() >= MAX_SPLIT_ITEMS {
+                            return err(format!(
+                                "Fn::Split makes more than {MAX_SPLIT_ITEMS} items: hook-sim does not build them"
+                            ));
+                        }
                         return Ok(Value::Array(source.split(sep.as_str()).map(|p| json!(p)).collect()));
                     }
                     return err(format!("Fn::Split {arg}: expected [DELIMITER, SOURCE]"));
@@ -939,9 +1012,11 @@ impl Template {
             } else {
                 out.push_str(&scalar_text(&self.reference(name)?));
             }
+            bounded("Fn::Sub", out.len())?;
             rest = &after[end + 1..];
         }
         out.push_str(rest);
+        bounded("Fn::Sub", out.len())?;
         Ok(Value::String(out))
     }
 }
@@ -993,11 +1068,17 @@ fn check_parameter(name: &str, decl: &Value, value: &str) -> Result<(), Template
         }
     }
     if decl.get("Type").map(scalar_text).as_deref() == Some("Number") {
-        let n: f64 = value.trim().parse().map_err(|_| {
-            TemplateError(format!(
-                "parameter {name}={value}: not a number, and its Type is Number"
-            ))
-        })?;
+        // CloudFormation takes an integer or a float, never NaN or infinity.
+        let n: f64 = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n: &f64| n.is_finite())
+            .ok_or_else(|| {
+                TemplateError(format!(
+                    "parameter {name}={value}: not a number, and its Type is Number"
+                ))
+            })?;
         for (key, below) in [("MinValue", true), ("MaxValue", false)] {
             if let Some(bound) = number(key)
                 && (if below { n < bound } else { n > bound })
@@ -1220,6 +1301,82 @@ Resources:
                 .0
                 .contains("nest more than 64 deep (at Fn::Join)")
         );
+    }
+
+    /// A stack built to hurt: a device or a pipe as a template, values that grow without
+    /// bound, a nested output asked thousands of times, NaN for a Number.
+    #[test]
+    fn a_hostile_stack_meets_bounds_with_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("hook-sim-hostile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Not regular files: never read (a device reads without end, a pipe waits forever).
+        let fifo = dir.join("pipe.yaml");
+        let _ = std::fs::remove_file(&fifo);
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        for path in [Path::new("/dev/zero"), fifo.as_path(), dir.as_path()] {
+            let e = read_template_file(path).unwrap_err().0;
+            assert!(e.contains("not a regular file"), "{e}");
+        }
+        let big = dir.join("big.yaml");
+        std::fs::write(&big, vec![b'#'; MAX_TEMPLATE_BYTES as usize + 1]).unwrap();
+        assert!(read_template_file(&big).unwrap_err().0.contains("over the"));
+        // A nested application at a device.
+        let parent = dir.join("parent.yaml");
+        std::fs::write(
+            &parent,
+            "Resources:\n  App:\n    Type: AWS::Serverless::Application\n    Properties: { Location: /dev/zero }\n  F: { Type: AWS::Serverless::Function }\n",
+        )
+        .unwrap();
+        let t = Template::load(&parent, &[], "s", "2").unwrap();
+        let e = t.eval(&json!({"Fn::GetAtt": ["App", "Outputs.X"]})).unwrap_err().0;
+        assert!(e.contains("not a regular file"), "{e}");
+        // A nested output asked for many times: its template is read once.
+        std::fs::write(
+            dir.join("child.yaml"),
+            "Resources:\n  Hook: { Type: AWS::Serverless::Function }\nOutputs:\n  HookName: { Value: !Ref Hook }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &parent,
+            "Resources:\n  App:\n    Type: AWS::Serverless::Application\n    Properties: { Location: child.yaml }\n  F: { Type: AWS::Serverless::Function }\n",
+        )
+        .unwrap();
+        let t = Template::load(&parent, &[], "s", "2").unwrap();
+        let ask = json!({"Fn::GetAtt": ["App", "Outputs.HookName"]});
+        let first = t.eval(&ask).unwrap();
+        let read = t.nested.lock().unwrap().get("App").cloned().unwrap();
+        for _ in 0..100 {
+            assert_eq!(t.eval(&ask).unwrap(), first);
+        }
+        let again = t.nested.lock().unwrap().get("App").cloned().unwrap();
+        assert!(std::sync::Arc::ptr_eq(&read, &again), "read once");
+        // Values that grow past any template's size, by Join, Sub or Split.
+        let kb = "x".repeat(1024);
+        let t = parse(
+            &format!("Parameters:\n  P: {{ Type: String, Default: {kb} }}\nResources:\n  F:\n    Type: AWS::Serverless::Function\n"),
+            &[],
+        )
+        .unwrap();
+        let copies = Value::Array(vec![json!({"Ref": "P"}); 2000]);
+        let e = t.eval(&json!({"Fn::Join": ["", copies]})).unwrap_err().0;
+        assert!(e.contains("Fn::Join makes a value of more than"), "{e}");
+        let e = t.eval(&json!({"Fn::Sub": "${P}".repeat(2000)})).unwrap_err().0;
+        assert!(e.contains("Fn::Sub makes a value of more than"), "{e}");
+        let e = t.eval(&json!({"Fn::Split": [",", ",".repeat(20_000)]})).unwrap_err().0;
+        assert!(e.contains("more than 10000 items"), "{e}");
+        // NaN and infinity are no numbers, whatever the bounds.
+        let decl = "Parameters:\n  Size: { Type: Number, Default: 5, MinValue: 1, MaxValue: 10 }\nResources:\n  F:\n    Type: AWS::Serverless::Function\n";
+        for bad in ["NaN", "inf", "-infinity"] {
+            let e = parse(decl, &[("Size", bad)]).unwrap_err().0;
+            assert!(e.contains("not a number"), "{bad}: {e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
