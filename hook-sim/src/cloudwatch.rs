@@ -254,45 +254,71 @@ pub(crate) async fn cloudwatch_root(state: &Arc<SimState>, headers: &HeaderMap, 
         return None;
     }
     let (operation, request) = from_form(body);
-    Some(serve(state, headers, Wire::Query, &operation, Ok(request)).await)
+    Some(serve(state, headers, Wire::Query, &operation, request).await)
 }
 
 /// A query-protocol form as JSON: `A.member.2.B=v` becomes `{"A": [_, {"B": "v"}]}` (values
-/// stay text; the handlers read numbers and timestamps from text too). Also its `Action`.
-fn from_form(body: &[u8]) -> (String, Value) {
+/// stay text; the handlers read numbers and timestamps from text too). Also its `Action`, or
+/// why the form is refused: a list index past CloudWatch's limit for that list is refused as
+/// CloudWatch refuses it, before anything is allocated for it.
+fn from_form(body: &[u8]) -> (String, Result<Value, String>) {
     let mut root = Value::Object(Map::new());
     let mut action = String::new();
+    let mut refused = None;
     for (key, value) in form_urlencoded::parse(body) {
         match key.as_ref() {
             "Action" => action = value.into_owned(),
             "Version" => {}
             // The query protocol's keys nest a few levels (`MetricDataQueries.member.1.MetricStat.
             // Metric.Dimensions.member.1.Name`): a deeper one is no member of any request.
-            key if key.split('.').count() <= MAX_FORM_DEPTH => {
-                insert_path(&mut root, &key.split('.').collect::<Vec<_>>(), value.into_owned())
+            key if key.split('.').count() <= MAX_FORM_DEPTH && refused.is_none() => {
+                if let Err(e) = insert_path(&mut root, None, &key.split('.').collect::<Vec<_>>(), value.into_owned()) {
+                    refused = Some(format!("{key}: {e}"));
+                }
             }
             _ => {}
         }
     }
-    (action, root)
+    (action, refused.map_or(Ok(root), Err))
 }
 
 /// The most `.`-separated parts of a query-protocol key read (the deepest CloudWatch request
 /// member has 9).
 const MAX_FORM_DEPTH: usize = 16;
 
-fn insert_path(node: &mut Value, path: &[&str], value: String) {
+/// The most members of a list CloudWatch takes, by the list's name (its API reference's
+/// limits); 100 for a list not named here.
+fn max_members(list: Option<&str>) -> usize {
+    match list {
+        Some("MetricData") => 1000,
+        Some("MetricDataQueries") => 500,
+        Some("Values" | "Counts") => 150,
+        Some("Dimensions") => 30,
+        Some("ExtendedStatistics") => 10,
+        Some("Statistics") => 5,
+        _ => 100,
+    }
+}
+
+fn insert_path(node: &mut Value, parent: Option<&str>, path: &[&str], value: String) -> Result<(), String> {
     let Some((first, rest)) = path.split_first() else {
         *node = Value::String(value);
-        return;
+        return Ok(());
     };
     if *first == "member" {
-        // `member.N`, 1-based; a list of at most a few thousand entries (CloudWatch's limits).
+        // `member.N`, 1-based, up to the list's limit.
         let Some((index, rest)) = rest.split_first() else {
-            return;
+            return Ok(());
         };
-        let Some(i) = index.parse::<usize>().ok().filter(|i| (1..=10_000).contains(i)) else {
-            return;
+        let max = max_members(parent);
+        let i = match index.parse::<usize>() {
+            Ok(i) if (1..=max).contains(&i) => i,
+            _ => {
+                return Err(format!(
+                    "member {index} of {}: CloudWatch takes members 1 to {max}",
+                    parent.unwrap_or("a list")
+                ));
+            }
         };
         if !node.is_array() {
             *node = Value::Array(Vec::new());
@@ -301,8 +327,7 @@ fn insert_path(node: &mut Value, path: &[&str], value: String) {
         if list.len() < i {
             list.resize(i, Value::Null);
         }
-        insert_path(&mut list[i - 1], rest, value);
-        return;
+        return insert_path(&mut list[i - 1], parent, rest, value);
     }
     if !node.is_object() {
         *node = Value::Object(Map::new());
@@ -312,7 +337,7 @@ fn insert_path(node: &mut Value, path: &[&str], value: String) {
         .expect("made an object above")
         .entry(first.to_string())
         .or_insert(Value::Null);
-    insert_path(entry, rest, value);
+    insert_path(entry, Some(first), rest, value)
 }
 
 async fn serve(
@@ -935,6 +960,36 @@ mod tests {
         let simulated_now = clock.wall();
         assert!((at - simulated_now).abs() < 5.0, "{at} against {simulated_now}");
         assert!(at - real_now > 3500.0, "an hour ahead of the caller's own clock");
+    }
+
+    #[test]
+    fn a_form_past_a_lists_limit_is_refused_before_anything_is_allocated_for_it() {
+        let (action, ok) =
+            from_form(b"Action=GetMetricData&MetricDataQueries.member.2.MetricStat.Metric.Dimensions.member.30.Name=F");
+        assert_eq!(action, "GetMetricData");
+        let ok = ok.unwrap();
+        assert_eq!(ok["MetricDataQueries"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            ok["MetricDataQueries"][1]["MetricStat"]["Metric"]["Dimensions"]
+                .as_array()
+                .unwrap()
+                .len(),
+            30
+        );
+        for (form, says) in [
+            (
+                "MetricDataQueries.member.1.MetricStat.Metric.Dimensions.member.10000.Name=F",
+                "member 10000 of Dimensions: CloudWatch takes members 1 to 30",
+            ),
+            ("MetricDataQueries.member.501.Id=a", "member 501 of MetricDataQueries"),
+            ("MetricData.member.1.Values.member.151=1", "member 151 of Values"),
+            ("MetricData.member.0.MetricName=x", "member 0 of MetricData"),
+            ("MetricData.member.x.MetricName=x", "member x of MetricData"),
+        ] {
+            let (_, refused) = from_form(format!("Action=PutMetricData&{form}").as_bytes());
+            let e = refused.unwrap_err();
+            assert!(e.contains(says), "{form}: {e}");
+        }
     }
 
     #[test]

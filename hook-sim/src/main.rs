@@ -84,9 +84,10 @@ struct ServeArgs {
     /// versions 1 and 2, alias `live` on 1 (repeatable).
     #[arg(long)]
     hello: Vec<String>,
-    /// The most calls, and the most invocations (the metric store), kept: the newest. Memory
-    /// stays bounded however long it serves; GetMetricData answers a window reaching into
-    /// what was forgotten as PartialData, never as smaller figures.
+    /// The most calls, and the most invocations (the metric store), kept: the newest (a call's
+    /// request kept up to 16 KiB, 64 MiB of them at most). Memory stays bounded however long it
+    /// serves; GetMetricData answers a window reaching into what was forgotten as PartialData,
+    /// never as smaller figures.
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     keep: usize,
     /// CloudWatch shows each invocation as soon as it ends, instead of a minute after its minute

@@ -108,6 +108,9 @@ pub(crate) struct Recorder {
     started: Instant,
     pub(crate) clock: SimClock,
     calls: Mutex<VecDeque<Call>>,
+    /// The size of each call kept (its request's, estimated), and their sum: bounded by
+    /// [`MAX_KEPT_BYTES`] once [`Recorder::keep`] bounds the record.
+    call_sizes: Mutex<(VecDeque<usize>, usize)>,
     statuses: Mutex<Vec<HookStatusRecord>>,
     invocations: Mutex<VecDeque<InvocationRecord>>,
     /// The most calls and invocations kept: all of them (a simulation, whose record is its
@@ -125,6 +128,37 @@ pub(crate) struct Recorder {
     pub(crate) custom: Mutex<crate::custom_metrics::CustomStore>,
     /// Requests and answers, when recorded (`None`: not recorded).
     exchanges: Mutex<Option<Vec<Exchange>>>,
+}
+
+/// The largest request a bounded record keeps the body of (see [`Recorder::keep`]).
+const MAX_KEPT_REQUEST: usize = 16 * 1024;
+
+/// The most bytes of requests a bounded record keeps.
+const MAX_KEPT_BYTES: usize = 64 * 1024 * 1024;
+
+/// About how many bytes `v` holds, or `None` once past `max` (counted no further).
+fn json_size(v: &serde_json::Value, max: usize) -> Option<usize> {
+    use serde_json::Value;
+    let mut total = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += 16;
+        match v {
+            Value::String(s) => total += s.len(),
+            Value::Array(a) => stack.extend(a),
+            Value::Object(o) => {
+                for (k, v) in o {
+                    total += k.len() + 16;
+                    stack.push(v);
+                }
+            }
+            _ => {}
+        }
+        if total > max {
+            return None;
+        }
+    }
+    Some(total)
 }
 
 /// An invocation in progress; see [`Recorder::begin_invocation`].
@@ -154,6 +188,7 @@ impl Recorder {
             started: Instant::now(),
             clock: SimClock::new(),
             calls: Mutex::new(VecDeque::new()),
+            call_sizes: Mutex::new((VecDeque::new(), 0)),
             statuses: Mutex::new(Vec::new()),
             invocations: Mutex::new(VecDeque::new()),
             keep: AtomicUsize::new(usize::MAX),
@@ -211,7 +246,8 @@ impl Recorder {
     }
 
     /// Keeps only the newest `n` calls and the newest `n` invocations from now on: the record
-    /// of a long-running server stays bounded. Metrics of the periods forgotten are then
+    /// of a long-running server stays bounded, in bytes too (a request's body is kept up to
+    /// 16 KiB, and 64 MiB of them at most). Metrics of the periods forgotten are then
     /// answered as incomplete, never as zero.
     pub(crate) fn keep(&self, n: usize) {
         self.keep.store(n.max(1), Ordering::Relaxed);
@@ -234,6 +270,19 @@ impl Recorder {
         status: u16,
         error: Option<String>,
     ) {
+        let keep = self.keep.load(Ordering::Relaxed);
+        // A bounded record (a server that runs until stopped) keeps a large request's size,
+        // not its body: what it keeps is bounded in bytes as well as in calls.
+        let (request, size) = match keep {
+            usize::MAX => (request, 0),
+            _ => match json_size(&request, MAX_KEPT_REQUEST) {
+                Some(size) => (request, size),
+                None => (
+                    serde_json::json!({ "_hook_sim": format!("a request over {MAX_KEPT_REQUEST} bytes, not kept") }),
+                    64,
+                ),
+            },
+        };
         let call = Call {
             service,
             operation: operation.to_string(),
@@ -244,10 +293,13 @@ impl Recorder {
         };
         {
             let mut calls = self.calls.lock().expect("call record poisoned");
+            let mut sizes = self.call_sizes.lock().expect("call record poisoned");
             calls.push_back(call);
-            let keep = self.keep.load(Ordering::Relaxed);
-            while calls.len() > keep {
+            sizes.0.push_back(size);
+            sizes.1 += size;
+            while calls.len() > keep || (calls.len() > 1 && sizes.1 > MAX_KEPT_BYTES) {
                 calls.pop_front();
+                sizes.1 -= sizes.0.pop_front().unwrap_or_default();
             }
         }
         self.changed.send_modify(|n| *n += 1);
@@ -383,5 +435,45 @@ impl Recorder {
                 unreachable!("the recorder owns the sender");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bounded_record_keeps_a_large_requests_size_not_its_body_and_bytes_in_bounds() {
+        let r = Recorder::new();
+        r.keep(1000);
+        let big = serde_json::json!({ "Values": vec![1.5; 100_000] });
+        r.call(
+            Service::CloudWatch,
+            "PutMetricData",
+            big,
+            400,
+            Some("InvalidParameterValue".into()),
+        );
+        let kept = r.calls();
+        assert_eq!(kept.len(), 1);
+        assert!(kept[0].request.to_string().contains("not kept"), "{}", kept[0].request);
+        let mid = serde_json::json!({ "Body": "x".repeat(15_000) });
+        for _ in 0..1000 {
+            r.call(Service::Lambda, "Invoke", mid.clone(), 200, None);
+        }
+        let sizes = r.call_sizes.lock().unwrap();
+        assert!(sizes.1 <= MAX_KEPT_BYTES, "{}", sizes.1);
+        drop(sizes);
+        assert_eq!(r.calls().len(), 1000, "15 KB each: within both bounds");
+        // Unbounded (a rehearsal): every request as it came.
+        let all = Recorder::new();
+        all.call(
+            Service::CloudWatch,
+            "PutMetricData",
+            serde_json::json!({ "Values": vec![1.5; 100_000] }),
+            200,
+            None,
+        );
+        assert_eq!(all.calls()[0].request["Values"].as_array().unwrap().len(), 100_000);
     }
 }
