@@ -346,3 +346,147 @@ fn the_window_end_is_rounded_up_to_the_second() {
     assert_eq!(super::secs_ceil(at(60_000)), 60);
     assert_eq!(super::secs_ceil(at(1)), 1);
 }
+
+/// One result as an answer may hold it against the question (one period of 600 s from 600):
+/// its values, their timestamps (on the period, off it, outside the window, missing or too
+/// many), whether the page holds it twice.
+fn placed() -> impl Strategy<Value = (Vec<f64>, Vec<i64>, bool)> {
+    let time = prop_oneof![
+        30 => Just(600i64),
+        1 => Just(0i64),
+        1 => Just(1200i64),
+        1 => Just(660i64),
+        1 => Just(-86_400i64),
+    ];
+    (1usize..3).prop_flat_map(move |n| {
+        let times = prop_oneof![
+            30 => prop::collection::vec(time.clone(), n..=n),
+            1 => prop::collection::vec(time.clone(), 0..n),
+            1 => prop::collection::vec(time.clone(), n + 1..n + 2),
+        ];
+        (
+            prop::collection::vec(0.0f64..50.0, n..=n),
+            times,
+            prop::bool::weighted(0.03),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3_000, ..ProptestConfig::default() })]
+
+    /// Evidence answers the question asked: the check passes only when every figure it judges
+    /// has a timestamp per value, each the window's one period, once a page; results for ids
+    /// never asked change nothing.
+    #[test]
+    fn never_passes_on_evidence_for_another_question(
+        results in prop::collection::vec(placed(), 6),
+        strangers in prop::collection::vec((0.0f64..1e6, any::<i64>()), 0..20),
+    ) {
+        let s = spec(serde_json::json!({
+            "min_samples": 1,
+            "expect": {"errors": "<= 1000", "p99": "< 1.2 × current + 100ms"},
+        }));
+        let v = versions(Some("1"));
+        let ids = ["inv_0", "inv_1", "m0_0", "m0_1", "m1_0", "m1_1"];
+        let asked: Vec<(String, i64)> = queries(&s, "f", &v, 600)
+            .iter()
+            .map(|q| (q.id().unwrap().to_string(), 600))
+            .collect();
+        prop_assert_eq!(asked.len(), ids.len());
+        let answer_with = |strangers: &[(f64, i64)]| {
+            let mut a = Answer::to(asked.clone(), 600, 1200);
+            a.begin_page();
+            for (i, (id, (values, times, twice))) in ids.iter().zip(&results).enumerate() {
+                a.absorb_result(id, Some("Complete"), values, times, Vec::new());
+                if *twice {
+                    a.absorb_result(id, Some("Complete"), values, times, Vec::new());
+                }
+                if let Some((x, t)) = strangers.get(i) {
+                    a.absorb_result(&format!("x{i}"), Some("Complete"), &[*x], &[*t], Vec::new());
+                }
+            }
+            a
+        };
+        let d = decide(&s, &v, &answer_with(&strangers));
+        prop_assert_eq!(&d, &decide(&s, &v, &answer_with(&[])), "ids never asked change nothing");
+        if d.outcome() == Outcome::Passed {
+            // The current version's errors are not judged by an absolute bound.
+            for (id, (values, times, twice)) in ids.iter().zip(&results).filter(|(id, _)| **id != "m0_1") {
+                prop_assert!(
+                    !twice && times.len() == values.len() && times.iter().all(|t| *t == 600),
+                    "{id} passed on {values:?} at {times:?} (twice: {twice})"
+                );
+            }
+        }
+    }
+}
+
+/// Through the SDK's own client and types: the answers the probes sent (a datapoint from
+/// 1970, an id twice in a page, an InternalError page followed by a Complete one, ids never
+/// asked) are no evidence, or skipped.
+#[tokio::test]
+async fn answers_to_another_question_are_no_evidence_through_the_sdk() {
+    use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
+    use aws_sdk_cloudwatch::types::{MetricDataResult, StatusCode};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_types::DateTime;
+    let result = |id: &str, status: StatusCode, at: i64| {
+        MetricDataResult::builder()
+            .id(id)
+            .status_code(status)
+            .values(30.0)
+            .timestamps(DateTime::from_secs(at))
+            .build()
+    };
+    let asked = || {
+        let s = spec(serde_json::json!({"expect": {"errors": "== 0"}}));
+        queries(&s, "f", &versions(None), 600)
+    };
+    let window = (1_800_000_000, 1_800_000_600);
+    let figure = |answer: &Answer| answer.figure("inv_0", "Sum", Sign::NonNegative);
+    // Dated 1970.
+    let old = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_output(move || {
+        GetMetricDataOutput::builder()
+            .metric_data_results(result("inv_0", StatusCode::Complete, 0))
+            .build()
+    });
+    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&old]);
+    let answer = fetch(&cw, asked(), window.0, window.1).await.unwrap();
+    assert!(matches!(figure(&answer), Figure::NoEvidence(why) if why.contains("datapoint at 0")));
+    // Twice in one page, and 150 ids never asked.
+    let twice = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_output(move || {
+        let mut out = GetMetricDataOutput::builder()
+            .metric_data_results(result("inv_0", StatusCode::Complete, window.0))
+            .metric_data_results(result("inv_0", StatusCode::Complete, window.0));
+        for i in 0..150 {
+            out = out.metric_data_results(result(&format!("stranger{i}"), StatusCode::Complete, window.0));
+        }
+        out.build()
+    });
+    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&twice]);
+    let answer = fetch(&cw, asked(), window.0, window.1).await.unwrap();
+    assert!(matches!(figure(&answer), Figure::NoEvidence(why) if why.contains("twice")));
+    assert!(
+        answer.results.keys().all(|k| !k.starts_with("stranger")),
+        "skipped as read"
+    );
+    // An InternalError page, then a Complete one.
+    let pages = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .sequence()
+        .output(move || {
+            GetMetricDataOutput::builder()
+                .metric_data_results(result("inv_0", StatusCode::InternalError, window.0))
+                .next_token("t")
+                .build()
+        })
+        .output(move || {
+            GetMetricDataOutput::builder()
+                .metric_data_results(result("inv_0", StatusCode::Complete, window.0))
+                .build()
+        })
+        .build();
+    let cw = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&pages]);
+    let answer = fetch(&cw, asked(), window.0, window.1).await.unwrap();
+    assert!(matches!(figure(&answer), Figure::NoEvidence(why) if why.contains("InternalError")));
+}
