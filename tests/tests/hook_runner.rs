@@ -131,6 +131,43 @@ async fn an_invalid_spec_reports_failed_with_the_located_error() {
     );
 }
 
+/// A spec that does not load quotes its lines around the error: a secret written in it (a
+/// literal value of a secret-named variable or header) is masked in the report, the Lambda
+/// log, the status reason and `hook-runner validate`.
+#[tokio::test]
+async fn a_spec_that_does_not_load_never_quotes_a_secret_written_in_it() {
+    let secret = "sup3r-s3cret/t0ken+value";
+    // The error's line is shown with the two before it: each spec has a secret among them.
+    let specs = [
+        (
+            format!(
+                "version: 1\nchecks:\n  - name: a\n    http: {{ url: \"http://127.0.0.1:9/\", headers: {{ Authorization: \"Bearer {secret}\" }} }}\n    expect: {{ json: {{ $.x: {{ match: 1 }} }} }}\n"
+            ),
+            "unknown operator `match`",
+        ),
+        (
+            format!("version: 1\nvars:\n  API_TOKEN: {secret}\n  other: [1, 2]\nchecks: []\n"),
+            "vars.other",
+        ),
+    ];
+    for (spec, says) in specs {
+        let h = hook(&spec, Behavior::hello("2")).await;
+        let (_, out) = h.run("BeforeAllowTraffic").await;
+        assert_eq!(out.json()["status"], "Failed");
+        let reason = out.json()["reason"].as_str().unwrap().to_string();
+        assert!(reason.contains(says) && reason.contains("***"), "{reason}");
+        for shown in [reason, h.logs(), format!("{:?}", h.sim.statuses())] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
+        let dir = temp_dir("secret-spec");
+        let file = write(&dir, "spec.yaml", &spec);
+        let (code, out, err) = cli(&["validate", &file], &[]);
+        assert_eq!(code, 1);
+        assert!(err.contains(says) || out.contains(says), "{out}{err}");
+        assert!(!out.contains("s3cret") && !err.contains("s3cret"), "{out}{err}");
+    }
+}
+
 fn cli(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
     let mut cmd = Command::new(release_bin("hook-runner"));
     cmd.args(args)
