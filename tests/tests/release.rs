@@ -34,7 +34,7 @@ fn entries(archive: &Path) -> Vec<String> {
     let script = r#"
 import sys, tarfile, zipfile
 p = sys.argv[1]
-if p.endswith(".zip"):
+if p.endswith((".zip", ".whl")):
     for i in zipfile.ZipFile(p).infolist():
         print(i.filename, oct(i.external_attr >> 16), i.file_size, i.date_time[0])
 else:
@@ -311,4 +311,136 @@ fn sam_build_looks_for_the_spec_the_hook_reads() {
         "the Makefile copies {folder}/*.yaml into SpecHook's folder"
     );
     assert!(root.join(folder).join(name).is_file());
+}
+
+/// Without Rust: the two CLIs as binary wheels, installed by pip into a fresh venv, rehearse a
+/// Python team's own stack (the Python example, copied out of this workspace, so no binary of
+/// `target/` is in reach) with nothing but the venv on the PATH: no cargo, no rustc.
+#[test]
+fn the_wheels_install_with_pip_and_rehearse_a_python_stack_without_rust() {
+    let dir = scratch("wheels");
+    let machine = if cfg!(target_arch = "aarch64") {
+        "aarch64"
+    } else {
+        "x86_64"
+    };
+    // Built here, against this machine's glibc: tagged for this machine only (scripts/release
+    // tags its glibc-2.17 builds manylinux).
+    let platform = format!("linux_{machine}");
+    let mut wheels = Vec::new();
+    for name in ["hook-sim", "hook-runner"] {
+        let (code, out) = pack(
+            &[
+                "wheel",
+                dir.to_str().unwrap(),
+                name,
+                "0.1.0",
+                &platform,
+                integration_tests::release_bin(name).to_str().unwrap(),
+                "a test",
+            ],
+            None,
+        );
+        assert_eq!(code, 0, "{out}");
+        let wheel = PathBuf::from(out.trim());
+        assert_eq!(
+            wheel.file_name().unwrap().to_str().unwrap(),
+            format!("{}-0.1.0-py3-none-{platform}.whl", name.replace('-', "_"))
+        );
+        wheels.push(wheel);
+    }
+    let venv = dir.join("venv");
+    let (code, out) = run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(Command::new(venv.join("bin/pip"))
+        .args(["install", "--no-index", "--disable-pip-version-check", "--quiet"])
+        .args(&wheels));
+    assert_eq!(code, 0, "pip takes the wheels (their RECORD checked): {out}");
+    for name in ["hook-sim", "hook-runner"] {
+        assert!(venv.join("bin").join(name).is_file(), "{name} on the venv's PATH");
+    }
+
+    // A team's own project, outside this workspace: the Python example with its spec beside it.
+    let project = std::env::temp_dir().join(format!("hook-sim-wheel-project-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&project);
+    let examples = workspace_root().join("hook-examples");
+    std::fs::create_dir_all(project.join("hello")).unwrap();
+    for f in std::fs::read_dir(examples.join("python/hello")).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::copy(&f, project.join("hello").join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::copy(examples.join("smoke.yaml"), project.join("smoke.yaml")).unwrap();
+    let template = std::fs::read_to_string(examples.join("python/template.yaml"))
+        .unwrap()
+        .replace("CodeUri: ../..", "CodeUri: .")
+        .replace("HOOK_SPEC_FILE: hook-examples/smoke.yaml", "HOOK_SPEC_FILE: smoke.yaml");
+    std::fs::write(project.join("template.yaml"), template).unwrap();
+
+    let path = venv.join("bin");
+    let (code, _) = run(Command::new("/bin/sh")
+        .args(["-c", "command -v cargo || command -v rustc"])
+        .env("PATH", &path));
+    assert_ne!(code, 0, "no Rust toolchain on the PATH");
+    let out = Command::new(venv.join("bin/hook-sim"))
+        .current_dir(&project)
+        .env_clear()
+        .env("PATH", &path)
+        .env("HOME", &dir)
+        .args(["simulate", "--python"])
+        .arg(integration_tests::venv_bin("python"))
+        .args(["--speed", "100000", "--seed", "7"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!("{}", venv.join("bin/hook-runner").display())),
+        "the installed hook-runner runs the hooks: {text}"
+    );
+    assert!(text.contains("✔ Succeeded"), "{text}");
+    std::fs::remove_dir_all(&project).unwrap();
+}
+
+#[test]
+fn a_wheel_has_the_same_bytes_every_time_and_records_what_it_holds() {
+    let dir = scratch("wheel-bytes");
+    let exe = dir.join("tool");
+    write_exe(&exe, "#!/bin/sh\necho tool\n");
+    let make = |out: &Path| {
+        std::fs::create_dir_all(out).unwrap();
+        let (code, text) = pack(
+            &[
+                "wheel",
+                out.to_str().unwrap(),
+                "hook-sim",
+                "0.1.0",
+                "manylinux_2_17_x86_64.manylinux2014_x86_64",
+                exe.to_str().unwrap(),
+                "a summary",
+            ],
+            Some("1700000000"),
+        );
+        assert_eq!(code, 0, "{text}");
+        PathBuf::from(text.trim())
+    };
+    let (a, b) = (make(&dir.join("a")), make(&dir.join("b")));
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(
+        a.file_name().unwrap().to_str().unwrap(),
+        "hook_sim-0.1.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    );
+    let listed = entries(&a);
+    let names: Vec<&str> = listed.iter().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "hook_sim-0.1.0.data/scripts/hook-sim",
+            "hook_sim-0.1.0.dist-info/METADATA",
+            "hook_sim-0.1.0.dist-info/WHEEL",
+            "hook_sim-0.1.0.dist-info/RECORD",
+        ]
+    );
+    assert!(listed[0].contains(" 0o100755 "), "the binary is executable: {listed:?}");
 }

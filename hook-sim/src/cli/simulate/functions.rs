@@ -93,6 +93,17 @@ pub(super) fn function_run(
     })
 }
 
+/// The executable `name` on the `PATH`, if any.
+fn on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
 /// What runs function `id`, and the workspace binary it is when cargo builds it: `--bin`,
 /// `Metadata.Simulate.Binary`, cargo-lambda's `BuildProperties.Binary`, a custom runtime's
 /// `bootstrap` in its code folder, or the Python or Node.js that runs its handler.
@@ -106,10 +117,18 @@ fn binary_of(
     let target_dir = cargo_target_dir(base);
     let by_name = |bin: &str| -> (PathBuf, Option<String>) {
         if bin.contains('/') {
-            (base.join(bin), None)
-        } else {
-            (target_dir.join("release").join(bin), Some(bin.to_string()))
+            return (base.join(bin), None);
         }
+        let built = target_dir.join("release").join(bin);
+        // Not built here, and not to be (no --build): the one installed on the PATH (`pip
+        // install hook-runner`), if any.
+        if !args.build
+            && !built.exists()
+            && let Some(installed) = on_path(bin)
+        {
+            return (installed, None);
+        }
+        (built, Some(bin.to_string()))
     };
     if let Some((_, path)) = args.bins.iter().rev().find(|(k, _)| k == id) {
         return Ok((PathBuf::from(path), None));

@@ -480,7 +480,14 @@ fn check_binaries(args: &StackArgs, setup: &Setup, hooks: bool) -> Result<(), Si
             let how = match (&f.cargo_bin, over) {
                 (_, Some((_, flag))) => format!("check the path given to {flag}"),
                 _ if from_bin => format!("check the path given to --bin {}=PATH", f.logical_id),
-                (Some(bin), None) => format!("build it with `cargo build --release --bin {bin}`, or add --build"),
+                (Some(bin), None) => format!(
+                    "build it with `cargo build --release --bin {bin}`, or add --build{}",
+                    if bin == "hook-runner" {
+                        " (without Rust: `pip install` hook-runner's wheel, README.md#install, puts it on the PATH)"
+                    } else {
+                        ""
+                    }
+                ),
                 (None, None) => format!("pass --bin {}=PATH", f.logical_id),
             };
             return Err(SimulateError::Usage(format!(
