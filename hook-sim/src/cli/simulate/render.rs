@@ -438,6 +438,36 @@ fn checks_of(lines: &[String]) -> Vec<(String, String)> {
     out
 }
 
+/// Each hook's runs, one line per invocation, as the `checks` lines show them: the attempts
+/// of a hook Lambda retried that tested the same and found the same are one line saying how
+/// many; attempts that differ are numbered.
+fn attempts(runs: Vec<(String, &String, String)>) -> Vec<(String, &String, String)> {
+    let mut out: Vec<(String, &String, String)> = Vec::new();
+    let mut i = 0;
+    while i < runs.len() {
+        let (phase, function, _) = &runs[i];
+        let group: Vec<&String> = runs[i..]
+            .iter()
+            .take_while(|(p, f, _)| p == phase && f == function)
+            .map(|(_, _, l)| l)
+            .collect();
+        let n = group.len();
+        if group.iter().all(|l| *l == group[0]) {
+            let line = match n {
+                1 => group[0].clone(),
+                n => format!("{} (each of {n} attempts)", group[0]),
+            };
+            out.push((phase.clone(), function, line));
+        } else {
+            for (k, line) in group.iter().enumerate() {
+                out.push((phase.clone(), function, format!("attempt {} of {n}: {line}", k + 1)));
+            }
+        }
+        i += n;
+    }
+    out
+}
+
 pub(super) fn print_summary(
     outcome: &DeploymentOutcome,
     hook_logs: &BTreeMap<String, Vec<String>>,
@@ -488,7 +518,7 @@ pub(super) fn print_summary(
         })
         .collect();
     runs.sort_by_key(|(phase, _, _)| phase != "BeforeAllowTraffic");
-    for (i, (phase, function, line)) in runs.iter().enumerate() {
+    for (i, (phase, function, line)) in attempts(runs).iter().enumerate() {
         say!(
             "{:<10} {phase:<19} {function}: {line}",
             if i == 0 { "checks" } else { "" }
@@ -548,6 +578,30 @@ pub(super) fn print_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retried_hooks_attempts_that_found_the_same_are_one_line() {
+        let (pre, post) = ("pre".to_string(), "post".to_string());
+        let line = |phase: &str, text: &str| (phase.to_string(), text.to_string());
+        let (before, after) = ("BeforeAllowTraffic", "AfterAllowTraffic");
+        let failing = line(before, "✔ answers ok · ✘ handler (Rust)");
+        let lines = attempts(vec![
+            (failing.0.clone(), &pre, failing.1.clone()),
+            (failing.0.clone(), &pre, failing.1.clone()),
+            (failing.0, &pre, failing.1),
+            (after.to_string(), &post, "✘ fast".to_string()),
+            (after.to_string(), &post, "✔ fast".to_string()),
+        ]);
+        let shown: Vec<&str> = lines.iter().map(|(_, _, l)| l.as_str()).collect();
+        assert_eq!(
+            shown,
+            [
+                "✔ answers ok · ✘ handler (Rust) (each of 3 attempts)",
+                "attempt 1 of 2: ✘ fast",
+                "attempt 2 of 2: ✔ fast",
+            ]
+        );
+    }
 
     #[test]
     fn a_rust_handler_has_its_place_in_the_checks_line() {
