@@ -235,6 +235,30 @@ async fn run(args: RunArgs) -> ExitCode {
                 errors.len(),
                 if errors.len() == 1 { "" } else { "s" }
             );
+            // A CI job that reads --out finds why, not nothing (the quoted lines' secrets masked).
+            if let Some(path) = &args.out {
+                let text = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n\n");
+                let report = hook_sdk::report::Report {
+                    source: Some(args.file.display().to_string()),
+                    phase: None,
+                    deployment_id: None,
+                    checks: vec![hook_sdk::report::CheckReport {
+                        result: hook_sdk::report::CheckResult::Failed(hook_sdk::report::CheckFailure::setup(text)),
+                        ..hook_sdk::report::CheckReport::failed_before_run("the spec loads")
+                    }],
+                    waivers: Vec::new(),
+                    every_target_waived: false,
+                    duration: std::time::Duration::ZERO,
+                };
+                let rendered = match args.report {
+                    ReportFormat::Text => render_text(&report, false),
+                    ReportFormat::Json => render_json(&report),
+                    ReportFormat::Junit => render_junit(&report),
+                };
+                if let Err(e) = std::fs::write(path, rendered) {
+                    eprintln!("cannot write {}: {e}", path.display());
+                }
+            }
             return ExitCode::from(2);
         }
     };
@@ -306,6 +330,21 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     }
     let c = report.counts();
+    let not_found = report.checks.iter().any(|c| {
+        c.error()
+            .is_some_and(|e| e.contains("ResourceNotFoundException") || e.contains("Function not found"))
+    });
+    let logical_id_shape = args.function.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && args.function.chars().all(|c| c.is_ascii_alphanumeric());
+    if not_found && logical_id_shape {
+        eprintln!(
+            "hint: Lambda has no function {f}: --function takes the deployed function's name or ARN, not the \
+             template's logical id. SAM names it STACK-{f}-RANDOM unless FunctionName says otherwise: \
+             `aws cloudformation describe-stack-resource --stack-name STACK --logical-resource-id {f} \
+             --query StackResourceDetail.PhysicalResourceId`",
+            f = args.function
+        );
+    }
     if c.setup_errors > 0 {
         eprintln!(
             "hook-runner: {} of {} checks could not be made (set-up errors: see above); exit 2",

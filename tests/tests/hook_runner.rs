@@ -366,6 +366,52 @@ async fn run_tells_set_up_errors_from_failed_checks() {
     let (code, out, err) = cli_async(&["run", &smoke, "--function", "no-such-fn", "--qualifier", "1"], &env).await;
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.contains("ResourceNotFoundException"), "{out}");
+    assert!(
+        !err.contains("hint:"),
+        "a name that is no logical id gets no hint: {err}"
+    );
+    // The template's logical id instead of the deployed name: the hint says where the name is.
+    let (code, out, err) = cli_async(
+        &["run", &smoke, "--function", "HelloFunction", "--qualifier", "1"],
+        &env,
+    )
+    .await;
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("hint: Lambda has no function HelloFunction: --function takes the deployed function's name")
+            && err.contains("--logical-resource-id HelloFunction"),
+        "{err}"
+    );
+    // A spec that does not load, with --out: the report says why (JUnit's error), exit 2.
+    let broken = write(
+        &dir,
+        "broken.yaml",
+        "version: 1\nchecks:\n  - name: a\n    invoke: { payload: 1 }\n    expect: { stauts: 200 }\n",
+    );
+    let broken_xml = dir.join("broken.xml");
+    let _ = std::fs::remove_file(&broken_xml);
+    let xml_arg = broken_xml.display().to_string();
+    let args = [
+        "run",
+        &broken,
+        "--function",
+        "hello-fn",
+        "--qualifier",
+        "2",
+        "--report",
+        "junit",
+        "--out",
+        &xml_arg,
+    ];
+    let (code, _, err) = cli_async(&args, &env).await;
+    assert_eq!(code, 2, "{err}");
+    let xml = std::fs::read_to_string(&broken_xml).expect("the report is written");
+    assert!(
+        xml.contains("<testcase name=\"the spec loads\"")
+            && xml.contains("type=\"SetupError\"")
+            && xml.contains("stauts"),
+        "{xml}"
+    );
     let alias_spec = write(
         &dir,
         "alias.yaml",
