@@ -95,9 +95,9 @@ struct RunArgs {
     /// thresholds relative to `current`.
     #[arg(long)]
     current: Option<String>,
-    /// The phase to run the checks of.
-    #[arg(long, value_enum, default_value_t = PhaseArg::Before)]
-    phase: PhaseArg,
+    /// The phase to run the checks of: before (BeforeAllowTraffic) or after (AfterAllowTraffic).
+    #[arg(long, default_value = "before", value_parser = parse_phase)]
+    phase: Phase,
     /// The report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     report: ReportFormat,
@@ -135,10 +135,9 @@ impl ColorArg {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum PhaseArg {
-    Before,
-    After,
+/// `--phase`: hook-spec's reading of a phase (`before`, `after`, or the lifecycle event's name).
+fn parse_phase(s: &str) -> Result<Phase, String> {
+    s.parse().map_err(|e: hook_sdk::spec::UnknownPhase| e.to_string())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -289,10 +288,7 @@ async fn run(args: RunArgs) -> ExitCode {
         vars.set(k.clone(), v.clone());
     }
     let ctx = RunContext {
-        phase: match args.phase {
-            PhaseArg::Before => Phase::BeforeAllowTraffic,
-            PhaseArg::After => Phase::AfterAllowTraffic,
-        },
+        phase: args.phase,
         targets: vec![Target {
             logical_id: "cli".to_string(),
             function: args.function.clone(),

@@ -165,7 +165,7 @@ struct HookArgs {
     /// The lifecycle event to run the hook in: BeforeAllowTraffic (or before), AfterAllowTraffic
     /// (or after), as `hook-runner run --phase` takes it.
     #[arg(long, default_value = "BeforeAllowTraffic", value_parser = parse_phase)]
-    phase: String,
+    phase: hook_sim::deploy::Phase,
     /// The hook's function name.
     #[arg(long, default_value = "CodeDeployHook_pre")]
     hook_name: String,
@@ -183,15 +183,10 @@ struct HookArgs {
     timeout: f64,
 }
 
-/// `--phase`: the lifecycle event's name, or `before` / `after`, in any case.
-fn parse_phase(s: &str) -> Result<String, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "before" | "beforeallowtraffic" => Ok("BeforeAllowTraffic".into()),
-        "after" | "afterallowtraffic" => Ok("AfterAllowTraffic".into()),
-        _ => Err(format!(
-            "{s:?} is no lifecycle event of a Lambda deployment: BeforeAllowTraffic (before) or AfterAllowTraffic (after)"
-        )),
-    }
+/// `--phase`: the lifecycle event's name, or `before` / `after`, in any case (hook-spec's
+/// reading of a phase, as hook-runner's).
+fn parse_phase(s: &str) -> Result<hook_sim::deploy::Phase, String> {
+    s.parse().map_err(|e: hook_spec::UnknownPhase| e.to_string())
 }
 
 fn check_binary(path: &std::path::Path, what: &str) -> Result<(), String> {
@@ -217,7 +212,13 @@ async fn run_hook(args: HookArgs) -> Result<bool, String> {
     }
     let sim = Sim::start().await.map_err(|e| format!("cannot start hook-sim: {e}"))?;
     let deployment = "d-HOOKSIM001";
-    let spec = lambda_appspec(&args.function_name, "live", "1", "2", &[(&args.phase, &args.hook_name)]);
+    let spec = lambda_appspec(
+        &args.function_name,
+        "live",
+        "1",
+        "2",
+        &[(args.phase.as_str(), &args.hook_name)],
+    );
     sim.add_deployment(DeploymentSetup::new(deployment, &spec));
     let mut versions = FunctionSetup::new().alias("live", "1");
     for version in ["1", "2"] {
@@ -241,7 +242,7 @@ async fn run_hook(args: HookArgs) -> Result<bool, String> {
         args.phase,
         args.hook_name
     );
-    let execution = sim.open_lifecycle_event(deployment, &args.phase);
+    let execution = sim.open_lifecycle_event(deployment, args.phase.as_str());
     let started = Instant::now();
     let out = hook
         .invoke(

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use hook_sim::alarm::Alarm;
-use hook_sim::deploy::{DeploymentPlan, FinalStatus, HookEvent};
+use hook_sim::deploy::{DeploymentPlan, FinalStatus, Phase};
 use hook_sim::schedule::TrafficRouting;
 use hook_sim::{Behavior, ProcessConfig, Service, Sim};
 use integration_tests::{node_modules, release_bin, target_dir, venv_bin, workspace_root};
@@ -382,16 +382,8 @@ async fn example_plan(sim: &Sim) -> DeploymentPlan {
             "CodeDeployDefault.LambdaCanary10Percent5Minutes",
             TrafficRouting::predefined("Canary10Percent5Minutes").unwrap(),
         )
-        .hook(
-            HookEvent::BeforeAllowTraffic,
-            "CodeDeployHook_pre",
-            Behavior::Process(pre),
-        )
-        .hook(
-            HookEvent::AfterAllowTraffic,
-            "CodeDeployHook_post",
-            Behavior::Process(post),
-        )
+        .hook(Phase::BeforeAllowTraffic, "CodeDeployHook_pre", Behavior::Process(pre))
+        .hook(Phase::AfterAllowTraffic, "CodeDeployHook_post", Behavior::Process(post))
         .alarm(Alarm::any_error("errors").version("2"))
         .speed(600.0);
     plan.resource = "HelloFunction".into();

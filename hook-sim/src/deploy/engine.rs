@@ -48,7 +48,7 @@ pub(super) struct Run<'a> {
 pub(super) struct RetryDue {
     /// When (simulated, absolute).
     at: Duration,
-    event: HookEvent,
+    event: Phase,
     function: String,
     execution: String,
     /// The attempt it will be, and the most there are.
@@ -64,7 +64,7 @@ struct AfterStatus {
     timeline: Arc<Timeline>,
     retries: Arc<Mutex<Vec<RetryDue>>>,
     wake: Arc<tokio::sync::Notify>,
-    event: HookEvent,
+    event: Phase,
     function: String,
     execution: String,
     attempt: u32,
@@ -387,7 +387,7 @@ impl Run<'_> {
             return Err(Rollback::AlarmBeforeStart { alarm, value });
         }
         self.target_event("Start", LifecycleEventStatus::Succeeded);
-        self.phase("BeforeAllowTraffic", self.run_hook_of(HookEvent::BeforeAllowTraffic))
+        self.phase("BeforeAllowTraffic", self.run_hook_of(Phase::BeforeAllowTraffic))
             .await?;
         let steps = plan.routing.steps();
         let shift_start = self.now();
@@ -413,7 +413,7 @@ impl Run<'_> {
             });
         }
         self.target_event("AllowTraffic", LifecycleEventStatus::Succeeded);
-        self.phase("AfterAllowTraffic", self.run_hook_of(HookEvent::AfterAllowTraffic))
+        self.phase("AfterAllowTraffic", self.run_hook_of(Phase::AfterAllowTraffic))
             .await?;
         self.target_event("End", LifecycleEventStatus::Succeeded);
         Ok(())
@@ -480,7 +480,7 @@ impl Run<'_> {
     }
 
     /// Runs the hook of `event`, if any: `None` when there is none.
-    async fn run_hook_of(&self, event: HookEvent) -> Option<Result<(), Rollback>> {
+    async fn run_hook_of(&self, event: Phase) -> Option<Result<(), Rollback>> {
         match self.plan.hook_of(event) {
             Some(hook) => Some(self.run_hook(hook).await),
             None => None,

@@ -41,4 +41,4 @@ pub use crate::metric::METRIC_LAG;
 pub use outcome::{
     AlarmPeriod, AlarmTrace, DeploymentOutcome, Event, FinalStatus, Rollback, TimelineEntry, VersionTraffic,
 };
-pub use plan::{DeploymentPlan, HookEvent, HookPlan, Traffic, Trigger, TriggerEvent};
+pub use plan::{DeploymentPlan, HookPlan, Phase, Traffic, Trigger, TriggerEvent};

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::codedeploy::LifecycleEventStatus;
 
-use super::plan::HookEvent;
+use super::plan::Phase;
 
 /// What happened, when.
 #[derive(Debug, Clone, Serialize)]
@@ -38,7 +38,7 @@ pub enum Event {
     /// CodeDeploy invoked a hook (Lambda's async invoke; attempts 2 and 3 are its retries).
     HookInvoked {
         /// The lifecycle event.
-        lifecycle_event: HookEvent,
+        lifecycle_event: Phase,
         /// The hook function.
         function: String,
         /// 1, 2 or 3.
@@ -47,7 +47,7 @@ pub enum Event {
     /// A hook's invocation ended in a function error.
     HookInvocationFailed {
         /// The lifecycle event.
-        lifecycle_event: HookEvent,
+        lifecycle_event: Phase,
         /// The hook function.
         function: String,
         /// 1, 2 or 3.
@@ -62,7 +62,7 @@ pub enum Event {
     /// its second report is refused).
     HookFailedAfterReporting {
         /// The lifecycle event.
-        lifecycle_event: HookEvent,
+        lifecycle_event: Phase,
         /// The hook function.
         function: String,
         /// 1, 2 or 3.
@@ -75,14 +75,14 @@ pub enum Event {
     /// A hook's invocation ended without a status reported.
     HookReturnedWithoutStatus {
         /// The lifecycle event.
-        lifecycle_event: HookEvent,
+        lifecycle_event: Phase,
         /// The hook function.
         function: String,
     },
     /// A hook reported its status.
     HookReported {
         /// The lifecycle event.
-        lifecycle_event: HookEvent,
+        lifecycle_event: Phase,
         /// The hook function.
         function: String,
         /// `Succeeded` or `Failed`.
@@ -94,14 +94,14 @@ pub enum Event {
     /// A hook did not report within the timeout.
     HookTimedOut {
         /// The lifecycle event.
-        lifecycle_event: HookEvent,
+        lifecycle_event: Phase,
         /// The hook function.
         function: String,
     },
     /// CodeDeploy's role may not invoke a hook: the lifecycle event fails before it runs.
     HookNotInvoked {
         /// The lifecycle event.
-        lifecycle_event: HookEvent,
+        lifecycle_event: Phase,
         /// The hook function.
         function: String,
         /// IAM's denial.
@@ -163,21 +163,21 @@ pub enum Rollback {
     /// A hook reported `Failed`.
     HookFailed {
         /// The lifecycle event.
-        lifecycle_event: HookEvent,
+        lifecycle_event: Phase,
         /// The hook function.
         function: String,
     },
     /// A hook did not report in time.
     HookTimedOut {
         /// The lifecycle event.
-        lifecycle_event: HookEvent,
+        lifecycle_event: Phase,
         /// The hook function.
         function: String,
     },
     /// CodeDeploy's role may not invoke a hook (`lambda:InvokeFunction`).
     HookNotInvoked {
         /// The lifecycle event.
-        lifecycle_event: HookEvent,
+        lifecycle_event: Phase,
         /// The hook function.
         function: String,
         /// CodeDeploy's role.

@@ -1,45 +1,19 @@
 //! What a deployment is: the function, its versions, hooks, configuration, alarms, traffic.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
-
-use serde::Serialize;
 
 use crate::Behavior;
 use crate::alarm::Alarm;
 use crate::schedule::TrafficRouting;
 
-/// A lifecycle event of a Lambda deployment that runs a hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum HookEvent {
-    /// Before any traffic shifts.
-    BeforeAllowTraffic,
-    /// After all traffic has shifted.
-    AfterAllowTraffic,
-}
-
-impl HookEvent {
-    /// The name CodeDeploy uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HookEvent::BeforeAllowTraffic => "BeforeAllowTraffic",
-            HookEvent::AfterAllowTraffic => "AfterAllowTraffic",
-        }
-    }
-}
-
-impl fmt::Display for HookEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use hook_spec::Phase;
 
 /// A hook of the deployment: a Lambda function, usually a real binary ([`Behavior::Process`]).
 #[derive(Debug, Clone)]
 pub struct HookPlan {
     /// When it runs.
-    pub event: HookEvent,
+    pub event: Phase,
     /// Its function name (real hooks are named `CodeDeployHook_*`).
     pub function: String,
     /// What it does.
@@ -233,7 +207,7 @@ impl DeploymentPlan {
     }
 
     /// Adds a hook (replacing one of the same event).
-    pub fn hook(mut self, event: HookEvent, function: &str, behavior: Behavior) -> Self {
+    pub fn hook(mut self, event: Phase, function: &str, behavior: Behavior) -> Self {
         self.hooks.retain(|h| h.event != event);
         self.hooks.push(HookPlan {
             event,
@@ -246,7 +220,7 @@ impl DeploymentPlan {
 
     /// Sets how many times Lambda retries the hook of `event` after a function error (its
     /// `EventInvokeConfig.MaximumRetryAttempts`, at most 2).
-    pub fn hook_retries(mut self, event: HookEvent, retries: u32) -> Self {
+    pub fn hook_retries(mut self, event: Phase, retries: u32) -> Self {
         for h in self.hooks.iter_mut().filter(|h| h.event == event) {
             h.max_retries = retries.min(2);
         }
@@ -272,7 +246,7 @@ impl DeploymentPlan {
     }
 
     /// The hook of an event.
-    pub fn hook_of(&self, event: HookEvent) -> Option<&HookPlan> {
+    pub fn hook_of(&self, event: Phase) -> Option<&HookPlan> {
         self.hooks.iter().find(|h| h.event == event)
     }
 

@@ -169,7 +169,7 @@ async fn a_silent_hook_times_out_after_an_hour_of_simulated_time() {
     let sim = Sim::start().await.unwrap();
     let plan = DeploymentPlan::new("fn", Behavior::hello("1"), Behavior::hello("2"))
         .hook(
-            HookEvent::BeforeAllowTraffic,
+            Phase::BeforeAllowTraffic,
             "CodeDeployHook_silent",
             Behavior::Respond(json!({"ok": true})),
         )
@@ -178,7 +178,7 @@ async fn a_silent_hook_times_out_after_an_hour_of_simulated_time() {
     assert_eq!(
         outcome.rollback,
         Some(Rollback::HookTimedOut {
-            lifecycle_event: HookEvent::BeforeAllowTraffic,
+            lifecycle_event: Phase::BeforeAllowTraffic,
             function: "CodeDeployHook_silent".into()
         })
     );
@@ -201,7 +201,7 @@ async fn a_failing_hook_is_invoked_three_times_as_lambda_retries() {
     let sim = Sim::start().await.unwrap();
     let plan = DeploymentPlan::new("fn", Behavior::hello("1"), Behavior::hello("2"))
         .hook(
-            HookEvent::AfterAllowTraffic,
+            Phase::AfterAllowTraffic,
             "CodeDeployHook_crash",
             Behavior::FunctionError {
                 error_type: "Crash".into(),
@@ -280,7 +280,7 @@ async fn an_alarm_already_in_alarm_stops_the_deployment_before_any_hook() {
     let plan = plan("Canary10Percent5Minutes", flaky(10), Behavior::hello("2"))
         .alarm(Alarm::any_error("errors").through("live"))
         .hook(
-            HookEvent::BeforeAllowTraffic,
+            Phase::BeforeAllowTraffic,
             "CodeDeployHook_pre",
             Behavior::Respond(json!({"ok": true})),
         );
@@ -314,14 +314,14 @@ async fn a_hook_without_retries_is_invoked_once() {
     let sim = Sim::start().await.unwrap();
     let plan = DeploymentPlan::new("fn", Behavior::hello("1"), Behavior::hello("2"))
         .hook(
-            HookEvent::BeforeAllowTraffic,
+            Phase::BeforeAllowTraffic,
             "CodeDeployHook_crash",
             Behavior::FunctionError {
                 error_type: "Crash".into(),
                 message: "boom".into(),
             },
         )
-        .hook_retries(HookEvent::BeforeAllowTraffic, 0)
+        .hook_retries(Phase::BeforeAllowTraffic, 0)
         .speed(600.0);
     let outcome = sim.deploy(&plan).await;
     let attempts = outcome
@@ -366,7 +366,7 @@ async fn alarm_periods_follow_the_wall_clocks_minutes() {
             .seed(seed)
             .alarm(Alarm::any_error("errors").through("live").version("2"))
             .hook(
-                HookEvent::AfterAllowTraffic,
+                Phase::AfterAllowTraffic,
                 "CodeDeployHook_silent",
                 Behavior::Respond(json!({})),
             );
@@ -482,11 +482,7 @@ async fn an_alarm_without_dimensions_counts_every_function_hooks_included() {
     let sim = Sim::start().await.unwrap();
     let with_hook = plan("Canary10Percent5Minutes", Behavior::hello("1"), Behavior::hello("2"))
         .alarm(account_errors())
-        .hook(
-            HookEvent::AfterAllowTraffic,
-            "CodeDeployHook_post",
-            failing_hook.clone(),
-        );
+        .hook(Phase::AfterAllowTraffic, "CodeDeployHook_post", failing_hook.clone());
     let outcome = sim.deploy(&with_hook).await;
     assert!(
         matches!(&outcome.rollback, Some(Rollback::Alarm { alarm, .. }) if alarm == "account-errors")
@@ -510,7 +506,7 @@ async fn an_alarm_without_dimensions_counts_every_function_hooks_included() {
     let scoped = Alarm::any_error("fn-errors");
     let scoped_plan = plan("Canary10Percent5Minutes", Behavior::hello("1"), Behavior::hello("2"))
         .alarm(scoped)
-        .hook(HookEvent::AfterAllowTraffic, "CodeDeployHook_post", failing_hook);
+        .hook(Phase::AfterAllowTraffic, "CodeDeployHook_post", failing_hook);
     let outcome = sim.deploy(&scoped_plan).await;
     assert!(
         !outcome
@@ -566,11 +562,7 @@ async fn codedeploys_role_invokes_the_hooks_and_publishes_the_notifications() {
     let with = |policy: &str, hook: Option<&str>| {
         let mut p = DeploymentPlan::new("fn", Behavior::hello("1"), Behavior::hello("2")).trigger(trigger.clone());
         if let Some(hook) = hook {
-            p = p.hook(
-                HookEvent::BeforeAllowTraffic,
-                hook,
-                Behavior::Respond(json!({"ok": true})),
-            );
+            p = p.hook(Phase::BeforeAllowTraffic, hook, Behavior::Respond(json!({"ok": true})));
         }
         p.codedeploy_role = Some(role(policy));
         p

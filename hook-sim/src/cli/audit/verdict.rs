@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hook_sim::FaultKind;
 use hook_sim::VersionFault;
-use hook_sim::deploy::{Event, FinalStatus, HookEvent, Rollback};
+use hook_sim::deploy::{Event, FinalStatus, Phase, Rollback};
 use hook_sim::duration::human;
 use hook_sim::schedule::TrafficRouting;
 use serde::{Deserialize, Serialize};
@@ -126,9 +126,9 @@ pub(crate) fn judge(prepared: &Prepared, fault: Option<(&str, &VersionFault)>, r
 }
 
 fn gate_of(rollback: &Rollback) -> (GateKind, String) {
-    let hook = |event: &HookEvent| match event {
-        HookEvent::BeforeAllowTraffic => GateKind::BeforeAllowTraffic,
-        HookEvent::AfterAllowTraffic => GateKind::AfterAllowTraffic,
+    let hook = |event: &Phase| match event {
+        Phase::BeforeAllowTraffic => GateKind::BeforeAllowTraffic,
+        Phase::AfterAllowTraffic => GateKind::AfterAllowTraffic,
     };
     match rollback {
         Rollback::HookFailed { lifecycle_event, .. } => (hook(lifecycle_event), format!("{lifecycle_event} hook")),

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use hook_sim::deploy::HookEvent;
+use hook_sim::deploy::Phase;
 use hook_sim::iam::{Identity, Request, ResourceGrant, function_request};
 use hook_sim::stack::{Template, TemplateError};
 use serde::Serialize;
@@ -99,10 +99,10 @@ fn runs_metrics_check(checks: Option<&[Value]>) -> Option<bool> {
 
 /// Whether a hook invokes the function in `event`: known for a hook-runner spec it can read (a
 /// check with `invoke` that runs in that phase), else unknown.
-fn invokes_in(checks: Option<&[Value]>, event: HookEvent) -> Option<bool> {
+fn invokes_in(checks: Option<&[Value]>, event: Phase) -> Option<bool> {
     let phase = match event {
-        HookEvent::BeforeAllowTraffic => "before",
-        HookEvent::AfterAllowTraffic => "after",
+        Phase::BeforeAllowTraffic => "before",
+        Phase::AfterAllowTraffic => "after",
     };
     Some(checks?.iter().any(|c| {
         let runs = c
@@ -221,7 +221,7 @@ fn check_setup(setup: &Setup) -> Value {
                 true,
             ));
         }
-        if invokes && *event == HookEvent::AfterAllowTraffic {
+        if invokes && *event == Phase::AfterAllowTraffic {
             let alias_arn = lambda_arn(&target.name, Some(&setup.alias));
             findings.push(permission(
                 role,
@@ -233,7 +233,7 @@ fn check_setup(setup: &Setup) -> Value {
         }
         // A metrics check judges the canary's traffic: after traffic, unless the spec says.
         let metrics = runs_metrics_check(checks.as_deref());
-        let maybe_metrics = metrics.unwrap_or(*event == HookEvent::AfterAllowTraffic);
+        let maybe_metrics = metrics.unwrap_or(*event == Phase::AfterAllowTraffic);
         if maybe_metrics {
             let when = match metrics {
                 Some(true) => "its spec runs a metrics check: ",

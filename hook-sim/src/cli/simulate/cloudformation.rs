@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hook_sim::deploy::HookEvent;
+use hook_sim::deploy::Phase;
 use hook_sim::stack::{Template, TemplateError, scalar_text};
 use serde_json::{Value, json};
 
@@ -98,8 +98,8 @@ pub(super) fn read_cfn_setup(
     let codedeploy = roles::group_codedeploy_role(t, &group, &group_id)?;
     warnings.extend(codedeploy.warnings.iter().map(|w| format!("CodeDeploy's role: {w}")));
     for (key, event) in [
-        ("BeforeAllowTrafficHook", HookEvent::BeforeAllowTraffic),
-        ("AfterAllowTrafficHook", HookEvent::AfterAllowTraffic),
+        ("BeforeAllowTrafficHook", Phase::BeforeAllowTraffic),
+        ("AfterAllowTrafficHook", Phase::AfterAllowTraffic),
     ] {
         let Some(v) = update.get(key).filter(|_| hooks_too) else {
             continue;

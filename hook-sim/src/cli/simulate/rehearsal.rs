@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hook_sim::deploy::{DeploymentOutcome, DeploymentPlan, HookEvent, Traffic};
+use hook_sim::deploy::{DeploymentOutcome, DeploymentPlan, Phase, Traffic};
 use hook_sim::stack::Template;
 use hook_sim::{Behavior, InvocationRecord, ProcessConfig, RuntimeFunction, Sim, VersionFault};
 
@@ -167,7 +167,7 @@ pub(crate) async fn rehearse(
         );
     }
     let mut processes: Vec<Arc<RuntimeFunction>> = Vec::new();
-    let hook_configs: Vec<(HookEvent, ProcessConfig)> = setup
+    let hook_configs: Vec<(Phase, ProcessConfig)> = setup
         .hooks
         .iter()
         .map(|(event, h)| {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hook_sim::alarm::Alarm;
-use hook_sim::deploy::{HookEvent, Trigger};
+use hook_sim::deploy::{Phase, Trigger};
 use hook_sim::schedule::TrafficRouting;
 
 use hook_sim::iam::Identity;
@@ -59,7 +59,7 @@ pub(crate) struct Setup {
     pub(crate) alias: String,
     pub(crate) config_name: String,
     pub(crate) routing: TrafficRouting,
-    pub(crate) hooks: Vec<(HookEvent, FunctionRun)>,
+    pub(crate) hooks: Vec<(Phase, FunctionRun)>,
     pub(crate) alarms: Vec<Alarm>,
     pub(crate) triggers: Vec<Trigger>,
     pub(crate) warnings: Vec<String>,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hook_sim::deploy::HookEvent;
+use hook_sim::deploy::Phase;
 use hook_sim::iam::Identity;
 use hook_sim::stack::{Template, TemplateError, scalar_text};
 use serde_json::{Value, json};
@@ -193,16 +193,11 @@ struct ReadHooks<'a> {
 impl ReadHooks<'_> {
     /// The hooks `DeploymentPreference.Hooks` (`h`) of `logical_id` names, each where it is
     /// defined: this template, a nested application, or another stack's export.
-    fn hooks(
-        &mut self,
-        t: &Template,
-        h: &Value,
-        logical_id: &str,
-    ) -> Result<Vec<(HookEvent, FunctionRun)>, TemplateError> {
+    fn hooks(&mut self, t: &Template, h: &Value, logical_id: &str) -> Result<Vec<(Phase, FunctionRun)>, TemplateError> {
         let mut hooks = Vec::new();
         for (key, event) in [
-            ("PreTraffic", HookEvent::BeforeAllowTraffic),
-            ("PostTraffic", HookEvent::AfterAllowTraffic),
+            ("PreTraffic", Phase::BeforeAllowTraffic),
+            ("PostTraffic", Phase::AfterAllowTraffic),
         ] {
             let Some(v) = h.get(key) else { continue };
             let (ht, id) = hook_source(t, self.others, v, self.base).map_err(|e| match e {
