@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use self::catalogue::Entry;
 use self::policy::Policy;
 use self::verdict::RunResult;
-use crate::cli::simulate::setup::{CURRENT, TARGET};
 use crate::cli::simulate::{RehearsalArgs, RunOptions, SimulateError, prepare, rehearse};
+use hook_sim::stack::setup::{CURRENT, TARGET};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:

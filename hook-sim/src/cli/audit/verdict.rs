@@ -11,8 +11,8 @@ use hook_sim::duration::human;
 use hook_sim::schedule::TrafficRouting;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::simulate::setup::{CURRENT, TARGET};
 use crate::cli::simulate::{Prepared, Rehearsal};
+use hook_sim::stack::setup::{CURRENT, TARGET};
 
 /// The gate that stopped a deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::SimulateError;
-use super::setup::Setup;
+use hook_sim::stack::setup::Setup;
 
 pub(super) fn build(setup: &Setup, base: &Path) -> Result<(), SimulateError> {
     let mut bins: Vec<&str> = std::iter::once(&setup.function)

@@ -20,10 +20,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::cloudformation::code_deploy_aliases;
-use super::setup::{FunctionRun, Setup, TARGET};
 use super::template::{functions_with_preference, read_setup};
 use super::{ReportFormat, StackArgs, other_stacks, template_dir};
 use crate::cli::key_value;
+use hook_sim::stack::setup::{FunctionRun, Setup, TARGET};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -198,7 +198,7 @@ fn check_setup(setup: &Setup) -> Value {
             &Request::new("codedeploy:GetApplicationRevision", &application_arn),
             true,
         ));
-        if let Some(problem) = super::specs::spec_problem(hook, &[]) {
+        if let Some(problem) = hook_sim::stack::specs::spec_problem(hook, &[]) {
             findings.push(Finding {
                 what: "its spec loads".into(),
                 verdict: "problem",
@@ -298,7 +298,7 @@ fn check_setup(setup: &Setup) -> Value {
             what: format!("alarm {id}"),
             // An alarm CloudWatch can never evaluate is a problem; one hook-sim does not
             // evaluate only leaves the rehearsal short of it.
-            verdict: if why.contains(super::alarms::NO_DATA) {
+            verdict: if why.contains(hook_sim::stack::alarms::NO_DATA) {
                 "problem"
             } else {
                 "warning"

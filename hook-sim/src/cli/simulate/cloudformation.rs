@@ -9,12 +9,12 @@ use hook_sim::stack::{Template, TemplateError, scalar_text};
 use serde_json::{Value, json};
 
 use super::StackArgs;
-use super::alarms::read_alarms;
-use super::configs::{config_by_name, config_resource};
 use super::functions::{function_run, hook_source, read_hook};
-use super::roles;
-use super::setup::Setup;
-use super::triggers::triggers;
+use hook_sim::stack::alarms::read_alarms;
+use hook_sim::stack::configs::{config_by_name, config_resource};
+use hook_sim::stack::roles;
+use hook_sim::stack::setup::Setup;
+use hook_sim::stack::triggers::triggers;
 
 /// `AWS::Lambda::Alias` resources whose `UpdatePolicy.CodeDeployLambdaAliasUpdate` hands their
 /// updates to CodeDeploy, with the logical id of their function.
@@ -148,7 +148,7 @@ pub(super) fn read_cfn_setup(
     };
     let application = scalar_text(&t.eval(group.get("ApplicationName").unwrap_or(&Value::Null))?);
     let group_name = scalar_text(&t.eval(&json!({"Ref": group_id}))?);
-    let grants = super::roles::resource_grants(t, &mut warnings);
+    let grants = hook_sim::stack::roles::resource_grants(t, &mut warnings);
     Ok(Setup {
         function,
         alias,

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use hook_sim::iam::Identity;
 
 use super::StackArgs;
-use super::roles;
-use super::setup::{API_TYPES, FunctionRun};
+use hook_sim::stack::roles;
+use hook_sim::stack::setup::{API_TYPES, FunctionRun};
 
 /// The API resource a value refers to (`${HelloApi}` in a `!Sub`, or `!Ref HelloApi`).
 pub(super) fn api_named_in(t: &Template, v: &Value) -> Option<String> {

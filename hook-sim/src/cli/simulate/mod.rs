@@ -6,20 +6,14 @@
 //! `functions` (how each runs, hooks included), `configs`, `alarms`, `triggers` and `roles`; `build` runs cargo for it, `render` prints the
 //! live timeline and the summary; this module holds the options and runs the deployment.
 
-mod alarms;
 mod build;
 pub(crate) mod check;
 mod cloudformation;
-mod configs;
 mod functions;
 mod rehearsal;
 mod render;
-mod roles;
 mod serve;
-pub(crate) mod setup;
-mod specs;
 mod template;
-mod triggers;
 
 pub(crate) use serve::{METRICS_AT_ONCE_WARNING, serve_stack};
 
@@ -36,8 +30,8 @@ use hook_sim::{Concurrency, ProcessConfig, RuntimeFunction, Sim, VersionFault};
 
 pub(crate) use self::rehearsal::{Prepared, Rehearsal, RunOptions, prepare, rehearse};
 use self::render::print_summary;
-use self::setup::{CURRENT, FunctionRun, Setup, TARGET};
 use crate::cli::key_value;
+use hook_sim::stack::setup::{CURRENT, FunctionRun, Setup, TARGET};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:

@@ -9,12 +9,12 @@ use hook_sim::stack::Template;
 use hook_sim::{Behavior, InvocationRecord, ProcessConfig, RuntimeFunction, Sim, VersionFault};
 
 use super::render::{Printer, print_header};
-use super::setup::{CURRENT, Setup, TARGET};
 use super::template::read_setup;
 use super::{
     IamMode, RehearsalArgs, SimulateError, StackArgs, Versions, build, check_binaries, default_speed, hook_env,
     other_stacks, process_config, start_versions, template_dir,
 };
+use hook_sim::stack::setup::{CURRENT, Setup, TARGET};
 
 /// A stack read, built and checked: ready to rehearse as many times as asked.
 pub(crate) struct Prepared {
@@ -94,7 +94,7 @@ pub(crate) fn prepare(args: &RehearsalArgs) -> Result<Prepared, SimulateError> {
     if let Some(problem) = setup
         .hooks
         .iter()
-        .find_map(|(_, h)| super::specs::spec_problem(h, &hook_env))
+        .find_map(|(_, h)| hook_sim::stack::specs::spec_problem(h, &hook_env))
     {
         return Err(SimulateError::Usage(problem));
     }
@@ -106,7 +106,7 @@ pub(crate) fn prepare(args: &RehearsalArgs) -> Result<Prepared, SimulateError> {
     if !args.paths.is_empty() {
         traffic.paths = args.paths.clone();
     }
-    let history = args.history.max(super::specs::longest_baseline(
+    let history = args.history.max(hook_sim::stack::specs::longest_baseline(
         setup.hooks.iter().map(|(_, h)| h),
         &hook_env,
     ));
@@ -124,7 +124,7 @@ fn check_bins(args: &RehearsalArgs, template: &Template, others: &[Template]) ->
     let ids: Vec<String> = std::iter::once(template)
         .chain(others)
         .flat_map(|t| t.resources())
-        .filter(|(_, ty)| super::setup::FUNCTION_TYPES.contains(&ty.as_str()))
+        .filter(|(_, ty)| hook_sim::stack::setup::FUNCTION_TYPES.contains(&ty.as_str()))
         .map(|(id, _)| id)
         .collect();
     for (id, path) in &args.bins {

@@ -10,7 +10,7 @@ use hook_sim::stack::scalar_text;
 use serde_json::{Value, json};
 
 use super::StackArgs;
-use super::setup::{CURRENT, Setup, TARGET};
+use hook_sim::stack::setup::{CURRENT, Setup, TARGET};
 
 pub(super) fn print_header(
     args: &StackArgs,
@@ -122,7 +122,7 @@ pub(super) fn print_header(
 }
 
 /// The command that runs a function: its binary, or its runtime's interpreter and arguments.
-fn command(f: &super::setup::FunctionRun) -> String {
+fn command(f: &hook_sim::stack::setup::FunctionRun) -> String {
     std::iter::once(f.binary.display().to_string())
         .chain(f.args.iter().cloned())
         .collect::<Vec<_>>()

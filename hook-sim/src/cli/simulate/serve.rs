@@ -14,9 +14,9 @@ use hook_sim::stack::{Template, TemplateError};
 use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, RuntimeFunction, Sim, lambda_appspec};
 
 use super::cloudformation::code_deploy_aliases;
-use super::setup::{CURRENT, TARGET};
 use super::template::{functions_with_preference, read_setup};
 use super::{SimulateError, StackArgs, Versions, build, check_binaries, other_stacks, start_versions, template_dir};
+use hook_sim::stack::setup::{CURRENT, TARGET};
 
 /// What `serve --metrics-at-once` says: it shows what CloudWatch would not show yet.
 pub(crate) const METRICS_AT_ONCE_WARNING: &str = "warning: --metrics-at-once: GetMetricData shows each \

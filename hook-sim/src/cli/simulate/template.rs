@@ -10,13 +10,13 @@ use hook_sim::stack::{Template, TemplateError, scalar_text};
 use serde_json::{Value, json};
 
 use super::StackArgs;
-use super::alarms::read_alarms;
 use super::cloudformation::{code_deploy_aliases, read_cfn_setup};
-use super::configs::{config_by_name, config_resource};
 use super::functions::{function_run, hook_source, read_hook};
-use super::roles;
-use super::setup::{FUNCTION_TYPES, FunctionRun, Setup, list};
-use super::triggers::triggers;
+use hook_sim::stack::alarms::read_alarms;
+use hook_sim::stack::configs::{config_by_name, config_resource};
+use hook_sim::stack::roles;
+use hook_sim::stack::setup::{FUNCTION_TYPES, FunctionRun, Setup, list};
+use hook_sim::stack::triggers::triggers;
 
 /// What the simulation of template `t` runs, as `args` ask: the function deployed gradually (a
 /// SAM `DeploymentPreference`, or an alias of plain CloudFormation handed to CodeDeploy), its
@@ -88,7 +88,7 @@ pub(super) fn read_setup(
     };
     let application = scalar_text(&t.eval(&json!({"Ref": "ServerlessDeploymentApplication"}))?);
     let group = format!("{}-{logical_id}DeploymentGroup", t.stack_name);
-    let grants = super::roles::resource_grants(t, &mut warnings);
+    let grants = hook_sim::stack::roles::resource_grants(t, &mut warnings);
     Ok(Setup {
         function,
         alias,

@@ -8,14 +8,17 @@
 //! What cannot be read here (a role defined outside the template, a managed policy or SAM
 //! policy template hook-sim does not know) grants nothing, with a warning naming it.
 
-use hook_sim::iam::{Identity, Policy, ResourceGrant, managed_policy};
-use hook_sim::stack::{Template, TemplateError, scalar_text};
+use super::{Template, TemplateError, scalar_text};
+use crate::iam::{Identity, Policy, ResourceGrant, managed_policy};
 use serde_json::{Value, json};
 
 /// A role as read, with what could not be read of it.
-pub(super) struct RoleReading {
-    pub(super) identity: Identity,
-    pub(super) warnings: Vec<String>,
+#[derive(Debug)]
+pub struct RoleReading {
+    /// The permissions read.
+    pub identity: Identity,
+    /// What could not be read of it (a policy hook-sim does not know, a condition it does not model): it grants nothing.
+    pub warnings: Vec<String>,
 }
 
 /// The `AWS::IAM::Role` of the template whose ARN `arn` is, if any.
@@ -28,7 +31,7 @@ fn role_in_template(t: &Template, arn: &str) -> Option<String> {
 }
 
 /// The role of function `id` (its process runs as `session`).
-pub(super) fn function_role(t: &Template, id: &str, session: &str) -> Result<RoleReading, TemplateError> {
+pub fn function_role(t: &Template, id: &str, session: &str) -> Result<RoleReading, TemplateError> {
     let what = format!("function {id}");
     match t.function_property(id, "Role") {
         Some(role) => {
@@ -38,7 +41,7 @@ pub(super) fn function_role(t: &Template, id: &str, session: &str) -> Result<Rol
         None if t.resource_type(id) == Some("AWS::Serverless::Function") => sam_function_role(t, id, session),
         None => Ok(RoleReading {
             identity: Identity {
-                role_arn: format!("arn:aws:iam::{}:role/unknown", hook_sim::ACCOUNT_ID),
+                role_arn: format!("arn:aws:iam::{}:role/unknown", crate::ACCOUNT_ID),
                 session: session.to_string(),
                 policies: Vec::new(),
                 boundary: None,
@@ -253,8 +256,8 @@ fn sam_function_role(t: &Template, id: &str, session: &str) -> Result<RoleReadin
 /// A SAM policy template hook-sim knows, as SAM expands it (for the services hook-sim serves).
 fn sam_policy_template(name: &str, params: &Value) -> Option<Value> {
     let param = |key: &str| params.get(key).map(scalar_text);
-    let region = hook_sim::REGION;
-    let account = hook_sim::ACCOUNT_ID;
+    let region = crate::REGION;
+    let account = crate::ACCOUNT_ID;
     Some(match name {
         "LambdaInvokePolicy" => json!({"Statement": [{
             "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
@@ -287,7 +290,7 @@ fn sam_policy_template(name: &str, params: &Value) -> Option<Value> {
 
 /// CodeDeploy's role for a SAM function's DeploymentPreference: its `Role`, or the one SAM
 /// makes with `AWSCodeDeployRoleForLambda`.
-pub(super) fn sam_codedeploy_role(t: &Template, preference: &Value) -> Result<RoleReading, TemplateError> {
+pub fn sam_codedeploy_role(t: &Template, preference: &Value) -> Result<RoleReading, TemplateError> {
     match preference.get("Role") {
         Some(role) => {
             let arn = scalar_text(&t.eval(role)?);
@@ -304,7 +307,7 @@ pub(super) fn sam_codedeploy_role(t: &Template, preference: &Value) -> Result<Ro
 }
 
 /// CodeDeploy's role for a deployment group: its `ServiceRoleArn`.
-pub(super) fn group_codedeploy_role(t: &Template, group: &Value, group_id: &str) -> Result<RoleReading, TemplateError> {
+pub fn group_codedeploy_role(t: &Template, group: &Value, group_id: &str) -> Result<RoleReading, TemplateError> {
     let arn = scalar_text(&t.eval(group.get("ServiceRoleArn").unwrap_or(&Value::Null))?);
     role_by_arn(t, &arn, "CodeDeploy", &format!("deployment group {group_id}"))
 }
@@ -312,7 +315,7 @@ pub(super) fn group_codedeploy_role(t: &Template, group: &Value, group_id: &str)
 /// The grants of the template's `AWS::Lambda::Permission`s: each adds a statement to the policy
 /// of the function, version or alias its `FunctionName` names. One that cannot be read grants
 /// nothing, with a warning.
-pub(crate) fn resource_grants(t: &Template, warnings: &mut Vec<String>) -> Vec<ResourceGrant> {
+pub fn resource_grants(t: &Template, warnings: &mut Vec<String>) -> Vec<ResourceGrant> {
     let mut grants = Vec::new();
     for (id, _) in t
         .resources()
@@ -342,8 +345,8 @@ pub(crate) fn resource_grants(t: &Template, warnings: &mut Vec<String>) -> Vec<R
             } else {
                 format!(
                     "arn:aws:lambda:{}:{}:function:{function}",
-                    hook_sim::REGION,
-                    hook_sim::ACCOUNT_ID
+                    crate::REGION,
+                    crate::ACCOUNT_ID
                 )
             };
             Ok(ResourceGrant {

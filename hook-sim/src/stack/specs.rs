@@ -9,14 +9,14 @@ use super::setup::FunctionRun;
 /// Why `hook`'s spec cannot be used, when it names one (`HOOK_SPEC` inline, or a
 /// `HOOK_SPEC_FILE` relative to its code folder) and it is missing or does not load; `extra`
 /// is the environment added to every hook (`--hook-env`, `--spec`), which wins.
-pub(crate) fn spec_problem(hook: &FunctionRun, extra: &[(String, String)]) -> Option<String> {
+pub fn spec_problem(hook: &FunctionRun, extra: &[(String, String)]) -> Option<String> {
     load(hook, extra)?.err()
 }
 
 /// How long before the deployment the current version's figures reach back in the metrics
 /// checks of the specs hook-sim can read (`HOOK_SPEC`, `HOOK_SPEC_FILE`): the longest `watch`
 /// baseline, if any. A spec built into a binary is out of its sight.
-pub(crate) fn longest_baseline<'a>(
+pub fn longest_baseline<'a>(
     hooks: impl IntoIterator<Item = &'a FunctionRun>,
     extra: &[(String, String)],
 ) -> std::time::Duration {

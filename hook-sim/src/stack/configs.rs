@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use hook_sim::schedule::{PREDEFINED, TrafficRouting};
-use hook_sim::stack::{Template, TemplateError, scalar_text};
+use super::{Template, TemplateError, scalar_text};
+use crate::schedule::{PREDEFINED, TrafficRouting};
 use serde_json::Value;
 
-pub(super) fn config_by_name(t: &Template, name: &str) -> Result<(String, TrafficRouting), TemplateError> {
+/// The deployment configuration `name` names: a resource of the template, or a predefined one (`CodeDeployDefault.LambdaCanary10Percent5Minutes`, `Canary10Percent5Minutes`).
+pub fn config_by_name(t: &Template, name: &str) -> Result<(String, TrafficRouting), TemplateError> {
     if t.resource_type(name) == Some("AWS::CodeDeploy::DeploymentConfig") {
         return config_resource(t, name);
     }
@@ -44,7 +45,8 @@ pub(super) fn config_by_name(t: &Template, name: &str) -> Result<(String, Traffi
     }
 }
 
-pub(super) fn config_resource(t: &Template, id: &str) -> Result<(String, TrafficRouting), TemplateError> {
+/// The `AWS::CodeDeploy::DeploymentConfig` resource `id`: its name and traffic routing.
+pub fn config_resource(t: &Template, id: &str) -> Result<(String, TrafficRouting), TemplateError> {
     let props = t.eval(&t.resource(id).cloned().unwrap_or_default()["Properties"])?;
     if props
         .get("ComputePlatform")

@@ -12,6 +12,13 @@ use serde_saphyr::Tagged;
 
 use crate::account::{ACCOUNT_ID, REGION};
 
+pub mod alarms;
+pub mod configs;
+pub mod roles;
+pub mod setup;
+pub mod specs;
+pub mod triggers;
+
 /// A template that cannot be used, with what to do about it.
 #[derive(Debug)]
 pub struct TemplateError(pub String);

@@ -1,18 +1,13 @@
 //! The deployment's notification triggers (`TriggerConfigurations`).
 
-use hook_sim::deploy::{Trigger, TriggerEvent};
-use hook_sim::stack::{Template, TemplateError, scalar_text};
+use super::{Template, TemplateError, scalar_text};
+use crate::deploy::{Trigger, TriggerEvent};
 use serde_json::Value;
 
 /// The deployment group's notification triggers (`TriggerConfigurations`: `TriggerName`,
 /// `TriggerEvents`, `TriggerTargetArn`, which `!Ref` of a topic in the template gives as
 /// its ARN).
-pub(super) fn triggers(
-    t: &Template,
-    v: &Value,
-    of: &str,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<Trigger>, TemplateError> {
+pub fn triggers(t: &Template, v: &Value, of: &str, warnings: &mut Vec<String>) -> Result<Vec<Trigger>, TemplateError> {
     let list = t
         .pick(v)?
         .as_array()
@@ -33,7 +28,7 @@ pub(super) fn triggers(
                     Some(n) => scalar_text(&t.eval(n)?),
                     None => format!("{}-{id}", t.stack_name),
                 };
-                format!("arn:aws:sns:{}:{}:{topic_name}", hook_sim::REGION, hook_sim::ACCOUNT_ID)
+                format!("arn:aws:sns:{}:{}:{topic_name}", crate::REGION, crate::ACCOUNT_ID)
             }
             _ => scalar_text(&t.eval(target)?),
         };

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hook_sim::alarm::{
+use super::{Template, TemplateError, scalar_text};
+use crate::alarm::{
     Alarm, AlarmSource, Comparison, CustomMetric, Expression, Metric, MetricQuery, MissingData, Statistic,
 };
-use hook_sim::stack::{Template, TemplateError, scalar_text};
 use serde_json::{Value, json};
 
 /// The alarms a list names (`!Ref` of alarms in the template; others are warnings).
-pub(super) fn read_alarms(
+pub fn read_alarms(
     t: &Template,
     entries: Vec<Value>,
     function: &str,
@@ -54,10 +54,11 @@ pub(super) fn read_alarms(
 }
 
 /// Said of an alarm AWS publishes no data for: what its `TreatMissingData` does with that decides.
-pub(crate) const NO_DATA: &str = "in AWS it gets no data";
+pub const NO_DATA: &str = "in AWS it gets no data";
 
 /// An alarm of the template as the simulator reads it.
-pub(super) enum AlarmReading {
+#[derive(Debug)]
+pub enum AlarmReading {
     /// Evaluated during the deployment.
     Simulated(Alarm),
     /// Left out, and why (a warning).
@@ -68,7 +69,7 @@ pub(super) enum AlarmReading {
 }
 
 /// The alarm `id` as hook-sim evaluates it, or why it cannot be.
-pub(super) fn alarm(t: &Template, id: &str, function: &str) -> Result<AlarmReading, TemplateError> {
+pub fn alarm(t: &Template, id: &str, function: &str) -> Result<AlarmReading, TemplateError> {
     if t.resource_type(id) != Some("AWS::CloudWatch::Alarm") {
         return Ok(AlarmReading::NotSimulated(format!(
             "{id} is not an AWS::CloudWatch::Alarm"
@@ -152,7 +153,8 @@ fn without_data(id: &str, p: &Value, why: String) -> AlarmReading {
     }
 }
 
-pub(super) fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, String> {
+/// Alarm `id` with properties `p`, on the deployed `function`: as CloudWatch evaluates it, or why hook-sim cannot.
+pub fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, String> {
     let number = |v: Option<&Value>, key: &str| -> Result<Option<f64>, String> {
         match v {
             None => Ok(None),
@@ -259,7 +261,7 @@ pub(super) fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, Str
 
 /// A custom metric an alarm watches (a namespace not `AWS/…`): what a function sends with
 /// `PutMetricData` or writes as Embedded Metric Format log lines.
-pub(super) fn custom_metric(p: &Value) -> Result<CustomMetric, String> {
+pub fn custom_metric(p: &Value) -> Result<CustomMetric, String> {
     let text = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
     let name = text("MetricName").ok_or("it has no MetricName")?;
     let stat = text("Statistic")
@@ -287,7 +289,7 @@ pub(super) fn custom_metric(p: &Value) -> Result<CustomMetric, String> {
 
 /// A metric of the deployed function (or, without dimensions, of every function of the account):
 /// `Namespace`, `MetricName` and `Dimensions` of `m`, in `unit` if it names one.
-pub(super) fn metric_query(
+pub fn metric_query(
     m: &Value,
     statistic: Option<&Value>,
     unit: Option<&Value>,
