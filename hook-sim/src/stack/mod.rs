@@ -13,8 +13,11 @@ use serde_saphyr::Tagged;
 use crate::account::{ACCOUNT_ID, REGION};
 
 pub mod alarms;
+pub mod cloudformation;
 pub mod configs;
+pub mod functions;
 pub mod roles;
+pub mod sam;
 pub mod setup;
 pub mod specs;
 pub mod triggers;

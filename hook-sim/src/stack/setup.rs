@@ -92,6 +92,25 @@ pub struct Setup {
     pub grants: Vec<crate::iam::ResourceGrant>,
 }
 
+/// How a stack is read: which function, which binaries run its functions, and what runs a
+/// Python or Node.js handler (`hook-sim simulate`'s options).
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// The function to deploy (default: the one with an enabled deployment preference).
+    pub function: Option<String>,
+    /// The binary of a function, by logical id (`--bin ID=PATH`).
+    pub bins: Vec<(String, String)>,
+    /// The workspace binaries are built first: their `target/release` paths are used even
+    /// before they exist.
+    pub build: bool,
+    /// The Python that runs `python3.x` functions.
+    pub python: PathBuf,
+    /// The Node.js that runs `nodejs*` functions.
+    pub node: PathBuf,
+    /// Only reading (`check`): a function whose binary cannot be told is no error.
+    pub reading_only: bool,
+}
+
 /// The version traffic moves away from.
 pub const CURRENT: &str = "1";
 /// The version traffic moves to.

@@ -19,7 +19,7 @@ pub(super) fn build(setup: &Setup, base: &Path) -> Result<(), SimulateError> {
     let mut cmd = std::process::Command::new(&cargo);
     // From the workspace the template is in, whichever member's folder holds it: the binaries
     // may be any member's (a template beside one crate names another's `hook-runner`).
-    let (start, workspace) = super::functions::workspace_of(base);
+    let (start, workspace) = hook_sim::stack::functions::workspace_of(base);
     match &workspace {
         Some(root) => {
             cmd.current_dir(root).arg("build").arg("--workspace");

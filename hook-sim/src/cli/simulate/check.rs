@@ -19,10 +19,10 @@ use hook_sim::stack::{Template, TemplateError};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::cloudformation::code_deploy_aliases;
-use super::template::{functions_with_preference, read_setup};
 use super::{ReportFormat, StackArgs, other_stacks, template_dir};
 use crate::cli::key_value;
+use hook_sim::stack::cloudformation::code_deploy_aliases;
+use hook_sim::stack::sam::{functions_with_preference, read_setup};
 use hook_sim::stack::setup::{FunctionRun, Setup, TARGET};
 
 pub(crate) const EXAMPLES: &str = "\
@@ -402,7 +402,7 @@ fn run(args: &CheckArgs) -> Result<Value, TemplateError> {
             function: Some(function),
             ..stack.clone()
         };
-        let setup = read_setup(&template, &others, &one, None, true, &base)?;
+        let setup = read_setup(&template, &others, &one.read_options(), None, true, &base)?;
         deployments.push(check_setup(&setup));
     }
     let mut report = json!({"template": args.template, "deployments": deployments});

@@ -8,12 +8,9 @@
 
 mod build;
 pub(crate) mod check;
-mod cloudformation;
-mod functions;
 mod rehearsal;
 mod render;
 mod serve;
-mod template;
 
 pub(crate) use serve::{METRICS_AT_ONCE_WARNING, serve_stack};
 
@@ -93,6 +90,20 @@ pub(crate) struct StackArgs {
     /// Only reading the template (`check`): a function whose binary cannot be told is no error.
     #[arg(skip)]
     pub(crate) reading_only: bool,
+}
+
+impl StackArgs {
+    /// How the library reads the stack, from these options.
+    pub(crate) fn read_options(&self) -> hook_sim::stack::setup::ReadOptions {
+        hook_sim::stack::setup::ReadOptions {
+            function: self.function.clone(),
+            bins: self.bins.clone(),
+            build: self.build,
+            python: self.python.clone(),
+            node: self.node.clone(),
+            reading_only: self.reading_only,
+        }
+    }
 }
 
 /// What every rehearsal of a stack shares: `simulate` runs one, `audit` many.
@@ -417,9 +428,9 @@ fn check_node(node: &Path, function: &str) -> Result<(), SimulateError> {
             node.display()
         )));
     }
-    let path = functions::node_runtime_path();
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(functions::NODE_RUNTIME) {
-        std::fs::write(&path, functions::NODE_RUNTIME)
+    let path = hook_sim::stack::functions::node_runtime_path();
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(hook_sim::stack::functions::NODE_RUNTIME) {
+        std::fs::write(&path, hook_sim::stack::functions::NODE_RUNTIME)
             .map_err(|e| SimulateError::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(())

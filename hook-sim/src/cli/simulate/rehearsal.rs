@@ -9,11 +9,11 @@ use hook_sim::stack::Template;
 use hook_sim::{Behavior, InvocationRecord, ProcessConfig, RuntimeFunction, Sim, VersionFault};
 
 use super::render::{Printer, print_header};
-use super::template::read_setup;
 use super::{
     IamMode, RehearsalArgs, SimulateError, StackArgs, Versions, build, check_binaries, default_speed, hook_env,
     other_stacks, process_config, start_versions, template_dir,
 };
+use hook_sim::stack::sam::read_setup;
 use hook_sim::stack::setup::{CURRENT, Setup, TARGET};
 
 /// A stack read, built and checked: ready to rehearse as many times as asked.
@@ -85,7 +85,14 @@ pub(crate) fn prepare(args: &RehearsalArgs) -> Result<Prepared, SimulateError> {
     let base = template_dir(&args.template);
     let others = other_stacks(args, &template)?;
     check_bins(args, &template, &others)?;
-    let setup = read_setup(&template, &others, args, args.config.as_deref(), true, &base)?;
+    let setup = read_setup(
+        &template,
+        &others,
+        &args.read_options(),
+        args.config.as_deref(),
+        true,
+        &base,
+    )?;
     if args.build {
         build::build(&setup, &base)?;
     }

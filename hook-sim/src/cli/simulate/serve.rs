@@ -13,9 +13,9 @@ const IDLE_RECLAIM: Duration = Duration::from_secs(10 * 60);
 use hook_sim::stack::{Template, TemplateError};
 use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, RuntimeFunction, Sim, lambda_appspec};
 
-use super::cloudformation::code_deploy_aliases;
-use super::template::{functions_with_preference, read_setup};
 use super::{SimulateError, StackArgs, Versions, build, check_binaries, other_stacks, start_versions, template_dir};
+use hook_sim::stack::cloudformation::code_deploy_aliases;
+use hook_sim::stack::sam::{functions_with_preference, read_setup};
 use hook_sim::stack::setup::{CURRENT, TARGET};
 
 /// What `serve --metrics-at-once` says: it shows what CloudWatch would not show yet.
@@ -67,7 +67,7 @@ pub(crate) async fn serve_stack(
         let mut one = args.clone();
         one.function = Some(id.clone());
         // The hooks are not served: a stack whose hooks live elsewhere needs no --with.
-        let setup = read_setup(&template, &others, &one, None, false, &base)?;
+        let setup = read_setup(&template, &others, &one.read_options(), None, false, &base)?;
         if args.build {
             build::build(&setup, &base)?;
         }

@@ -5,17 +5,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hook_sim::stack::{Template, TemplateError, scalar_text};
+use super::{Template, TemplateError, scalar_text};
 use serde_json::{Value, json};
 
-use hook_sim::iam::Identity;
+use crate::iam::Identity;
 
-use super::StackArgs;
-use hook_sim::stack::roles;
-use hook_sim::stack::setup::{API_TYPES, FunctionRun};
+use super::roles;
+use super::setup::ReadOptions;
+use super::setup::{API_TYPES, FunctionRun};
 
 /// The API resource a value refers to (`${HelloApi}` in a `!Sub`, or `!Ref HelloApi`).
-pub(super) fn api_named_in(t: &Template, v: &Value) -> Option<String> {
+pub fn api_named_in(t: &Template, v: &Value) -> Option<String> {
     let text = v.to_string();
     t.resources().into_iter().find_map(|(id, ty)| {
         (API_TYPES.contains(&ty.as_str())
@@ -26,12 +26,9 @@ pub(super) fn api_named_in(t: &Template, v: &Value) -> Option<String> {
     })
 }
 
-pub(super) fn function_run(
-    t: &Template,
-    id: &str,
-    args: &StackArgs,
-    base: &Path,
-) -> Result<FunctionRun, TemplateError> {
+/// How function `id` of `t` runs here: its binary (or the runtime that runs its handler),
+/// environment, limits, code folder, retries and tags. `base` is the template's folder.
+pub fn function_run(t: &Template, id: &str, args: &ReadOptions, base: &Path) -> Result<FunctionRun, TemplateError> {
     let name = t.physical_name(id)?;
     let text_property = |name: &str, default: &str| -> Result<String, TemplateError> {
         match t.function_property(id, name) {
@@ -110,7 +107,7 @@ fn on_path(name: &str) -> Option<PathBuf> {
 fn binary_of(
     t: &Template,
     id: &str,
-    args: &StackArgs,
+    args: &ReadOptions,
     base: &Path,
     (runtime, metadata): (&str, &Value),
 ) -> Result<(PathBuf, Option<String>), TemplateError> {
@@ -251,17 +248,17 @@ fn tags_of(t: &Template, id: &str) -> Result<BTreeMap<String, String>, TemplateE
 
 /// Lambda's Runtime API loop for Node.js handlers (`hook-sim/runtimes/node.js`), which
 /// `simulate` writes here before it runs a `nodejs*` function.
-pub(super) const NODE_RUNTIME: &str = include_str!("../../../runtimes/node.js");
+pub const NODE_RUNTIME: &str = include_str!("../../runtimes/node.js");
 
 /// Where [`NODE_RUNTIME`] is written: a file of the temporary directory named by this
 /// version of hook-sim.
-pub(super) fn node_runtime_path() -> PathBuf {
+pub fn node_runtime_path() -> PathBuf {
     std::env::temp_dir().join(format!("hook-sim-{}-node-runtime.js", env!("CARGO_PKG_VERSION")))
 }
 
 /// The local folder of a function's code: SAM's `CodeUri`, or the asset folder CDK notes in
 /// `Metadata.aws:asset:path` (beside the synthesized template).
-pub(super) fn code_folder(t: &Template, id: &str, base: &Path) -> Option<PathBuf> {
+pub fn code_folder(t: &Template, id: &str, base: &Path) -> Option<PathBuf> {
     let sam = match t.function_property(id, "CodeUri") {
         Some(Value::String(uri)) if !uri.contains("://") => Some(uri),
         _ => None,
@@ -276,7 +273,7 @@ pub(super) fn code_folder(t: &Template, id: &str, base: &Path) -> Option<PathBuf
 
 /// The folder `base` stands for (`.` when empty), and the Cargo workspace holding it (the
 /// nearest folder up with a `Cargo.lock`), if any.
-pub(super) fn workspace_of(base: &Path) -> (&Path, Option<PathBuf>) {
+pub fn workspace_of(base: &Path) -> (&Path, Option<PathBuf>) {
     let start = if base.as_os_str().is_empty() {
         Path::new(".")
     } else {
@@ -292,7 +289,7 @@ pub(super) fn workspace_of(base: &Path) -> (&Path, Option<PathBuf>) {
 
 /// Where cargo builds for a template in `base`: `CARGO_TARGET_DIR`, or `target/` of the
 /// nearest folder up from `base` with a `Cargo.lock` (the workspace), or `base/target`.
-pub(super) fn cargo_target_dir(base: &Path) -> PathBuf {
+pub fn cargo_target_dir(base: &Path) -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
     }
@@ -307,7 +304,7 @@ pub(super) fn cargo_target_dir(base: &Path) -> PathBuf {
 /// The template and logical id of the hook function `v` names: `!Ref` of one in `t`, or
 /// `!ImportValue` of an export of one of `others` (with that template's folder). `Err(None)`:
 /// neither form.
-pub(super) fn hook_source<'a>(
+pub fn hook_source<'a>(
     t: &'a Template,
     others: &'a [Template],
     v: &Value,
@@ -374,10 +371,10 @@ fn nested_hook<'a>(
 }
 
 /// A hook function of the template, with its role (and what of the role cannot be read).
-pub(super) fn read_hook(
+pub fn read_hook(
     t: &Template,
     id: &str,
-    args: &StackArgs,
+    args: &ReadOptions,
     base: &Path,
     roles: &mut BTreeMap<String, Identity>,
     warnings: &mut Vec<String>,

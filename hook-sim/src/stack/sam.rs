@@ -4,27 +4,27 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hook_sim::deploy::Phase;
-use hook_sim::iam::Identity;
-use hook_sim::stack::{Template, TemplateError, scalar_text};
+use super::{Template, TemplateError, scalar_text};
+use crate::deploy::Phase;
+use crate::iam::Identity;
 use serde_json::{Value, json};
 
-use super::StackArgs;
+use super::alarms::read_alarms;
 use super::cloudformation::{code_deploy_aliases, read_cfn_setup};
+use super::configs::{config_by_name, config_resource};
 use super::functions::{function_run, hook_source, read_hook};
-use hook_sim::stack::alarms::read_alarms;
-use hook_sim::stack::configs::{config_by_name, config_resource};
-use hook_sim::stack::roles;
-use hook_sim::stack::setup::{FUNCTION_TYPES, FunctionRun, Setup, list};
-use hook_sim::stack::triggers::triggers;
+use super::roles;
+use super::setup::ReadOptions;
+use super::setup::{FUNCTION_TYPES, FunctionRun, Setup, list};
+use super::triggers::triggers;
 
 /// What the simulation of template `t` runs, as `args` ask: the function deployed gradually (a
 /// SAM `DeploymentPreference`, or an alias of plain CloudFormation handed to CodeDeploy), its
 /// hooks (with `hooks_too`; from `others` when imported), configuration, alarms and triggers.
-pub(super) fn read_setup(
+pub fn read_setup(
     t: &Template,
     others: &[Template],
-    args: &StackArgs,
+    args: &ReadOptions,
     config: Option<&str>,
     hooks_too: bool,
     base: &Path,
@@ -88,7 +88,7 @@ pub(super) fn read_setup(
     };
     let application = scalar_text(&t.eval(&json!({"Ref": "ServerlessDeploymentApplication"}))?);
     let group = format!("{}-{logical_id}DeploymentGroup", t.stack_name);
-    let grants = hook_sim::stack::roles::resource_grants(t, &mut warnings);
+    let grants = super::roles::resource_grants(t, &mut warnings);
     Ok(Setup {
         function,
         alias,
@@ -109,7 +109,7 @@ pub(super) fn read_setup(
 
 /// Plain CloudFormation (what `sls package` and `cdk synth` emit): the alias whose UpdatePolicy
 /// hands its updates to CodeDeploy, when that is what `args` choose.
-fn chosen_cfn_alias(t: &Template, args: &StackArgs) -> Result<Option<String>, TemplateError> {
+fn chosen_cfn_alias(t: &Template, args: &ReadOptions) -> Result<Option<String>, TemplateError> {
     let cfn = code_deploy_aliases(t);
     let sam = functions_with_preference(t);
     Ok(match &args.function {
@@ -128,7 +128,7 @@ fn chosen_cfn_alias(t: &Template, args: &StackArgs) -> Result<Option<String>, Te
 }
 
 /// The SAM function deployed gradually: `--function`, or the template's only one.
-fn chosen_function(t: &Template, args: &StackArgs) -> Result<String, TemplateError> {
+fn chosen_function(t: &Template, args: &ReadOptions) -> Result<String, TemplateError> {
     if let Some(id) = &args.function {
         if !t.resource_type(id).is_some_and(|ty| FUNCTION_TYPES.contains(&ty)) {
             let functions = functions_with_preference(t);
@@ -184,7 +184,7 @@ fn preference_and_alias(t: &Template, logical_id: &str) -> Result<(Value, String
 /// Where a SAM function's hooks are read from, and what reading them adds to.
 struct ReadHooks<'a> {
     others: &'a [Template],
-    args: &'a StackArgs,
+    args: &'a ReadOptions,
     base: &'a Path,
     roles: &'a mut BTreeMap<String, Identity>,
     warnings: &'a mut Vec<String>,
@@ -236,7 +236,8 @@ fn warn_unsimulated(t: &Template, preference: &Value, logical_id: &str, warnings
     }
 }
 
-pub(super) fn functions_with_preference(t: &Template) -> Vec<String> {
+/// The functions of `t` whose SAM `DeploymentPreference` is enabled.
+pub fn functions_with_preference(t: &Template) -> Vec<String> {
     t.resources()
         .into_iter()
         .filter(|(id, ty)| {

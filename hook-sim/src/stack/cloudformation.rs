@@ -4,21 +4,21 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hook_sim::deploy::Phase;
-use hook_sim::stack::{Template, TemplateError, scalar_text};
+use super::{Template, TemplateError, scalar_text};
+use crate::deploy::Phase;
 use serde_json::{Value, json};
 
-use super::StackArgs;
+use super::alarms::read_alarms;
+use super::configs::{config_by_name, config_resource};
 use super::functions::{function_run, hook_source, read_hook};
-use hook_sim::stack::alarms::read_alarms;
-use hook_sim::stack::configs::{config_by_name, config_resource};
-use hook_sim::stack::roles;
-use hook_sim::stack::setup::Setup;
-use hook_sim::stack::triggers::triggers;
+use super::roles;
+use super::setup::ReadOptions;
+use super::setup::Setup;
+use super::triggers::triggers;
 
 /// `AWS::Lambda::Alias` resources whose `UpdatePolicy.CodeDeployLambdaAliasUpdate` hands their
 /// updates to CodeDeploy, with the logical id of their function.
-pub(super) fn code_deploy_aliases(t: &Template) -> Vec<(String, String)> {
+pub fn code_deploy_aliases(t: &Template) -> Vec<(String, String)> {
     t.resources()
         .into_iter()
         .filter(|(_, ty)| ty == "AWS::Lambda::Alias")
@@ -33,10 +33,10 @@ pub(super) fn code_deploy_aliases(t: &Template) -> Vec<(String, String)> {
 
 /// The deployment as plain CloudFormation describes it: the alias, its CodeDeploy
 /// deployment group (config, alarms, triggers) and the hooks its UpdatePolicy names.
-pub(super) fn read_cfn_setup(
+pub fn read_cfn_setup(
     t: &Template,
     others: &[Template],
-    args: &StackArgs,
+    args: &ReadOptions,
     config: Option<&str>,
     hooks_too: bool,
     base: &Path,
@@ -148,7 +148,7 @@ pub(super) fn read_cfn_setup(
     };
     let application = scalar_text(&t.eval(group.get("ApplicationName").unwrap_or(&Value::Null))?);
     let group_name = scalar_text(&t.eval(&json!({"Ref": group_id}))?);
-    let grants = hook_sim::stack::roles::resource_grants(t, &mut warnings);
+    let grants = super::roles::resource_grants(t, &mut warnings);
     Ok(Setup {
         function,
         alias,
