@@ -35,6 +35,7 @@ mod invocation;
 mod lambda_api;
 mod metric;
 mod record;
+pub mod rehearsal;
 mod runtime;
 pub mod schedule;
 mod served;

@@ -293,17 +293,11 @@ async fn run(args: &AuditArgs) -> Result<AuditResult, AuditError> {
     ));
 
     // The rehearsals, `jobs` at a time; the first that cannot run ends the audit.
-    let rehearsal_args = Arc::new(rehearsal_args);
     let catalogue_arc = Arc::new(catalogue.clone());
     let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, unit) in mine {
-        let (prepared, rargs, catalogue, semaphore) = (
-            prepared.clone(),
-            rehearsal_args.clone(),
-            catalogue_arc.clone(),
-            semaphore.clone(),
-        );
+        let (prepared, catalogue, semaphore) = (prepared.clone(), catalogue_arc.clone(), semaphore.clone());
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await.expect("never closed");
             let entry = unit.fault.map(|i| &catalogue[i]);
@@ -313,7 +307,7 @@ async fn run(args: &AuditArgs) -> Result<AuditResult, AuditError> {
                 faults: &faults,
                 live: None,
             };
-            let rehearsal = rehearse(&rargs, &prepared, options).await?;
+            let rehearsal = rehearse(&prepared, options).await?;
             let result = verdict::judge(&prepared, entry.map(|e| (e.name.as_str(), &e.fault)), &rehearsal);
             Ok::<_, SimulateError>((index, result))
         });

@@ -14,21 +14,19 @@ mod serve;
 
 pub(crate) use serve::{METRICS_AT_ONCE_WARNING, serve_stack};
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
+use hook_sim::VersionFault;
 use hook_sim::deploy::FinalStatus;
 use hook_sim::schedule::TrafficRouting;
 use hook_sim::stack::{Template, TemplateError};
-use hook_sim::{Concurrency, ProcessConfig, RuntimeFunction, Sim, VersionFault};
 
 pub(crate) use self::rehearsal::{Prepared, Rehearsal, RunOptions, prepare, rehearse};
 use self::render::print_summary;
 use crate::cli::key_value;
-use hook_sim::stack::setup::{CURRENT, FunctionRun, Setup, TARGET};
+use hook_sim::stack::setup::{Setup, TARGET};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -93,6 +91,16 @@ pub(crate) struct StackArgs {
 }
 
 impl StackArgs {
+    /// Each version's binary and environment, from these options.
+    pub(crate) fn version_overrides(&self) -> hook_sim::rehearsal::VersionOverrides {
+        hook_sim::rehearsal::VersionOverrides {
+            current_bin: self.current_bin.clone(),
+            target_bin: self.target_bin.clone(),
+            current_env: self.current_env.clone(),
+            target_env: self.target_env.clone(),
+        }
+    }
+
     /// How the library reads the stack, from these options.
     pub(crate) fn read_options(&self) -> hook_sim::stack::setup::ReadOptions {
         hook_sim::stack::setup::ReadOptions {
@@ -326,7 +334,7 @@ async fn run(args: SimulateArgs) -> Result<FinalStatus, SimulateError> {
         faults: &args.faults,
         live: text.then_some(&args.stack),
     };
-    let rehearsal = rehearsal::rehearse(&args, &prepared, options).await?;
+    let rehearsal = rehearsal::rehearse(&prepared, options).await?;
     if text {
         print_summary(
             &rehearsal.outcome,
@@ -504,63 +512,6 @@ fn check_binaries(args: &StackArgs, setup: &Setup, hooks: bool) -> Result<(), Si
     }
 
     Ok(())
-}
-
-/// The function's two versions, running.
-struct Versions {
-    current: Arc<RuntimeFunction>,
-    target: Arc<RuntimeFunction>,
-    /// What `GetFunction` shows of each version's configured environment (current, target).
-    environments: (BTreeMap<String, String>, BTreeMap<String, String>),
-}
-
-/// Starts version 1 and version 2 of `function` (with `--current-*` / `--target-*`), sharing the
-/// function's concurrency.
-async fn start_versions(sim: &Sim, function: &FunctionRun, args: &StackArgs) -> Result<Versions, SimulateError> {
-    let current_config = process_config(function, CURRENT, args.current_bin.as_ref(), &args.current_env);
-    let mut target_config = process_config(function, TARGET, args.target_bin.as_ref(), &args.target_env);
-    target_config.concurrency = current_config.concurrency.clone();
-    let environments = (
-        current_config.env.iter().cloned().collect(),
-        target_config.env.iter().cloned().collect(),
-    );
-    let spawn_err = |source| SimulateError::Runtime {
-        function: function.name.clone(),
-        source,
-    };
-    let current = sim.runtime(current_config).await.map_err(spawn_err)?;
-    let target = sim.runtime(target_config).await.map_err(spawn_err)?;
-    Ok(Versions {
-        current,
-        target,
-        environments,
-    })
-}
-
-/// How a version of `f` runs: its binary (or `binary` instead), runtime, limits and
-/// environment, plus `extra` variables.
-fn process_config(
-    f: &FunctionRun,
-    version: &str,
-    binary: Option<&PathBuf>,
-    extra: &[(String, String)],
-) -> ProcessConfig {
-    let mut config = ProcessConfig::new(&f.name, binary.unwrap_or(&f.binary))
-        .version(version)
-        .timeout(f.timeout);
-    config.memory_mb = f.memory_mb;
-    if binary.is_none() {
-        config.args = f.args.clone();
-        config.runtime = f.runtime.clone();
-        config.handler = f.handler.clone();
-    }
-    config.concurrency = f
-        .reserved_concurrency
-        .map_or_else(Concurrency::unreserved, Concurrency::reserved);
-    config.task_root = f.task_root.clone();
-    config.env = f.env.clone();
-    config.env.extend(extra.iter().cloned());
-    config
 }
 
 /// 60, or faster so that shifting takes at most 10 s of wall time.

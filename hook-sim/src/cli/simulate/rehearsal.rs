@@ -1,33 +1,22 @@
 //! One deployment rehearsed from a read stack: what `simulate` runs once and prints, and
 //! `audit` runs once per fault and seed and judges.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hook_sim::deploy::{DeploymentOutcome, DeploymentPlan, Phase, Traffic};
+use hook_sim::VersionFault;
+use hook_sim::deploy::{DeploymentPlan, Traffic};
 use hook_sim::stack::Template;
-use hook_sim::{Behavior, InvocationRecord, ProcessConfig, RuntimeFunction, Sim, VersionFault};
 
 use super::render::{Printer, print_header};
 use super::{
-    IamMode, RehearsalArgs, SimulateError, StackArgs, Versions, build, check_binaries, default_speed, hook_env,
-    other_stacks, process_config, start_versions, template_dir,
+    IamMode, RehearsalArgs, SimulateError, StackArgs, build, check_binaries, default_speed, hook_env, other_stacks,
+    template_dir,
 };
 use hook_sim::stack::sam::read_setup;
-use hook_sim::stack::setup::{CURRENT, Setup, TARGET};
+use hook_sim::stack::setup::{CURRENT, TARGET};
 
 /// A stack read, built and checked: ready to rehearse as many times as asked.
-pub(crate) struct Prepared {
-    pub(crate) setup: Setup,
-    /// The hooks' extra environment (`--hook-env`, `--spec`).
-    hook_env: Vec<(String, String)>,
-    /// Simulated seconds per real second.
-    pub(crate) speed: f64,
-    /// The synthetic traffic.
-    pub(crate) traffic: Traffic,
-    /// How long the current version serves it before the deployment.
-    pub(crate) history: std::time::Duration,
-}
+pub(crate) type Prepared = hook_sim::rehearsal::Stage;
 
 /// What changes from one rehearsal of a prepared stack to the next.
 pub(crate) struct RunOptions<'a> {
@@ -39,23 +28,7 @@ pub(crate) struct RunOptions<'a> {
     pub(crate) live: Option<&'a StackArgs>,
 }
 
-/// A deployment rehearsed: its outcome and what the processes said.
-pub(crate) struct Rehearsal {
-    pub(crate) seed: u64,
-    pub(crate) outcome: DeploymentOutcome,
-    /// Each hook's log, by function name.
-    pub(crate) hook_logs: BTreeMap<String, Vec<String>>,
-    /// The end of the log of each version that failed an invocation.
-    pub(crate) function_logs: BTreeMap<&'static str, Vec<String>>,
-    pub(crate) denials: Vec<hook_sim::iam::Denial>,
-    /// Every invocation of the deployed function, as its metrics count them.
-    pub(crate) invocations: Vec<InvocationRecord>,
-    /// Invocations of the target version a fault changed.
-    pub(crate) faulted: u64,
-}
-
-/// How many of a failing version's last log lines the summary shows.
-const FUNCTION_LOG_TAIL: usize = 20;
+pub(crate) use hook_sim::rehearsal::{Rehearsal, RehearsalError};
 
 /// Reads the stack, builds it when asked, and checks that everything it runs is there.
 pub(crate) fn prepare(args: &RehearsalArgs) -> Result<Prepared, SimulateError> {
@@ -120,6 +93,8 @@ pub(crate) fn prepare(args: &RehearsalArgs) -> Result<Prepared, SimulateError> {
     Ok(Prepared {
         setup,
         hook_env,
+        versions: args.version_overrides(),
+        enforcement: args.iam.into(),
         speed,
         traffic,
         history,
@@ -148,136 +123,41 @@ fn check_bins(args: &RehearsalArgs, template: &Template, others: &[Template]) ->
     Ok(())
 }
 
-/// Runs one deployment of a prepared stack, on a simulator of its own.
-pub(crate) async fn rehearse(
-    args: &RehearsalArgs,
-    prepared: &Prepared,
-    options: RunOptions<'_>,
-) -> Result<Rehearsal, SimulateError> {
-    let setup = &prepared.setup;
-    let sim = Sim::start().await.map_err(SimulateError::Start)?;
-    sim.set_enforcement(args.iam.into());
-    for (function, identity) in &setup.roles {
-        sim.assume_role(function, identity.clone());
-    }
-    for grant in &setup.grants {
-        sim.grant(grant.clone());
-    }
-    let api_url = sim.api_url(&setup.function.name, &setup.alias);
-    let function = setup.function.with_api(&api_url);
-    for fault in options.faults {
-        sim.inject_version_fault(
-            &function.name,
-            fault.version.resolve(CURRENT, TARGET),
-            fault.clone(),
-            options.seed,
-        );
-    }
-    let mut processes: Vec<Arc<RuntimeFunction>> = Vec::new();
-    let hook_configs: Vec<(Phase, ProcessConfig)> = setup
-        .hooks
-        .iter()
-        .map(|(event, h)| {
-            (
-                *event,
-                process_config(&h.with_api(&api_url), "$LATEST", None, &prepared.hook_env),
-            )
-        })
-        .collect();
-    let spawn_err = |function: &str| {
-        let function = function.to_string();
-        move |source| SimulateError::Runtime { function, source }
-    };
-    let Versions {
-        current,
-        target,
-        environments,
-    } = start_versions(&sim, &function, args).await?;
-    processes.extend([current.clone(), target.clone()]);
-    let mut plan = DeploymentPlan::new(&function.name, Behavior::Process(current), Behavior::Process(target))
-        .config(&setup.config_name, setup.routing)
-        .speed(prepared.speed)
-        .seed(options.seed)
-        .traffic(Some(prepared.traffic.clone()));
-    plan.resource = function.logical_id.clone();
-    plan.tags = function.tags.clone();
-    plan.environments = environments;
-    plan.alias = setup.alias.clone();
-    plan.application = setup.application.clone();
-    plan.group = setup.group.clone();
-    plan.codedeploy_role = Some(setup.codedeploy_role.clone());
-    plan.history = prepared.history;
-    let mut hook_processes = BTreeMap::new();
-    for ((event, config), (_, hook)) in hook_configs.into_iter().zip(&setup.hooks) {
-        let name = config.name.clone();
-        // One function may be the hook of both phases: one function, one process.
-        let p = match hook_processes.get(&name) {
-            Some(p) => Arc::clone(p),
-            None => {
-                let p = sim.runtime(config).await.map_err(spawn_err(&name))?;
-                processes.push(p.clone());
-                hook_processes.insert(name.clone(), p.clone());
-                p
-            }
-        };
-        plan = plan
-            .hook(event, &name, Behavior::Process(p))
-            .hook_retries(event, hook.max_retries);
-    }
-    for alarm in &setup.alarms {
-        plan = plan.alarm(alarm.clone());
-    }
-    for trigger in &setup.triggers {
-        plan = plan.trigger(trigger.clone());
-    }
-
-    let outcome = match options.live {
-        Some(stack) => {
-            print_header(stack, setup, &plan, &api_url, options.faults);
-            let printer = Printer {
-                alias: setup.alias.clone(),
-                hook_timeout: plan.hook_timeout,
-            };
-            sim.deploy_with(&plan, move |entry| printer.print(entry)).await
+/// Runs one deployment of a prepared stack, on a simulator of its own (the library's
+/// rehearsal), printing it live when asked.
+pub(crate) async fn rehearse(prepared: &Prepared, options: RunOptions<'_>) -> Result<Rehearsal, SimulateError> {
+    let live = options.live.map(|stack| {
+        let setup = &prepared.setup;
+        let faults = options.faults;
+        let printer = Arc::new(std::sync::Mutex::new(None::<Printer>));
+        let set = printer.clone();
+        hook_sim::rehearsal::Live {
+            header: Box::new(move |plan: &DeploymentPlan, api_url: &str| {
+                print_header(stack, setup, plan, api_url, faults);
+                *set.lock().expect("poisoned") = Some(Printer {
+                    alias: setup.alias.clone(),
+                    hook_timeout: plan.hook_timeout,
+                });
+            }),
+            on_event: Arc::new(move |entry: &hook_sim::deploy::TimelineEntry| {
+                if let Some(p) = printer.lock().expect("poisoned").as_ref() {
+                    p.print(entry);
+                }
+            }),
         }
-        None => sim.deploy(&plan).await,
-    };
-    for p in &processes {
-        p.stop().await;
-    }
-    let hook_logs: BTreeMap<String, Vec<String>> = hook_processes
-        .iter()
-        .map(|(name, p)| (name.clone(), p.logs()))
-        .collect();
-    // The function's own account of its failures (what it wrote, as CloudWatch Logs would
-    // have it): the end of each failing version's log.
-    let invocations: Vec<InvocationRecord> = sim
-        .invocations()
-        .into_iter()
-        .filter(|i| i.function == function.name)
-        .collect();
-    let function_logs: BTreeMap<&str, Vec<String>> = [(CURRENT, &processes[0]), (TARGET, &processes[1])]
-        .into_iter()
-        .filter(|(v, _)| invocations.iter().any(|i| i.executed_version == *v && i.error))
-        .map(|(v, p)| {
-            let logs = p.logs();
-            (v, logs[logs.len().saturating_sub(FUNCTION_LOG_TAIL)..].to_vec())
-        })
-        .collect();
-    let faulted = sim
-        .faulted_invocations()
-        .get(&(function.name.clone(), TARGET.to_string()))
-        .copied()
-        .unwrap_or(0);
-    Ok(Rehearsal {
+    });
+    let options = hook_sim::rehearsal::RunOptions {
         seed: options.seed,
-        outcome,
-        hook_logs,
-        function_logs,
-        denials: sim.denials(),
-        invocations,
-        faulted,
-    })
+        faults: options.faults,
+        live,
+    };
+    hook_sim::rehearsal::rehearse(prepared, options)
+        .await
+        .map_err(|e| match e {
+            RehearsalError::Start(e) => SimulateError::Start(e),
+            RehearsalError::Runtime { function, source } => SimulateError::Runtime { function, source },
+            other => SimulateError::Usage(other.to_string()),
+        })
 }
 
 /// The report of `simulate --report json`.

@@ -13,7 +13,8 @@ const IDLE_RECLAIM: Duration = Duration::from_secs(10 * 60);
 use hook_sim::stack::{Template, TemplateError};
 use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, RuntimeFunction, Sim, lambda_appspec};
 
-use super::{SimulateError, StackArgs, Versions, build, check_binaries, other_stacks, start_versions, template_dir};
+use super::{SimulateError, StackArgs, build, check_binaries, other_stacks, template_dir};
+use hook_sim::rehearsal::{Versions, start_versions};
 use hook_sim::stack::cloudformation::code_deploy_aliases;
 use hook_sim::stack::sam::{functions_with_preference, read_setup};
 use hook_sim::stack::setup::{CURRENT, TARGET};
@@ -78,7 +79,14 @@ pub(crate) async fn serve_stack(
             current,
             target,
             environments,
-        } = start_versions(&sim, &function, args).await?;
+        } = start_versions(&sim, &function, &args.version_overrides())
+            .await
+            .map_err(|e| match e {
+                hook_sim::rehearsal::RehearsalError::Runtime { function, source } => {
+                    SimulateError::Runtime { function, source }
+                }
+                other => SimulateError::Usage(other.to_string()),
+            })?;
         processes.extend([current.clone(), target.clone()]);
         sim.add_function(
             &function.name,
