@@ -349,10 +349,16 @@ fn facts(prepared: &Prepared, fault: Option<&VersionFault>, r: &Rehearsal, resul
                 function,
                 status,
                 ..
-            } => facts.push(format!(
-                "{lifecycle_event} hook {function} reported {}",
-                status.as_str()
-            )),
+            } => {
+                facts.push(format!(
+                    "{lifecycle_event} hook {function} reported {}",
+                    status.as_str()
+                ));
+                // What its metrics checks saw: the figures a fault slipped under.
+                if let Some(lines) = r.hook_logs.get(function) {
+                    facts.extend(metrics_seen(lines));
+                }
+            }
             Event::HookTimedOut {
                 lifecycle_event,
                 function,
@@ -368,6 +374,40 @@ fn facts(prepared: &Prepared, fault: Option<&VersionFault>, r: &Rehearsal, resul
         facts.push("the deployment has no hooks: only alarms can stop it".to_string());
     }
     facts
+}
+
+/// What the metrics checks a hook logged saw, one fact per check: each figure against its
+/// bound, and the window (the last check record of each name).
+fn metrics_seen(lines: &[String]) -> Vec<String> {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for line in lines {
+        let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if record["record"] != "check" || !record["metrics"].is_object() {
+            continue;
+        }
+        let name = record["name"].as_str().unwrap_or("metrics").to_string();
+        let figures: Vec<String> = record["assertions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                format!(
+                    "{} {}: {}, expected {}",
+                    if a["passed"] == true { "✔" } else { "✘" },
+                    a["query"].as_str().unwrap_or_default(),
+                    a["actual"].as_str().unwrap_or_default(),
+                    a["expected"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        let window = record["metrics"]["window"].as_str().unwrap_or_default();
+        let fact = format!("its metrics check `{name}` saw {} ({window})", figures.join("; "));
+        seen.retain(|(n, _)| *n != name);
+        seen.push((name, fact));
+    }
+    seen.into_iter().map(|(_, f)| f).collect()
 }
 
 /// How the runs of one fault ended over every seed.
