@@ -514,4 +514,28 @@ mod tests {
         assert_eq!(median_max(vec![4, 1, 2, 3]), Some([2, 4]));
         assert_eq!(median_max::<u64>(vec![]), None);
     }
+
+    #[test]
+    fn a_hooks_metrics_check_is_told_with_its_figures_the_last_record_of_each_name() {
+        let record = |p99: &str, passed: bool| {
+            serde_json::json!({
+                "record": "check", "name": "fast", "outcome": "Passed",
+                "assertions": [{"query": "p99 Duration", "actual": p99, "expected": "< 101ms", "passed": passed}],
+                "metrics": {"window": "12:00:00–12:03:00 UTC · watched 3m, 4 readings"}
+            })
+            .to_string()
+        };
+        let lines = vec![
+            "not json".to_string(),
+            record("99ms (version 2)", true),
+            serde_json::json!({"record": "check", "name": "invoke", "assertions": []}).to_string(),
+            record("100ms (version 2)", true),
+        ];
+        assert_eq!(
+            metrics_seen(&lines),
+            [
+                "its metrics check `fast` saw ✔ p99 Duration: 100ms (version 2), expected < 101ms (12:00:00–12:03:00 UTC · watched 3m, 4 readings)"
+            ]
+        );
+    }
 }
