@@ -2440,3 +2440,42 @@ fn a_bad_endpoint_setting_is_said_and_reported_where_it_can_be() {
         "{log}"
     );
 }
+
+/// A hook-runner spec whose metrics check watches longer than the hook's Lambda timeout allows
+/// is the user's mistake: a set-up error naming the fix (in AWS the check would fail at once).
+#[test]
+fn a_watch_longer_than_the_hooks_timeout_is_a_set_up_error() {
+    let dir = target_dir().join("test-tmp/watch-timeout");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("watch.yaml");
+    std::fs::write(
+        &spec,
+        "version: 1\nchecks:\n  - name: watched\n    metrics:\n      watch: 3m\n      expect: { error_rate: \"<= current + 1%\" }\n",
+    )
+    .unwrap();
+    let out = Command::new(release_bin("hook-sim"))
+        .current_dir(workspace_root())
+        .args([
+            "simulate",
+            "--template",
+            "hook-examples/python/template.yaml",
+            "--python",
+        ])
+        .arg(venv_bin("python"))
+        .arg("--spec")
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("PostTrafficHook's spec watches 3m after the shift, and its Timeout is 60 s")
+            && err.contains("raise the hook's Timeout to at least 240 s"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("warning: HelloPython").count(),
+        err.contains("warning:") as usize,
+        "warned once: {err}"
+    );
+}

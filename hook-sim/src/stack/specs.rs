@@ -36,6 +36,32 @@ pub fn longest_baseline<'a>(
         .unwrap_or_default()
 }
 
+/// Why `hook`'s Lambda timeout cannot hold its spec's longest watching metrics check (its
+/// `watch` and half a minute to report), when it cannot: in AWS the check fails at once,
+/// saying so, and the deployment rolls back.
+pub fn watch_problem(hook: &FunctionRun, extra: &[(String, String)]) -> Option<String> {
+    let spec = load(hook, extra)?.ok()?;
+    let longest = spec
+        .checks
+        .iter()
+        .filter_map(|c| match &c.action {
+            hook_spec::Action::Metrics(m) => m.watch.map(|w| w.length.0),
+            _ => None,
+        })
+        .max()?;
+    let needs = longest + std::time::Duration::from_secs(30);
+    (hook.timeout < needs).then(|| {
+        format!(
+            "{}'s spec watches {} after the shift, and its Timeout is {} s: the check would fail at once in AWS; \
+             raise the hook's Timeout to at least {} s (at most 900), or shorten `watch`",
+            hook.logical_id,
+            hook_spec::Dur(longest),
+            hook.timeout.as_secs(),
+            needs.as_secs().div_ceil(60) * 60
+        )
+    })
+}
+
 /// `hook`'s spec, when it names one: loaded, or why not.
 fn load(hook: &FunctionRun, extra: &[(String, String)]) -> Option<Result<hook_spec::Spec, String>> {
     let get = |key: &str| {

@@ -207,6 +207,18 @@ fn check_setup(setup: &Setup) -> Value {
                 detail: Some(problem),
             });
         }
+        if let Some(problem) = (*event == Phase::AfterAllowTraffic)
+            .then(|| hook_sim::stack::specs::watch_problem(hook, &[]))
+            .flatten()
+        {
+            findings.push(Finding {
+                what: "its timeout holds its spec's watch".into(),
+                verdict: "problem",
+                action: None,
+                resource: None,
+                detail: Some(problem),
+            });
+        }
         // Only the calls the hook makes are judged: a spec whose checks in this phase never
         // invoke (a metrics-only AfterAllowTraffic hook) needs no invoke permission.
         let checks = spec_checks(hook);

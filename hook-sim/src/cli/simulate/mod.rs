@@ -478,8 +478,14 @@ fn check_binaries(args: &StackArgs, setup: &Setup, hooks: bool) -> Result<(), Si
     if hooks {
         binaries.extend(setup.hooks.iter().map(|(_, h)| (h, None)));
     }
+    // Both versions run one function's interpreter: checked (and warned about) once.
+    let mut interpreted = std::collections::BTreeSet::new();
     for (f, over) in binaries {
         let path = over.map_or(&f.binary, |(p, _)| p);
+        let interpreter = over.is_none() && (f.runtime.starts_with("python") || f.runtime.starts_with("nodejs"));
+        if interpreter && !interpreted.insert(f.logical_id.clone()) {
+            continue;
+        }
         if over.is_none() && f.runtime.starts_with("python") {
             check_python(&args.python, &f.logical_id, &f.runtime)?;
             continue;

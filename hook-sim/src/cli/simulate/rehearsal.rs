@@ -71,11 +71,14 @@ pub(crate) fn prepare(args: &RehearsalArgs) -> Result<Prepared, SimulateError> {
     }
     check_binaries(args, &setup, true)?;
     let hook_env = hook_env(args, &setup)?;
-    if let Some(problem) = setup
-        .hooks
-        .iter()
-        .find_map(|(_, h)| hook_sim::stack::specs::spec_problem(h, &hook_env))
-    {
+    if let Some(problem) = setup.hooks.iter().find_map(|(event, h)| {
+        hook_sim::stack::specs::spec_problem(h, &hook_env).or_else(|| {
+            // A metrics check runs in AfterAllowTraffic only.
+            (*event == hook_sim::deploy::Phase::AfterAllowTraffic)
+                .then(|| hook_sim::stack::specs::watch_problem(h, &hook_env))
+                .flatten()
+        })
+    }) {
         return Err(SimulateError::Usage(problem));
     }
     let speed = args.speed.unwrap_or_else(|| default_speed(&setup.routing));
