@@ -165,7 +165,7 @@ struct HookArgs {
     /// The lifecycle event to run the hook in: BeforeAllowTraffic (or before), AfterAllowTraffic
     /// (or after), as `hook-runner run --phase` takes it.
     #[arg(long, default_value = "BeforeAllowTraffic", value_parser = parse_phase)]
-    phase: hook_sim::deploy::Phase,
+    phase: hook_spec::Phase,
     /// The hook's function name.
     #[arg(long, default_value = "CodeDeployHook_pre")]
     hook_name: String,
@@ -185,7 +185,7 @@ struct HookArgs {
 
 /// `--phase`: the lifecycle event's name, or `before` / `after`, in any case (hook-spec's
 /// reading of a phase, as hook-runner's).
-fn parse_phase(s: &str) -> Result<hook_sim::deploy::Phase, String> {
+fn parse_phase(s: &str) -> Result<hook_spec::Phase, String> {
     s.parse().map_err(|e: hook_spec::UnknownPhase| e.to_string())
 }
 
