@@ -728,11 +728,7 @@ fn untested_target(spec: &SpecFile, text: &str, source: &str) -> Result<(), Spec
         .map(|(_, c)| match &c.action {
             Action::Http(_) => format!("`{}` sends HTTP", c.name),
             Action::Metrics(_) => format!("`{}` reads metrics", c.name),
-            Action::Invoke(i) => format!(
-                "`{}` invokes qualifier `{}`",
-                c.name,
-                i.qualifier.as_deref().unwrap_or("target")
-            ),
+            Action::Invoke(i) => format!("`{}` invokes qualifier `{}`", c.name, i.qualifier),
         })
         .collect();
     let line = check_line(text, &check.name);

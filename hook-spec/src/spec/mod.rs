@@ -390,7 +390,54 @@ pub struct InvokeSpec {
     pub payload: Value,
     /// `target` (the version under test, default), `alias` (the deployment's alias),
     /// `current` (the version traffic moves away from), or a literal version or alias.
-    pub qualifier: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub qualifier: Qualifier,
+}
+
+/// Which version of the target an invoke check calls.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum Qualifier {
+    /// The version under test (`target`, the default).
+    #[default]
+    Target,
+    /// The deployment's alias (`alias`).
+    Alias,
+    /// The version traffic moves away from (`current`).
+    Current,
+    /// A version or alias written out, which may hold variables (`{{target.version}}`, `7`).
+    Named(String),
+}
+
+impl TryFrom<String> for Qualifier {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Ok(match text.trim() {
+            "target" => Qualifier::Target,
+            "alias" => Qualifier::Alias,
+            "current" => Qualifier::Current,
+            "" => {
+                return Err(
+                    "qualifier is empty: leave it out for the version under test, or write target, alias, current or a version"
+                        .into(),
+                );
+            }
+            named => Qualifier::Named(named.to_string()),
+        })
+    }
+}
+
+impl std::fmt::Display for Qualifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Qualifier::Target => f.write_str("target"),
+            Qualifier::Alias => f.write_str("alias"),
+            Qualifier::Current => f.write_str("current"),
+            Qualifier::Named(q) => f.write_str(q),
+        }
+    }
 }
 
 fn empty_object() -> Value {
@@ -668,7 +715,9 @@ impl Check {
         match &self.action {
             Action::Invoke(invoke) => {
                 walk(&invoke.payload, &mut out);
-                out.extend(invoke.qualifier.as_deref());
+                if let Qualifier::Named(q) = &invoke.qualifier {
+                    out.push(q);
+                }
             }
             Action::Metrics(_) => {}
             Action::Http(http) => {
@@ -687,9 +736,10 @@ impl Check {
     /// `{{target.version}}`): the only check that tests a version before it gets traffic.
     pub fn invokes_target_version(&self) -> bool {
         match &self.action {
-            Action::Invoke(i) => match i.qualifier.as_deref().map(str::trim) {
-                None | Some("target") => true,
-                Some(q) => q.replace(' ', "") == "{{target.version}}",
+            Action::Invoke(i) => match &i.qualifier {
+                Qualifier::Target => true,
+                Qualifier::Named(q) => q.replace(' ', "") == "{{target.version}}",
+                Qualifier::Alias | Qualifier::Current => false,
             },
             Action::Http(_) | Action::Metrics(_) => false,
         }
@@ -744,6 +794,48 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The qualifier's words mean one thing wherever they are read: trimmed, typed once.
+    #[test]
+    fn a_qualifier_is_read_once_into_what_it_names() {
+        let invoke = |q: serde_json::Value| serde_json::from_value::<InvokeSpec>(serde_json::json!({ "qualifier": q }));
+        assert_eq!(
+            invoke(serde_json::json!(" alias ")).unwrap().qualifier,
+            Qualifier::Alias
+        );
+        assert_eq!(
+            invoke(serde_json::json!("current")).unwrap().qualifier,
+            Qualifier::Current
+        );
+        assert_eq!(
+            invoke(serde_json::json!("target")).unwrap().qualifier,
+            Qualifier::Target
+        );
+        assert_eq!(
+            invoke(serde_json::json!(" {{target.version}}")).unwrap().qualifier,
+            Qualifier::Named("{{target.version}}".into())
+        );
+        assert_eq!(
+            serde_json::from_value::<InvokeSpec>(serde_json::json!({}))
+                .unwrap()
+                .qualifier,
+            Qualifier::Target,
+            "the version under test by default"
+        );
+        assert!(
+            invoke(serde_json::json!("  "))
+                .unwrap_err()
+                .to_string()
+                .contains("qualifier is empty")
+        );
+        let spec = load(
+            "version: 1\nchecks:\n  - name: a\n    invoke: { qualifier: ' alias' }\n    phase: after\n",
+            "t",
+        )
+        .unwrap();
+        assert!(!spec.checks[0].invokes_target_version());
+        assert_eq!(Qualifier::Named("7".into()).to_string(), "7");
+    }
 
     #[test]
     fn globs() {

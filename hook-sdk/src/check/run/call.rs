@@ -6,7 +6,7 @@ use super::*;
 use crate::assert::{AssertionResult, Observation, evaluate};
 use crate::check::http::{self, HttpRequest};
 use crate::report::ErrorKind;
-use crate::spec::{Action, duration_text};
+use crate::spec::{Action, Qualifier, duration_text};
 use crate::target::TargetFunction;
 
 /// The time a call may take: the check's timeout, and the run's deadline.
@@ -25,16 +25,16 @@ impl CheckRunner {
             Action::Metrics(_) => return Err("a metrics check makes no call of its own".into()),
             Action::Invoke(invoke) => {
                 let target = target.ok_or("an invoke check needs a target")?;
-                let qualifier = match invoke.qualifier.as_deref() {
-                    None | Some("target") => target.target_version.clone(),
-                    Some("alias") => target
+                let qualifier = match &invoke.qualifier {
+                    Qualifier::Target => target.target_version.clone(),
+                    Qualifier::Alias => target
                         .alias
                         .clone()
                         .ok_or_else(|| format!("`qualifier: alias`, but {} has no alias", target.function))?,
-                    Some("current") => target.current_version.clone().ok_or_else(|| {
+                    Qualifier::Current => target.current_version.clone().ok_or_else(|| {
                         format!("`qualifier: current`, but {} has no current version", target.function)
                     })?,
-                    Some(other) => vars.render(other).map_err(|e| e.to_string())?,
+                    Qualifier::Named(other) => vars.render(other).map_err(|e| e.to_string())?,
                 };
                 let payload = vars.render_json(&invoke.payload).map_err(|e| e.to_string())?;
                 return Ok(Call::Invoke {
