@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{Template, TemplateError, scalar_text};
+use super::{StackError, Template, scalar_text};
 use crate::alarm::{
     Alarm, AlarmSource, Comparison, CustomMetric, Expression, Metric, MetricQuery, MissingData, Statistic,
 };
@@ -17,7 +17,7 @@ pub fn read_alarms(
     function: &str,
     warnings: &mut Vec<String>,
     unsimulated: &mut Vec<(String, String)>,
-) -> Result<Vec<Alarm>, TemplateError> {
+) -> Result<Vec<Alarm>, StackError> {
     let mut alarms = Vec::new();
     for entry in entries {
         match t.referenced(&entry)? {
@@ -69,7 +69,7 @@ pub enum AlarmReading {
 }
 
 /// The alarm `id` as hook-sim evaluates it, or why it cannot be.
-pub fn alarm(t: &Template, id: &str, function: &str) -> Result<AlarmReading, TemplateError> {
+pub fn alarm(t: &Template, id: &str, function: &str) -> Result<AlarmReading, StackError> {
     if t.resource_type(id) != Some("AWS::CloudWatch::Alarm") {
         return Ok(AlarmReading::NotSimulated(format!(
             "{id} is not an AWS::CloudWatch::Alarm"
@@ -90,7 +90,7 @@ pub fn alarm(t: &Template, id: &str, function: &str) -> Result<AlarmReading, Tem
             .parse::<u64>()
             .is_ok_and(|s| matches!(s, 10 | 20 | 30) || (s > 0 && s % 60 == 0));
         if !valid {
-            return Err(TemplateError(format!(
+            return Err(StackError(format!(
                 "alarm {id}: CloudWatch refuses Period {text}: it must be 10, 20, 30 or a multiple of 60 seconds"
             )));
         }

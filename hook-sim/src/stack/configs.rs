@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use super::{Template, TemplateError, scalar_text};
+use super::{StackError, Template, scalar_text};
 use crate::schedule::{PREDEFINED, TrafficRouting};
 use serde_json::Value;
 
 /// The deployment configuration `name` names: a resource of the template, or a predefined one (`CodeDeployDefault.LambdaCanary10Percent5Minutes`, `Canary10Percent5Minutes`).
-pub fn config_by_name(t: &Template, name: &str) -> Result<(String, TrafficRouting), TemplateError> {
+pub fn config_by_name(t: &Template, name: &str) -> Result<(String, TrafficRouting), StackError> {
     if t.resource_type(name) == Some("AWS::CodeDeploy::DeploymentConfig") {
         return config_resource(t, name);
     }
@@ -37,7 +37,7 @@ pub fn config_by_name(t: &Template, name: &str) -> Result<(String, TrafficRoutin
                     .filter(|(_, ty)| ty == "AWS::CodeDeploy::DeploymentConfig")
                     .map(|(id, _)| id),
             );
-            Err(TemplateError(format!(
+            Err(StackError(format!(
                 "deployment config {name:?} is neither a predefined Lambda config nor one of the template's: use one of {}",
                 known.join(", ")
             )))
@@ -46,22 +46,22 @@ pub fn config_by_name(t: &Template, name: &str) -> Result<(String, TrafficRoutin
 }
 
 /// The `AWS::CodeDeploy::DeploymentConfig` resource `id`: its name and traffic routing.
-pub fn config_resource(t: &Template, id: &str) -> Result<(String, TrafficRouting), TemplateError> {
+pub fn config_resource(t: &Template, id: &str) -> Result<(String, TrafficRouting), StackError> {
     let props = t.eval(&t.resource(id).cloned().unwrap_or_default()["Properties"])?;
     if props
         .get("ComputePlatform")
         .and_then(Value::as_str)
         .is_some_and(|p| p != "Lambda")
     {
-        return Err(TemplateError(format!(
+        return Err(StackError(format!(
             "deployment config {id} is not for Lambda (ComputePlatform)"
         )));
     }
     let routing = &props["TrafficRoutingConfig"];
-    let num = |v: &Value, what: &str| -> Result<u32, TemplateError> {
+    let num = |v: &Value, what: &str| -> Result<u32, StackError> {
         scalar_text(v)
             .parse::<u32>()
-            .map_err(|_| TemplateError(format!("{what} of deployment config {id} is not a whole number")))
+            .map_err(|_| StackError(format!("{what} of deployment config {id} is not a whole number")))
     };
     let r = match routing.get("Type").and_then(Value::as_str) {
         Some("AllAtOnce") => TrafficRouting::AllAtOnce,
@@ -74,7 +74,7 @@ pub fn config_resource(t: &Template, id: &str) -> Result<(String, TrafficRouting
             let percentage = num(&routing[kind][pct_key], pct_key)?;
             let minutes = num(&routing[kind][interval_key], interval_key)?;
             if !(1..=99).contains(&percentage) || minutes == 0 {
-                return Err(TemplateError(format!(
+                return Err(StackError(format!(
                     "deployment config {id}: {pct_key} must be 1 to 99 and {interval_key} at least 1 minute"
                 )));
             }
@@ -86,7 +86,7 @@ pub fn config_resource(t: &Template, id: &str) -> Result<(String, TrafficRouting
             }
         }
         other => {
-            return Err(TemplateError(format!(
+            return Err(StackError(format!(
                 "deployment config {id}: TrafficRoutingConfig.Type {other:?} is not AllAtOnce, TimeBasedCanary or TimeBasedLinear"
             )));
         }

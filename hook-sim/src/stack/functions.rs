@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Template, TemplateError, scalar_text};
+use super::{StackError, Template, scalar_text};
 use serde_json::{Value, json};
 
 use crate::iam::Identity;
@@ -28,9 +28,9 @@ pub fn api_named_in(t: &Template, v: &Value) -> Option<String> {
 
 /// How function `id` of `t` runs here: its binary (or the runtime that runs its handler),
 /// environment, limits, code folder, retries and tags. `base` is the template's folder.
-pub fn function_run(t: &Template, id: &str, args: &ReadOptions, base: &Path) -> Result<FunctionRun, TemplateError> {
+pub fn function_run(t: &Template, id: &str, args: &ReadOptions, base: &Path) -> Result<FunctionRun, StackError> {
     let name = t.physical_name(id)?;
-    let text_property = |name: &str, default: &str| -> Result<String, TemplateError> {
+    let text_property = |name: &str, default: &str| -> Result<String, StackError> {
         match t.function_property(id, name) {
             Some(v) => Ok(scalar_text(&t.eval(&v)?)),
             None => Ok(default.to_string()),
@@ -56,17 +56,17 @@ pub fn function_run(t: &Template, id: &str, args: &ReadOptions, base: &Path) -> 
         Vec::new()
     };
     let (env, api_vars) = environment(t, id)?;
-    let number = |name: &str, default: f64| -> Result<f64, TemplateError> {
+    let number = |name: &str, default: f64| -> Result<f64, StackError> {
         match t.function_property(id, name) {
             None => Ok(default),
             Some(v) => scalar_text(&t.eval(&v)?)
                 .parse()
-                .map_err(|_| TemplateError(format!("{name} of {id} is not a number"))),
+                .map_err(|_| StackError(format!("{name} of {id} is not a number"))),
         }
     };
     let timeout = number("Timeout", 3.0)?;
     if !(1.0..=900.0).contains(&timeout) {
-        return Err(TemplateError(format!(
+        return Err(StackError(format!(
             "Timeout of {id} is {timeout}: Lambda allows 1 to 900 seconds"
         )));
     }
@@ -110,7 +110,7 @@ fn binary_of(
     args: &ReadOptions,
     base: &Path,
     (runtime, metadata): (&str, &Value),
-) -> Result<(PathBuf, Option<String>), TemplateError> {
+) -> Result<(PathBuf, Option<String>), StackError> {
     let target_dir = cargo_target_dir(base);
     let by_name = |bin: &str| -> (PathBuf, Option<String>) {
         if bin.contains('/') {
@@ -132,12 +132,12 @@ fn binary_of(
     }
     if let Some(sim) = metadata.get("Simulate") {
         let bin = sim.get("Binary").and_then(Value::as_str).ok_or_else(|| {
-            TemplateError(format!(
+            StackError(format!(
                 "Metadata.Simulate of {id} has no Binary: name the binary that runs it"
             ))
         })?;
         if sim.get("Spec").is_some() {
-            return Err(TemplateError(format!(
+            return Err(StackError(format!(
                 "Metadata.Simulate.Spec of {id} is not read: name the spec once, in the function's \
                  Environment (HOOK_SPEC_FILE, relative to CodeUri), where the deployed hook reads it too"
             )));
@@ -167,7 +167,7 @@ fn binary_of(
         // `check` runs nothing: the binary does not matter.
         return Ok((PathBuf::new(), None));
     }
-    Err(TemplateError(format!(
+    Err(StackError(format!(
         "cannot tell which binary runs {id}: give it Metadata.BuildProperties.Binary (cargo-lambda), \
          Metadata.Simulate.Binary, or pass --bin {id}=PATH"
     )))
@@ -177,7 +177,7 @@ fn binary_of(
 /// of the template (set to its local URL when it is served).
 type Environment = (Vec<(String, String)>, Vec<(String, String)>);
 
-fn environment(t: &Template, id: &str) -> Result<Environment, TemplateError> {
+fn environment(t: &Template, id: &str) -> Result<Environment, StackError> {
     let (mut env, mut api_vars) = (Vec::new(), Vec::new());
     let Some(vars) = t
         .function_property(id, "Environment")
@@ -192,14 +192,14 @@ fn environment(t: &Template, id: &str) -> Result<Environment, TemplateError> {
         }
         match t.eval(v) {
             Ok(value) => env.push((k.clone(), scalar_text(&value))),
-            Err(e) => return Err(TemplateError(format!("environment variable {k} of {id}: {e}"))),
+            Err(e) => return Err(StackError(format!("environment variable {k} of {id}: {e}"))),
         }
     }
     Ok((env, api_vars))
 }
 
 /// How often Lambda retries a failed asynchronous invocation (EventInvokeConfig; default 2).
-fn max_retries(t: &Template, id: &str) -> Result<u32, TemplateError> {
+fn max_retries(t: &Template, id: &str) -> Result<u32, StackError> {
     let Some(v) = t
         .function_property(id, "EventInvokeConfig")
         .and_then(|c| c.get("MaximumRetryAttempts").cloned())
@@ -208,27 +208,27 @@ fn max_retries(t: &Template, id: &str) -> Result<u32, TemplateError> {
     };
     match scalar_text(&t.eval(&v)?).parse::<u32>() {
         Ok(n) if n <= 2 => Ok(n),
-        _ => Err(TemplateError(format!(
+        _ => Err(StackError(format!(
             "EventInvokeConfig.MaximumRetryAttempts of {id} must be 0, 1 or 2"
         ))),
     }
 }
 
 /// The function's reserved concurrency, if it has one.
-fn reserved_concurrency(t: &Template, id: &str) -> Result<Option<usize>, TemplateError> {
+fn reserved_concurrency(t: &Template, id: &str) -> Result<Option<usize>, StackError> {
     let Some(v) = t.function_property(id, "ReservedConcurrentExecutions") else {
         return Ok(None);
     };
     match scalar_text(&t.eval(&v)?).parse::<usize>() {
         Ok(n) if n <= 1000 => Ok(Some(n)),
-        _ => Err(TemplateError(format!(
+        _ => Err(StackError(format!(
             "ReservedConcurrentExecutions of {id} must be a whole number from 0 to 1000 (the account's default limit)"
         ))),
     }
 }
 
 /// The function's tags (a map, or CloudFormation's list of Key/Value), with the one SAM adds.
-fn tags_of(t: &Template, id: &str) -> Result<BTreeMap<String, String>, TemplateError> {
+fn tags_of(t: &Template, id: &str) -> Result<BTreeMap<String, String>, StackError> {
     let mut tags = BTreeMap::new();
     if let Some(v) = t.function_property(id, "Tags") {
         match t.eval(&v)? {
@@ -309,7 +309,7 @@ pub fn hook_source<'a>(
     others: &'a [Template],
     v: &Value,
     base: &Path,
-) -> Result<((&'a Template, PathBuf), String), Option<TemplateError>> {
+) -> Result<((&'a Template, PathBuf), String), Option<StackError>> {
     if let Some(id) = t.referenced(v).map_err(Some)? {
         return Ok(((t, base.to_path_buf()), id.to_string()));
     }
@@ -328,7 +328,7 @@ pub fn hook_source<'a>(
         }
         known.extend(names);
     }
-    Err(Some(TemplateError(if others.is_empty() {
+    Err(Some(StackError(if others.is_empty() {
         format!("the hook is imported (Fn::ImportValue {name}): give the template that exports it with --with TEMPLATE")
     } else {
         format!(
@@ -347,15 +347,15 @@ fn nested_hook<'a>(
     others: &'a [Template],
     app: &str,
     output: &str,
-) -> Result<((&'a Template, PathBuf), String), Option<TemplateError>> {
+) -> Result<((&'a Template, PathBuf), String), Option<StackError>> {
     let Some(nested) = others.iter().find(|o| o.application.as_deref() == Some(app)) else {
-        return Err(Some(TemplateError(format!(
+        return Err(Some(StackError(format!(
             "Fn::GetAtt {app}.Outputs.{output}: {app} is not a nested application with a local Location"
         ))));
     };
     let (found, names) = nested.output(output).map_err(Some)?;
     let Some(id) = found else {
-        return Err(Some(TemplateError(format!(
+        return Err(Some(StackError(format!(
             "Fn::GetAtt {app}.Outputs.{output}: {} has no output {output} whose value is Ref or Fn::GetAtt of \
              one of its resources (its outputs: {})",
             nested.path.display(),
@@ -378,7 +378,7 @@ pub fn read_hook(
     base: &Path,
     roles: &mut BTreeMap<String, Identity>,
     warnings: &mut Vec<String>,
-) -> Result<FunctionRun, TemplateError> {
+) -> Result<FunctionRun, StackError> {
     let hook = function_run(t, id, args, base)?;
     let role = roles::function_role(t, id, &hook.name)?;
     warnings.extend(role.warnings.into_iter().map(|w| format!("hook {id}: {w}")));

@@ -22,20 +22,21 @@ pub mod setup;
 pub mod specs;
 pub mod triggers;
 
-/// A template that cannot be used, with what to do about it.
+/// A stack whose template cannot be used, with what to do about it (hook-spec's
+/// `TemplateError` is another thing: a `{{…}}` text of a spec).
 #[derive(Debug)]
-pub struct TemplateError(pub String);
+pub struct StackError(pub String);
 
-impl fmt::Display for TemplateError {
+impl fmt::Display for StackError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for TemplateError {}
+impl std::error::Error for StackError {}
 
-fn err<T>(message: impl Into<String>) -> Result<T, TemplateError> {
-    Err(TemplateError(message.into()))
+fn err<T>(message: impl Into<String>) -> Result<T, StackError> {
+    Err(StackError(message.into()))
 }
 
 /// A YAML node with its short-form intrinsic turned into the long form (`!Ref X` → `{"Ref": "X"}`).
@@ -171,9 +172,9 @@ const MAX_SPLIT_ITEMS: usize = 10_000;
 
 /// Reads the template file at `path`: a regular file (not a device, a FIFO or a folder) of
 /// at most [`MAX_TEMPLATE_BYTES`].
-pub fn read_template_file(path: &Path) -> Result<String, TemplateError> {
+pub fn read_template_file(path: &Path) -> Result<String, StackError> {
     use std::io::Read as _;
-    let fail = |why: String| TemplateError(format!("cannot read template {}: {why}", path.display()));
+    let fail = |why: String| StackError(format!("cannot read template {}: {why}", path.display()));
     let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
     if !meta.is_file() {
         return Err(fail(
@@ -197,7 +198,7 @@ pub fn read_template_file(path: &Path) -> Result<String, TemplateError> {
 }
 
 /// `Err` when a value an intrinsic function makes would be longer than [`MAX_VALUE_BYTES`].
-fn bounded(function: &str, len: usize) -> Result<(), TemplateError> {
+fn bounded(function: &str, len: usize) -> Result<(), StackError> {
     if len > MAX_VALUE_BYTES {
         return err(format!(
             "{function} makes a value of more than {MAX_VALUE_BYTES} bytes: longer than any template CloudFormation \
@@ -214,9 +215,9 @@ impl Template {
         overrides: &[(String, String)],
         stack_name: &str,
         target_version: &str,
-    ) -> Result<Template, TemplateError> {
+    ) -> Result<Template, StackError> {
         let text = read_template_file(path).map_err(|e| {
-            TemplateError(format!(
+            StackError(format!(
                 "{} (run from the repository root, or pass --template PATH)",
                 e.0
             ))
@@ -231,7 +232,7 @@ impl Template {
         overrides: &[(String, String)],
         stack_name: &str,
         target_version: &str,
-    ) -> Result<Template, TemplateError> {
+    ) -> Result<Template, StackError> {
         Self::parse_as(text, path, (overrides, None), stack_name, target_version)
     }
 
@@ -243,9 +244,9 @@ impl Template {
         (overrides, application): (&[(String, String)], Option<&str>),
         stack_name: &str,
         target_version: &str,
-    ) -> Result<Template, TemplateError> {
+    ) -> Result<Template, StackError> {
         let Node(root) = serde_saphyr::from_str::<Node>(text)
-            .map_err(|e| TemplateError(format!("{} is not a valid template: {e}", path.display())))?;
+            .map_err(|e| StackError(format!("{} is not a valid template: {e}", path.display())))?;
         if !root.get("Resources").is_some_and(Value::is_object) {
             return err(format!("{} has no Resources: is it a SAM template?", path.display()));
         }
@@ -266,7 +267,7 @@ impl Template {
         Ok(t)
     }
 
-    fn decide_parameters(&mut self, overrides: &[(String, String)]) -> Result<(), TemplateError> {
+    fn decide_parameters(&mut self, overrides: &[(String, String)]) -> Result<(), StackError> {
         let declared = self
             .root
             .get("Parameters")
@@ -305,7 +306,7 @@ impl Template {
                 },
             };
             check_parameter(name, decl, &scalar_text(&value)).map_err(|e| match &self.application {
-                Some(app) => TemplateError(format!(
+                Some(app) => StackError(format!(
                     "{} (given by Resources.{app}.Properties.Parameters of its parent)",
                     e.0
                 )),
@@ -319,7 +320,7 @@ impl Template {
     /// Decides every condition once, after the conditions it names: in an order found without
     /// recursion (a chain of conditions can be long), linear in the template's size. A cycle
     /// between conditions, or a name not declared, is refused.
-    fn decide_conditions(&mut self) -> Result<(), TemplateError> {
+    fn decide_conditions(&mut self) -> Result<(), StackError> {
         let declared = self
             .root
             .get("Conditions")
@@ -383,21 +384,21 @@ impl Template {
                     decided
                         .get(n)
                         .copied()
-                        .ok_or_else(|| TemplateError(format!("condition {n} is not declared (under Conditions)")))
+                        .ok_or_else(|| StackError(format!("condition {n} is not declared (under Conditions)")))
                 })
-                .map_err(|e| TemplateError(format!("condition {name}: {e}")))?;
+                .map_err(|e| StackError(format!("condition {name}: {e}")))?;
             decided.insert(name.to_string(), v);
         }
         self.conditions = decided;
         Ok(())
     }
 
-    fn condition(&self, expr: &Value) -> Result<bool, TemplateError> {
+    fn condition(&self, expr: &Value) -> Result<bool, StackError> {
         self.condition_in(expr, &mut |name| {
             self.conditions
                 .get(name)
                 .copied()
-                .ok_or_else(|| TemplateError(format!("condition {name} is not decided (or not declared)")))
+                .ok_or_else(|| StackError(format!("condition {name} is not decided (or not declared)")))
         })
     }
 
@@ -405,8 +406,8 @@ impl Template {
     fn condition_in(
         &self,
         expr: &Value,
-        named: &mut dyn FnMut(&str) -> Result<bool, TemplateError>,
-    ) -> Result<bool, TemplateError> {
+        named: &mut dyn FnMut(&str) -> Result<bool, StackError>,
+    ) -> Result<bool, StackError> {
         if let Some(name) = expr.get("Condition").and_then(Value::as_str) {
             return named(name);
         }
@@ -461,7 +462,7 @@ impl Template {
     }
 
     /// Whether the resource is made: it names no `Condition`, or one that holds.
-    pub fn condition_holds(&self, id: &str) -> Result<bool, TemplateError> {
+    pub fn condition_holds(&self, id: &str) -> Result<bool, StackError> {
         match self
             .resource(id)
             .and_then(|r| r.get("Condition"))
@@ -469,7 +470,7 @@ impl Template {
         {
             None => Ok(true),
             Some(name) => self.conditions.get(name).copied().ok_or_else(|| {
-                TemplateError(format!(
+                StackError(format!(
                     "Resources.{id}: Condition {name} is not declared (under Conditions)"
                 ))
             }),
@@ -493,7 +494,7 @@ impl Template {
     }
 
     /// Chooses the branch of `Fn::If`s (keeping intrinsics elsewhere as they are).
-    pub fn pick<'v>(&self, v: &'v Value) -> Result<&'v Value, TemplateError> {
+    pub fn pick<'v>(&self, v: &'v Value) -> Result<&'v Value, StackError> {
         if let Some(args) = v.get("Fn::If").and_then(Value::as_array)
             && args.len() == 3
         {
@@ -501,14 +502,14 @@ impl Template {
             let holds = self
                 .conditions
                 .get(name)
-                .ok_or_else(|| TemplateError(format!("Fn::If names condition {name:?}, which is not declared")))?;
+                .ok_or_else(|| StackError(format!("Fn::If names condition {name:?}, which is not declared")))?;
             return self.pick(&args[if *holds { 1 } else { 2 }]);
         }
         Ok(v)
     }
 
     /// The resource a value names with `Ref` (after choosing `Fn::If` branches).
-    pub fn referenced<'v>(&self, v: &'v Value) -> Result<Option<&'v str>, TemplateError> {
+    pub fn referenced<'v>(&self, v: &'v Value) -> Result<Option<&'v str>, StackError> {
         let v = self.pick(v)?;
         Ok(v.get("Ref")
             .and_then(Value::as_str)
@@ -516,7 +517,7 @@ impl Template {
     }
 
     /// The name a value imports with `Fn::ImportValue`, when it does.
-    pub fn imported(&self, v: &Value) -> Result<Option<String>, TemplateError> {
+    pub fn imported(&self, v: &Value) -> Result<Option<String>, StackError> {
         let v = self.pick(v)?;
         match v.get("Fn::ImportValue") {
             Some(name) => Ok(Some(scalar_text(&self.eval(name)?))),
@@ -526,7 +527,7 @@ impl Template {
 
     /// The resource an export of this stack names (`Outputs.X.Export.Name`, with a value that is
     /// `Ref` or `Fn::GetAtt` of a resource), and every export name, for errors.
-    pub fn export(&self, name: &str) -> Result<(Option<String>, Vec<String>), TemplateError> {
+    pub fn export(&self, name: &str) -> Result<(Option<String>, Vec<String>), StackError> {
         let mut names = Vec::new();
         let mut found = None;
         for (_, output) in self.root["Outputs"].as_object().into_iter().flatten() {
@@ -544,7 +545,7 @@ impl Template {
 
     /// The resource output `name` of this stack names (its value `Ref` or `Fn::GetAtt` of a
     /// resource), and every output name, for errors.
-    pub fn output(&self, name: &str) -> Result<(Option<String>, Vec<String>), TemplateError> {
+    pub fn output(&self, name: &str) -> Result<(Option<String>, Vec<String>), StackError> {
         let outputs = self.root["Outputs"].as_object();
         let names = outputs.into_iter().flatten().map(|(k, _)| k.clone()).collect();
         let found = match outputs.and_then(|o| o.get(name)) {
@@ -554,7 +555,7 @@ impl Template {
         Ok((found, names))
     }
 
-    fn output_resource(&self, output: &Value) -> Result<Option<String>, TemplateError> {
+    fn output_resource(&self, output: &Value) -> Result<Option<String>, StackError> {
         let value = output.get("Value").cloned().unwrap_or_default();
         let value = self.pick(&value)?;
         Ok(value
@@ -572,7 +573,7 @@ impl Template {
     /// function it knows by name (`Fn::Select` 6 of `Fn::Split ":"` of the ARN it builds
     /// around the name): the one nested output the expression reads is replaced by a marker,
     /// and the expression is the output when it evaluates to the marker.
-    pub fn nested_output(&self, v: &Value) -> Result<Option<(String, String)>, TemplateError> {
+    pub fn nested_output(&self, v: &Value) -> Result<Option<(String, String)>, StackError> {
         let v = self.pick(v)?;
         if let Some(found) = get_att_literal(v).and_then(|(id, attribute)| self.output_of_nested(id, &attribute)) {
             return Ok(Some(found));
@@ -637,7 +638,7 @@ impl Template {
     /// `Location`), each loaded with the parameters the template gives it, as stack
     /// `STACK-LogicalId`. An application from the Serverless Application Repository, or at a
     /// URL, is refused: only its template can be simulated, so the error says to point at it.
-    pub fn nested_applications(&self) -> Result<Vec<Template>, TemplateError> {
+    pub fn nested_applications(&self) -> Result<Vec<Template>, StackError> {
         let mut out = Vec::new();
         for (id, kind) in self.resources() {
             if kind == "AWS::Serverless::Application" && self.condition_holds(&id)? {
@@ -648,7 +649,7 @@ impl Template {
     }
 
     /// Nested application `id`'s template, loaded with the parameters this template gives it.
-    fn nested_application(&self, id: &str) -> Result<Template, TemplateError> {
+    fn nested_application(&self, id: &str) -> Result<Template, StackError> {
         if self.application.is_some() {
             return err(format!(
                 "Resources.{id}: {} is itself nested; simulate reads one level of nested applications",
@@ -676,11 +677,11 @@ impl Template {
         let stack = format!("{}-{id}", self.stack_name);
         read_template_file(&path)
             .and_then(|text| Template::parse_as(&text, &path, (&parameters, Some(id)), &stack, &self.target_version))
-            .map_err(|e| TemplateError(format!("Resources.{id} (Location {location}): {}", e.0)))
+            .map_err(|e| StackError(format!("Resources.{id} (Location {location}): {}", e.0)))
     }
 
     /// Nested application `id`'s template, read once however many times it is asked for.
-    fn nested_once(&self, id: &str) -> Result<std::sync::Arc<Template>, TemplateError> {
+    fn nested_once(&self, id: &str) -> Result<std::sync::Arc<Template>, StackError> {
         if let Some(t) = self.nested.lock().expect("poisoned").get(id) {
             return Ok(t.clone());
         }
@@ -690,7 +691,7 @@ impl Template {
     }
 
     /// The value of output `name` of nested application `id`, as its template computes it.
-    fn nested_output_value(&self, id: &str, name: &str) -> Result<Value, TemplateError> {
+    fn nested_output_value(&self, id: &str, name: &str) -> Result<Value, StackError> {
         let nested = self.nested_once(id)?;
         let Some(output) = nested.root["Outputs"].get(name) else {
             let names: Vec<_> = nested.root["Outputs"]
@@ -713,7 +714,7 @@ impl Template {
     }
 
     /// The physical name of a resource, as `Ref` gives it.
-    pub fn physical_name(&self, id: &str) -> Result<String, TemplateError> {
+    pub fn physical_name(&self, id: &str) -> Result<String, StackError> {
         {
             let mut resolving = self.resolving.lock().expect("resolving poisoned");
             if let Some(at) = resolving.iter().position(|r| r == id) {
@@ -737,7 +738,7 @@ impl Template {
         name
     }
 
-    fn physical_name_of(&self, id: &str) -> Result<String, TemplateError> {
+    fn physical_name_of(&self, id: &str) -> Result<String, StackError> {
         let property = match self.resource_type(id) {
             Some("AWS::Serverless::Function" | "AWS::Lambda::Function") => "FunctionName",
             Some("AWS::CloudWatch::Alarm") => "AlarmName",
@@ -774,7 +775,7 @@ impl Template {
         }))
     }
 
-    fn reference(&self, name: &str) -> Result<Value, TemplateError> {
+    fn reference(&self, name: &str) -> Result<Value, StackError> {
         if let Some(v) = self.pseudo(name).or_else(|| self.parameters.get(name).cloned()) {
             return Ok(v);
         }
@@ -842,17 +843,17 @@ impl Template {
     }
 
     /// The ARN of the role `id` (an `AWS::IAM::Role` of the template, or one SAM adds).
-    pub fn role_arn(&self, id: &str) -> Result<String, TemplateError> {
+    pub fn role_arn(&self, id: &str) -> Result<String, StackError> {
         let name = match self.resource_type(id) {
             Some(_) => self.physical_name(id)?,
             None => self
                 .sam_implicit(id)
-                .ok_or_else(|| TemplateError(format!("no role {id} in the template")))?,
+                .ok_or_else(|| StackError(format!("no role {id} in the template")))?,
         };
         Ok(format!("arn:aws:iam::{ACCOUNT_ID}:role/{name}"))
     }
 
-    fn get_att(&self, resource: &str, attribute: &str) -> Result<Value, TemplateError> {
+    fn get_att(&self, resource: &str, attribute: &str) -> Result<Value, StackError> {
         let typ = self.resource_type(resource);
         if attribute == "Arn"
             && (typ == Some("AWS::IAM::Role") || (typ.is_none() && resource.ends_with("Role")))
@@ -884,7 +885,7 @@ impl Template {
     }
 
     /// Evaluates intrinsic functions in `v`.
-    pub fn eval(&self, v: &Value) -> Result<Value, TemplateError> {
+    pub fn eval(&self, v: &Value) -> Result<Value, StackError> {
         use std::sync::atomic::Ordering;
         if self.depth.fetch_add(1, Ordering::Relaxed) >= MAX_DEPTH {
             self.depth.fetch_sub(1, Ordering::Relaxed);
@@ -901,7 +902,7 @@ impl Template {
         out
     }
 
-    fn eval_at(&self, v: &Value) -> Result<Value, TemplateError> {
+    fn eval_at(&self, v: &Value) -> Result<Value, StackError> {
         let Some(obj) = v.as_object() else {
             return match v {
                 Value::Array(items) => items
@@ -991,7 +992,7 @@ impl Template {
             .map(Value::Object)
     }
 
-    fn sub(&self, arg: &Value) -> Result<Value, TemplateError> {
+    fn sub(&self, arg: &Value) -> Result<Value, StackError> {
         let (text, vars) = match arg {
             Value::String(s) => (s.as_str(), Map::new()),
             Value::Array(a) if a.len() == 2 => (
@@ -1007,7 +1008,7 @@ impl Template {
             let after = &rest[start + 2..];
             let end = after
                 .find('}')
-                .ok_or_else(|| TemplateError(format!("Fn::Sub {text:?}: unclosed ${{")))?;
+                .ok_or_else(|| StackError(format!("Fn::Sub {text:?}: unclosed ${{")))?;
             let name = &after[..end];
             if let Some(literal) = name.strip_prefix('!') {
                 out.push_str("${");
@@ -1044,7 +1045,7 @@ fn get_att_literal(v: &Value) -> Option<(String, String)> {
 /// `value` obeys parameter `name`'s constraints, as CloudFormation checks them before it
 /// creates anything: `AllowedValues`, `AllowedPattern` (the whole value), `MinLength` /
 /// `MaxLength` of a `String`, `MinValue` / `MaxValue` of a `Number`.
-fn check_parameter(name: &str, decl: &Value, value: &str) -> Result<(), TemplateError> {
+fn check_parameter(name: &str, decl: &Value, value: &str) -> Result<(), StackError> {
     if let Some(allowed) = decl.get("AllowedValues").and_then(Value::as_array) {
         let allowed: Vec<String> = allowed.iter().map(scalar_text).collect();
         if !allowed.iter().any(|a| a == value) {
@@ -1057,7 +1058,7 @@ fn check_parameter(name: &str, decl: &Value, value: &str) -> Result<(), Template
     let string = matches!(decl.get("Type").map(scalar_text).as_deref(), None | Some("String"));
     if let Some(pattern) = decl.get("AllowedPattern").map(scalar_text).filter(|_| string) {
         let whole = regex_automata::meta::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
-            TemplateError(format!(
+            StackError(format!(
                 "parameter {name}: simulate cannot read its AllowedPattern {pattern:?} ({e}), so it cannot tell \
                  whether CloudFormation would take {value:?}; write the pattern without Java-only syntax"
             ))
@@ -1085,7 +1086,7 @@ fn check_parameter(name: &str, decl: &Value, value: &str) -> Result<(), Template
             .ok()
             .filter(|n: &f64| n.is_finite())
             .ok_or_else(|| {
-                TemplateError(format!(
+                StackError(format!(
                     "parameter {name}={value}: not a number, and its Type is Number"
                 ))
             })?;
@@ -1161,7 +1162,7 @@ fn join(items: &[&String]) -> String {
 mod tests {
     use super::*;
 
-    fn parse(text: &str, overrides: &[(&str, &str)]) -> Result<Template, TemplateError> {
+    fn parse(text: &str, overrides: &[(&str, &str)]) -> Result<Template, StackError> {
         let overrides: Vec<(String, String)> = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Template::parse(text, Path::new("t.yaml"), &overrides, "stack", "2")
     }

@@ -8,7 +8,7 @@
 //! What cannot be read here (a role defined outside the template, a managed policy or SAM
 //! policy template hook-sim does not know) grants nothing, with a warning naming it.
 
-use super::{Template, TemplateError, scalar_text};
+use super::{StackError, Template, scalar_text};
 use crate::iam::{Identity, Policy, ResourceGrant, managed_policy};
 use serde_json::{Value, json};
 
@@ -31,7 +31,7 @@ fn role_in_template(t: &Template, arn: &str) -> Option<String> {
 }
 
 /// The role of function `id` (its process runs as `session`).
-pub fn function_role(t: &Template, id: &str, session: &str) -> Result<RoleReading, TemplateError> {
+pub fn function_role(t: &Template, id: &str, session: &str) -> Result<RoleReading, StackError> {
     let what = format!("function {id}");
     match t.function_property(id, "Role") {
         Some(role) => {
@@ -54,7 +54,7 @@ pub fn function_role(t: &Template, id: &str, session: &str) -> Result<RoleReadin
 }
 
 /// A role by its ARN: one of the template's, or one defined elsewhere (unreadable).
-fn role_by_arn(t: &Template, arn: &str, session: &str, what: &str) -> Result<RoleReading, TemplateError> {
+fn role_by_arn(t: &Template, arn: &str, session: &str, what: &str) -> Result<RoleReading, StackError> {
     match role_in_template(t, arn) {
         Some(role_id) => template_role(t, &role_id, session),
         None => Ok(RoleReading {
@@ -74,7 +74,7 @@ fn role_by_arn(t: &Template, arn: &str, session: &str, what: &str) -> Result<Rol
 
 /// Policies attached to the role `role_id` (a template role, or one SAM adds) by
 /// `AWS::IAM::Policy` and `AWS::IAM::ManagedPolicy` resources that name it in `Roles`.
-fn attached_policies(t: &Template, role_id: &str) -> Result<Vec<Policy>, TemplateError> {
+fn attached_policies(t: &Template, role_id: &str) -> Result<Vec<Policy>, StackError> {
     let role_name = scalar_text(&t.eval(&json!({"Ref": role_id}))?);
     let mut out = Vec::new();
     for (pid, ty) in t.resources() {
@@ -102,7 +102,7 @@ fn attached_policies(t: &Template, role_id: &str) -> Result<Vec<Policy>, Templat
 
 /// A managed policy by ARN (or a SAM `Policies` name): an AWS managed one hook-sim knows, or an
 /// `AWS::IAM::ManagedPolicy` of the template.
-fn managed(t: &Template, arn: &str) -> Result<Option<Policy>, TemplateError> {
+fn managed(t: &Template, arn: &str) -> Result<Option<Policy>, StackError> {
     if let Some(p) = managed_policy(arn) {
         return Ok(Some(p));
     }
@@ -132,7 +132,7 @@ fn boundary(
     v: Option<&Value>,
     of: &str,
     warnings: &mut Vec<String>,
-) -> Result<Option<Vec<Policy>>, TemplateError> {
+) -> Result<Option<Vec<Policy>>, StackError> {
     let Some(v) = v else { return Ok(None) };
     let arn = scalar_text(&t.eval(v)?);
     Ok(Some(match managed(t, &arn)? {
@@ -147,7 +147,7 @@ fn boundary(
 }
 
 /// An `AWS::IAM::Role` of the template.
-fn template_role(t: &Template, role_id: &str, session: &str) -> Result<RoleReading, TemplateError> {
+fn template_role(t: &Template, role_id: &str, session: &str) -> Result<RoleReading, StackError> {
     let props = t
         .resource(role_id)
         .and_then(|r| r.get("Properties"))
@@ -191,7 +191,7 @@ fn finish(
     policies: Vec<Policy>,
     boundary: Option<Vec<Policy>>,
     mut warnings: Vec<String>,
-) -> Result<RoleReading, TemplateError> {
+) -> Result<RoleReading, StackError> {
     for p in policies.iter().chain(boundary.iter().flatten()) {
         warnings.extend(p.unreadable.iter().cloned());
     }
@@ -208,7 +208,7 @@ fn finish(
 
 /// The role SAM makes for a function without `Role`: `AWSLambdaBasicExecutionRole` and its
 /// `Policies`.
-fn sam_function_role(t: &Template, id: &str, session: &str) -> Result<RoleReading, TemplateError> {
+fn sam_function_role(t: &Template, id: &str, session: &str) -> Result<RoleReading, StackError> {
     let of = format!("function {id}");
     let role_id = format!("{id}Role");
     let mut warnings = Vec::new();
@@ -290,7 +290,7 @@ fn sam_policy_template(name: &str, params: &Value) -> Option<Value> {
 
 /// CodeDeploy's role for a SAM function's DeploymentPreference: its `Role`, or the one SAM
 /// makes with `AWSCodeDeployRoleForLambda`.
-pub fn sam_codedeploy_role(t: &Template, preference: &Value) -> Result<RoleReading, TemplateError> {
+pub fn sam_codedeploy_role(t: &Template, preference: &Value) -> Result<RoleReading, StackError> {
     match preference.get("Role") {
         Some(role) => {
             let arn = scalar_text(&t.eval(role)?);
@@ -307,7 +307,7 @@ pub fn sam_codedeploy_role(t: &Template, preference: &Value) -> Result<RoleReadi
 }
 
 /// CodeDeploy's role for a deployment group: its `ServiceRoleArn`.
-pub fn group_codedeploy_role(t: &Template, group: &Value, group_id: &str) -> Result<RoleReading, TemplateError> {
+pub fn group_codedeploy_role(t: &Template, group: &Value, group_id: &str) -> Result<RoleReading, StackError> {
     let arn = scalar_text(&t.eval(group.get("ServiceRoleArn").unwrap_or(&Value::Null))?);
     role_by_arn(t, &arn, "CodeDeploy", &format!("deployment group {group_id}"))
 }

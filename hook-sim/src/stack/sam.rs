@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{Template, TemplateError, scalar_text};
+use super::{StackError, Template, scalar_text};
 use crate::deploy::Phase;
 use crate::iam::Identity;
 use serde_json::{Value, json};
@@ -28,7 +28,7 @@ pub fn read_setup(
     config: Option<&str>,
     hooks_too: bool,
     base: &Path,
-) -> Result<Setup, TemplateError> {
+) -> Result<Setup, StackError> {
     if let Some(alias_id) = chosen_cfn_alias(t, args)? {
         return read_cfn_setup(t, others, args, config, hooks_too, base, &alias_id);
     }
@@ -41,7 +41,7 @@ pub fn read_setup(
         None => {
             let ty = preference
                 .get("Type")
-                .ok_or_else(|| TemplateError(format!("the DeploymentPreference of {logical_id} has no Type")))?;
+                .ok_or_else(|| StackError(format!("the DeploymentPreference of {logical_id} has no Type")))?;
             match t.referenced(ty)? {
                 Some(id) => config_resource(t, id)?,
                 None => config_by_name(t, &scalar_text(&t.eval(ty)?))?,
@@ -109,7 +109,7 @@ pub fn read_setup(
 
 /// Plain CloudFormation (what `sls package` and `cdk synth` emit): the alias whose UpdatePolicy
 /// hands its updates to CodeDeploy, when that is what `args` choose.
-fn chosen_cfn_alias(t: &Template, args: &ReadOptions) -> Result<Option<String>, TemplateError> {
+fn chosen_cfn_alias(t: &Template, args: &ReadOptions) -> Result<Option<String>, StackError> {
     let cfn = code_deploy_aliases(t);
     let sam = functions_with_preference(t);
     Ok(match &args.function {
@@ -117,7 +117,7 @@ fn chosen_cfn_alias(t: &Template, args: &ReadOptions) -> Result<Option<String>, 
         Some(_) => None,
         None if sam.is_empty() && cfn.len() == 1 => Some(cfn[0].0.clone()),
         None if sam.is_empty() && cfn.len() > 1 => {
-            return Err(TemplateError(format!(
+            return Err(StackError(format!(
                 "{} has several aliases deployed by CodeDeploy (functions {}): choose one with --function",
                 t.path.display(),
                 cfn.iter().map(|(_, f)| f.as_str()).collect::<Vec<_>>().join(", ")
@@ -128,11 +128,11 @@ fn chosen_cfn_alias(t: &Template, args: &ReadOptions) -> Result<Option<String>, 
 }
 
 /// The SAM function deployed gradually: `--function`, or the template's only one.
-fn chosen_function(t: &Template, args: &ReadOptions) -> Result<String, TemplateError> {
+fn chosen_function(t: &Template, args: &ReadOptions) -> Result<String, StackError> {
     if let Some(id) = &args.function {
         if !t.resource_type(id).is_some_and(|ty| FUNCTION_TYPES.contains(&ty)) {
             let functions = functions_with_preference(t);
-            return Err(TemplateError(format!(
+            return Err(StackError(format!(
                 "--function {id}: {} has no function {id} (functions with a DeploymentPreference: {})",
                 t.path.display(),
                 list(&functions)
@@ -142,11 +142,11 @@ fn chosen_function(t: &Template, args: &ReadOptions) -> Result<String, TemplateE
     }
     match functions_with_preference(t).as_slice() {
         [one] => Ok(one.clone()),
-        [] => Err(TemplateError(format!(
+        [] => Err(StackError(format!(
             "{} has no function with an enabled DeploymentPreference: nothing to deploy gradually",
             t.path.display()
         ))),
-        many => Err(TemplateError(format!(
+        many => Err(StackError(format!(
             "{} has several functions with a DeploymentPreference ({}): choose one with --function",
             t.path.display(),
             many.join(", ")
@@ -155,16 +155,16 @@ fn chosen_function(t: &Template, args: &ReadOptions) -> Result<String, TemplateE
 }
 
 /// The function's enabled DeploymentPreference, and the alias whose traffic shifts.
-fn preference_and_alias(t: &Template, logical_id: &str) -> Result<(Value, String), TemplateError> {
+fn preference_and_alias(t: &Template, logical_id: &str) -> Result<(Value, String), StackError> {
     let preference = t.function_property(logical_id, "DeploymentPreference").ok_or_else(|| {
-        TemplateError(format!(
+        StackError(format!(
             "{logical_id} has no DeploymentPreference: CodeDeploy does not deploy it gradually"
         ))
     })?;
     if let Some(enabled) = preference.get("Enabled")
         && t.eval(enabled)? == json!(false)
     {
-        return Err(TemplateError(format!(
+        return Err(StackError(format!(
             "the DeploymentPreference of {logical_id} is disabled (Enabled: false)"
         )));
     }
@@ -174,7 +174,7 @@ fn preference_and_alias(t: &Template, logical_id: &str) -> Result<(Value, String
         .transpose()?
         .filter(|a| !a.is_empty())
         .ok_or_else(|| {
-            TemplateError(format!(
+            StackError(format!(
                 "{logical_id} has a DeploymentPreference but no AutoPublishAlias: SAM needs the alias whose traffic shifts"
             ))
         })?;
@@ -193,7 +193,7 @@ struct ReadHooks<'a> {
 impl ReadHooks<'_> {
     /// The hooks `DeploymentPreference.Hooks` (`h`) of `logical_id` names, each where it is
     /// defined: this template, a nested application, or another stack's export.
-    fn hooks(&mut self, t: &Template, h: &Value, logical_id: &str) -> Result<Vec<(Phase, FunctionRun)>, TemplateError> {
+    fn hooks(&mut self, t: &Template, h: &Value, logical_id: &str) -> Result<Vec<(Phase, FunctionRun)>, StackError> {
         let mut hooks = Vec::new();
         for (key, event) in [
             ("PreTraffic", Phase::BeforeAllowTraffic),
@@ -202,7 +202,7 @@ impl ReadHooks<'_> {
             let Some(v) = h.get(key) else { continue };
             let (ht, id) = hook_source(t, self.others, v, self.base).map_err(|e| match e {
                 Some(e) => e,
-                None => TemplateError(format!(
+                None => StackError(format!(
                     "Hooks.{key} of {logical_id} must be !Ref of a function in the template, !GetAtt \
                      APP.Outputs.NAME of a nested application with a local Location, or !ImportValue of one \
                      another template exports (--with TEMPLATE), to be simulated, not {v}"

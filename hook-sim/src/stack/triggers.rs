@@ -1,24 +1,24 @@
 //! The deployment's notification triggers (`TriggerConfigurations`).
 
-use super::{Template, TemplateError, scalar_text};
+use super::{StackError, Template, scalar_text};
 use crate::deploy::{Trigger, TriggerEvent};
 use serde_json::Value;
 
 /// The deployment group's notification triggers (`TriggerConfigurations`: `TriggerName`,
 /// `TriggerEvents`, `TriggerTargetArn`, which `!Ref` of a topic in the template gives as
 /// its ARN).
-pub fn triggers(t: &Template, v: &Value, of: &str, warnings: &mut Vec<String>) -> Result<Vec<Trigger>, TemplateError> {
+pub fn triggers(t: &Template, v: &Value, of: &str, warnings: &mut Vec<String>) -> Result<Vec<Trigger>, StackError> {
     let list = t
         .pick(v)?
         .as_array()
         .cloned()
-        .ok_or_else(|| TemplateError(format!("TriggerConfigurations of {of} must be a list of triggers")))?;
+        .ok_or_else(|| StackError(format!("TriggerConfigurations of {of} must be a list of triggers")))?;
     let mut out = Vec::new();
     for (i, entry) in list.iter().enumerate() {
         let field = |k: &str| {
             entry
                 .get(k)
-                .ok_or_else(|| TemplateError(format!("trigger {} of {of} has no {k}", i + 1)))
+                .ok_or_else(|| StackError(format!("trigger {} of {of} has no {k}", i + 1)))
         };
         let name = scalar_text(&t.eval(field("TriggerName")?)?);
         let target = field("TriggerTargetArn")?;
@@ -48,7 +48,7 @@ pub fn triggers(t: &Template, v: &Value, of: &str, warnings: &mut Vec<String>) -
                     ));
                 }
                 None => {
-                    return Err(TemplateError(format!(
+                    return Err(StackError(format!(
                         "trigger {name} of {of}: {e} is no CodeDeploy trigger event (they are {}, DeploymentReady and Instance*)",
                         TriggerEvent::ALL.map(TriggerEvent::as_str).join(", ")
                     )));

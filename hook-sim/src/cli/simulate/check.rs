@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::Args;
 use hook_sim::deploy::Phase;
 use hook_sim::iam::{Identity, Request, ResourceGrant, function_request};
-use hook_sim::stack::{Template, TemplateError};
+use hook_sim::stack::{StackError, Template};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -373,7 +373,7 @@ fn count(report: &Value, verdict: &str) -> usize {
     n
 }
 
-fn run(args: &CheckArgs) -> Result<Value, TemplateError> {
+fn run(args: &CheckArgs) -> Result<Value, StackError> {
     let stack = StackArgs {
         template: args.template.clone(),
         function: None,
@@ -402,7 +402,7 @@ fn run(args: &CheckArgs) -> Result<Value, TemplateError> {
         }
     };
     if functions.is_empty() {
-        return Err(TemplateError(format!(
+        return Err(StackError(format!(
             "{} has no function deployed gradually (a SAM DeploymentPreference, or an alias whose \
              UpdatePolicy is CodeDeployLambdaAliasUpdate): nothing to check",
             args.template.display()

@@ -21,7 +21,7 @@ use clap::{Args, ValueEnum};
 use hook_sim::VersionFault;
 use hook_sim::deploy::FinalStatus;
 use hook_sim::schedule::TrafficRouting;
-use hook_sim::stack::{Template, TemplateError};
+use hook_sim::stack::{StackError, Template};
 
 pub(crate) use self::rehearsal::{Prepared, Rehearsal, RunOptions, prepare, rehearse};
 use self::render::print_summary;
@@ -239,7 +239,7 @@ pub(crate) async fn simulate(args: SimulateArgs) -> ExitCode {
 pub(crate) enum SimulateError {
     /// The template cannot be simulated.
     #[error(transparent)]
-    Template(#[from] TemplateError),
+    Template(#[from] StackError),
     /// An option is wrong, or a binary is missing; the message says what to do.
     #[error("{0}")]
     Usage(String),
@@ -453,7 +453,7 @@ fn template_dir(template: &Path) -> PathBuf {
 /// The stacks besides `template` whose functions its hooks may be: those given with `--with`,
 /// each named after its folder, and the template's nested applications (a local `Location`,
 /// with the parameters it gives them).
-fn other_stacks(args: &StackArgs, template: &Template) -> Result<Vec<Template>, TemplateError> {
+fn other_stacks(args: &StackArgs, template: &Template) -> Result<Vec<Template>, StackError> {
     let mut stacks = args
         .with
         .iter()

@@ -10,7 +10,7 @@ use std::time::Duration;
 /// after 5 to 15 minutes.
 const IDLE_RECLAIM: Duration = Duration::from_secs(10 * 60);
 
-use hook_sim::stack::{Template, TemplateError};
+use hook_sim::stack::{StackError, Template};
 use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, RuntimeFunction, Sim, lambda_appspec};
 
 use super::{SimulateError, StackArgs, build, check_binaries, other_stacks, template_dir};
@@ -43,7 +43,7 @@ pub(crate) async fn serve_stack(
             let mut ids = functions_with_preference(&template);
             ids.extend(code_deploy_aliases(&template).into_iter().map(|(_, f)| f));
             if ids.is_empty() {
-                return Err(TemplateError(format!(
+                return Err(StackError(format!(
                     "{} has no function deployed gradually (a DeploymentPreference, or an alias CodeDeploy updates): \
                      name one with --function",
                     args.template.display()
