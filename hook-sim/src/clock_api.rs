@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::state::SimState;
 
 /// The variable that names the clock in a function's environment.
-pub const CLOCK_VARIABLE: &str = "HOOK_CLOCK_ENDPOINT";
+pub(crate) const CLOCK_VARIABLE: &str = "HOOK_CLOCK_ENDPOINT";
 
 /// The longest one wait lasts outside a deployment (real time): the caller asks again.
 const MAX_REAL_WAIT: Duration = Duration::from_secs(900);
@@ -82,5 +82,31 @@ impl Asleep {
 impl Drop for Asleep {
     fn drop(&mut self) {
         self.state.recorder.clock.begin_real_work();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait(until_ms: u64) -> Query<Until> {
+        Query(Until { until_ms })
+    }
+
+    /// Outside a deployment the clock is real time: a wait ends when the time comes, on tokio's
+    /// paused clock here (no test waits for real).
+    #[tokio::test(start_paused = true)]
+    async fn outside_a_deployment_a_wait_takes_real_time() {
+        let sim = crate::Sim::start().await.unwrap();
+        let state = sim.state.clone();
+        let started = tokio::time::Instant::now();
+        let Json(now) = clock(State(state.clone()), Path("f".into()), wait(0)).await;
+        let now = now["now_ms"].as_u64().unwrap();
+        let Json(then) = clock(State(state.clone()), Path("f".into()), wait(now + 90_000)).await;
+        assert!(then["now_ms"].as_u64().unwrap() >= now + 90_000);
+        assert!(started.elapsed() >= Duration::from_secs(90), "the wait was real time");
+        // A wait longer than MAX_REAL_WAIT answers at its end: the caller asks again.
+        let Json(capped) = clock(State(state), Path("f".into()), wait(now + 3_600_000)).await;
+        assert!(capped["now_ms"].as_u64().unwrap() < now + 3_600_000);
     }
 }
