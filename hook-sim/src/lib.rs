@@ -20,7 +20,7 @@
 mod account;
 pub mod alarm;
 mod clock;
-pub mod clock_api;
+mod clock_api;
 mod cloudwatch;
 mod codedeploy;
 mod codedeploy_api;
@@ -142,8 +142,10 @@ impl Sim {
         format!("http://{}", self.addr)
     }
 
-    /// The simulated clock, as `function`'s process asks it the time and waits on it (see
-    /// [`clock_api`]): the value of `HOOK_CLOCK_ENDPOINT` in its environment.
+    /// The simulated clock, as `function`'s process asks it the time and waits on it: the value
+    /// of `HOOK_CLOCK_ENDPOINT` in its environment. `GET URL?until_ms=T` answers
+    /// `{"now_ms": N}` once simulated time has reached `T` (`0`: at once); while the process
+    /// waits it is not real work, so a deployment moves the clock on at its speed.
     pub fn clock_url(&self, function: &str) -> String {
         format!("http://{}/_hook-sim/clock/{function}", self.addr)
     }
@@ -462,7 +464,7 @@ impl Sim {
             .store(at_once, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Outside a deployment, a process waiting on the simulated clock ([`clock_api`]) waits in
+    /// Outside a deployment, a process waiting on the simulated clock ([`Sim::clock_url`]) waits in
     /// real time (the default), or, with `skip`, the clock jumps to the end of its wait at once
     /// (for tests of a watching hook without a deployment engine: nothing happens meanwhile).
     pub fn skip_clock_waits(&self, skip: bool) {

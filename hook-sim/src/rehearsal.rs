@@ -293,7 +293,7 @@ pub async fn start_versions(
 
 /// How a version of `f` runs: its binary (or `binary` instead), runtime, limits and
 /// environment, plus `extra` variables.
-pub fn process_config(
+fn process_config(
     f: &FunctionRun,
     version: &str,
     binary: Option<&PathBuf>,

@@ -13,6 +13,8 @@ mod secret;
 mod spec;
 
 pub use phase::{Phase, UnknownPhase};
-pub use secret::{MASK, looks_secret, mask_secret_values};
+#[cfg(feature = "spec")]
+pub(crate) use secret::mask_secret_values;
+pub use secret::{MASK, looks_secret};
 #[cfg(feature = "spec")]
 pub use spec::*;

@@ -30,7 +30,8 @@ pub fn looks_secret(name: &str) -> bool {
 /// in block (`API_TOKEN: abc`) and flow (`{ API_TOKEN: abc, x: 1 }`, `"Authorization": "…"`)
 /// forms. A value that spans lines (a block scalar `|`) keeps its continuation lines: the key
 /// line says `|` and nothing of the value.
-pub fn mask_secret_values(line: &str) -> String {
+#[cfg(any(feature = "spec", test))]
+pub(crate) fn mask_secret_values(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     while let Some(colon) = rest.find(':') {

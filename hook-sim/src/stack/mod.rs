@@ -161,18 +161,18 @@ const MAX_DEPTH: usize = 64;
 
 /// The largest template file read. CloudFormation takes a template of 1 MB at most (from S3;
 /// 51,200 bytes inline); a SAM template before its transform may be larger, not this much.
-pub const MAX_TEMPLATE_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_TEMPLATE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The longest string an intrinsic function makes (`Fn::Join`, `Fn::Sub`, `Fn::Split`'s
 /// source): no value of a template CloudFormation takes is longer than the template.
-pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_VALUE_BYTES: usize = 1024 * 1024;
 
 /// The most items `Fn::Split` makes.
 const MAX_SPLIT_ITEMS: usize = 10_000;
 
 /// Reads the template file at `path`: a regular file (not a device, a FIFO or a folder) of
 /// at most [`MAX_TEMPLATE_BYTES`].
-pub fn read_template_file(path: &Path) -> Result<String, StackError> {
+pub(crate) fn read_template_file(path: &Path) -> Result<String, StackError> {
     use std::io::Read as _;
     let fail = |why: String| StackError(format!("cannot read template {}: {why}", path.display()));
     let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;

@@ -62,7 +62,7 @@ pub struct Watch {
 
 /// The longest a check may watch: a Lambda function runs 15 minutes at most, and the hook
 /// needs time to report after it.
-pub const MAX_WATCH: std::time::Duration = std::time::Duration::from_secs(14 * 60);
+pub(crate) const MAX_WATCH: std::time::Duration = std::time::Duration::from_secs(14 * 60);
 
 impl MetricsSpec {
     /// The most GetMetricData queries it asks for one target (both versions): invocations and

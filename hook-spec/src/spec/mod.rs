@@ -34,8 +34,8 @@ use serde_json::Value;
 pub use duration::{Dur, duration_text, fmt_duration};
 pub use load::{SpecError, assert_valid, load, load_all, load_file, load_file_all};
 pub use metrics::{
-    Bound, CustomMetric, CustomUnit, DEFAULT_MIN_SAMPLES, Inconclusive, LambdaMetric, MAX_WATCH, MetricsSpec,
-    Threshold, Unit, Watch, Window,
+    Bound, CustomMetric, CustomUnit, DEFAULT_MIN_SAMPLES, Inconclusive, LambdaMetric, MetricsSpec, Threshold, Unit,
+    Watch, Window,
 };
 pub use predicate::{Cmp, DurationPredicate, Op, Pattern, Predicate, RateBound};
 
