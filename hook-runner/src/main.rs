@@ -96,7 +96,7 @@ struct RunArgs {
     #[arg(long)]
     current: Option<String>,
     /// The phase to run the checks of: before (BeforeAllowTraffic) or after (AfterAllowTraffic).
-    #[arg(long, default_value = "before", value_parser = parse_phase)]
+    #[arg(long, default_value = "before")]
     phase: Phase,
     /// The report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
@@ -135,9 +135,13 @@ impl ColorArg {
     }
 }
 
-/// `--phase`: hook-spec's reading of a phase (`before`, `after`, or the lifecycle event's name).
-fn parse_phase(s: &str) -> Result<Phase, String> {
-    s.parse().map_err(|e: hook_sdk::spec::UnknownPhase| e.to_string())
+/// `report` in `format`; colour only for text that asks for it.
+fn rendered(report: &hook_sdk::report::Report, format: ReportFormat, color: bool) -> String {
+    match format {
+        ReportFormat::Text => render_text(report, color),
+        ReportFormat::Json => render_json(report),
+        ReportFormat::Junit => render_junit(report),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -249,12 +253,7 @@ async fn run(args: RunArgs) -> ExitCode {
                     every_target_waived: false,
                     duration: std::time::Duration::ZERO,
                 };
-                let rendered = match args.report {
-                    ReportFormat::Text => render_text(&report, false),
-                    ReportFormat::Json => render_json(&report),
-                    ReportFormat::Junit => render_junit(&report),
-                };
-                if let Err(e) = std::fs::write(path, rendered) {
+                if let Err(e) = std::fs::write(path, rendered(&report, args.report, false)) {
                     eprintln!("cannot write {}: {e}", path.display());
                 }
             }
@@ -304,14 +303,11 @@ async fn run(args: RunArgs) -> ExitCode {
         traffic: None,
     };
     let report = runner.run(&spec, &ctx).await;
-    let rendered = match args.report {
-        ReportFormat::Text => render_text(
-            &report,
-            args.out.is_none() && args.color.enabled(std::io::stdout().is_terminal()),
-        ),
-        ReportFormat::Json => render_json(&report),
-        ReportFormat::Junit => render_junit(&report),
-    };
+    let rendered = rendered(
+        &report,
+        args.report,
+        args.out.is_none() && args.color.enabled(std::io::stdout().is_terminal()),
+    );
     match &args.out {
         None => say!("{rendered}"),
         Some(path) => {

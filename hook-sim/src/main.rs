@@ -164,7 +164,7 @@ struct HookArgs {
     function: PathBuf,
     /// The lifecycle event to run the hook in: BeforeAllowTraffic (or before), AfterAllowTraffic
     /// (or after), as `hook-runner run --phase` takes it.
-    #[arg(long, default_value = "BeforeAllowTraffic", value_parser = parse_phase)]
+    #[arg(long, default_value = "BeforeAllowTraffic")]
     phase: hook_spec::Phase,
     /// The hook's function name.
     #[arg(long, default_value = "CodeDeployHook_pre")]
@@ -181,12 +181,6 @@ struct HookArgs {
     /// The hook's Lambda timeout, in seconds.
     #[arg(long, default_value_t = 3.0)]
     timeout: f64,
-}
-
-/// `--phase`: the lifecycle event's name, or `before` / `after`, in any case (hook-spec's
-/// reading of a phase, as hook-runner's).
-fn parse_phase(s: &str) -> Result<hook_spec::Phase, String> {
-    s.parse().map_err(|e: hook_spec::UnknownPhase| e.to_string())
 }
 
 fn check_binary(path: &std::path::Path, what: &str) -> Result<(), String> {

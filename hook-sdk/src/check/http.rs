@@ -180,7 +180,7 @@ fn redirect_target(method: &reqwest::Method, url: &reqwest::Url, location: &str)
 
 /// The body, read chunk by chunk up to `max_body` bytes: a larger one is an error before it is
 /// read into memory.
-async fn read_body(
+pub(crate) async fn read_body(
     mut response: reqwest::Response,
     method: &reqwest::Method,
     url: &reqwest::Url,

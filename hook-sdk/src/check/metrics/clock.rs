@@ -118,7 +118,7 @@ impl RemoteClock {
 
     async fn ask(&self, until_ms: u128) -> Result<SystemTime, String> {
         let fail = |what: String| format!("the rehearsal's clock at {} ({CLOCK_VARIABLE}): {what}", self.url);
-        let mut response = self
+        let response = self
             .client
             .get(format!(
                 "{}{}until_ms={until_ms}",
@@ -129,13 +129,10 @@ impl RemoteClock {
             .await
             .map_err(|e| fail(crate::error::error_chain(&e)))?;
         let status = response.status();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
-            if body.len() + chunk.len() > MAX_ANSWER {
-                return Err(fail(format!("an answer over {MAX_ANSWER} bytes")));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let url = response.url().clone();
+        let body = crate::check::http::read_body(response, &reqwest::Method::GET, &url, MAX_ANSWER)
+            .await
+            .map_err(fail)?;
         if !status.is_success() {
             return Err(fail(format!(
                 "HTTP {status}: {}",

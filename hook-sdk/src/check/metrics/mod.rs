@@ -177,6 +177,8 @@ async fn watching(
         &clock,
         |target, current| async move {
             let limit = deadline.map_or(timeout, |d| timeout.min(d.saturating_duration_since(Instant::now())));
+            // The current version's window is the same at every reading, and read again: its last
+            // minute is published about a minute after the shifting ends, during the watch.
             let mut answer = fetch_window(reading, spec, &target, limit, |id| !id.ends_with("_1")).await?;
             answer.merge(fetch_window(reading, spec, &current, limit, |id| id.ends_with("_1")).await?);
             Ok(answer)
