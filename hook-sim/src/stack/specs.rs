@@ -5,61 +5,74 @@
 use std::path::{Path, PathBuf};
 
 use super::setup::FunctionRun;
+use crate::deploy::Phase;
 
-/// Why `hook`'s spec cannot be used, when it names one (`HOOK_SPEC` inline, or a
-/// `HOOK_SPEC_FILE` relative to its code folder) and it is missing or does not load; `extra`
-/// is the environment added to every hook (`--hook-env`, `--spec`), which wins.
-pub fn spec_problem(hook: &FunctionRun, extra: &[(String, String)]) -> Option<String> {
-    load(hook, extra)?.err()
+/// What hook-sim reads of one hook's spec (`HOOK_SPEC` inline, or a `HOOK_SPEC_FILE` relative
+/// to its code folder), loaded once; nothing for a hook that names none (a spec built into a
+/// binary is out of its sight).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpecReading {
+    /// Why the spec cannot be used: missing, or it does not load.
+    pub problem: Option<String>,
+    /// Why the hook's Lambda timeout cannot hold the spec's longest watching metrics check
+    /// (its `watch` and half a minute to report), when the hook runs in AfterAllowTraffic: in
+    /// AWS the check fails at once, saying so, and the deployment rolls back.
+    pub watch_problem: Option<String>,
+    /// How far back before the deployment its watching metrics checks compare with (the
+    /// longest `baseline`; zero without one).
+    pub baseline: std::time::Duration,
 }
 
-/// How long before the deployment the current version's figures reach back in the metrics
-/// checks of the specs hook-sim can read (`HOOK_SPEC`, `HOOK_SPEC_FILE`): the longest `watch`
-/// baseline, if any. A spec built into a binary is out of its sight.
-pub fn longest_baseline<'a>(
-    hooks: impl IntoIterator<Item = &'a FunctionRun>,
-    extra: &[(String, String)],
-) -> std::time::Duration {
-    hooks
-        .into_iter()
-        .filter_map(|h| load(h, extra)?.ok())
-        .flat_map(|spec| {
-            spec.checks
-                .iter()
-                .filter_map(|c| match &c.action {
-                    hook_spec::Action::Metrics(m) => m.watch.map(|w| w.baseline.0),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-        })
-        .max()
-        .unwrap_or_default()
+impl SpecReading {
+    /// The first problem, if any.
+    pub fn first_problem(&self) -> Option<&String> {
+        self.problem.as_ref().or(self.watch_problem.as_ref())
+    }
 }
 
-/// Why `hook`'s Lambda timeout cannot hold its spec's longest watching metrics check (its
-/// `watch` and half a minute to report), when it cannot: in AWS the check fails at once,
-/// saying so, and the deployment rolls back.
-pub fn watch_problem(hook: &FunctionRun, extra: &[(String, String)]) -> Option<String> {
-    let spec = load(hook, extra)?.ok()?;
-    let longest = spec
+/// Reads `hook`'s spec, the hook of `phase`; `extra` is the environment added to every hook
+/// (`--hook-env`, `--spec`), which wins.
+pub fn read(hook: &FunctionRun, phase: Phase, extra: &[(String, String)]) -> SpecReading {
+    let spec = match load(hook, extra) {
+        None => return SpecReading::default(),
+        Some(Err(problem)) => {
+            return SpecReading {
+                problem: Some(problem),
+                ..SpecReading::default()
+            };
+        }
+        Some(Ok(spec)) => spec,
+    };
+    let watches: Vec<hook_spec::Watch> = spec
         .checks
         .iter()
         .filter_map(|c| match &c.action {
-            hook_spec::Action::Metrics(m) => m.watch.map(|w| w.length.0),
+            hook_spec::Action::Metrics(m) => m.watch,
             _ => None,
         })
-        .max()?;
-    let needs = longest + std::time::Duration::from_secs(30);
-    (hook.timeout < needs).then(|| {
-        format!(
-            "{}'s spec watches {} after the shift, and its Timeout is {} s: the check would fail at once in AWS; \
-             raise the hook's Timeout to at least {} s (at most 900), or shorten `watch`",
-            hook.logical_id,
-            hook_spec::Dur(longest),
-            hook.timeout.as_secs(),
-            needs.as_secs().div_ceil(60) * 60
-        )
-    })
+        .collect();
+    let baseline = watches.iter().map(|w| w.baseline.0).max().unwrap_or_default();
+    let longest = watches.iter().map(|w| w.length.0).max();
+    // A metrics check runs in AfterAllowTraffic only.
+    let watch_problem = longest
+        .filter(|_| phase == Phase::AfterAllowTraffic)
+        .map(|l| (l, l + std::time::Duration::from_secs(30)))
+        .filter(|(_, needs)| hook.timeout < *needs)
+        .map(|(longest, needs)| {
+            format!(
+                "{}'s spec watches {} after the shift, and its Timeout is {} s: the check would fail at once in AWS; \
+                 raise the hook's Timeout to at least {} s (at most 900), or shorten `watch`",
+                hook.logical_id,
+                hook_spec::Dur(longest),
+                hook.timeout.as_secs(),
+                needs.as_secs().div_ceil(60) * 60
+            )
+        });
+    SpecReading {
+        problem: None,
+        watch_problem,
+        baseline,
+    }
 }
 
 /// `hook`'s spec, when it names one: loaded, or why not.

@@ -198,26 +198,20 @@ fn check_setup(setup: &Setup) -> Value {
             &Request::new("codedeploy:GetApplicationRevision", &application_arn),
             true,
         ));
-        if let Some(problem) = hook_sim::stack::specs::spec_problem(hook, &[]) {
-            findings.push(Finding {
-                what: "its spec loads".into(),
-                verdict: "problem",
-                action: None,
-                resource: None,
-                detail: Some(problem),
-            });
-        }
-        if let Some(problem) = (*event == Phase::AfterAllowTraffic)
-            .then(|| hook_sim::stack::specs::watch_problem(hook, &[]))
-            .flatten()
-        {
-            findings.push(Finding {
-                what: "its timeout holds its spec's watch".into(),
-                verdict: "problem",
-                action: None,
-                resource: None,
-                detail: Some(problem),
-            });
+        let spec = hook_sim::stack::specs::read(hook, *event, &[]);
+        for (what, problem) in [
+            ("its spec loads", spec.problem),
+            ("its timeout holds its spec's watch", spec.watch_problem),
+        ] {
+            if let Some(problem) = problem {
+                findings.push(Finding {
+                    what: what.into(),
+                    verdict: "problem",
+                    action: None,
+                    resource: None,
+                    detail: Some(problem),
+                });
+            }
         }
         // Only the calls the hook makes are judged: a spec whose checks in this phase never
         // invoke (a metrics-only AfterAllowTraffic hook) needs no invoke permission.

@@ -71,15 +71,15 @@ pub(crate) fn prepare(args: &RehearsalArgs) -> Result<Prepared, SimulateError> {
     }
     check_binaries(args, &setup, true)?;
     let hook_env = hook_env(args, &setup)?;
-    if let Some(problem) = setup.hooks.iter().find_map(|(event, h)| {
-        hook_sim::stack::specs::spec_problem(h, &hook_env).or_else(|| {
-            // A metrics check runs in AfterAllowTraffic only.
-            (*event == hook_sim::deploy::Phase::AfterAllowTraffic)
-                .then(|| hook_sim::stack::specs::watch_problem(h, &hook_env))
-                .flatten()
-        })
-    }) {
-        return Err(SimulateError::Usage(problem));
+    // Each hook's spec, read once: a problem in it is the user's to fix; its longest baseline
+    // sizes the traffic before the deployment.
+    let specs: Vec<_> = setup
+        .hooks
+        .iter()
+        .map(|(phase, h)| hook_sim::stack::specs::read(h, *phase, &hook_env))
+        .collect();
+    if let Some(problem) = specs.iter().find_map(|s| s.first_problem()) {
+        return Err(SimulateError::Usage(problem.clone()));
     }
     let speed = args.speed.unwrap_or_else(|| default_speed(&setup.routing));
     let mut traffic = Traffic {
@@ -89,10 +89,9 @@ pub(crate) fn prepare(args: &RehearsalArgs) -> Result<Prepared, SimulateError> {
     if !args.paths.is_empty() {
         traffic.paths = args.paths.clone();
     }
-    let history = args.history.max(hook_sim::stack::specs::longest_baseline(
-        setup.hooks.iter().map(|(_, h)| h),
-        &hook_env,
-    ));
+    let history = args
+        .history
+        .max(specs.iter().map(|s| s.baseline).max().unwrap_or_default());
     Ok(Prepared {
         setup,
         hook_env,
