@@ -34,6 +34,8 @@ pub mod iam;
 mod invocation;
 mod lambda_api;
 mod metric;
+mod metric_math;
+mod metric_query;
 mod record;
 pub mod rehearsal;
 mod runtime;
@@ -63,6 +65,14 @@ pub use invocation::InvokeOutcome;
 pub use record::{Call, Exchange, HookStatusRecord, InvocationRecord, Service};
 pub use runtime::{Concurrency, ProcessConfig, RuntimeFunction, peak_rss_kb};
 use state::SimState;
+
+/// A function the simulator does not hold ([`Sim::route_alias`] of a name never added).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no function {name}: add it first")]
+pub struct UnknownFunction {
+    /// The name asked for.
+    pub name: String,
+}
 
 /// Local CodeDeploy and Lambda endpoints on a loopback port.
 pub struct Sim {
@@ -304,11 +314,11 @@ impl Sim {
 
     /// Routes an alias, as CodeDeploy does when it shifts traffic: all to `routing.version`,
     /// or a share to an additional version. Fails when the function is unknown.
-    pub fn route_alias(&self, function: &str, alias: &str, routing: AliasRouting) -> Result<(), String> {
+    pub fn route_alias(&self, function: &str, alias: &str, routing: AliasRouting) -> Result<(), UnknownFunction> {
         let mut functions = self.state.functions.lock().expect("poisoned");
-        let f = functions
-            .get_mut(function)
-            .ok_or_else(|| format!("no function {function}: add it first"))?;
+        let f = functions.get_mut(function).ok_or_else(|| UnknownFunction {
+            name: function.to_string(),
+        })?;
         f.aliases.insert(alias.to_string(), routing);
         Ok(())
     }

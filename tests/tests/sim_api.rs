@@ -213,10 +213,10 @@ async fn a_weighted_alias_splits_invokes_as_codedeploy_shifts_them() {
         .unwrap();
     assert_eq!(out.executed_version(), Some("2"));
     assert_eq!(sim.alias_routing("hello-fn", "live").unwrap().version, "2");
-    assert!(
-        sim.route_alias("nope", "live", hook_sim::AliasRouting::to("1"))
-            .is_err()
-    );
+    let unknown = sim
+        .route_alias("nope", "live", hook_sim::AliasRouting::to("1"))
+        .unwrap_err();
+    assert_eq!(unknown.to_string(), "no function nope: add it first");
 }
 
 /// The HTTP API answers as API Gateway does: the function's status, headers and body, and

@@ -90,7 +90,7 @@ pub fn alarm(t: &Template, id: &str, function: &str) -> Result<AlarmReading, Sta
             .parse::<u64>()
             .is_ok_and(|s| matches!(s, 10 | 20 | 30) || (s > 0 && s % 60 == 0));
         if !valid {
-            return Err(StackError(format!(
+            return Err(StackError::new(format!(
                 "alarm {id}: CloudWatch refuses Period {text}: it must be 10, 20, 30 or a multiple of 60 seconds"
             )));
         }
@@ -154,7 +154,7 @@ fn without_data(id: &str, p: &Value, why: String) -> AlarmReading {
 }
 
 /// Alarm `id` with properties `p`, on the deployed `function`: as CloudWatch evaluates it, or why hook-sim cannot.
-pub fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, String> {
+pub(crate) fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, String> {
     let number = |v: Option<&Value>, key: &str| -> Result<Option<f64>, String> {
         match v {
             None => Ok(None),
@@ -206,7 +206,9 @@ pub fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, String> {
                 }
             }
             let source = match returned {
-                Some(Ok(expr)) => AlarmSource::Expression(Expression::parse(&expr, queries)?),
+                Some(Ok(expr)) => {
+                    AlarmSource::Expression(Expression::parse(&expr, queries).map_err(|e| e.to_string())?)
+                }
                 Some(Err(mid)) => AlarmSource::Metric(queries.remove(&mid).expect("inserted above")),
                 None => return Err("none of its Metrics has ReturnData true".into()),
             };
@@ -261,7 +263,7 @@ pub fn alarm_of(id: &str, p: &Value, function: &str) -> Result<Alarm, String> {
 
 /// A custom metric an alarm watches (a namespace not `AWS/…`): what a function sends with
 /// `PutMetricData` or writes as Embedded Metric Format log lines.
-pub fn custom_metric(p: &Value) -> Result<CustomMetric, String> {
+pub(crate) fn custom_metric(p: &Value) -> Result<CustomMetric, String> {
     let text = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
     let name = text("MetricName").ok_or("it has no MetricName")?;
     let stat = text("Statistic")

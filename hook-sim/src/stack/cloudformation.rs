@@ -56,7 +56,7 @@ pub fn read_cfn_setup(
         &t.eval(
             resource
                 .pointer("/Properties/Name")
-                .ok_or_else(|| StackError(format!("alias {alias_id} has no Name")))?,
+                .ok_or_else(|| StackError::new(format!("alias {alias_id} has no Name")))?,
         )?,
     );
     let function = function_run(t, &function_id, args, base)?;
@@ -66,7 +66,7 @@ pub fn read_cfn_setup(
         .transpose()?
         .flatten()
         .ok_or_else(|| {
-            StackError(format!(
+            StackError::new(format!(
                 "the UpdatePolicy of alias {alias_id} must name its deployment group with Ref of an \
                  AWS::CodeDeploy::DeploymentGroup of the template"
             ))
@@ -106,7 +106,7 @@ pub fn read_cfn_setup(
         };
         let (ht, id) = hook_source(t, others, v, base).map_err(|e| match e {
             Some(e) => e,
-            None => StackError(format!(
+            None => StackError::new(format!(
                 "{key} of alias {alias_id} names {}, which is not a function of the template: \
                  the simulator runs the hooks it finds in the stack, or that another template given \
                  with --with exports",

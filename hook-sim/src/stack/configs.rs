@@ -37,7 +37,7 @@ pub fn config_by_name(t: &Template, name: &str) -> Result<(String, TrafficRoutin
                     .filter(|(_, ty)| ty == "AWS::CodeDeploy::DeploymentConfig")
                     .map(|(id, _)| id),
             );
-            Err(StackError(format!(
+            Err(StackError::new(format!(
                 "deployment config {name:?} is neither a predefined Lambda config nor one of the template's: use one of {}",
                 known.join(", ")
             )))
@@ -53,7 +53,7 @@ pub fn config_resource(t: &Template, id: &str) -> Result<(String, TrafficRouting
         .and_then(Value::as_str)
         .is_some_and(|p| p != "Lambda")
     {
-        return Err(StackError(format!(
+        return Err(StackError::new(format!(
             "deployment config {id} is not for Lambda (ComputePlatform)"
         )));
     }
@@ -61,7 +61,7 @@ pub fn config_resource(t: &Template, id: &str) -> Result<(String, TrafficRouting
     let num = |v: &Value, what: &str| -> Result<u32, StackError> {
         scalar_text(v)
             .parse::<u32>()
-            .map_err(|_| StackError(format!("{what} of deployment config {id} is not a whole number")))
+            .map_err(|_| StackError::new(format!("{what} of deployment config {id} is not a whole number")))
     };
     let r = match routing.get("Type").and_then(Value::as_str) {
         Some("AllAtOnce") => TrafficRouting::AllAtOnce,
@@ -74,7 +74,7 @@ pub fn config_resource(t: &Template, id: &str) -> Result<(String, TrafficRouting
             let percentage = num(&routing[kind][pct_key], pct_key)?;
             let minutes = num(&routing[kind][interval_key], interval_key)?;
             if !(1..=99).contains(&percentage) || minutes == 0 {
-                return Err(StackError(format!(
+                return Err(StackError::new(format!(
                     "deployment config {id}: {pct_key} must be 1 to 99 and {interval_key} at least 1 minute"
                 )));
             }
@@ -86,7 +86,7 @@ pub fn config_resource(t: &Template, id: &str) -> Result<(String, TrafficRouting
             }
         }
         other => {
-            return Err(StackError(format!(
+            return Err(StackError::new(format!(
                 "deployment config {id}: TrafficRoutingConfig.Type {other:?} is not AllAtOnce, TimeBasedCanary or TimeBasedLinear"
             )));
         }

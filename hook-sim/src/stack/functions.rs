@@ -61,12 +61,12 @@ pub fn function_run(t: &Template, id: &str, args: &ReadOptions, base: &Path) -> 
             None => Ok(default),
             Some(v) => scalar_text(&t.eval(&v)?)
                 .parse()
-                .map_err(|_| StackError(format!("{name} of {id} is not a number"))),
+                .map_err(|_| StackError::new(format!("{name} of {id} is not a number"))),
         }
     };
     let timeout = number("Timeout", 3.0)?;
     if !(1.0..=900.0).contains(&timeout) {
-        return Err(StackError(format!(
+        return Err(StackError::new(format!(
             "Timeout of {id} is {timeout}: Lambda allows 1 to 900 seconds"
         )));
     }
@@ -132,12 +132,12 @@ fn binary_of(
     }
     if let Some(sim) = metadata.get("Simulate") {
         let bin = sim.get("Binary").and_then(Value::as_str).ok_or_else(|| {
-            StackError(format!(
+            StackError::new(format!(
                 "Metadata.Simulate of {id} has no Binary: name the binary that runs it"
             ))
         })?;
         if sim.get("Spec").is_some() {
-            return Err(StackError(format!(
+            return Err(StackError::new(format!(
                 "Metadata.Simulate.Spec of {id} is not read: name the spec once, in the function's \
                  Environment (HOOK_SPEC_FILE, relative to CodeUri), where the deployed hook reads it too"
             )));
@@ -167,7 +167,7 @@ fn binary_of(
         // `check` runs nothing: the binary does not matter.
         return Ok((PathBuf::new(), None));
     }
-    Err(StackError(format!(
+    Err(StackError::new(format!(
         "cannot tell which binary runs {id}: give it Metadata.BuildProperties.Binary (cargo-lambda), \
          Metadata.Simulate.Binary, or pass --bin {id}=PATH"
     )))
@@ -192,7 +192,7 @@ fn environment(t: &Template, id: &str) -> Result<Environment, StackError> {
         }
         match t.eval(v) {
             Ok(value) => env.push((k.clone(), scalar_text(&value))),
-            Err(e) => return Err(StackError(format!("environment variable {k} of {id}: {e}"))),
+            Err(e) => return Err(StackError::new(format!("environment variable {k} of {id}: {e}"))),
         }
     }
     Ok((env, api_vars))
@@ -208,7 +208,7 @@ fn max_retries(t: &Template, id: &str) -> Result<u32, StackError> {
     };
     match scalar_text(&t.eval(&v)?).parse::<u32>() {
         Ok(n) if n <= 2 => Ok(n),
-        _ => Err(StackError(format!(
+        _ => Err(StackError::new(format!(
             "EventInvokeConfig.MaximumRetryAttempts of {id} must be 0, 1 or 2"
         ))),
     }
@@ -221,7 +221,7 @@ fn reserved_concurrency(t: &Template, id: &str) -> Result<Option<usize>, StackEr
     };
     match scalar_text(&t.eval(&v)?).parse::<usize>() {
         Ok(n) if n <= 1000 => Ok(Some(n)),
-        _ => Err(StackError(format!(
+        _ => Err(StackError::new(format!(
             "ReservedConcurrentExecutions of {id} must be a whole number from 0 to 1000 (the account's default limit)"
         ))),
     }
@@ -328,7 +328,7 @@ pub fn hook_source<'a>(
         }
         known.extend(names);
     }
-    Err(Some(StackError(if others.is_empty() {
+    Err(Some(StackError::new(if others.is_empty() {
         format!("the hook is imported (Fn::ImportValue {name}): give the template that exports it with --with TEMPLATE")
     } else {
         format!(
@@ -349,13 +349,13 @@ fn nested_hook<'a>(
     output: &str,
 ) -> Result<((&'a Template, PathBuf), String), Option<StackError>> {
     let Some(nested) = others.iter().find(|o| o.application.as_deref() == Some(app)) else {
-        return Err(Some(StackError(format!(
+        return Err(Some(StackError::new(format!(
             "Fn::GetAtt {app}.Outputs.{output}: {app} is not a nested application with a local Location"
         ))));
     };
     let (found, names) = nested.output(output).map_err(Some)?;
     let Some(id) = found else {
-        return Err(Some(StackError(format!(
+        return Err(Some(StackError::new(format!(
             "Fn::GetAtt {app}.Outputs.{output}: {} has no output {output} whose value is Ref or Fn::GetAtt of \
              one of its resources (its outputs: {})",
             nested.path.display(),

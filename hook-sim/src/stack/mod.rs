@@ -25,18 +25,34 @@ pub mod triggers;
 /// A stack whose template cannot be used, with what to do about it (hook-spec's
 /// `TemplateError` is another thing: a `{{…}}` text of a spec).
 #[derive(Debug)]
-pub struct StackError(pub String);
+pub struct StackError {
+    message: String,
+}
+
+impl StackError {
+    /// An error saying `message`: what is wrong with the stack, and what to do.
+    pub fn new(message: impl Into<String>) -> Self {
+        StackError {
+            message: message.into(),
+        }
+    }
+
+    /// What is wrong, and what to do.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
 
 impl fmt::Display for StackError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl std::error::Error for StackError {}
 
 fn err<T>(message: impl Into<String>) -> Result<T, StackError> {
-    Err(StackError(message.into()))
+    Err(StackError::new(message))
 }
 
 /// A YAML node with its short-form intrinsic turned into the long form (`!Ref X` → `{"Ref": "X"}`).
@@ -174,7 +190,7 @@ const MAX_SPLIT_ITEMS: usize = 10_000;
 /// at most [`MAX_TEMPLATE_BYTES`].
 pub(crate) fn read_template_file(path: &Path) -> Result<String, StackError> {
     use std::io::Read as _;
-    let fail = |why: String| StackError(format!("cannot read template {}: {why}", path.display()));
+    let fail = |why: String| StackError::new(format!("cannot read template {}: {why}", path.display()));
     let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
     if !meta.is_file() {
         return Err(fail(
@@ -217,9 +233,9 @@ impl Template {
         target_version: &str,
     ) -> Result<Template, StackError> {
         let text = read_template_file(path).map_err(|e| {
-            StackError(format!(
+            StackError::new(format!(
                 "{} (run from the repository root, or pass --template PATH)",
-                e.0
+                e.message
             ))
         })?;
         Self::parse_as(&text, path, (overrides, None), stack_name, target_version)
@@ -246,7 +262,7 @@ impl Template {
         target_version: &str,
     ) -> Result<Template, StackError> {
         let Node(root) = serde_saphyr::from_str::<Node>(text)
-            .map_err(|e| StackError(format!("{} is not a valid template: {e}", path.display())))?;
+            .map_err(|e| StackError::new(format!("{} is not a valid template: {e}", path.display())))?;
         if !root.get("Resources").is_some_and(Value::is_object) {
             return err(format!("{} has no Resources: is it a SAM template?", path.display()));
         }
@@ -306,9 +322,9 @@ impl Template {
                 },
             };
             check_parameter(name, decl, &scalar_text(&value)).map_err(|e| match &self.application {
-                Some(app) => StackError(format!(
+                Some(app) => StackError::new(format!(
                     "{} (given by Resources.{app}.Properties.Parameters of its parent)",
-                    e.0
+                    e.message
                 )),
                 None => e,
             })?;
@@ -384,9 +400,9 @@ impl Template {
                     decided
                         .get(n)
                         .copied()
-                        .ok_or_else(|| StackError(format!("condition {n} is not declared (under Conditions)")))
+                        .ok_or_else(|| StackError::new(format!("condition {n} is not declared (under Conditions)")))
                 })
-                .map_err(|e| StackError(format!("condition {name}: {e}")))?;
+                .map_err(|e| StackError::new(format!("condition {name}: {e}")))?;
             decided.insert(name.to_string(), v);
         }
         self.conditions = decided;
@@ -398,7 +414,7 @@ impl Template {
             self.conditions
                 .get(name)
                 .copied()
-                .ok_or_else(|| StackError(format!("condition {name} is not decided (or not declared)")))
+                .ok_or_else(|| StackError::new(format!("condition {name} is not decided (or not declared)")))
         })
     }
 
@@ -470,7 +486,7 @@ impl Template {
         {
             None => Ok(true),
             Some(name) => self.conditions.get(name).copied().ok_or_else(|| {
-                StackError(format!(
+                StackError::new(format!(
                     "Resources.{id}: Condition {name} is not declared (under Conditions)"
                 ))
             }),
@@ -502,7 +518,7 @@ impl Template {
             let holds = self
                 .conditions
                 .get(name)
-                .ok_or_else(|| StackError(format!("Fn::If names condition {name:?}, which is not declared")))?;
+                .ok_or_else(|| StackError::new(format!("Fn::If names condition {name:?}, which is not declared")))?;
             return self.pick(&args[if *holds { 1 } else { 2 }]);
         }
         Ok(v)
@@ -677,7 +693,7 @@ impl Template {
         let stack = format!("{}-{id}", self.stack_name);
         read_template_file(&path)
             .and_then(|text| Template::parse_as(&text, &path, (&parameters, Some(id)), &stack, &self.target_version))
-            .map_err(|e| StackError(format!("Resources.{id} (Location {location}): {}", e.0)))
+            .map_err(|e| StackError::new(format!("Resources.{id} (Location {location}): {}", e.message)))
     }
 
     /// Nested application `id`'s template, read once however many times it is asked for.
@@ -848,7 +864,7 @@ impl Template {
             Some(_) => self.physical_name(id)?,
             None => self
                 .sam_implicit(id)
-                .ok_or_else(|| StackError(format!("no role {id} in the template")))?,
+                .ok_or_else(|| StackError::new(format!("no role {id} in the template")))?,
         };
         Ok(format!("arn:aws:iam::{ACCOUNT_ID}:role/{name}"))
     }
@@ -1008,7 +1024,7 @@ impl Template {
             let after = &rest[start + 2..];
             let end = after
                 .find('}')
-                .ok_or_else(|| StackError(format!("Fn::Sub {text:?}: unclosed ${{")))?;
+                .ok_or_else(|| StackError::new(format!("Fn::Sub {text:?}: unclosed ${{")))?;
             let name = &after[..end];
             if let Some(literal) = name.strip_prefix('!') {
                 out.push_str("${");
@@ -1058,7 +1074,7 @@ fn check_parameter(name: &str, decl: &Value, value: &str) -> Result<(), StackErr
     let string = matches!(decl.get("Type").map(scalar_text).as_deref(), None | Some("String"));
     if let Some(pattern) = decl.get("AllowedPattern").map(scalar_text).filter(|_| string) {
         let whole = regex_automata::meta::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
-            StackError(format!(
+            StackError::new(format!(
                 "parameter {name}: simulate cannot read its AllowedPattern {pattern:?} ({e}), so it cannot tell \
                  whether CloudFormation would take {value:?}; write the pattern without Java-only syntax"
             ))
@@ -1086,7 +1102,7 @@ fn check_parameter(name: &str, decl: &Value, value: &str) -> Result<(), StackErr
             .ok()
             .filter(|n: &f64| n.is_finite())
             .ok_or_else(|| {
-                StackError(format!(
+                StackError::new(format!(
                     "parameter {name}={value}: not a number, and its Type is Number"
                 ))
             })?;
@@ -1237,12 +1253,12 @@ Resources:
 
     #[test]
     fn bad_parameters_say_what_is_allowed() {
-        let e = parse(TEMPLATE, &[("Kind", "c")]).unwrap_err().0;
+        let e = parse(TEMPLATE, &[("Kind", "c")]).unwrap_err().message().to_string();
         assert!(
             e.contains("parameter Kind=c: not one of its AllowedValues (a, b)"),
             "{e}"
         );
-        let e = parse(TEMPLATE, &[("Knd", "a")]).unwrap_err().0;
+        let e = parse(TEMPLATE, &[("Knd", "a")]).unwrap_err().message().to_string();
         assert!(e.contains("declares no such parameter (it has: Kind, Size)"), "{e}");
     }
 
@@ -1254,9 +1270,12 @@ Resources:
         )
         .unwrap();
         assert_eq!(t.physical_name("F").unwrap(), "f");
-        let e = parse("Resources:\n  F: !Bogus x\n", &[]).unwrap_err().0;
+        let e = parse("Resources:\n  F: !Bogus x\n", &[])
+            .unwrap_err()
+            .message()
+            .to_string();
         assert!(e.contains("unknown tag !Bogus"), "{e}");
-        let e = parse("Foo: 1\n", &[]).unwrap_err().0;
+        let e = parse("Foo: 1\n", &[]).unwrap_err().message().to_string();
         assert!(e.contains("has no Resources"), "{e}");
     }
 
@@ -1264,12 +1283,12 @@ Resources:
     fn reference_cycles_are_refused_with_where_they_are() {
         let text = "Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: !Sub '${B}-a'\n  B:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: !Join ['-', [!GetAtt A.Arn, b]]\n  C:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: !Ref C\n";
         let t = parse(text, &[]).unwrap();
-        let e = t.physical_name("A").unwrap_err().0;
+        let e = t.physical_name("A").unwrap_err().message().to_string();
         assert!(
             e.starts_with("Resources.A: its name refers back to itself through A → B → A"),
             "{e}"
         );
-        let e = t.physical_name("C").unwrap_err().0;
+        let e = t.physical_name("C").unwrap_err().message().to_string();
         assert!(e.contains("C → C"), "{e}");
         // The template stays usable after a refused cycle.
         assert!(t.physical_name("C").is_err() && t.physical_name("A").is_err());
@@ -1286,14 +1305,15 @@ Resources:
         let t = parse(&text, &[]).unwrap();
         assert_eq!(t.eval(&json!({"Condition": "C0"})).unwrap(), json!(true));
         let cyclic = "Conditions:\n  A: !Not [!Condition B]\n  B: !And [!Condition A, !Equals [x, x]]\nResources:\n  F:\n    Type: AWS::Serverless::Function\n";
-        let e = parse(cyclic, &[]).unwrap_err().0;
+        let e = parse(cyclic, &[]).unwrap_err().message().to_string();
         assert!(e.contains("cycle (A → B → A)"), "{e}");
         let e = parse(
             "Conditions:\n  A: !Condition Nope\nResources:\n  F:\n    Type: AWS::Serverless::Function\n",
             &[],
         )
         .unwrap_err()
-        .0;
+        .message()
+        .to_string();
         assert!(e.contains("Conditions.A: condition Nope is not declared"), "{e}");
     }
 
@@ -1309,7 +1329,8 @@ Resources:
         assert!(
             t.eval(&v)
                 .unwrap_err()
-                .0
+                .message()
+                .to_string()
                 .contains("nest more than 64 deep (at Fn::Join)")
         );
     }
@@ -1331,12 +1352,18 @@ Resources:
                 .success()
         );
         for path in [Path::new("/dev/zero"), fifo.as_path(), dir.as_path()] {
-            let e = read_template_file(path).unwrap_err().0;
+            let e = read_template_file(path).unwrap_err().message().to_string();
             assert!(e.contains("not a regular file"), "{e}");
         }
         let big = dir.join("big.yaml");
         std::fs::write(&big, vec![b'#'; MAX_TEMPLATE_BYTES as usize + 1]).unwrap();
-        assert!(read_template_file(&big).unwrap_err().0.contains("over the"));
+        assert!(
+            read_template_file(&big)
+                .unwrap_err()
+                .message()
+                .to_string()
+                .contains("over the")
+        );
         // A nested application at a device.
         let parent = dir.join("parent.yaml");
         std::fs::write(
@@ -1345,7 +1372,11 @@ Resources:
         )
         .unwrap();
         let t = Template::load(&parent, &[], "s", "2").unwrap();
-        let e = t.eval(&json!({"Fn::GetAtt": ["App", "Outputs.X"]})).unwrap_err().0;
+        let e = t
+            .eval(&json!({"Fn::GetAtt": ["App", "Outputs.X"]}))
+            .unwrap_err()
+            .message()
+            .to_string();
         assert!(e.contains("not a regular file"), "{e}");
         // A nested output asked for many times: its template is read once.
         std::fs::write(
@@ -1375,16 +1406,28 @@ Resources:
         )
         .unwrap();
         let copies = Value::Array(vec![json!({"Ref": "P"}); 2000]);
-        let e = t.eval(&json!({"Fn::Join": ["", copies]})).unwrap_err().0;
+        let e = t
+            .eval(&json!({"Fn::Join": ["", copies]}))
+            .unwrap_err()
+            .message()
+            .to_string();
         assert!(e.contains("Fn::Join makes a value of more than"), "{e}");
-        let e = t.eval(&json!({"Fn::Sub": "${P}".repeat(2000)})).unwrap_err().0;
+        let e = t
+            .eval(&json!({"Fn::Sub": "${P}".repeat(2000)}))
+            .unwrap_err()
+            .message()
+            .to_string();
         assert!(e.contains("Fn::Sub makes a value of more than"), "{e}");
-        let e = t.eval(&json!({"Fn::Split": [",", ",".repeat(20_000)]})).unwrap_err().0;
+        let e = t
+            .eval(&json!({"Fn::Split": [",", ",".repeat(20_000)]}))
+            .unwrap_err()
+            .message()
+            .to_string();
         assert!(e.contains("more than 10000 items"), "{e}");
         // NaN and infinity are no numbers, whatever the bounds.
         let decl = "Parameters:\n  Size: { Type: Number, Default: 5, MinValue: 1, MaxValue: 10 }\nResources:\n  F:\n    Type: AWS::Serverless::Function\n";
         for bad in ["NaN", "inf", "-infinity"] {
-            let e = parse(decl, &[("Size", bad)]).unwrap_err().0;
+            let e = parse(decl, &[("Size", bad)]).unwrap_err().message().to_string();
             assert!(e.contains("not a number"), "{bad}: {e}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
@@ -1405,17 +1448,25 @@ Resources:
             );
             Template::parse(&text, &dir.join("parent.yaml"), &[], "s", "2").unwrap()
         };
-        let missing = parent("{}").nested_applications().unwrap_err().0;
+        let missing = parent("{}").nested_applications().unwrap_err().message().to_string();
         assert!(
             missing.contains("parameter Spec has no default: give it under Resources.App.Properties.Parameters"),
             "{missing}"
         );
-        let unknown = parent("{ Spec: x, Spek: y }").nested_applications().unwrap_err().0;
+        let unknown = parent("{ Spec: x, Spek: y }")
+            .nested_applications()
+            .unwrap_err()
+            .message()
+            .to_string();
         assert!(
             unknown.contains("Resources.App.Properties.Parameters.Spek (of its parent)"),
             "{unknown}"
         );
-        let bad = parent("{ Spec: x, Size: 0 }").nested_applications().unwrap_err().0;
+        let bad = parent("{ Spec: x, Size: 0 }")
+            .nested_applications()
+            .unwrap_err()
+            .message()
+            .to_string();
         assert!(
             bad.contains(
                 "parameter Size=0: its MinValue is 1 (given by Resources.App.Properties.Parameters of its parent)"
@@ -1434,7 +1485,7 @@ Resources:
     fn parameters_are_held_to_their_constraints() {
         let decl = "Parameters:\n  Name: { Type: String, Default: ok-name, AllowedPattern: '[a-z-]{1,10}', MinLength: 2 }\n  Size: { Type: Number, Default: 120, MinValue: 10, MaxValue: 900 }\nResources:\n  F:\n    Type: AWS::Serverless::Function\n";
         assert!(parse(decl, &[]).is_ok());
-        let refused = |name: &str, value: &str| parse(decl, &[(name, value)]).unwrap_err().0;
+        let refused = |name: &str, value: &str| parse(decl, &[(name, value)]).unwrap_err().message().to_string();
         // The pattern holds for the whole value, not a part of it.
         let e = refused("Name", "ok-name!");
         assert!(
@@ -1452,7 +1503,8 @@ Resources:
         assert!(
             parse(java, &[])
                 .unwrap_err()
-                .0
+                .message()
+                .to_string()
                 .contains("cannot read its AllowedPattern")
         );
     }
@@ -1488,7 +1540,11 @@ Resources:
         assert_eq!(t.nested_output(&region).unwrap(), None);
         let two = json!({ "Fn::Join": ["", [{ "Fn::GetAtt": ["App", "Outputs.HookName"] }, { "Fn::GetAtt": ["Other", "Outputs.HookName"] }]] });
         assert_eq!(t.nested_output(&two).unwrap(), None);
-        let missing = t.eval(&json!({ "Fn::GetAtt": ["App", "Outputs.Nope"] })).unwrap_err().0;
+        let missing = t
+            .eval(&json!({ "Fn::GetAtt": ["App", "Outputs.Nope"] }))
+            .unwrap_err()
+            .message()
+            .to_string();
         assert!(
             missing.contains("has no output Nope (its outputs: HookName)"),
             "{missing}"
@@ -1506,7 +1562,8 @@ Resources:
         assert!(
             t.eval(&json!({ "Fn::Split": ["", "abc"] }))
                 .unwrap_err()
-                .0
+                .message()
+                .to_string()
                 .contains("expected [DELIMITER, SOURCE]")
         );
     }

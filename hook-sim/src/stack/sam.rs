@@ -41,7 +41,7 @@ pub fn read_setup(
         None => {
             let ty = preference
                 .get("Type")
-                .ok_or_else(|| StackError(format!("the DeploymentPreference of {logical_id} has no Type")))?;
+                .ok_or_else(|| StackError::new(format!("the DeploymentPreference of {logical_id} has no Type")))?;
             match t.referenced(ty)? {
                 Some(id) => config_resource(t, id)?,
                 None => config_by_name(t, &scalar_text(&t.eval(ty)?))?,
@@ -117,7 +117,7 @@ fn chosen_cfn_alias(t: &Template, args: &ReadOptions) -> Result<Option<String>, 
         Some(_) => None,
         None if sam.is_empty() && cfn.len() == 1 => Some(cfn[0].0.clone()),
         None if sam.is_empty() && cfn.len() > 1 => {
-            return Err(StackError(format!(
+            return Err(StackError::new(format!(
                 "{} has several aliases deployed by CodeDeploy (functions {}): choose one with --function",
                 t.path.display(),
                 cfn.iter().map(|(_, f)| f.as_str()).collect::<Vec<_>>().join(", ")
@@ -132,7 +132,7 @@ fn chosen_function(t: &Template, args: &ReadOptions) -> Result<String, StackErro
     if let Some(id) = &args.function {
         if !t.resource_type(id).is_some_and(|ty| FUNCTION_TYPES.contains(&ty)) {
             let functions = functions_with_preference(t);
-            return Err(StackError(format!(
+            return Err(StackError::new(format!(
                 "--function {id}: {} has no function {id} (functions with a DeploymentPreference: {})",
                 t.path.display(),
                 list(&functions)
@@ -142,11 +142,11 @@ fn chosen_function(t: &Template, args: &ReadOptions) -> Result<String, StackErro
     }
     match functions_with_preference(t).as_slice() {
         [one] => Ok(one.clone()),
-        [] => Err(StackError(format!(
+        [] => Err(StackError::new(format!(
             "{} has no function with an enabled DeploymentPreference: nothing to deploy gradually",
             t.path.display()
         ))),
-        many => Err(StackError(format!(
+        many => Err(StackError::new(format!(
             "{} has several functions with a DeploymentPreference ({}): choose one with --function",
             t.path.display(),
             many.join(", ")
@@ -157,14 +157,14 @@ fn chosen_function(t: &Template, args: &ReadOptions) -> Result<String, StackErro
 /// The function's enabled DeploymentPreference, and the alias whose traffic shifts.
 fn preference_and_alias(t: &Template, logical_id: &str) -> Result<(Value, String), StackError> {
     let preference = t.function_property(logical_id, "DeploymentPreference").ok_or_else(|| {
-        StackError(format!(
+        StackError::new(format!(
             "{logical_id} has no DeploymentPreference: CodeDeploy does not deploy it gradually"
         ))
     })?;
     if let Some(enabled) = preference.get("Enabled")
         && t.eval(enabled)? == json!(false)
     {
-        return Err(StackError(format!(
+        return Err(StackError::new(format!(
             "the DeploymentPreference of {logical_id} is disabled (Enabled: false)"
         )));
     }
@@ -174,7 +174,7 @@ fn preference_and_alias(t: &Template, logical_id: &str) -> Result<(Value, String
         .transpose()?
         .filter(|a| !a.is_empty())
         .ok_or_else(|| {
-            StackError(format!(
+            StackError::new(format!(
                 "{logical_id} has a DeploymentPreference but no AutoPublishAlias: SAM needs the alias whose traffic shifts"
             ))
         })?;
@@ -202,7 +202,7 @@ impl ReadHooks<'_> {
             let Some(v) = h.get(key) else { continue };
             let (ht, id) = hook_source(t, self.others, v, self.base).map_err(|e| match e {
                 Some(e) => e,
-                None => StackError(format!(
+                None => StackError::new(format!(
                     "Hooks.{key} of {logical_id} must be !Ref of a function in the template, !GetAtt \
                      APP.Outputs.NAME of a nested application with a local Location, or !ImportValue of one \
                      another template exports (--with TEMPLATE), to be simulated, not {v}"

@@ -12,13 +12,13 @@ pub fn triggers(t: &Template, v: &Value, of: &str, warnings: &mut Vec<String>) -
         .pick(v)?
         .as_array()
         .cloned()
-        .ok_or_else(|| StackError(format!("TriggerConfigurations of {of} must be a list of triggers")))?;
+        .ok_or_else(|| StackError::new(format!("TriggerConfigurations of {of} must be a list of triggers")))?;
     let mut out = Vec::new();
     for (i, entry) in list.iter().enumerate() {
         let field = |k: &str| {
             entry
                 .get(k)
-                .ok_or_else(|| StackError(format!("trigger {} of {of} has no {k}", i + 1)))
+                .ok_or_else(|| StackError::new(format!("trigger {} of {of} has no {k}", i + 1)))
         };
         let name = scalar_text(&t.eval(field("TriggerName")?)?);
         let target = field("TriggerTargetArn")?;
@@ -48,7 +48,7 @@ pub fn triggers(t: &Template, v: &Value, of: &str, warnings: &mut Vec<String>) -
                     ));
                 }
                 None => {
-                    return Err(StackError(format!(
+                    return Err(StackError::new(format!(
                         "trigger {name} of {of}: {e} is no CodeDeploy trigger event (they are {}, DeploymentReady and Instance*)",
                         TriggerEvent::ALL.map(TriggerEvent::as_str).join(", ")
                     )));

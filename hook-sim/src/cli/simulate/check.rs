@@ -396,7 +396,7 @@ fn run(args: &CheckArgs) -> Result<Value, StackError> {
         }
     };
     if functions.is_empty() {
-        return Err(StackError(format!(
+        return Err(StackError::new(format!(
             "{} has no function deployed gradually (a SAM DeploymentPreference, or an alias whose \
              UpdatePolicy is CodeDeployLambdaAliasUpdate): nothing to check",
             args.template.display()

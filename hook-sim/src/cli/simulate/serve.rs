@@ -43,7 +43,7 @@ pub(crate) async fn serve_stack(
             let mut ids = functions_with_preference(&template);
             ids.extend(code_deploy_aliases(&template).into_iter().map(|(_, f)| f));
             if ids.is_empty() {
-                return Err(StackError(format!(
+                return Err(StackError::new(format!(
                     "{} has no function deployed gradually (a DeploymentPreference, or an alias CodeDeploy updates): \
                      name one with --function",
                     args.template.display()

@@ -8,7 +8,7 @@ use serde_json::Value;
 pub(crate) fn expected_at(path: &str) -> Option<String> {
     // Made once: every type error of every file validated asks it.
     static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    let schema = SCHEMA.get_or_init(super::schema);
+    let schema = SCHEMA.get_or_init(crate::schema::schema);
     let node = walk(schema, schema, &segments(path))?;
     let shape = describe(schema, node, 0)?;
     let about = resolve(schema, node)

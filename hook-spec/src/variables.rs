@@ -2,11 +2,12 @@
 
 use indexmap::{IndexMap, IndexSet};
 
-use super::limits::MAX_VARIABLE_ERRORS;
-use super::load::{SpecError, check_line, snippet};
-use super::template::TemplateText;
-use super::{Check, SpecFile, suggest};
 use crate::Phase;
+use crate::error::{SpecError, check_line, snippet};
+use crate::limits::MAX_VARIABLE_ERRORS;
+use crate::model::{Check, SpecFile};
+use crate::template::TemplateText;
+use crate::words::suggest;
 
 /// What a hook defines for every check: the deployment and the target under test.
 pub(crate) const BUILT_IN: &[&str] = &[
@@ -146,7 +147,7 @@ fn find_use(line: &str, used: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use crate::spec::load_all;
+    use crate::load_all;
 
     const SPEC: &str = "version: 1
 vars:
@@ -198,7 +199,7 @@ checks:
     fn run_variables_are_declared() {
         load_all(SPEC, "s.yaml", Some(&["nme", "gretting", "who"])).unwrap();
         // A hook's load does not look (a run gives its own), the check fails at run time instead.
-        crate::spec::load(SPEC, "s.yaml").unwrap();
+        crate::load(SPEC, "s.yaml").unwrap();
     }
 
     #[test]
@@ -210,7 +211,7 @@ checks:
             ));
         }
         let errors = load_all(&spec, "s.yaml", Some(&[])).unwrap_err();
-        assert_eq!(errors.len(), crate::spec::limits::MAX_VARIABLE_ERRORS + 1);
+        assert_eq!(errors.len(), crate::limits::MAX_VARIABLE_ERRORS + 1);
         assert!(
             errors
                 .iter()

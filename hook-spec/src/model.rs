@@ -1,45 +1,16 @@
-//! The declarative check spec: what a healthy version looks like, in YAML or JSON.
-//!
-//! ```yaml
-//! version: 1
-//! defaults: { timeout: 5s, retry: { attempts: 3, backoff: 200ms } }
-//! checks:
-//!   - name: greets the canary
-//!     phase: before
-//!     invoke: { payload: { name: canary } }
-//!     expect:
-//!       function_error: none
-//!       json:
-//!         $.statusCode: 200
-//!         $.body.message: { matches: "^Hello, canary" }
-//! ```
-//!
-//! It is pure: it knows nothing of how checks run. [`load`] reads a spec strictly
-//! and points at the source of any error; [`schema`] gives the JSON Schema for editors.
-
-mod duration;
-pub mod limits;
-mod load;
-mod metrics;
-mod predicate;
-mod shape;
-mod template;
-mod variables;
+//! The spec's model: a [`Spec`] and its checks, their actions, expectations and captures, as
+//! the loader reads them.
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use duration::{Dur, duration_text, fmt_duration};
-pub use load::{SpecError, assert_valid, load, load_all, load_file, load_file_all};
-pub use metrics::{
-    Bound, CustomMetric, CustomUnit, DEFAULT_MIN_SAMPLES, Inconclusive, LambdaMetric, MetricsSpec, Threshold, Unit,
-    Watch, Window,
-};
-pub use predicate::{Cmp, DurationPredicate, Op, Pattern, Predicate, RateBound};
-
-pub use template::{TemplateError, TemplateText, Vars};
+use crate::duration::Dur;
+use crate::invalid::{Invalid, invalid};
+use crate::metrics::MetricsSpec;
+use crate::predicate::{DurationPredicate, Predicate, RateBound, json_strings};
+use crate::words::suggest;
 
 /// A spec that [`load`] (or [`load_file`]) has read and checked: every rule and limit holds,
 /// so running it cannot panic or grow without bound. Read its parts through
@@ -114,7 +85,7 @@ pub struct SpecFile {
     #[serde(default)]
     pub allow_skip: bool,
     /// The checks, run in order.
-    #[serde(deserialize_with = "load::picked_checks")]
+    #[serde(deserialize_with = "crate::pick::picked_checks")]
     #[schemars(with = "Vec<Check>")]
     pub checks: Vec<Check>,
 }
@@ -258,9 +229,9 @@ pub(crate) struct CheckSource {
 }
 
 impl TryFrom<CheckSource> for Check {
-    type Error = String;
+    type Error = Invalid;
 
-    fn try_from(c: CheckSource) -> Result<Check, String> {
+    fn try_from(c: CheckSource) -> Result<Check, Invalid> {
         let given: Vec<&str> = [
             ("invoke", c.invoke.is_some()),
             ("http", c.http.is_some()),
@@ -274,13 +245,13 @@ impl TryFrom<CheckSource> for Check {
             (None, Some(h), None) => Action::Http(h),
             (None, None, Some(m)) => Action::Metrics(m),
             (None, None, None) => {
-                return Err(format!(
+                return Err(invalid!(
                     "check `{}` does nothing: add `invoke:`, `http:` or `metrics:`",
                     c.name
                 ));
             }
             _ => {
-                return Err(format!(
+                return Err(invalid!(
                     "check `{}` has {}: a check does one thing, split it",
                     c.name,
                     given.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
@@ -290,7 +261,7 @@ impl TryFrom<CheckSource> for Check {
         let phase = match (&action, c.phase) {
             (Action::Metrics(_), None | Some(PhaseFilter::After)) => PhaseFilter::After,
             (Action::Metrics(_), Some(p)) => {
-                return Err(format!(
+                return Err(invalid!(
                     "check `{}` reads metrics in phase `{}`: the new version serves traffic only after \
                      AllowTraffic, so a metrics check runs in AfterAllowTraffic: write `phase: after` or leave it out",
                     c.name,
@@ -411,9 +382,9 @@ pub enum Qualifier {
 }
 
 impl TryFrom<String> for Qualifier {
-    type Error = String;
+    type Error = Invalid;
 
-    fn try_from(text: String) -> Result<Self, String> {
+    fn try_from(text: String) -> Result<Self, Invalid> {
         Ok(match text.trim() {
             "target" => Qualifier::Target,
             "alias" => Qualifier::Alias,
@@ -540,7 +511,7 @@ impl std::hash::Hash for JsonPathKey {
 
 impl JsonPathKey {
     /// Parses a JSONPath.
-    pub fn parse(source: &str) -> Result<Self, String> {
+    pub fn parse(source: &str) -> Result<Self, Invalid> {
         serde_json_path::JsonPath::parse(source)
             .map(|path| JsonPathKey {
                 source: source.to_string(),
@@ -575,7 +546,7 @@ impl JsonPathKey {
                     }
                     None => e,
                 };
-                format!("bad JSONPath `{source}`: {e}{hint}")
+                invalid!("bad JSONPath `{source}`: {e}{hint}")
             })
     }
 }
@@ -658,19 +629,6 @@ pub struct Thresholds {
     pub p99: Option<DurationPredicate>,
     /// Slowest run.
     pub max: Option<DurationPredicate>,
-}
-
-/// Every string (and key) of a JSON value.
-pub(crate) fn json_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-    match v {
-        Value::String(s) => out.push(s),
-        Value::Array(a) => a.iter().for_each(|v| json_strings(v, out)),
-        Value::Object(m) => m.iter().for_each(|(k, v)| {
-            out.push(k);
-            json_strings(v, out)
-        }),
-        _ => {}
-    }
 }
 
 impl Expect {
@@ -757,40 +715,6 @@ impl Check {
     }
 }
 
-/// The JSON Schema of the spec format, for editors (`# yaml-language-server: $schema=...`).
-pub fn schema() -> Value {
-    let schema = schemars::schema_for!(SpecFile);
-    serde_json::to_value(schema).expect("schemas serialize")
-}
-
-/// Marks a line break in a spec error's message on its way through the YAML reader, which
-/// escapes control characters (a private-use character: no spec text means it).
-pub(crate) const LINE_BREAK: char = '\u{E000}';
-
-/// The closest of `options` to `word`, when it is close enough to be a likely typo.
-pub fn suggest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
-    options
-        .iter()
-        .map(|o| (levenshtein(&word.to_ascii_lowercase(), &o.to_ascii_lowercase()), *o))
-        .filter(|(d, o)| *d <= 2.max(o.len() / 3) && *d < o.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, o)| o)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -828,7 +752,7 @@ mod tests {
                 .to_string()
                 .contains("qualifier is empty")
         );
-        let spec = load(
+        let spec = crate::load(
             "version: 1\nchecks:\n  - name: a\n    invoke: { qualifier: ' alias' }\n    phase: after\n",
             "t",
         )
@@ -860,32 +784,5 @@ mod tests {
         let both: Select =
             serde_json::from_value(serde_json::json!({"functions": ["pay*"], "tags": {"team": "orders"}})).unwrap();
         assert!(!both.matches("orders-api", &tags) && both.matches("pay-api", &tags));
-    }
-
-    #[test]
-    fn suggests_close_words_only() {
-        assert_eq!(suggest("matchs", predicate::OPERATORS), Some("matches"));
-        assert_eq!(suggest("expct", &["name", "expect"]), Some("expect"));
-        assert_eq!(suggest("zzzzzz", predicate::OPERATORS), None);
-    }
-
-    #[test]
-    fn schema_names_every_check_key() {
-        let s = schema();
-        let check = &s["$defs"]["Check"]["properties"];
-        for key in [
-            "name",
-            "phase",
-            "invoke",
-            "http",
-            "metrics",
-            "expect",
-            "capture",
-            "repeat",
-            "concurrency",
-            "thresholds",
-        ] {
-            assert!(check.get(key).is_some(), "schema lacks {key}: {check}");
-        }
     }
 }

@@ -1,80 +1,17 @@
 //! Reading a spec strictly, with errors that point at the source.
 #![allow(clippy::result_large_err)] // spec errors are rare, and carry their location and snippet
 
-use std::fmt;
 use std::path::Path;
 
 use indexmap::IndexMap;
-use serde::Serialize;
 
-use super::limits::{MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_REPARSE_BYTES, MAX_REPEAT, MAX_SPEC_BYTES};
-use super::predicate::with_pattern_budget;
-use super::template::TemplateText;
-use super::{Action, Check, Spec, SpecFile, suggest};
-
-/// A spec that could not be read: where, what, and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SpecError {
-    /// The file (or `<inline>`).
-    pub file: String,
-    /// 1-based line, when known.
-    pub line: Option<u64>,
-    /// 1-based column, when known.
-    pub column: Option<u64>,
-    /// The key path, like `checks[0].expect.json.$.statusCode`.
-    pub path: String,
-    /// What is wrong.
-    pub message: String,
-    /// What to do, when there is a likely fix.
-    pub hint: Option<String>,
-    /// The source lines around the error, with a caret.
-    pub snippet: Option<String>,
-}
-
-impl std::error::Error for SpecError {}
-
-impl fmt::Display for SpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(col) = self.column {
-                write!(f, ":{col}")?;
-            }
-        }
-        write!(f, ": ")?;
-        if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
-        }
-        // A message of several lines (a regular expression's error) keeps its lines, indented.
-        let mut lines = self.message.lines();
-        write!(f, "{}", lines.next().unwrap_or_default())?;
-        for line in lines {
-            write!(f, "\n    {line}")?;
-        }
-        if let Some(snippet) = &self.snippet {
-            write!(f, "\n{snippet}")?;
-        }
-        if let Some(hint) = &self.hint {
-            write!(f, "\n  = hint: {hint}")?;
-        }
-        Ok(())
-    }
-}
-
-impl SpecError {
-    pub(super) fn whole(source: &str, message: String, hint: Option<&str>) -> SpecError {
-        SpecError {
-            file: source.to_string(),
-            line: None,
-            column: None,
-            path: String::new(),
-            message,
-            hint: hint.map(str::to_string),
-            snippet: None,
-        }
-    }
-}
+use crate::error::{SpecError, check_line, snippet};
+use crate::limits::{MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_REPARSE_BYTES, MAX_REPEAT, MAX_SPEC_BYTES};
+use crate::model::{Action, Check, Spec, SpecFile};
+use crate::pick::{COUNT, PICK, Pick};
+use crate::predicate::with_pattern_budget;
+use crate::template::TemplateText;
+use crate::words::suggest;
 
 /// Panics with the located error unless `text` is a valid spec: one line in a hook's own
 /// tests (`#[test] fn the_built_in_spec_loads()`) keeps a built-in spec loadable.
@@ -163,7 +100,7 @@ fn read(text: &str, source: &str, run_vars: Option<&[&str]>, reparse: usize) -> 
     let indexed: Vec<(usize, &Check)> = spec.checks.iter().enumerate().collect();
     let mut errors = validate(&spec, &indexed, text, source);
     if let Some(extra) = run_vars {
-        errors.extend(super::variables::unknown(&spec, extra, text, source));
+        errors.extend(crate::variables::unknown(&spec, extra, text, source));
     }
     if errors.is_empty() {
         Ok(Spec::checked(spec, source))
@@ -260,55 +197,13 @@ fn unknown_variables_of_parsed(text: &str, source: &str, parsed: &[(usize, &Chec
             known.extend(check.capture.keys().map(String::as_str));
         }
     }
-    super::variables::unknown_in(&loose.vars, parsed, &known, text, source)
-}
-
-/// Which checks a parse reads (the others are skipped unread).
-#[derive(Debug, Clone, Copy)]
-enum Pick {
-    All,
-    None,
-    Only(usize),
-}
-
-thread_local! {
-    static PICK: std::cell::Cell<Pick> = const { std::cell::Cell::new(Pick::All) };
-    static COUNT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// `checks` as the current parse picks them.
-pub(super) fn picked_checks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Check>, D::Error> {
-    struct Visit(Pick);
-    impl<'de> serde::de::Visitor<'de> for Visit {
-        type Value = Vec<Check>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list of checks")
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Check>, A::Error> {
-            let mut out = Vec::new();
-            let mut i = 0;
-            loop {
-                let more = match self.0 {
-                    Pick::All => seq.next_element::<Check>()?.map(|c| out.push(c)).is_some(),
-                    Pick::Only(n) if n == i => seq.next_element::<Check>()?.map(|c| out.push(c)).is_some(),
-                    _ => seq.next_element::<serde::de::IgnoredAny>()?.is_some(),
-                };
-                if !more {
-                    break;
-                }
-                i += 1;
-            }
-            COUNT.set(i);
-            Ok(out)
-        }
-    }
-    d.deserialize_seq(Visit(PICK.get()))
+    crate::variables::unknown_in(&loose.vars, parsed, &known, text, source)
 }
 
 /// Only the checks, other keys ignored: for finding each check's errors.
 #[derive(serde::Deserialize)]
 struct ChecksOnly {
-    #[serde(default, deserialize_with = "picked_checks")]
+    #[serde(default, deserialize_with = "crate::pick::picked_checks")]
     checks: Vec<Check>,
 }
 
@@ -400,7 +295,7 @@ fn plain_message(e: &serde_saphyr::Error) -> String {
     }
     // Our own messages of several lines (a regular expression's error) mark their breaks with
     // LINE_BREAK, which the YAML reader's escaping of control characters leaves alone.
-    m.trim().replace(super::LINE_BREAK, "\n")
+    m.trim().replace(crate::words::LINE_BREAK, "\n")
 }
 
 /// "did you mean" for serde's unknown field / variant messages; for a value of the wrong
@@ -425,7 +320,7 @@ fn hint_for(message: &str, path: &str) -> Option<String> {
             "did not match any variant",
         ];
         if TYPE_ERRORS.iter().any(|t| message.contains(t)) {
-            super::shape::expected_at(path)
+            crate::shape::expected_at(path)
         } else {
             None
         }
@@ -448,48 +343,6 @@ fn did_you_mean(message: &str) -> Option<String> {
         .collect();
     let refs: Vec<&str> = options.iter().map(String::as_str).collect();
     suggest(word, &refs).map(|s| format!("did you mean `{s}`?"))
-}
-
-pub(super) fn snippet(text: &str, line: u64, column: u64) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let idx = (line as usize).saturating_sub(1);
-    let width = (line + 1).to_string().len();
-    let mut out = String::new();
-    let first = idx.saturating_sub(2);
-    for (i, l) in lines.iter().enumerate().take(idx + 1).skip(first) {
-        // A secret's value written in the spec is not shown (the hook's log, its answer).
-        out.push_str(&format!("{:>width$} | {}\n", i + 1, crate::mask_secret_values(l)));
-    }
-    out.push_str(&format!(
-        "{:>width$} | {}^",
-        "",
-        " ".repeat((column as usize).saturating_sub(1))
-    ));
-    out
-}
-
-/// The line of `checks[i]`, found by its name.
-/// The 1-based line where the check named `name` starts (`- name: x`, `- { name: x, ...`).
-pub(super) fn check_line(text: &str, name: &str) -> Option<u64> {
-    text.lines()
-        .position(|l| {
-            let l = l
-                .trim_start()
-                .trim_start_matches("- ")
-                .trim_start_matches('{')
-                .trim_start();
-            let Some(value) = l.strip_prefix("name:").or_else(|| l.strip_prefix("\"name\":")) else {
-                return false;
-            };
-            let value = value.trim_start().trim_start_matches(['"', '\'']);
-            // The whole name: `c1` is not the line of `c10`.
-            value.strip_prefix(name).is_some_and(|rest| {
-                rest.chars()
-                    .next()
-                    .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '-'))
-            })
-        })
-        .map(|i| i as u64 + 1)
 }
 
 /// Every rule a parsed spec breaks.
@@ -757,7 +610,7 @@ mod tests {
     use super::*;
 
     /// The example of the spec format in the design notes and the README.
-    const GOOD: &str = include_str!("../../tests/specs/design.yaml");
+    const GOOD: &str = include_str!("../tests/specs/design.yaml");
 
     fn error(text: &str) -> SpecError {
         load(text, "smoke.yaml").unwrap_err()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::limits::{MAX_RENDERED_BYTES, MAX_VARS_BYTES};
+use crate::limits::{MAX_RENDERED_BYTES, MAX_VARS_BYTES};
 
 /// A variable that could not be read or filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl fmt::Display for TemplateError {
             TemplateError::Unknown { name, known } => {
                 write!(f, "unknown variable {{{{{name}}}}}")?;
                 let options: Vec<&str> = known.iter().map(String::as_str).collect();
-                if let Some(close) = super::suggest(name, &options) {
+                if let Some(close) = crate::words::suggest(name, &options) {
                     write!(f, " (did you mean {{{{{close}}}}}?)")?;
                 }
                 if known.is_empty() {

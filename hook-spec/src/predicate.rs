@@ -12,9 +12,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use super::duration::{Dur, duration_text};
-use super::limits::{MAX_PATTERN_BYTES, MAX_PATTERN_HEAP, MAX_SPEC_PATTERN_HEAP};
-use super::suggest;
+use crate::duration::{Dur, duration_text};
+use crate::invalid::{Invalid, invalid};
+use crate::limits::{MAX_PATTERN_BYTES, MAX_PATTERN_HEAP, MAX_SPEC_PATTERN_HEAP};
+use crate::words::suggest;
 
 /// Operator names a predicate map accepts.
 pub(super) const OPERATORS: &[&str] = &[
@@ -80,9 +81,9 @@ pub(crate) fn with_pattern_budget<T>(f: impl FnOnce() -> T) -> T {
 
 impl Pattern {
     /// Compiles `source` within the bounds.
-    pub fn new(source: &str) -> Result<Pattern, String> {
+    pub fn new(source: &str) -> Result<Pattern, Invalid> {
         if source.len() > MAX_PATTERN_BYTES {
-            return Err(format!(
+            return Err(invalid!(
                 "the regular expression is {} bytes long, over the limit of {MAX_PATTERN_BYTES}: \
                  match a shorter, distinctive part of the text",
                 source.len()
@@ -109,14 +110,14 @@ impl Pattern {
                         "bad regular expression:\n{}",
                         syntax.to_string().trim_start_matches("regex parse error:\n")
                     )
-                    .replace('\n', &super::LINE_BREAK.to_string())
+                    .replace('\n', &crate::words::LINE_BREAK.to_string())
                 } else {
                     format!("bad regular expression: {e}")
                 }
             })?;
         let used = regex.memory_usage();
         if used > MAX_PATTERN_HEAP {
-            return Err(format!(
+            return Err(invalid!(
                 "the regular expression takes {} KiB compiled, over the limit of {} KiB: simplify it",
                 used / 1024,
                 MAX_PATTERN_HEAP / 1024
@@ -131,7 +132,7 @@ impl Pattern {
             None => false,
         });
         if over {
-            return Err(format!(
+            return Err(invalid!(
                 "the spec's regular expressions take more than {} MiB compiled together: use fewer \
                  or simpler patterns",
                 MAX_SPEC_PATTERN_HEAP / (1024 * 1024)
@@ -208,8 +209,8 @@ impl Predicate {
     pub(crate) fn strings<'a>(&'a self, out: &mut Vec<&'a str>) {
         for op in &self.ops {
             match op {
-                Op::Eq(v) | Op::Ne(v) | Op::Contains(v) => super::json_strings(v, out),
-                Op::In(items) => items.iter().for_each(|v| super::json_strings(v, out)),
+                Op::Eq(v) | Op::Ne(v) | Op::Contains(v) => json_strings(v, out),
+                Op::In(items) => items.iter().for_each(|v| json_strings(v, out)),
                 Op::StartsWith(s) | Op::EndsWith(s) => out.push(s),
                 Op::Count(p) | Op::Not(p) => p.strings(out),
                 Op::Lt(_) | Op::Le(_) | Op::Gt(_) | Op::Ge(_) | Op::Matches(_) | Op::Exists(_) | Op::Type(_) => {}
@@ -218,7 +219,7 @@ impl Predicate {
     }
 
     /// Reads a predicate from its JSON form.
-    pub fn from_value(v: Value) -> Result<Predicate, String> {
+    pub fn from_value(v: Value) -> Result<Predicate, Invalid> {
         let Value::Object(map) = v else {
             return Ok(Predicate::eq(v));
         };
@@ -229,17 +230,17 @@ impl Predicate {
         }
         let mut ops = Vec::new();
         for (key, value) in map {
-            let number = |v: &Value| -> Result<Value, String> {
+            let number = |v: &Value| -> Result<Value, Invalid> {
                 if v.is_number() || v.is_string() {
                     Ok(v.clone())
                 } else {
-                    Err(format!("`{key}` compares numbers or strings, not {v}"))
+                    Err(invalid!("`{key}` compares numbers or strings, not {v}"))
                 }
             };
-            let text = |v: Value| -> Result<String, String> {
+            let text = |v: Value| -> Result<String, Invalid> {
                 match v {
                     Value::String(s) => Ok(s),
-                    other => Err(format!("`{key}` takes a string, not {other}")),
+                    other => Err(invalid!("`{key}` takes a string, not {other}")),
                 }
             };
             ops.push(match key.as_str() {
@@ -258,12 +259,12 @@ impl Predicate {
                 }
                 "exists" => match value {
                     Value::Bool(b) => Op::Exists(b),
-                    other => return Err(format!("`exists` takes true or false, not {other}")),
+                    other => return Err(invalid!("`exists` takes true or false, not {other}")),
                 },
                 "type" => {
                     let t = text(value)?;
                     if !TYPES.contains(&t.as_str()) {
-                        return Err(format!(
+                        return Err(invalid!(
                             "unknown type `{t}`{}: use one of {}",
                             suggest(&t, TYPES).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(),
                             TYPES.join(", ")
@@ -275,10 +276,10 @@ impl Predicate {
                 "not" => Op::Not(Box::new(Predicate::from_value(value)?)),
                 "in" => match value {
                     Value::Array(items) => Op::In(items),
-                    other => return Err(format!("`in` takes a list, not {other}")),
+                    other => return Err(invalid!("`in` takes a list, not {other}")),
                 },
                 other => {
-                    return Err(format!(
+                    return Err(invalid!(
                         "unknown operator `{other}`{}; operators are {}. To compare with an object, write {{ ==: {{...}} }}",
                         suggest(other, OPERATORS).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(),
                         OPERATORS.join(", ")
@@ -640,6 +641,19 @@ impl JsonSchema for RateBound {
     }
 }
 
+/// Every string (and key) of a JSON value.
+pub(crate) fn json_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|v| json_strings(v, out)),
+        Value::Object(m) => m.iter().for_each(|(k, v)| {
+            out.push(k);
+            json_strings(v, out)
+        }),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -665,18 +679,27 @@ mod tests {
 
     #[test]
     fn unknown_operator_suggests() {
-        let e = Predicate::from_value(json!({"match": "^x"})).unwrap_err();
+        let e = Predicate::from_value(json!({"match": "^x"}))
+            .unwrap_err()
+            .why()
+            .to_string();
         assert!(
             e.starts_with("unknown operator `match` (did you mean `matches`?)"),
             "{e}"
         );
-        let e = Predicate::from_value(json!({"type": "strng"})).unwrap_err();
+        let e = Predicate::from_value(json!({"type": "strng"}))
+            .unwrap_err()
+            .why()
+            .to_string();
         assert!(e.contains("did you mean `string`?"), "{e}");
     }
 
     #[test]
     fn bad_regex_is_an_error() {
-        let e = Predicate::from_value(json!({"matches": "(unclosed"})).unwrap_err();
+        let e = Predicate::from_value(json!({"matches": "(unclosed"}))
+            .unwrap_err()
+            .why()
+            .to_string();
         assert!(e.starts_with("bad regular expression"), "{e}");
     }
 

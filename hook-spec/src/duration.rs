@@ -7,36 +7,38 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::invalid::{Invalid, invalid};
+
 /// A duration written with a unit: `us`, `ms`, `s`, `m` or `h` (`800ms`, `1.5s`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Dur(pub Duration);
 
 impl Dur {
     /// Parses `800ms`, `5s`, `1.5s`, `2m`, `1h`, `250us`.
-    pub fn parse(text: &str) -> Result<Dur, String> {
+    pub fn parse(text: &str) -> Result<Dur, Invalid> {
         let t = text.trim();
         let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
         let (number, unit) = t.split_at(split);
         let unit = unit.trim();
         if number.is_empty() {
-            return Err(format!(
+            return Err(invalid!(
                 "`{text}` is not a duration: write a number and a unit, like 800ms or 5s"
             ));
         }
         let n: f64 = number
             .parse()
-            .map_err(|_| format!("`{text}` is not a duration: write a number and a unit, like 800ms or 5s"))?;
+            .map_err(|_| invalid!("`{text}` is not a duration: write a number and a unit, like 800ms or 5s"))?;
         let secs = match unit {
             "us" | "µs" => n / 1e6,
             "ms" => n / 1e3,
             "s" => n,
             "m" | "min" => n * 60.0,
             "h" => n * 3600.0,
-            "" => return Err(format!("`{text}` has no unit: write {text}ms or {text}s")),
-            other => return Err(format!("unknown unit `{other}` in `{text}`: use us, ms, s, m or h")),
+            "" => return Err(invalid!("`{text}` has no unit: write {text}ms or {text}s")),
+            other => return Err(invalid!("unknown unit `{other}` in `{text}`: use us, ms, s, m or h")),
         };
         if !secs.is_finite() || secs > 86_400.0 {
-            return Err(format!("`{text}` is too long: at most 24h"));
+            return Err(invalid!("`{text}` is too long: at most 24h"));
         }
         Ok(Dur(Duration::from_secs_f64(secs)))
     }
@@ -125,10 +127,13 @@ mod tests {
 
     #[test]
     fn explains_bad_durations() {
-        assert_eq!(Dur::parse("800").unwrap_err(), "`800` has no unit: write 800ms or 800s");
-        assert!(Dur::parse("5x").unwrap_err().contains("unknown unit `x`"));
-        assert!(Dur::parse("fast").unwrap_err().contains("not a duration"));
-        assert!(Dur::parse("48h").unwrap_err().contains("too long"));
+        assert_eq!(
+            Dur::parse("800").unwrap_err().why(),
+            "`800` has no unit: write 800ms or 800s"
+        );
+        assert!(Dur::parse("5x").unwrap_err().why().contains("unknown unit `x`"));
+        assert!(Dur::parse("fast").unwrap_err().why().contains("not a duration"));
+        assert!(Dur::parse("48h").unwrap_err().why().contains("too long"));
     }
 
     #[test]

@@ -20,10 +20,11 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::duration::Dur;
-use super::limits::MAX_METRIC_QUERIES;
-use super::predicate::{Cmp, split_comparison};
-use super::suggest;
+use crate::duration::Dur;
+use crate::invalid::{Invalid, invalid};
+use crate::limits::MAX_METRIC_QUERIES;
+use crate::predicate::{Cmp, split_comparison};
+use crate::words::suggest;
 
 /// Invocations each version needs in the window for a verdict, when the spec says nothing.
 pub const DEFAULT_MIN_SAMPLES: u32 = 50;
@@ -219,16 +220,16 @@ impl JsonSchema for MetricsSpec {
 }
 
 impl TryFrom<MetricsSource> for MetricsSpec {
-    type Error = String;
+    type Error = Invalid;
 
-    fn try_from(s: MetricsSource) -> Result<Self, String> {
+    fn try_from(s: MetricsSource) -> Result<Self, Invalid> {
         let window = match s.window.as_deref().map(str::trim) {
             None | Some("traffic") => Window::Traffic,
             Some(text) => {
                 let d =
-                    Dur::parse(text).map_err(|e| format!("metrics.window: {e} (or write `traffic`, the default)"))?;
+                    Dur::parse(text).map_err(|e| invalid!("metrics.window: {e} (or write `traffic`, the default)"))?;
                 if d.0 < std::time::Duration::from_secs(60) {
-                    return Err(format!(
+                    return Err(invalid!(
                         "metrics.window `{text}` is shorter than a minute, Lambda's metric period: write 1m or more"
                     ));
                 }
@@ -245,13 +246,13 @@ impl TryFrom<MetricsSource> for MetricsSpec {
         let mut expect = Vec::new();
         for (key, text) in &s.expect {
             let metric = LambdaMetric::parse(key)?;
-            let threshold = Threshold::parse(text, metric.unit()).map_err(|e| format!("metrics.expect.{key}: {e}"))?;
+            let threshold = Threshold::parse(text, metric.unit()).map_err(|e| invalid!("metrics.expect.{key}: {e}"))?;
             let (lo, hi) = metric.range();
             threshold
                 .sound(lo, hi)
-                .map_err(|e| format!("metrics.expect.{key}: {e}"))?;
+                .map_err(|e| invalid!("metrics.expect.{key}: {e}"))?;
             if metric == LambdaMetric::Throttles && threshold.is_relative() {
-                return Err(format!(
+                return Err(invalid!(
                     "metrics.expect.throttles: `{text}` compares with the current version, but Lambda counts throttles \
                      by alias only (a throttled invocation ran no version): give an absolute bound, like \"== 0\""
                 ));
@@ -277,31 +278,31 @@ impl TryFrom<MetricsSource> for MetricsSpec {
             }));
             for (field, text) in texts {
                 if text.contains("${") || text.contains("{{") {
-                    return Err(format!(
+                    return Err(invalid!(
                         "{at}.{field}: `{text}` is not filled in: a metrics check reads its names and dimensions as \
                          written, with no ${{env:...}} or {{{{...}}}}; write the value itself"
                     ));
                 }
             }
             if c.namespace.starts_with("AWS/") {
-                return Err(format!(
+                return Err(invalid!(
                     "{at}: namespace {} is AWS's: Lambda's own metrics go in `metrics.expect`",
                     c.namespace
                 ));
             }
             if !valid_stat(&c.stat) {
-                return Err(format!(
+                return Err(invalid!(
                     "{at}: stat `{}` is not one CloudWatch computes: use Sum, Average, Maximum, Minimum, SampleCount or a percentile like p99",
                     c.stat
                 ));
             }
             if c.dimensions.len() > 29 {
-                return Err(format!("{at}: at most 30 dimensions, the version's included"));
+                return Err(invalid!("{at}: at most 30 dimensions, the version's included"));
             }
             if let Some(v) = &c.version_dimension
                 && c.dimensions.contains_key(v)
             {
-                return Err(format!(
+                return Err(invalid!(
                     "{at}: `{v}` is the version_dimension: its value is each version's, so leave it out of `dimensions`"
                 ));
             }
@@ -310,11 +311,11 @@ impl TryFrom<MetricsSource> for MetricsSpec {
                 CustomUnit::Ms => Unit::Millis,
                 CustomUnit::Percent => Unit::Percent,
             };
-            let threshold = Threshold::parse(&c.expect, unit).map_err(|e| format!("{at}.expect: {e}"))?;
+            let threshold = Threshold::parse(&c.expect, unit).map_err(|e| invalid!("{at}.expect: {e}"))?;
             let (lo, hi) = c.range();
-            threshold.sound(lo, hi).map_err(|e| format!("{at}.expect: {e}"))?;
+            threshold.sound(lo, hi).map_err(|e| invalid!("{at}.expect: {e}"))?;
             if threshold.is_relative() && c.version_dimension.is_none() {
-                return Err(format!(
+                return Err(invalid!(
                     "{at}: `{}` compares with the current version, but nothing tells the versions apart: \
                      name the dimension that holds the version in `version_dimension`",
                     c.expect
@@ -332,7 +333,7 @@ impl TryFrom<MetricsSource> for MetricsSpec {
         };
         let queries = spec.max_queries();
         if queries > MAX_METRIC_QUERIES {
-            return Err(format!(
+            return Err(invalid!(
                 "metrics asks CloudWatch {queries} queries for a target, over the {MAX_METRIC_QUERIES} one GetMetricData \
                  call takes: split the thresholds over several checks"
             ));
@@ -488,7 +489,7 @@ const METRIC_KEYS: &[&str] = &[
 
 impl LambdaMetric {
     /// A key of `metrics.expect`.
-    pub fn parse(key: &str) -> Result<LambdaMetric, String> {
+    pub fn parse(key: &str) -> Result<LambdaMetric, Invalid> {
         Ok(match key {
             "invocations" => LambdaMetric::Invocations,
             "errors" => LambdaMetric::Errors,
@@ -506,23 +507,23 @@ impl LambdaMetric {
                     && fraction.bytes().all(|b| b.is_ascii_digit())
                     && (digits.len() == whole.len() || (!fraction.is_empty() && !fraction.ends_with('0')));
                 if !canonical {
-                    return Err(format!(
+                    return Err(invalid!(
                         "metrics.expect.{p}: a percentile is p and a number as CloudWatch writes it, like p99 or p99.9 \
                          (no exponent, sign, leading or trailing zero)"
                     ));
                 }
                 let n: f64 = digits
                     .parse()
-                    .map_err(|_| format!("metrics.expect.{p}: a percentile is p and a number, like p99 or p99.9"))?;
+                    .map_err(|_| invalid!("metrics.expect.{p}: a percentile is p and a number, like p99 or p99.9"))?;
                 if !(n > 0.0 && n < 100.0) || (n * 100.0).fract() != 0.0 {
-                    return Err(format!(
+                    return Err(invalid!(
                         "metrics.expect.{p}: a percentile lies between p0 and p100, with at most two decimals (p99.99)"
                     ));
                 }
                 LambdaMetric::Percentile((n * 100.0).round() as u32)
             }
             other => {
-                return Err(format!(
+                return Err(invalid!(
                     "metrics.expect has no metric `{other}`{}: use {}, or a percentile of Duration like p99.9",
                     suggest(other, METRIC_KEYS)
                         .map(|s| format!(" (did you mean `{s}`?)"))
@@ -624,9 +625,9 @@ impl Threshold {
     }
 
     /// Parses `OP VALUE` for a metric measured in `unit`.
-    pub fn parse(text: &str, unit: Unit) -> Result<Threshold, String> {
+    pub fn parse(text: &str, unit: Unit) -> Result<Threshold, Invalid> {
         let Some((cmp, rest)) = split_comparison(text) else {
-            return Err(format!(
+            return Err(invalid!(
                 "`{text}` has no comparison: start with <, <=, >, >= or ==, like \"< 1.2 × current\""
             ));
         };
@@ -641,7 +642,7 @@ impl Threshold {
                 } else {
                     let n = before
                         .strip_suffix(['×', 'x', '*'])
-                        .ok_or_else(|| format!("`{text}`: write a factor as `1.2 × current` (or 1.2x, 1.2 *)"))?;
+                        .ok_or_else(|| invalid!("`{text}`: write a factor as `1.2 × current` (or 1.2x, 1.2 *)"))?;
                     Some(factor(n.trim(), text)?)
                 };
                 let (factor_after, offset) = match after.chars().next() {
@@ -656,13 +657,13 @@ impl Threshold {
                     Some('+') => (None, value(after[1..].trim(), unit)?),
                     Some('-') => (None, -value(after[1..].trim(), unit)?),
                     Some(_) => {
-                        return Err(format!(
+                        return Err(invalid!(
                             "`{text}`: after `current` comes `+ VALUE`, `- VALUE` or `× FACTOR`, or nothing"
                         ));
                     }
                 };
                 if factor_before.is_some() && factor_after.is_some() {
-                    return Err(format!("`{text}` has two factors: keep one"));
+                    return Err(invalid!("`{text}` has two factors: keep one"));
                 }
                 Bound::Relative {
                     factor: factor_before.or(factor_after).unwrap_or(1.0),
@@ -680,7 +681,7 @@ impl Threshold {
 
     /// Refuses a threshold that no figure in `lo..=hi` can fail (`>= 0` errors, `<= 100%` error
     /// rate, `<= current + 100%`), whatever the current figure, or that none can pass.
-    pub fn sound(&self, lo: f64, hi: f64) -> Result<(), String> {
+    pub fn sound(&self, lo: f64, hi: f64) -> Result<(), Invalid> {
         // The bound's range over every current figure in lo..=hi (factor >= 0).
         let (least, most) = match self.bound {
             Bound::Absolute(v) => (v, v),
@@ -695,7 +696,7 @@ impl Threshold {
             Cmp::Eq => false,
         };
         if never_fails {
-            return Err(format!(
+            return Err(invalid!(
                 "`{}` holds for every figure, so it can never fail: bound it so a worse version breaks it, like \
                  \"<= current + 0.5%\" or \"< 1.2 × current\"",
                 self.text
@@ -704,7 +705,7 @@ impl Threshold {
         if let Bound::Absolute(v) = self.bound
             && self.cmp.never_holds(v, lo, hi)
         {
-            return Err(format!("`{}` holds for no figure, so it can never pass", self.text));
+            return Err(invalid!("`{}` holds for no figure, so it can never pass", self.text));
         }
         Ok(())
     }
@@ -763,15 +764,22 @@ mod tests {
         assert_eq!(t("<= 1.5s", Unit::Millis).bound, Bound::Absolute(1500.0));
         assert_eq!(t("<= 1%", Unit::Percent).bound, Bound::Absolute(1.0));
         assert_eq!(t("== 0", Unit::Count).bound, Bound::Absolute(0.0));
-        assert!(Threshold::parse("< 800", Unit::Millis).unwrap_err().contains("800ms"));
+        assert!(
+            Threshold::parse("< 800", Unit::Millis)
+                .unwrap_err()
+                .why()
+                .contains("800ms")
+        );
         assert!(
             Threshold::parse("< 0.5", Unit::Percent)
                 .unwrap_err()
+                .why()
                 .contains("percent")
         );
         assert!(
             Threshold::parse("800ms", Unit::Millis)
                 .unwrap_err()
+                .why()
                 .contains("comparison")
         );
     }
@@ -805,11 +813,13 @@ mod tests {
         assert!(
             Threshold::parse("< 2 × current × 3", Unit::Millis)
                 .unwrap_err()
+                .why()
                 .contains("two factors")
         );
         assert!(
             Threshold::parse("< current + 5", Unit::Millis)
                 .unwrap_err()
+                .why()
                 .contains("unit")
         );
         assert!(Threshold::parse("< current / 2", Unit::Millis).is_err());
@@ -826,6 +836,7 @@ mod tests {
         assert!(
             LambdaMetric::parse("eror_rate")
                 .unwrap_err()
+                .why()
                 .contains("did you mean `error_rate`")
         );
         assert!(LambdaMetric::parse("p100").is_err() && LambdaMetric::parse("pxx").is_err());
