@@ -12,7 +12,7 @@ use crate::metrics::MetricsSpec;
 use crate::predicate::{DurationPredicate, Predicate, RateBound, json_strings};
 use crate::words::suggest;
 
-/// A spec that [`load`] (or [`load_file`]) has read and checked: every rule and limit holds,
+/// A spec that [`load`](crate::load) (or [`load_file`](crate::load_file)) has read and checked: every rule and limit holds,
 /// so running it cannot panic or grow without bound. Read its parts through
 /// [`SpecFile`] (`spec.checks`, ...); there is no other way to make one:
 ///
@@ -35,7 +35,7 @@ impl Spec {
         }
     }
 
-    /// Where it was read from: the file, or the name given to [`load`].
+    /// Where it was read from: the file, or the name given to [`load`](crate::load).
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -48,8 +48,8 @@ impl std::ops::Deref for Spec {
     }
 }
 
-/// The shape of a spec file, as its JSON Schema ([`schema`]) describes it. Deserializing one
-/// checks only its shape: [`load`] turns text into a [`Spec`], checked against every rule.
+/// The shape of a spec file, as its JSON Schema ([`schema`](crate::schema)) describes it. Deserializing one
+/// checks only its shape: [`load`](crate::load) turns text into a [`Spec`], checked against every rule.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(

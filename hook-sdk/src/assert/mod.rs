@@ -6,8 +6,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::redact::{MASK, Redactor, is_credential_header};
-use crate::spec::limits::MAX_QUERY_NODES;
-use crate::spec::{DurationPredicate, Expect, FunctionErrorExpect, JsonPathKey, Op, Predicate, Vars, duration_text};
+use crate::spec::limits::{MAX_CAPTURE_BYTES, MAX_QUERY_NODES};
+use crate::spec::{
+    Capture, DurationPredicate, Expect, FunctionErrorExpect, JsonPathKey, Op, Predicate, Vars, duration_text,
+};
 
 /// What one call answered, as the assertions see it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -37,6 +39,22 @@ pub(crate) struct Observation {
 }
 
 impl Observation {
+    /// The value a capture takes from this answer, or what was found instead.
+    pub(crate) fn captured(&self, capture: &Capture) -> Result<String, String> {
+        let value = match capture {
+            Capture::Json(path) => {
+                let json = self.json.as_ref().ok_or("the answer is not JSON")?;
+                let v = path.path.query(json).first().ok_or("nothing")?;
+                v.as_str().map_or_else(|| v.to_string(), str::to_string)
+            }
+            Capture::Header(name) => self.header(name).ok_or("nothing")?.to_string(),
+        };
+        if value.len() > MAX_CAPTURE_BYTES {
+            return Err(format!("{} bytes", value.len()));
+        }
+        Ok(value)
+    }
+
     /// An invoke answer: its payload is read as JSON, `statusCode` as the status, `headers`
     /// as headers, and a `body` holding a JSON string is decoded.
     pub(crate) fn from_invoke(payload: &[u8], function_error: Option<String>, duration: Duration) -> Observation {

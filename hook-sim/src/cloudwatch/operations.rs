@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::wire::{ApiError, get, get_list, get_number, get_str, get_time, is_false, number};
 use crate::InvocationRecord;
 use crate::alarm::{Metric, MetricQuery, Statistic};
 use crate::custom_metrics::{CustomPoint, MAX_CUSTOM_POINTS, weighted};
 use crate::metric::METRIC_LAG;
 use crate::state::SimState;
-
-use super::wire::{ApiError, get, get_list, get_number, get_str, get_time, is_false, number};
 
 /// Metrics in one `PutMetricData`, as CloudWatch allows.
 pub(super) const MAX_PUT_METRICS: usize = 1000;

@@ -7,9 +7,8 @@ use axum::response::{IntoResponse, Response};
 use ciborium::Value as Cbor;
 use serde_json::{Map, Value, json};
 
-use crate::served::with_error;
-
 use super::time::{iso8601, parse_iso8601};
+use crate::served::with_error;
 
 /// CloudWatch's XML namespace (query protocol answers).
 pub(super) const XMLNS: &str = "http://monitoring.amazonaws.com/doc/2010-08-01/";

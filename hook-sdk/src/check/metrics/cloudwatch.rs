@@ -1,9 +1,9 @@
 //! CloudWatch's side of a metrics check: the `GetMetricData` queries, every page of the
 //! answer, and what its errors mean.
 
+use super::decide::Versions;
 use super::evidence::{Answer, MAX_PAGES};
-use super::*;
-use crate::spec::LambdaMetric;
+use crate::spec::{LambdaMetric, MetricsSpec};
 
 /// CloudWatch's codes for a request it refuses as asked (besides the identity and permission
 /// codes every service shares, [`crate::target::SETUP_CODES`]).

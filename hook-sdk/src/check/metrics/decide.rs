@@ -2,10 +2,9 @@
 //! the inconclusive policy. Pure, so that every rule is tested without CloudWatch.
 
 use super::evidence::{Answer, Figure, Sign};
-use super::*;
 use crate::assert::AssertionResult;
 use crate::report::{CheckFailure, CheckResult};
-use crate::spec::{Bound, Inconclusive, LambdaMetric, Threshold, Unit};
+use crate::spec::{Bound, Inconclusive, LambdaMetric, MetricsSpec, Threshold, Unit};
 
 /// The versions a metrics check compares, and what the report calls them.
 #[derive(Debug, Clone)]

@@ -233,7 +233,7 @@ fn reading<'a>(
         target: target.target_version.clone(),
         current: target.current_version.clone().filter(|c| *c != target.target_version),
         alias: alias.to_string(),
-        window: window_text(&window),
+        window: window.to_string(),
     };
     Ok(Reading {
         cloudwatch,
@@ -336,13 +336,4 @@ fn secs(t: SystemTime) -> i64 {
         Ok(d) => d.as_secs() as i64,
         Err(e) => -(e.duration().as_secs() as i64),
     }
-}
-
-/// `12:01:00–12:06:00 UTC (traffic shifting)`.
-fn window_text(w: &TimeWindow) -> String {
-    let hms = |t: SystemTime| {
-        let s = secs(t).rem_euclid(86_400);
-        format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    };
-    format!("{}–{} UTC ({})", hms(w.start), hms(w.end), w.what)
 }

@@ -333,7 +333,7 @@ fn windows_read_as_times_of_day() {
         end: start + Duration::from_secs(300),
         what: "traffic shifting".into(),
     };
-    assert_eq!(window_text(&w), "12:01:01–12:06:01 UTC (traffic shifting)");
+    assert_eq!(w.to_string(), "12:01:01–12:06:01 UTC (traffic shifting)");
 }
 
 /// A window's end is rounded up to the second, never cut: traffic in the end's last fraction

@@ -19,7 +19,6 @@ use std::time::{Duration, SystemTime};
 use super::clock::Clock;
 use super::decide::{Decision, Versions, decide};
 use super::evidence::Answer;
-use super::window_text;
 use crate::check::TimeWindow;
 use crate::report::{CheckFailure, CheckResult};
 use crate::spec::{Dur, MetricsSpec, Watch};
@@ -84,9 +83,9 @@ where
         };
         versions.window = format!(
             "{} (version {}), {} (version {})",
-            window_text(&target),
+            target,
             versions.target,
-            window_text(&current),
+            current,
             versions.current.as_deref().unwrap_or("none"),
         );
         let decision = decide(spec, &versions, &answer);

@@ -1,13 +1,32 @@
 //! A check's call: made from the spec and variables, run within its time, judged.
 
-use serde_json::Value;
+use std::time::Duration;
 
-use super::*;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::secrets::Secrets;
 use crate::assert::{AssertionResult, Observation, evaluate};
+use crate::check::answer_cap::AnswerCap;
 use crate::check::http::{self, HttpRequest};
-use crate::report::ErrorKind;
-use crate::spec::{Action, Qualifier, duration_text};
-use crate::target::TargetFunction;
+use crate::report::{CheckFailure, ErrorKind};
+use crate::spec::{Action, Check, Qualifier, Vars, duration_text};
+use crate::target::{Target, TargetFunction};
+
+/// The time one attempt may take when the spec says nothing.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What makes a check's calls: the Lambda client (its answers capped at `max_body`) and the
+/// HTTP client.
+#[derive(Clone)]
+pub(super) struct Caller {
+    /// The client as given.
+    pub(super) raw_lambda: aws_sdk_lambda::Client,
+    /// The client checks invoke with: answers capped at `max_body`.
+    lambda: aws_sdk_lambda::Client,
+    pub(super) http: Option<reqwest::Client>,
+    pub(super) max_body: usize,
+}
 
 /// The time a call may take: the check's timeout, and the run's deadline.
 #[derive(Debug, Clone, Copy)]
@@ -16,7 +35,26 @@ pub(super) struct Limits {
     pub(super) deadline: Option<Instant>,
 }
 
-impl CheckRunner {
+impl Caller {
+    /// Calls through `lambda`, answers capped at `max_body`.
+    pub(super) fn new(lambda: aws_sdk_lambda::Client, max_body: usize) -> Self {
+        Caller {
+            lambda: AnswerCap { max: max_body }.apply(&lambda),
+            raw_lambda: lambda,
+            http: None,
+            max_body,
+        }
+    }
+
+    /// The same, answers capped at `bytes`.
+    pub(super) fn capped(&self, bytes: usize) -> Self {
+        Caller {
+            lambda: AnswerCap { max: bytes }.apply(&self.raw_lambda),
+            max_body: bytes,
+            ..self.clone()
+        }
+    }
+
     /// The call a check makes, from the spec and the variables; what stops it being made is
     /// a set-up error.
     pub(super) fn prepare(&self, check: &Check, target: Option<&Target>, vars: &Vars) -> Result<Call, String> {
@@ -205,6 +243,22 @@ impl Attempt {
     pub(super) fn duration(&self) -> Duration {
         match self {
             Attempt::Answered { duration, .. } | Attempt::Failed { duration, .. } => *duration,
+        }
+    }
+
+    /// What a failed run shows: its call's failure, and what made it fail as assertions.
+    pub(super) fn into_failure(self) -> (Option<CallFailure>, Vec<AssertionResult>) {
+        match self {
+            Attempt::Failed { failure, .. } => {
+                let shown = AssertionResult {
+                    query: "call".into(),
+                    expected: "an answer".into(),
+                    actual: failure.message.clone(),
+                    passed: false,
+                };
+                (Some(failure), vec![shown])
+            }
+            Attempt::Answered { assertions, .. } => (None, assertions.into_iter().filter(|a| !a.passed).collect()),
         }
     }
 }

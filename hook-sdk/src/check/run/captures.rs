@@ -1,10 +1,12 @@
 //! Variables: the spec's own, a target's, and what checks capture from their answers.
 
-use super::*;
+use super::secrets::Secrets;
 use crate::assert::{AssertionResult, Observation};
 use crate::redact::is_credential_header;
-use crate::spec::Capture;
+use crate::report::{CheckFailure, CheckReport, CheckResult};
 use crate::spec::limits::MAX_CAPTURE_BYTES;
+use crate::spec::{Capture, Check, Spec, Vars};
+use crate::target::Target;
 
 /// Sets the spec's `vars`, in order; the first that cannot be set is the run's set-up error
 /// (later ones follow from it).
@@ -50,7 +52,7 @@ pub(super) fn capture(
     assertions: &mut Vec<AssertionResult>,
 ) {
     for (name, capture) in &check.capture {
-        let failed = match captured(capture, obs) {
+        let failed = match obs.captured(capture) {
             Ok(v) => {
                 secrets.named(name, &v);
                 if matches!(capture, Capture::Header(h) if is_credential_header(h)) {
@@ -72,22 +74,6 @@ pub(super) fn capture(
             });
         }
     }
-}
-
-/// The captured value, or what was found instead.
-pub(super) fn captured(capture: &Capture, obs: &Observation) -> Result<String, String> {
-    let value = match capture {
-        Capture::Json(path) => {
-            let json = obs.json.as_ref().ok_or("the answer is not JSON")?;
-            let v = path.path.query(json).first().ok_or("nothing")?;
-            v.as_str().map_or_else(|| v.to_string(), str::to_string)
-        }
-        Capture::Header(name) => obs.header(name).ok_or("nothing")?.to_string(),
-    };
-    if value.len() > MAX_CAPTURE_BYTES {
-        return Err(format!("{} bytes", value.len()));
-    }
-    Ok(value)
 }
 
 /// Records the variables `check` captures that are still not set after it ran.

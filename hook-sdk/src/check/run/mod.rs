@@ -1,14 +1,16 @@
 //! Running a spec's checks: invokes and HTTP requests, retries, repeats with concurrency,
 //! thresholds and captures. Failed checks are data in the [`Report`], never `Err`.
-
 //!
-//! One file per job: this one orders the checks (phases, `fail_fast`, the deadline);
-//! [`targets`] chooses each check's targets; [`instance`] runs one check against one target,
-//! with [`retry`] and [`repeat`]; [`call`] makes and judges one call; [`captures`] keeps the
-//! variables; [`secrets`] what no report may show.
+//! One file per job, each type's methods in its own file: this one is [`CheckRunner`], which
+//! orders the checks (phases, `fail_fast`, the deadline); [`context`] is what a run needs besides
+//! the spec; [`targets`] chooses each check's targets; [`unrun`] reports the checks that do not
+//! run; [`instance`] runs one check against one target, with [`retry`] and [`repeat`]; [`call`]
+//! is the `Caller` that makes and judges one call; [`captures`] keeps the variables; [`secrets`]
+//! what no report may show. Imports go one way: from this file to the others, never back.
 
 mod call;
 mod captures;
+mod context;
 mod instance;
 mod repeat;
 mod retry;
@@ -16,23 +18,22 @@ mod secrets;
 mod targets;
 #[cfg(test)]
 mod tests;
+mod unrun;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
-use tokio::time::Instant;
-
-use super::answer_cap::AnswerCap;
-use super::http::DEFAULT_MAX_BODY;
-use super::select::{self, Facts, SKIP_VARIABLE};
-use crate::event::Phase;
-use crate::report::{CheckFailure, CheckReport, CheckResult, Outcome, Report};
-use crate::spec::{Check, Spec, Vars};
-use crate::target::Target;
+use call::Caller;
+pub use call::DEFAULT_TIMEOUT;
+pub use context::{RunContext, TimeWindow, TrafficError};
 use secrets::Secrets;
+use tokio::time::Instant;
+use unrun::Unrun;
 
-/// The time one attempt may take when the spec says nothing.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::check::http::DEFAULT_MAX_BODY;
+use crate::check::select::{self, Facts};
+use crate::report::{CheckReport, Outcome, Report};
+use crate::spec::{Action, Check, Spec, Vars};
+use crate::target::Target;
 
 type Progress = Arc<dyn Fn(&CheckReport) + Send + Sync>;
 
@@ -45,84 +46,18 @@ type Progress = Arc<dyn Fn(&CheckReport) + Send + Sync>;
 /// `***`, as are the credentials and query values of every URL shown.
 #[derive(Clone)]
 pub struct CheckRunner {
-    /// The client as given.
-    raw_lambda: aws_sdk_lambda::Client,
-    /// The client checks invoke with: answers capped at `max_body`.
-    lambda: aws_sdk_lambda::Client,
-    http: Option<reqwest::Client>,
+    caller: Caller,
     #[cfg(feature = "metrics")]
     cloudwatch: Option<aws_sdk_cloudwatch::Client>,
-    max_body: usize,
     progress: Option<Progress>,
 }
 
 impl std::fmt::Debug for CheckRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CheckRunner")
-            .field("max_body", &self.max_body)
+            .field("max_body", &self.caller.max_body)
             .finish_non_exhaustive()
     }
-}
-
-/// The time a metrics check covers, and what it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimeWindow {
-    /// From.
-    pub start: SystemTime,
-    /// To.
-    pub end: SystemTime,
-    /// What it is, for reports: `traffic shifting` (the deployment's `AllowTraffic` event).
-    pub what: String,
-}
-
-/// What a run needs besides the spec.
-#[derive(Debug, Clone)]
-pub struct RunContext {
-    /// The phase the checks run in; checks of other phases are skipped.
-    pub phase: Phase,
-    /// The targets invoke checks test.
-    pub targets: Vec<Target>,
-    /// The deployment, for `{{deployment.id}}`.
-    pub deployment_id: Option<String>,
-    /// Variables (and the environment for `${env:...}`).
-    pub vars: Vars,
-    /// No attempt starts or lasts past this; checks left are reported as not run.
-    pub deadline: Option<Instant>,
-    /// The spec's source, for reports.
-    pub source: Option<String>,
-    /// The deployment's traffic shifting (its `AllowTraffic` event), the default window of
-    /// metrics checks; `None` outside a deployment.
-    pub traffic: Option<Result<TimeWindow, TrafficError>>,
-}
-
-/// Why the deployment's traffic shifting, a metrics check's default window, is not known.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum TrafficError {
-    /// CodeDeploy did not say (no access, no such deployment…).
-    #[error(
-        "{message} (the hook's role needs codedeploy:ListDeploymentTargets and codedeploy:GetDeploymentTarget \
-         for a metrics check's default window; or give the check a `window: 30m`)"
-    )]
-    Unreadable {
-        /// What CodeDeploy's answer was, causes included.
-        message: String,
-    },
-    /// Traffic is still shifting: the window has no end yet.
-    #[error("traffic is still shifting in {deployment_id}: AllowTraffic has not ended")]
-    StillShifting {
-        /// The deployment.
-        deployment_id: String,
-    },
-    /// No traffic has shifted yet.
-    #[error("{deployment_id} has not shifted traffic yet (no AllowTraffic event has started)")]
-    NotStarted {
-        /// The deployment.
-        deployment_id: String,
-    },
-    /// This build of hook-sdk cannot read metrics.
-    #[error("hook-sdk was built without its `metrics` feature")]
-    NoMetricsFeature,
 }
 
 impl CheckRunner {
@@ -130,12 +65,9 @@ impl CheckRunner {
     /// first HTTP check) and a 1 MiB cap on answers.
     pub fn new(lambda: aws_sdk_lambda::Client) -> Self {
         CheckRunner {
-            lambda: AnswerCap { max: DEFAULT_MAX_BODY }.apply(&lambda),
-            raw_lambda: lambda,
-            http: None,
+            caller: Caller::new(lambda, DEFAULT_MAX_BODY),
             #[cfg(feature = "metrics")]
             cloudwatch: None,
-            max_body: DEFAULT_MAX_BODY,
             progress: None,
         }
     }
@@ -149,14 +81,13 @@ impl CheckRunner {
 
     /// Uses this HTTP client.
     pub fn with_http(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
+        self.caller.http = Some(http);
         self
     }
 
     /// Caps answers (invoke payloads and HTTP bodies) at `bytes`: a larger answer fails its check.
     pub fn max_body(mut self, bytes: usize) -> Self {
-        self.max_body = bytes;
-        self.lambda = AnswerCap { max: bytes }.apply(&self.raw_lambda);
+        self.caller = self.caller.capped(bytes);
         self
     }
 
@@ -238,12 +169,73 @@ impl CheckRunner {
         futures_util::future::join_all(
             ctx.targets
                 .iter()
-                .map(|t| select::read_facts(&self.raw_lambda, t, ctx.deadline)),
+                .map(|t| select::read_facts(&self.caller.raw_lambda, t, ctx.deadline)),
         )
         .await
         .into_iter()
         .map(Some)
         .collect()
+    }
+
+    /// Runs one check against each of its targets (an HTTP check once, with none).
+    async fn run_check(
+        &self,
+        spec: &Spec,
+        check: &Check,
+        ctx: &RunContext,
+        pick: (&select::Selection, usize),
+        vars: &mut Vars,
+        secrets: &mut Secrets,
+    ) -> Vec<CheckReport> {
+        if matches!(check.action, Action::Http(_)) {
+            return vec![instance::run_instance(&self.caller, spec, check, ctx, None, vars, secrets).await];
+        }
+        let (chosen, mut out) = targets::choose(check, ctx, pick);
+        for ti in chosen {
+            let target = &ctx.targets[ti];
+            let report = match &check.action {
+                Action::Metrics(m) => self.run_metrics(spec, check, m, ctx, target).await,
+                _ => instance::run_instance(&self.caller, spec, check, ctx, Some(target), vars, secrets).await,
+            };
+            out.push(report);
+        }
+        out
+    }
+
+    #[cfg(feature = "metrics")]
+    async fn run_metrics(
+        &self,
+        spec: &Spec,
+        check: &Check,
+        metrics: &crate::spec::MetricsSpec,
+        ctx: &RunContext,
+        target: &Target,
+    ) -> CheckReport {
+        let timeout = check.timeout.or(spec.defaults.timeout).map_or(DEFAULT_TIMEOUT, |d| d.0);
+        crate::check::metrics::run(
+            self.cloudwatch.as_ref(),
+            &check.name,
+            metrics,
+            target,
+            ctx.traffic.as_ref(),
+            (timeout, ctx.deadline),
+        )
+        .await
+    }
+
+    #[cfg(not(feature = "metrics"))]
+    async fn run_metrics(
+        &self,
+        _: &Spec,
+        check: &Check,
+        _: &crate::spec::MetricsSpec,
+        _: &RunContext,
+        target: &Target,
+    ) -> CheckReport {
+        CheckReport {
+            target: Some(target.qualified()),
+            ..unrun::setup_failure(check, "this hook was built without hook-sdk's `metrics` feature".into())
+        }
     }
 
     fn push(&self, reports: &mut Vec<CheckReport>, mut r: CheckReport, secrets: &Secrets) {
@@ -252,64 +244,5 @@ impl CheckRunner {
             p(&r);
         }
         reports.push(r);
-    }
-}
-
-/// Why a check is not run at all, when it is not: the reasons that hold before any target is
-/// chosen, in the order they are told.
-#[derive(Clone, Copy)]
-struct Unrun<'a> {
-    every_target_waived: bool,
-    vars_error: Option<&'a str>,
-    stop: Option<&'a str>,
-}
-
-impl Unrun<'_> {
-    fn report(&self, check: &Check, ctx: &RunContext) -> Option<CheckReport> {
-        if !check.runs_in(ctx.phase) {
-            let only = match check.phase {
-                crate::spec::PhaseFilter::Before => "BeforeAllowTraffic",
-                _ => "AfterAllowTraffic",
-            };
-            return Some(skipped(check, format!("runs in {only} only")));
-        }
-        if self.every_target_waived {
-            return Some(skipped(
-                check,
-                format!("every target skips its checks ({SKIP_VARIABLE}, allowed by the spec)"),
-            ));
-        }
-        if let Some(e) = self.vars_error {
-            return Some(setup_failure(check, e.to_string()));
-        }
-        if let Some(why) = self.stop {
-            return Some(not_run(check, why.to_string()));
-        }
-        if ctx.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Some(not_run(check, "the hook ran out of time".into()));
-        }
-        None
-    }
-}
-
-/// The report of a check that could not be made (see [`ErrorKind::Setup`](crate::report::ErrorKind::Setup)).
-fn setup_failure(check: &Check, error: String) -> CheckReport {
-    with_result(&check.name, CheckResult::Failed(CheckFailure::setup(error)))
-}
-
-/// The report of a check that does not run here.
-fn skipped(check: &Check, reason: String) -> CheckReport {
-    with_result(&check.name, CheckResult::Skipped { reason })
-}
-
-/// The report of a check left out.
-fn not_run(check: &Check, reason: String) -> CheckReport {
-    with_result(&check.name, CheckResult::NotRun { reason })
-}
-
-fn with_result(name: &str, result: CheckResult) -> CheckReport {
-    CheckReport {
-        result,
-        ..CheckReport::failed_before_run(name)
     }
 }

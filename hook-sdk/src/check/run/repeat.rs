@@ -1,82 +1,63 @@
 //! A repeated check: `repeat` runs, `concurrency` at once, judged by their figures against the
 //! check's thresholds.
 
+use std::time::Duration;
+
 use futures_util::StreamExt as _;
 
-use super::call::{Attempt, Call, CallFailure, Limits};
-use super::*;
+use super::call::{Call, CallFailure, Caller, Limits};
+use super::secrets::Secrets;
 use crate::assert::AssertionResult;
-use crate::report::RunStats;
-use crate::spec::duration_text;
+use crate::report::{CheckReport, CheckResult, RunStats};
 use crate::spec::limits::{MAX_CONCURRENCY, MAX_REPEAT};
+use crate::spec::{Check, Vars, duration_text};
 
 /// What a repeated check keeps of a failed run: why it failed (its call's failure, if it got no
 /// answer) and the assertions that failed.
 type FirstFailure = (Option<CallFailure>, Vec<AssertionResult>);
 
-impl CheckRunner {
-    /// Runs the call `n` times (at most [`MAX_REPEAT`]) and fills `report`: attempts, figures,
-    /// thresholds, the first failed run, and the result.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn repeat(
-        &self,
-        call: &Call,
-        check: &Check,
-        vars: &Vars,
-        n: u32,
-        limits: Limits,
-        secrets: &Secrets,
-        report: &mut CheckReport,
-    ) {
-        let runs = n.min(MAX_REPEAT);
-        let concurrency = check.concurrency.unwrap_or(1).clamp(1, MAX_CONCURRENCY) as usize;
-        // Fold the runs as they end: only the passed runs' durations and the first failure are
-        // kept, never the answers.
-        let (passed, first): (Vec<Duration>, Option<FirstFailure>) = futures_util::stream::iter(0..runs)
-            .map(|_| self.attempt(call, check, vars, limits, secrets))
-            .buffer_unordered(concurrency)
-            .fold((Vec::new(), None), |(mut passed, mut first), a| async move {
-                if a.passed() {
-                    passed.push(a.duration());
-                } else if first.is_none() {
-                    first = Some(a.into_failure());
-                }
-                (passed, first)
-            })
-            .await;
-        let stats = RunStats::from_runs(passed, runs);
-        let (first_call, first_failure) = first.unwrap_or_default();
-        report.attempts = stats.runs;
-        report.sample_failure = first_failure;
-        report.assertions = judged(check, &stats);
-        report.result = match first_call {
-            // No run could be made: the cause is the set-up, not the version, and no threshold
-            // passes a check that never ran.
-            Some(f) if stats.passed == 0 && f.kind == crate::report::ErrorKind::Setup => CheckResult::Failed(f.into()),
-            _ => CheckResult::by_expectations(stats.runs > 0 && report.assertions.iter().all(|a| a.passed)),
-        };
-        report.stats = Some(stats);
-    }
-}
-
-impl Attempt {
-    /// What a failed run shows: its call's failure, and what made it fail as assertions.
-    fn into_failure(self) -> FirstFailure {
-        match self {
-            Attempt::Failed { failure, .. } => {
-                let shown = AssertionResult {
-                    query: "call".into(),
-                    expected: "an answer".into(),
-                    actual: failure.message.clone(),
-                    passed: false,
-                };
-                (Some(failure), vec![shown])
+/// Runs the call `n` times (at most [`MAX_REPEAT`]) and fills `report`: attempts, figures,
+/// thresholds, the first failed run, and the result.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn repeat(
+    caller: &Caller,
+    call: &Call,
+    check: &Check,
+    vars: &Vars,
+    n: u32,
+    limits: Limits,
+    secrets: &Secrets,
+    report: &mut CheckReport,
+) {
+    let runs = n.min(MAX_REPEAT);
+    let concurrency = check.concurrency.unwrap_or(1).clamp(1, MAX_CONCURRENCY) as usize;
+    // Fold the runs as they end: only the passed runs' durations and the first failure are
+    // kept, never the answers.
+    let (passed, first): (Vec<Duration>, Option<FirstFailure>) = futures_util::stream::iter(0..runs)
+        .map(|_| caller.attempt(call, check, vars, limits, secrets))
+        .buffer_unordered(concurrency)
+        .fold((Vec::new(), None), |(mut passed, mut first), a| async move {
+            if a.passed() {
+                passed.push(a.duration());
+            } else if first.is_none() {
+                first = Some(a.into_failure());
             }
-            Attempt::Answered { assertions, .. } => (None, assertions.into_iter().filter(|a| !a.passed).collect()),
-        }
-    }
+            (passed, first)
+        })
+        .await;
+    let stats = RunStats::from_runs(passed, runs);
+    let (first_call, first_failure) = first.unwrap_or_default();
+    report.attempts = stats.runs;
+    report.sample_failure = first_failure;
+    report.assertions = judged(check, &stats);
+    report.result = match first_call {
+        // No run could be made: the cause is the set-up, not the version, and no threshold
+        // passes a check that never ran.
+        Some(f) if stats.passed == 0 && f.kind == crate::report::ErrorKind::Setup => CheckResult::Failed(f.into()),
+        _ => CheckResult::by_expectations(stats.runs > 0 && report.assertions.iter().all(|a| a.passed)),
+    };
+    report.stats = Some(stats);
 }
-
 /// The assertions of a repeated check: every run passes, unless the spec sets a success rate;
 /// then each threshold it sets.
 fn judged(check: &Check, stats: &RunStats) -> Vec<AssertionResult> {

@@ -1,9 +1,8 @@
 //! The secrets of a run: what its report must never show.
 
-use super::*;
 use crate::assert::Observation;
 use crate::redact::{Redactor, is_credential_header, looks_secret};
-use crate::spec::{Capture, TemplateText};
+use crate::spec::{Capture, Check, Spec, TemplateText, Vars};
 
 /// The secrets of a run: what its report must never show.
 pub(super) struct Secrets {
@@ -53,7 +52,7 @@ impl Secrets {
         let mut out = std::borrow::Cow::Borrowed(&self.redactor);
         for (name, capture) in &check.capture {
             if secret(name, capture)
-                && let Ok(v) = super::captures::captured(capture, obs)
+                && let Ok(v) = obs.captured(capture)
             {
                 out.to_mut().add(&v);
             }

@@ -1,109 +1,73 @@
 //! Which targets a check runs against, and the targets no check tests.
 
-use super::*;
-use crate::check::select::Selection;
-use crate::spec::Action;
+use super::context::RunContext;
+use super::unrun::{setup_failure, setup_failure_named, skipped};
+use crate::check::select::{Facts, SKIP_VARIABLE, Selection};
+use crate::report::CheckReport;
+use crate::spec::Check;
 
-impl CheckRunner {
-    pub(super) async fn run_check(
-        &self,
-        spec: &Spec,
-        check: &Check,
-        ctx: &RunContext,
-        (selection, ci): (&Selection, usize),
-        vars: &mut Vars,
-        secrets: &mut Secrets,
-    ) -> Vec<CheckReport> {
-        if matches!(check.action, Action::Http(_)) {
-            return vec![self.run_instance(spec, check, ctx, None, vars, secrets).await];
-        }
-        let chosen = selection.targets.get(&ci).cloned().unwrap_or_default();
-        let mut out = Vec::new();
-        for (ti, e) in selection.unreadable.get(&ci).into_iter().flatten() {
-            let t = &ctx.targets[*ti];
-            out.push(CheckReport {
-                target: Some(t.qualified()),
-                ..setup_failure(check, e.clone())
-            });
-        }
-        if chosen.is_empty() && out.is_empty() {
-            let waived = selection.waived.get(&ci).is_some_and(|w| !w.is_empty());
-            let skipped = |reason: String| vec![skipped(check, reason)];
-            if waived {
-                return skipped(format!(
-                    "its targets skip their checks ({SKIP_VARIABLE}, allowed by the spec)"
-                ));
+/// The targets of check `ci` (indexes into `ctx.targets`), and the reports it has already:
+/// a set-up failure for each target whose facts could not be read, or why it runs against
+/// none. An HTTP check has no target.
+pub(super) fn choose(
+    check: &Check,
+    ctx: &RunContext,
+    (selection, ci): (&Selection, usize),
+) -> (Vec<usize>, Vec<CheckReport>) {
+    let chosen = selection.targets.get(&ci).cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    for (ti, e) in selection.unreadable.get(&ci).into_iter().flatten() {
+        let t = &ctx.targets[*ti];
+        out.push(CheckReport {
+            target: Some(t.qualified()),
+            ..setup_failure(check, e.clone())
+        });
+    }
+    if !chosen.is_empty() || !out.is_empty() {
+        return (chosen, out);
+    }
+    (
+        Vec::new(),
+        vec![why_none(
+            check,
+            ctx,
+            selection.waived.get(&ci).is_some_and(|w| !w.is_empty()),
+        )],
+    )
+}
+
+/// The report of a check that runs against no target: skipped when that is the spec's choice,
+/// a set-up failure when it names targets the deployment does not have.
+fn why_none(check: &Check, ctx: &RunContext, waived: bool) -> CheckReport {
+    if waived {
+        return skipped(
+            check,
+            format!("its targets skip their checks ({SKIP_VARIABLE}, allowed by the spec)"),
+        );
+    }
+    match &check.select {
+        Some(s) if s.fallback => return skipped(check, "every target is tested by another check".into()),
+        Some(_) => return skipped(check, "selects none of this deployment's targets".into()),
+        None => {}
+    }
+    let known: Vec<String> = ctx
+        .targets
+        .iter()
+        .map(|t| format!("{} ({})", t.logical_id, t.function))
+        .collect();
+    let error = match &check.targets {
+        Some(names) => format!(
+            "no target named {}: the deployment's targets are {}",
+            names.join(", "),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
             }
-            match &check.select {
-                Some(s) if s.fallback => return skipped("every target is tested by another check".into()),
-                Some(_) => return skipped("selects none of this deployment's targets".into()),
-                None => {}
-            }
-            let known: Vec<String> = ctx
-                .targets
-                .iter()
-                .map(|t| format!("{} ({})", t.logical_id, t.function))
-                .collect();
-            let error = match &check.targets {
-                Some(names) => format!(
-                    "no target named {}: the deployment's targets are {}",
-                    names.join(", "),
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
-                None => "the deployment has no target to invoke".to_string(),
-            };
-            return vec![setup_failure(check, error)];
-        }
-        for ti in chosen {
-            let target = &ctx.targets[ti];
-            let report = match &check.action {
-                Action::Metrics(m) => self.run_metrics(spec, check, m, ctx, target).await,
-                _ => self.run_instance(spec, check, ctx, Some(target), vars, secrets).await,
-            };
-            out.push(report);
-        }
-        out
-    }
-
-    #[cfg(feature = "metrics")]
-    async fn run_metrics(
-        &self,
-        spec: &Spec,
-        check: &Check,
-        metrics: &crate::spec::MetricsSpec,
-        ctx: &RunContext,
-        target: &Target,
-    ) -> CheckReport {
-        let timeout = check.timeout.or(spec.defaults.timeout).map_or(DEFAULT_TIMEOUT, |d| d.0);
-        crate::check::metrics::run(
-            self.cloudwatch.as_ref(),
-            &check.name,
-            metrics,
-            target,
-            ctx.traffic.as_ref(),
-            (timeout, ctx.deadline),
-        )
-        .await
-    }
-
-    #[cfg(not(feature = "metrics"))]
-    async fn run_metrics(
-        &self,
-        _: &Spec,
-        check: &Check,
-        _: &crate::spec::MetricsSpec,
-        _: &RunContext,
-        target: &Target,
-    ) -> CheckReport {
-        CheckReport {
-            target: Some(target.qualified()),
-            ..setup_failure(check, "this hook was built without hook-sdk's `metrics` feature".into())
-        }
-    }
+        ),
+        None => "the deployment has no target to invoke".to_string(),
+    };
+    setup_failure(check, error)
 }
 
 /// A target no check tests fails: a hook shared by many stacks never passes a function its
@@ -134,10 +98,7 @@ pub(super) fn uncovered(
         );
         out.push(CheckReport {
             target: Some(t.qualified()),
-            ..with_result(
-                "every target is tested",
-                CheckResult::Failed(CheckFailure::setup(error)),
-            )
+            ..setup_failure_named("every target is tested", error)
         });
     }
     out

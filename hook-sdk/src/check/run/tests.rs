@@ -1,4 +1,7 @@
+use std::time::Duration;
+
 use super::*;
+use crate::event::Phase;
 use crate::spec::load;
 use aws_sdk_lambda::operation::invoke::InvokeOutput;
 use aws_sdk_lambda::primitives::Blob;

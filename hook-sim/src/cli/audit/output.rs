@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::AuditResult;
+use super::result::AuditResult;
 use super::verdict::{FaultSummary, HealthySummary, RunResult, summarize, summarize_healthy};
 
 /// An audit's result with each fault's runs summed up: what every output shows.

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::SimulateError;
+use super::error::SimulateError;
 use hook_sim::stack::setup::Setup;
 
 pub(super) fn build(setup: &Setup, base: &Path) -> Result<(), SimulateError> {

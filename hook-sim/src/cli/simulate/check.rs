@@ -15,15 +15,16 @@ use std::process::ExitCode;
 use clap::Args;
 use hook_sim::deploy::Phase;
 use hook_sim::iam::{Identity, Request, ResourceGrant, function_request};
+use hook_sim::stack::cloudformation::code_deploy_aliases;
+use hook_sim::stack::sam::{functions_with_preference, read_setup};
+use hook_sim::stack::setup::{FunctionRun, Setup, TARGET};
 use hook_sim::stack::{StackError, Template};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{ReportFormat, StackArgs, other_stacks, template_dir};
+use super::args::{ReportFormat, StackArgs};
+use super::binaries::{other_stacks, template_dir};
 use crate::cli::key_value;
-use hook_sim::stack::cloudformation::code_deploy_aliases;
-use hook_sim::stack::sam::{functions_with_preference, read_setup};
-use hook_sim::stack::setup::{FunctionRun, Setup, TARGET};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:

@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use hook_sim::VersionFault;
 use hook_sim::deploy::{DeploymentPlan, Traffic};
+use hook_sim::schedule::TrafficRouting;
 use hook_sim::stack::Template;
-
-use super::render::{Printer, print_header};
-use super::{
-    IamMode, RehearsalArgs, SimulateError, StackArgs, build, check_binaries, default_speed, hook_env, other_stacks,
-    template_dir,
-};
 use hook_sim::stack::sam::read_setup;
-use hook_sim::stack::setup::{CURRENT, TARGET};
+use hook_sim::stack::setup::{CURRENT, Setup, TARGET};
+
+use super::args::{IamMode, RehearsalArgs, StackArgs};
+use super::binaries::{check_binaries, other_stacks, template_dir};
+use super::build;
+use super::error::SimulateError;
+use super::render::{Printer, print_header};
 
 /// A stack read, built and checked: ready to rehearse as many times as asked.
 pub(crate) type Prepared = hook_sim::rehearsal::Stage;
@@ -207,4 +208,60 @@ pub(crate) fn json_report(
         "hook_logs": rehearsal.hook_logs,
         "function_logs": rehearsal.function_logs,
     })
+}
+
+/// The hooks' environment: `--hook-env`, then `--spec` as `HOOK_SPEC_FILE` (a full path, since
+/// each hook runs in its own folder).
+fn hook_env(args: &RehearsalArgs, setup: &Setup) -> Result<Vec<(String, String)>, SimulateError> {
+    let mut env = args.hook_env.clone();
+    let Some(spec) = &args.spec else {
+        return Ok(env);
+    };
+    let path =
+        std::fs::canonicalize(spec).map_err(|e| SimulateError::Usage(format!("--spec {}: {e}", spec.display())))?;
+    if !path.is_file() {
+        return Err(SimulateError::Usage(format!(
+            "--spec {}: not a file (give the YAML file of your checks)",
+            spec.display()
+        )));
+    }
+    let reads_specs = setup.hooks.iter().any(|(_, h)| {
+        h.env.iter().any(|(k, _)| k == "HOOK_SPEC_FILE")
+            || h.cargo_bin.as_deref() == Some("hook-runner")
+            || h.binary.file_name().is_some_and(|n| n == "hook-runner")
+    });
+    if !reads_specs {
+        let hooks: Vec<&str> = setup.hooks.iter().map(|(_, h)| h.logical_id.as_str()).collect();
+        return Err(SimulateError::Usage(format!(
+            "--spec: no hook of this deployment runs hook-runner ({}), so none would read it; \
+             choose the template's spec hook (template.yaml: --parameter PreTrafficHookKind=spec) \
+             or give a hook the hook-runner binary",
+            if hooks.is_empty() {
+                "it has no hooks".to_string()
+            } else {
+                format!("its hooks: {}", hooks.join(", "))
+            }
+        )));
+    }
+    env.retain(|(k, _)| k != "HOOK_SPEC_FILE");
+    env.push(("HOOK_SPEC_FILE".to_string(), path.display().to_string()));
+    Ok(env)
+}
+
+/// 60, or faster so that shifting takes at most 10 s of wall time.
+fn default_speed(routing: &TrafficRouting) -> f64 {
+    let shifting = routing.steps().last().map_or(0.0, |s| s.at.as_secs_f64());
+    (shifting / 10.0).max(60.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_speed_keeps_shifting_under_ten_seconds() {
+        assert_eq!(default_speed(&TrafficRouting::AllAtOnce), 60.0);
+        let linear = TrafficRouting::predefined("Linear10PercentEvery10Minutes").unwrap();
+        assert_eq!(default_speed(&linear), 540.0);
+    }
 }

@@ -9,7 +9,7 @@ use hook_sim::duration::human;
 use hook_sim::stack::scalar_text;
 use serde_json::{Value, json};
 
-use super::StackArgs;
+use super::args::StackArgs;
 use hook_sim::stack::setup::{CURRENT, Setup, TARGET};
 
 pub(super) fn print_header(

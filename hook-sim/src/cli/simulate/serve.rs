@@ -13,7 +13,10 @@ const IDLE_RECLAIM: Duration = Duration::from_secs(10 * 60);
 use hook_sim::stack::{StackError, Template};
 use hook_sim::{Behavior, DeploymentSetup, FunctionSetup, RuntimeFunction, Sim, lambda_appspec};
 
-use super::{SimulateError, StackArgs, build, check_binaries, other_stacks, template_dir};
+use super::args::StackArgs;
+use super::binaries::{check_binaries, other_stacks, template_dir};
+use super::build;
+use super::error::SimulateError;
 use hook_sim::rehearsal::{Versions, start_versions};
 use hook_sim::stack::cloudformation::code_deploy_aliases;
 use hook_sim::stack::sam::{functions_with_preference, read_setup};
