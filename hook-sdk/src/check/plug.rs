@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::check::{CheckRunner, RunContext};
-use crate::hook::{BoxFuture, Checks, Hook, HookContext};
+use crate::hook::{BoxFuture, Checks, ChecksPassed, Failure, Hook, HookContext};
 use crate::report::{Report, render_json_lines};
 use crate::spec::{Spec, SpecError, Vars};
 
@@ -16,7 +16,7 @@ impl Checks for Spec {
         self.allow_untested_target
     }
 
-    fn run(self: Arc<Self>, ctx: HookContext) -> BoxFuture<Result<Vec<String>, String>> {
+    fn run(self: Arc<Self>, ctx: HookContext) -> BoxFuture<Result<ChecksPassed, Failure>> {
         Box::pin(async move {
             let report = ctx.run_spec(&self).await;
             // One JSON record per check and a summary: CloudWatch keeps each as a log event.
@@ -24,8 +24,10 @@ impl Checks for Spec {
                 crate::logging::record(&line);
             }
             match report.failure_summary() {
-                Some(summary) => Err(summary),
-                None => Ok(report.waived_targets().map(str::to_string).collect()),
+                Some(summary) => Err(Failure::Checks(summary)),
+                None => Ok(ChecksPassed {
+                    waived: report.waived_targets().map(str::to_string).collect(),
+                }),
             }
         })
     }

@@ -12,16 +12,14 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::BoxFuture;
-
-/// How a phase's work ended: `Ok` passes, `Err` says why the hook reports `Failed`.
-pub(crate) type Verdict = Result<(), String>;
+use super::verdict::{Failure, Verdict};
 
 /// A piece of work with a time it must end by.
 pub(crate) trait Deadlined {
     /// When the work is stopped.
     fn deadline(&self) -> Instant;
     /// Why the work failed when it was stopped.
-    fn overrun(&self) -> String;
+    fn overrun(&self) -> Failure;
 }
 
 /// Stops the inner service's work at the request's [`Deadlined::deadline`]: dropping its
@@ -45,11 +43,11 @@ pub(crate) struct Deadline<S> {
 impl<S, R> Service<R> for Deadline<S>
 where
     R: Deadlined,
-    S: Service<R, Response = (), Error = String>,
+    S: Service<R, Response = (), Error = Failure>,
     S::Future: Send + 'static,
 {
     type Response = ();
-    type Error = String;
+    type Error = Failure;
     type Future = BoxFuture<Verdict>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Verdict> {
@@ -89,11 +87,11 @@ pub(crate) struct CatchPanic<S> {
 
 impl<S, R> Service<R> for CatchPanic<S>
 where
-    S: Service<R, Response = (), Error = String>,
+    S: Service<R, Response = (), Error = Failure>,
     S::Future: Send + 'static,
 {
     type Response = ();
-    type Error = String;
+    type Error = Failure;
     type Future = BoxFuture<Verdict>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Verdict> {
@@ -112,9 +110,9 @@ where
                         .map(|s| s.to_string())
                         .or_else(|| payload.downcast_ref::<String>().cloned())
                         .unwrap_or_else(|| "(no message)".to_string());
-                    Err(format!("the handler panicked: {message}"))
+                    Err(Failure::Panicked(message))
                 }
-                Err(join) => Err(format!("the handler task ended: {join}")),
+                Err(join) => Err(Failure::Ended(join.to_string())),
             }
         })
     }
@@ -157,8 +155,8 @@ mod tests {
         fn deadline(&self) -> Instant {
             self.deadline
         }
-        fn overrun(&self) -> String {
-            "out of time".to_string()
+        fn overrun(&self) -> Failure {
+            Failure::Ended("out of time".to_string())
         }
     }
 
@@ -183,7 +181,7 @@ mod tests {
                     panic!("boom at {}", 42);
                 }
                 job.finished.store(true, Ordering::SeqCst);
-                Ok::<(), String>(())
+                Ok::<(), Failure>(())
             }))
             .oneshot(job)
             .await
@@ -199,13 +197,17 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_panic_is_a_failed_verdict_with_its_message() {
         let (j, _) = job(10, 1_000, true);
-        assert_eq!(run(j).await, Err("the handler panicked: boom at 42".to_string()));
+        assert_eq!(run(j).await, Err(Failure::Panicked("boom at 42".to_string())));
+        assert_eq!(
+            run(job(10, 1_000, true).0).await.unwrap_err().to_string(),
+            "the handler panicked: boom at 42"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn work_past_the_deadline_is_stopped_and_never_finishes() {
         let (j, finished) = job(5_000, 100, false);
-        assert_eq!(run(j).await, Err("out of time".to_string()));
+        assert_eq!(run(j).await, Err(Failure::Ended("out of time".to_string())));
         // The aborted task does not go on in the background.
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert!(!finished.load(Ordering::SeqCst));

@@ -9,6 +9,7 @@ mod layers;
 mod service;
 #[cfg(test)]
 mod tests;
+mod verdict;
 
 pub use crate::clients::Clients;
 pub use context::HookContext;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use crate::deployment::{DiscoveryError, DiscoverySettings};
 use crate::status::Backoff;
+pub(crate) use verdict::{ChecksPassed, Failure};
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -31,8 +33,8 @@ pub(crate) trait Checks: Send + Sync {
     /// Whether BeforeAllowTraffic may pass without an invoke of the version under test.
     fn allows_untested_target(&self) -> bool;
     /// Runs the checks of `ctx`'s phase, logging what they found: the targets whose checks
-    /// were skipped as allowed, or why the checks failed.
-    fn run(self: Arc<Self>, ctx: HookContext) -> BoxFuture<Result<Vec<String>, String>>;
+    /// were skipped as allowed, or why the checks failed ([`Failure::Checks`]).
+    fn run(self: Arc<Self>, ctx: HookContext) -> BoxFuture<Result<ChecksPassed, Failure>>;
 }
 type Handler = Arc<dyn Fn(HookContext) -> BoxFuture<Result<(), String>> + Send + Sync>;
 

@@ -12,7 +12,8 @@ use tokio::time::Instant;
 use tower::{Service as _, ServiceBuilder};
 use tracing::Instrument;
 
-use super::layers::{CatchPanicLayer, DeadlineLayer, Deadlined, Verdict};
+use super::layers::{CatchPanicLayer, DeadlineLayer, Deadlined};
+use super::verdict::{ChecksPassed, Failure, Verdict};
 use super::{BoxFuture, Hook, HookContext};
 use crate::budget::Budget;
 use crate::deployment::{DiscoverySettings, discover};
@@ -194,11 +195,10 @@ impl ServiceInner {
             event: event.clone(),
             context,
             deadline: work_deadline,
-            overrun: format!(
-                "the checks did not finish in {:.1} s, the invocation's time less a {:.1} s reserve for reporting",
-                (budget.total - reserve).as_secs_f64(),
-                reserve.as_secs_f64()
-            ),
+            overrun: Failure::Overrun {
+                work: budget.total - reserve,
+                reserve,
+            },
             phase_tx,
         };
         let verdict = ServiceBuilder::new()
@@ -209,7 +209,7 @@ impl ServiceInner {
             .await;
         let (status, reason) = match verdict {
             Ok(()) => (HookStatus::Succeeded, None),
-            Err(reason) => (HookStatus::Failed, Some(reason)),
+            Err(failure) => (HookStatus::Failed, Some(failure.to_string())),
         };
         let phase = phase_rx.await.ok();
         let phase_name = phase.map_or("unknown", Phase::as_str);
@@ -263,7 +263,7 @@ struct Work {
     event: LifecycleEvent,
     context: lambda_runtime::Context,
     deadline: Instant,
-    overrun: String,
+    overrun: Failure,
     phase_tx: tokio::sync::oneshot::Sender<Phase>,
 }
 
@@ -271,7 +271,7 @@ impl Deadlined for Work {
     fn deadline(&self) -> Instant {
         self.deadline
     }
-    fn overrun(&self) -> String {
+    fn overrun(&self) -> Failure {
         self.overrun.clone()
     }
 }
@@ -283,7 +283,7 @@ struct PhaseWork;
 
 impl tower::Service<Work> for PhaseWork {
     type Response = ();
-    type Error = String;
+    type Error = Failure;
     type Future = BoxFuture<Verdict>;
 
     fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Verdict> {
@@ -305,11 +305,15 @@ async fn run_phase(work: Work) -> Verdict {
         ..
     } = work;
 
-    let mut settings = service.settings.as_ref().map_err(Clone::clone)?.clone();
+    let mut settings = service
+        .settings
+        .as_ref()
+        .map_err(|e| Failure::Settings(e.clone()))?
+        .clone();
     settings.home = Some(lambda_context.invoked_function_arn.clone()).filter(|a| !a.is_empty());
     let deployment = discover(&service.clients.codedeploy, &event.deployment_id, &settings)
         .await
-        .map_err(|e| error_chain(&e))?;
+        .map_err(|e| Failure::Discovery(error_chain(&e)))?;
     let _ = phase_tx.send(deployment.phase);
     tracing::info!(
         phase = %deployment.phase,
@@ -328,26 +332,19 @@ async fn run_phase(work: Work) -> Verdict {
     let checks = match &service.hook.checks {
         None => None,
         Some(Ok(checks)) => Some(checks.clone()),
-        Some(Err(e)) => return Err(format!("the check spec could not be read: {e}")),
+        Some(Err(e)) => return Err(Failure::Spec(e.clone())),
     };
     if checks.is_none() && handler.is_none() {
-        return Err(format!(
-            "this hook runs in {} but has no handler for it: register one with Hook::{}",
-            deployment.phase,
-            match deployment.phase {
-                Phase::BeforeAllowTraffic => "before_allow_traffic",
-                Phase::AfterAllowTraffic => "after_allow_traffic",
-            }
-        ));
+        return Err(Failure::NoHandler(deployment.phase));
     }
     let phase = deployment.phase;
     let untested_allowed =
         service.hook.allow_untested_target || checks.as_ref().is_some_and(|c| c.allows_untested_target());
     let (ctx, tested) = HookContext::assemble(event, deployment, &service.clients, deadline, lambda_context);
     // Targets whose checks were skipped as the spec allows (recorded in the report and log).
-    let waived = match checks {
+    let ChecksPassed { waived } = match checks {
         Some(checks) => checks.run(ctx.clone()).await?,
-        None => Vec::new(),
+        None => ChecksPassed::default(),
     };
     if let Some(handler) = handler {
         let started = Instant::now();
@@ -358,7 +355,7 @@ async fn run_phase(work: Work) -> Verdict {
             "handler finished"
         );
         // Handlers' messages may quote URLs with credentials or tokens in their query.
-        result.map_err(|e| redact_urls(&e))?;
+        result.map_err(|e| Failure::Handler(redact_urls(&e)))?;
     }
     if phase == Phase::BeforeAllowTraffic && !untested_allowed {
         let untested: Vec<String> = ctx
@@ -370,12 +367,7 @@ async fn run_phase(work: Work) -> Verdict {
             .filter(|t| !waived.contains(t))
             .collect();
         if !untested.is_empty() {
-            return Err(format!(
-                "BeforeAllowTraffic never ran the version under test ({}): nothing proved it healthy before it \
-                 gets traffic. Invoke it (an `invoke:` check, or TargetFunction::invoke), or opt out with \
-                 `allow_untested_target: true` in the spec or Hook::allow_untested_target()",
-                untested.join(", ")
-            ));
+            return Err(Failure::Untested(untested));
         }
     }
     Ok(())
