@@ -362,18 +362,8 @@ fn summary(report: &hook_sdk::report::Report, path: &Path, color: bool) -> Strin
     };
     let mut out = String::new();
     for c in &report.checks {
-        let title = match c.function() {
-            Some(f) => format!("{} [{f}]", c.name),
-            None => c.name.clone(),
-        };
-        let line = match c.outcome() {
-            Outcome::Passed => format!("{} {title}", paint("32", "✔")),
-            Outcome::Failed if c.is_setup_error() => format!("{} {title} (set-up error)", paint("31", "!")),
-            Outcome::Failed => format!("{} {title}", paint("31", "✘")),
-            Outcome::Skipped => paint("2", &format!("- {title} (skipped)")),
-            Outcome::NotRun => paint("2", &format!("- {title} (not run)")),
-        };
-        out.push_str(&line);
+        // The function, not its version: the same line from one deployment to the next.
+        out.push_str(&c.line().with_target(c.function()).short(color));
         out.push('\n');
     }
     let c = report.counts();

@@ -8,6 +8,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod phase;
+pub mod record;
 mod secret;
 
 #[cfg(feature = "spec")]

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::redact::{MASK, Redactor, is_credential_header};
 use crate::spec::limits::{MAX_CAPTURE_BYTES, MAX_QUERY_NODES};
+use crate::spec::record::AssertionResult;
 use crate::spec::{
     Capture, DurationPredicate, Expect, FunctionErrorExpect, JsonPathKey, Op, Predicate, Vars, duration_text,
 };
@@ -119,19 +119,6 @@ pub(crate) fn decode_body(mut v: Value) -> Value {
         obj.insert("body".to_string(), parsed);
     }
     v
-}
-
-/// The verdict on one assertion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AssertionResult {
-    /// The query, like `json $.statusCode` or `duration`.
-    pub query: String,
-    /// The predicate, like `== 200`.
-    pub expected: String,
-    /// What was found.
-    pub actual: String,
-    /// Whether it held.
-    pub passed: bool,
 }
 
 /// Judges every expectation against an observation, in the order of the spec's keys.

@@ -10,40 +10,13 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-pub use crate::assert::AssertionResult;
 use crate::event::Phase;
 use crate::redact::Redactor;
+pub use crate::spec::record::{AssertionResult, CheckLine, ErrorKind, Outcome};
 
 pub use json::{render_json, render_json_lines};
 pub use junit::render_junit;
 pub use text::render_text;
-
-/// How a check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Outcome {
-    /// Every expectation held.
-    Passed,
-    /// An expectation failed, or the check could not be run to the end.
-    Failed,
-    /// The check does not run in this phase.
-    Skipped,
-    /// The check was not run: an earlier one failed with `fail_fast`, or time ran out.
-    NotRun,
-}
-
-/// What kind of error stopped a check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// The check could not be made, whatever the version does: the spec, the environment or
-    /// the access to AWS is wrong (a variable not set, no credentials, no such function or
-    /// version, access denied, a bad URL, Lambda unreachable). A hook still reports `Failed`;
-    /// a CLI run says it is a set-up error, not a verdict on the version.
-    Setup,
-    /// The call was made and got no usable answer (a time-out, a throttle, a service error, a
-    /// connection the target's API refused): a verdict on the version.
-    Call,
-}
 
 /// Figures over the runs of a repeated check. Durations are those of the runs that passed:
 /// a failed call can be fast (refused at once) or slow (timed out), and says nothing of
@@ -323,6 +296,11 @@ impl CheckReport {
             r.redact_in_place(&mut a.expected);
             r.redact_in_place(&mut a.actual);
         }
+    }
+
+    /// The check as a hook logs it, for drawing it on one line ([`CheckLine::short`]).
+    pub fn line(&self) -> CheckLine {
+        CheckLine::new(&self.name, self.target.as_deref(), self.outcome()).with_error_kind(self.error_kind())
     }
 
     /// How it ended, without the details.

@@ -82,10 +82,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
 }
 
 fn render_check(out: &mut String, check: &CheckReport, s: &Style) {
-    let title = match &check.target {
-        Some(t) => format!("{} [{t}]", check.name),
-        None => check.name.clone(),
-    };
+    let title = check.line().title();
     let mut extra = Vec::new();
     if let Some(stats) = &check.stats {
         extra.push(format!("{} runs", stats.runs));

@@ -2,7 +2,7 @@
 //! the inconclusive policy. Pure, so that every rule is tested without CloudWatch.
 
 use super::evidence::{Answer, Figure, Sign};
-use crate::assert::AssertionResult;
+use crate::report::AssertionResult;
 use crate::report::{CheckFailure, CheckResult};
 use crate::spec::{Bound, Inconclusive, LambdaMetric, MetricsSpec, Threshold, Unit};
 

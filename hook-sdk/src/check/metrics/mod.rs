@@ -141,7 +141,7 @@ async fn watching(
     spec: &MetricsSpec,
     traffic: Option<&Result<TimeWindow, TrafficError>>,
     (timeout, deadline): (Duration, Option<Instant>),
-) -> (CheckResult, MetricsSummary, Vec<crate::assert::AssertionResult>) {
+) -> (CheckResult, MetricsSummary, Vec<crate::report::AssertionResult>) {
     let mut summary = reading.summary();
     let w = spec.watch.expect("a watching check");
     let fail = |f: CheckFailure| (CheckResult::Failed(f), reading.summary(), Vec::new());

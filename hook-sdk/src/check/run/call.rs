@@ -6,9 +6,10 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::secrets::Secrets;
-use crate::assert::{AssertionResult, Observation, evaluate};
+use crate::assert::{Observation, evaluate};
 use crate::check::answer_cap::AnswerCap;
 use crate::check::http::{self, HttpRequest};
+use crate::report::AssertionResult;
 use crate::report::{CheckFailure, ErrorKind};
 use crate::spec::{Action, Check, Qualifier, Vars, duration_text};
 use crate::target::{Target, TargetFunction};

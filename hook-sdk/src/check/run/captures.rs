@@ -1,8 +1,9 @@
 //! Variables: the spec's own, a target's, and what checks capture from their answers.
 
 use super::secrets::Secrets;
-use crate::assert::{AssertionResult, Observation};
+use crate::assert::Observation;
 use crate::redact::is_credential_header;
+use crate::report::AssertionResult;
 use crate::report::{CheckFailure, CheckReport, CheckResult};
 use crate::spec::limits::MAX_CAPTURE_BYTES;
 use crate::spec::{Capture, Check, Spec, Vars};

@@ -7,7 +7,7 @@ use futures_util::StreamExt as _;
 
 use super::call::{Call, CallFailure, Caller, Limits};
 use super::secrets::Secrets;
-use crate::assert::AssertionResult;
+use crate::report::AssertionResult;
 use crate::report::{CheckReport, CheckResult, RunStats};
 use crate::spec::limits::{MAX_CONCURRENCY, MAX_REPEAT};
 use crate::spec::{Check, Vars, duration_text};

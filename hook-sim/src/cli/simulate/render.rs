@@ -7,7 +7,8 @@ use hook_sim::LifecycleEventStatus;
 use hook_sim::deploy::{DeploymentOutcome, DeploymentPlan, Event, Rollback, TimelineEntry};
 use hook_sim::duration::human;
 use hook_sim::stack::scalar_text;
-use serde_json::{Value, json};
+use hook_spec::record::{CheckLine, Outcome, Record};
+use serde_json::Value;
 
 use super::args::StackArgs;
 use hook_sim::stack::setup::{CURRENT, Setup, TARGET};
@@ -311,43 +312,17 @@ impl Printer {
 /// A hook's log line for people: hook-sdk's JSON records (Lambda's log format) in short,
 /// anything else as it is.
 pub(super) fn readable(line: &str) -> Vec<String> {
+    match Record::parse(line) {
+        Some(Record::Check(check)) => return check_lines(&check),
+        Some(Record::Waiver { message }) => return vec![format!("⚠ {message}")],
+        Some(_) => return Vec::new(),
+        None => {}
+    }
     let Ok(Value::Object(record)) = serde_json::from_str::<Value>(line) else {
         return vec![line.to_string()];
     };
     let text = |k: &str| record.get(k).map(scalar_text).unwrap_or_default();
     match record.get("record").and_then(Value::as_str) {
-        Some("check") => {
-            let mark = match text("outcome").as_str() {
-                "Passed" => "✔",
-                "Skipped" => "-",
-                _ => "✘",
-            };
-            let target = match record.get("target").and_then(Value::as_str) {
-                Some(t) => format!(" [{t}]"),
-                None => String::new(),
-            };
-            let why = match record.get("note").and_then(Value::as_str) {
-                Some(n) => format!(" ({n})"),
-                None => String::new(),
-            };
-            let mut out = vec![format!("{mark} {}{target}: {}{why}", text("name"), text("outcome"))];
-            for a in record.get("assertions").and_then(Value::as_array).into_iter().flatten() {
-                if a["passed"] == json!(false) {
-                    out.push(format!(
-                        "    {}: expected {}, actual {}",
-                        scalar_text(&a["query"]),
-                        scalar_text(&a["expected"]),
-                        shorten(&scalar_text(&a["actual"]), 200)
-                    ));
-                }
-            }
-            if let Some(e) = record.get("error").filter(|e| !e.is_null()) {
-                out.push(format!("    error: {}", shorten(&scalar_text(e), 200)));
-            }
-            out
-        }
-        Some("summary") => Vec::new(),
-        Some("waiver") => vec![format!("⚠ {}", text("message"))],
         // The hook's progress; its checks, warnings, errors and the status it sent stay.
         _ if matches!(text("level").as_str(), "INFO" | "DEBUG" | "TRACE") && text("message") != "status reported" => {
             Vec::new()
@@ -362,6 +337,24 @@ pub(super) fn readable(line: &str) -> Vec<String> {
             vec![l]
         }
     }
+}
+
+/// A check of a hook's log: its line, and each assertion that failed and its error under it.
+fn check_lines(check: &CheckLine) -> Vec<String> {
+    let why = check.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+    let mut out = vec![format!("{} {}: {:?}{why}", check.mark(), check.title(), check.outcome)];
+    for a in check.assertions.iter().filter(|a| !a.passed) {
+        out.push(format!(
+            "    {}: expected {}, actual {}",
+            a.query,
+            a.expected,
+            shorten(&a.actual, 200)
+        ));
+    }
+    if let Some(e) = &check.error {
+        out.push(format!("    error: {}", shorten(e, 200)));
+    }
+    out
 }
 
 pub(super) fn shorten(s: &str, max: usize) -> String {
@@ -386,7 +379,6 @@ fn checks_of(lines: &[String]) -> Vec<(String, String)> {
         let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
-        let text = |k: &str| record[k].as_str().unwrap_or_default().to_string();
         match record["message"].as_str() {
             Some("deployment discovered") => {
                 phase = record["phase"].as_str().map(str::to_string);
@@ -407,22 +399,14 @@ fn checks_of(lines: &[String]) -> Vec<(String, String)> {
             }
             _ => {}
         }
-        match record["record"].as_str() {
-            Some("waiver") => current.push(format!("⚠ {}", text("message"))),
-            Some("check") => {
-                let target = match record["target"].as_str() {
-                    Some(t) => format!(" [{t}]"),
-                    None => String::new(),
-                };
-                match record["outcome"].as_str() {
-                    Some("Passed") => current.push(format!("✔ {}{target}", text("name"))),
-                    Some("Failed") => current.push(format!("✘ {}{target}", text("name"))),
-                    Some("NotRun") => current.push(format!("✘ {}{target} (not run)", text("name"))),
-                    _ => skipped += 1,
-                }
-            }
-            Some("summary") => {
-                let phase = record["phase"].as_str().unwrap_or("?").to_string();
+        match Record::parse(line) {
+            Some(Record::Waiver { message }) => current.push(format!("⚠ {message}")),
+            Some(Record::Check(check)) => match check.outcome {
+                Outcome::Skipped => skipped += 1,
+                _ => current.push(check.short(false)),
+            },
+            Some(Record::Summary { phase, .. }) => {
+                let phase = phase.map_or_else(|| "?".to_string(), |p| p.to_string());
                 let mut line = current.join(" · ");
                 if skipped > 0 {
                     line.push_str(&format!(" · {skipped} skipped"));
