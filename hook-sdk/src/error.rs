@@ -42,31 +42,31 @@ impl fmt::Debug for CheckError {
 /// A [`CheckError`] as a `std::error::Error`, for `?` into `Box<dyn Error>` (CheckError itself
 /// takes any error with `?`, so it cannot be one, as with `anyhow::Error`).
 #[derive(Debug)]
-struct CheckFailure(String);
+struct BoxedCheckError(String);
 
-impl fmt::Display for CheckFailure {
+impl fmt::Display for BoxedCheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl std::error::Error for CheckFailure {}
+impl std::error::Error for BoxedCheckError {}
 
 impl From<CheckError> for Box<dyn std::error::Error + Send + Sync + 'static> {
     fn from(e: CheckError) -> Self {
-        Box::new(CheckFailure(e.message))
+        Box::new(BoxedCheckError(e.message))
     }
 }
 
 impl From<CheckError> for Box<dyn std::error::Error + Send + 'static> {
     fn from(e: CheckError) -> Self {
-        Box::new(CheckFailure(e.message))
+        Box::new(BoxedCheckError(e.message))
     }
 }
 
 impl From<CheckError> for Box<dyn std::error::Error + 'static> {
     fn from(e: CheckError) -> Self {
-        Box::new(CheckFailure(e.message))
+        Box::new(BoxedCheckError(e.message))
     }
 }
 

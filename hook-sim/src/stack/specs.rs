@@ -21,6 +21,11 @@ pub struct SpecReading {
     /// How far back before the deployment its watching metrics checks compare with (the
     /// longest `baseline`; zero without one).
     pub baseline: std::time::Duration,
+    /// Whether the spec runs a metrics check (`None`: no spec that loads, so unknown).
+    pub runs_metrics: Option<bool>,
+    /// Whether a check of the spec that runs in the hook's phase invokes the function (`None`:
+    /// unknown).
+    pub invokes: Option<bool>,
 }
 
 impl SpecReading {
@@ -72,6 +77,16 @@ pub fn read(hook: &FunctionRun, phase: Phase, extra: &[(String, String)]) -> Spe
         problem: None,
         watch_problem,
         baseline,
+        runs_metrics: Some(
+            spec.checks
+                .iter()
+                .any(|c| matches!(c.action, hook_spec::Action::Metrics(_))),
+        ),
+        invokes: Some(
+            spec.checks
+                .iter()
+                .any(|c| c.runs_in(phase) && matches!(c.action, hook_spec::Action::Invoke(_))),
+        ),
     }
 }
 

@@ -74,46 +74,6 @@ struct Finding {
     detail: Option<String>,
 }
 
-/// The checks of a hook-runner hook's spec, when it can be read here.
-fn spec_checks(hook: &FunctionRun) -> Option<Vec<Value>> {
-    let env = |k: &str| hook.env.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-    let text = match (env("HOOK_SPEC"), env("HOOK_SPEC_FILE")) {
-        (Some(inline), _) if !inline.trim().is_empty() => inline,
-        (_, Some(file)) => {
-            let path = hook
-                .task_root
-                .as_ref()
-                .map_or_else(|| PathBuf::from(&file), |root| root.join(&file));
-            std::fs::read_to_string(path).ok()?
-        }
-        _ => return None,
-    };
-    let spec: Value = serde_saphyr::from_str(&text).ok()?;
-    spec.get("checks")?.as_array().cloned()
-}
-
-/// Whether a hook runs a metrics check: known for a hook-runner spec it can read (`checks`),
-/// else unknown.
-fn runs_metrics_check(checks: Option<&[Value]>) -> Option<bool> {
-    Some(checks?.iter().any(|c| c.get("metrics").is_some()))
-}
-
-/// Whether a hook invokes the function in `event`: known for a hook-runner spec it can read (a
-/// check with `invoke` that runs in that phase), else unknown.
-fn invokes_in(checks: Option<&[Value]>, event: Phase) -> Option<bool> {
-    let phase = match event {
-        Phase::BeforeAllowTraffic => "before",
-        Phase::AfterAllowTraffic => "after",
-    };
-    Some(checks?.iter().any(|c| {
-        let runs = c
-            .get("phase")
-            .and_then(Value::as_str)
-            .is_none_or(|p| p == phase || p == "both");
-        runs && c.get("invoke").is_some()
-    }))
-}
-
 fn lambda_arn(function: &str, qualifier: Option<&str>) -> String {
     format!(
         "arn:aws:lambda:{}:{}:function:{function}{}",
@@ -151,131 +111,173 @@ fn permission(
 
 /// The findings of one deployment.
 fn check_setup(setup: &Setup) -> Value {
-    let group_arn = format!(
-        "arn:aws:codedeploy:{}:{}:deploymentgroup:{}/{}",
-        hook_sim::REGION,
-        hook_sim::ACCOUNT_ID,
-        setup.application,
-        setup.group
-    );
-    let application_arn = format!(
-        "arn:aws:codedeploy:{}:{}:application:{}",
-        hook_sim::REGION,
-        hook_sim::ACCOUNT_ID,
-        setup.application
-    );
+    let arns = Arns {
+        group: format!(
+            "arn:aws:codedeploy:{}:{}:deploymentgroup:{}/{}",
+            hook_sim::REGION,
+            hook_sim::ACCOUNT_ID,
+            setup.application,
+            setup.group
+        ),
+        application: format!(
+            "arn:aws:codedeploy:{}:{}:application:{}",
+            hook_sim::REGION,
+            hook_sim::ACCOUNT_ID,
+            setup.application
+        ),
+    };
     let target = &setup.function;
-    let mut hooks = Vec::new();
-    for (event, hook) in &setup.hooks {
-        let role = setup.roles.get(&hook.name);
-        let mut findings = Vec::new();
-        let hook_arn = lambda_arn(&hook.name, None);
-        findings.push(permission(
-            Some(&setup.codedeploy_role),
-            &setup.grants,
-            "CodeDeploy's role may invoke it".into(),
-            &function_request("lambda:InvokeFunction", &hook_arn, &hook.tags),
-            true,
-        ));
-        for (action, what) in [
-            ("codedeploy:GetDeployment", "it may read its deployment"),
-            (
-                "codedeploy:PutLifecycleEventHookExecutionStatus",
-                "it may report its status",
-            ),
-        ] {
-            findings.push(permission(
-                role,
-                &setup.grants,
-                what.into(),
-                &Request::new(action, &group_arn),
-                true,
-            ));
-        }
+    let hooks: Vec<Value> = setup
+        .hooks
+        .iter()
+        .map(|(event, hook)| {
+            json!({
+                "lifecycle_event": event.as_str(),
+                "logical_id": hook.logical_id,
+                "function": hook.name,
+                "timeout_s": hook.timeout.as_secs(),
+                "findings": hook_findings(setup, &arns, *event, hook),
+            })
+        })
+        .collect();
+    json!({
+        "function": {"logical_id": target.logical_id, "name": target.name, "alias": setup.alias},
+        "codedeploy_role": setup.codedeploy_role.role_arn,
+        "hooks": hooks,
+        "alarms": alarm_findings(setup),
+        "warnings": setup.warnings,
+    })
+}
+
+/// The deployment group's and the application's ARNs, which a hook's calls name.
+struct Arns {
+    group: String,
+    application: String,
+}
+
+/// What a hook needs and may do: CodeDeploy may invoke it, it may read and report, its spec
+/// loads and its timeout holds it, it may invoke what its checks invoke and read the metrics
+/// they read.
+fn hook_findings(setup: &Setup, arns: &Arns, event: Phase, hook: &FunctionRun) -> Vec<Finding> {
+    let (group_arn, application_arn) = (&arns.group, &arns.application);
+    let target = &setup.function;
+    let role = setup.roles.get(&hook.name);
+    let mut findings = Vec::new();
+    let hook_arn = lambda_arn(&hook.name, None);
+    findings.push(permission(
+        Some(&setup.codedeploy_role),
+        &setup.grants,
+        "CodeDeploy's role may invoke it".into(),
+        &function_request("lambda:InvokeFunction", &hook_arn, &hook.tags),
+        true,
+    ));
+    for (action, what) in [
+        ("codedeploy:GetDeployment", "it may read its deployment"),
+        (
+            "codedeploy:PutLifecycleEventHookExecutionStatus",
+            "it may report its status",
+        ),
+    ] {
         findings.push(permission(
             role,
             &setup.grants,
-            "it may read the revision (the AppSpec)".into(),
-            &Request::new("codedeploy:GetApplicationRevision", &application_arn),
+            what.into(),
+            &Request::new(action, group_arn),
             true,
         ));
-        let spec = hook_sim::stack::specs::read(hook, *event, &[]);
-        for (what, problem) in [
-            ("its spec loads", spec.problem),
-            ("its timeout holds its spec's watch", spec.watch_problem),
-        ] {
-            if let Some(problem) = problem {
-                findings.push(Finding {
-                    what: what.into(),
-                    verdict: "problem",
-                    action: None,
-                    resource: None,
-                    detail: Some(problem),
-                });
-            }
-        }
-        // Only the calls the hook makes are judged: a spec whose checks in this phase never
-        // invoke (a metrics-only AfterAllowTraffic hook) needs no invoke permission.
-        let checks = spec_checks(hook);
-        let invokes = invokes_in(checks.as_deref(), *event) != Some(false);
-        let version_arn = lambda_arn(&target.name, Some(TARGET));
-        if invokes {
-            findings.push(permission(
-                role,
-                &setup.grants,
-                "it may invoke the target version".into(),
-                &function_request("lambda:InvokeFunction", &version_arn, &target.tags),
-                true,
-            ));
-        }
-        if invokes && *event == Phase::AfterAllowTraffic {
-            let alias_arn = lambda_arn(&target.name, Some(&setup.alias));
-            findings.push(permission(
-                role,
-                &setup.grants,
-                format!("it may invoke the alias {}", setup.alias),
-                &function_request("lambda:InvokeFunction", &alias_arn, &target.tags),
-                true,
-            ));
-        }
-        // A metrics check judges the canary's traffic: after traffic, unless the spec says.
-        let metrics = runs_metrics_check(checks.as_deref());
-        let maybe_metrics = metrics.unwrap_or(*event == Phase::AfterAllowTraffic);
-        if maybe_metrics {
-            let when = match metrics {
-                Some(true) => "its spec runs a metrics check: ",
-                _ => "if it runs a metrics check, ",
-            };
-            for (action, resource, what) in [
-                (
-                    "codedeploy:ListDeploymentTargets",
-                    group_arn.as_str(),
-                    "it may list the deployment's targets",
-                ),
-                (
-                    "codedeploy:GetDeploymentTarget",
-                    group_arn.as_str(),
-                    "it may read the traffic shifting's times",
-                ),
-                ("cloudwatch:GetMetricData", "*", "it may read Lambda's metrics"),
-            ] {
-                findings.push(permission(
-                    role,
-                    &setup.grants,
-                    format!("{when}{what}"),
-                    &Request::new(action, resource),
-                    metrics == Some(true),
-                ));
-            }
-        }
-        hooks.push(json!({
-            "lifecycle_event": event.as_str(),
-            "logical_id": hook.logical_id,
-            "function": hook.name,
-            "timeout_s": hook.timeout.as_secs(),
-            "findings": findings,
-        }));
     }
+    findings.push(permission(
+        role,
+        &setup.grants,
+        "it may read the revision (the AppSpec)".into(),
+        &Request::new("codedeploy:GetApplicationRevision", application_arn),
+        true,
+    ));
+    let spec = hook_sim::stack::specs::read(hook, event, &[]);
+    for (what, problem) in [
+        ("its spec loads", spec.problem),
+        ("its timeout holds its spec's watch", spec.watch_problem),
+    ] {
+        if let Some(problem) = problem {
+            findings.push(Finding {
+                what: what.into(),
+                verdict: "problem",
+                action: None,
+                resource: None,
+                detail: Some(problem),
+            });
+        }
+    }
+    // Only the calls the hook makes are judged: a spec whose checks in this phase never
+    // invoke (a metrics-only AfterAllowTraffic hook) needs no invoke permission.
+    let invokes = spec.invokes != Some(false);
+    let version_arn = lambda_arn(&target.name, Some(TARGET));
+    if invokes {
+        findings.push(permission(
+            role,
+            &setup.grants,
+            "it may invoke the target version".into(),
+            &function_request("lambda:InvokeFunction", &version_arn, &target.tags),
+            true,
+        ));
+    }
+    if invokes && event == Phase::AfterAllowTraffic {
+        let alias_arn = lambda_arn(&target.name, Some(&setup.alias));
+        findings.push(permission(
+            role,
+            &setup.grants,
+            format!("it may invoke the alias {}", setup.alias),
+            &function_request("lambda:InvokeFunction", &alias_arn, &target.tags),
+            true,
+        ));
+    }
+    findings.extend(metrics_findings(setup, arns, role, event, spec.runs_metrics));
+    findings
+}
+
+/// A metrics check judges the canary's traffic: after traffic, unless the spec says.
+fn metrics_findings(
+    setup: &Setup,
+    arns: &Arns,
+    role: Option<&Identity>,
+    event: Phase,
+    metrics: Option<bool>,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    // A metrics check judges the canary's traffic: after traffic, unless the spec says.
+    let maybe_metrics = metrics.unwrap_or(event == Phase::AfterAllowTraffic);
+    if maybe_metrics {
+        let when = match metrics {
+            Some(true) => "its spec runs a metrics check: ",
+            _ => "if it runs a metrics check, ",
+        };
+        for (action, resource, what) in [
+            (
+                "codedeploy:ListDeploymentTargets",
+                arns.group.as_str(),
+                "it may list the deployment's targets",
+            ),
+            (
+                "codedeploy:GetDeploymentTarget",
+                arns.group.as_str(),
+                "it may read the traffic shifting's times",
+            ),
+            ("cloudwatch:GetMetricData", "*", "it may read Lambda's metrics"),
+        ] {
+            findings.push(permission(
+                role,
+                &setup.grants,
+                format!("{when}{what}"),
+                &Request::new(action, resource),
+                metrics == Some(true),
+            ));
+        }
+    }
+    findings
+}
+
+/// Each alarm: evaluated, never able to leave ALARM, or not simulated.
+fn alarm_findings(setup: &Setup) -> Vec<Finding> {
     let mut alarms: Vec<Finding> = setup
         .alarms
         .iter()
@@ -288,7 +290,7 @@ fn check_setup(setup: &Setup) -> Value {
                 resource: None,
                 detail: Some(format!(
                     "{why}; TreatMissingData breaching makes every period breach, so in AWS it is in ALARM before \
-                     the deployment starts and stops every deployment"
+                 the deployment starts and stops every deployment"
                 )),
             },
             _ => Finding {
@@ -315,13 +317,7 @@ fn check_setup(setup: &Setup) -> Value {
             detail: Some(why.clone()),
         });
     }
-    json!({
-        "function": {"logical_id": target.logical_id, "name": target.name, "alias": setup.alias},
-        "codedeploy_role": setup.codedeploy_role.role_arn,
-        "hooks": hooks,
-        "alarms": alarms,
-        "warnings": setup.warnings,
-    })
+    alarms
 }
 
 /// Runs `hook-sim check`.
