@@ -366,18 +366,7 @@ impl fmt::Display for Alarm {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn record(qualifier: &str, version: &str, error: bool) -> InvocationRecord {
-        InvocationRecord {
-            function: "fn".into(),
-            qualifier: Some(qualifier.into()),
-            executed_version: version.into(),
-            error,
-            throttled: false,
-            at: Duration::ZERO,
-            duration: Duration::from_millis(if error { 900 } else { 10 }),
-        }
-    }
+    use crate::record::test_record as record;
 
     #[test]
     fn single_metric_alarms_describe_themselves() {

@@ -219,24 +219,12 @@ impl Parser {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
     use crate::alarm::Alarm;
     use crate::metric::Statistic;
     use crate::metric_query::Metric;
-
-    fn record(qualifier: &str, version: &str, error: bool) -> InvocationRecord {
-        InvocationRecord {
-            function: "fn".into(),
-            qualifier: Some(qualifier.into()),
-            executed_version: version.into(),
-            error,
-            throttled: false,
-            at: Duration::ZERO,
-            duration: Duration::from_millis(if error { 900 } else { 10 }),
-        }
-    }
+    use crate::record::test_record as record;
 
     #[test]
     fn an_error_rate_is_an_expression_over_two_metrics() {

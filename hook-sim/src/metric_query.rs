@@ -125,18 +125,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-
-    fn record(qualifier: &str, version: &str, error: bool) -> InvocationRecord {
-        InvocationRecord {
-            function: "fn".into(),
-            qualifier: Some(qualifier.into()),
-            executed_version: version.into(),
-            error,
-            throttled: false,
-            at: Duration::ZERO,
-            duration: Duration::from_millis(if error { 900 } else { 10 }),
-        }
-    }
+    use crate::record::test_record as record;
 
     #[test]
     fn durations_and_percentiles() {

@@ -438,6 +438,21 @@ impl Recorder {
     }
 }
 
+/// An invocation of `fn` through `qualifier` that ran `version`: 900 ms and an error, or 10 ms
+/// and none (the alarms' and metric queries' tests).
+#[cfg(test)]
+pub(crate) fn test_record(qualifier: &str, version: &str, error: bool) -> InvocationRecord {
+    InvocationRecord {
+        function: "fn".into(),
+        qualifier: Some(qualifier.into()),
+        executed_version: version.into(),
+        error,
+        throttled: false,
+        at: std::time::Duration::ZERO,
+        duration: std::time::Duration::from_millis(if error { 900 } else { 10 }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
